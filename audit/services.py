@@ -1,0 +1,70 @@
+"""Writing audit events. Call ``audit_record`` inside the transaction of the action it records:
+if the insert fails, the exception propagates and the action rolls back with it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import current_request_context
+from audit.models import ActorType, AuditEvent, Outcome
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e]")
+
+
+@dataclass(frozen=True)
+class AuditActor:
+    type: str
+    id: str = ""
+    label: str = ""
+    role: str = ""
+
+
+SYSTEM_ACTOR = AuditActor(type=ActorType.SYSTEM, id="system", label="system")
+ANONYMOUS_ACTOR = AuditActor(type=ActorType.ANONYMOUS, label="anonymous")
+
+
+def _clean(text: str, limit: int) -> str:
+    """Escape control characters (log injection) and cut to the column size."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text or "")[:limit]
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: AuditActor,
+    outcome: str = Outcome.ALLOW,
+    organization_id: int | None = None,
+    project_id: int | None = None,
+    environment: str = "",
+    path: str = "",
+    resource_type: str = "",
+    resource_id: str | int = "",
+    metadata: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Insert one audit event. Must run inside the caller's transaction (fails closed otherwise)."""
+    context = current_request_context()
+    with transaction.atomic():
+        return AuditEvent.objects.create(
+            occurred_at=timezone.now(),
+            action=action,
+            outcome=outcome,
+            actor_type=actor.type,
+            actor_id=str(actor.id),
+            actor_label=_clean(actor.label, 200),
+            actor_role=_clean(actor.role, 64),
+            organization_id=organization_id,
+            project_id=project_id,
+            environment=_clean(environment, 64),
+            path=_clean(path, 1024),
+            resource_type=resource_type,
+            resource_id=_clean(str(resource_id), 128),
+            source_ip=_clean(context.source_ip, 64),
+            user_agent=_clean(context.user_agent, 300),
+            request_id=context.request_id,
+            metadata=metadata or {},
+        )

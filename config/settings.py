@@ -1,0 +1,208 @@
+"""Strongroom settings: one env-driven module (see .env.example for every variable).
+
+Embedded default (no DATABASE_URL / REDIS_URL): SQLite, a file-based cache and Celery's
+filesystem transport under ``STRONGROOM_DATA_DIR`` (``./var``). Production: PostgreSQL, Redis.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from config.env import SettingError, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("STRONGROOM_DATA_DIR", str(BASE_DIR / "var")) or "var").resolve()
+
+
+def _data_file_secret(filename: str, nbytes: int = 48) -> str:
+    """Read (or create once, mode 0600) a generated secret in the data directory."""
+    path = DATA_DIR / filename
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(nbytes)
+    with open(path, "x", opener=lambda p, f: __import__("os").open(p, f, 0o600)) as handle:
+        handle.write(value)
+    return value
+
+
+DEBUG = env_bool("STRONGROOM_DEBUG", False)
+SECRET_KEY = env_str("STRONGROOM_SECRET_KEY") or _data_file_secret("django-secret.key")
+ALLOWED_HOSTS = env_list("STRONGROOM_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("STRONGROOM_CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_str("STRONGROOM_SITE_URL", "http://127.0.0.1:8000") or ""
+# Requests are only believed to come from X-Forwarded-For when the direct peer is one of these.
+TRUSTED_PROXIES = env_list("STRONGROOM_TRUSTED_PROXIES", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_htmx",
+    "template_partials",
+    "js_lib_htmx",
+    "audit",
+    "secrets_app",
+    "syncs",
+    "approvals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "secrets_app.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "secrets_app.middleware.SecurityHeadersMiddleware",
+    "secrets_app.middleware.SealedMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "strongroom.sqlite3",
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "ui:login"
+LOGIN_REDIRECT_URL = "ui:project_list"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("STRONGROOM_SESSION_SECONDS", 8 * 3600)
+SESSION_COOKIE_SECURE = env_bool("STRONGROOM_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Request bodies above this are refused before they are parsed (a secret value is capped at 1 MiB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("STRONGROOM_MAX_REQUEST_BYTES", 8 * 1024 * 1024)
+
+# --- Encryption -----------------------------------------------------------------------------
+# The root key is 32 random bytes, base64. The embedded default keeps it in DATA_DIR/root.key
+# (created by `manage.py bootstrap`, mode 0600). Without a usable root key the server is sealed.
+# STRONGROOM_ROOT_KEY (or STRONGROOM_ROOT_KEY_FILE) wins; the data-dir file is the embedded default.
+STRONGROOM_ROOT_KEY = env_str("STRONGROOM_ROOT_KEY")
+STRONGROOM_EMBEDDED_ROOT_KEY_PATH = DATA_DIR / "root.key"
+STRONGROOM_DATA_KEY_CACHE_SIZE = env_int("STRONGROOM_DATA_KEY_CACHE_SIZE", 1024)
+STRONGROOM_MAX_SECRET_BYTES = env_int("STRONGROOM_MAX_SECRET_BYTES", 1024 * 1024)
+STRONGROOM_REFERENCE_DEPTH = 10
+STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = env_int("STRONGROOM_AUDIT_SEAL_DELAY_SECONDS", 30)
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "secrets_app.api.authentication.PersonalTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "secrets_app.api.errors.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "secrets_app.api.pagination.StandardPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Strongroom API",
+    "DESCRIPTION": "Secrets governance: projects, environments, folders, versioned encrypted secrets, audit.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Celery ---------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL == "filesystem://":
+    _broker_dir = DATA_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Longer than the longest task, so a task held by a dead worker is redelivered in bounded time.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 15.0},
+}
+
+LOG_LEVEL = env_str("STRONGROOM_LOG_LEVEL", "INFO") or "INFO"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Never log request bodies or SQL parameters: they can hold secret values.
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if not DEBUG and SECRET_KEY.startswith("django-insecure"):
+    raise SettingError("STRONGROOM_SECRET_KEY must not be an insecure placeholder")

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from audit.context import RequestContext, reset_request_context, set_request_context
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address. X-Forwarded-For is believed only when the direct peer is a trusted proxy."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if forwarded and _is_trusted_proxy(peer):
+        # The right-most address not belonging to a trusted proxy is the client.
+        for candidate in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+            if not _is_trusted_proxy(candidate):
+                return candidate
+    return peer
+
+
+def _is_trusted_proxy(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for network in settings.TRUSTED_PROXIES:
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+class RequestContextMiddleware:
+    """Gives every request an id and records who is calling, for audit rows and error bodies."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        context = RequestContext(
+            source_ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            request_id=f"req-{uuid.uuid4().hex[:16]}",
+        )
+        request.request_id = context.request_id  # type: ignore[attr-defined]
+        token = set_request_context(context)
+        try:
+            response = self.get_response(request)
+        finally:
+            reset_request_context(token)
+        response["X-Request-Id"] = context.request_id
+        return response
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.setdefault("Referrer-Policy", "same-origin")
+        response.setdefault("X-Content-Type-Options", "nosniff")
+        if getattr(request, "secret_response", False) or request.path.startswith(("/api/", "/compat/")):
+            response["Cache-Control"] = "no-store"
+            response["Pragma"] = "no-cache"
+        return response
+
+
+SEALED_PREFIXES = ("/api/v1/", "/compat/", "/projects/")
+
+
+class SealedMiddleware:
+    """While sealed (no usable root key), every secret surface answers 503; health stays reachable."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(SEALED_PREFIXES):
+            from secrets_app.keyring import keyring
+
+            reason = keyring.sealed_reason()
+            if reason is not None:
+                return JsonResponse(
+                    {
+                        "error": {
+                            "code": "sealed",
+                            "message": "Strongroom is sealed: " + reason + ". Configure STRONGROOM_ROOT_KEY and restart.",
+                        },
+                        "requestId": getattr(request, "request_id", ""),
+                    },
+                    status=503,
+                )
+        return self.get_response(request)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from secrets_app.models.access import PersonalAccessToken, UserTOTP
+from secrets_app.models.keys import DataKey, RootKeyCheck
+from secrets_app.models.organizations import Organization, OrganizationMembership, OrgRole
+from secrets_app.models.projects import Environment, Project
+from secrets_app.models.roles import BuiltinRole, ProjectMembership, Role, RoleRule, RuleEffect
+from secrets_app.models.secrets import (
+    Folder,
+    FolderCommit,
+    IdempotencyRecord,
+    Secret,
+    SecretImport,
+    SecretType,
+    SecretVersion,
+    Tag,
+)
+
+__all__ = [
+    "BuiltinRole",
+    "DataKey",
+    "Environment",
+    "Folder",
+    "FolderCommit",
+    "IdempotencyRecord",
+    "OrgRole",
+    "Organization",
+    "OrganizationMembership",
+    "PersonalAccessToken",
+    "Project",
+    "ProjectMembership",
+    "Role",
+    "RoleRule",
+    "RootKeyCheck",
+    "RuleEffect",
+    "Secret",
+    "SecretImport",
+    "SecretType",
+    "SecretVersion",
+    "Tag",
+    "UserTOTP",
+]
