@@ -1,0 +1,41 @@
+"""Permission checks that refuse *and* record the refusal.
+
+A denial is audited in its own (committed) write, before any transaction of the refused action
+starts, so rolling that action back never erases the record of the refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from audit.models import Outcome
+from audit.services import audit_record
+from secrets_app.errors import PermissionDenied
+from secrets_app.selectors.access import ProjectScope
+
+
+def require(
+    scope: ProjectScope,
+    action: str,
+    *,
+    environment: str | None = None,
+    path: str | None = None,
+    tags: Iterable[str] | None = None,
+    resource: str = "",
+) -> None:
+    """Raise PermissionDenied (after auditing ``permission.denied``) unless the scope allows *action*."""
+    if scope.access.can(action, environment=environment, path=path, tags=tags):
+        return
+    audit_record(
+        action="permission.denied",
+        actor=scope.audit_actor(),
+        outcome=Outcome.DENY,
+        organization_id=scope.project.organization_id,
+        project_id=scope.project.pk,
+        environment=environment or "",
+        path=path or "",
+        resource_type="secret" if action.startswith("secrets.") else action.split(".")[0],
+        resource_id=resource,
+        metadata={"requested_action": action},
+    )
+    raise PermissionDenied(f"You are not allowed to {action.replace('.', ' ').replace('_', ' ')} here")

@@ -1,0 +1,100 @@
+"""Which projects a principal sees, and what it may do in each. The one place access is decided."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from audit.services import AuditActor
+from secrets_app.errors import Conflict, NotFound
+from secrets_app.models import OrganizationMembership, OrgRole, Project, ProjectMembership
+from secrets_app.permissions import BUILTIN_RULES, ProjectAccess, Rule
+from secrets_app.principals import Principal
+
+
+def _admin_org_ids(principal: Principal) -> list[int]:
+    if principal.kind != "user":
+        return []
+    return list(
+        OrganizationMembership.objects.filter(user_id=principal.id, role=OrgRole.ADMIN).values_list(
+            "organization_id", flat=True
+        )
+    )
+
+
+def project_list_for_principal(principal: Principal) -> QuerySet[Project]:
+    """Projects the principal is a member of, plus every project of organizations it administers."""
+    if principal.kind == "user" and principal.is_superuser:
+        return Project.objects.select_related("organization").order_by("name")
+    member_of = ProjectMembership.objects.filter(user_id=principal.id).exclude(builtin_role="no-access")
+    return (
+        Project.objects.filter(Q(id__in=member_of.values("project_id")) | Q(organization_id__in=_admin_org_ids(principal)))
+        .select_related("organization")
+        .order_by("name")
+    )
+
+
+@dataclass(frozen=True)
+class ProjectScope:
+    """A principal acting in one project, with its access decided once for the request."""
+
+    principal: Principal
+    project: Project
+    access: ProjectAccess
+
+    def audit_actor(self) -> AuditActor:
+        return self.principal.audit_actor(self.access.role)
+
+
+def project_scope(principal: Principal, project_ref: str) -> ProjectScope:
+    project, access = project_get_for_principal(principal, project_ref)
+    return ProjectScope(principal=principal, project=project, access=access)
+
+
+def project_scope_for(principal: Principal, project: Project) -> ProjectScope:
+    return ProjectScope(principal=principal, project=project, access=project_access(principal, project))
+
+
+def project_get_for_principal(principal: Principal, project_ref: str) -> tuple[Project, ProjectAccess]:
+    """Find a visible project by slug or public id. Raises NotFound for missing *and* invisible ones."""
+    projects = project_list_for_principal(principal)
+    try:
+        matches = list(projects.filter(public_id=uuid.UUID(str(project_ref))))
+    except ValueError:
+        matches = list(projects.filter(slug=project_ref))
+    if not matches:
+        raise NotFound("Project not found")
+    if len(matches) > 1:
+        raise Conflict("Several of your organizations have a project with this slug; use the project id")
+    project = matches[0]
+    return project, project_access(principal, project)
+
+
+def project_access(principal: Principal, project: Project) -> ProjectAccess:
+    if principal.kind == "user" and principal.is_superuser:
+        return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
+    if project.organization_id in _admin_org_ids(principal):
+        return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
+    membership = (
+        ProjectMembership.objects.filter(project=project, user_id=principal.id)
+        .select_related("custom_role")
+        .prefetch_related("custom_role__rules")
+        .first()
+    )
+    if membership is None:
+        return ProjectAccess(project_id=project.pk, role="no-access", rules=())
+    if membership.custom_role is not None:
+        rules = tuple(
+            Rule(
+                effect=rule.effect,
+                action=rule.action,
+                environments=frozenset(rule.environments or []),
+                path=rule.path or "/**",
+                tags=frozenset(rule.tags or []),
+            )
+            for rule in membership.custom_role.rules.all()
+        )
+        return ProjectAccess(project_id=project.pk, role=membership.custom_role.slug, rules=rules)
+    return ProjectAccess(project_id=project.pk, role=membership.builtin_role, rules=BUILTIN_RULES[membership.builtin_role])

@@ -1,0 +1,336 @@
+"""Secret reads. Permission filtering happens here, once: names need ``secrets.read``, values
+``secrets.read_value`` (checked per secret, with its tags). Values are decrypted only when asked
+for, and every read is audited in the same transaction before anything is returned."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Prefetch
+
+from audit.services import audit_record
+from secrets_app.errors import NotFound, PermissionDenied
+from secrets_app.guard import require
+from secrets_app.models import Folder, Secret, SecretImport, SecretType, SecretVersion, Tag
+from secrets_app.paths import canonical_path
+from secrets_app.references import expand_references
+from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.tree import folder_get, folder_subtree
+from secrets_app.services.versions import decrypt_field, version_plaintext
+
+MAX_IMPORT_DEPTH = 5
+
+
+@dataclass
+class SecretView:
+    id: int
+    key: str
+    type: str
+    version: int
+    environment: str
+    path: str
+    tags: list[str]
+    owner_label: str
+    purpose: str
+    expires_at: datetime.datetime | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    value: str | None = None
+    comment: str | None = None
+    imported_from: str | None = None
+    is_personal_override: bool = False
+
+    def __repr__(self) -> str:  # never show the value
+        return f"<SecretView {self.environment}:{self.path}:{self.key} v{self.version}>"
+
+
+@dataclass
+class ReadResult:
+    secrets: list[SecretView]
+    imports_skipped: list[str] = field(default_factory=list)
+
+
+def current_plaintext(secret: Secret) -> tuple[bytes, bytes | None]:
+    version = SecretVersion.objects.get(secret=secret, version=secret.version)
+    return version_plaintext(secret, version)
+
+
+def _live_secrets(folders: list[Folder], principal_user_id: int | None) -> list[Secret]:
+    query = Secret.objects.filter(folder__in=folders, deleted_at__isnull=True).prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.only("id", "slug"))
+    )
+    shared_or_mine = query.filter(type=SecretType.SHARED)
+    if principal_user_id is not None:
+        shared_or_mine = shared_or_mine | query.filter(type=SecretType.PERSONAL, owner_id=principal_user_id)
+    return list(shared_or_mine.select_related("folder", "environment").order_by("folder__path", "key"))
+
+
+def _decrypt_current(secrets: list[Secret]) -> dict[int, tuple[str, str | None]]:
+    """Decrypt the current version of each secret, in one query."""
+    if not secrets:
+        return {}
+    by_id = {secret.pk: secret for secret in secrets}
+    wanted = {(secret.pk, secret.version) for secret in secrets}
+    rows = SecretVersion.objects.filter(secret_id__in=by_id).only(
+        "secret_id", "version", "value_ciphertext", "comment_ciphertext"
+    )
+    # Filter to current versions in Python: one indexed query, no per-secret round trip.
+    from django.db.models import F
+
+    rows = rows.filter(version=F("secret__version"))
+    plain: dict[int, tuple[str, str | None]] = {}
+    for row in rows:
+        if (row.secret_id, row.version) not in wanted:
+            continue
+        secret = by_id[row.secret_id]
+        value = decrypt_field(secret, row.version, "value", row.value_ciphertext).decode("utf-8")
+        comment = (
+            decrypt_field(secret, row.version, "comment", row.comment_ciphertext).decode("utf-8")
+            if row.comment_ciphertext
+            else None
+        )
+        plain[row.secret_id] = (value, comment)
+    return plain
+
+
+class _Reader:
+    """One request's read: permission checks, decryption and reference resolution, cached."""
+
+    def __init__(self, scope: ProjectScope) -> None:
+        self.scope = scope
+        self.user_id = scope.principal.id if scope.principal.kind == "user" else None
+        self._folder_values: dict[tuple[str, str], dict[str, str]] = {}
+
+    def views(self, folders: list[Folder], *, with_values: bool) -> list[SecretView]:
+        access = self.scope.access
+        secrets = [
+            secret
+            for secret in _live_secrets(folders, self.user_id)
+            if access.can(
+                "secrets.read",
+                environment=secret.environment.slug,
+                path=secret.folder.path,
+                tags=[tag.slug for tag in secret.tags.all()],
+            )
+        ]
+        # A personal override replaces the shared secret of the same key for its owner.
+        chosen: dict[tuple[int, str], Secret] = {}
+        for secret in secrets:
+            slot = (secret.folder_id, secret.key)
+            if slot not in chosen or secret.type == SecretType.PERSONAL:
+                chosen[slot] = secret
+        ordered = sorted(chosen.values(), key=lambda item: (item.folder.path, item.key))
+        readable = [
+            secret
+            for secret in ordered
+            if with_values
+            and access.can(
+                "secrets.read_value",
+                environment=secret.environment.slug,
+                path=secret.folder.path,
+                tags=[tag.slug for tag in secret.tags.all()],
+            )
+        ]
+        plain = _decrypt_current(readable)
+        views = []
+        for secret in ordered:
+            value, comment = plain.get(secret.pk, (None, None))
+            views.append(
+                SecretView(
+                    id=secret.pk,
+                    key=secret.key,
+                    type=secret.type,
+                    version=secret.version,
+                    environment=secret.environment.slug,
+                    path=secret.folder.path,
+                    tags=[tag.slug for tag in secret.tags.all()],
+                    owner_label=secret.owner_label,
+                    purpose=secret.purpose,
+                    expires_at=secret.expires_at,
+                    created_at=secret.created_at,
+                    updated_at=secret.updated_at,
+                    value=value,
+                    comment=comment,
+                    is_personal_override=secret.type == SecretType.PERSONAL,
+                )
+            )
+        return views
+
+    def resolve(self, environment: str, path: str, key: str) -> str | None:
+        """Reference resolver: the value if it exists and the reader may read it, else None."""
+        try:
+            path = canonical_path(path)
+        except Exception:
+            return None
+        if not self.scope.access.can_anywhere_in("secrets.read_value", environment):
+            return None
+        cache_key = (environment, path)
+        if cache_key not in self._folder_values:
+            folder = Folder.objects.filter(
+                project=self.scope.project, environment__slug=environment, path=path
+            ).select_related("environment").first()
+            values: dict[str, str] = {}
+            if folder is not None:
+                for view in self.views([folder], with_values=True):
+                    if view.value is not None:
+                        values[view.key] = view.value
+            self._folder_values[cache_key] = values
+        return self._folder_values[cache_key].get(key)
+
+    def imported(self, folder: Folder, *, with_values: bool, seen: set[tuple[int, str]], depth: int, skipped: list[str]) -> list[SecretView]:
+        views: list[SecretView] = []
+        if depth >= MAX_IMPORT_DEPTH:
+            return views
+        for secret_import in SecretImport.objects.filter(folder=folder).select_related("source_environment"):
+            env_slug = secret_import.source_environment.slug
+            marker = (secret_import.source_environment_id, secret_import.source_path)
+            label = f"{env_slug}:{secret_import.source_path}"
+            if marker in seen:
+                continue
+            seen.add(marker)
+            source = Folder.objects.filter(
+                environment=secret_import.source_environment, path=secret_import.source_path
+            ).select_related("environment").first()
+            if source is None or not self.scope.access.visible_path_prefix("secrets.read", env_slug, source.path):
+                skipped.append(label)
+                continue
+            for view in self.views([source], with_values=with_values):
+                view.imported_from = label
+                views.append(view)
+            views.extend(self.imported(source, with_values=with_values, seen=seen, depth=depth + 1, skipped=skipped))
+        return views
+
+
+def _audit_read(scope: ProjectScope, action: str, environment: str, path: str, views: list[SecretView], extra: dict[str, object]) -> None:
+    audit_record(
+        action=action,
+        actor=scope.audit_actor(),
+        organization_id=scope.project.organization_id,
+        project_id=scope.project.pk,
+        environment=environment,
+        path=path,
+        resource_type="secret",
+        resource_id=views[0].key if len(views) == 1 else "",
+        metadata={"keys": [f"{view.path}:{view.key}" if view.path != path else view.key for view in views][:500], "count": len(views), **extra},
+    )
+
+
+def secret_list(
+    scope: ProjectScope,
+    *,
+    environment: str,
+    path: str = "/",
+    include_values: bool = False,
+    expand: bool = False,
+    include_imports: bool = False,
+    recursive: bool = False,
+    tag_filter: list[str] | None = None,
+) -> ReadResult:
+    """The secrets the caller may see at a place (with imports, and subfolders when recursive).
+    Local keys win over imported ones; earlier imports win over later ones."""
+    env, folder = folder_get(scope, environment, path)
+    require(scope, "secrets.read", environment=env.slug, path=folder.path)
+    if include_values:
+        require(scope, "secrets.read_value", environment=env.slug, path=folder.path)
+    reader = _Reader(scope)
+    folders = folder_subtree(folder) if recursive else [folder]
+    views = reader.views(folders, with_values=include_values)
+    skipped: list[str] = []
+    if include_imports:
+        present = {(view.path, view.key) for view in views}
+        for view in reader.imported(folder, with_values=include_values, seen={(env.pk, folder.path)}, depth=0, skipped=skipped):
+            if (folder.path, view.key) not in present:
+                present.add((folder.path, view.key))
+                views.append(view)
+    if tag_filter:
+        views = [view for view in views if set(tag_filter) & set(view.tags)]
+    references: set[tuple[str, str, str]] = set()
+    if include_values and expand:
+        for view in views:
+            if view.value is not None and "${" in view.value:
+                expansion = expand_references(view.value, environment=view.environment, path=view.path, resolve=reader.resolve)
+                view.value = expansion.value
+                references |= expansion.references
+    with transaction.atomic():
+        _audit_read(
+            scope,
+            "secret.values_read" if include_values else "secret.listed",
+            env.slug,
+            folder.path,
+            views,
+            {"references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100], "recursive": recursive, "imports": include_imports},
+        )
+    return ReadResult(secrets=views, imports_skipped=skipped)
+
+
+def secret_get(
+    scope: ProjectScope,
+    *,
+    environment: str,
+    path: str,
+    key: str,
+    include_value: bool = True,
+    expand: bool = False,
+    include_imports: bool = False,
+    version: int | None = None,
+) -> SecretView:
+    """One secret (the caller's personal override when one exists). With *version*, that version's value."""
+    env, folder = folder_get(scope, environment, path)
+    require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key)
+    reader = _Reader(scope)
+    matches = [view for view in reader.views([folder], with_values=False) if view.key == key]
+    if not matches and include_imports:
+        skipped: list[str] = []
+        matches = [view for view in reader.imported(folder, with_values=False, seen={(env.pk, folder.path)}, depth=0, skipped=skipped) if view.key == key][:1]
+    if not matches:
+        raise NotFound(f"Secret '{key}' not found at {folder.path}")
+    view = matches[0]
+    if include_value:
+        secret = Secret.objects.select_related("folder", "environment").prefetch_related("tags").get(pk=view.id)
+        require(scope, "secrets.read_value", environment=view.environment, path=view.path, tags=view.tags, resource=key)
+        wanted = version or secret.version
+        row = SecretVersion.objects.filter(secret=secret, version=wanted).first()
+        if row is None:
+            raise NotFound(f"Secret '{key}' has no version {wanted}")
+        value, comment = version_plaintext(secret, row)
+        view.value = value.decode("utf-8")
+        view.comment = comment.decode("utf-8") if comment else None
+        view.version = wanted
+        references: set[tuple[str, str, str]] = set()
+        if expand and "${" in view.value:
+            expansion = expand_references(view.value, environment=view.environment, path=view.path, resolve=reader.resolve)
+            view.value, references = expansion.value, expansion.references
+        with transaction.atomic():
+            _audit_read(
+                scope, "secret.value_read", env.slug, folder.path, [view],
+                {"version": wanted, "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100]},
+            )
+    return view
+
+
+@dataclass
+class VersionView:
+    version: int
+    change: str
+    actor: str
+    created_at: datetime.datetime
+    is_current: bool
+
+
+def secret_versions(scope: ProjectScope, *, environment: str, path: str, key: str) -> list[VersionView]:
+    env, folder = folder_get(scope, environment, path)
+    require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key)
+    secret = Secret.objects.filter(folder=folder, key=key, type=SecretType.SHARED, deleted_at__isnull=True).first()
+    if secret is None or not scope.access.can(
+        "secrets.read", environment=env.slug, path=folder.path, tags=list(secret.tags.values_list("slug", flat=True))
+    ):
+        raise NotFound(f"Secret '{key}' not found at {folder.path}")
+    return [
+        VersionView(version=row.version, change=row.change, actor=row.actor_label, created_at=row.created_at, is_current=row.version == secret.version)
+        for row in secret.versions.order_by("-version")
+    ]
+
+
+__all__ = ["PermissionDenied", "ReadResult", "SecretView", "VersionView", "current_plaintext", "secret_get", "secret_list", "secret_versions"]

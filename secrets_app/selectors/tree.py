@@ -1,0 +1,33 @@
+"""Environments and folders of a project, resolved from slugs and paths."""
+
+from __future__ import annotations
+
+from secrets_app.errors import NotFound
+from secrets_app.models import Environment, Folder
+from secrets_app.paths import canonical_path
+from secrets_app.selectors.access import ProjectScope
+
+
+def environment_get(scope: ProjectScope, slug: str) -> Environment:
+    environment = Environment.objects.filter(project=scope.project, slug=slug).first()
+    if environment is None:
+        raise NotFound(f"Environment '{slug}' not found", fields={"environment": ["not found"]})
+    return environment
+
+
+def folder_get(scope: ProjectScope, environment_slug: str, path: str) -> tuple[Environment, Folder]:
+    """The folder at *path*; raises NotFound naming the path when it does not exist."""
+    environment = environment_get(scope, environment_slug)
+    canonical = canonical_path(path)
+    folder = Folder.objects.filter(environment=environment, path=canonical).first()
+    if folder is None:
+        raise NotFound(f"Folder '{canonical}' not found in environment '{environment.slug}'", fields={"path": ["not found"]})
+    return environment, folder
+
+
+def folder_subtree(folder: Folder) -> list[Folder]:
+    """The folder and all folders below it, in path order."""
+    below = Folder.objects.filter(environment_id=folder.environment_id)
+    if folder.path != "/":
+        below = below.filter(path__startswith=folder.path + "/")
+    return [folder, *below.exclude(pk=folder.pk).order_by("path")]

@@ -1,0 +1,174 @@
+"""Project membership and custom roles. Every change is audited; nobody grants more than they hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+
+from audit.models import Outcome
+from audit.services import audit_record
+from secrets_app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from secrets_app.guard import require
+from secrets_app.models import BuiltinRole, Environment, OrganizationMembership, ProjectMembership, Role, RoleRule
+from secrets_app.permissions import ACTIONS
+from secrets_app.paths import validate_path_glob
+from secrets_app.selectors.access import ProjectScope
+from secrets_app.validation import validate_slug
+
+
+def _audit(scope: ProjectScope, action: str, resource_type: str, resource_id: str, **metadata: Any) -> None:
+    audit_record(
+        action=action,
+        actor=scope.audit_actor(),
+        organization_id=scope.project.organization_id,
+        project_id=scope.project.pk,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        metadata=metadata,
+    )
+
+
+def _resolve_role(scope: ProjectScope, role: str) -> tuple[str, Role | None]:
+    if role in BuiltinRole.values:
+        return role, None
+    custom = Role.objects.filter(project=scope.project, slug=role).first()
+    if custom is None:
+        raise ValidationFailed("role", f"unknown role '{role}'")
+    return "", custom
+
+
+def _refuse_escalation(scope: ProjectScope, role: str) -> None:
+    """Only project admins may hand out the admin role (a member cannot make anyone admin)."""
+    if role == BuiltinRole.ADMIN and scope.access.role != "admin":
+        audit_record(
+            action="permission.denied",
+            actor=scope.audit_actor(),
+            outcome=Outcome.DENY,
+            organization_id=scope.project.organization_id,
+            project_id=scope.project.pk,
+            resource_type="member",
+            metadata={"requested_action": "members.grant_admin"},
+        )
+        raise PermissionDenied("Only project admins can grant the admin role")
+
+
+def member_add(*, scope: ProjectScope, email: str, role: str) -> ProjectMembership:
+    """Add an existing user of the project's organization. Raises NotFound for unknown users."""
+    require(scope, "members.manage")
+    _refuse_escalation(scope, role)
+    builtin, custom = _resolve_role(scope, role)
+    user = get_user_model().objects.filter(email__iexact=email.strip()).first()
+    if user is None or not OrganizationMembership.objects.filter(organization_id=scope.project.organization_id, user=user).exists():
+        raise NotFound("No user with that email in this organization", fields={"email": ["not found"]})
+    try:
+        with transaction.atomic():
+            membership = ProjectMembership.objects.create(project=scope.project, user=user, builtin_role=builtin, custom_role=custom)
+            _audit(scope, "member.added", "member", str(user.pk), email=user.email, role=role)
+    except IntegrityError:
+        raise Conflict("That user is already a member", fields={"email": ["already a member"]}) from None
+    return membership
+
+
+def member_update(*, scope: ProjectScope, membership_id: int, role: str) -> ProjectMembership:
+    require(scope, "members.manage")
+    _refuse_escalation(scope, role)
+    membership = ProjectMembership.objects.filter(project=scope.project, pk=membership_id).select_related("user").first()
+    if membership is None:
+        raise NotFound("Member not found")
+    if scope.principal.kind == "user" and membership.user_id == scope.principal.id:
+        raise PermissionDenied("You cannot change your own role")
+    builtin, custom = _resolve_role(scope, role)
+    previous = membership.role_slug
+    with transaction.atomic():
+        membership.builtin_role, membership.custom_role = builtin, custom
+        membership.save(update_fields=["builtin_role", "custom_role"])
+        _audit(scope, "member.role_changed", "member", str(membership.user_id), email=membership.user.email, role=role, previous_role=previous)
+    return membership
+
+
+def member_remove(*, scope: ProjectScope, membership_id: int) -> None:
+    require(scope, "members.manage")
+    membership = ProjectMembership.objects.filter(project=scope.project, pk=membership_id).select_related("user").first()
+    if membership is None:
+        raise NotFound("Member not found")
+    if membership.builtin_role == BuiltinRole.ADMIN and not ProjectMembership.objects.filter(
+        project=scope.project, builtin_role=BuiltinRole.ADMIN
+    ).exclude(pk=membership.pk).exists():
+        raise Conflict("A project keeps at least one admin")
+    with transaction.atomic():
+        _audit(scope, "member.removed", "member", str(membership.user_id), email=membership.user.email)
+        membership.delete()
+
+
+def _clean_rules(scope: ProjectScope, rules: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    env_slugs = set(Environment.objects.filter(project=scope.project).values_list("slug", flat=True))
+    cleaned = []
+    for index, rule in enumerate(rules):
+        field = f"rules[{index}]"
+        action = str(rule.get("action", ""))
+        if action != "*" and action not in ACTIONS and not (action.endswith(".*") and any(a.startswith(action[:-1]) for a in ACTIONS)):
+            raise ValidationFailed(f"{field}.action", f"unknown action '{action}'")
+        effect = rule.get("effect", "allow")
+        if effect not in ("allow", "deny"):
+            raise ValidationFailed(f"{field}.effect", "must be 'allow' or 'deny'")
+        environments = list(rule.get("environments") or [])
+        unknown = sorted(set(environments) - env_slugs)
+        if unknown:
+            raise ValidationFailed(f"{field}.environments", f"unknown environment(s): {', '.join(unknown)}")
+        tags = [validate_slug(tag, field=f"{field}.tags") for tag in rule.get("tags") or []]
+        cleaned.append({
+            "effect": effect,
+            "action": action,
+            "environments": environments,
+            "path": validate_path_glob(str(rule.get("path") or "/**"), field=f"{field}.path"),
+            "tags": tags,
+        })
+    return cleaned
+
+
+def role_create(*, scope: ProjectScope, slug: str, name: str, rules: Sequence[dict[str, Any]], description: str = "") -> Role:
+    require(scope, "roles.manage")
+    slug = validate_slug(slug, field="slug")
+    if slug in BuiltinRole.values:
+        raise ValidationFailed("slug", "is reserved for a built-in role")
+    cleaned = _clean_rules(scope, rules)
+    try:
+        with transaction.atomic():
+            role = Role.objects.create(project=scope.project, slug=slug, name=(name or slug)[:120], description=description[:2000])
+            RoleRule.objects.bulk_create([RoleRule(role=role, **rule) for rule in cleaned])
+            _audit(scope, "role.created", "role", slug, rules=cleaned)
+    except IntegrityError:
+        raise Conflict(f"Role '{slug}' already exists", fields={"slug": ["already exists"]}) from None
+    return role
+
+
+def role_update(*, scope: ProjectScope, slug: str, name: str | None = None, rules: Sequence[dict[str, Any]] | None = None) -> Role:
+    require(scope, "roles.manage")
+    role = Role.objects.filter(project=scope.project, slug=slug).first()
+    if role is None:
+        raise NotFound(f"Role '{slug}' not found")
+    cleaned = _clean_rules(scope, rules) if rules is not None else None
+    with transaction.atomic():
+        if name is not None:
+            role.name = name[:120] or role.slug
+            role.save(update_fields=["name"])
+        if cleaned is not None:
+            role.rules.all().delete()
+            RoleRule.objects.bulk_create([RoleRule(role=role, **rule) for rule in cleaned])
+        _audit(scope, "role.updated", "role", slug, rules=cleaned)
+    return role
+
+
+def role_delete(*, scope: ProjectScope, slug: str) -> None:
+    require(scope, "roles.manage")
+    role = Role.objects.filter(project=scope.project, slug=slug).first()
+    if role is None:
+        raise NotFound(f"Role '{slug}' not found")
+    if role.memberships.exists():
+        raise Conflict(f"Role '{slug}' is still assigned to members")
+    with transaction.atomic():
+        _audit(scope, "role.deleted", "role", slug)
+        role.delete()

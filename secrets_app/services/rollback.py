@@ -1,0 +1,96 @@
+"""Point-in-time recovery: a secret back to an old version, a folder back to an old commit."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from audit.services import audit_record
+from secrets_app.errors import Conflict, NotFound
+from secrets_app.events import announce_secret_change
+from secrets_app.guard import require
+from secrets_app.models import FolderCommit, Secret, SecretType, SecretVersion
+from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.tree import folder_get
+from secrets_app.services.versions import folder_commit_record, version_plaintext, version_write
+from django.utils import timezone
+
+
+def _restore_version(scope: ProjectScope, secret: Secret, version: int) -> None:
+    """Append a new version whose value and comment equal *version*'s (history is never rewritten)."""
+    row = SecretVersion.objects.filter(secret=secret, version=version).first()
+    if row is None:
+        raise NotFound(f"Secret '{secret.key}' has no version {version}")
+    value, comment = version_plaintext(secret, row)
+    version_write(secret=secret, value=value, comment=comment, change=f"rolled back to v{version}", principal=scope.principal)
+
+
+def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: str, version: int) -> Secret:
+    env, folder = folder_get(scope, environment, path)
+    require(scope, "secrets.rollback", environment=env.slug, path=folder.path, resource=key)
+    with transaction.atomic():
+        secret = Secret.objects.select_for_update().filter(folder=folder, key=key, type=SecretType.SHARED, deleted_at__isnull=True).first()
+        if secret is None:
+            raise NotFound(f"Secret '{key}' not found at {folder.path}")
+        _restore_version(scope, secret, version)
+        folder_commit_record(folder=folder, message=f"roll back {key} to v{version}", principal=scope.principal)
+        audit_record(
+            action="secret.rolled_back",
+            actor=scope.audit_actor(),
+            organization_id=scope.project.organization_id,
+            project_id=scope.project.pk,
+            environment=env.slug,
+            path=folder.path,
+            resource_type="secret",
+            resource_id=key,
+            metadata={"to_version": version, "new_version": secret.version},
+        )
+        announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
+    return secret
+
+
+def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_id: int) -> FolderCommit:
+    """Make the folder's live secrets equal the commit's snapshot: changed ones get a new version
+    with the old value, deleted ones come back, ones created since are deleted."""
+    env, folder = folder_get(scope, environment, path)
+    commit = FolderCommit.objects.filter(folder=folder, pk=commit_id).first()
+    if commit is None:
+        raise NotFound("Commit not found in this folder")
+    require(scope, "secrets.rollback", environment=env.slug, path=folder.path)
+    target = {int(secret_id): int(version) for secret_id, version in commit.state.items()}
+    with transaction.atomic():
+        secrets = {secret.pk: secret for secret in Secret.objects.select_for_update().filter(folder=folder).filter(pk__in=list(target)) }
+        live = {secret.pk: secret for secret in Secret.objects.select_for_update().filter(folder=folder, deleted_at__isnull=True)}
+        restored, reverted, removed = [], [], []
+        for secret_id, secret in live.items():
+            if secret_id not in target:
+                secret.deleted_at = timezone.now()
+                secret.save(update_fields=["deleted_at", "updated_at"])
+                removed.append(secret.key)
+        for secret_id, version in target.items():
+            secret = secrets.get(secret_id)
+            if secret is None:
+                continue
+            if secret.deleted_at is not None:
+                clash = Secret.objects.filter(folder=folder, key=secret.key, type=secret.type, owner=secret.owner, deleted_at__isnull=True).exclude(pk=secret.pk)
+                if clash.exists():
+                    raise Conflict(f"Cannot restore '{secret.key}': a newer secret with that key exists")
+                secret.deleted_at = None
+                secret.save(update_fields=["deleted_at", "updated_at"])
+                restored.append(secret.key)
+            if secret.version != version:
+                _restore_version(scope, secret, version)
+                reverted.append(secret.key)
+        new_commit = folder_commit_record(folder=folder, message=f"roll back to commit {commit.pk}", principal=scope.principal)
+        audit_record(
+            action="folder.rolled_back",
+            actor=scope.audit_actor(),
+            organization_id=scope.project.organization_id,
+            project_id=scope.project.pk,
+            environment=env.slug,
+            path=folder.path,
+            resource_type="commit",
+            resource_id=str(commit.pk),
+            metadata={"restored": restored[:200], "reverted": reverted[:200], "removed": removed[:200]},
+        )
+        announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
+    return new_commit
