@@ -6,3 +6,11 @@ from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = 0
+
+# A fresh root key per test process unless the environment gives one (never the embedded file).
+if not STRONGROOM_ROOT_KEY:  # noqa: F405
+    import base64
+    import os
+
+    STRONGROOM_ROOT_KEY = base64.b64encode(os.urandom(32)).decode()
+STRONGROOM_EMBEDDED_ROOT_KEY_PATH = DATA_DIR / "test-root.key.absent"  # noqa: F405
