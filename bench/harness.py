@@ -1,0 +1,132 @@
+"""`make bench`: run Strongroom as in production (gunicorn + PostgreSQL + Redis) and measure it
+with a load generator in separate processes. Prints one JSON document.
+
+Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/strongroom_bench — the
+database is dropped and recreated), BENCH_REDIS_URL (default redis://127.0.0.1:6379/14),
+BENCH_SECONDS per scenario (default 10), BENCH_CONCURRENCY (default 8), BENCH_WORKERS (gunicorn, 4).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from bench import loadgen
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SETUP_SCRIPT = """
+import json, django
+django.setup()
+from django.contrib.auth import get_user_model
+from secrets_app.principals import Principal
+from secrets_app.selectors.access import project_scope_for
+from secrets_app.services.bootstrap import bootstrap
+from secrets_app.services.projects import project_create
+from secrets_app.services.secrets import SecretInput, secret_bulk_upsert
+from secrets_app.services.tokens import personal_token_create
+result = bootstrap(admin_email="bench@example.com")
+principal = Principal.for_user(result.admin)
+project = project_create(principal=principal, organization=result.organization, slug="bench", name="Bench")
+scope = project_scope_for(principal, project)
+items = [SecretInput(key=f"SECRET_{i:03d}", value="v" * 64 + str(i)) for i in range(50)]
+secret_bulk_upsert(scope=scope, environment="prod", path="/", items=items)
+print(json.dumps({"token": personal_token_create(user=result.admin, name="bench")[1]}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _recreate_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def _wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server did not answer {url}")
+
+
+def main() -> int:
+    database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/strongroom_bench")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    seconds = float(os.environ.get("BENCH_SECONDS", "10"))
+    concurrency = int(os.environ.get("BENCH_CONCURRENCY", "8"))
+    workers = os.environ.get("BENCH_WORKERS", "4")
+    _recreate_database(database_url)
+    data_dir = tempfile.mkdtemp(prefix="strongroom-bench-")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STRONGROOM_DATA_DIR": data_dir,
+        "STRONGROOM_ROOT_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "STRONGROOM_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "STRONGROOM_LOG_LEVEL": "WARNING",
+    }
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    setup = subprocess.run([PYTHON, "-c", SETUP_SCRIPT], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    token = json.loads(setup.stdout.strip().splitlines()[-1])["token"]
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(PYTHON).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", workers,
+         "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+    results: dict[str, Any] = {}
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz")
+        base = "/api/v1/projects/bench/secrets"
+        scenarios = [
+            loadgen.Scenario("list_50_secrets", "GET", f"{base}/?environment=prod&path=/&include_values=true", None, 200),
+            loadgen.Scenario("get_one_secret", "GET", f"{base}/SECRET_007/?environment=prod&path=/", None, 200),
+            loadgen.Scenario(
+                "create_secret", "POST", f"{base}/", {"environment": "prod", "path": "/", "key": "NEW_{n}", "value": "x" * 32}, 201
+            ),
+        ]
+        processes = 2 if concurrency >= 2 else 1
+        for scenario in scenarios:
+            results[scenario.name] = loadgen.run(
+                "127.0.0.1", port, token, scenario, seconds=seconds, processes=processes, threads=max(1, concurrency // processes)
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    document = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "server": {"gunicorn_workers": int(workers), "database": "postgresql", "cache": "redis"},
+        "seconds_per_scenario": seconds,
+        "results": results,
+    }
+    print(json.dumps(document, indent=2))
+    return 0 if all(result["errors"] == 0 for result in results.values()) else 1
