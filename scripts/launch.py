@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""`make run`: prepare the embedded default and run web, worker and beat in one terminal.
+
+1. ``STRONGROOM_DATA_DIR`` defaults to ``./var`` (SQLite database, root key, broker folders, logs).
+2. ``manage.py migrate``, ``collectstatic``, ``bootstrap --admin-email …`` (prints the first admin's
+   password once, and creates ``var/root.key`` (0600) when no root key is configured).
+3. Starts gunicorn (127.0.0.1:$PORT, 2 workers), a Celery worker and Celery beat. Their output is
+   shown here, each line prefixed with ``web |``, ``worker |`` or ``beat |``.
+
+Ctrl-C (SIGINT) or SIGTERM stops all three. If any one of them exits, the others are stopped and
+this script exits non-zero: a half-running Strongroom is worse than a stopped one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+ROOT = Path(__file__).resolve().parent.parent
+STOP_GRACE_SECONDS = 10
+READY_TIMEOUT_SECONDS = 60
+
+
+def _prepare_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("STRONGROOM_DATA_DIR", str(ROOT / "var"))
+    env["STRONGROOM_DATA_DIR"] = str(Path(env["STRONGROOM_DATA_DIR"]).resolve())
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    Path(env["STRONGROOM_DATA_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    return env
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    command = [sys.executable, str(ROOT / "manage.py"), *args]
+    result = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"launch: `manage.py {' '.join(args)}` failed (exit {result.returncode}); not starting.")
+
+
+def _bootstrap_available() -> bool:
+    return any(ROOT.glob("*/management/commands/bootstrap.py"))
+
+
+def _uses_filesystem_broker(env: dict[str, str]) -> bool:
+    broker = env.get("CELERY_BROKER_URL") or env.get("CELERY_BROKER_URL_FILE") or env.get("REDIS_URL")
+    return not broker and not env.get("REDIS_URL_FILE")
+
+
+def _children(env: dict[str, str], port: str) -> dict[str, list[str]]:
+    python = sys.executable
+    worker = [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "2"]
+    if _uses_filesystem_broker(env):
+        # The filesystem transport has no fanout/broadcast: worker-to-worker chatter must be off.
+        worker += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    return {
+        "web": [
+            python, "-m", "gunicorn", "config.wsgi",
+            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
+        ],
+        "worker": worker,
+        "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "info"],
+    }  # fmt: skip
+
+
+def _pump(name: str, stream: object, lock: threading.Lock) -> None:
+    """Copy a child's output to our stdout, one prefixed line at a time."""
+    prefix = f"{name:<6}| "
+    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        line = raw.decode("utf-8", errors="replace").rstrip("\n")
+        with lock:
+            sys.stdout.write(prefix + line + "\n")
+            sys.stdout.flush()
+
+
+def _wait_until_serving(url: str, processes: dict[str, subprocess.Popen[bytes]], stopping: threading.Event) -> bool:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline and not stopping.is_set():
+        if any(process.poll() is not None for process in processes.values()):
+            return False
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=2) as response:  # noqa: S310 (our own http URL)
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes.values():
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> int:
+    env = _prepare_environment()
+    port = env.get("PORT", "8000")
+    url = f"http://127.0.0.1:{port}/"
+    admin_email = env.get("STRONGROOM_ADMIN_EMAIL") or "admin@strongroom.local"
+    print(f"launch: data directory {env['STRONGROOM_DATA_DIR']}", flush=True)
+
+    if not _bootstrap_available():
+        print(
+            "launch: `manage.py bootstrap` does not exist yet (secrets_app/management/commands/bootstrap.py);"
+            " it creates the root key and the first admin. Cannot start.",
+            file=sys.stderr,
+        )
+        return 1
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    _manage(env, "bootstrap", "--admin-email", admin_email)
+
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+    lock = threading.Lock()
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name, argv in _children(env, port).items():
+            # A session of their own: Ctrl-C reaches only us, and we stop them in order.
+            process = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            processes[name] = process
+            threading.Thread(target=_pump, args=(name, process.stdout, lock), daemon=True).start()
+
+        if _wait_until_serving(url, processes, stopping):
+            with lock:
+                print(f"\nStrongroom is running at {url}  (Ctrl-C stops it)\n", flush=True)
+        elif not stopping.is_set():
+            print(f"launch: {url}healthz did not answer within {READY_TIMEOUT_SECONDS}s", file=sys.stderr, flush=True)
+
+        exit_code = 0
+        while not stopping.is_set():
+            dead = [(name, p.returncode) for name, p in processes.items() if p.poll() is not None]
+            if dead:
+                name, code = dead[0]
+                print(f"launch: {name} exited with code {code}; stopping the others.", file=sys.stderr, flush=True)
+                exit_code = code or 1
+                break
+            stopping.wait(0.5)
+    finally:
+        _stop(processes)
+    print("launch: stopped.", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C during migrate/bootstrap, before the children exist
+        sys.exit(130)
