@@ -141,6 +141,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("STRONGROOM_MAX_REQUEST_BYTES", 8 * 1024 *
 STRONGROOM_ROOT_KEY = env_str("STRONGROOM_ROOT_KEY")
 STRONGROOM_EMBEDDED_ROOT_KEY_PATH = DATA_DIR / "root.key"
 STRONGROOM_DATA_KEY_CACHE_SIZE = env_int("STRONGROOM_DATA_KEY_CACHE_SIZE", 1024)
+# Rotate a project's data key well before 2^32 random-nonce GCM encryptions (NIST SP 800-38D).
+STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS = env_int("STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS", 2**30)
 STRONGROOM_MAX_SECRET_BYTES = env_int("STRONGROOM_MAX_SECRET_BYTES", 1024 * 1024)
 STRONGROOM_REFERENCE_DEPTH = 10
 STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = env_int("STRONGROOM_AUDIT_SEAL_DELAY_SECONDS", 30)
@@ -191,6 +193,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 15.0},
+    "data-keys-usage": {"task": "secrets_app.tasks.data_keys_usage_check", "schedule": 3600.0},
 }
 
 LOG_LEVEL = env_str("STRONGROOM_LOG_LEVEL", "INFO") or "INFO"

@@ -53,3 +53,99 @@ def root_key_rotate(*, new_key_text: str | None = None, write_embedded: bool = F
         os.replace(tmp, path)
     keyring.reset()
     return RotationResult(data_keys=len(data_keys), key_id=new_id, generated_key=None if new_key_text else encoded)
+
+
+# --- data keys ------------------------------------------------------------------------------------
+
+def data_key_rotate(*, project_id: int) -> DataKey:
+    """Add a new data key version for the project: new writes use it at once; existing
+    ciphertexts move to it in the background (``data_key_reencrypt``)."""
+    from secrets_app.models import Project
+
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project_id)
+        data_key = keyring.create_data_key(project)
+        audit_record(
+            action="data_key.rotated",
+            actor=SYSTEM_ACTOR,
+            organization_id=project.organization_id,
+            project_id=project.pk,
+            resource_type="data_key",
+            resource_id=str(data_key.version),
+        )
+    return data_key
+
+
+def data_key_reencrypt(*, project_id: int, batch_size: int = 500) -> int:
+    """Re-encrypt up to *batch_size* secret versions of the project that are not under its newest
+    data key. Idempotent (rows already moved are skipped). Returns how many rows it moved."""
+    from secrets_app.crypto import envelope as env
+    from secrets_app.keyring import secret_field_aad
+    from secrets_app.models import SecretVersion
+
+    current = DataKey.objects.filter(project_id=project_id).order_by("-version").first()
+    if current is None:
+        return 0
+    moved = 0
+    with transaction.atomic():
+        rows = (
+            SecretVersion.objects.select_for_update(skip_locked=True)
+            .filter(secret__project_id=project_id)
+            .select_related("secret")
+            .order_by("id")
+        )
+        for row in rows.iterator(chunk_size=200):
+            if moved >= batch_size:
+                break
+            changed = False
+            for field in ("value", "comment"):
+                ciphertext = getattr(row, f"{field}_ciphertext")
+                if not ciphertext or env.key_id_of(bytes(ciphertext)) == current.pk:
+                    continue
+                aad = secret_field_aad(
+                    project_id=project_id,
+                    environment_id=row.secret.environment_id,
+                    secret_id=row.secret_id,
+                    version=row.version,
+                    field=field,
+                )
+                plaintext = keyring.decrypt_for_project(bytes(ciphertext), aad)
+                setattr(row, f"{field}_ciphertext", keyring.encrypt_for_project(project_id, plaintext, aad))
+                changed = True
+            if changed:
+                row.save(update_fields=["value_ciphertext", "comment_ciphertext"])
+                moved += 1
+    return moved
+
+
+def data_key_usage_check(*, max_encryptions: int) -> list[int]:
+    """Estimate encryptions per newest data key (two per version: value and comment, an upper
+    bound) and rotate keys past *max_encryptions* (GCM with random nonces: stay far below 2^32).
+    Runs from beat, off the request path. Returns the projects whose key was rotated."""
+    from django.db.models import Count, Q
+
+    from secrets_app.models import SecretVersion
+
+    rotated: list[int] = []
+    for data_key in DataKey.objects.order_by("project_id", "-version").distinct("project_id") if _is_postgres() else _newest_keys():
+        count = SecretVersion.objects.filter(
+            Q(secret__project_id=data_key.project_id) & Q(created_at__gte=data_key.created_at)
+        ).aggregate(n=Count("id"))["n"] * 2
+        DataKey.objects.filter(pk=data_key.pk).update(encryption_count=count)
+        if count >= max_encryptions:
+            data_key_rotate(project_id=data_key.project_id)
+            rotated.append(data_key.project_id)
+    return rotated
+
+
+def _is_postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def _newest_keys() -> list[DataKey]:
+    newest: dict[int, DataKey] = {}
+    for data_key in DataKey.objects.order_by("project_id", "version"):
+        newest[data_key.project_id] = data_key
+    return list(newest.values())

@@ -1,0 +1,25 @@
+"""Celery tasks: thin wrappers that take ids and call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from secrets_app.services.keys import data_key_reencrypt, data_key_usage_check
+
+
+@shared_task(name="secrets_app.tasks.data_key_reencrypt", acks_late=True, reject_on_worker_lost=True)
+def data_key_reencrypt_task(project_id: int) -> int:
+    """Move one batch; re-enqueue itself until nothing is left (idempotent per batch)."""
+    moved = data_key_reencrypt(project_id=project_id)
+    if moved:
+        data_key_reencrypt_task.delay(project_id)
+    return moved
+
+
+@shared_task(name="secrets_app.tasks.data_keys_usage_check", acks_late=True, reject_on_worker_lost=True)
+def data_keys_usage_check_task() -> list[int]:
+    rotated = data_key_usage_check(max_encryptions=settings.STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS)
+    for project_id in rotated:
+        data_key_reencrypt_task.delay(project_id)
+    return rotated

@@ -1,0 +1,96 @@
+"""A real Celery worker process for tests, on the real broker and the test's own database.
+
+Only for PostgreSQL test databases (a worker process cannot see an in-memory SQLite database)
+and ``transactional_db`` tests (the worker must see committed rows). Each worker consumes its
+own queue, so parallel test processes never steal each other's tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER_URL = os.environ.get("STRONGROOM_TEST_BROKER_URL", "redis://127.0.0.1:6379/13")
+
+
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    database = settings.DATABASES["default"]
+    url = f"postgres://{database.get('USER') or 'postgres'}@{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}/{database['NAME']}"
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": BROKER_URL,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "STRONGROOM_ROOT_KEY": settings.STRONGROOM_ROOT_KEY or "",
+        "STRONGROOM_SECRET_KEY": settings.SECRET_KEY,
+        "STRONGROOM_DATA_DIR": str(settings.DATA_DIR),
+        **(extra or {}),
+    }
+
+
+@contextmanager
+def celery_worker(log_path: Path) -> Iterator[str]:
+    """Start ``celery -A config worker`` on a fresh queue; yields the queue name."""
+    if connection.vendor != "postgresql":
+        raise RuntimeError("a real worker needs the PostgreSQL test database")
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--concurrency", "1",
+             "--pool", "solo", "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=worker_env(), stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "ready" not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("celery worker did not start:\n" + log_path.read_text()[-2000:])
+            time.sleep(0.2)
+        yield queue
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def send_task(name: str, args: list[Any], queue: str) -> None:
+    """Enqueue by name on the test broker (the same message a production enqueue sends)."""
+    from config.celery import app
+
+    with app.connection_for_write(BROKER_URL) as conn:
+        app.send_task(name, args=args, queue=queue, connection=conn)
+
+
+def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def require_postgres(reason: str) -> None:
+    """Skip on a newcomer's SQLite run; in CI (where PostgreSQL always runs) fail instead."""
+    import pytest
+
+    if connection.vendor == "postgresql":
+        return
+    if os.environ.get("CI") or os.environ.get("STRONGROOM_TEST_REQUIRE_SERVICES"):
+        pytest.fail(f"PostgreSQL test database required: {reason}")
+    pytest.skip(reason)
