@@ -227,9 +227,13 @@ def secret_list(
     include_imports: bool = False,
     recursive: bool = False,
     tag_filter: list[str] | None = None,
+    audit_action: str | None = None,
 ) -> ReadResult:
     """The secrets the caller may see at a place (with imports, and subfolders when recursive).
-    Local keys win over imported ones; earlier imports win over later ones."""
+    Local keys win over imported ones; earlier imports win over later ones.
+
+    *audit_action* names the recorded event when the caller reads for a purpose other than handing
+    the values over (the UI's environment matrix records ``secret.values_compared``)."""
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.read", environment=env.slug, path=folder.path)
     if include_values:
@@ -256,7 +260,7 @@ def secret_list(
     with transaction.atomic():
         _audit_read(
             scope,
-            "secret.values_read" if include_values else "secret.listed",
+            audit_action or ("secret.values_read" if include_values else "secret.listed"),
             env.slug,
             folder.path,
             views,
