@@ -41,12 +41,20 @@ def audit_maintenance(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     token = _sqlite_maintenance.set(True)
     try:
         with transaction.atomic(using=using):
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT set_config(%s, 'on', true)", [POSTGRES_SETTING])
+            _set_postgres_flag(connection, "on")
             yield
+            # Inside a caller's transaction this block is only a savepoint, and a transaction-local
+            # setting survives releasing one: switch it off explicitly. (On an exception the
+            # savepoint rollback restores it.)
+            _set_postgres_flag(connection, "off")
     finally:
         _sqlite_maintenance.reset(token)
+
+
+def _set_postgres_flag(connection: BaseDatabaseWrapper, value: str) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, true)", [POSTGRES_SETTING, value])
 
 
 def _sqlite_maintenance_flag() -> int:

@@ -67,7 +67,7 @@ def _seal_next_block(*, delay: timedelta, max_rows: int) -> int:
             if connection.vendor == "postgresql" and not _try_seal_lock():
                 return 0
             horizon = _seal_horizon(delay)
-            last = AuditBlock.objects.order_by("-sequence").first()
+            last = _last_block()
             after_id = last.last_event_id if last else 0
             candidates = AuditEvent.objects.filter(id__gt=after_id).order_by("id")[:max_rows]
             row_hashes: list[list[int | str]] = []
@@ -101,6 +101,10 @@ def _seal_next_block(*, delay: timedelta, max_rows: int) -> int:
         return 0
     logger.info("audit sealing: block %s sealed events %s..%s (%s rows)", sequence, first_id, last_id, len(row_hashes))
     return len(row_hashes)
+
+
+def _last_block() -> AuditBlock | None:
+    return AuditBlock.objects.order_by("-sequence").first()
 
 
 def _try_seal_lock() -> bool:
