@@ -194,6 +194,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 15.0},
+    "secret-last-read": {"task": "secrets_app.tasks.secret_last_read_refresh", "schedule": 30.0},
     "data-keys-usage": {"task": "secrets_app.tasks.data_keys_usage_check", "schedule": 3600.0},
 }
 

@@ -23,3 +23,10 @@ def data_keys_usage_check_task() -> list[int]:
     for project_id in rotated:
         data_key_reencrypt_task.delay(project_id)
     return rotated
+
+
+@shared_task(name="secrets_app.tasks.secret_last_read_refresh", acks_late=True, reject_on_worker_lost=True)
+def secret_last_read_refresh_task() -> int:
+    from secrets_app.services.bookkeeping import secret_last_read_refresh
+
+    return secret_last_read_refresh()

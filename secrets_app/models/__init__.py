@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from secrets_app.models.access import PersonalAccessToken, UserTOTP
+from secrets_app.models.bookkeeping import BookkeepingCursor
 from secrets_app.models.keys import DataKey, RootKeyCheck
 from secrets_app.models.organizations import Organization, OrganizationMembership, OrgRole
 from secrets_app.models.projects import Environment, Project
@@ -17,6 +18,7 @@ from secrets_app.models.secrets import (
 )
 
 __all__ = [
+    "BookkeepingCursor",
     "BuiltinRole",
     "DataKey",
     "Environment",

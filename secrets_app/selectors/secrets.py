@@ -213,7 +213,12 @@ def _audit_read(scope: ProjectScope, action: str, environment: str, path: str, v
         path=path,
         resource_type="secret",
         resource_id=views[0].key if len(views) == 1 else "",
-        metadata={"keys": [f"{view.path}:{view.key}" if view.path != path else view.key for view in views][:500], "count": len(views), **extra},
+        metadata={
+            "keys": [f"{view.path}:{view.key}" if view.path != path else view.key for view in views][:500],
+            "ids": [view.id for view in views][:500],
+            "count": len(views),
+            **extra,
+        },
     )
 
 
