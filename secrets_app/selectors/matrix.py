@@ -1,0 +1,207 @@
+"""The environment matrix: one folder path across every environment the caller may see.
+
+Rows are secret keys, columns environments (in position order). Each cell says whether the key is
+set there and at which version; each row says whether the values agree between environments.
+
+Values never leave this module. Comparing needs plaintext, so for each environment where the
+caller may read values we decrypt once through ``secret_list`` (recorded as one
+``secret.values_compared`` event per environment, not as a value read), hash each value with
+SHA-256 in memory and keep only *equality classes*: cell ``group`` 0, 1, … says which cells hold
+the same value. Neither values nor digests are returned (a digest of a short value can be
+brute-forced, so it is as sensitive as the value).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from secrets_app.models import Environment, Folder
+from secrets_app.paths import canonical_path, join_path
+from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.secrets import secret_list
+
+COMPARED_ACTION = "secret.values_compared"
+
+
+class CellState:
+    SET = "set"
+    MISSING = "missing"  # the environment has no such key here (or not even the folder)
+    HIDDEN = "hidden"  # the caller may not list secrets at this path in the environment
+
+
+class ColumnState:
+    OK = "ok"
+    NO_FOLDER = "no-folder"
+    NO_ACCESS = "no-access"
+
+
+class RowComparison:
+    SAME = "same"  # set in two or more environments, all values equal
+    DIFFERS = "differs"  # at least two values differ
+    HIDDEN = "hidden"  # the caller may not read some of the values, and the readable ones agree
+    SINGLE = "single"  # set in one environment only: nothing to compare
+
+
+@dataclass
+class MatrixColumn:
+    slug: str
+    name: str
+    state: str
+    can_read_values: bool = False
+    secret_count: int = 0
+
+
+@dataclass
+class MatrixCell:
+    environment: str
+    state: str
+    version: int | None = None
+    group: int | None = None  # equality class among the cells whose value was compared
+    tags: list[str] = field(default_factory=list)
+    is_personal_override: bool = False
+
+    @property
+    def group_label(self) -> str:
+        return chr(ord("A") + self.group) if self.group is not None and self.group < 26 else ""
+
+
+@dataclass
+class MatrixRow:
+    key: str
+    cells: list[MatrixCell]
+    comparison: str
+
+    @property
+    def missing_somewhere(self) -> bool:
+        return any(cell.state == CellState.MISSING for cell in self.cells)
+
+
+@dataclass
+class Subfolder:
+    name: str
+    path: str
+    environments: list[str]
+
+
+@dataclass
+class SecretMatrix:
+    path: str
+    columns: list[MatrixColumn]
+    rows: list[MatrixRow]
+    subfolders: list[Subfolder]
+
+    @property
+    def folder_exists(self) -> bool:
+        return any(column.state != ColumnState.NO_FOLDER for column in self.columns)
+
+
+def matrix_environments(scope: ProjectScope) -> list[Environment]:
+    """The project's environments the caller may list secrets somewhere in, in position order."""
+    return [
+        environment
+        for environment in Environment.objects.filter(project=scope.project).order_by("position", "id")
+        if scope.access.can_anywhere_in("secrets.read", environment.slug)
+    ]
+
+
+def _comparison(cells: list[MatrixCell], digests: dict[str, bytes | None]) -> str:
+    present = [cell for cell in cells if cell.state == CellState.SET]
+    if len(present) < 2:
+        return RowComparison.SINGLE
+    known = {digests[cell.environment] for cell in present if digests.get(cell.environment) is not None}
+    if len(known) > 1:
+        return RowComparison.DIFFERS
+    if any(digests.get(cell.environment) is None for cell in present):
+        return RowComparison.HIDDEN
+    return RowComparison.SAME
+
+
+def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
+    """The matrix at *path*. One ``secret_list`` per environment that has the folder and lets the
+    caller list it; values are read (and the comparison audited) only where the caller may read them."""
+    path = canonical_path(path)
+    environments = matrix_environments(scope)
+    folders = {
+        folder.environment_id: folder
+        for folder in Folder.objects.filter(project=scope.project, path=path, environment__in=environments)
+    }
+    columns: list[MatrixColumn] = []
+    # key -> environment slug -> (version, digest or None, tags, personal)
+    found: dict[str, dict[str, tuple[int, bytes | None, list[str], bool]]] = {}
+    for environment in environments:
+        column = MatrixColumn(slug=environment.slug, name=environment.name, state=ColumnState.OK)
+        columns.append(column)
+        if environment.pk not in folders:
+            column.state = ColumnState.NO_FOLDER
+            continue
+        if not scope.access.can("secrets.read", environment=environment.slug, path=path):
+            column.state = ColumnState.NO_ACCESS
+            continue
+        column.can_read_values = scope.access.can("secrets.read_value", environment=environment.slug, path=path)
+        result = secret_list(
+            scope,
+            environment=environment.slug,
+            path=path,
+            include_values=column.can_read_values,
+            audit_action=COMPARED_ACTION if column.can_read_values else None,
+        )
+        column.secret_count = len(result.secrets)
+        for view in result.secrets:
+            digest = hashlib.sha256(view.value.encode("utf-8")).digest() if view.value is not None else None
+            view.value = view.comment = None  # drop plaintext as soon as it is hashed
+            found.setdefault(view.key, {})[environment.slug] = (view.version, digest, view.tags, view.is_personal_override)
+
+    rows = []
+    for key in sorted(found):
+        per_env = found[key]
+        groups: dict[bytes, int] = {}
+        cells = []
+        digests: dict[str, bytes | None] = {}
+        for column in columns:
+            if column.state == ColumnState.NO_ACCESS:
+                cells.append(MatrixCell(environment=column.slug, state=CellState.HIDDEN))
+                continue
+            if column.slug not in per_env:
+                cells.append(MatrixCell(environment=column.slug, state=CellState.MISSING))
+                continue
+            version, digest, tags, personal = per_env[column.slug]
+            digests[column.slug] = digest
+            group = groups.setdefault(digest, len(groups)) if digest is not None else None
+            cells.append(
+                MatrixCell(
+                    environment=column.slug,
+                    state=CellState.SET,
+                    version=version,
+                    group=group,
+                    tags=tags,
+                    is_personal_override=personal,
+                )
+            )
+        comparison = _comparison(cells, digests)
+        if comparison != RowComparison.DIFFERS:
+            for cell in cells:
+                cell.group = None  # letters only help tell differing values apart
+        rows.append(MatrixRow(key=key, cells=cells, comparison=comparison))
+    return SecretMatrix(path=path, columns=columns, rows=rows, subfolders=_subfolders(scope, path, environments))
+
+
+def _subfolders(scope: ProjectScope, path: str, environments: list[Environment]) -> list[Subfolder]:
+    """Child folders of *path*, merged across environments, that lead somewhere the caller may look."""
+    by_name: dict[str, Subfolder] = {}
+    children = (
+        Folder.objects.filter(project=scope.project, environment__in=environments, parent__path=path)
+        .select_related("environment")
+        .order_by("name")
+    )
+    order = {environment.pk: index for index, environment in enumerate(environments)}
+    for child in sorted(children, key=lambda item: (item.name, order[item.environment_id])):
+        slug = child.environment.slug
+        if not (
+            scope.access.visible_path_prefix("secrets.read", slug, child.path)
+            or scope.access.visible_path_prefix("folders.read", slug, child.path)
+        ):
+            continue
+        entry = by_name.setdefault(child.name, Subfolder(name=child.name, path=join_path(path, child.name), environments=[]))
+        entry.environments.append(slug)
+    return list(by_name.values())
