@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make run`: prepare the embedded default and run web, worker and beat in one terminal.
 
-1. ``STRONGROOM_DATA_DIR`` defaults to ``./var`` (SQLite database, root key, broker folders, logs).
+1. ``./.env`` is loaded if present (real environment variables win; see .env.example).
+   ``STRONGROOM_DATA_DIR`` defaults to ``./var`` (SQLite database, root key, broker folders).
 2. ``manage.py migrate``, ``collectstatic``, ``bootstrap --admin-email …`` (prints the first admin's
    password once, and creates ``var/root.key`` (0600) when no root key is configured).
 3. Starts gunicorn (127.0.0.1:$PORT, 2 workers), a Celery worker and Celery beat. Their output is
@@ -29,8 +30,28 @@ STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
 
 
+def _read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of ./.env (comments, blank lines and an optional `export ` are allowed)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise SystemExit(f"launch: {path}:{number} is not KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
 def _prepare_environment() -> dict[str, str]:
-    env = dict(os.environ)
+    # Real environment variables win over ./.env.
+    env = {**_read_dotenv(ROOT / ".env"), **os.environ}
     env.setdefault("STRONGROOM_DATA_DIR", str(ROOT / "var"))
     env["STRONGROOM_DATA_DIR"] = str(Path(env["STRONGROOM_DATA_DIR"]).resolve())
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -159,7 +180,8 @@ def main() -> int:
             if dead:
                 name, code = dead[0]
                 print(f"launch: {name} exited with code {code}; stopping the others.", file=sys.stderr, flush=True)
-                exit_code = code or 1
+                # Like a shell: 128+N for a child killed by signal N; never 0 for an unexpected exit.
+                exit_code = 128 - code if code < 0 else (code or 1)
                 break
             stopping.wait(0.5)
     finally:
