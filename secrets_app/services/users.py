@@ -57,7 +57,11 @@ def _seed_aad(user: Any) -> bytes:
 
 
 def user_totp_begin(*, user: Any) -> str:
-    """Start (or restart) TOTP enrolment; returns the otpauth:// URI to show as a QR code / text."""
+    """Start (or restart an unconfirmed) TOTP enrolment; returns the otpauth:// URI to show as a QR
+    code / text. Raises Conflict when a confirmed factor exists: restarting would silently turn the
+    second factor off, so it must be disabled first."""
+    if UserTOTP.objects.filter(user=user, confirmed=True).exists():
+        raise Conflict("Two-factor authentication is already on; turn it off first")
     seed = pyotp.random_base32()
     UserTOTP.objects.update_or_create(
         user=user, defaults={"seed_ciphertext": keyring.seal_with_root(seed.encode(), _seed_aad(user)), "confirmed": False}
