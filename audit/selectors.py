@@ -2,7 +2,7 @@
 
 The caller decides what its actor may see and passes that scope in: ``audit`` imports no other app,
 so it cannot evaluate project permissions itself. Reading the audit log is itself an auditable
-action: the calling view records ``audit.log_read`` / ``audit.exported``.
+action: the calling view or API records that read, in the same transaction.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from tests.audit.conftest import RecordEvent, postgres_only
 pytestmark = pytest.mark.django_db
 
 
-def _refused() -> pytest.RaisesContext[DatabaseError]:
+def _refused() -> pytest.RaisesExc[DatabaseError]:
     # IntegrityError on both backends (SQLite RAISE(ABORT), PostgreSQL restrict_violation).
     return pytest.raises(DatabaseError, match="append-only")
 

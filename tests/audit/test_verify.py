@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.chain import audit_event_as_dict
+from audit.chain import audit_block_hash, audit_event_as_dict, audit_row_hash
 from audit.maintenance import audit_maintenance
 from audit.models import AuditBlock, AuditEvent
 from audit.sealing import audit_seal_pending
@@ -115,8 +115,6 @@ def test_it_reports_a_block_whose_row_list_was_rewritten_consistently(record_eve
     audit_seal_pending(delay_seconds=0)
     # The attacker edits a row and recomputes its block, but cannot fix the next block's link.
     tamper(events[0].pk, action="secret.listed")
-    from audit.chain import audit_block_hash, audit_row_hash
-
     block = AuditBlock.objects.get(sequence=1)
     rows = [[eid, audit_row_hash(AuditEvent.objects.get(pk=eid))] for eid, _ in block.row_hashes]
     forged_hash = audit_block_hash(
