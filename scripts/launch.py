@@ -108,7 +108,7 @@ def _wait_until_serving(url: str, processes: dict[str, subprocess.Popen[bytes]],
         if any(process.poll() is not None for process in processes.values()):
             return False
         try:
-            with urllib.request.urlopen(url + "healthz", timeout=2) as response:  # noqa: S310 (our own http URL)
+            with urllib.request.urlopen(url + "healthz", timeout=2) as response:
                 if response.status == 200:
                     return True
         except (urllib.error.URLError, OSError):

@@ -4,7 +4,9 @@
 How the services are picked (each independently):
 
 * ``DATABASE_URL`` set → used as is. Otherwise, if PostgreSQL accepts ``postgres@127.0.0.1:5432``
-  → ``postgres://postgres@127.0.0.1:5432/strongroom`` (pytest-django creates ``test_strongroom*``).
+  → ``postgres://postgres@127.0.0.1:5432/strongroom_<run id>``: pytest-django creates and drops
+  ``test_strongroom_<run id>_gw<N>``. The run id keeps concurrent runs on one machine (several
+  checkouts, several engineers) from dropping each other's test databases.
   Otherwise SQLite (in memory), so a newcomer without services can still run the suite.
 * ``REDIS_URL`` set → used as is. Otherwise, if Redis answers PING on ``127.0.0.1:6379`` →
   ``redis://127.0.0.1:6379/15``. Otherwise the file cache and Celery's filesystem broker.
@@ -33,7 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/strongroom"
+LOCAL_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/strongroom_{run_id}"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"
 PROBE_TIMEOUT_SECONDS = 2.0
 
@@ -103,8 +105,8 @@ def choose_environment(environ: dict[str, str]) -> tuple[dict[str, str], list[st
     else:
         problem = postgres_answers()
         if problem is None:
-            chosen["DATABASE_URL"] = LOCAL_POSTGRES_URL
-            notes.append(f"database: {LOCAL_POSTGRES_URL} (PostgreSQL answered on 127.0.0.1:5432)")
+            chosen["DATABASE_URL"] = LOCAL_POSTGRES_URL.format(run_id=os.urandom(3).hex())
+            notes.append(f"database: {chosen['DATABASE_URL']} (PostgreSQL answered on 127.0.0.1:5432)")
         elif required:
             missing.append(problem)
         else:

@@ -102,7 +102,7 @@ def test_it_prepares_the_data_dir_starts_three_processes_and_stops_them_on_sigte
     launch.wait_for(r"worker\s*\| .*ready\.")
     launch.wait_for(r"beat\s*\| .*beat: Starting")
     children = launch.children()
-    with urllib.request.urlopen(f"http://127.0.0.1:{launch.port}/healthz", timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{launch.port}/healthz", timeout=5) as response:
         health = response.status
 
     assert health == 200
