@@ -13,7 +13,8 @@ import unicodedata
 
 from secrets_app.errors import ValidationFailed
 
-SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# \Z, not $: "$" also matches before a trailing newline, which let "app\n" through as a name.
+SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 MAX_PATH_LENGTH = 1024
 MAX_DEPTH = 20
 
@@ -72,6 +73,6 @@ def validate_path_glob(glob: str, *, field: str = "path") -> str:
     if not text.startswith("/"):
         raise ValidationFailed(field, "must start with '/'")
     for segment in path_segments(text):
-        if segment in {".", ".."} or not re.match(r"^[A-Za-z0-9_*?\-]{1,64}$", segment):
+        if segment in {".", ".."} or not re.match(r"^[A-Za-z0-9_*?\-]{1,64}\Z", segment):
             raise ValidationFailed(field, "glob segments may use letters, digits, '-', '_', '*' and '?'")
     return "/" + "/".join(path_segments(text)) if path_segments(text) else "/"
