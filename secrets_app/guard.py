@@ -22,9 +22,17 @@ def require(
     path: str | None = None,
     tags: Iterable[str] | None = None,
     resource: str = "",
+    some_tags: bool = False,
 ) -> None:
-    """Raise PermissionDenied (after auditing ``permission.denied``) unless the scope allows *action*."""
-    if scope.access.can(action, environment=environment, path=path, tags=tags):
+    """Raise PermissionDenied (after auditing ``permission.denied``) unless the scope allows *action*.
+
+    With *some_tags* (a gate before per-secret checks), it is enough that the action is allowed
+    for secrets carrying some tag here (see ``ProjectAccess.can_for_some_tags``)."""
+    if some_tags and environment is not None and path is not None:
+        allowed = scope.access.can_for_some_tags(action, environment=environment, path=path)
+    else:
+        allowed = scope.access.can(action, environment=environment, path=path, tags=tags)
+    if allowed:
         return
     audit_record(
         action="permission.denied",

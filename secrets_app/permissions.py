@@ -114,6 +114,26 @@ class ProjectAccess:
             return tags is not None and bool(rule.tags & tags)
         return True
 
+    def can_for_some_tags(self, action: str, *, environment: str, path: str) -> bool:
+        """True when the action may be allowed for *some* secret at this place: an allow rule reaches
+        it (tag-limited ones too) and no deny rule without tags covers it. For gates in front of
+        per-secret checks (listing a folder to a role limited to tagged secrets); the caller must
+        still check each secret with its own tags."""
+        allowed = False
+        for rule in self.rules:
+            if not rule.covers_action(action):
+                continue
+            if rule.environments and environment not in rule.environments:
+                continue
+            if not path_matches(rule.path, path):
+                continue
+            if rule.effect == "deny":
+                if not rule.tags:
+                    return False
+                continue
+            allowed = True
+        return allowed
+
     def can_anywhere_in(self, action: str, environment: str) -> bool:
         """True when an allow rule for the action reaches some path of the environment (for listing
         environments and folders the caller may enter). Deny rules on sub-paths do not hide the env."""

@@ -240,9 +240,10 @@ def secret_list(
     *audit_action* names the recorded event when the caller reads for a purpose other than handing
     the values over (the UI's environment matrix records ``secret.values_compared``)."""
     env, folder = folder_get(scope, environment, path)
-    require(scope, "secrets.read", environment=env.slug, path=folder.path)
+    # Gates only: each secret is then checked with its tags (a role may be limited to tagged secrets).
+    require(scope, "secrets.read", environment=env.slug, path=folder.path, some_tags=True)
     if include_values:
-        require(scope, "secrets.read_value", environment=env.slug, path=folder.path)
+        require(scope, "secrets.read_value", environment=env.slug, path=folder.path, some_tags=True)
     reader = _Reader(scope)
     folders = folder_subtree(folder) if recursive else [folder]
     views = reader.views(folders, with_values=include_values)
@@ -287,7 +288,7 @@ def secret_get(
 ) -> SecretView:
     """One secret (the caller's personal override when one exists). With *version*, that version's value."""
     env, folder = folder_get(scope, environment, path)
-    require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key)
+    require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
     reader = _Reader(scope)
     matches = [view for view in reader.views([folder], with_values=False) if view.key == key]
     if not matches and include_imports:
@@ -330,7 +331,7 @@ class VersionView:
 
 def secret_versions(scope: ProjectScope, *, environment: str, path: str, key: str) -> list[VersionView]:
     env, folder = folder_get(scope, environment, path)
-    require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key)
+    require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
     secret = Secret.objects.filter(folder=folder, key=key, type=SecretType.SHARED, deleted_at__isnull=True).first()
     if secret is None or not scope.access.can(
         "secrets.read", environment=env.slug, path=folder.path, tags=list(secret.tags.values_list("slug", flat=True))
