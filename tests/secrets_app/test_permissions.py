@@ -1,0 +1,324 @@
+"""The permission engine: deny beats allow, segment paths, environments, tags, values vs names."""
+
+from __future__ import annotations
+
+from itertools import permutations
+
+import pytest
+
+from audit.models import AuditEvent
+from secrets_app.errors import NotFound, PermissionDenied, ValidationFailed
+from secrets_app.paths import canonical_path
+from secrets_app.permissions import BUILTIN_RULES, ProjectAccess, Rule
+from secrets_app.selectors.secrets import secret_get, secret_list
+from secrets_app.services.folders import folder_ensure, tag_create
+from secrets_app.services.members import member_add, role_create
+from tests.secrets_app.conftest import put, run_in_threads, value_of
+
+
+def access(*rules: Rule, role: str = "custom") -> ProjectAccess:
+    return ProjectAccess(project_id=1, role=role, rules=tuple(rules))
+
+
+ALLOW_APP = Rule("allow", "secrets.*", frozenset({"prod"}), "/app/**")
+DENY_DB_VALUES = Rule("deny", "secrets.read_value", frozenset({"prod"}), "/app/db/**")
+
+
+@pytest.mark.parametrize("rules", list(permutations([ALLOW_APP, DENY_DB_VALUES, Rule("allow", "*")])))
+def test_it_lets_deny_beat_allow_whatever_the_rule_order(rules) -> None:
+    engine = access(*rules)
+
+    assert not engine.can("secrets.read_value", environment="prod", path="/app/db")
+    assert not engine.can("secrets.read_value", environment="prod", path="/app/db/replica")
+    assert engine.can("secrets.read", environment="prod", path="/app/db")
+    assert engine.can("secrets.read_value", environment="prod", path="/app")
+    assert engine.can("secrets.read_value", environment="prod", path="/app/dbx")
+
+
+# (grant glob, raw path asked for, allowed?) — the raw path goes through the canonicaliser first.
+SEGMENT_TABLE = [
+    ("/app/**", "/app", True),
+    ("/app/**", "/app/", True),
+    ("/app/**", "app", True),
+    ("/app/**", "/app/db", True),
+    ("/app/**", "/app/db/replica", True),
+    ("/app/**", "/app-other", False),
+    ("/app/**", "/application", False),
+    ("/app/**", "/ap", False),
+    ("/app/**", "/APP", False),
+    ("/app/**", "/", False),
+    ("/app/**", "/other/app", False),
+    ("/app", "/app", True),
+    ("/app", "/app/", True),
+    ("/app", "/app/db", False),
+    ("/app", "/app-other", False),
+    ("/app/*", "/app", False),
+    ("/app/*", "/app/db", True),
+    ("/app/*", "/app/db/replica", False),
+    ("/app-*", "/app-other", True),
+    ("/app-*", "/app", False),
+    ("/**", "/", True),
+    ("/**", "/anything/below", True),
+    ("/", "/", True),
+    ("/", "/app", False),
+]
+
+
+@pytest.mark.parametrize(("glob", "raw_path", "allowed"), SEGMENT_TABLE)
+def test_it_matches_grants_on_whole_path_segments(glob, raw_path, allowed) -> None:
+    engine = access(Rule("allow", "secrets.read_value", frozenset(), glob))
+
+    assert engine.can("secrets.read_value", environment="dev", path=canonical_path(raw_path)) is allowed
+
+
+@pytest.mark.parametrize(
+    "raw_path", ["/app/../prod", "/app/./db", "/app//db", "/%2e%2e/app", "/app\\db", "／app", "/app/*"]
+)
+def test_it_refuses_paths_that_could_dodge_a_segment_check(raw_path) -> None:
+    with pytest.raises(ValidationFailed):
+        canonical_path(raw_path)
+
+
+def test_it_limits_a_rule_to_its_environments() -> None:
+    engine = access(Rule("allow", "secrets.*", frozenset({"dev", "staging"})))
+
+    assert engine.can("secrets.read_value", environment="dev", path="/")
+    assert engine.can("secrets.create", environment="staging", path="/deep/path")
+    assert not engine.can("secrets.read", environment="prod", path="/")
+
+
+def test_it_applies_tag_rules_only_to_secrets_carrying_the_tag() -> None:
+    engine = access(
+        Rule("allow", "secrets.read", frozenset({"prod"})),
+        Rule("allow", "secrets.read_value", frozenset({"prod"}), "/**", frozenset({"db"})),
+        Rule("deny", "secrets.read_value", frozenset(), "/**", frozenset({"break-glass"})),
+    )
+
+    assert engine.can("secrets.read_value", environment="prod", path="/", tags=["db"])
+    assert engine.can("secrets.read_value", environment="prod", path="/", tags=["db", "other"])
+    assert not engine.can("secrets.read_value", environment="prod", path="/", tags=["web"])
+    assert not engine.can("secrets.read_value", environment="prod", path="/", tags=[])
+    assert not engine.can("secrets.read_value", environment="prod", path="/", tags=["db", "break-glass"])
+    assert engine.can("secrets.read", environment="prod", path="/", tags=["break-glass"])
+
+
+def test_it_opens_a_folder_to_a_tag_limited_role_but_not_past_a_tag_free_deny() -> None:
+    tagged = access(Rule("allow", "secrets.read", frozenset({"prod"}), "/**", frozenset({"db"})))
+    tagged_but_denied = access(*tagged.rules, Rule("deny", "secrets.read", frozenset({"prod"}), "/app/**"))
+
+    assert tagged.can_for_some_tags("secrets.read", environment="prod", path="/app")
+    assert not tagged.can_for_some_tags("secrets.read", environment="dev", path="/app")
+    assert not tagged.can("secrets.read", environment="prod", path="/app")
+    assert not tagged_but_denied.can_for_some_tags("secrets.read", environment="prod", path="/app")
+    assert tagged_but_denied.can_for_some_tags("secrets.read", environment="prod", path="/")
+
+
+def test_it_keeps_reading_values_separate_from_listing_names() -> None:
+    viewer = access(*BUILTIN_RULES["viewer"], role="viewer")
+    member = access(*BUILTIN_RULES["member"], role="member")
+
+    assert viewer.can("secrets.read", environment="prod", path="/app")
+    assert not viewer.can("secrets.read_value", environment="prod", path="/app")
+    assert member.can("secrets.read_value", environment="prod", path="/app")
+    assert not access(Rule("allow", "secrets.read")).can("secrets.read_value", environment="dev", path="/")
+
+
+def test_it_grants_project_wide_actions_only_through_unrestricted_rules() -> None:
+    dev_admin = access(Rule("allow", "*", frozenset({"dev"})))
+    app_admin = access(Rule("allow", "*", frozenset(), "/app/**"))
+    tagged_admin = access(Rule("allow", "*", frozenset(), "/**", frozenset({"db"})))
+    admin_but_not_prod = access(Rule("allow", "*"), Rule("deny", "*", frozenset({"prod"})))
+
+    for engine in (dev_admin, app_admin, tagged_admin):
+        assert not engine.can("members.manage")
+        assert not engine.can("roles.manage")
+        assert not engine.can("project.delete")
+    assert dev_admin.can("secrets.read_value", environment="dev", path="/")
+    assert admin_but_not_prod.can("members.manage")
+    assert not admin_but_not_prod.can("secrets.read", environment="prod", path="/")
+
+
+def test_it_allows_nothing_without_rules() -> None:
+    engine = access(*BUILTIN_RULES["no-access"], role="no-access")
+
+    assert not engine.can("secrets.read", environment="dev", path="/")
+    assert not engine.can("members.read")
+
+
+# --- through roles stored in the database -----------------------------------------------------------
+
+
+@pytest.fixture
+def app_team(cast):
+    """charlie joins acme with a role: everything under prod:/app except values under /app/db."""
+    alice = cast.scope(cast.alice)
+    for path in ("/app/db", "/app-other", "/application"):
+        folder_ensure(scope=alice, environment="prod", path=path)
+    put(alice, "APP_KEY", "app-value", env="prod", path="/app")
+    put(alice, "DB_PASS", "db-value", env="prod", path="/app/db")
+    put(alice, "OTHER_KEY", "other-value", env="prod", path="/app-other")
+    put(alice, "APPLICATION_KEY", "application-value", env="prod", path="/application")
+    role_create(
+        scope=alice,
+        slug="app-team",
+        name="App team",
+        rules=[
+            {"effect": "deny", "action": "secrets.read_value", "environments": ["prod"], "path": "/app/db/**"},
+            {"effect": "allow", "action": "secrets.*", "environments": ["prod"], "path": "/app/**"},
+        ],
+    )
+    member_add(scope=alice, email=cast.charlie.email, role="app-team")
+    return cast.scope(cast.charlie)
+
+
+@pytest.mark.django_db
+def test_it_applies_a_stored_deny_under_a_stored_allow(cast, app_team) -> None:
+    assert value_of(app_team, "APP_KEY", env="prod", path="/app") == "app-value"
+    listing = secret_list(app_team, environment="prod", path="/app/db")
+    assert [view.key for view in listing.secrets] == ["DB_PASS"]
+
+    with pytest.raises(PermissionDenied):
+        value_of(app_team, "DB_PASS", env="prod", path="/app/db")
+    with pytest.raises(PermissionDenied):
+        secret_list(app_team, environment="prod", path="/app/db", include_values=True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/app-other", "/application", "/"])
+def test_it_never_lets_an_app_grant_reach_a_sibling_prefix(cast, app_team, path) -> None:
+    with pytest.raises(PermissionDenied):
+        secret_list(app_team, environment="prod", path=path)
+    with pytest.raises(PermissionDenied):
+        put(app_team, "SNEAKY", "x", env="prod", path=path)
+
+
+@pytest.mark.django_db
+def test_it_lists_recursively_only_what_the_grant_reaches(cast, app_team) -> None:
+    with pytest.raises(PermissionDenied):
+        secret_list(app_team, environment="prod", path="/", recursive=True)
+
+    listing = secret_list(app_team, environment="prod", path="/app", recursive=True)
+    assert sorted((view.path, view.key) for view in listing.secrets) == [("/app", "APP_KEY"), ("/app/db", "DB_PASS")]
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_traversal_path_before_any_permission_check(cast, app_team) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        secret_list(app_team, environment="prod", path="/app/../app-other")
+
+    assert "path" in refused.value.fields
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_stored_rule_whose_path_could_escape(cast) -> None:
+    for glob in ("/app/../prod", "/app/./x", "/app/[a-z]", "/app\n/db", "app/**"):
+        with pytest.raises(ValidationFailed) as refused:
+            role_create(
+                scope=cast.scope(cast.alice),
+                slug="escape",
+                name="Escape",
+                rules=[{"effect": "allow", "action": "secrets.*", "path": glob}],
+            )
+        assert "rules[0].path" in refused.value.fields
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_dev_only_role_out_of_prod(cast) -> None:
+    alice = cast.scope(cast.alice)
+    put(alice, "DB_PASS", "dev-pass", env="dev")
+    put(alice, "DB_PASS", "prod-pass", env="prod")
+    erin = cast.scope(cast.erin)
+
+    assert value_of(erin, "DB_PASS", env="dev") == "dev-pass"
+    with pytest.raises(PermissionDenied):
+        value_of(erin, "DB_PASS", env="prod")
+    with pytest.raises(PermissionDenied):
+        secret_list(erin, environment="prod", path="/")
+    with pytest.raises(PermissionDenied):
+        put(erin, "NEW", "x", env="prod")
+    assert value_of(alice, "DB_PASS", env="prod") == "prod-pass"
+
+
+@pytest.mark.django_db
+def test_it_lets_a_tag_scoped_role_read_only_the_tagged_secrets(cast) -> None:
+    alice = cast.scope(cast.alice)
+    tag_create(scope=alice, slug="db")
+    put(alice, "DB_PASS", "db-secret", env="prod", tags=["db"])
+    put(alice, "STRIPE_KEY", "stripe-secret", env="prod")
+    role_create(
+        scope=alice,
+        slug="dba",
+        name="DBA",
+        rules=[
+            {"effect": "allow", "action": "secrets.read_value", "environments": ["prod"], "tags": ["db"]},
+            {"effect": "allow", "action": "secrets.read", "environments": ["prod"], "tags": ["db"]},
+        ],
+    )
+    member_add(scope=alice, email=cast.charlie.email, role="dba")
+    dba = cast.scope(cast.charlie)
+
+    listing = secret_list(dba, environment="prod", path="/", include_values=True)
+    assert [(view.key, view.value) for view in listing.secrets] == [("DB_PASS", "db-secret")]
+    assert value_of(dba, "DB_PASS", env="prod") == "db-secret"
+    with pytest.raises((NotFound, PermissionDenied)):
+        value_of(dba, "STRIPE_KEY", env="prod")
+    for view in listing.secrets:
+        assert view.value != "stripe-secret"
+
+
+@pytest.mark.django_db
+def test_it_hides_values_of_secrets_under_a_tag_deny(cast) -> None:
+    alice = cast.scope(cast.alice)
+    tag_create(scope=alice, slug="break-glass")
+    put(alice, "ROOT_PASS", "root-secret", env="prod", tags=["break-glass"])
+    put(alice, "API_KEY", "api-secret", env="prod")
+    role_create(
+        scope=alice,
+        slug="ops",
+        name="Ops",
+        rules=[
+            {"effect": "allow", "action": "secrets.*"},
+            {"effect": "deny", "action": "secrets.read_value", "tags": ["break-glass"]},
+        ],
+    )
+    member_add(scope=alice, email=cast.charlie.email, role="ops")
+    ops = cast.scope(cast.charlie)
+
+    listing = secret_list(ops, environment="prod", path="/", include_values=True)
+    assert {view.key: view.value for view in listing.secrets} == {"API_KEY": "api-secret", "ROOT_PASS": None}
+    with pytest.raises(PermissionDenied):
+        value_of(ops, "ROOT_PASS", env="prod")
+
+
+@pytest.mark.django_db
+def test_it_lets_a_viewer_list_names_but_never_values(cast) -> None:
+    put(cast.scope(cast.alice), "DB_PASS", "hunter2")
+    dave = cast.scope(cast.dave)
+
+    listing = secret_list(dave, environment="dev", path="/")
+    assert [(view.key, view.value) for view in listing.secrets] == [("DB_PASS", None)]
+    with pytest.raises(PermissionDenied):
+        secret_list(dave, environment="dev", path="/", include_values=True)
+    with pytest.raises(PermissionDenied):
+        value_of(dave, "DB_PASS")
+    view = secret_get(dave, environment="dev", path="/", key="DB_PASS", include_value=False)
+    assert view.value is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_records_a_refusal_that_survives_the_refused_action(cast) -> None:
+    put(cast.scope(cast.alice), "DB_PASS", "hunter2")
+
+    with pytest.raises(PermissionDenied):
+        secret_list(cast.scope(cast.dave), environment="dev", path="/", include_values=True)
+
+    # Read back on another connection: the refusal is committed, not pending in this one.
+    [(_, seen_elsewhere, error)] = run_in_threads(
+        1, lambda _: AuditEvent.objects.filter(action="permission.denied", actor_label=cast.dave.email).count()
+    )
+    assert (seen_elsewhere, error) == (1, None)
+    denial = AuditEvent.objects.get(action="permission.denied", actor_label=cast.dave.email)
+    assert denial.outcome == "deny"
+    assert denial.metadata == {"requested_action": "secrets.read_value"}
+    assert (denial.environment, denial.path, denial.actor_role) == ("dev", "/", "viewer")
+    assert "hunter2" not in str(denial.metadata)
