@@ -33,6 +33,7 @@ from audit.models import AuditBlock, AuditEvent
 logger = logging.getLogger(__name__)
 
 MAX_ROWS_PER_BLOCK = 5000
+MAX_BLOCKS_PER_CALL = 200
 # Our clock (occurred_at) against the database's (xact_start): allow for skew between hosts.
 _CLOCK_MARGIN = timedelta(seconds=5)
 # One advisory lock key for "the audit sealer", stable across processes and releases.
@@ -46,7 +47,8 @@ _OLDEST_OPEN_WRITER_SQL = """
 
 
 def audit_seal_pending(*, delay_seconds: int | None = None, max_rows: int = MAX_ROWS_PER_BLOCK) -> int:
-    """Seal every due unsealed row, ``max_rows`` per block, one transaction per block.
+    """Seal every due unsealed row, ``max_rows`` per block, one transaction per block (at most
+    ``MAX_BLOCKS_PER_CALL`` blocks, so one task run stays bounded; the next run continues).
 
     Returns the number of rows sealed: 0 when nothing is due, or when another sealer holds the lock
     or wins the race for the next ``sequence`` (then that sealer does the work). Idempotent and safe
@@ -54,14 +56,16 @@ def audit_seal_pending(*, delay_seconds: int | None = None, max_rows: int = MAX_
     """
     delay = settings.STRONGROOM_AUDIT_SEAL_DELAY_SECONDS if delay_seconds is None else delay_seconds
     total = 0
-    while True:
+    for _ in range(MAX_BLOCKS_PER_CALL):
         sealed = _seal_next_block(delay=timedelta(seconds=max(delay, 0)), max_rows=max_rows)
         total += sealed
         if sealed < max_rows:
-            return total
+            break
+    return total
 
 
 def _seal_next_block(*, delay: timedelta, max_rows: int) -> int:
+    """Seal one block in its own transaction; returns its row count (0: nothing due, or lost a race)."""
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql" and not _try_seal_lock():
@@ -77,30 +81,42 @@ def _seal_next_block(*, delay: timedelta, max_rows: int) -> int:
                 row_hashes.append([event.pk, audit_row_hash(event)])
             if not row_hashes:
                 return 0
-            sequence = last.sequence + 1 if last else 1
-            previous_hash = last.block_hash if last else GENESIS_HASH
-            first_id, last_id = int(row_hashes[0][0]), int(row_hashes[-1][0])
-            AuditBlock.objects.create(
-                sequence=sequence,
-                first_event_id=first_id,
-                last_event_id=last_id,
-                row_hashes=row_hashes,
-                previous_hash=previous_hash,
-                block_hash=audit_block_hash(
-                    sequence=sequence,
-                    first_event_id=first_id,
-                    last_event_id=last_id,
-                    previous_hash=previous_hash,
-                    row_hashes=row_hashes,
-                ),
-            )
+            block = _block_after(last, row_hashes)
+            block.save(force_insert=True)
     except IntegrityError:
         # Another sealer inserted this sequence first (the unique constraint is the last line of
         # defence when no advisory lock is available); its block covers these rows.
         logger.info("audit sealing: lost the race for the next block; another sealer has it")
         return 0
-    logger.info("audit sealing: block %s sealed events %s..%s (%s rows)", sequence, first_id, last_id, len(row_hashes))
+    logger.info(
+        "audit sealing: block %s sealed events %s..%s (%s rows)",
+        block.sequence,
+        block.first_event_id,
+        block.last_event_id,
+        len(row_hashes),
+    )
     return len(row_hashes)
+
+
+def _block_after(last: AuditBlock | None, row_hashes: list[list[int | str]]) -> AuditBlock:
+    sequence = last.sequence + 1 if last else 1
+    previous_hash = last.block_hash if last else GENESIS_HASH
+    first_id, last_id = int(row_hashes[0][0]), int(row_hashes[-1][0])
+    block_hash = audit_block_hash(
+        sequence=sequence,
+        first_event_id=first_id,
+        last_event_id=last_id,
+        previous_hash=previous_hash,
+        row_hashes=row_hashes,
+    )
+    return AuditBlock(
+        sequence=sequence,
+        first_event_id=first_id,
+        last_event_id=last_id,
+        row_hashes=row_hashes,
+        previous_hash=previous_hash,
+        block_hash=block_hash,
+    )
 
 
 def _last_block() -> AuditBlock | None:
