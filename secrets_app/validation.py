@@ -29,6 +29,12 @@ def validate_secret_key(raw: object, *, field: str = "key") -> str:
     return key
 
 
+def secret_key_for_lookup(raw: str) -> str:
+    """The stored (NFC) form of a key a caller typed, for finding a secret: reads must treat the
+    NFC and NFD spellings as the one key that writes treat them as."""
+    return unicodedata.normalize("NFC", raw) if isinstance(raw, str) else raw
+
+
 def encode_secret_value(raw: object, *, field: str = "value") -> bytes:
     """UTF-8 bytes of a value (kept byte for byte: no stripping or normalisation), size-checked."""
     if not isinstance(raw, str):

@@ -19,6 +19,7 @@ from secrets_app.references import expand_references
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get, folder_subtree
 from secrets_app.services.versions import decrypt_field, version_plaintext
+from secrets_app.validation import secret_key_for_lookup
 
 MAX_IMPORT_DEPTH = 5
 
@@ -287,6 +288,7 @@ def secret_get(
     version: int | None = None,
 ) -> SecretView:
     """One secret (the caller's personal override when one exists). With *version*, that version's value."""
+    key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
     reader = _Reader(scope)
@@ -330,6 +332,7 @@ class VersionView:
 
 
 def secret_versions(scope: ProjectScope, *, environment: str, path: str, key: str) -> list[VersionView]:
+    key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
     secret = Secret.objects.filter(folder=folder, key=key, type=SecretType.SHARED, deleted_at__isnull=True).first()

@@ -12,6 +12,7 @@ from secrets_app.models import FolderCommit, Secret, SecretType, SecretVersion
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 from secrets_app.services.versions import folder_commit_record, version_plaintext, version_write
+from secrets_app.validation import secret_key_for_lookup
 from django.utils import timezone
 
 
@@ -25,6 +26,7 @@ def _restore_version(scope: ProjectScope, secret: Secret, version: int) -> None:
 
 
 def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: str, version: int) -> Secret:
+    key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.rollback", environment=env.slug, path=folder.path, resource=key)
     with transaction.atomic():
