@@ -95,7 +95,7 @@ def _create_locked(
     scope: ProjectScope, environment: Environment, folder: Folder, item: SecretInput, key: str, secret_type: str, owner: object, tags: list[Tag] | None
 ) -> Secret:
     value = encode_secret_value(item.value if item.value is not None else "")
-    comment = (item.comment or "").encode("utf-8") or None
+    comment = encode_secret_value(item.comment, field="comment") if item.comment else None
     secret = Secret(
         project=scope.project,
         environment=environment,
@@ -170,7 +170,7 @@ def _update_locked(scope: ProjectScope, secret: Secret, item: SecretInput, tags:
 
         old_value, old_comment = current_plaintext(secret)
         value = encode_secret_value(item.value) if item.value is not None else old_value
-        comment = item.comment.encode("utf-8") if item.comment is not None else old_comment
+        comment = encode_secret_value(item.comment, field="comment") if item.comment is not None else old_comment
         if value != old_value or (comment or None) != (old_comment or None):
             version_write(secret=secret, value=value, comment=comment or None, change="updated", principal=scope.principal)
             secret.last_rotated_at = timezone.now() if value != old_value else secret.last_rotated_at
