@@ -33,7 +33,11 @@ def parse_reference(inner: str, environment: str, path: str) -> tuple[str, str, 
     return parts[0], "/" + "/".join(parts[1:-1]), parts[-1]
 
 
-def expand_references(value: str, *, environment: str, path: str, resolve: Resolver, max_depth: int = 10) -> Expansion:
+def expand_references(
+    value: str, *, environment: str, path: str, resolve: Resolver, max_depth: int = 10, key: str | None = None
+) -> Expansion:
+    """Expand *value*, the value of secret *key* at environment/path. Naming *key* lets a reference
+    back to the secret being expanded count as a cycle at once (else ``x${SELF}y`` became ``xx${SELF}yy``)."""
     result = Expansion(value=value)
 
     def expand(text: str, env: str, folder: str, depth: int, stack: frozenset[tuple[str, str, str]]) -> str:
@@ -49,5 +53,6 @@ def expand_references(value: str, *, environment: str, path: str, resolve: Resol
 
         return REFERENCE_RE.sub(substitute, text)
 
-    result.value = expand(value, environment, path, 0, frozenset())
+    start = frozenset({(environment, path, key)}) if key is not None else frozenset()
+    result.value = expand(value, environment, path, 0, start)
     return result

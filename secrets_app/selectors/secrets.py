@@ -261,7 +261,9 @@ def secret_list(
     if include_values and expand:
         for view in views:
             if view.value is not None and "${" in view.value:
-                expansion = expand_references(view.value, environment=view.environment, path=view.path, resolve=reader.resolve)
+                expansion = expand_references(
+                    view.value, environment=view.environment, path=view.path, resolve=reader.resolve, key=view.key
+                )
                 view.value = expansion.value
                 references |= expansion.references
     with transaction.atomic():
@@ -312,7 +314,9 @@ def secret_get(
         view.version = wanted
         references: set[tuple[str, str, str]] = set()
         if expand and "${" in view.value:
-            expansion = expand_references(view.value, environment=view.environment, path=view.path, resolve=reader.resolve)
+            expansion = expand_references(
+                view.value, environment=view.environment, path=view.path, resolve=reader.resolve, key=view.key
+            )
             view.value, references = expansion.value, expansion.references
         with transaction.atomic():
             _audit_read(
