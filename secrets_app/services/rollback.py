@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 
 from audit.services import audit_record
 from secrets_app.errors import Conflict, NotFound
@@ -28,7 +29,9 @@ def _restore_version(scope: ProjectScope, secret: Secret, version: int) -> None:
 def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: str, version: int) -> Secret:
     key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
-    require(scope, "secrets.rollback", environment=env.slug, path=folder.path, resource=key)
+    current = Secret.objects.filter(folder=folder, key=key, type=SecretType.SHARED, deleted_at__isnull=True).first()
+    tags = [tag.slug for tag in current.tags.all()] if current is not None else []
+    require(scope, "secrets.rollback", environment=env.slug, path=folder.path, tags=tags, resource=key)
     with transaction.atomic():
         secret = Secret.objects.select_for_update().filter(folder=folder, key=key, type=SecretType.SHARED, deleted_at__isnull=True).first()
         if secret is None:
@@ -59,6 +62,13 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
         raise NotFound("Commit not found in this folder")
     require(scope, "secrets.rollback", environment=env.slug, path=folder.path)
     target = {int(secret_id): int(version) for secret_id, version in commit.state.items()}
+    # Each secret the rollback would change is checked with its tags (a tag-limited deny holds), before
+    # the transaction, so the refusal's audit row is committed.
+    for secret in Secret.objects.filter(Q(deleted_at__isnull=True) | Q(pk__in=list(target)), folder=folder).prefetch_related("tags"):
+        changes = secret.deleted_at is None if secret.pk not in target else secret.deleted_at is not None or secret.version != target[secret.pk]
+        if changes:
+            tags = [tag.slug for tag in secret.tags.all()]
+            require(scope, "secrets.rollback", environment=env.slug, path=folder.path, tags=tags, resource=secret.key)
     with transaction.atomic():
         secrets = {secret.pk: secret for secret in Secret.objects.select_for_update().filter(folder=folder).filter(pk__in=list(target)) }
         live = {secret.pk: secret for secret in Secret.objects.select_for_update().filter(folder=folder, deleted_at__isnull=True)}
