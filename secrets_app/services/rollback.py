@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from audit.services import audit_record
 from secrets_app.errors import Conflict, NotFound
@@ -14,7 +15,6 @@ from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 from secrets_app.services.versions import folder_commit_record, version_plaintext, version_write
 from secrets_app.validation import secret_key_for_lookup
-from django.utils import timezone
 
 
 def _restore_version(scope: ProjectScope, secret: Secret, version: int) -> None:
