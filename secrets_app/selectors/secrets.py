@@ -13,6 +13,7 @@ from django.db.models import Prefetch
 from audit.services import audit_record
 from secrets_app.errors import NotFound, PermissionDenied
 from secrets_app.guard import require
+from secrets_app.keyring import keyring
 from secrets_app.models import Folder, Secret, SecretImport, SecretType, SecretVersion, Tag
 from secrets_app.paths import canonical_path
 from secrets_app.references import expand_references
@@ -240,6 +241,7 @@ def secret_list(
 
     *audit_action* names the recorded event when the caller reads for a purpose other than handing
     the values over (the UI's environment matrix records ``secret.values_compared``)."""
+    keyring.root()  # sealed: no answer about secrets at all, names included (raises SealedError)
     env, folder = folder_get(scope, environment, path)
     # Gates only: each secret is then checked with its tags (a role may be limited to tagged secrets).
     require(scope, "secrets.read", environment=env.slug, path=folder.path, some_tags=True)
@@ -290,6 +292,7 @@ def secret_get(
     version: int | None = None,
 ) -> SecretView:
     """One secret (the caller's personal override when one exists). With *version*, that version's value."""
+    keyring.root()  # sealed: raises SealedError
     key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
@@ -336,6 +339,7 @@ class VersionView:
 
 
 def secret_versions(scope: ProjectScope, *, environment: str, path: str, key: str) -> list[VersionView]:
+    keyring.root()  # sealed: raises SealedError
     key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
