@@ -32,6 +32,21 @@ def value_of(scope: Any, key: str, *, env: str = "dev", path: str = "/", **optio
     return secret_get(scope=scope, environment=env, path=path, key=key, **options).value
 
 
+def dump_tables(*, exclude: tuple[str, ...] = ()) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table in the database, read through this connection (bytes for binary)."""
+    dump: dict[str, list[tuple[Any, ...]]] = {}
+    with connection.cursor() as cursor:
+        for table in sorted(connection.introspection.table_names(cursor)):
+            if table in exclude:
+                continue
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)} ORDER BY 1")  # noqa: S608 - our table names
+            dump[table] = [
+                tuple(bytes(cell) if isinstance(cell, memoryview | bytearray) else cell for cell in row)
+                for row in cursor.fetchall()
+            ]
+    return dump
+
+
 def run_in_threads(count: int, work: Callable[[int], Any]) -> list[tuple[int, Any, BaseException | None]]:
     """Run work(0..count-1) in *count* threads released together; each closes its own connection.
     Returns (index, result, exception) in index order."""
