@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from secrets_app.guard import require
 from secrets_app.models import SecretImport
 from secrets_app.paths import canonical_path
 from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.tree import folder_get
 
 
 def import_list_at(scope: ProjectScope, path: str, environments: list[str]) -> list[SecretImport]:
@@ -20,3 +22,13 @@ def import_list_at(scope: ProjectScope, path: str, environments: list[str]) -> l
         for item in imports
         if scope.access.can("imports.read", environment=item.folder.environment.slug, path=item.folder.path)
     ]
+
+
+def import_list(scope: ProjectScope, *, environment: str, path: str = "/") -> list[SecretImport]:
+    """One folder's imports in resolution order (earlier ones win). Raises NotFound for a missing
+    folder and PermissionDenied (audited) without ``imports.read`` there."""
+    env, folder = folder_get(scope, environment, path)
+    require(scope, "imports.read", environment=env.slug, path=folder.path)
+    return list(
+        SecretImport.objects.filter(folder=folder).select_related("folder__environment", "source_environment").order_by("position", "id")
+    )

@@ -1,4 +1,5 @@
-"""Project overviews for listings (the projects page): counts and the caller's role, without N+1."""
+"""Project overviews for listings: the caller's role, environment counts, and the environments the
+caller may see (a dev-only role never learns that ``prod`` exists)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
-from secrets_app.models import Project
+from secrets_app.models import Environment, Project
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import project_access, project_list_for_principal
+from secrets_app.selectors.access import ProjectScope, project_access, project_list_for_principal, project_scope_for
 
 
 @dataclass
@@ -30,3 +31,31 @@ def project_summary_list(principal: Principal) -> list[ProjectSummary]:
         )
         for project in projects
     ]
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    project: Project
+    role: str
+    environments: list[Environment]
+
+
+def environment_is_visible(scope: ProjectScope, slug: str) -> bool:
+    access = scope.access
+    return access.can_anywhere_in("secrets.read", slug) or access.can_anywhere_in("folders.read", slug)
+
+
+def environment_list(scope: ProjectScope) -> list[Environment]:
+    """The project's environments, in order, limited to those where the caller may read something."""
+    return [env for env in scope.project.environments.all() if environment_is_visible(scope, env.slug)]
+
+
+def project_view(scope: ProjectScope) -> ProjectView:
+    """The project as the caller sees it: their role and the environments visible to them."""
+    return ProjectView(project=scope.project, role=scope.access.role, environments=environment_list(scope))
+
+
+def project_view_list(principal: Principal) -> list[ProjectView]:
+    """Every project the principal sees, by name, each with the caller's role and visible environments."""
+    projects = project_list_for_principal(principal).prefetch_related("environments")
+    return [project_view(project_scope_for(principal, project)) for project in projects]

@@ -7,6 +7,6 @@ from typing import Any
 from secrets_app.models import PersonalAccessToken
 
 
-def personal_token_list(*, user: Any) -> list[PersonalAccessToken]:
+def personal_token_list(user: Any) -> list[PersonalAccessToken]:
     """The user's tokens, newest first, revoked ones included (so the list explains what stopped working)."""
     return list(PersonalAccessToken.objects.filter(user=user).order_by("-created_at", "-id"))
