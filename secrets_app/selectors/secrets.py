@@ -105,12 +105,13 @@ class _Reader:
         self.user_id = scope.principal.id if scope.principal.kind == "user" else None
         self._folder_values: dict[tuple[str, str], dict[str, str]] = {}
 
-    def views(self, folders: list[Folder], *, with_values: bool) -> list[SecretView]:
+    def views(self, folders: list[Folder], *, with_values: bool, only_type: str | None = None) -> list[SecretView]:
         access = self.scope.access
         secrets = [
             secret
             for secret in _live_secrets(folders, self.user_id)
-            if access.can(
+            if (only_type is None or secret.type == only_type)
+            and access.can(
                 "secrets.read",
                 environment=secret.environment.slug,
                 path=secret.folder.path,
@@ -290,14 +291,16 @@ def secret_get(
     expand: bool = False,
     include_imports: bool = False,
     version: int | None = None,
+    secret_type: str | None = None,
 ) -> SecretView:
-    """One secret (the caller's personal override when one exists). With *version*, that version's value."""
+    """One secret (the caller's personal override when one exists, unless *secret_type* asks for
+    ``shared`` or ``personal`` explicitly). With *version*, that version's value."""
     keyring.root()  # sealed: raises SealedError
     key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
     reader = _Reader(scope)
-    matches = [view for view in reader.views([folder], with_values=False) if view.key == key]
+    matches = [view for view in reader.views([folder], with_values=False, only_type=secret_type) if view.key == key]
     if not matches and include_imports:
         skipped: list[str] = []
         matches = [view for view in reader.imported(folder, with_values=False, seen={(env.pk, folder.path)}, depth=0, skipped=skipped) if view.key == key][:1]
