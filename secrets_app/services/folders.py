@@ -76,8 +76,9 @@ def folder_delete(*, scope: ProjectScope, environment: str, path: str) -> None:
     with transaction.atomic():
         count = Secret.objects.filter(folder__in=subtree, deleted_at__isnull=True).update(deleted_at=timezone.now())
         _audit(scope, "folder.deleted", env.slug, folder.path, "folder", folder.path, secrets_deleted=count, folders=len(subtree))
+        folder_id = folder.pk  # delete() sets folder.pk to None
         folder.delete()
-        announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
+        announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder_id)
 
 
 def folder_rename(*, scope: ProjectScope, environment: str, path: str, name: str) -> Folder:
