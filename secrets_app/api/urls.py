@@ -1,5 +1,60 @@
+"""Routes of the native API, included at ``/api/`` by config/urls.py.
+
+``{project}`` is a project slug or its public id (UUID). Secret keys travel URL-encoded in the
+path; environment, folder path and flags travel in the query string (reads, PATCH, DELETE) or in
+the JSON body (POST).
+"""
+
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-urlpatterns: list = []
+from secrets_app.api import schema  # noqa: F401  (registers the bearer-token scheme)
+from secrets_app.api.views import access, projects, secrets, tree
+
+project_routes = [
+    path("", projects.ProjectDetailApi.as_view(), name="project-detail"),
+    path("environments/", projects.EnvironmentListApi.as_view(), name="environment-list"),
+    # Literal routes come first; they keep serving an environment/secret that happens to bear their name.
+    path(
+        "environments/reorder/",
+        projects.EnvironmentReorderApi.as_view(),
+        {"environment": "reorder"},
+        name="environment-reorder",
+    ),
+    path("environments/<str:environment>/", projects.EnvironmentDetailApi.as_view(), name="environment-detail"),
+    path("folders/", tree.FolderApi.as_view(), name="folder"),
+    path("secrets/", secrets.SecretListApi.as_view(), name="secret-list"),
+    path("secrets/bulk/", secrets.SecretBulkApi.as_view(), {"key": "bulk"}, name="secret-bulk"),
+    path("secrets/<str:key>/", secrets.SecretDetailApi.as_view(), name="secret-detail"),
+    path("secrets/<str:key>/versions/", secrets.SecretVersionListApi.as_view(), name="secret-versions"),
+    path("secrets/<str:key>/rollback/", secrets.SecretRollbackApi.as_view(), name="secret-rollback"),
+    path("commits/", secrets.CommitListApi.as_view(), name="commit-list"),
+    path("commits/<int:id>/rollback/", secrets.CommitRollbackApi.as_view(), name="commit-rollback"),
+    path("imports/", tree.ImportListApi.as_view(), name="import-list"),
+    path("imports/reorder/", tree.ImportReorderApi.as_view(), name="import-reorder"),
+    path("imports/<int:id>/", tree.ImportDetailApi.as_view(), name="import-detail"),
+    path("tags/", tree.TagListApi.as_view(), name="tag-list"),
+    path("tags/<str:slug>/", tree.TagDetailApi.as_view(), name="tag-detail"),
+    path("members/", access.MemberListApi.as_view(), name="member-list"),
+    path("members/<int:id>/", access.MemberDetailApi.as_view(), name="member-detail"),
+    path("roles/", access.RoleListApi.as_view(), name="role-list"),
+    path("roles/<str:slug>/", access.RoleDetailApi.as_view(), name="role-detail"),
+]
+
+v1_routes = [
+    path("projects/", projects.ProjectListApi.as_view(), name="project-list"),
+    path("projects/<str:project>/", include(project_routes)),
+    path("audit-events/", access.AuditEventListApi.as_view(), name="audit-event-list"),
+    path("tokens/", access.TokenListApi.as_view(), name="token-list"),
+    path("tokens/<int:id>/", access.TokenDetailApi.as_view(), name="token-detail"),
+    path("me/", access.MeApi.as_view(), name="me"),
+]
+
+app_name = "api"
+urlpatterns = [
+    path("v1/", include(v1_routes)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,0 +1,84 @@
+"""Serializer building blocks shared by the API: strict bodies, strict query flags, exact text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import ProhibitNullCharactersValidator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """A request body: unknown fields are refused (400 naming them), never silently dropped.
+
+    A typo such as ``expires_at`` for ``expiresAt`` would otherwise be ignored without a word, and a
+    field like ``projectId`` or ``createdBy`` must never reach a model.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - {name for name, field in self.fields.items() if not field.read_only})
+            if unknown:
+                raise serializers.ValidationError({name: ["is not a field of this request"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class QueryBoolean(serializers.Field):
+    """``true`` or ``false`` (any case); anything else is a 400 naming the parameter."""
+
+    default_error_messages = {"invalid": "must be 'true' or 'false'"}
+
+    def to_internal_value(self, data: Any) -> bool:
+        text = str(data).strip().lower()
+        if text == "true":
+            return True
+        if text == "false":
+            return False
+        self.fail("invalid")
+        raise AssertionError("unreachable")
+
+    def to_representation(self, value: Any) -> Any:
+        return bool(value)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CommaList(serializers.Field):
+    """``a,b,c`` in a query string → ``["a", "b", "c"]`` (blank items dropped)."""
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        return [item.strip() for item in str(data).split(",") if item.strip()]
+
+    def to_representation(self, value: Any) -> Any:
+        return ",".join(value)
+
+
+class SortedStrings(serializers.ListField):
+    """Output of a set of strings (e.g. a rule's environments) as a sorted list, for stable answers."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", serializers.CharField())
+        super().__init__(**kwargs)
+
+    def to_representation(self, data: Any) -> list[Any]:
+        return sorted(super().to_representation(data))
+
+
+class ExactText(serializers.CharField):
+    """A string kept byte for byte: no trimming, blank allowed, NUL allowed (values are opaque).
+
+    Size limits are the service's business (it names the field and counts UTF-8 bytes).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return data
