@@ -114,6 +114,9 @@ def project_delete(*, scope: ProjectScope) -> None:
     require(scope, "project.delete")
     with transaction.atomic():
         _audit(scope, "project.deleted", "project", scope.project.slug, {})
+        # Memberships go first: one holding a custom role PROTECTs that role, and the cascade from
+        # the project would otherwise refuse to delete it (ProtectedError, a 500).
+        ProjectMembership.objects.filter(project=scope.project).delete()
         scope.project.delete()
 
 
