@@ -117,31 +117,41 @@ def _comparison(cells: list[MatrixCell], digests: dict[str, bytes | None]) -> st
     return RowComparison.SAME
 
 
+def matrix_columns(scope: ProjectScope, path: str) -> list[MatrixColumn]:
+    """The matrix's columns at *path* and whether each can be listed, without reading any secret."""
+    path = canonical_path(path)
+    environments = matrix_environments(scope)
+    present = set(
+        Folder.objects.filter(project=scope.project, path=path, environment__in=environments).values_list(
+            "environment_id", flat=True
+        )
+    )
+    columns = []
+    for environment in environments:
+        column = MatrixColumn(slug=environment.slug, name=environment.name, state=ColumnState.OK)
+        if environment.pk not in present:
+            column.state = ColumnState.NO_FOLDER
+        elif not scope.access.can("secrets.read", environment=environment.slug, path=path):
+            column.state = ColumnState.NO_ACCESS
+        else:
+            column.can_read_values = scope.access.can("secrets.read_value", environment=environment.slug, path=path)
+        columns.append(column)
+    return columns
+
+
 def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
     """The matrix at *path*. One ``secret_list`` per environment that has the folder and lets the
     caller list it; values are read (and the comparison audited) only where the caller may read them."""
     path = canonical_path(path)
-    environments = matrix_environments(scope)
-    folders = {
-        folder.environment_id: folder
-        for folder in Folder.objects.filter(project=scope.project, path=path, environment__in=environments)
-    }
-    columns: list[MatrixColumn] = []
+    columns = matrix_columns(scope, path)
     # key -> environment slug -> (version, digest or None, tags, personal)
     found: dict[str, dict[str, tuple[int, bytes | None, list[str], bool]]] = {}
-    for environment in environments:
-        column = MatrixColumn(slug=environment.slug, name=environment.name, state=ColumnState.OK)
-        columns.append(column)
-        if environment.pk not in folders:
-            column.state = ColumnState.NO_FOLDER
+    for column in columns:
+        if column.state != ColumnState.OK:
             continue
-        if not scope.access.can("secrets.read", environment=environment.slug, path=path):
-            column.state = ColumnState.NO_ACCESS
-            continue
-        column.can_read_values = scope.access.can("secrets.read_value", environment=environment.slug, path=path)
         result = secret_list(
             scope,
-            environment=environment.slug,
+            environment=column.slug,
             path=path,
             include_values=column.can_read_values,
             audit_action=COMPARED_ACTION if column.can_read_values else None,
@@ -150,7 +160,7 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
         for view in result.secrets:
             digest = hashlib.sha256(view.value.encode("utf-8")).digest() if view.value is not None else None
             view.value = view.comment = None  # drop plaintext as soon as it is hashed
-            found.setdefault(view.key, {})[environment.slug] = (view.version, digest, view.tags, view.is_personal_override)
+            found.setdefault(view.key, {})[column.slug] = (view.version, digest, view.tags, view.is_personal_override)
 
     rows = []
     for key in sorted(found):
@@ -183,11 +193,12 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
             for cell in cells:
                 cell.group = None  # letters only help tell differing values apart
         rows.append(MatrixRow(key=key, cells=cells, comparison=comparison))
-    return SecretMatrix(path=path, columns=columns, rows=rows, subfolders=_subfolders(scope, path, environments))
+    return SecretMatrix(path=path, columns=columns, rows=rows, subfolders=_subfolders(scope, path))
 
 
-def _subfolders(scope: ProjectScope, path: str, environments: list[Environment]) -> list[Subfolder]:
+def _subfolders(scope: ProjectScope, path: str) -> list[Subfolder]:
     """Child folders of *path*, merged across environments, that lead somewhere the caller may look."""
+    environments = matrix_environments(scope)
     by_name: dict[str, Subfolder] = {}
     children = (
         Folder.objects.filter(project=scope.project, environment__in=environments, parent__path=path)
@@ -202,6 +213,8 @@ def _subfolders(scope: ProjectScope, path: str, environments: list[Environment])
             or scope.access.visible_path_prefix("folders.read", slug, child.path)
         ):
             continue
-        entry = by_name.setdefault(child.name, Subfolder(name=child.name, path=join_path(path, child.name), environments=[]))
+        entry = by_name.setdefault(
+            child.name, Subfolder(name=child.name, path=join_path(path, child.name), environments=[])
+        )
         entry.environments.append(slug)
     return list(by_name.values())

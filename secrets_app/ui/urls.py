@@ -1,4 +1,46 @@
+"""The htmx web UI. One URL serves a page and its fragments (``page.html#partial`` for htmx)."""
+
 from __future__ import annotations
 
+from django.urls import path
+
+from secrets_app.ui import audit, auth, members, projects, secrets
+
 app_name = "ui"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("", auth.home, name="home"),
+    path("login/", auth.login_view, name="login"),
+    path("login/verify/", auth.login_totp, name="login_totp"),
+    path("logout/", auth.logout_view, name="logout"),
+    path("account/", auth.account, name="account"),
+    path("account/totp/begin/", auth.totp_begin, name="totp_begin"),
+    path("account/totp/confirm/", auth.totp_confirm, name="totp_confirm"),
+    path("account/totp/disable/", auth.totp_disable, name="totp_disable"),
+    path("account/tokens/", auth.token_create, name="token_create"),
+    path("account/tokens/<int:token_id>/revoke/", auth.token_revoke, name="token_revoke"),
+    # Projects and the secret workspace
+    path("projects/", projects.project_list, name="project_list"),
+    path("projects/<slug:slug>/", projects.project_detail, name="project_detail"),
+    path("projects/<slug:slug>/folders/", projects.folder_create, name="folder_create"),
+    path("projects/<slug:slug>/imports/", projects.import_create, name="import_create"),
+    path("projects/<slug:slug>/imports/<int:import_id>/", projects.import_delete, name="import_delete"),
+    path("projects/<slug:slug>/tags/", projects.tag_create, name="tag_create"),
+    path("projects/<slug:slug>/tags/<slug:tag>/", projects.tag_delete, name="tag_delete"),
+    path("projects/<slug:slug>/history/", projects.folder_history, name="folder_history"),
+    path("projects/<slug:slug>/history/rollback/", projects.folder_rollback, name="folder_rollback"),
+    path("projects/<slug:slug>/secrets/", secrets.secret_create, name="secret_create"),
+    path("projects/<slug:slug>/secrets/new/", secrets.secret_new, name="secret_new"),
+    path("projects/<slug:slug>/secrets/item/", secrets.secret_item, name="secret_item"),
+    path("projects/<slug:slug>/secrets/value/", secrets.secret_reveal, name="secret_reveal"),
+    path("projects/<slug:slug>/secrets/masked/", secrets.secret_masked, name="secret_masked"),
+    path("projects/<slug:slug>/secrets/rollback/", secrets.secret_rollback, name="secret_rollback"),
+    # Members and roles
+    path("projects/<slug:slug>/members/", members.member_page, name="members"),
+    path("projects/<slug:slug>/members/<int:membership_id>/", members.member_item, name="member_item"),
+    path("projects/<slug:slug>/roles/", members.role_create, name="role_create"),
+    path("projects/<slug:slug>/roles/rule-row/", members.role_rule_row, name="role_rule_row"),
+    path("projects/<slug:slug>/roles/<slug:role>/", members.role_delete, name="role_delete"),
+    # Audit log
+    path("projects/<slug:slug>/audit/", audit.audit_log, name="audit"),
+]

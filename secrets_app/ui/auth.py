@@ -1,0 +1,210 @@
+"""Login (password, then TOTP when the person has one), logout, and the account page (TOTP, tokens).
+
+Login goes through Django's ``authenticate``/``login`` so the login audit signals fire. With a
+second factor, the session holds only a *pending* login (user id, backend, deadline, attempts)
+until the code is checked; ``login`` is called after that, never before.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from django.contrib.auth import authenticate, get_user_model, login, logout
+from django.contrib.auth.signals import user_login_failed
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import retarget
+
+from secrets_app.errors import DomainError
+from secrets_app.selectors.tokens import personal_token_list
+from secrets_app.services import tokens as token_services
+from secrets_app.services import users as user_services
+from secrets_app.ui.forms import LoginForm, TokenCreateForm, TotpForm
+from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, login_required, no_store, page_or_partial
+
+PENDING_KEY = "strongroom_pending_login"
+PENDING_SECONDS = 300
+PENDING_ATTEMPTS = 5
+
+
+def _next_url(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        return candidate
+    return reverse("ui:project_list")
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("ui:project_list")
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(_next_url(request))
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        user = authenticate(request, username=email, password=form.cleaned_data["password"])
+        if user is None:
+            form.add_error(None, "That email and password do not match an account.")
+            status = 401
+        elif user_services.user_totp_required(user):
+            request.session.cycle_key()
+            request.session[PENDING_KEY] = {
+                "user_id": user.pk,
+                "backend": user.backend,  # set by authenticate()
+                "next": _next_url(request),
+                "deadline": time.time() + PENDING_SECONDS,
+                "attempts": 0,
+            }
+            return redirect("ui:login_totp")
+        else:
+            login(request, user)
+            return redirect(_next_url(request))
+    return render(request, "pages/login.html", {"form": form, "next": _next_url(request)}, status=status)
+
+
+def _pending(request: HttpRequest) -> tuple[dict[str, Any], Any] | None:
+    pending = request.session.get(PENDING_KEY)
+    if not pending or pending["deadline"] < time.time() or pending["attempts"] >= PENDING_ATTEMPTS:
+        request.session.pop(PENDING_KEY, None)
+        return None
+    user = get_user_model().objects.filter(pk=pending["user_id"], is_active=True).first()
+    return (pending, user) if user is not None else None
+
+
+@require_http_methods(["GET", "POST"])
+def login_totp(request: HttpRequest) -> HttpResponse:
+    found = _pending(request)
+    if found is None:
+        return redirect("ui:login")
+    pending, user = found
+    form = TotpForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        if user_services.user_totp_check(user=user, code=form.cleaned_data["code"]):
+            request.session.pop(PENDING_KEY, None)
+            login(request, user, backend=pending["backend"])
+            return redirect(pending["next"])
+        pending["attempts"] += 1
+        request.session[PENDING_KEY] = pending
+        # Recorded like any failed login (username only).
+        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+        form.add_error("code", "That code is not valid. Codes change every 30 seconds.")
+        status = 401
+        if pending["attempts"] >= PENDING_ATTEMPTS:
+            request.session.pop(PENDING_KEY, None)
+            return redirect("ui:login")
+    return render(request, "pages/login_totp.html", {"form": form, "email": user.email}, status=status)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("ui:login")
+
+
+# --- account ---------------------------------------------------------------------------------
+
+
+def _account_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    return {
+        "totp_enabled": user_services.user_totp_required(request.user),
+        "tokens": personal_token_list(request.user),
+        "token_form": TokenCreateForm(),
+        "totp_form": TotpForm(),
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    return render(request, "pages/account.html", _account_context(request))
+
+
+def _totp_secret(uri: str) -> str:
+    return parse_qs(urlparse(uri).query).get("secret", [""])[0]
+
+
+@login_required
+@require_POST
+def totp_begin(request: HttpRequest) -> HttpResponse:
+    try:
+        uri = user_services.user_totp_begin(user=request.user)
+    except DomainError as exc:
+        context = _account_context(request, totp_error=exc.message)
+        return page_or_partial(request, "pages/account.html", context, partial="totp", status=exc.status)
+    context = _account_context(request, totp_uri=uri, totp_secret=_totp_secret(uri))
+    return no_store(page_or_partial(request, "pages/account.html", context, partial="totp"))
+
+
+@login_required
+@require_POST
+def totp_confirm(request: HttpRequest) -> HttpResponse:
+    """Success replaces the whole TOTP section; a wrong code re-renders only the code form, so the
+    setup key shown above it stays on screen."""
+    form = TotpForm(request.POST)
+    if form.is_valid() and user_services.user_totp_confirm(user=request.user, code=form.cleaned_data["code"]):
+        context = _account_context(
+            request, totp_notice="Two-factor authentication is on. You will be asked for a code at every login."
+        )
+        response = page_or_partial(request, "pages/account.html", context, partial="totp")
+        return retarget(response, "#totp") if is_htmx(request) else response
+    if form.is_valid():
+        form.add_error("code", "That code is not valid. Codes change every 30 seconds.")
+    context = _account_context(request, totp_form=form)
+    return page_or_partial(request, "pages/account.html", context, partial="totp_confirm_form", status=422)
+
+
+@login_required
+@require_POST
+def totp_disable(request: HttpRequest) -> HttpResponse:
+    form = TotpForm(request.POST)
+    if form.is_valid() and user_services.user_totp_check(user=request.user, code=form.cleaned_data["code"]):
+        user_services.user_totp_disable(user=request.user)
+        context = _account_context(request, totp_notice="Two-factor authentication is off.")
+        return page_or_partial(request, "pages/account.html", context, partial="totp")
+    if form.is_valid():
+        form.add_error("code", "That code is not valid.")
+    return page_or_partial(
+        request, "pages/account.html", _account_context(request, totp_form=form), partial="totp", status=422
+    )
+
+
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = TokenCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            token, raw = token_services.personal_token_create(
+                user=request.user, name=form.cleaned_data["name"], expires_in_days=form.cleaned_data["expires_in_days"]
+            )
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            context = _account_context(request, new_token=raw, new_token_name=token.name)
+            # The token is in this response only: never cache it.
+            return no_store(page_or_partial(request, "pages/account.html", context, partial="tokens"))
+    context = _account_context(request, token_form=form)
+    return page_or_partial(request, "pages/account.html", context, partial="tokens", status=422)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        token_services.personal_token_revoke(user=request.user, token_id=token_id)
+    except DomainError as exc:
+        context = _account_context(request, token_error=exc.message)
+        return page_or_partial(request, "pages/account.html", context, partial="tokens", status=exc.status)
+    return page_or_partial(request, "pages/account.html", _account_context(request), partial="tokens")

@@ -1,0 +1,182 @@
+"""Members and roles of a project. Controls the caller may not use are hidden; services enforce."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from secrets_app.errors import DomainError, PermissionDenied
+from secrets_app.models import BuiltinRole
+from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.matrix import matrix_environments
+from secrets_app.selectors.members import member_list, role_list
+from secrets_app.services import members as member_services
+from secrets_app.ui.forms import (
+    RULE_ACTIONS,
+    MemberAddForm,
+    MemberRoleForm,
+    RoleCreateForm,
+    parse_rule_rows,
+    role_choices,
+)
+from secrets_app.ui.shortcuts import (
+    apply_domain_error,
+    error_response,
+    is_htmx,
+    page_or_partial,
+    project_view,
+    render_fragments,
+)
+
+PAGE = "pages/members.html"
+BUILTIN_DESCRIPTIONS = {
+    BuiltinRole.ADMIN.value: "Everything: secrets in every environment, members, roles and project settings.",
+    BuiltinRole.MEMBER.value: "Read and write secrets, folders and imports everywhere; read the audit log.",
+    BuiltinRole.VIEWER.value: "List secret names and metadata. Cannot read values.",
+    BuiltinRole.NO_ACCESS.value: "Nothing: the project stays invisible to them.",
+}
+INITIAL_RULE_ROWS = 1
+
+
+def _blank_rule(index: int) -> dict[str, Any]:
+    return {"index": index, "effect": "allow", "action": "", "environments": [], "path": "/**", "tags": []}
+
+
+def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
+    access = scope.access
+    roles = role_list(scope) if access.can("roles.read") else []
+    custom = [role.slug for role in roles if not role.builtin]
+    choices = role_choices(custom, may_grant_admin=access.role == "admin")
+    environments = [environment.slug for environment in matrix_environments(scope)]
+    context = {
+        "project": scope.project,
+        "role": access.role,
+        "nav": "members",
+        "members": member_list(scope),
+        "roles": roles,
+        "builtin_descriptions": BUILTIN_DESCRIPTIONS,
+        "role_choices": choices,
+        "can_manage_members": access.can("members.manage"),
+        "can_manage_roles": access.can("roles.manage"),
+        "can_see_audit": access.can("audit.read"),
+        "can_see_members": True,
+        "me": scope.principal.id,
+        "add_form": MemberAddForm(roles=choices, initial={"role": BuiltinRole.MEMBER.value}),
+        "role_form": RoleCreateForm(),
+        "rule_actions": RULE_ACTIONS,
+        "rule_environments": environments,
+        "rule_rows": [_blank_rule(index) for index in range(INITIAL_RULE_ROWS)],
+        "next_rule_row": INITIAL_RULE_ROWS,
+    }
+    context.update(extra)
+    return context
+
+
+@require_http_methods(["GET", "POST"])
+@project_view
+def member_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """GET: members and roles. POST: add a member (errors stay in the add form)."""
+    if request.method == "GET":
+        return page_or_partial(request, PAGE, _context(scope))
+    context = _context(scope)
+    form = MemberAddForm(request.POST, roles=context["role_choices"])
+    if form.is_valid():
+        try:
+            membership = member_services.member_add(
+                scope=scope, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
+            )
+        except DomainError as exc:
+            if isinstance(exc, PermissionDenied):
+                return error_response(request, exc)
+            apply_domain_error(form, exc)
+        else:
+            notice = f"Added {membership.user.email} as {membership.role_slug}."
+            return page_or_partial(request, PAGE, _context(scope, notice=notice), partial="members_section")
+    return page_or_partial(request, PAGE, {**context, "add_form": form}, partial="members_section", status=422)
+
+
+@require_http_methods(["POST", "DELETE"])
+@project_view
+def member_item(request: HttpRequest, scope: ProjectScope, membership_id: int) -> HttpResponse:
+    """POST: change the member's role. DELETE: remove them from the project."""
+    try:
+        if request.method == "DELETE":
+            member_services.member_remove(scope=scope, membership_id=membership_id)
+            notice = "Member removed."
+        else:
+            form = MemberRoleForm(request.POST, roles=_context(scope)["role_choices"])
+            if not form.is_valid():
+                return page_or_partial(
+                    request,
+                    PAGE,
+                    _context(scope, error="Choose one of the listed roles."),
+                    partial="members_section",
+                    status=422,
+                )
+            member_services.member_update(scope=scope, membership_id=membership_id, role=form.cleaned_data["role"])
+            notice = "Role changed."
+    except DomainError as exc:
+        return page_or_partial(
+            request, PAGE, _context(scope, error=exc.message), partial="members_section", status=exc.status
+        )
+    return page_or_partial(request, PAGE, _context(scope, notice=notice), partial="members_section")
+
+
+@require_POST
+@project_view
+def role_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    form = RoleCreateForm(request.POST)
+    environments = [environment.slug for environment in matrix_environments(scope)]
+    rules = parse_rule_rows(request.POST, environments)
+    if form.is_valid() and not rules:
+        form.add_error("rules", "Add at least one rule with an action.")
+    elif form.is_valid():
+        try:
+            role = member_services.role_create(
+                scope=scope, slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], rules=rules
+            )
+        except DomainError as exc:
+            if isinstance(exc, PermissionDenied):
+                return error_response(request, exc)
+            apply_domain_error(form, exc)
+        else:
+            context = _context(scope, roles_notice=f"Role {role.slug} created. Assign it to members above.")
+            return render_fragments(
+                request, [(f"{PAGE}#roles_section", context), (f"{PAGE}#members_section", {**context, "oob": True})]
+            )
+    # Re-show the rules as typed, so a mistake in one row costs no retyping.
+    rows = [{"index": index, **rule} for index, rule in enumerate(rules)] or [_blank_rule(0)]
+    context = _context(scope, role_form=form, role_form_open=True, rule_rows=rows, next_rule_row=len(rows))
+    response = page_or_partial(request, PAGE, context, partial="role_form", status=422)
+    return reswap(retarget(response, "#role-form"), "outerHTML") if is_htmx(request) else response
+
+
+@require_GET
+@project_view
+def role_rule_row(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """One more blank rule row for the role form, and the "add rule" button with the next index."""
+    try:
+        index = max(0, min(int(request.GET.get("index", "0")), 99))
+    except ValueError:
+        index = 0
+    context = _context(scope, row=_blank_rule(index), next_rule_row=index + 1)
+    return render_fragments(
+        request, [(f"{PAGE}#rule_row", context), (f"{PAGE}#add_rule_button", {**context, "oob": True})]
+    )
+
+
+@require_http_methods(["POST", "DELETE"])
+@project_view
+def role_delete(request: HttpRequest, scope: ProjectScope, role: str) -> HttpResponse:
+    try:
+        member_services.role_delete(scope=scope, slug=role)
+    except DomainError as exc:
+        context = _context(scope, roles_error=exc.message)
+        return page_or_partial(request, PAGE, context, partial="roles_section", status=exc.status)
+    context = _context(scope, roles_notice=f"Role {role} deleted.")
+    return render_fragments(
+        request, [(f"{PAGE}#roles_section", context), (f"{PAGE}#members_section", {**context, "oob": True})]
+    )

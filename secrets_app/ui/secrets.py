@@ -1,0 +1,260 @@
+"""The secret panel: details, masked value and its audited reveal, edit, delete, versions, rollback.
+
+Only ``secret_reveal`` ever puts a value into HTML; its response is ``no-store`` and carries
+``hx-history="false"`` so htmx never snapshots it into localStorage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from secrets_app.errors import DomainError, PermissionDenied, ValidationFailed
+from secrets_app.paths import canonical_path
+from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.secrets import secret_get, secret_versions
+from secrets_app.selectors.tags import tag_list
+from secrets_app.services import rollback as rollback_services
+from secrets_app.services import secrets as secret_services
+from secrets_app.services.secrets import SecretInput
+from secrets_app.ui.forms import SecretCreateForm, SecretEditForm
+from secrets_app.ui.projects import (
+    PROJECT_PAGE,
+    environments_allowing,
+    oob_refresh,
+    refreshed_workspace,
+    workspace_context,
+)
+from secrets_app.ui.shortcuts import (
+    apply_domain_error,
+    error_response,
+    is_htmx,
+    no_store,
+    page_or_partial,
+    project_view,
+    render_fragments,
+)
+
+PANEL = "components/secret_panel.html"
+PANEL_FORM_IDS = "panel-new-%s"  # the panel's add form sits on the page beside the matrix's
+
+
+def _address(data: Any) -> tuple[str, str, str]:
+    """(environment, canonical path, key) from a query string or form."""
+    environment = data.get("environment", "")
+    key = data.get("key", "")
+    if not environment:
+        raise ValidationFailed("environment", "is required")
+    if not key:
+        raise ValidationFailed("key", "is required")
+    return environment, canonical_path(data.get("path", "/")), key
+
+
+def _panel_context(scope: ProjectScope, environment: str, path: str, key: str, **extra: Any) -> dict[str, Any]:
+    """The panel of one secret: metadata, versions and what the caller may do. No value."""
+    secret = secret_get(scope, environment=environment, path=path, key=key, include_value=False)
+    access = scope.access
+    where = {"environment": environment, "path": path, "tags": secret.tags}
+    tags = [tag.slug for tag in tag_list(scope)]
+    form = extra.pop("form", None) or SecretEditForm(
+        tags=tags,
+        initial={
+            "new_key": secret.key,
+            "owner_label": secret.owner_label,
+            "purpose": secret.purpose,
+            "expires_at": secret.expires_at.date() if secret.expires_at else None,
+            "tags": secret.tags,
+            "version": secret.version,
+        },
+    )
+    return {
+        "project": scope.project,
+        "secret": secret,
+        "environment": environment,
+        "path": path,
+        "versions": secret_versions(scope, environment=environment, path=path, key=key),
+        "can_reveal": access.can("secrets.read_value", **where),
+        "can_edit": access.can("secrets.edit", **where) and not secret.is_personal_override,
+        "can_delete": access.can("secrets.delete", **where) and not secret.is_personal_override,
+        "can_rollback": access.can("secrets.rollback", **where) and not secret.is_personal_override,
+        "form": form,
+        **extra,
+    }
+
+
+def _panel_response(
+    request: HttpRequest, scope: ProjectScope, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    if is_htmx(request):
+        return page_or_partial(request, PANEL, context, partial="panel", status=status)
+    page = {**workspace_context(scope, context["path"], panel_template=f"{PANEL}#panel"), **context}
+    return page_or_partial(request, PROJECT_PAGE, page, status=status)
+
+
+@require_http_methods(["GET", "POST", "DELETE"])
+@project_view
+def secret_item(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """GET: the panel. POST: save the edit form. DELETE: soft-delete (undo with folder history)."""
+    if request.method == "POST":
+        return _secret_edit(request, scope)
+    environment, path, key = _address(request.GET)
+    if request.method == "DELETE":
+        secret_services.secret_delete(scope=scope, environment=environment, path=path, key=key)
+        context = {"project": scope.project, "environment": environment, "path": path, "deleted_key": key}
+        return render_fragments(request, [(f"{PANEL}#deleted", context), *refreshed_workspace(request, scope, path)])
+    return _panel_response(request, scope, _panel_context(scope, environment, path, key))
+
+
+def _secret_edit(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    environment, path, key = _address(request.POST)
+    tags = [tag.slug for tag in tag_list(scope)]
+    form = SecretEditForm(request.POST, tags=tags)
+    if form.is_valid():
+        data = form.cleaned_data
+        item = SecretInput(
+            key=key,
+            value=data["value"] if data["value"] != "" else None,
+            comment=data["comment"] or None,
+            tags=data["tags"],
+            owner_label=data["owner_label"],
+            purpose=data["purpose"],
+            expires_at=form.expires_at_datetime(),
+        )
+        try:
+            secret = secret_services.secret_update(
+                scope=scope,
+                environment=environment,
+                path=path,
+                key=key,
+                item=item,
+                new_key=data["new_key"] if data["new_key"] != key else None,
+                expected_version=data["version"],
+            )
+        except DomainError as exc:
+            if isinstance(exc, PermissionDenied):
+                return error_response(request, exc)
+            apply_domain_error(form, exc)
+        else:
+            context = _panel_context(
+                scope, environment, path, secret.key, notice=f"Saved. {secret.key} is at v{secret.version}."
+            )
+            return render_fragments(request, [(f"{PANEL}#panel", context), *refreshed_workspace(request, scope, path)])
+    # The form keeps what was typed (the person's own input), never the stored value.
+    context = _panel_context(scope, environment, path, key, form=form, open_edit=True)
+    return _panel_response(request, scope, context, status=422)
+
+
+@require_GET
+@project_view
+def secret_reveal(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """The one response that contains a value: an audited ``secret.value_read``."""
+    environment, path, key = _address(request.GET)
+    request.secret_response = True  # type: ignore[attr-defined]  # SecurityHeadersMiddleware: no-store
+    try:
+        secret = secret_get(scope, environment=environment, path=path, key=key, include_value=True)
+    except PermissionDenied as exc:
+        context = {"project": scope.project, "environment": environment, "path": path, "key": key, "error": exc.message}
+        return no_store(page_or_partial(request, PANEL, context, partial="value_masked", status=exc.status))
+    context = {"project": scope.project, "environment": environment, "path": path, "secret": secret}
+    return no_store(page_or_partial(request, PANEL, context, partial="value_revealed"))
+
+
+@require_GET
+@project_view
+def secret_masked(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """The masked value box (the "Hide" button): reads nothing."""
+    environment, path, key = _address(request.GET)
+    context = {"project": scope.project, "environment": environment, "path": path, "key": key}
+    return no_store(page_or_partial(request, PANEL, context, partial="value_masked"))
+
+
+@require_GET
+@project_view
+def secret_new(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """The panel for a missing cell: add this key to that environment."""
+    path = canonical_path(request.GET.get("path", "/"))
+    environment = request.GET.get("environment", "")
+    create_envs = environments_allowing(scope, path, "secrets.create")
+    form = SecretCreateForm(
+        environments=create_envs,
+        auto_id=PANEL_FORM_IDS,
+        initial={"key": request.GET.get("key", ""), "environment": environment, "path": path},
+    )
+    context = {
+        "project": scope.project,
+        "path": path,
+        "form": form,
+        "environment": environment,
+        "create_envs": create_envs,
+    }
+    if not is_htmx(request):
+        page = {**workspace_context(scope, path, panel_template=f"{PANEL}#new_secret"), **context}
+        return page_or_partial(request, PROJECT_PAGE, page)
+    return page_or_partial(request, PANEL, context, partial="new_secret")
+
+
+@require_POST
+@project_view
+def secret_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """From the "Add secret" form above the matrix (origin=matrix) or the panel of a missing cell
+    (origin=panel). Success swaps the matrix (or opens the new secret's panel) and updates the
+    counters out of band; errors re-render the form that was sent."""
+    path = canonical_path(request.POST.get("path", "/"))
+    from_panel = request.POST.get("origin") == "panel"
+    create_envs = environments_allowing(scope, path, "secrets.create")
+    form = SecretCreateForm(
+        request.POST, environments=create_envs, **({"auto_id": PANEL_FORM_IDS} if from_panel else {})
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            secret = secret_services.secret_create(
+                scope=scope,
+                environment=data["environment"],
+                path=path,
+                item=SecretInput(key=data["key"], value=data["value"], comment=data["comment"] or None),
+            )
+        except DomainError as exc:
+            if isinstance(exc, PermissionDenied):
+                return error_response(request, exc)
+            apply_domain_error(form, exc)
+        else:
+            notice = f"Added {secret.key} to {data['environment']}."
+            fresh = workspace_context(scope, path, notice=notice, add_open=True)
+            if from_panel:
+                context = _panel_context(scope, data["environment"], path, secret.key, notice=notice)
+                return render_fragments(request, [(f"{PANEL}#panel", context), *oob_refresh(fresh)])
+            # The matrix is the target; the emptied form and the counters come out of band.
+            matrix, env_list = oob_refresh(fresh)
+            return render_fragments(
+                request,
+                [(f"{PROJECT_PAGE}#matrix", fresh), (f"{PROJECT_PAGE}#add_secret", {**fresh, "oob": True}), env_list],
+            )
+    if from_panel:
+        context = {"project": scope.project, "path": path, "form": form, "create_envs": create_envs}
+        return page_or_partial(request, PANEL, context, partial="new_secret", status=422)
+    context = workspace_context(scope, path, add_form=form, add_open=True)
+    response = page_or_partial(request, PROJECT_PAGE, context, partial="add_secret", status=422)
+    return reswap(retarget(response, "#add-secret"), "outerHTML") if is_htmx(request) else response
+
+
+@require_POST
+@project_view
+def secret_rollback(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    environment, path, key = _address(request.POST)
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        raise ValidationFailed("version", "must be a version number") from None
+    try:
+        secret = rollback_services.secret_rollback(
+            scope=scope, environment=environment, path=path, key=key, version=version
+        )
+    except PermissionDenied as exc:
+        return error_response(request, exc)
+    notice = f"Rolled {key} back to the value of v{version} (now v{secret.version})."
+    context = _panel_context(scope, environment, path, key, notice=notice)
+    return render_fragments(request, [(f"{PANEL}#panel", context), *refreshed_workspace(request, scope, path)])
