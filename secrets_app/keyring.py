@@ -143,7 +143,10 @@ class Keyring:
         self.root()
         raw = self._cached(data_key_id)
         if raw is None:
-            data_key = DataKey.objects.get(pk=data_key_id)
+            data_key = DataKey.objects.filter(pk=data_key_id).first()
+            if data_key is None:
+                # A tampered key id: the same integrity failure as any other, not a missing row.
+                raise envelope.DecryptionError("ciphertext names a data key that does not exist")
             raw = self._unwrap(data_key)
             self._remember(data_key_id, raw)
         return raw
