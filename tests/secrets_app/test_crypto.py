@@ -169,3 +169,17 @@ def test_it_stores_values_and_comments_only_as_ciphertext(cast) -> None:
     assert b"plain-value" not in bytes(row.value_ciphertext)
     assert b"plain-comment" not in bytes(row.comment_ciphertext)
     assert bytes(row.value_ciphertext)[0] == envelope.FORMAT_V1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("position", [0, 1, 2, 3, 4, 8, -1])
+def test_it_reports_a_tampered_stored_ciphertext_as_a_decryption_error(cast, position) -> None:
+    alice = cast.scope(cast.alice)
+    put(alice, "DB_PASS", "stored-value")
+    row = current_row("DB_PASS")
+    tampered = bytearray(row.value_ciphertext)
+    tampered[position] ^= 0x40
+    SecretVersion.objects.filter(pk=row.pk).update(value_ciphertext=bytes(tampered))
+
+    with pytest.raises(DecryptionError):
+        value_of(alice, "DB_PASS")
