@@ -2,7 +2,9 @@
 
     {"error": {"code": "validation_error", "message": "...", "fields": {"key": ["..."]}}, "requestId": "req-…"}
 
-Messages never echo submitted values (a value field's error names the field, not its content).
+``fields`` is always flat, name → messages; nested names read like the services' own:
+``secrets[1].key``, ``rules[0].action``, ``tags[2]``. Messages never echo submitted values (a value
+field's error names the field, not its content).
 """
 
 from __future__ import annotations
@@ -19,12 +21,27 @@ from secrets_app.errors import DomainError
 from secrets_app.keyring import SealedError
 
 
-def _flatten(detail: Any) -> Any:
+def _join(prefix: str, key: Any) -> str:
+    if not prefix:
+        return str(key)
+    return f"{prefix}[{key}]" if isinstance(key, int) or str(key).isdigit() else f"{prefix}.{key}"
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as ``{"secrets[0].version": ["..."]}``."""
     if isinstance(detail, dict):
-        return {key: _flatten(value) for key, value in detail.items()}
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            flat.update(_flatten(value, _join(prefix, key)))
+        return flat
     if isinstance(detail, list):
-        return [_flatten(item) for item in detail]
-    return str(detail)
+        if all(not isinstance(item, dict | list) for item in detail):
+            return {prefix or "non_field_errors": [str(item) for item in detail]}
+        flat = {}
+        for index, item in enumerate(detail):
+            flat.update(_flatten(item, _join(prefix, index)))
+        return flat
+    return {prefix or "non_field_errors": [str(detail)]}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -49,11 +66,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return None
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        if isinstance(fields, list):
-            fields = {"non_field_errors": fields}
-        first = next(iter(fields.items())) if fields else ("request", ["invalid"])
-        message_value = first[1][0] if isinstance(first[1], list) and first[1] else first[1]
-        body = {"code": "validation_error", "message": f"{first[0]}: {message_value}", "fields": fields}
+        name, messages = next(iter(fields.items())) if fields else ("request", ["invalid"])
+        body = {
+            "code": "validation_error",
+            "message": f"{name}: {messages[0] if messages else 'invalid'}",
+            "fields": fields,
+        }
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"

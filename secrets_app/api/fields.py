@@ -31,6 +31,12 @@ class QueryBoolean(serializers.Field):
 
     default_error_messages = {"invalid": "must be 'true' or 'false'"}
 
+    def get_value(self, dictionary: Any) -> Any:
+        # DRF treats a blank form value as "not sent"; ``?flag=`` is a mistake worth naming.
+        if hasattr(dictionary, "getlist") and self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)
+
     def to_internal_value(self, data: Any) -> bool:
         text = str(data).strip().lower()
         if text == "true":

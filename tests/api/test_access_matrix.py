@@ -1,0 +1,195 @@
+"""Who may call what: every route refuses anonymous callers (401), people outside the project get
+404 for project-scoped routes (as if it did not exist), and every route is in the table below."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver
+
+from tests.api.conftest import error_of
+
+# (method, route pattern, concrete path under /api/v1/, body). Bodies are valid enough to get past
+# parsing, so a 404 proves the project check, not a validation error.
+P = "projects/acme/"
+ENV = {"environment": "dev", "path": "/"}
+PROJECT_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", "projects/<str:project>/", P, None),
+    ("patch", "projects/<str:project>/", P, {"name": "x"}),
+    ("delete", "projects/<str:project>/", P, None),
+    ("get", "projects/<str:project>/environments/", P + "environments/", None),
+    ("post", "projects/<str:project>/environments/", P + "environments/", {"slug": "qa"}),
+    ("post", "projects/<str:project>/environments/reorder/", P + "environments/reorder/", {"order": ["dev"]}),
+    # reorder/ and bulk/ shadow an environment or secret bearing that name; they still reach it.
+    ("patch", "projects/<str:project>/environments/reorder/", P + "environments/reorder/", {"name": "x"}),
+    ("delete", "projects/<str:project>/environments/reorder/", P + "environments/reorder/", None),
+    ("patch", "projects/<str:project>/environments/<str:environment>/", P + "environments/dev/", {"name": "x"}),
+    ("delete", "projects/<str:project>/environments/<str:environment>/", P + "environments/dev/", None),
+    ("get", "projects/<str:project>/folders/", P + "folders/?environment=dev&path=/", None),
+    ("post", "projects/<str:project>/folders/", P + "folders/", {**ENV, "name": "x"}),
+    ("patch", "projects/<str:project>/folders/", P + "folders/?environment=dev&path=/backend", {"name": "x"}),
+    ("delete", "projects/<str:project>/folders/", P + "folders/?environment=dev&path=/backend", None),
+    ("get", "projects/<str:project>/secrets/", P + "secrets/?environment=dev", None),
+    ("post", "projects/<str:project>/secrets/", P + "secrets/", {**ENV, "key": "K", "value": "v"}),
+    (
+        "post",
+        "projects/<str:project>/secrets/bulk/",
+        P + "secrets/bulk/",
+        {**ENV, "secrets": [{"key": "K", "value": "v"}]},
+    ),
+    ("get", "projects/<str:project>/secrets/bulk/", P + "secrets/bulk/?environment=dev", None),
+    ("patch", "projects/<str:project>/secrets/bulk/", P + "secrets/bulk/?environment=dev", {"value": "v"}),
+    ("delete", "projects/<str:project>/secrets/bulk/", P + "secrets/bulk/?environment=dev", None),
+    ("get", "projects/<str:project>/secrets/<str:key>/", P + "secrets/DB_PASSWORD/?environment=dev", None),
+    ("patch", "projects/<str:project>/secrets/<str:key>/", P + "secrets/DB_PASSWORD/?environment=dev", {"value": "v"}),
+    ("delete", "projects/<str:project>/secrets/<str:key>/", P + "secrets/DB_PASSWORD/?environment=dev", None),
+    (
+        "get",
+        "projects/<str:project>/secrets/<str:key>/versions/",
+        P + "secrets/DB_PASSWORD/versions/?environment=dev",
+        None,
+    ),
+    (
+        "post",
+        "projects/<str:project>/secrets/<str:key>/rollback/",
+        P + "secrets/DB_PASSWORD/rollback/",
+        {**ENV, "version": 1},
+    ),
+    ("get", "projects/<str:project>/commits/", P + "commits/?environment=dev", None),
+    ("post", "projects/<str:project>/commits/<int:id>/rollback/", P + "commits/1/rollback/", ENV),
+    ("get", "projects/<str:project>/imports/", P + "imports/?environment=dev", None),
+    ("post", "projects/<str:project>/imports/", P + "imports/", {**ENV, "sourceEnvironment": "staging"}),
+    ("post", "projects/<str:project>/imports/reorder/", P + "imports/reorder/", {**ENV, "order": []}),
+    ("delete", "projects/<str:project>/imports/<int:id>/", P + "imports/1/", None),
+    ("get", "projects/<str:project>/tags/", P + "tags/", None),
+    ("post", "projects/<str:project>/tags/", P + "tags/", {"slug": "pci"}),
+    ("delete", "projects/<str:project>/tags/<str:slug>/", P + "tags/pci/", None),
+    ("get", "projects/<str:project>/members/", P + "members/", None),
+    ("post", "projects/<str:project>/members/", P + "members/", {"email": "charlie@example.com", "role": "admin"}),
+    ("patch", "projects/<str:project>/members/<int:id>/", P + "members/1/", {"role": "admin"}),
+    ("delete", "projects/<str:project>/members/<int:id>/", P + "members/1/", None),
+    ("get", "projects/<str:project>/roles/", P + "roles/", None),
+    ("post", "projects/<str:project>/roles/", P + "roles/", {"slug": "r", "rules": []}),
+    ("post", "projects/<str:project>/roles/<str:slug>/", P + "roles/r/", {"rules": []}),
+    ("patch", "projects/<str:project>/roles/<str:slug>/", P + "roles/dev-only/", {"name": "x"}),
+    ("delete", "projects/<str:project>/roles/<str:slug>/", P + "roles/dev-only/", None),
+]
+GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", "projects/", "projects/", None),
+    ("post", "projects/", "projects/", {"slug": "new", "name": "New"}),
+    ("get", "audit-events/", "audit-events/", None),
+    ("get", "tokens/", "tokens/", None),
+    ("post", "tokens/", "tokens/", {"name": "ci"}),
+    ("delete", "tokens/<int:id>/", "tokens/1/", None),
+    ("get", "me/", "me/", None),
+]
+ALL_ROUTES = PROJECT_ROUTES + GLOBAL_ROUTES
+
+
+def _call(client: Any, method: str, path: str, body: dict[str, Any] | None) -> Any:
+    return (
+        getattr(client, method)(f"/api/v1/{path}", body, format="json")
+        if body is not None
+        else getattr(client, method)(f"/api/v1/{path}")
+    )
+
+
+def _v1_routes() -> set[tuple[str, str]]:
+    """(method, pattern) of every route under /api/v1/, from the URLconf itself."""
+    from secrets_app.api import urls
+
+    found: set[tuple[str, str]] = set()
+
+    def walk(patterns: list[Any], prefix: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                view = pattern.callback.view_class  # type: ignore[attr-defined]
+                for method in ("get", "post", "patch", "put", "delete"):
+                    if hasattr(view, method):
+                        found.add((method, prefix + str(pattern.pattern)))
+
+    walk(urls.v1_routes, "")
+    return found
+
+
+def test_it_covers_every_route_in_the_access_table() -> None:
+    assert _v1_routes() == {(method, pattern) for method, pattern, _, _ in ALL_ROUTES}
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), ALL_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ALL_ROUTES]
+)
+def test_it_refuses_anonymous_callers_with_401(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    response = _call(api(), method, path, body)
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "pattern", "path", "body"), ALL_ROUTES[:3], ids=["get", "patch", "delete"])
+def test_it_refuses_an_unknown_or_revoked_token_with_401(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer srp_not-a-real-token")
+
+    response = _call(client, method, path, body)
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "authentication_failed"
+
+
+@pytest.mark.parametrize("who", ["charlie", "mallory"])
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), PROJECT_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in PROJECT_ROUTES]
+)
+def test_it_answers_404_to_people_outside_the_project(
+    seeded: Any, api: Any, who: str, method: str, pattern: str, path: str, body: Any
+) -> None:
+    response = _call(api(getattr(seeded, who)), method, path, body)
+
+    assert response.status_code == 404, response.content
+    assert error_of(response)["code"] == "not_found"
+
+
+@pytest.mark.parametrize("who", ["charlie", "mallory"])
+def test_it_answers_404_by_project_id_too(seeded: Any, api: Any, who: str) -> None:
+    response = api(getattr(seeded, who)).get(f"/api/v1/projects/{seeded.project.public_id}/secrets/?environment=dev")
+
+    assert response.status_code == 404
+
+
+def test_it_lets_outsiders_see_only_their_own_projects_tokens_and_identity(seeded: Any, api: Any) -> None:
+    charlie, mallory = api(seeded.charlie), api(seeded.mallory)
+
+    assert charlie.get("/api/v1/projects/").json() == {"projects": []}
+    assert [p["slug"] for p in mallory.get("/api/v1/projects/").json()["projects"]] == ["evil"]
+    assert charlie.get("/api/v1/me/").json()["email"] == "charlie@example.com"
+    alice_token = api(seeded.alice).get("/api/v1/tokens/").json()["tokens"][0]["id"]
+    assert charlie.delete(f"/api/v1/tokens/{alice_token}/").status_code == 404
+    assert api(seeded.alice).get("/api/v1/tokens/").json()["tokens"][0]["revokedAt"] is None
+
+
+def test_it_refuses_charlie_the_audit_log_and_mallory_acmes_events(seeded: Any, api: Any) -> None:
+    assert api(seeded.charlie).get("/api/v1/audit-events/").status_code == 403
+    assert api(seeded.mallory).get("/api/v1/audit-events/?project=acme").status_code == 404
+    events = api(seeded.mallory).get("/api/v1/audit-events/?limit=500").json()["results"]
+    assert events and all(event["project"] is None or event["project"]["slug"] == "evil" for event in events)
+    assert not any("alice@example.com" == event["actor"]["label"] for event in events)
+
+
+def test_it_does_not_let_mallory_create_a_project_in_acmes_organization(seeded: Any, api: Any) -> None:
+    response = api(seeded.mallory).post(
+        "/api/v1/projects/", {"slug": "x", "name": "X", "organization": "acme-org"}, format="json"
+    )
+
+    assert response.status_code == 404
+    assert error_of(response)["fields"] == {"organization": ["not found"]}
