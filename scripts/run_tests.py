@@ -90,6 +90,27 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def drop_run_databases(database_url: str) -> None:
+    """Drop what a run left behind on the local PostgreSQL: its test databases (``test_<name>``,
+    ``test_<name>_gw<N>``) survive pytest when a test leaks a connection (a subprocess still
+    attached at teardown). Best effort: a failure here never fails the run."""
+    name = urlsplit(database_url).path.lstrip("/")
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True, connect_timeout=2
+        ) as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname = %s OR datname = %s OR datname LIKE %s",
+                (name, f"test_{name}", f"test_{name}_gw%"),
+            ).fetchall()
+            for (datname,) in rows:
+                conn.execute(f'DROP DATABASE IF EXISTS "{datname}" WITH (FORCE)')
+    except Exception as exc:  # cleanup only: report, never fail the run
+        print(f"run_tests: could not drop the run's test databases ({type(exc).__name__})", file=sys.stderr)
+
+
 def choose_environment(environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """The variables to add for the test run, and one line per decision for the log.
 
@@ -170,6 +191,8 @@ def main(argv: list[str]) -> int:
     finally:
         if data_dir is not None:
             shutil.rmtree(data_dir, ignore_errors=True)
+        if "DATABASE_URL" in chosen:  # only the database this script made up, never one it was given
+            drop_run_databases(chosen["DATABASE_URL"])
     if return_code == 5:
         print("run_tests: pytest collected no tests; that counts as a failure", file=sys.stderr)
     return return_code
