@@ -58,7 +58,15 @@ def folder_ensure(*, scope: ProjectScope, environment: str, path: str) -> Folder
     for segment in [part for part in canonical.split("/") if part]:
         next_path = join_path(current, segment)
         found = Folder.objects.filter(environment=env, path=next_path).first()
-        folder = found or folder_create(scope=scope, environment=env.slug, path=current, name=segment)
+        if found is None:
+            try:
+                found = folder_create(scope=scope, environment=env.slug, path=current, name=segment)
+            except Conflict:
+                # Another writer created it between our look-up and our insert: theirs is ours.
+                found = Folder.objects.filter(environment=env, path=next_path).first()
+                if found is None:
+                    raise
+        folder = found
         current = next_path
     return folder
 
