@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -106,6 +107,13 @@ def folder_rename(*, scope: ProjectScope, environment: str, path: str, name: str
                 if item.pk == folder.pk:
                     item.name = name
                 item.save(update_fields=["path", "name"])
+            # Imports of the renamed folders follow them (else they would silently stop importing).
+            moved_imports = SecretImport.objects.filter(source_environment=env).filter(
+                Q(source_path=old_path) | Q(source_path__startswith=old_path + "/")
+            )
+            for secret_import in moved_imports:
+                secret_import.source_path = new_path + secret_import.source_path[len(old_path):]
+                secret_import.save(update_fields=["source_path"])
             _audit(scope, "folder.renamed", env.slug, new_path, "folder", new_path, previous_path=old_path)
     except IntegrityError:
         raise Conflict(f"Folder '{new_path}' already exists", fields={"name": ["already exists"]}) from None
