@@ -12,6 +12,7 @@ from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
 from secrets_app.models import Folder, Secret, SecretImport, Tag
 from secrets_app.paths import SEGMENT_RE, canonical_path, join_path
+from secrets_app.permissions import ACTIONS, SCOPED_SUBJECTS
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import environment_get, folder_get, folder_subtree
 from secrets_app.validation import validate_slug
@@ -100,9 +101,11 @@ def folder_rename(*, scope: ProjectScope, environment: str, path: str, name: str
     new_path = join_path(folder.parent.path if folder.parent else "/", name)
     require(scope, "folders.edit", environment=env.slug, path=old_path)
     require(scope, "folders.edit", environment=env.slug, path=new_path)
+    subtree = folder_subtree(folder)
+    _refuse_rename_that_widens_access(scope, env.slug, subtree, old_path, new_path)
     try:
         with transaction.atomic():
-            for item in folder_subtree(folder):
+            for item in subtree:
                 item.path = new_path + item.path[len(old_path):]
                 if item.pk == folder.pk:
                     item.name = name
@@ -119,6 +122,22 @@ def folder_rename(*, scope: ProjectScope, environment: str, path: str, name: str
         raise Conflict(f"Folder '{new_path}' already exists", fields={"name": ["already exists"]}) from None
     folder.refresh_from_db()
     return folder
+
+
+def _refuse_rename_that_widens_access(scope: ProjectScope, environment: str, subtree: list[Folder], old_path: str, new_path: str) -> None:
+    """Path rules follow paths, so moving folders could carry secrets out from under a deny (rename
+    /app/db, denied, to /app/dbx, not denied). Whatever the caller could do at a new path it must
+    already be allowed at the old one, for each folder and each tag set of the secrets below."""
+    tag_sets: set[frozenset[str] | None] = {None, frozenset()}
+    for secret in Secret.objects.filter(folder__in=subtree, deleted_at__isnull=True).prefetch_related("tags"):
+        tag_sets.add(frozenset(tag.slug for tag in secret.tags.all()))
+    scoped_actions = [action for action in ACTIONS if action.startswith(SCOPED_SUBJECTS)]
+    for item in subtree:
+        after = new_path + item.path[len(old_path):]
+        for action in scoped_actions:
+            for tags in tag_sets:
+                if scope.access.can(action, environment=environment, path=after, tags=tags):
+                    require(scope, action, environment=environment, path=item.path, tags=tags, resource=item.path)
 
 
 def import_create(*, scope: ProjectScope, environment: str, path: str, source_environment: str, source_path: str) -> SecretImport:
