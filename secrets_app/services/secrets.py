@@ -15,6 +15,7 @@ from secrets_app.errors import Conflict, NotFound, PreconditionFailed, Validatio
 from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
 from secrets_app.models import Environment, Folder, Secret, SecretType, Tag
+from secrets_app.permissions import ACTIONS
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 from secrets_app.services.versions import folder_commit_record, version_write
@@ -179,6 +180,17 @@ def _update_locked(scope: ProjectScope, secret: Secret, item: SecretInput, tags:
     return changed_version
 
 
+def _refuse_retag_that_widens_access(
+    scope: ProjectScope, environment: Environment, folder: Folder, key: str, current: Sequence[str], new: Sequence[str]
+) -> None:
+    """Tag rules follow tags, so retagging could lift a secret out from under a deny (drop the
+    'break-glass' tag that hides its value). Whatever the caller could do with the new tags it must
+    already be allowed with the current ones."""
+    for action in ACTIONS:
+        if action.startswith("secrets.") and scope.access.can(action, environment=environment.slug, path=folder.path, tags=new):
+            require(scope, action, environment=environment.slug, path=folder.path, tags=current, resource=key)
+
+
 def secret_update(
     *,
     scope: ProjectScope,
@@ -201,6 +213,7 @@ def secret_update(
     require(scope, "secrets.edit", environment=env.slug, path=folder.path, tags=current_tags, resource=key)
     if item.tags is not None:
         require(scope, "secrets.edit", environment=env.slug, path=folder.path, tags=item.tags, resource=key)
+        _refuse_retag_that_widens_access(scope, env, folder, key, current_tags, item.tags)
     with transaction.atomic():
         secret = _lock_secret(folder, key, secret_type, owner)
         if expected_version is not None and expected_version != secret.version:
@@ -253,6 +266,8 @@ def secret_bulk_upsert(*, scope: ProjectScope, environment: str, path: str, item
         require(scope, action, environment=env.slug, path=folder.path, tags=existing_tags.get(key, []), resource=key)
         if item.tags:
             require(scope, action, environment=env.slug, path=folder.path, tags=item.tags, resource=key)
+        if item.tags is not None and key in existing_tags:
+            _refuse_retag_that_widens_access(scope, env, folder, key, existing_tags[key], item.tags)
     tag_sets = [_tags_for(scope, item.tags) for item in items]
     result = BulkResult()
     with transaction.atomic():
