@@ -8,11 +8,13 @@ import pytest
 
 from audit.models import AuditEvent
 from secrets_app.errors import NotFound, PermissionDenied, ValidationFailed
+from secrets_app.models import Folder
 from secrets_app.paths import canonical_path
 from secrets_app.permissions import BUILTIN_RULES, ProjectAccess, Rule
 from secrets_app.selectors.secrets import secret_get, secret_list
-from secrets_app.services.folders import folder_ensure, tag_create
-from secrets_app.services.members import member_add, role_create
+from secrets_app.services.folders import folder_ensure, folder_rename, tag_create
+from secrets_app.services.members import member_add, role_create, role_update
+from secrets_app.services.secrets import SecretInput, secret_bulk_upsert, secret_update
 from tests.secrets_app.conftest import put, run_in_threads, value_of
 
 
@@ -322,3 +324,74 @@ def test_it_records_a_refusal_that_survives_the_refused_action(cast) -> None:
     assert denial.metadata == {"requested_action": "secrets.read_value"}
     assert (denial.environment, denial.path, denial.actor_role) == ("dev", "/", "viewer")
     assert "hunter2" not in str(denial.metadata)
+
+
+@pytest.fixture
+def folder_team(cast, app_team):
+    """charlie, now also allowed folders.* under prod:/app, still denied values under /app/db."""
+    alice = cast.scope(cast.alice)
+    role_update(
+        scope=alice,
+        slug="app-team",
+        rules=[
+            {"effect": "deny", "action": "secrets.read_value", "environments": ["prod"], "path": "/app/db/**"},
+            {"effect": "allow", "action": "secrets.*", "environments": ["prod"], "path": "/app/**"},
+            {"effect": "allow", "action": "folders.*", "environments": ["prod"], "path": "/app/**"},
+        ],
+    )
+    return cast.scope(cast.charlie)
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_folder_rename_that_would_carry_secrets_out_from_under_a_deny(cast, folder_team) -> None:
+    with pytest.raises(PermissionDenied):
+        folder_rename(scope=folder_team, environment="prod", path="/app/db", name="dbx")
+    with pytest.raises(PermissionDenied):
+        folder_rename(scope=folder_team, environment="prod", path="/app", name="app2")
+
+    with pytest.raises(PermissionDenied):
+        value_of(folder_team, "DB_PASS", env="prod", path="/app/db")
+    assert value_of(cast.scope(cast.alice), "DB_PASS", env="prod", path="/app/db") == "db-value"
+
+
+@pytest.mark.django_db
+def test_it_allows_a_folder_rename_that_changes_nothing_the_caller_may_do(cast, folder_team) -> None:
+    folder_ensure(scope=cast.scope(cast.alice), environment="prod", path="/app/web")
+
+    folder_rename(scope=folder_team, environment="prod", path="/app/web", name="frontend")
+
+    assert Folder.objects.filter(environment__slug="prod", path="/app/frontend").exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_removing_the_tag_that_hides_a_value(cast) -> None:
+    alice = cast.scope(cast.alice)
+    tag_create(scope=alice, slug="break-glass")
+    put(alice, "ROOT_PASS", "root-secret", env="prod", tags=["break-glass"])
+    role_create(
+        scope=alice,
+        slug="ops",
+        name="Ops",
+        rules=[
+            {"effect": "allow", "action": "secrets.*"},
+            {"effect": "deny", "action": "secrets.read_value", "tags": ["break-glass"]},
+        ],
+    )
+    member_add(scope=alice, email=cast.charlie.email, role="ops")
+    ops = cast.scope(cast.charlie)
+
+    with pytest.raises(PermissionDenied):
+        secret_update(
+            scope=ops, environment="prod", path="/", key="ROOT_PASS", item=SecretInput(key="ROOT_PASS", tags=[])
+        )
+
+    with pytest.raises(PermissionDenied):
+        secret_bulk_upsert(scope=ops, environment="prod", path="/", items=[SecretInput(key="ROOT_PASS", tags=[])])
+
+    with pytest.raises(PermissionDenied):
+        value_of(ops, "ROOT_PASS", env="prod")
+    assert secret_get(alice, environment="prod", path="/", key="ROOT_PASS").tags == ["break-glass"]
+    secret_update(
+        scope=ops, environment="prod", path="/", key="ROOT_PASS", item=SecretInput(key="ROOT_PASS", value="rotated")
+    )
+    assert value_of(alice, "ROOT_PASS", env="prod") == "rotated"
