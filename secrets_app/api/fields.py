@@ -17,6 +17,13 @@ class StrictSerializer(serializers.Serializer):
     field like ``projectId`` or ``createdBy`` must never reach a model.
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Meta" not in cls.__dict__:
+            # OpenAPI component name: drf-spectacular appends "Request" to request bodies itself.
+            name = cls.__name__.removesuffix("Serializer").removesuffix("Request")
+            cls.Meta = type("Meta", (), {"ref_name": name})  # type: ignore[misc]
+
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             unknown = sorted(set(data) - {name for name, field in self.fields.items() if not field.read_only})

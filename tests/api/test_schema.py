@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from django.contrib.staticfiles import finders
+from drf_spectacular.validation import validate_schema
 
 from tests.api.test_access_matrix import _v1_routes
 
@@ -29,6 +30,7 @@ def test_it_serves_valid_yaml_and_json(db: None, api: Any, schema: dict[str, Any
 
     assert as_yaml["openapi"].startswith("3.") and as_yaml["paths"] == schema["paths"]
     assert schema["info"]["title"] == "Strongroom API"
+    validate_schema(schema)  # against the OpenAPI 3 JSON schema; raises when invalid
 
 
 def test_it_documents_every_route_and_method(schema: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ class MemberUpdateRequest(StrictSerializer):
 
 
 # --- roles --------------------------------------------------------------------------------------
-class RoleRuleSerializer(StrictSerializer):
+class RoleRuleRequest(StrictSerializer):
     """One rule: ``effect`` on ``action`` (``secrets.read_value``, ``secrets.*``, ``*``), limited to
     environments (empty: all), a segment path glob (``/app/**``) and tags (empty: any)."""
 
@@ -44,15 +44,12 @@ class RoleRuleSerializer(StrictSerializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
 
 
-class RoleRuleOutSerializer(serializers.Serializer):
+class RoleRuleSerializer(serializers.Serializer):
     effect = serializers.CharField()
     action = serializers.CharField()
     environments = SortedStrings(help_text="Empty: every environment")
     path = serializers.CharField()
     tags = SortedStrings(help_text="Empty: whatever the tags")
-
-    class Meta:
-        ref_name = "RoleRule"
 
 
 class RoleSerializer(serializers.Serializer):
@@ -63,7 +60,7 @@ class RoleSerializer(serializers.Serializer):
     description = serializers.CharField()
     builtin = serializers.BooleanField(default=False)
     memberCount = serializers.IntegerField(source="member_count", default=0, help_text="Custom roles only")
-    rules = RoleRuleOutSerializer(many=True)
+    rules = RoleRuleSerializer(many=True)
 
 
 class RoleListSerializer(serializers.Serializer):
@@ -74,12 +71,12 @@ class RoleCreateRequest(StrictSerializer):
     slug = serializers.CharField(required=False, help_text="Required unless given in the URL")
     name = serializers.CharField(required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    rules = RoleRuleSerializer(many=True)
+    rules = RoleRuleRequest(many=True)
 
 
 class RoleUpdateRequest(StrictSerializer):
     name = serializers.CharField(required=False, allow_blank=True)
-    rules = RoleRuleSerializer(many=True, required=False)
+    rules = RoleRuleRequest(many=True, required=False)
 
 
 # --- personal tokens ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from secrets_app.api.serializers.access import (
     TokenCreatedSerializer,
     TokenCreateRequest,
     TokenListSerializer,
+    TokenSerializer,
 )
 from secrets_app.api.serializers.projects import MeSerializer
 from secrets_app.errors import ValidationFailed
@@ -196,8 +197,7 @@ class TokenListApi(ApiView):
         token, raw = personal_token_create(
             user=request.user, name=data["name"], expires_in_days=data.get("expiresInDays")
         )
-        token.token = raw  # type: ignore[attr-defined]
-        return Response(TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+        return Response({**TokenSerializer(token).data, "token": raw}, status=status.HTTP_201_CREATED)
 
 
 class TokenDetailApi(ApiView):
