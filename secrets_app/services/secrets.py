@@ -263,7 +263,9 @@ def secret_bulk_upsert(*, scope: ProjectScope, environment: str, path: str, item
     existing_tags = _tags_of_live(folder, keys, SecretType.SHARED, None)
     for key, item in zip(keys, items, strict=True):
         action = "secrets.edit" if key in existing_tags else "secrets.create"
-        require(scope, action, environment=env.slug, path=folder.path, tags=existing_tags.get(key, []), resource=key)
+        # A new key is checked with the tags it will carry (as secret_create does), an existing one with its current tags.
+        tags = existing_tags[key] if key in existing_tags else (item.tags or [])
+        require(scope, action, environment=env.slug, path=folder.path, tags=tags, resource=key)
         if item.tags:
             require(scope, action, environment=env.slug, path=folder.path, tags=item.tags, resource=key)
         if item.tags is not None and key in existing_tags:
