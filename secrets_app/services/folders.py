@@ -81,8 +81,10 @@ def folder_delete(*, scope: ProjectScope, environment: str, path: str) -> None:
     subtree = folder_subtree(folder)
     for item in subtree:
         require(scope, "folders.delete", environment=env.slug, path=item.path)
-        if Secret.objects.filter(folder=item, deleted_at__isnull=True).exists():
-            require(scope, "secrets.delete", environment=env.slug, path=item.path)
+        # Each secret with its own tags, so a tag-limited deny on secrets.delete holds here too.
+        for secret in Secret.objects.filter(folder=item, deleted_at__isnull=True).prefetch_related("tags"):
+            tags = [tag.slug for tag in secret.tags.all()]
+            require(scope, "secrets.delete", environment=env.slug, path=item.path, tags=tags, resource=secret.key)
     with transaction.atomic():
         count = Secret.objects.filter(folder__in=subtree, deleted_at__isnull=True).update(deleted_at=timezone.now())
         _audit(scope, "folder.deleted", env.slug, folder.path, "folder", folder.path, secrets_deleted=count, folders=len(subtree))
