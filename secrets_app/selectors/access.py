@@ -28,6 +28,9 @@ def project_list_for_principal(principal: Principal) -> QuerySet[Project]:
     """Projects the principal is a member of, plus every project of organizations it administers."""
     if principal.kind == "user" and principal.is_superuser:
         return Project.objects.select_related("organization").order_by("name")
+    if principal.kind != "user":
+        # Memberships name people (user_id): an identity must never borrow those of the user sharing its id.
+        return Project.objects.none()
     member_of = ProjectMembership.objects.filter(user_id=principal.id).exclude(builtin_role="no-access")
     return (
         Project.objects.filter(Q(id__in=member_of.values("project_id")) | Q(organization_id__in=_admin_org_ids(principal)))
@@ -77,6 +80,8 @@ def project_access(principal: Principal, project: Project) -> ProjectAccess:
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
     if project.organization_id in _admin_org_ids(principal):
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
+    if principal.kind != "user":
+        return ProjectAccess(project_id=project.pk, role="no-access", rules=())
     membership = (
         ProjectMembership.objects.filter(project=project, user_id=principal.id)
         .select_related("custom_role")
