@@ -12,9 +12,9 @@ from secrets_app.models import Folder
 from secrets_app.paths import canonical_path
 from secrets_app.permissions import BUILTIN_RULES, ProjectAccess, Rule
 from secrets_app.selectors.secrets import secret_get, secret_list
-from secrets_app.services.folders import folder_ensure, folder_rename, tag_create
+from secrets_app.services.folders import folder_delete, folder_ensure, folder_rename, tag_create
 from secrets_app.services.members import member_add, role_create, role_update
-from secrets_app.services.secrets import SecretInput, secret_bulk_upsert, secret_update
+from secrets_app.services.secrets import SecretInput, secret_bulk_upsert, secret_delete, secret_update
 from tests.secrets_app.conftest import put, run_in_threads, value_of
 
 
@@ -395,3 +395,69 @@ def test_it_refuses_removing_the_tag_that_hides_a_value(cast) -> None:
         scope=ops, environment="prod", path="/", key="ROOT_PASS", item=SecretInput(key="ROOT_PASS", value="rotated")
     )
     assert value_of(alice, "ROOT_PASS", env="prod") == "rotated"
+
+
+@pytest.mark.django_db
+def test_it_lets_a_tag_scoped_writer_create_tagged_secrets_one_by_one_or_in_bulk(cast) -> None:
+    alice = cast.scope(cast.alice)
+    tag_create(scope=alice, slug="db")
+    role_create(
+        scope=alice,
+        slug="db-writer",
+        name="DB writer",
+        rules=[{"effect": "allow", "action": "secrets.*", "environments": ["dev"], "tags": ["db"]}],
+    )
+    member_add(scope=alice, email=cast.charlie.email, role="db-writer")
+    writer = cast.scope(cast.charlie)
+
+    put(writer, "ONE", "1", tags=["db"])
+    secret_bulk_upsert(
+        scope=writer, environment="dev", path="/", items=[SecretInput(key="TWO", value="2", tags=["db"])]
+    )
+    with pytest.raises(PermissionDenied):
+        put(writer, "UNTAGGED", "x")
+    with pytest.raises(PermissionDenied):
+        secret_bulk_upsert(scope=writer, environment="dev", path="/", items=[SecretInput(key="UNTAGGED", value="x")])
+
+    assert {
+        view.key: view.value for view in secret_list(alice, environment="dev", path="/", include_values=True).secrets
+    } == {
+        "ONE": "1",
+        "TWO": "2",
+    }
+
+
+@pytest.mark.django_db
+def test_it_keeps_a_tag_deny_on_delete_when_the_whole_folder_goes(cast) -> None:
+    alice = cast.scope(cast.alice)
+    tag_create(scope=alice, slug="keep")
+    folder_ensure(scope=alice, environment="dev", path="/app")
+    put(alice, "KEPT", "v", path="/app", tags=["keep"])
+    role_create(
+        scope=alice,
+        slug="no-delete-kept",
+        name="No delete of kept",
+        rules=[{"effect": "allow", "action": "*"}, {"effect": "deny", "action": "secrets.delete", "tags": ["keep"]}],
+    )
+    member_add(scope=alice, email=cast.charlie.email, role="no-delete-kept")
+    charlie = cast.scope(cast.charlie)
+
+    with pytest.raises(PermissionDenied):
+        secret_delete(scope=charlie, environment="dev", path="/app", key="KEPT")
+    with pytest.raises(PermissionDenied):
+        folder_delete(scope=charlie, environment="dev", path="/app")
+
+    assert value_of(alice, "KEPT", path="/app") == "v"
+
+
+@pytest.mark.django_db
+def test_it_never_lends_a_persons_memberships_to_a_machine_identity_with_the_same_id(cast) -> None:
+    from secrets_app.principals import Principal
+    from secrets_app.selectors.access import project_list_for_principal, project_scope
+
+    machine = Principal(kind="identity", id=cast.bob.pk, label="ci-runner")
+
+    assert list(project_list_for_principal(machine)) == []
+    with pytest.raises(NotFound):
+        project_scope(machine, "acme")
+    assert cast.scope(cast.bob).access.can("secrets.read", environment="dev", path="/")
