@@ -173,3 +173,23 @@ def test_it_runs_concurrent_duplicates_once(cast: Any, shared_db: Any, token_for
     assert statuses.count(201) == len(replays) + 1
     assert Secret.objects.filter(key="PAYMENT_KEY").count() == 1
     assert SecretVersion.objects.filter(secret__key="PAYMENT_KEY").count() == 1
+
+
+def test_it_wraps_every_post_of_the_api_once() -> None:
+    from django.urls import URLPattern, URLResolver
+
+    from secrets_app.api import urls
+
+    def views(patterns: list[Any]) -> list[Any]:
+        found = []
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                found += views(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "view_class"):
+                found.append(pattern.callback.view_class)
+        return found
+
+    posting = [view for view in views(urls.v1_routes) if hasattr(view, "post")]
+
+    assert len(posting) >= 15
+    assert all(getattr(view.post, "_idempotent", False) for view in posting), posting
