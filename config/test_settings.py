@@ -14,3 +14,6 @@ if not STRONGROOM_ROOT_KEY:  # noqa: F405
 
     STRONGROOM_ROOT_KEY = base64.b64encode(os.urandom(32)).decode()
 STRONGROOM_EMBEDDED_ROOT_KEY_PATH = DATA_DIR / "test-root.key.absent"  # noqa: F405
+
+# Parallel test processes share one Redis database: keep their cache keys apart.
+CACHES["default"]["KEY_PREFIX"] = "test-" + __import__("os").environ.get("PYTEST_XDIST_WORKER", "main")  # noqa: F405
