@@ -267,4 +267,3 @@ def role_choices(custom_roles: Iterable[str], *, may_grant_admin: bool) -> list[
         (choice.value, choice.label) for choice in BuiltinRole if may_grant_admin or choice != BuiltinRole.ADMIN
     ]
     return builtins + [(slug, slug) for slug in custom_roles]
-

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from secrets_app.errors import DomainError, PermissionDenied
+from secrets_app.errors import DomainError
 from secrets_app.models import BuiltinRole
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.matrix import matrix_environments
@@ -24,7 +24,6 @@ from secrets_app.ui.forms import (
 )
 from secrets_app.ui.shortcuts import (
     apply_domain_error,
-    error_response,
     is_htmx,
     page_or_partial,
     project_view,
@@ -89,8 +88,6 @@ def member_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
                 scope=scope, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
             )
         except DomainError as exc:
-            if isinstance(exc, PermissionDenied):
-                return error_response(request, exc)
             apply_domain_error(form, exc)
         else:
             notice = f"Added {membership.user.email} as {membership.role_slug}."
@@ -139,8 +136,6 @@ def role_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
                 scope=scope, slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], rules=rules
             )
         except DomainError as exc:
-            if isinstance(exc, PermissionDenied):
-                return error_response(request, exc)
             apply_domain_error(form, exc)
         else:
             context = _context(scope, roles_notice=f"Role {role.slug} created. Assign it to members above.")

@@ -157,7 +157,7 @@ def refreshed_workspace(request: HttpRequest, scope: ProjectScope, path: str) ->
 @project_view
 def project_detail(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     context = workspace_context(scope, request.GET.get("path", "/"))
-    return page_or_partial(request, PROJECT_PAGE, context, partial="project_body")
+    return page_or_partial(request, PROJECT_PAGE, context, partial="workspace")
 
 
 def _form_error(request: HttpRequest, template: str, context: dict[str, Any], target: str) -> HttpResponse:
@@ -183,7 +183,7 @@ def folder_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
             except DomainError as exc:
                 failures.append(f"{env}: {exc.fields.get('name', [exc.message])[0]}")
         if not failures:
-            return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="project_body")
+            return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="workspace")
         form.add_error("name", "; ".join(failures))
     return _form_error(request, PROJECT_PAGE, workspace_context(scope, path, folder_form=form), "#folder-form")
 
@@ -207,9 +207,10 @@ def import_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
                 source_path=form.cleaned_data["source_path"],
             )
         except DomainError as exc:
-            apply_domain_error(form, exc)
+            # The folder of this page exists; a missing folder is the source one.
+            apply_domain_error(form, exc, aliases={"path": "source_path", "environment": "source_environment"})
         else:
-            return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="project_body")
+            return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="workspace")
     return _form_error(request, PROJECT_PAGE, workspace_context(scope, path, import_form=form), "#import-form")
 
 
@@ -218,7 +219,7 @@ def import_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
 def import_delete(request: HttpRequest, scope: ProjectScope, import_id: int) -> HttpResponse:
     path = canonical_path(request.GET.get("path") or request.POST.get("path") or "/")
     folder_services.import_delete(scope=scope, import_id=import_id)
-    return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="project_body")
+    return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="workspace")
 
 
 @require_POST
@@ -232,7 +233,7 @@ def tag_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
-            return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="project_body")
+            return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="workspace")
     return _form_error(request, PROJECT_PAGE, workspace_context(scope, path, tag_form=form), "#tag-form")
 
 
@@ -241,7 +242,7 @@ def tag_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
 def tag_delete(request: HttpRequest, scope: ProjectScope, tag: str) -> HttpResponse:
     path = canonical_path(request.GET.get("path") or request.POST.get("path") or "/")
     folder_services.tag_delete(scope=scope, slug=tag)
-    return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="project_body")
+    return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="workspace")
 
 
 # --- folder history (point in time) ----------------------------------------------------------

@@ -30,7 +30,6 @@ from secrets_app.ui.projects import (
 )
 from secrets_app.ui.shortcuts import (
     apply_domain_error,
-    error_response,
     is_htmx,
     no_store,
     page_or_partial,
@@ -134,8 +133,6 @@ def _secret_edit(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
                 expected_version=data["version"],
             )
         except DomainError as exc:
-            if isinstance(exc, PermissionDenied):
-                return error_response(request, exc)
             apply_domain_error(form, exc)
         else:
             context = _panel_context(
@@ -218,8 +215,6 @@ def secret_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
                 item=SecretInput(key=data["key"], value=data["value"], comment=data["comment"] or None),
             )
         except DomainError as exc:
-            if isinstance(exc, PermissionDenied):
-                return error_response(request, exc)
             apply_domain_error(form, exc)
         else:
             notice = f"Added {secret.key} to {data['environment']}."
@@ -249,12 +244,9 @@ def secret_rollback(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         version = int(request.POST.get("version", ""))
     except ValueError:
         raise ValidationFailed("version", "must be a version number") from None
-    try:
-        secret = rollback_services.secret_rollback(
-            scope=scope, environment=environment, path=path, key=key, version=version
-        )
-    except PermissionDenied as exc:
-        return error_response(request, exc)
+    secret = rollback_services.secret_rollback(
+        scope=scope, environment=environment, path=path, key=key, version=version
+    )
     notice = f"Rolled {key} back to the value of v{version} (now v{secret.version})."
     context = _panel_context(scope, environment, path, key, notice=notice)
     return render_fragments(request, [(f"{PANEL}#panel", context), *refreshed_workspace(request, scope, path)])

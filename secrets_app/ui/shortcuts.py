@@ -4,6 +4,7 @@ and rendering a page or one of its partials from the same template."""
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -83,7 +84,12 @@ def error_response(request: HttpRequest, exc: DomainError) -> HttpResponse:
         title, message = "Something is not right", exc.message
     context = {"title": title, "message": message, "status": status}
     if is_htmx(request):
-        return render(request, "components/error.html", context, status=status)
+        # Nothing on the page is replaced by an error (it would wipe the form or the workspace the
+        # request came from): the page shows a toast instead (static/js/app.js).
+        response = render(request, "components/error.html", context, status=status)
+        response["HX-Reswap"] = "none"
+        response["HX-Trigger"] = json.dumps({"strongroom:error": {"message": f"{title}. {message}"}})
+        return response
     return render(request, "pages/error.html", context, status=status)
 
 
@@ -104,11 +110,17 @@ def render_fragments(
     return HttpResponse(body, status=status)
 
 
-def apply_domain_error(form: forms.Form, exc: DomainError) -> None:
-    """Show a DomainError on the form: next to the field it names, else above the form."""
+def apply_domain_error(form: forms.Form, exc: DomainError, *, aliases: dict[str, str] | None = None) -> None:
+    """Show a DomainError on the form: next to the (visible) field it names, else above the form.
+    *aliases* maps the service's field names to this form's where they differ. A refusal is not a
+    form error: PermissionDenied is raised again, for ``project_view`` to answer 403."""
+    if isinstance(exc, PermissionDenied):
+        raise exc
     placed = False
     for name, messages in exc.fields.items():
-        field = _FIELD_ALIASES.get(name, name)
+        field = (aliases or {}).get(name) or _FIELD_ALIASES.get(name, name)
+        if field in form.fields and form.fields[field].widget.is_hidden:
+            continue  # a hidden field cannot show an error: the message goes above the form
         prefix = ""
         if field not in form.fields:
             # "rules[2].path" belongs to the "rules" field; say which row.

@@ -49,5 +49,9 @@
   document.addEventListener("htmx:sendError", function () {
     toast("Strongroom cannot be reached. Check your connection.");
   });
+  // 403/404 and other refusals of an htmx request arrive as an event (HX-Trigger), not a swap.
+  document.addEventListener("strongroom:error", function (event) {
+    toast(event.detail && event.detail.message ? event.detail.message : "That did not work.");
+  });
   // A session that ended mid-page: htmx is told to redirect (HX-Redirect); nothing else to do here.
 })();
