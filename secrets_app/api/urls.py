@@ -11,7 +11,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from secrets_app.api import schema  # noqa: F401  (registers the bearer-token scheme)
-from secrets_app.api.views import access, projects, secrets, tree
+from secrets_app.api.views import access, people, projects, secrets, tree
 
 project_routes = [
     path("", projects.ProjectDetailApi.as_view(), name="project-detail"),
@@ -50,6 +50,14 @@ v1_routes = [
     path("tokens/", access.TokenListApi.as_view(), name="token-list"),
     path("tokens/<int:id>/", access.TokenDetailApi.as_view(), name="token-detail"),
     path("me/", access.MeApi.as_view(), name="me"),
+    path("me/password/", people.PasswordChangeApi.as_view(), name="me-password"),
+    path("organizations/<str:organization>/people/", people.PersonListApi.as_view(), name="person-list"),
+    path("organizations/<str:organization>/people/<int:id>/", people.PersonDetailApi.as_view(), name="person-detail"),
+    path(
+        "organizations/<str:organization>/people/<int:id>/deactivate/",
+        people.PersonDeactivateApi.as_view(),
+        name="person-deactivate",
+    ),
 ]
 
 app_name = "api"

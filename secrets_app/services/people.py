@@ -24,7 +24,9 @@ from secrets_app.services.users import user_create
 def _require_org_admin(principal: Principal, organization: Organization) -> None:
     if principal.kind == "user" and principal.is_superuser:
         return
-    if OrganizationMembership.objects.filter(organization=organization, user_id=principal.id, role=OrgRole.ADMIN).exists():
+    if OrganizationMembership.objects.filter(
+        organization=organization, user_id=principal.id, role=OrgRole.ADMIN
+    ).exists():
         return
     audit_record(
         action="permission.denied",
@@ -49,7 +51,14 @@ def organization_get_for_principal(principal: Principal, slug: str) -> Organizat
     return organization
 
 
-def person_add(*, principal: Principal, organization: Organization, email: str, role: str = OrgRole.MEMBER, password: str | None = None) -> tuple[Any, str | None]:
+def person_add(
+    *,
+    principal: Principal,
+    organization: Organization,
+    email: str,
+    role: str = OrgRole.MEMBER,
+    password: str | None = None,
+) -> tuple[Any, str | None]:
     """Create a person in the organization. Returns the user and, when no password was given, a
     generated one to hand over once (never stored in clear, never shown again)."""
     _require_org_admin(principal, organization)
@@ -57,16 +66,24 @@ def person_add(*, principal: Principal, organization: Organization, email: str, 
         raise ValidationFailed("role", "must be 'admin' or 'member'")
     generated = None if password else secrets.token_urlsafe(15)
     user = user_create(
-        email=email, password=password or generated or "", organization=organization, org_role=role, actor=principal.audit_actor()
+        email=email,
+        password=password or generated or "",
+        organization=organization,
+        org_role=role,
+        actor=principal.audit_actor(),
     )
     return user, generated
 
 
-def person_set_role(*, principal: Principal, organization: Organization, user_id: int, role: str) -> OrganizationMembership:
+def person_set_role(
+    *, principal: Principal, organization: Organization, user_id: int, role: str
+) -> OrganizationMembership:
     _require_org_admin(principal, organization)
     if role not in OrgRole.values:
         raise ValidationFailed("role", "must be 'admin' or 'member'")
-    membership = OrganizationMembership.objects.filter(organization=organization, user_id=user_id).select_related("user").first()
+    membership = (
+        OrganizationMembership.objects.filter(organization=organization, user_id=user_id).select_related("user").first()
+    )
     if membership is None:
         raise NotFound("Person not found")
     if membership.user_id == principal.id:
@@ -86,11 +103,13 @@ def person_set_role(*, principal: Principal, organization: Organization, user_id
     return membership
 
 
-def person_deactivate(*, principal: Principal, organization: Organization, user_id: int) -> Any:
+def person_deactivate(*, principal: Principal, organization: Organization, user_id: int, reason: str = "") -> Any:
     """Disable the account and revoke its tokens. Idempotent. Its sessions end on their next
     request: Django's ModelBackend refuses inactive users when a session is loaded."""
     _require_org_admin(principal, organization)
-    membership = OrganizationMembership.objects.filter(organization=organization, user_id=user_id).select_related("user").first()
+    membership = (
+        OrganizationMembership.objects.filter(organization=organization, user_id=user_id).select_related("user").first()
+    )
     if membership is None:
         raise NotFound("Person not found")
     user = membership.user
@@ -99,14 +118,16 @@ def person_deactivate(*, principal: Principal, organization: Organization, user_
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active"])
-        revoked = PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        revoked = PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
         audit_record(
             action="user.deactivated",
             actor=principal.audit_actor(),
             organization_id=organization.pk,
             resource_type="user",
             resource_id=str(user.pk),
-            metadata={"email": user.email, "tokens_revoked": revoked},
+            metadata={"email": user.email, "tokens_revoked": revoked, "reason": reason[:500]},
         )
     return user
 
@@ -143,4 +164,12 @@ def password_change(*, user: Any, current_password: str, new_password: str) -> N
         )
 
 
-__all__ = ["get_user_model", "organization_get_for_principal", "password_change", "person_add", "person_deactivate", "person_list", "person_set_role"]
+__all__ = [
+    "get_user_model",
+    "organization_get_for_principal",
+    "password_change",
+    "person_add",
+    "person_deactivate",
+    "person_list",
+    "person_set_role",
+]
