@@ -58,6 +58,7 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
         "roles": roles,
         "builtin_descriptions": BUILTIN_DESCRIPTIONS,
         "role_choices": choices,
+        "role_values": [value for value, _ in choices],
         "can_manage_members": access.can("members.manage"),
         "can_manage_roles": access.can("roles.manage"),
         "can_see_audit": access.can("audit.read"),

@@ -99,6 +99,8 @@ def test_it_does_not_offer_the_admin_role_to_a_non_admin(login, cast):
     html = login(cast.bob).get(PAGE).content.decode()
     add_form = html.split('class="inline-form add-member"')[1]
     assert 'value="admin"' not in add_form and 'value="viewer"' in add_form
+    # Alice's role is shown as it is, not silently as the first offered choice.
+    assert '<option value="" selected disabled>admin</option>' in html
     refused = login(cast.bob).post(PAGE, {"email": "charlie@example.com", "role": "admin"}, **HX)
     assert refused.status_code == 422  # not an offered choice
     assert not ProjectMembership.objects.filter(user=cast.charlie).exists()
