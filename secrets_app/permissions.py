@@ -134,6 +134,11 @@ class ProjectAccess:
             allowed = True
         return allowed
 
+    def sees_environment(self, environment: str) -> bool:
+        """True when some allow rule reaches the environment. An environment nobody granted the
+        caller anything in is hidden: it answers 404 like one that does not exist."""
+        return any(rule.effect == "allow" and (not rule.environments or environment in rule.environments) for rule in self.rules)
+
     def can_anywhere_in(self, action: str, environment: str) -> bool:
         """True when an allow rule for the action reaches some path of the environment (for listing
         environments and folders the caller may enter). Deny rules on sub-paths do not hide the env."""

@@ -41,8 +41,7 @@ class ProjectView:
 
 
 def environment_is_visible(scope: ProjectScope, slug: str) -> bool:
-    access = scope.access
-    return access.can_anywhere_in("secrets.read", slug) or access.can_anywhere_in("folders.read", slug)
+    return scope.access.sees_environment(slug)
 
 
 def environment_list(scope: ProjectScope) -> list[Environment]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from audit.models import Outcome
+from audit.services import audit_record
 from secrets_app.errors import NotFound
 from secrets_app.models import Environment, Folder
 from secrets_app.paths import canonical_path
@@ -9,7 +11,22 @@ from secrets_app.selectors.access import ProjectScope
 
 
 def environment_get(scope: ProjectScope, slug: str) -> Environment:
+    """The environment, or NotFound — also for one the caller was granted nothing in (the refusal
+    is audited, the answer is the same as for a missing environment)."""
     environment = Environment.objects.filter(project=scope.project, slug=slug).first()
+    if environment is not None and not scope.access.sees_environment(slug):
+        audit_record(
+            action="permission.denied",
+            actor=scope.audit_actor(),
+            outcome=Outcome.DENY,
+            organization_id=scope.project.organization_id,
+            project_id=scope.project.pk,
+            environment=slug,
+            resource_type="environment",
+            resource_id=slug,
+            metadata={"requested_action": "environment.enter"},
+        )
+        environment = None
     if environment is None:
         raise NotFound(f"Environment '{slug}' not found", fields={"environment": ["not found"]})
     return environment

@@ -232,12 +232,14 @@ def test_it_keeps_the_dev_only_role_out_of_prod(cast) -> None:
     erin = cast.scope(cast.erin)
 
     assert value_of(erin, "DB_PASS", env="dev") == "dev-pass"
-    with pytest.raises(PermissionDenied):
+    # prod is hidden from a dev-only role: it answers like an environment that does not exist.
+    with pytest.raises(NotFound):
         value_of(erin, "DB_PASS", env="prod")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         secret_list(erin, environment="prod", path="/")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         put(erin, "NEW", "x", env="prod")
+    assert AuditEvent.objects.filter(action="permission.denied", actor_id=str(cast.erin.pk), environment="prod").count() == 3
     assert value_of(alice, "DB_PASS", env="prod") == "prod-pass"
 
 

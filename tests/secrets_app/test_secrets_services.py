@@ -228,11 +228,11 @@ def test_it_keeps_charlie_out_of_a_project_he_is_not_a_member_of(cast) -> None:
 
     with pytest.raises(NotFound):
         project_scope(Principal.for_user(cast.charlie), "acme")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         secret_list(charlie, environment="dev", path="/")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         value_of(charlie, "DB_PASS")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         put(charlie, "NEW", "x")
     assert AuditEvent.objects.filter(action="permission.denied", actor_label=cast.charlie.email).count() == 3
 
@@ -311,7 +311,7 @@ def test_it_refuses_a_whole_bulk_write_when_one_key_is_not_allowed(cast) -> None
         secret_bulk_upsert(
             scope=cast.scope(cast.dave), environment="prod", path="/", items=[SecretInput(key="PROD_KEY", value="x")]
         )
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         secret_bulk_upsert(
             scope=cast.scope(cast.erin), environment="prod", path="/", items=[SecretInput(key="NEW", value="x")]
         )
