@@ -98,8 +98,16 @@ def main() -> int:
     token = json.loads(setup.stdout.strip().splitlines()[-1])["token"]
     port = _free_port()
     server = subprocess.Popen(
-        [str(Path(PYTHON).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", workers,
-         "--log-level", "warning"],
+        [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            workers,
+            "--log-level",
+            "warning",
+        ],
         cwd=ROOT,
         env=env,
     )
@@ -108,16 +116,28 @@ def main() -> int:
         _wait_http(f"http://127.0.0.1:{port}/healthz")
         base = "/api/v1/projects/bench/secrets"
         scenarios = [
-            loadgen.Scenario("list_50_secrets", "GET", f"{base}/?environment=prod&path=/&include_values=true", None, 200),
+            loadgen.Scenario(
+                "list_50_secrets", "GET", f"{base}/?environment=prod&path=/&include_values=true", None, 200
+            ),
             loadgen.Scenario("get_one_secret", "GET", f"{base}/SECRET_007/?environment=prod&path=/", None, 200),
             loadgen.Scenario(
-                "create_secret", "POST", f"{base}/", {"environment": "prod", "path": "/", "key": "NEW_{n}", "value": "x" * 32}, 201
+                "create_secret",
+                "POST",
+                f"{base}/",
+                {"environment": "prod", "path": "/", "key": "NEW_{n}", "value": "x" * 32},
+                201,
             ),
         ]
         processes = 2 if concurrency >= 2 else 1
         for scenario in scenarios:
             results[scenario.name] = loadgen.run(
-                "127.0.0.1", port, token, scenario, seconds=seconds, processes=processes, threads=max(1, concurrency // processes)
+                "127.0.0.1",
+                port,
+                token,
+                scenario,
+                seconds=seconds,
+                processes=processes,
+                threads=max(1, concurrency // processes),
             )
     finally:
         server.terminate()

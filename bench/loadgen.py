@@ -25,7 +25,9 @@ class Scenario:
     expect: int
 
 
-def _worker(host: str, port: int, token: str, scenario: Scenario, seconds: float, threads: int, worker_id: int, out: Any) -> None:
+def _worker(
+    host: str, port: int, token: str, scenario: Scenario, seconds: float, threads: int, worker_id: int, out: Any
+) -> None:
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -70,7 +72,9 @@ def _worker(host: str, port: int, token: str, scenario: Scenario, seconds: float
     out.put((latencies, errors))
 
 
-def run(host: str, port: int, token: str, scenario: Scenario, *, seconds: float, processes: int, threads: int) -> dict[str, Any]:
+def run(
+    host: str, port: int, token: str, scenario: Scenario, *, seconds: float, processes: int, threads: int
+) -> dict[str, Any]:
     queue: Any = multiprocessing.Queue()
     workers = [
         multiprocessing.Process(target=_worker, args=(host, port, token, scenario, seconds, threads, index, queue))

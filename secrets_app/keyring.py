@@ -116,7 +116,9 @@ class Keyring:
 
     def create_data_key(self, project: Project) -> DataKey:
         root = self.root()
-        version = (DataKey.objects.filter(project=project).order_by("-version").values_list("version", flat=True).first() or 0) + 1
+        version = (
+            DataKey.objects.filter(project=project).order_by("-version").values_list("version", flat=True).first() or 0
+        ) + 1
         raw = envelope.new_key()
         wrapped = envelope.encrypt(root.key, root.key_id, raw, self._wrap_aad(project.pk, version))
         return DataKey.objects.create(project=project, version=version, wrapped_key=wrapped, root_key_id=root.key_id)
@@ -156,7 +158,9 @@ class Keyring:
         if data_key is None:
             with transaction.atomic():
                 project = Project.objects.select_for_update().get(pk=project_id)
-                data_key = DataKey.objects.filter(project=project).order_by("-version").first() or self.create_data_key(project)
+                data_key = DataKey.objects.filter(project=project).order_by("-version").first() or self.create_data_key(
+                    project
+                )
         return data_key.pk, self.data_key_by_id(data_key.pk)
 
     def encrypt_for_project(self, project_id: int, plaintext: bytes, aad: bytes) -> bytes:

@@ -97,7 +97,9 @@ class SealedMiddleware:
                     {
                         "error": {
                             "code": "sealed",
-                            "message": "Strongroom is sealed: " + reason + ". Configure STRONGROOM_ROOT_KEY and restart.",
+                            "message": "Strongroom is sealed: "
+                            + reason
+                            + ". Configure STRONGROOM_ROOT_KEY and restart.",
                         },
                         "requestId": getattr(request, "request_id", ""),
                     },

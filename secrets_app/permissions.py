@@ -63,9 +63,7 @@ def _allow(*actions: str) -> tuple[Rule, ...]:
 
 BUILTIN_RULES: dict[str, tuple[Rule, ...]] = {
     "admin": _allow("*"),
-    "member": _allow(
-        "secrets.*", "folders.*", "imports.*", "tags.manage", "members.read", "roles.read", "audit.read"
-    ),
+    "member": _allow("secrets.*", "folders.*", "imports.*", "tags.manage", "members.read", "roles.read", "audit.read"),
     "viewer": _allow("secrets.read", "folders.read", "imports.read", "members.read", "roles.read"),
     "no-access": (),
 }
@@ -137,7 +135,10 @@ class ProjectAccess:
     def sees_environment(self, environment: str) -> bool:
         """True when some allow rule reaches the environment. An environment nobody granted the
         caller anything in is hidden: it answers 404 like one that does not exist."""
-        return any(rule.effect == "allow" and (not rule.environments or environment in rule.environments) for rule in self.rules)
+        return any(
+            rule.effect == "allow" and (not rule.environments or environment in rule.environments)
+            for rule in self.rules
+        )
 
     def can_anywhere_in(self, action: str, environment: str) -> bool:
         """True when an allow rule for the action reaches some path of the environment (for listing

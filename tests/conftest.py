@@ -60,14 +60,22 @@ def build_cast() -> Cast:
 
     organization = organization_get_or_create(slug="acme-org", name="Acme")
     other_org = organization_get_or_create(slug="evil-org", name="Evil")
-    alice = user_create(email="alice@example.com", password=PASSWORD, organization=organization, org_role=OrgRole.MEMBER)
+    alice = user_create(
+        email="alice@example.com", password=PASSWORD, organization=organization, org_role=OrgRole.MEMBER
+    )
     bob = user_create(email="bob@example.com", password=PASSWORD, organization=organization)
     charlie = user_create(email="charlie@example.com", password=PASSWORD, organization=organization)
     dave = user_create(email="dave@example.com", password=PASSWORD, organization=organization)
     erin = user_create(email="erin@example.com", password=PASSWORD, organization=organization)
-    mallory = user_create(email="mallory@example.com", password=PASSWORD, organization=other_org, org_role=OrgRole.ADMIN)
-    project = project_create(principal=Principal.for_user(alice), organization=organization, slug="acme", name="Acme app")
-    other_project = project_create(principal=Principal.for_user(mallory), organization=other_org, slug="evil", name="Evil app")
+    mallory = user_create(
+        email="mallory@example.com", password=PASSWORD, organization=other_org, org_role=OrgRole.ADMIN
+    )
+    project = project_create(
+        principal=Principal.for_user(alice), organization=organization, slug="acme", name="Acme app"
+    )
+    other_project = project_create(
+        principal=Principal.for_user(mallory), organization=other_org, slug="evil", name="Evil app"
+    )
     scope = project_scope_for(Principal.for_user(alice), project)
     member_add(scope=scope, email=bob.email, role="member")
     member_add(scope=scope, email=dave.email, role="viewer")
@@ -75,8 +83,10 @@ def build_cast() -> Cast:
         scope=scope,
         slug="dev-only",
         name="Developer (dev only)",
-        rules=[{"effect": "allow", "action": "secrets.*", "environments": ["dev"]},
-               {"effect": "allow", "action": "folders.*", "environments": ["dev"]}],
+        rules=[
+            {"effect": "allow", "action": "secrets.*", "environments": ["dev"]},
+            {"effect": "allow", "action": "folders.*", "environments": ["dev"]},
+        ],
     )
     member_add(scope=scope, email=erin.email, role="dev-only")
     return Cast(organization, project, alice, bob, charlie, dave, erin, mallory, other_project)

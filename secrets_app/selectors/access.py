@@ -33,7 +33,9 @@ def project_list_for_principal(principal: Principal) -> QuerySet[Project]:
         return Project.objects.none()
     member_of = ProjectMembership.objects.filter(user_id=principal.id).exclude(builtin_role="no-access")
     return (
-        Project.objects.filter(Q(id__in=member_of.values("project_id")) | Q(organization_id__in=_admin_org_ids(principal)))
+        Project.objects.filter(
+            Q(id__in=member_of.values("project_id")) | Q(organization_id__in=_admin_org_ids(principal))
+        )
         .select_related("organization")
         .order_by("name")
     )
@@ -102,4 +104,6 @@ def project_access(principal: Principal, project: Project) -> ProjectAccess:
             for rule in membership.custom_role.rules.all()
         )
         return ProjectAccess(project_id=project.pk, role=membership.custom_role.slug, rules=rules)
-    return ProjectAccess(project_id=project.pk, role=membership.builtin_role, rules=BUILTIN_RULES[membership.builtin_role])
+    return ProjectAccess(
+        project_id=project.pk, role=membership.builtin_role, rules=BUILTIN_RULES[membership.builtin_role]
+    )

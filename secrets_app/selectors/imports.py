@@ -13,7 +13,9 @@ def import_list_at(scope: ProjectScope, path: str, environments: list[str]) -> l
     """Imports of the folders at *path* in *environments* that the caller may list (``imports.read``)."""
     path = canonical_path(path)
     imports = (
-        SecretImport.objects.filter(project=scope.project, folder__path=path, folder__environment__slug__in=environments)
+        SecretImport.objects.filter(
+            project=scope.project, folder__path=path, folder__environment__slug__in=environments
+        )
         .select_related("folder__environment", "source_environment")
         .order_by("folder__environment__position", "position", "id")
     )
@@ -30,5 +32,7 @@ def import_list(scope: ProjectScope, *, environment: str, path: str = "/") -> li
     env, folder = folder_get(scope, environment, path)
     require(scope, "imports.read", environment=env.slug, path=folder.path)
     return list(
-        SecretImport.objects.filter(folder=folder).select_related("folder__environment", "source_environment").order_by("position", "id")
+        SecretImport.objects.filter(folder=folder)
+        .select_related("folder__environment", "source_environment")
+        .order_by("position", "id")
     )

@@ -171,9 +171,11 @@ class _Reader:
             return None
         cache_key = (environment, path)
         if cache_key not in self._folder_values:
-            folder = Folder.objects.filter(
-                project=self.scope.project, environment__slug=environment, path=path
-            ).select_related("environment").first()
+            folder = (
+                Folder.objects.filter(project=self.scope.project, environment__slug=environment, path=path)
+                .select_related("environment")
+                .first()
+            )
             values: dict[str, str] = {}
             if folder is not None:
                 for view in self.views([folder], with_values=True):
@@ -182,7 +184,9 @@ class _Reader:
             self._folder_values[cache_key] = values
         return self._folder_values[cache_key].get(key)
 
-    def imported(self, folder: Folder, *, with_values: bool, seen: set[tuple[int, str]], depth: int, skipped: list[str]) -> list[SecretView]:
+    def imported(
+        self, folder: Folder, *, with_values: bool, seen: set[tuple[int, str]], depth: int, skipped: list[str]
+    ) -> list[SecretView]:
         views: list[SecretView] = []
         if depth >= MAX_IMPORT_DEPTH:
             return views
@@ -193,9 +197,11 @@ class _Reader:
             if marker in seen:
                 continue
             seen.add(marker)
-            source = Folder.objects.filter(
-                environment=secret_import.source_environment, path=secret_import.source_path
-            ).select_related("environment").first()
+            source = (
+                Folder.objects.filter(environment=secret_import.source_environment, path=secret_import.source_path)
+                .select_related("environment")
+                .first()
+            )
             if source is None or not self.scope.access.visible_path_prefix("secrets.read", env_slug, source.path):
                 skipped.append(label)
                 continue
@@ -206,7 +212,9 @@ class _Reader:
         return views
 
 
-def _audit_read(scope: ProjectScope, action: str, environment: str, path: str, views: list[SecretView], extra: dict[str, object]) -> None:
+def _audit_read(
+    scope: ProjectScope, action: str, environment: str, path: str, views: list[SecretView], extra: dict[str, object]
+) -> None:
     audit_record(
         action=action,
         actor=scope.audit_actor(),
@@ -254,7 +262,9 @@ def secret_list(
     skipped: list[str] = []
     if include_imports:
         present = {(view.path, view.key) for view in views}
-        for view in reader.imported(folder, with_values=include_values, seen={(env.pk, folder.path)}, depth=0, skipped=skipped):
+        for view in reader.imported(
+            folder, with_values=include_values, seen={(env.pk, folder.path)}, depth=0, skipped=skipped
+        ):
             if (folder.path, view.key) not in present:
                 present.add((folder.path, view.key))
                 views.append(view)
@@ -276,7 +286,11 @@ def secret_list(
             env.slug,
             folder.path,
             views,
-            {"references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100], "recursive": recursive, "imports": include_imports},
+            {
+                "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100],
+                "recursive": recursive,
+                "imports": include_imports,
+            },
         )
     return ReadResult(secrets=views, imports_skipped=skipped)
 
@@ -303,7 +317,13 @@ def secret_get(
     matches = [view for view in reader.views([folder], with_values=False, only_type=secret_type) if view.key == key]
     if not matches and include_imports:
         skipped: list[str] = []
-        matches = [view for view in reader.imported(folder, with_values=False, seen={(env.pk, folder.path)}, depth=0, skipped=skipped) if view.key == key][:1]
+        matches = [
+            view
+            for view in reader.imported(
+                folder, with_values=False, seen={(env.pk, folder.path)}, depth=0, skipped=skipped
+            )
+            if view.key == key
+        ][:1]
     if not matches:
         raise NotFound(f"Secret '{key}' not found at {folder.path}")
     view = matches[0]
@@ -326,7 +346,11 @@ def secret_get(
             view.value, references = expansion.value, expansion.references
         with transaction.atomic():
             _audit_read(
-                scope, "secret.value_read", env.slug, folder.path, [view],
+                scope,
+                "secret.value_read",
+                env.slug,
+                folder.path,
+                [view],
                 {"version": wanted, "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100]},
             )
     return view
@@ -352,9 +376,24 @@ def secret_versions(scope: ProjectScope, *, environment: str, path: str, key: st
     ):
         raise NotFound(f"Secret '{key}' not found at {folder.path}")
     return [
-        VersionView(version=row.version, change=row.change, actor=row.actor_label, created_at=row.created_at, is_current=row.version == secret.version)
+        VersionView(
+            version=row.version,
+            change=row.change,
+            actor=row.actor_label,
+            created_at=row.created_at,
+            is_current=row.version == secret.version,
+        )
         for row in secret.versions.order_by("-version")
     ]
 
 
-__all__ = ["PermissionDenied", "ReadResult", "SecretView", "VersionView", "current_plaintext", "secret_get", "secret_list", "secret_versions"]
+__all__ = [
+    "PermissionDenied",
+    "ReadResult",
+    "SecretView",
+    "VersionView",
+    "current_plaintext",
+    "secret_get",
+    "secret_list",
+    "secret_versions",
+]

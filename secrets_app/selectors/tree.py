@@ -38,7 +38,9 @@ def folder_get(scope: ProjectScope, environment_slug: str, path: str) -> tuple[E
     canonical = canonical_path(path)
     folder = Folder.objects.filter(environment=environment, path=canonical).first()
     if folder is None:
-        raise NotFound(f"Folder '{canonical}' not found in environment '{environment.slug}'", fields={"path": ["not found"]})
+        raise NotFound(
+            f"Folder '{canonical}' not found in environment '{environment.slug}'", fields={"path": ["not found"]}
+        )
     return environment, folder
 
 

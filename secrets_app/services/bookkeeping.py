@@ -6,9 +6,8 @@ write per read, a beat task follows the audit stream and stamps ``Secret.last_re
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import datetime
+from collections import defaultdict
 
 from django.conf import settings
 from django.db import transaction
@@ -29,7 +28,9 @@ def secret_last_read_refresh(*, batch_size: int = 5000) -> int:
     with transaction.atomic():
         cursor, _ = BookkeepingCursor.objects.select_for_update().get_or_create(name=CURSOR)
         events = list(
-            AuditEvent.objects.filter(id__gt=cursor.position, action__in=READ_ACTIONS, outcome="allow", occurred_at__lte=horizon)
+            AuditEvent.objects.filter(
+                id__gt=cursor.position, action__in=READ_ACTIONS, outcome="allow", occurred_at__lte=horizon
+            )
             .order_by("id")
             .values("id", "occurred_at", "metadata")[:batch_size]
         )

@@ -53,7 +53,9 @@ def bootstrap(*, admin_email: str, admin_password: str | None = None) -> Bootstr
     password = None
     if admin is None:
         password = admin_password or secrets.token_urlsafe(18)
-        admin = user_create(email=admin_email, password=password, organization=organization, org_role=OrgRole.ADMIN, is_superuser=True)
+        admin = user_create(
+            email=admin_email, password=password, organization=organization, org_role=OrgRole.ADMIN, is_superuser=True
+        )
         if admin_password:
             password = None
     else:

@@ -18,7 +18,15 @@ from secrets_app.selectors.tree import environment_get, folder_get, folder_subtr
 from secrets_app.validation import validate_slug
 
 
-def _audit(scope: ProjectScope, action: str, environment: str, path: str, resource_type: str, resource_id: str, **metadata: object) -> None:
+def _audit(
+    scope: ProjectScope,
+    action: str,
+    environment: str,
+    path: str,
+    resource_type: str,
+    resource_id: str,
+    **metadata: object,
+) -> None:
     audit_record(
         action=action,
         actor=scope.audit_actor(),
@@ -41,7 +49,9 @@ def folder_create(*, scope: ProjectScope, environment: str, path: str, name: str
     require(scope, "folders.create", environment=env.slug, path=new_path)
     try:
         with transaction.atomic():
-            folder = Folder.objects.create(project=scope.project, environment=env, parent=parent, name=name, path=new_path)
+            folder = Folder.objects.create(
+                project=scope.project, environment=env, parent=parent, name=name, path=new_path
+            )
             _audit(scope, "folder.created", env.slug, new_path, "folder", new_path)
     except IntegrityError:
         raise Conflict(f"Folder '{new_path}' already exists", fields={"name": ["already exists"]}) from None
@@ -87,7 +97,16 @@ def folder_delete(*, scope: ProjectScope, environment: str, path: str) -> None:
             require(scope, "secrets.delete", environment=env.slug, path=item.path, tags=tags, resource=secret.key)
     with transaction.atomic():
         count = Secret.objects.filter(folder__in=subtree, deleted_at__isnull=True).update(deleted_at=timezone.now())
-        _audit(scope, "folder.deleted", env.slug, folder.path, "folder", folder.path, secrets_deleted=count, folders=len(subtree))
+        _audit(
+            scope,
+            "folder.deleted",
+            env.slug,
+            folder.path,
+            "folder",
+            folder.path,
+            secrets_deleted=count,
+            folders=len(subtree),
+        )
         folder_id = folder.pk  # delete() sets folder.pk to None
         folder.delete()
         announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder_id)
@@ -108,7 +127,7 @@ def folder_rename(*, scope: ProjectScope, environment: str, path: str, name: str
     try:
         with transaction.atomic():
             for item in subtree:
-                item.path = new_path + item.path[len(old_path):]
+                item.path = new_path + item.path[len(old_path) :]
                 if item.pk == folder.pk:
                     item.name = name
                 item.save(update_fields=["path", "name"])
@@ -117,7 +136,7 @@ def folder_rename(*, scope: ProjectScope, environment: str, path: str, name: str
                 Q(source_path=old_path) | Q(source_path__startswith=old_path + "/")
             )
             for secret_import in moved_imports:
-                secret_import.source_path = new_path + secret_import.source_path[len(old_path):]
+                secret_import.source_path = new_path + secret_import.source_path[len(old_path) :]
                 secret_import.save(update_fields=["source_path"])
             _audit(scope, "folder.renamed", env.slug, new_path, "folder", new_path, previous_path=old_path)
     except IntegrityError:
@@ -126,7 +145,9 @@ def folder_rename(*, scope: ProjectScope, environment: str, path: str, name: str
     return folder
 
 
-def _refuse_rename_that_widens_access(scope: ProjectScope, environment: str, subtree: list[Folder], old_path: str, new_path: str) -> None:
+def _refuse_rename_that_widens_access(
+    scope: ProjectScope, environment: str, subtree: list[Folder], old_path: str, new_path: str
+) -> None:
     """Path rules follow paths, so moving folders could carry secrets out from under a deny (rename
     /app/db, denied, to /app/dbx, not denied). Whatever the caller could do at a new path it must
     already be allowed at the old one, for each folder and each tag set of the secrets below."""
@@ -135,14 +156,16 @@ def _refuse_rename_that_widens_access(scope: ProjectScope, environment: str, sub
         tag_sets.add(frozenset(tag.slug for tag in secret.tags.all()))
     scoped_actions = [action for action in ACTIONS if action.startswith(SCOPED_SUBJECTS)]
     for item in subtree:
-        after = new_path + item.path[len(old_path):]
+        after = new_path + item.path[len(old_path) :]
         for action in scoped_actions:
             for tags in tag_sets:
                 if scope.access.can(action, environment=environment, path=after, tags=tags):
                     require(scope, action, environment=environment, path=item.path, tags=tags, resource=item.path)
 
 
-def import_create(*, scope: ProjectScope, environment: str, path: str, source_environment: str, source_path: str) -> SecretImport:
+def import_create(
+    *, scope: ProjectScope, environment: str, path: str, source_environment: str, source_path: str
+) -> SecretImport:
     env, folder = folder_get(scope, environment, path)
     source_env, source_folder = folder_get(scope, source_environment, source_path)
     if source_folder.pk == folder.pk:
@@ -159,7 +182,15 @@ def import_create(*, scope: ProjectScope, environment: str, path: str, source_en
                 source_path=source_folder.path,
                 position=last.position + 1 if last else 0,
             )
-            _audit(scope, "import.created", env.slug, folder.path, "import", str(secret_import.pk), source=f"{source_env.slug}:{source_folder.path}")
+            _audit(
+                scope,
+                "import.created",
+                env.slug,
+                folder.path,
+                "import",
+                str(secret_import.pk),
+                source=f"{source_env.slug}:{source_folder.path}",
+            )
             announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
     except IntegrityError:
         raise Conflict("This folder already imports that source", fields={"sourcePath": ["already imported"]}) from None
@@ -167,7 +198,9 @@ def import_create(*, scope: ProjectScope, environment: str, path: str, source_en
 
 
 def import_delete(*, scope: ProjectScope, import_id: int) -> None:
-    secret_import = SecretImport.objects.filter(project=scope.project, pk=import_id).select_related("folder__environment").first()
+    secret_import = (
+        SecretImport.objects.filter(project=scope.project, pk=import_id).select_related("folder__environment").first()
+    )
     if secret_import is None:
         raise NotFound("Import not found")
     env_slug = secret_import.folder.environment.slug
@@ -175,7 +208,11 @@ def import_delete(*, scope: ProjectScope, import_id: int) -> None:
     with transaction.atomic():
         _audit(scope, "import.deleted", env_slug, secret_import.folder.path, "import", str(import_id))
         secret_import.delete()
-        announce_secret_change(project_id=scope.project.pk, environment_id=secret_import.folder.environment_id, folder_id=secret_import.folder_id)
+        announce_secret_change(
+            project_id=scope.project.pk,
+            environment_id=secret_import.folder.environment_id,
+            folder_id=secret_import.folder_id,
+        )
 
 
 def import_reorder(*, scope: ProjectScope, environment: str, path: str, import_ids: list[int]) -> list[SecretImport]:

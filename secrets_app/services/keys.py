@@ -42,7 +42,13 @@ def root_key_rotate(*, new_key_text: str | None = None, write_embedded: bool = F
             check.root_key_id = new_id
             check.rotated_at = timezone.now()
             check.save(update_fields=["check_ciphertext", "root_key_id", "rotated_at"])
-        audit_record(action="root_key.rotated", actor=SYSTEM_ACTOR, resource_type="root_key", resource_id=f"{new_id:08x}", metadata={"data_keys": len(data_keys)})
+        audit_record(
+            action="root_key.rotated",
+            actor=SYSTEM_ACTOR,
+            resource_type="root_key",
+            resource_id=f"{new_id:08x}",
+            metadata={"data_keys": len(data_keys)},
+        )
     encoded = envelope.encode_root_key(new_raw)
     if write_embedded:
         path = settings.STRONGROOM_EMBEDDED_ROOT_KEY_PATH
@@ -56,6 +62,7 @@ def root_key_rotate(*, new_key_text: str | None = None, write_embedded: bool = F
 
 
 # --- data keys ------------------------------------------------------------------------------------
+
 
 def data_key_rotate(*, project_id: int) -> DataKey:
     """Add a new data key version for the project: new writes use it at once; existing
@@ -127,10 +134,15 @@ def data_key_usage_check(*, max_encryptions: int) -> list[int]:
     from secrets_app.models import SecretVersion
 
     rotated: list[int] = []
-    for data_key in DataKey.objects.order_by("project_id", "-version").distinct("project_id") if _is_postgres() else _newest_keys():
-        count = SecretVersion.objects.filter(
-            Q(secret__project_id=data_key.project_id) & Q(created_at__gte=data_key.created_at)
-        ).aggregate(n=Count("id"))["n"] * 2
+    for data_key in (
+        DataKey.objects.order_by("project_id", "-version").distinct("project_id") if _is_postgres() else _newest_keys()
+    ):
+        count = (
+            SecretVersion.objects.filter(
+                Q(secret__project_id=data_key.project_id) & Q(created_at__gte=data_key.created_at)
+            ).aggregate(n=Count("id"))["n"]
+            * 2
+        )
         DataKey.objects.filter(pk=data_key.pk).update(encryption_count=count)
         if count >= max_encryptions:
             data_key_rotate(project_id=data_key.project_id)

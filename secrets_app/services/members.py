@@ -13,8 +13,8 @@ from audit.services import audit_record
 from secrets_app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from secrets_app.guard import require
 from secrets_app.models import BuiltinRole, Environment, OrganizationMembership, ProjectMembership, Role, RoleRule
-from secrets_app.permissions import ACTIONS
 from secrets_app.paths import validate_path_glob
+from secrets_app.permissions import ACTIONS
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.validation import validate_slug
 
@@ -61,11 +61,16 @@ def member_add(*, scope: ProjectScope, email: str, role: str) -> ProjectMembersh
     _refuse_escalation(scope, role)
     builtin, custom = _resolve_role(scope, role)
     user = get_user_model().objects.filter(email__iexact=email.strip()).first()
-    if user is None or not OrganizationMembership.objects.filter(organization_id=scope.project.organization_id, user=user).exists():
+    if (
+        user is None
+        or not OrganizationMembership.objects.filter(organization_id=scope.project.organization_id, user=user).exists()
+    ):
         raise NotFound("No user with that email in this organization", fields={"email": ["not found"]})
     try:
         with transaction.atomic():
-            membership = ProjectMembership.objects.create(project=scope.project, user=user, builtin_role=builtin, custom_role=custom)
+            membership = ProjectMembership.objects.create(
+                project=scope.project, user=user, builtin_role=builtin, custom_role=custom
+            )
             _audit(scope, "member.added", "member", str(user.pk), email=user.email, role=role)
     except IntegrityError:
         raise Conflict("That user is already a member", fields={"email": ["already a member"]}) from None
@@ -75,7 +80,9 @@ def member_add(*, scope: ProjectScope, email: str, role: str) -> ProjectMembersh
 def member_update(*, scope: ProjectScope, membership_id: int, role: str) -> ProjectMembership:
     require(scope, "members.manage")
     _refuse_escalation(scope, role)
-    membership = ProjectMembership.objects.filter(project=scope.project, pk=membership_id).select_related("user").first()
+    membership = (
+        ProjectMembership.objects.filter(project=scope.project, pk=membership_id).select_related("user").first()
+    )
     if membership is None:
         raise NotFound("Member not found")
     if scope.principal.kind == "user" and membership.user_id == scope.principal.id:
@@ -85,18 +92,31 @@ def member_update(*, scope: ProjectScope, membership_id: int, role: str) -> Proj
     with transaction.atomic():
         membership.builtin_role, membership.custom_role = builtin, custom
         membership.save(update_fields=["builtin_role", "custom_role"])
-        _audit(scope, "member.role_changed", "member", str(membership.user_id), email=membership.user.email, role=role, previous_role=previous)
+        _audit(
+            scope,
+            "member.role_changed",
+            "member",
+            str(membership.user_id),
+            email=membership.user.email,
+            role=role,
+            previous_role=previous,
+        )
     return membership
 
 
 def member_remove(*, scope: ProjectScope, membership_id: int) -> None:
     require(scope, "members.manage")
-    membership = ProjectMembership.objects.filter(project=scope.project, pk=membership_id).select_related("user").first()
+    membership = (
+        ProjectMembership.objects.filter(project=scope.project, pk=membership_id).select_related("user").first()
+    )
     if membership is None:
         raise NotFound("Member not found")
-    if membership.builtin_role == BuiltinRole.ADMIN and not ProjectMembership.objects.filter(
-        project=scope.project, builtin_role=BuiltinRole.ADMIN
-    ).exclude(pk=membership.pk).exists():
+    if (
+        membership.builtin_role == BuiltinRole.ADMIN
+        and not ProjectMembership.objects.filter(project=scope.project, builtin_role=BuiltinRole.ADMIN)
+        .exclude(pk=membership.pk)
+        .exists()
+    ):
         raise Conflict("A project keeps at least one admin")
     with transaction.atomic():
         _audit(scope, "member.removed", "member", str(membership.user_id), email=membership.user.email)
@@ -109,7 +129,11 @@ def _clean_rules(scope: ProjectScope, rules: Sequence[dict[str, Any]]) -> list[d
     for index, rule in enumerate(rules):
         field = f"rules[{index}]"
         action = str(rule.get("action", ""))
-        if action != "*" and action not in ACTIONS and not (action.endswith(".*") and any(a.startswith(action[:-1]) for a in ACTIONS)):
+        if (
+            action != "*"
+            and action not in ACTIONS
+            and not (action.endswith(".*") and any(a.startswith(action[:-1]) for a in ACTIONS))
+        ):
             raise ValidationFailed(f"{field}.action", f"unknown action '{action}'")
         effect = rule.get("effect", "allow")
         if effect not in ("allow", "deny"):
@@ -119,17 +143,21 @@ def _clean_rules(scope: ProjectScope, rules: Sequence[dict[str, Any]]) -> list[d
         if unknown:
             raise ValidationFailed(f"{field}.environments", f"unknown environment(s): {', '.join(unknown)}")
         tags = [validate_slug(tag, field=f"{field}.tags") for tag in rule.get("tags") or []]
-        cleaned.append({
-            "effect": effect,
-            "action": action,
-            "environments": environments,
-            "path": validate_path_glob(str(rule.get("path") or "/**"), field=f"{field}.path"),
-            "tags": tags,
-        })
+        cleaned.append(
+            {
+                "effect": effect,
+                "action": action,
+                "environments": environments,
+                "path": validate_path_glob(str(rule.get("path") or "/**"), field=f"{field}.path"),
+                "tags": tags,
+            }
+        )
     return cleaned
 
 
-def role_create(*, scope: ProjectScope, slug: str, name: str, rules: Sequence[dict[str, Any]], description: str = "") -> Role:
+def role_create(
+    *, scope: ProjectScope, slug: str, name: str, rules: Sequence[dict[str, Any]], description: str = ""
+) -> Role:
     require(scope, "roles.manage")
     slug = validate_slug(slug, field="slug")
     if slug in BuiltinRole.values:
@@ -137,7 +165,9 @@ def role_create(*, scope: ProjectScope, slug: str, name: str, rules: Sequence[di
     cleaned = _clean_rules(scope, rules)
     try:
         with transaction.atomic():
-            role = Role.objects.create(project=scope.project, slug=slug, name=(name or slug)[:120], description=description[:2000])
+            role = Role.objects.create(
+                project=scope.project, slug=slug, name=(name or slug)[:120], description=description[:2000]
+            )
             RoleRule.objects.bulk_create([RoleRule(role=role, **rule) for rule in cleaned])
             _audit(scope, "role.created", "role", slug, rules=cleaned)
     except IntegrityError:
@@ -145,7 +175,9 @@ def role_create(*, scope: ProjectScope, slug: str, name: str, rules: Sequence[di
     return role
 
 
-def role_update(*, scope: ProjectScope, slug: str, name: str | None = None, rules: Sequence[dict[str, Any]] | None = None) -> Role:
+def role_update(
+    *, scope: ProjectScope, slug: str, name: str | None = None, rules: Sequence[dict[str, Any]] | None = None
+) -> Role:
     require(scope, "roles.manage")
     role = Role.objects.filter(project=scope.project, slug=slug).first()
     if role is None:

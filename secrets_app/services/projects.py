@@ -120,7 +120,14 @@ def project_delete(*, scope: ProjectScope) -> None:
         scope.project.delete()
 
 
-def _audit(scope: ProjectScope, action: str, resource_type: str, resource_id: str, metadata: dict[str, Any], environment: str = "") -> None:
+def _audit(
+    scope: ProjectScope,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    metadata: dict[str, Any],
+    environment: str = "",
+) -> None:
     audit_record(
         action=action,
         actor=scope.audit_actor(),
@@ -152,7 +159,9 @@ def environment_create(*, scope: ProjectScope, slug: str, name: str = "", positi
     return environment
 
 
-def environment_update(*, scope: ProjectScope, slug: str, new_slug: str | None = None, name: str | None = None) -> Environment:
+def environment_update(
+    *, scope: ProjectScope, slug: str, new_slug: str | None = None, name: str | None = None
+) -> Environment:
     require(scope, "environments.manage")
     environment = Environment.objects.filter(project=scope.project, slug=slug).first()
     if environment is None:
@@ -164,7 +173,9 @@ def environment_update(*, scope: ProjectScope, slug: str, new_slug: str | None =
     try:
         with transaction.atomic():
             environment.save()
-            _audit(scope, "environment.updated", "environment", environment.slug, {"previous_slug": slug}, environment.slug)
+            _audit(
+                scope, "environment.updated", "environment", environment.slug, {"previous_slug": slug}, environment.slug
+            )
     except IntegrityError:
         raise Conflict(f"Environment '{new_slug}' already exists", fields={"slug": ["already exists"]}) from None
     return environment

@@ -23,7 +23,9 @@ def _restore_version(scope: ProjectScope, secret: Secret, version: int) -> None:
     if row is None:
         raise NotFound(f"Secret '{secret.key}' has no version {version}")
     value, comment = version_plaintext(secret, row)
-    version_write(secret=secret, value=value, comment=comment, change=f"rolled back to v{version}", principal=scope.principal)
+    version_write(
+        secret=secret, value=value, comment=comment, change=f"rolled back to v{version}", principal=scope.principal
+    )
 
 
 def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: str, version: int) -> Secret:
@@ -33,7 +35,11 @@ def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: st
     tags = [tag.slug for tag in current.tags.all()] if current is not None else []
     require(scope, "secrets.rollback", environment=env.slug, path=folder.path, tags=tags, resource=key)
     with transaction.atomic():
-        secret = Secret.objects.select_for_update().filter(folder=folder, key=key, type=SecretType.SHARED, deleted_at__isnull=True).first()
+        secret = (
+            Secret.objects.select_for_update()
+            .filter(folder=folder, key=key, type=SecretType.SHARED, deleted_at__isnull=True)
+            .first()
+        )
         if secret is None:
             raise NotFound(f"Secret '{key}' not found at {folder.path}")
         _restore_version(scope, secret, version)
@@ -64,14 +70,26 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
     target = {int(secret_id): int(version) for secret_id, version in commit.state.items()}
     # Each secret the rollback would change is checked with its tags (a tag-limited deny holds), before
     # the transaction, so the refusal's audit row is committed.
-    for secret in Secret.objects.filter(Q(deleted_at__isnull=True) | Q(pk__in=list(target)), folder=folder).prefetch_related("tags"):
-        changes = secret.deleted_at is None if secret.pk not in target else secret.deleted_at is not None or secret.version != target[secret.pk]
+    for secret in Secret.objects.filter(
+        Q(deleted_at__isnull=True) | Q(pk__in=list(target)), folder=folder
+    ).prefetch_related("tags"):
+        changes = (
+            secret.deleted_at is None
+            if secret.pk not in target
+            else secret.deleted_at is not None or secret.version != target[secret.pk]
+        )
         if changes:
             tags = [tag.slug for tag in secret.tags.all()]
             require(scope, "secrets.rollback", environment=env.slug, path=folder.path, tags=tags, resource=secret.key)
     with transaction.atomic():
-        secrets = {secret.pk: secret for secret in Secret.objects.select_for_update().filter(folder=folder).filter(pk__in=list(target)) }
-        live = {secret.pk: secret for secret in Secret.objects.select_for_update().filter(folder=folder, deleted_at__isnull=True)}
+        secrets = {
+            secret.pk: secret
+            for secret in Secret.objects.select_for_update().filter(folder=folder).filter(pk__in=list(target))
+        }
+        live = {
+            secret.pk: secret
+            for secret in Secret.objects.select_for_update().filter(folder=folder, deleted_at__isnull=True)
+        }
         restored, reverted, removed = [], [], []
         for secret_id, secret in live.items():
             if secret_id not in target:
@@ -83,7 +101,9 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
             if secret is None:
                 continue
             if secret.deleted_at is not None:
-                clash = Secret.objects.filter(folder=folder, key=secret.key, type=secret.type, owner=secret.owner, deleted_at__isnull=True).exclude(pk=secret.pk)
+                clash = Secret.objects.filter(
+                    folder=folder, key=secret.key, type=secret.type, owner=secret.owner, deleted_at__isnull=True
+                ).exclude(pk=secret.pk)
                 if clash.exists():
                     raise Conflict(f"Cannot restore '{secret.key}': a newer secret with that key exists")
                 secret.deleted_at = None
@@ -92,7 +112,9 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
             if secret.version != version:
                 _restore_version(scope, secret, version)
                 reverted.append(secret.key)
-        new_commit = folder_commit_record(folder=folder, message=f"roll back to commit {commit.pk}", principal=scope.principal)
+        new_commit = folder_commit_record(
+            folder=folder, message=f"roll back to commit {commit.pk}", principal=scope.principal
+        )
         audit_record(
             action="folder.rolled_back",
             actor=scope.audit_actor(),

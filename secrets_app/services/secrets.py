@@ -78,7 +78,9 @@ def _apply_metadata(secret: Secret, item: SecretInput) -> None:
         secret.expires_at = item.expires_at  # type: ignore[assignment]
 
 
-def _audit_write(scope: ProjectScope, action: str, environment: Environment, folder: Folder, keys: list[str], **extra: object) -> None:
+def _audit_write(
+    scope: ProjectScope, action: str, environment: Environment, folder: Folder, keys: list[str], **extra: object
+) -> None:
     audit_record(
         action=action,
         actor=scope.audit_actor(),
@@ -93,7 +95,14 @@ def _audit_write(scope: ProjectScope, action: str, environment: Environment, fol
 
 
 def _create_locked(
-    scope: ProjectScope, environment: Environment, folder: Folder, item: SecretInput, key: str, secret_type: str, owner: object, tags: list[Tag] | None
+    scope: ProjectScope,
+    environment: Environment,
+    folder: Folder,
+    item: SecretInput,
+    key: str,
+    secret_type: str,
+    owner: object,
+    tags: list[Tag] | None,
 ) -> Secret:
     value = encode_secret_value(item.value if item.value is not None else "")
     comment = encode_secret_value(item.comment, field="comment") if item.comment else None
@@ -111,7 +120,9 @@ def _create_locked(
         with transaction.atomic():
             secret.save()
     except IntegrityError:
-        raise Conflict(f"A secret named '{key}' already exists at {folder.path}", fields={"key": ["already exists"]}) from None
+        raise Conflict(
+            f"A secret named '{key}' already exists at {folder.path}", fields={"key": ["already exists"]}
+        ) from None
     if tags is not None:
         secret.tags.set(tags)
     version_write(secret=secret, value=value, comment=comment, change="created", principal=scope.principal)
@@ -129,7 +140,9 @@ def secret_create(
     tags = _tags_for(scope, item.tags)
     with transaction.atomic():
         if _live_secret_query(folder, key, secret_type, owner).exists():
-            raise Conflict(f"A secret named '{key}' already exists at {folder.path}", fields={"key": ["already exists"]})
+            raise Conflict(
+                f"A secret named '{key}' already exists at {folder.path}", fields={"key": ["already exists"]}
+            )
         secret = _create_locked(scope, env, folder, item, key, secret_type, owner, tags)
         folder_commit_record(folder=folder, message=f"create {key}", principal=scope.principal)
         _audit_write(scope, "secret.created", env, folder, [key], type=secret_type, version=1)
@@ -155,12 +168,17 @@ def _lock_secret(folder: Folder, key: str, secret_type: str, owner: object) -> S
     return secret
 
 
-def _update_locked(scope: ProjectScope, secret: Secret, item: SecretInput, tags: list[Tag] | None, new_key: str | None) -> bool:
+def _update_locked(
+    scope: ProjectScope, secret: Secret, item: SecretInput, tags: list[Tag] | None, new_key: str | None
+) -> bool:
     """Apply *item* to a locked secret; returns True when a new version was written."""
     changed_version = False
     if new_key is not None and new_key != secret.key:
         if _live_secret_query(secret.folder, new_key, secret.type, secret.owner).exists():
-            raise Conflict(f"A secret named '{new_key}' already exists at {secret.folder.path}", fields={"newKey": ["already exists"]})
+            raise Conflict(
+                f"A secret named '{new_key}' already exists at {secret.folder.path}",
+                fields={"newKey": ["already exists"]},
+            )
         secret.key = new_key
     _apply_metadata(secret, item)
     secret.save()
@@ -173,7 +191,9 @@ def _update_locked(scope: ProjectScope, secret: Secret, item: SecretInput, tags:
         value = encode_secret_value(item.value) if item.value is not None else old_value
         comment = encode_secret_value(item.comment, field="comment") if item.comment is not None else old_comment
         if value != old_value or (comment or None) != (old_comment or None):
-            version_write(secret=secret, value=value, comment=comment or None, change="updated", principal=scope.principal)
+            version_write(
+                secret=secret, value=value, comment=comment or None, change="updated", principal=scope.principal
+            )
             secret.last_rotated_at = timezone.now() if value != old_value else secret.last_rotated_at
             secret.save(update_fields=["last_rotated_at"])
             changed_version = True
@@ -187,7 +207,9 @@ def _refuse_retag_that_widens_access(
     'break-glass' tag that hides its value). Whatever the caller could do with the new tags it must
     already be allowed with the current ones."""
     for action in ACTIONS:
-        if action.startswith("secrets.") and scope.access.can(action, environment=environment.slug, path=folder.path, tags=new):
+        if action.startswith("secrets.") and scope.access.can(
+            action, environment=environment.slug, path=folder.path, tags=new
+        ):
             require(scope, action, environment=environment.slug, path=folder.path, tags=current, resource=key)
 
 
@@ -222,7 +244,15 @@ def secret_update(
             )
         _update_locked(scope, secret, item, tags, renamed)
         folder_commit_record(folder=folder, message=f"update {key}", principal=scope.principal)
-        _audit_write(scope, "secret.updated", env, folder, [secret.key], version=secret.version, renamed_from=key if renamed else None)
+        _audit_write(
+            scope,
+            "secret.updated",
+            env,
+            folder,
+            [secret.key],
+            version=secret.version,
+            renamed_from=key if renamed else None,
+        )
         announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
     return secret
 

@@ -17,7 +17,7 @@ from audit.services import AuditActor, audit_record
 from secrets_app.errors import NotFound, ValidationFailed
 from secrets_app.models import PersonalAccessToken
 
-TOKEN_PREFIX = "srp_"
+TOKEN_PREFIX = "srp_"  # noqa: S105 (a prefix, not a credential)
 
 
 def token_hash(raw_token: str) -> str:
@@ -30,7 +30,9 @@ def _actor(user: Any) -> AuditActor:
     return AuditActor(type=ActorType.USER, id=str(user.pk), label=user.get_username())
 
 
-def personal_token_create(*, user: Any, name: str, expires_in_days: int | None = None) -> tuple[PersonalAccessToken, str]:
+def personal_token_create(
+    *, user: Any, name: str, expires_in_days: int | None = None
+) -> tuple[PersonalAccessToken, str]:
     """Returns the row and the token, which is never retrievable again."""
     if not name or len(name) > 120:
         raise ValidationFailed("name", "is required and must be at most 120 characters")
@@ -45,7 +47,13 @@ def personal_token_create(*, user: Any, name: str, expires_in_days: int | None =
             prefix=raw[:8],
             expires_at=timezone.now() + datetime.timedelta(days=expires_in_days) if expires_in_days else None,
         )
-        audit_record(action="token.created", actor=_actor(user), resource_type="personal_token", resource_id=str(token.pk), metadata={"name": name})
+        audit_record(
+            action="token.created",
+            actor=_actor(user),
+            resource_type="personal_token",
+            resource_id=str(token.pk),
+            metadata={"name": name},
+        )
     return token, raw
 
 
@@ -56,7 +64,9 @@ def personal_token_revoke(*, user: Any, token_id: int) -> None:
     with transaction.atomic():
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(action="token.revoked", actor=_actor(user), resource_type="personal_token", resource_id=str(token.pk))
+        audit_record(
+            action="token.revoked", actor=_actor(user), resource_type="personal_token", resource_id=str(token.pk)
+        )
 
 
 def personal_token_authenticate(*, raw_token: str) -> tuple[Any, PersonalAccessToken | None]:

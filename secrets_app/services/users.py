@@ -21,7 +21,15 @@ def _actor(user: Any) -> AuditActor:
     return AuditActor(type=ActorType.USER, id=str(user.pk), label=user.get_username())
 
 
-def user_create(*, email: str, password: str, organization: Organization, org_role: str = OrgRole.MEMBER, actor: AuditActor | None = None, is_superuser: bool = False) -> Any:
+def user_create(
+    *,
+    email: str,
+    password: str,
+    organization: Organization,
+    org_role: str = OrgRole.MEMBER,
+    actor: AuditActor | None = None,
+    is_superuser: bool = False,
+) -> Any:
     """Create a person who logs in with their email. Raises Conflict when the email is taken."""
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 254:
@@ -64,7 +72,8 @@ def user_totp_begin(*, user: Any) -> str:
         raise Conflict("Two-factor authentication is already on; turn it off first")
     seed = pyotp.random_base32()
     UserTOTP.objects.update_or_create(
-        user=user, defaults={"seed_ciphertext": keyring.seal_with_root(seed.encode(), _seed_aad(user)), "confirmed": False}
+        user=user,
+        defaults={"seed_ciphertext": keyring.seal_with_root(seed.encode(), _seed_aad(user)), "confirmed": False},
     )
     return pyotp.TOTP(seed).provisioning_uri(name=user.email or user.get_username(), issuer_name="Strongroom")
 

@@ -11,14 +11,22 @@ from secrets_app.principals import Principal
 
 def encrypt_field(secret: Secret, version: int, field: str, plaintext: bytes) -> bytes:
     aad = secret_field_aad(
-        project_id=secret.project_id, environment_id=secret.environment_id, secret_id=secret.pk, version=version, field=field
+        project_id=secret.project_id,
+        environment_id=secret.environment_id,
+        secret_id=secret.pk,
+        version=version,
+        field=field,
     )
     return keyring.encrypt_for_project(secret.project_id, plaintext, aad)
 
 
 def decrypt_field(secret: Secret, version: int, field: str, ciphertext: bytes) -> bytes:
     aad = secret_field_aad(
-        project_id=secret.project_id, environment_id=secret.environment_id, secret_id=secret.pk, version=version, field=field
+        project_id=secret.project_id,
+        environment_id=secret.environment_id,
+        secret_id=secret.pk,
+        version=version,
+        field=field,
     )
     return keyring.decrypt_for_project(bytes(ciphertext), aad)
 

@@ -86,7 +86,12 @@ GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("post", "me/password/", "me/password/", {"currentPassword": "x", "newPassword": "y"}),
     ("get", "organizations/<str:organization>/people/", "organizations/acme-org/people/", None),
     ("post", "organizations/<str:organization>/people/", "organizations/acme-org/people/", {"email": "n@example.com"}),
-    ("patch", "organizations/<str:organization>/people/<int:id>/", "organizations/acme-org/people/1/", {"role": "admin"}),
+    (
+        "patch",
+        "organizations/<str:organization>/people/<int:id>/",
+        "organizations/acme-org/people/1/",
+        {"role": "admin"},
+    ),
     (
         "post",
         "organizations/<str:organization>/people/<int:id>/deactivate/",

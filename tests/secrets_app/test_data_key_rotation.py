@@ -19,7 +19,9 @@ from tests.support.celery_worker import celery_worker, require_postgres, send_ta
 def _key_ids(project_id: int) -> set[int]:
     return {
         envelope.key_id_of(bytes(row))
-        for row in SecretVersion.objects.filter(secret__project_id=project_id).values_list("value_ciphertext", flat=True)
+        for row in SecretVersion.objects.filter(secret__project_id=project_id).values_list(
+            "value_ciphertext", flat=True
+        )
     }
 
 
@@ -38,7 +40,9 @@ def test_it_reencrypts_every_version_under_the_new_key_and_keeps_values(cast) ->
     expected = _seed(cast)
     old_key = DataKey.objects.get(project=cast.project, version=1)
     new_key = data_key_rotate(project_id=cast.project.pk)
-    secret_update(scope=cast.scope(cast.alice), environment="dev", path="/", key="K1", item=SecretInput(key="K1", value="changed"))
+    secret_update(
+        scope=cast.scope(cast.alice), environment="dev", path="/", key="K1", item=SecretInput(key="K1", value="changed")
+    )
     expected["K1"] = "changed"
     assert _key_ids(cast.project.pk) == {old_key.pk, new_key.pk}
     while data_key_reencrypt(project_id=cast.project.pk, batch_size=7):

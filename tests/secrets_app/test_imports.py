@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secrets_app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from secrets_app.errors import Conflict, NotFound, ValidationFailed
 from secrets_app.models import SecretImport
 from secrets_app.selectors.secrets import secret_get, secret_list
 from secrets_app.services.folders import folder_ensure, import_create, import_delete, import_reorder

@@ -239,7 +239,10 @@ def test_it_keeps_the_dev_only_role_out_of_prod(cast) -> None:
         secret_list(erin, environment="prod", path="/")
     with pytest.raises(NotFound):
         put(erin, "NEW", "x", env="prod")
-    assert AuditEvent.objects.filter(action="permission.denied", actor_id=str(cast.erin.pk), environment="prod").count() == 3
+    assert (
+        AuditEvent.objects.filter(action="permission.denied", actor_id=str(cast.erin.pk), environment="prod").count()
+        == 3
+    )
     assert value_of(alice, "DB_PASS", env="prod") == "prod-pass"
 
 

@@ -48,9 +48,29 @@ def celery_worker(log_path: Path) -> Iterator[str]:
     queue = f"test-{uuid.uuid4().hex[:12]}"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--concurrency", "1",
-             "--pool", "solo", "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=worker_env(), stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queue,
+                "--concurrency",
+                "1",
+                "--pool",
+                "solo",
+                "-l",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=worker_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 30

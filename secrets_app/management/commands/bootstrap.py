@@ -19,19 +19,27 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = bootstrap(admin_email=options["admin_email"], admin_password=os.environ.get("STRONGROOM_ADMIN_PASSWORD") or None)
+            result = bootstrap(
+                admin_email=options["admin_email"], admin_password=os.environ.get("STRONGROOM_ADMIN_PASSWORD") or None
+            )
         except SealedError as exc:
             raise CommandError(f"Strongroom is sealed: {exc}") from None
         if options["json"]:
-            self.stdout.write(json.dumps({
-                "adminEmail": result.admin.email,
-                "adminPassword": result.password,
-                "organization": result.organization.slug,
-                "rootKeyGenerated": result.root_key_generated,
-            }))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "adminEmail": result.admin.email,
+                        "adminPassword": result.password,
+                        "organization": result.organization.slug,
+                        "rootKeyGenerated": result.root_key_generated,
+                    }
+                )
+            )
             return
         if result.root_key_generated:
-            self.stdout.write("Generated a root key in the data directory (mode 0600). Back it up: without it nothing decrypts.")
+            self.stdout.write(
+                "Generated a root key in the data directory (mode 0600). Back it up: without it nothing decrypts."
+            )
         if result.password:
             self.stdout.write(f"First admin created. Log in as {result.admin.email} with password: {result.password}")
             self.stdout.write("(shown once; change it after logging in)")

@@ -51,4 +51,6 @@ class Command(BaseCommand):
             "name": project.name,
             "environments": list(project.environments.values_list("slug", flat=True)),
         }
-        self.stdout.write(json.dumps(payload) if options["json"] else f"Created project {project.slug} ({project.public_id})")
+        self.stdout.write(
+            json.dumps(payload) if options["json"] else f"Created project {project.slug} ({project.public_id})"
+        )

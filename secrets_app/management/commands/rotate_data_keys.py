@@ -21,7 +21,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         projects = Project.objects.all()
         if options["project"]:
-            projects = projects.filter(slug=options["project"]) | projects.filter(pk__in=[p for p in [options["project"]] if p.isdigit()])
+            projects = projects.filter(slug=options["project"]) | projects.filter(
+                pk__in=[p for p in [options["project"]] if p.isdigit()]
+            )
         projects = list(projects)
         if not projects:
             raise CommandError("no such project")

@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--new-key", help="base64 32-byte key to rotate to (default: generate one)")
-        parser.add_argument("--write-embedded", action="store_true", help="also replace DATA_DIR/root.key (embedded default)")
+        parser.add_argument(
+            "--write-embedded", action="store_true", help="also replace DATA_DIR/root.key (embedded default)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
