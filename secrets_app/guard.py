@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from audit.models import Outcome
-from audit.services import audit_record
 from secrets_app.errors import PermissionDenied
 from secrets_app.selectors.access import ProjectScope
 
@@ -34,16 +32,11 @@ def require(
         allowed = scope.access.can(action, environment=environment, path=path, tags=tags)
     if allowed:
         return
-    audit_record(
-        action="permission.denied",
-        actor=scope.audit_actor(),
-        outcome=Outcome.DENY,
-        organization_id=scope.project.organization_id,
-        project_id=scope.project.pk,
+    scope.audit_denial(
+        action,
         environment=environment or "",
         path=path or "",
         resource_type="secret" if action.startswith("secrets.") else action.split(".")[0],
         resource_id=resource,
-        metadata={"requested_action": action},
     )
     raise PermissionDenied(f"You are not allowed to {action.replace('.', ' ').replace('_', ' ')} here")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from audit.services import AuditActor
+from audit.models import Outcome
+from audit.services import AuditActor, audit_record
 from secrets_app.errors import Conflict, NotFound
 from secrets_app.models import OrganizationMembership, OrgRole, Project, ProjectMembership
 from secrets_app.permissions import BUILTIN_RULES, ProjectAccess, Rule
@@ -51,6 +53,22 @@ class ProjectScope:
 
     def audit_actor(self) -> AuditActor:
         return self.principal.audit_actor(self.access.role)
+
+    def audit(self, action: str, *, outcome: str = Outcome.ALLOW, **fields: Any) -> None:
+        """Record *action* by this principal in this project (inside the caller's transaction).
+        *fields* are ``audit_record``'s: environment, path, resource_type, resource_id, metadata."""
+        audit_record(
+            action=action,
+            actor=self.audit_actor(),
+            outcome=outcome,
+            organization_id=self.project.organization_id,
+            project_id=self.project.pk,
+            **fields,
+        )
+
+    def audit_denial(self, requested_action: str, **fields: Any) -> None:
+        """Record a refusal as ``permission.denied`` naming what was asked for."""
+        self.audit("permission.denied", outcome=Outcome.DENY, metadata={"requested_action": requested_action}, **fields)
 
 
 def project_scope(principal: Principal, project_ref: str) -> ProjectScope:

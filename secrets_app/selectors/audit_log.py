@@ -15,7 +15,6 @@ from django.db.models import Q
 
 from audit.models import AuditEvent
 from audit.selectors import audit_event_actions, audit_event_list
-from audit.services import audit_record
 from secrets_app.errors import ValidationFailed
 from secrets_app.guard import require
 from secrets_app.selectors.access import ProjectScope
@@ -51,11 +50,8 @@ def project_audit_page(
     rows = list(events[: limit + 1])
     shown = rows[:limit]
     with transaction.atomic():
-        audit_record(
-            action="audit.log_read",
-            actor=scope.audit_actor(),
-            organization_id=scope.project.organization_id,
-            project_id=scope.project.pk,
+        scope.audit(
+            "audit.log_read",
             resource_type="audit",
             resource_id=scope.project.slug,
             metadata={

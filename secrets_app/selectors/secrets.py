@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Prefetch
 
-from audit.services import audit_record
 from secrets_app.errors import NotFound, PermissionDenied
 from secrets_app.guard import require
 from secrets_app.keyring import keyring
@@ -215,11 +214,8 @@ class _Reader:
 def _audit_read(
     scope: ProjectScope, action: str, environment: str, path: str, views: list[SecretView], extra: dict[str, object]
 ) -> None:
-    audit_record(
-        action=action,
-        actor=scope.audit_actor(),
-        organization_id=scope.project.organization_id,
-        project_id=scope.project.pk,
+    scope.audit(
+        action,
         environment=environment,
         path=path,
         resource_type="secret",

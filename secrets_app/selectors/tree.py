@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from audit.models import Outcome
-from audit.services import audit_record
 from secrets_app.errors import NotFound
 from secrets_app.models import Environment, Folder
 from secrets_app.paths import canonical_path
@@ -15,17 +13,7 @@ def environment_get(scope: ProjectScope, slug: str) -> Environment:
     is audited, the answer is the same as for a missing environment)."""
     environment = Environment.objects.filter(project=scope.project, slug=slug).first()
     if environment is not None and not scope.access.sees_environment(slug):
-        audit_record(
-            action="permission.denied",
-            actor=scope.audit_actor(),
-            outcome=Outcome.DENY,
-            organization_id=scope.project.organization_id,
-            project_id=scope.project.pk,
-            environment=slug,
-            resource_type="environment",
-            resource_id=slug,
-            metadata={"requested_action": "environment.enter"},
-        )
+        scope.audit_denial("environment.enter", environment=slug, resource_type="environment", resource_id=slug)
         environment = None
     if environment is None:
         raise NotFound(f"Environment '{slug}' not found", fields={"environment": ["not found"]})

@@ -6,7 +6,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.services import audit_record
 from secrets_app.errors import Conflict, NotFound, ValidationFailed
 from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
@@ -27,16 +26,13 @@ def _audit(
     resource_id: str,
     **metadata: object,
 ) -> None:
-    audit_record(
-        action=action,
-        actor=scope.audit_actor(),
-        organization_id=scope.project.organization_id,
-        project_id=scope.project.pk,
+    scope.audit(
+        action,
         environment=environment,
         path=path,
         resource_type=resource_type,
         resource_id=resource_id,
-        metadata=dict(metadata),
+        metadata=metadata,
     )
 
 

@@ -8,8 +8,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from audit.models import Outcome
-from audit.services import audit_record
 from secrets_app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from secrets_app.guard import require
 from secrets_app.models import BuiltinRole, Environment, OrganizationMembership, ProjectMembership, Role, RoleRule
@@ -20,15 +18,7 @@ from secrets_app.validation import validate_slug
 
 
 def _audit(scope: ProjectScope, action: str, resource_type: str, resource_id: str, **metadata: Any) -> None:
-    audit_record(
-        action=action,
-        actor=scope.audit_actor(),
-        organization_id=scope.project.organization_id,
-        project_id=scope.project.pk,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        metadata=metadata,
-    )
+    scope.audit(action, resource_type=resource_type, resource_id=resource_id, metadata=metadata)
 
 
 def _resolve_role(scope: ProjectScope, role: str) -> tuple[str, Role | None]:
@@ -43,15 +33,7 @@ def _resolve_role(scope: ProjectScope, role: str) -> tuple[str, Role | None]:
 def _refuse_escalation(scope: ProjectScope, role: str) -> None:
     """Only project admins may hand out the admin role (a member cannot make anyone admin)."""
     if role == BuiltinRole.ADMIN and scope.access.role != "admin":
-        audit_record(
-            action="permission.denied",
-            actor=scope.audit_actor(),
-            outcome=Outcome.DENY,
-            organization_id=scope.project.organization_id,
-            project_id=scope.project.pk,
-            resource_type="member",
-            metadata={"requested_action": "members.grant_admin"},
-        )
+        scope.audit_denial("members.grant_admin", resource_type="member")
         raise PermissionDenied("Only project admins can grant the admin role")
 
 

@@ -128,15 +128,8 @@ def _audit(
     metadata: dict[str, Any],
     environment: str = "",
 ) -> None:
-    audit_record(
-        action=action,
-        actor=scope.audit_actor(),
-        organization_id=scope.project.organization_id,
-        project_id=scope.project.pk,
-        environment=environment,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        metadata=metadata,
+    scope.audit(
+        action, environment=environment, resource_type=resource_type, resource_id=resource_id, metadata=metadata
     )
 
 

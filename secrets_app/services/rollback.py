@@ -6,7 +6,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.services import audit_record
 from secrets_app.errors import Conflict, NotFound
 from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
@@ -44,11 +43,8 @@ def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: st
             raise NotFound(f"Secret '{key}' not found at {folder.path}")
         _restore_version(scope, secret, version)
         folder_commit_record(folder=folder, message=f"roll back {key} to v{version}", principal=scope.principal)
-        audit_record(
-            action="secret.rolled_back",
-            actor=scope.audit_actor(),
-            organization_id=scope.project.organization_id,
-            project_id=scope.project.pk,
+        scope.audit(
+            "secret.rolled_back",
             environment=env.slug,
             path=folder.path,
             resource_type="secret",
@@ -115,11 +111,8 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
         new_commit = folder_commit_record(
             folder=folder, message=f"roll back to commit {commit.pk}", principal=scope.principal
         )
-        audit_record(
-            action="folder.rolled_back",
-            actor=scope.audit_actor(),
-            organization_id=scope.project.organization_id,
-            project_id=scope.project.pk,
+        scope.audit(
+            "folder.rolled_back",
             environment=env.slug,
             path=folder.path,
             resource_type="commit",

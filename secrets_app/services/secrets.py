@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record
 from secrets_app.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
@@ -81,11 +80,8 @@ def _apply_metadata(secret: Secret, item: SecretInput) -> None:
 def _audit_write(
     scope: ProjectScope, action: str, environment: Environment, folder: Folder, keys: list[str], **extra: object
 ) -> None:
-    audit_record(
-        action=action,
-        actor=scope.audit_actor(),
-        organization_id=scope.project.organization_id,
-        project_id=scope.project.pk,
+    scope.audit(
+        action,
         environment=environment.slug,
         path=folder.path,
         resource_type="secret",
