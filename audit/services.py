@@ -7,13 +7,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from audit.context import current_request_context
 from audit.models import ActorType, AuditEvent, Outcome
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e]")
+
+
+class AuditWriteError(DatabaseError):
+    """The audit row could not be written; the recorded action must not happen (fail closed)."""
 
 
 @dataclass(frozen=True)
@@ -46,25 +50,31 @@ def audit_record(
     resource_id: str | int = "",
     metadata: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Insert one audit event. Must run inside the caller's transaction (fails closed otherwise)."""
+    """Insert one audit event. Must run inside the caller's transaction (fails closed otherwise).
+
+    Raises AuditWriteError when the database refuses the row, so a caller that maps its own
+    IntegrityError to "already exists" can never mistake a failed audit write for a duplicate."""
     context = current_request_context()
-    with transaction.atomic():
-        return AuditEvent.objects.create(
-            occurred_at=timezone.now(),
-            action=action,
-            outcome=outcome,
-            actor_type=actor.type,
-            actor_id=str(actor.id),
-            actor_label=_clean(actor.label, 200),
-            actor_role=_clean(actor.role, 64),
-            organization_id=organization_id,
-            project_id=project_id,
-            environment=_clean(environment, 64),
-            path=_clean(path, 1024),
-            resource_type=resource_type,
-            resource_id=_clean(str(resource_id), 128),
-            source_ip=_clean(context.source_ip, 64),
-            user_agent=_clean(context.user_agent, 300),
-            request_id=context.request_id,
-            metadata=metadata or {},
-        )
+    try:
+        with transaction.atomic():
+            return AuditEvent.objects.create(
+                occurred_at=timezone.now(),
+                action=action,
+                outcome=outcome,
+                actor_type=actor.type,
+                actor_id=str(actor.id),
+                actor_label=_clean(actor.label, 200),
+                actor_role=_clean(actor.role, 64),
+                organization_id=organization_id,
+                project_id=project_id,
+                environment=_clean(environment, 64),
+                path=_clean(path, 1024),
+                resource_type=resource_type,
+                resource_id=_clean(str(resource_id), 128),
+                source_ip=_clean(context.source_ip, 64),
+                user_agent=_clean(context.user_agent, 300),
+                request_id=context.request_id,
+                metadata=metadata or {},
+            )
+    except DatabaseError as exc:
+        raise AuditWriteError("the audit log refused the event, so the action was not performed") from exc

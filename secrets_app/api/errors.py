@@ -9,16 +9,22 @@ field's error names the field, not its content).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from audit.services import AuditWriteError
+from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.errors import DomainError
 from secrets_app.keyring import SealedError
+
+logger = logging.getLogger("strongroom.api")
 
 
 def _join(prefix: str, key: Any) -> str:
@@ -44,6 +50,17 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(detail)]}
 
 
+def _server_failure(exc: Exception) -> tuple[str, str, int] | None:
+    """Failures that are not the caller's fault, as (code, message, status), in the one shape."""
+    if isinstance(exc, AuditWriteError):
+        return "audit_unavailable", "The audit log could not record this request, so it was not performed.", 503
+    if isinstance(exc, DecryptionError):
+        return "integrity_error", "Stored ciphertext failed its integrity check; nothing was returned.", 500
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "unavailable", "The database is unavailable; try again shortly.", 503
+    return None
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     request = context.get("request")
     request_id = getattr(getattr(request, "_request", request), "request_id", "")
@@ -57,6 +74,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             {"error": {"code": "sealed", "message": f"Strongroom is sealed: {exc}"}, "requestId": request_id},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+    failure = _server_failure(exc)
+    if failure is not None:
+        code, message, http_status = failure
+        # Logged with the request id only: exception text can hold SQL or other details.
+        logger.error("request %s failed: %s (%s)", request_id, code, type(exc).__name__)
+        return Response({"error": {"code": code, "message": message}, "requestId": request_id}, status=http_status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

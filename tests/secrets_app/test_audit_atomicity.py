@@ -9,6 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditEvent
+from audit.services import AuditWriteError
 from secrets_app.models import Folder, FolderCommit, Secret, SecretVersion
 from secrets_app.selectors.secrets import secret_get, secret_list
 from secrets_app.services.folders import folder_create
@@ -145,10 +146,27 @@ def test_it_rolls_back_no_secret_when_the_rollback_cannot_be_audited(
 
 @pytest.mark.django_db
 def test_it_creates_no_folder_that_cannot_be_audited(stored, audit_inserts_fail) -> None:
-    with pytest.raises(Exception):  # noqa: B017, PT011 - refused one way or another; never created
+    # An audit failure is reported as such, never mistaken for "already exists" (409).
+    with pytest.raises(AuditWriteError):
         folder_create(scope=stored.scope(stored.alice), environment="dev", path="/", name="app")
 
     assert not Folder.objects.filter(path="/app").exists()
+
+
+@pytest.mark.django_db
+def test_it_reports_an_audit_failure_not_a_conflict_on_every_create(stored, audit_inserts_fail) -> None:
+    from secrets_app.services.folders import tag_create
+    from secrets_app.services.members import role_create
+    from secrets_app.services.projects import environment_create
+
+    scope = stored.scope(stored.alice)
+    for create in (
+        lambda: tag_create(scope=scope, slug="pci"),
+        lambda: role_create(scope=scope, slug="ops", name="Ops", rules=[]),
+        lambda: environment_create(scope=scope, slug="qa"),
+    ):
+        with pytest.raises(AuditWriteError):
+            create()
 
 
 @pytest.mark.django_db
