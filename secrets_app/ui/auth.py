@@ -11,7 +11,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from django.contrib.auth import authenticate, get_user_model, login, logout
+from django.contrib.auth import authenticate, get_user_model, login, logout, update_session_auth_hash
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,12 +24,15 @@ from secrets_app.errors import DomainError
 from secrets_app.selectors.tokens import personal_token_list
 from secrets_app.services import tokens as token_services
 from secrets_app.services import users as user_services
-from secrets_app.ui.forms import LoginForm, TokenCreateForm, TotpForm
+from secrets_app.services.people import password_change
+from secrets_app.ui.forms import LoginForm, PasswordChangeForm, TokenCreateForm, TotpForm
 from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, login_required, no_store, page_or_partial
 
 PENDING_KEY = "strongroom_pending_login"
 PENDING_SECONDS = 300
 PENDING_ATTEMPTS = 5
+# password_change names fields the API way.
+PASSWORD_FIELDS = {"currentPassword": "current_password", "newPassword": "new_password"}
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -121,6 +124,7 @@ def _account_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "tokens": personal_token_list(request.user),
         "token_form": TokenCreateForm(),
         "totp_form": TotpForm(),
+        "password_form": PasswordChangeForm(),
         **extra,
     }
 
@@ -129,6 +133,29 @@ def _account_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/account.html", _account_context(request))
+
+
+@login_required
+@require_POST
+def password_change_view(request: HttpRequest) -> HttpResponse:
+    """Success keeps this session (its auth hash is renewed) and ends every other one."""
+    form = PasswordChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            password_change(
+                user=request.user,
+                current_password=form.cleaned_data["current_password"],
+                new_password=form.cleaned_data["new_password"],
+            )
+        except DomainError as exc:
+            apply_domain_error(form, exc, aliases=PASSWORD_FIELDS)
+        else:
+            update_session_auth_hash(request, request.user)
+            notice = "Password changed. Your other sessions are signed out."
+            context = _account_context(request, password_notice=notice)
+            return page_or_partial(request, "pages/account.html", context, partial="password")
+    context = _account_context(request, password_form=form)
+    return page_or_partial(request, "pages/account.html", context, partial="password", status=422)
 
 
 def _totp_secret(uri: str) -> str:

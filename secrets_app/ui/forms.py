@@ -11,7 +11,7 @@ from django import forms
 from django.http import QueryDict
 
 from audit.models import Outcome
-from secrets_app.models import BuiltinRole
+from secrets_app.models import BuiltinRole, OrgRole
 from secrets_app.permissions import ACTIONS
 
 _MONO = {"class": "mono", "autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}
@@ -186,6 +186,44 @@ class MemberRoleForm(UIForm):
     def __init__(self, *args: Any, roles: Iterable[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = list(roles)
+
+
+class PersonAddForm(UIForm):
+    id_prefix = "person"
+    email = forms.CharField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"placeholder": "name@company.com"})
+    )
+    role = forms.ChoiceField(label="Organization role", choices=OrgRole.choices, initial=OrgRole.MEMBER)
+    password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        help_text="Leave empty to generate one, shown once.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "placeholder": "generate"}),
+    )
+
+
+class PersonRoleForm(UIForm):
+    id_prefix = "person-role"
+    role = forms.ChoiceField(label="Organization role", choices=OrgRole.choices)
+
+
+class PersonDeactivateForm(UIForm):
+    id_prefix = "person-deactivate"
+    reason = forms.CharField(label="Reason", required=False, max_length=500)
+
+
+class PasswordChangeForm(UIForm):
+    id_prefix = "password"
+    current_password = forms.CharField(
+        label="Current password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    new_password = forms.CharField(
+        label="New password",
+        strip=False,
+        help_text="At least 12 characters, not a common password.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
 
 RULE_ACTIONS = ["*", "secrets.*", *ACTIONS]

@@ -19,6 +19,7 @@ from django.urls import reverse
 from secrets_app.errors import DomainError, NotFound, PermissionDenied
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import project_scope
+from secrets_app.services.people import organization_get_for_principal
 
 View = Callable[..., HttpResponse]
 
@@ -68,6 +69,22 @@ def project_view(view: View) -> View:
         try:
             scope = project_scope(principal_of(request), slug)
             return view(request, scope, *args, **kwargs)
+        except DomainError as exc:
+            return error_response(request, exc)
+
+    return wrapper
+
+
+def org_view(view: View) -> View:
+    """Resolve ``org_slug`` to an Organization the caller belongs to (404 otherwise, like a missing
+    one) and turn a DomainError that escapes the view into a 403/404/4xx page or fragment."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            organization = organization_get_for_principal(principal_of(request), org_slug)
+            return view(request, organization, *args, **kwargs)
         except DomainError as exc:
             return error_response(request, exc)
 

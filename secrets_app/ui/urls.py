@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from secrets_app.ui import audit, auth, members, projects, secrets
+from secrets_app.ui import audit, auth, members, people, projects, secrets
 
 app_name = "ui"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("login/verify/", auth.login_totp, name="login_totp"),
     path("logout/", auth.logout_view, name="logout"),
     path("account/", auth.account, name="account"),
+    path("account/password/", auth.password_change_view, name="password_change"),
     path("account/totp/begin/", auth.totp_begin, name="totp_begin"),
     path("account/totp/confirm/", auth.totp_confirm, name="totp_confirm"),
     path("account/totp/disable/", auth.totp_disable, name="totp_disable"),
@@ -41,6 +42,14 @@ urlpatterns = [
     path("projects/<slug:slug>/roles/", members.role_create, name="role_create"),
     path("projects/<slug:slug>/roles/rule-row/", members.role_rule_row, name="role_rule_row"),
     path("projects/<slug:slug>/roles/<slug:role>/", members.role_delete, name="role_delete"),
+    # Organization people
+    path("org/<slug:org_slug>/people/", people.people_page, name="people"),
+    path("org/<slug:org_slug>/people/<int:user_id>/role/", people.person_role, name="person_role"),
+    path(
+        "org/<slug:org_slug>/people/<int:user_id>/deactivate/",
+        people.person_deactivate_view,
+        name="person_deactivate",
+    ),
     # Audit log
     path("projects/<slug:slug>/audit/", audit.audit_log, name="audit"),
 ]

@@ -32,8 +32,8 @@
       closePanel();
       return;
     }
-    // Clicking outside an open user menu closes it.
-    document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
+    // Clicking outside an open user menu (or a row menu, e.g. "Deactivate…") closes it.
+    document.querySelectorAll("details.user-menu[open], details.row-menu[open]").forEach(function (menu) {
       if (!menu.contains(event.target)) menu.removeAttribute("open");
     });
   });

@@ -1,0 +1,111 @@
+"""The organization's people: everyone sees the list; org admins add people (a generated password
+is shown once), change their organization role and deactivate them. Services enforce the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from secrets_app.errors import DomainError
+from secrets_app.models import Organization, OrgRole
+from secrets_app.services.people import person_add, person_deactivate, person_list, person_set_role
+from secrets_app.ui.forms import PersonAddForm, PersonDeactivateForm, PersonRoleForm
+from secrets_app.ui.shortcuts import apply_domain_error, no_store, org_view, page_or_partial, principal_of
+
+PAGE = "pages/people.html"
+
+
+def _context(request: HttpRequest, organization: Organization, **extra: Any) -> dict[str, Any]:
+    principal = principal_of(request)
+    people = person_list(principal=principal, organization=organization)
+    # Only shows or hides controls: person_add / person_set_role / person_deactivate check again.
+    is_admin = principal.is_superuser or any(
+        person.user_id == principal.id and person.role == OrgRole.ADMIN for person in people
+    )
+    active = sum(1 for person in people if person.user.is_active)
+    context = {
+        "organization": organization,
+        "nav": "people",
+        "people": people,
+        "active_count": active,
+        "inactive_count": len(people) - active,
+        "me": principal.id,
+        "can_manage_people": is_admin,
+        "org_roles": OrgRole.choices,
+        "add_form": PersonAddForm(),
+    }
+    context.update(extra)
+    return context
+
+
+def _section(request: HttpRequest, organization: Organization, *, status: int = 200, **extra: Any) -> HttpResponse:
+    context = _context(request, organization, **extra)
+    return page_or_partial(request, PAGE, context, partial="people_section", status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@org_view
+def people_page(request: HttpRequest, organization: Organization) -> HttpResponse:
+    """GET: the people of the organization. POST: add a person (errors stay in the add form)."""
+    if request.method == "GET":
+        return page_or_partial(request, PAGE, _context(request, organization))
+    form = PersonAddForm(request.POST)
+    if form.is_valid():
+        try:
+            user, generated = person_add(
+                principal=principal_of(request),
+                organization=organization,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                password=form.cleaned_data["password"] or None,
+            )
+        except DomainError as exc:
+            apply_domain_error(form, exc)  # a refusal is raised again: org_view answers 403
+        else:
+            role = form.cleaned_data["role"]
+            if generated:
+                notice = f"Added {user.email} as organization {role}."
+            else:
+                notice = f"Added {user.email} as organization {role}, with the password you chose."
+            # The generated password is in this response only: never cache it.
+            return no_store(
+                _section(request, organization, notice=notice, new_password=generated, new_email=user.email)
+            )
+    return _section(request, organization, add_form=form, status=422)
+
+
+@require_POST
+@org_view
+def person_role(request: HttpRequest, organization: Organization, user_id: int) -> HttpResponse:
+    form = PersonRoleForm(request.POST)
+    if not form.is_valid():
+        return _section(request, organization, error="Choose admin or member.", status=422)
+    try:
+        membership = person_set_role(
+            principal=principal_of(request), organization=organization, user_id=user_id, role=form.cleaned_data["role"]
+        )
+    except DomainError as exc:
+        return _section(request, organization, error=exc.message, status=exc.status)
+    return _section(request, organization, notice=f"{membership.user.email} is now an organization {membership.role}.")
+
+
+@require_POST
+@org_view
+def person_deactivate_view(request: HttpRequest, organization: Organization, user_id: int) -> HttpResponse:
+    """Disable the account: its sessions end on their next request and its API tokens are revoked."""
+    form = PersonDeactivateForm(request.POST)
+    if not form.is_valid():
+        return _section(request, organization, error="Keep the reason under 500 characters.", status=422)
+    try:
+        user = person_deactivate(
+            principal=principal_of(request),
+            organization=organization,
+            user_id=user_id,
+            reason=form.cleaned_data["reason"],
+        )
+    except DomainError as exc:
+        return _section(request, organization, error=exc.message, status=exc.status)
+    notice = f"{user.email} is deactivated: signed out everywhere, API tokens revoked."
+    return _section(request, organization, notice=notice)
