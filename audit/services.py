@@ -4,10 +4,11 @@ if the insert fails, the exception propagates and the action rolls back with it.
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from audit.context import current_request_context
@@ -55,8 +56,11 @@ def audit_record(
     Raises AuditWriteError when the database refuses the row, so a caller that maps its own
     IntegrityError to "already exists" can never mistake a failed audit write for a duplicate."""
     context = current_request_context()
+    # Outside a transaction (the read path) the single INSERT is atomic by itself: no BEGIN/COMMIT
+    # round trips. Inside one, a savepoint keeps a refused insert from poisoning the caller's block.
+    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
-        with transaction.atomic():
+        with guard:
             return AuditEvent.objects.create(
                 occurred_at=timezone.now(),
                 action=action,

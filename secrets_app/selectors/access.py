@@ -26,7 +26,7 @@ def _admin_org_ids(principal: Principal) -> list[int]:
     )
 
 
-def project_list_for_principal(principal: Principal) -> QuerySet[Project]:
+def project_list_for_principal(principal: Principal, *, admin_org_ids: list[int] | None = None) -> QuerySet[Project]:
     """Projects the principal is a member of, plus every project of organizations it administers."""
     if principal.kind == "user" and principal.is_superuser:
         return Project.objects.select_related("organization").order_by("name")
@@ -36,7 +36,7 @@ def project_list_for_principal(principal: Principal) -> QuerySet[Project]:
     member_of = ProjectMembership.objects.filter(user_id=principal.id).exclude(builtin_role="no-access")
     return (
         Project.objects.filter(
-            Q(id__in=member_of.values("project_id")) | Q(organization_id__in=_admin_org_ids(principal))
+            Q(id__in=member_of.values("project_id")) | Q(organization_id__in=admin_org_ids if admin_org_ids is not None else _admin_org_ids(principal))
         )
         .select_related("organization")
         .order_by("name")
@@ -82,7 +82,9 @@ def project_scope_for(principal: Principal, project: Project) -> ProjectScope:
 
 def project_get_for_principal(principal: Principal, project_ref: str) -> tuple[Project, ProjectAccess]:
     """Find a visible project by slug or public id. Raises NotFound for missing *and* invisible ones."""
-    projects = project_list_for_principal(principal)
+    # The reader's admin organizations, looked up once for both the listing and the access check.
+    admin_org_ids = _admin_org_ids(principal)
+    projects = project_list_for_principal(principal, admin_org_ids=admin_org_ids)
     try:
         matches = list(projects.filter(public_id=uuid.UUID(str(project_ref))))
     except ValueError:
@@ -92,13 +94,13 @@ def project_get_for_principal(principal: Principal, project_ref: str) -> tuple[P
     if len(matches) > 1:
         raise Conflict("Several of your organizations have a project with this slug; use the project id")
     project = matches[0]
-    return project, project_access(principal, project)
+    return project, project_access(principal, project, admin_org_ids=admin_org_ids)
 
 
-def project_access(principal: Principal, project: Project) -> ProjectAccess:
+def project_access(principal: Principal, project: Project, *, admin_org_ids: list[int] | None = None) -> ProjectAccess:
     if principal.kind == "user" and principal.is_superuser:
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
-    if project.organization_id in _admin_org_ids(principal):
+    if project.organization_id in (admin_org_ids if admin_org_ids is not None else _admin_org_ids(principal)):
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
     if principal.kind != "user":
         return ProjectAccess(project_id=project.pk, role="no-access", rules=())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db import transaction
 from django.db.models import Prefetch
 
 from secrets_app.errors import NotFound, PermissionDenied
@@ -58,10 +57,11 @@ def current_plaintext(secret: Secret) -> tuple[bytes, bytes | None]:
     return version_plaintext(secret, version)
 
 
-def _live_secrets(folders: list[Folder], principal_user_id: int | None) -> list[Secret]:
-    query = Secret.objects.filter(folder__in=folders, deleted_at__isnull=True).prefetch_related(
-        Prefetch("tags", queryset=Tag.objects.only("id", "slug"))
-    )
+def _live_secrets(folders: list[Folder], principal_user_id: int | None, key: str | None = None) -> list[Secret]:
+    query = Secret.objects.filter(folder__in=folders, deleted_at__isnull=True)
+    if key is not None:
+        query = query.filter(key=key)
+    query = query.prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "slug")))
     shared_or_mine = query.filter(type=SecretType.SHARED)
     if principal_user_id is not None:
         shared_or_mine = shared_or_mine | query.filter(type=SecretType.PERSONAL, owner_id=principal_user_id)
@@ -104,11 +104,13 @@ class _Reader:
         self.user_id = scope.principal.id if scope.principal.kind == "user" else None
         self._folder_values: dict[tuple[str, str], dict[str, str]] = {}
 
-    def views(self, folders: list[Folder], *, with_values: bool, only_type: str | None = None) -> list[SecretView]:
+    def views(
+        self, folders: list[Folder], *, with_values: bool, only_type: str | None = None, key: str | None = None
+    ) -> list[SecretView]:
         access = self.scope.access
         secrets = [
             secret
-            for secret in _live_secrets(folders, self.user_id)
+            for secret in _live_secrets(folders, self.user_id, key)
             if (only_type is None or secret.type == only_type)
             and access.can(
                 "secrets.read",
@@ -275,19 +277,19 @@ def secret_list(
                 )
                 view.value = expansion.value
                 references |= expansion.references
-    with transaction.atomic():
-        _audit_read(
-            scope,
-            audit_action or ("secret.values_read" if include_values else "secret.listed"),
-            env.slug,
-            folder.path,
-            views,
-            {
-                "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100],
-                "recursive": recursive,
-                "imports": include_imports,
-            },
-        )
+    # One INSERT, atomic by itself: the values are returned only if it succeeded.
+    _audit_read(
+        scope,
+        audit_action or ("secret.values_read" if include_values else "secret.listed"),
+        env.slug,
+        folder.path,
+        views,
+        {
+            "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100],
+            "recursive": recursive,
+            "imports": include_imports,
+        },
+    )
     return ReadResult(secrets=views, imports_skipped=skipped)
 
 
@@ -310,7 +312,7 @@ def secret_get(
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
     reader = _Reader(scope)
-    matches = [view for view in reader.views([folder], with_values=False, only_type=secret_type) if view.key == key]
+    matches = reader.views([folder], with_values=False, only_type=secret_type, key=key)
     if not matches and include_imports:
         skipped: list[str] = []
         matches = [
@@ -324,13 +326,12 @@ def secret_get(
         raise NotFound(f"Secret '{key}' not found at {folder.path}")
     view = matches[0]
     if include_value:
-        secret = Secret.objects.select_related("folder", "environment").prefetch_related("tags").get(pk=view.id)
         require(scope, "secrets.read_value", environment=view.environment, path=view.path, tags=view.tags, resource=key)
-        wanted = version or secret.version
-        row = SecretVersion.objects.filter(secret=secret, version=wanted).first()
+        wanted = version or view.version
+        row = SecretVersion.objects.filter(secret_id=view.id, version=wanted).select_related("secret").first()
         if row is None:
             raise NotFound(f"Secret '{key}' has no version {wanted}")
-        value, comment = version_plaintext(secret, row)
+        value, comment = version_plaintext(row.secret, row)
         view.value = value.decode("utf-8")
         view.comment = comment.decode("utf-8") if comment else None
         view.version = wanted
@@ -340,15 +341,14 @@ def secret_get(
                 view.value, environment=view.environment, path=view.path, resolve=reader.resolve, key=view.key
             )
             view.value, references = expansion.value, expansion.references
-        with transaction.atomic():
-            _audit_read(
-                scope,
-                "secret.value_read",
-                env.slug,
-                folder.path,
-                [view],
-                {"version": wanted, "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100]},
-            )
+        _audit_read(
+            scope,
+            "secret.value_read",
+            env.slug,
+            folder.path,
+            [view],
+            {"version": wanted, "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100]},
+        )
     return view
 
 
