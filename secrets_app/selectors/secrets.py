@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 
 from secrets_app.errors import NotFound, PermissionDenied
 from secrets_app.guard import require
@@ -58,6 +58,9 @@ def current_plaintext(secret: Secret) -> tuple[bytes, bytes | None]:
 
 
 def _live_secrets(folders: list[Folder], principal_user_id: int | None, key: str | None = None) -> list[Secret]:
+    """Live secrets of *folders* (shared, and the reader's personal ones), each wired to its folder
+    and environment from *folders* (whose environments are loaded) instead of a join per row."""
+    by_id = {folder.pk: folder for folder in folders}
     query = Secret.objects.filter(folder__in=folders, deleted_at__isnull=True)
     if key is not None:
         query = query.filter(key=key)
@@ -65,7 +68,11 @@ def _live_secrets(folders: list[Folder], principal_user_id: int | None, key: str
     shared_or_mine = query.filter(type=SecretType.SHARED)
     if principal_user_id is not None:
         shared_or_mine = shared_or_mine | query.filter(type=SecretType.PERSONAL, owner_id=principal_user_id)
-    return list(shared_or_mine.select_related("folder", "environment").order_by("folder__path", "key"))
+    secrets = list(shared_or_mine.order_by("folder__path", "key"))
+    for secret in secrets:
+        secret.folder = by_id[secret.folder_id]
+        secret.environment = secret.folder.environment
+    return secrets
 
 
 def _decrypt_current(secrets: list[Secret]) -> dict[int, tuple[str, str | None]]:
@@ -73,26 +80,20 @@ def _decrypt_current(secrets: list[Secret]) -> dict[int, tuple[str, str | None]]
     if not secrets:
         return {}
     by_id = {secret.pk: secret for secret in secrets}
-    wanted = {(secret.pk, secret.version) for secret in secrets}
-    rows = SecretVersion.objects.filter(secret_id__in=by_id).only(
+    # One indexed join for exactly the current versions, as tuples (no model instances).
+    rows = SecretVersion.objects.filter(secret_id__in=by_id, version=F("secret__version")).values_list(
         "secret_id", "version", "value_ciphertext", "comment_ciphertext"
     )
-    # Filter to current versions in Python: one indexed query, no per-secret round trip.
-    from django.db.models import F
-
-    rows = rows.filter(version=F("secret__version"))
     plain: dict[int, tuple[str, str | None]] = {}
-    for row in rows:
-        if (row.secret_id, row.version) not in wanted:
-            continue
-        secret = by_id[row.secret_id]
-        value = decrypt_field(secret, row.version, "value", row.value_ciphertext).decode("utf-8")
+    for secret_id, version, value_ciphertext, comment_ciphertext in rows:
+        secret = by_id[secret_id]
+        value = decrypt_field(secret, version, "value", value_ciphertext).decode("utf-8")
         comment = (
-            decrypt_field(secret, row.version, "comment", row.comment_ciphertext).decode("utf-8")
-            if row.comment_ciphertext
+            decrypt_field(secret, version, "comment", comment_ciphertext).decode("utf-8")
+            if comment_ciphertext
             else None
         )
-        plain[row.secret_id] = (value, comment)
+        plain[secret_id] = (value, comment)
     return plain
 
 

@@ -29,6 +29,7 @@ def folder_get(scope: ProjectScope, environment_slug: str, path: str) -> tuple[E
         raise NotFound(
             f"Folder '{canonical}' not found in environment '{environment.slug}'", fields={"path": ["not found"]}
         )
+    folder.environment = environment  # already loaded: spare readers a query per folder
     return environment, folder
 
 
@@ -37,4 +38,4 @@ def folder_subtree(folder: Folder) -> list[Folder]:
     below = Folder.objects.filter(environment_id=folder.environment_id)
     if folder.path != "/":
         below = below.filter(path__startswith=folder.path + "/")
-    return [folder, *below.exclude(pk=folder.pk).order_by("path")]
+    return [folder, *below.exclude(pk=folder.pk).select_related("environment").order_by("path")]
