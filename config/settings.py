@@ -154,7 +154,7 @@ STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = env_int("STRONGROOM_AUDIT_SEAL_DELAY_SECON
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "secrets_app.api.authentication.PersonalTokenAuthentication",
+        "secrets_app.api.authentication.BearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,4 +1,4 @@
-"""Who is acting: a person (Django user) or, later, a machine identity. One shape for both."""
+"""Who is acting: a person (Django user) or a machine identity. One shape for both."""
 
 from __future__ import annotations
 
@@ -16,10 +16,22 @@ class Principal:
     label: str
     user: Any = None
     is_superuser: bool = False
+    identity: Any = None
+    organization_id: int | None = None  # an identity's organization (people can belong to several)
 
     @classmethod
     def for_user(cls, user: Any) -> Principal:
         return cls(kind="user", id=user.pk, label=user.get_username(), user=user, is_superuser=bool(user.is_superuser))
+
+    @classmethod
+    def for_identity(cls, identity: Any) -> Principal:
+        return cls(
+            kind="identity",
+            id=identity.pk,
+            label=identity.name,
+            identity=identity,
+            organization_id=identity.organization_id,
+        )
 
     @property
     def key(self) -> str:

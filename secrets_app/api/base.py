@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from secrets_app.api.authentication import principal_of
 from secrets_app.api.idempotency import with_idempotency
 from secrets_app.api.schema import IDEMPOTENCY_KEY
 from secrets_app.principals import Principal
@@ -42,7 +43,7 @@ class ApiView(APIView):
 
     @property
     def principal(self) -> Principal:
-        return Principal.for_user(self.request.user)
+        return principal_of(self.request.user)
 
     def scope(self, project: str) -> ProjectScope:
         """The caller in *project* (slug or public id); NotFound when missing or invisible."""

@@ -18,8 +18,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from secrets_app.api.authentication import principal_of
 from secrets_app.errors import ValidationFailed
-from secrets_app.principals import Principal
 from secrets_app.services.idempotency import (
     StoredResponse,
     idempotency_begin,
@@ -59,7 +59,7 @@ def with_idempotency(handler: Callable[..., Response]) -> Callable[..., Response
             raise ValidationFailed(HEADER, "is not accepted here: the response holds a credential and is never stored")
         key = idempotency_key_validate(raw_key)
         outcome = idempotency_begin(
-            principal_key=Principal.for_user(request.user).key,
+            principal_key=principal_of(request.user).key,
             key=key,
             fingerprint=idempotency_fingerprint(
                 method=request.method or "POST", path=request.get_full_path(), body=_raw_body(request)

@@ -2,6 +2,17 @@ from __future__ import annotations
 
 from secrets_app.models.access import PersonalAccessToken, UserTOTP
 from secrets_app.models.bookkeeping import BookkeepingCursor
+from secrets_app.models.identities import (
+    AuthMethodKind,
+    ClientSecret,
+    IdentityAccessToken,
+    IdentityProjectMembership,
+    JwtAuth,
+    KubernetesAuth,
+    MachineIdentity,
+    TokenSettings,
+    UniversalAuth,
+)
 from secrets_app.models.keys import DataKey, RootKeyCheck
 from secrets_app.models.organizations import Organization, OrganizationMembership, OrgRole
 from secrets_app.models.projects import Environment, Project
@@ -18,6 +29,15 @@ from secrets_app.models.secrets import (
 )
 
 __all__ = [
+    "ClientSecret",
+    "JwtAuth",
+    "KubernetesAuth",
+    "UniversalAuth",
+    "AuthMethodKind",
+    "IdentityAccessToken",
+    "IdentityProjectMembership",
+    "MachineIdentity",
+    "TokenSettings",
     "BookkeepingCursor",
     "BuiltinRole",
     "DataKey",

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from audit.models import Outcome
 from audit.services import AuditActor, audit_record
 from secrets_app.errors import Conflict, NotFound
-from secrets_app.models import OrganizationMembership, OrgRole, Project, ProjectMembership
+from secrets_app.models import IdentityProjectMembership, OrganizationMembership, OrgRole, Project, ProjectMembership
 from secrets_app.permissions import BUILTIN_RULES, ProjectAccess, Rule
 from secrets_app.principals import Principal
 
@@ -30,13 +30,21 @@ def project_list_for_principal(principal: Principal, *, admin_org_ids: list[int]
     """Projects the principal is a member of, plus every project of organizations it administers."""
     if principal.kind == "user" and principal.is_superuser:
         return Project.objects.select_related("organization").order_by("name")
-    if principal.kind != "user":
-        # Memberships name people (user_id): an identity must never borrow those of the user sharing its id.
-        return Project.objects.none()
+    if principal.kind == "identity":
+        # Identity memberships are their own table: never those of a person sharing the numeric id.
+        identity_of = IdentityProjectMembership.objects.filter(identity_id=principal.id).exclude(
+            builtin_role="no-access"
+        )
+        return (
+            Project.objects.filter(id__in=identity_of.values("project_id"), organization_id=principal.organization_id)
+            .select_related("organization")
+            .order_by("name")
+        )
     member_of = ProjectMembership.objects.filter(user_id=principal.id).exclude(builtin_role="no-access")
     return (
         Project.objects.filter(
-            Q(id__in=member_of.values("project_id")) | Q(organization_id__in=admin_org_ids if admin_org_ids is not None else _admin_org_ids(principal))
+            Q(id__in=member_of.values("project_id"))
+            | Q(organization_id__in=admin_org_ids if admin_org_ids is not None else _admin_org_ids(principal))
         )
         .select_related("organization")
         .order_by("name")
@@ -102,14 +110,12 @@ def project_access(principal: Principal, project: Project, *, admin_org_ids: lis
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
     if project.organization_id in (admin_org_ids if admin_org_ids is not None else _admin_org_ids(principal)):
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
-    if principal.kind != "user":
-        return ProjectAccess(project_id=project.pk, role="no-access", rules=())
-    membership = (
-        ProjectMembership.objects.filter(project=project, user_id=principal.id)
-        .select_related("custom_role")
-        .prefetch_related("custom_role__rules")
-        .first()
+    memberships = (
+        IdentityProjectMembership.objects.filter(project=project, identity_id=principal.id)
+        if principal.kind == "identity"
+        else ProjectMembership.objects.filter(project=project, user_id=principal.id)
     )
+    membership = memberships.select_related("custom_role").prefetch_related("custom_role__rules").first()
     if membership is None:
         return ProjectAccess(project_id=project.pk, role="no-access", rules=())
     if membership.custom_role is not None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from secrets_app.api.authentication import IsPerson
 from secrets_app.api.base import ApiView
 from secrets_app.api.pagination import page_of, page_window, paginated_response
 from secrets_app.api.schema import ID, PROJECT, SLUG, errors
@@ -177,6 +179,7 @@ TOKEN_TAGS = ["tokens"]
 
 
 class TokenListApi(ApiView):
+    permission_classes = [IsAuthenticated, IsPerson]
     # The creation response holds the token: it must never be stored for an idempotent replay.
     idempotency_storable = False
 
@@ -201,6 +204,8 @@ class TokenListApi(ApiView):
 
 
 class TokenDetailApi(ApiView):
+    permission_classes = [IsAuthenticated, IsPerson]
+
     @extend_schema(operation_id="tokens_revoke", tags=TOKEN_TAGS, parameters=[ID], responses={204: None, **errors(404)})
     def delete(self, request: Request, id: int) -> Response:  # noqa: A002 - the route's name
         personal_token_revoke(user=request.user, token_id=id)
@@ -208,6 +213,8 @@ class TokenDetailApi(ApiView):
 
 
 class MeApi(ApiView):
+    permission_classes = [IsAuthenticated, IsPerson]
+
     @extend_schema(operation_id="me", tags=["me"], responses={200: MeSerializer, **errors()})
     def get(self, request: Request) -> Response:
         user = request.user

@@ -5,9 +5,11 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from secrets_app.api.authentication import IsPerson
 from secrets_app.api.base import ApiView
 from secrets_app.api.schema import ID, errors
 from secrets_app.api.serializers.people import (
@@ -37,6 +39,7 @@ TAGS = ["people"]
 
 @extend_schema(tags=TAGS, parameters=[ORGANIZATION])
 class PersonListApi(ApiView):
+    permission_classes = [IsAuthenticated, IsPerson]
     # The creation response may hold a generated password: never stored for idempotent replay.
     idempotency_storable = False
 
@@ -68,6 +71,8 @@ class PersonListApi(ApiView):
 
 @extend_schema(tags=TAGS, parameters=[ORGANIZATION, ID])
 class PersonDetailApi(ApiView):
+    permission_classes = [IsAuthenticated, IsPerson]
+
     @extend_schema(
         operation_id="people_update",
         request=PersonUpdateRequest,
@@ -82,6 +87,8 @@ class PersonDetailApi(ApiView):
 
 @extend_schema(tags=TAGS, parameters=[ORGANIZATION, ID])
 class PersonDeactivateApi(ApiView):
+    permission_classes = [IsAuthenticated, IsPerson]
+
     @extend_schema(
         operation_id="people_deactivate",
         request=PersonDeactivateRequest,
@@ -98,6 +105,8 @@ class PersonDeactivateApi(ApiView):
 
 @extend_schema(tags=["me"])
 class PasswordChangeApi(ApiView):
+    permission_classes = [IsAuthenticated, IsPerson]
+
     @extend_schema(
         operation_id="me_password_change", request=PasswordChangeRequest, responses={204: None, **errors(400)}
     )
