@@ -1,0 +1,1 @@
+"""Sync destinations: one folder per kind behind ``base.SyncProvider``, found through ``registry``."""

@@ -1,0 +1,621 @@
+"""The interface every sync destination implements (copy a provider folder to add one).
+
+A provider is stateless: the engine (``syncs.services.runs``) hands it a connection's decrypted
+credentials and a sync's destination config, and persists whatever the provider reports back.
+
+The reconcile loop, for one run of one sync::
+
+    desired = engine builds {source key: DesiredItem} from Strongroom (values decrypted, references expanded)
+    remote  = provider.read_remote(ctx)                     # {remote name: RemoteItem}
+    plan    = provider.plan(desired, remote, managed, opts) # PURE: no I/O, no clock, no database
+    result  = provider.apply(ctx, plan)                     # only the actions in the plan
+    engine records result.applied / result.removed as SyncManagedKey rows
+
+Ownership rules every provider keeps (tested for each one):
+- only names recorded as managed by *this* sync (``managed``) are ever updated without an explicit
+  take-over, removed or disabled; every other remote item survives every run untouched;
+- a container (ADO variable group, ...) is deleted only if this sync created it;
+- an error in the plan that is ``blocking`` means nothing at all is written.
+
+Errors raised by ``test_connection``, ``read_remote`` and ``apply`` must be ``ProviderError``
+subclasses whose ``str()`` is safe to store and show: never a secret value, credential or
+response body that might echo one. The engine truncates them to 240 characters anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """A failure talking to the destination. ``retryable`` decides whether the engine retries;
+    ``retry_after`` (seconds) is the destination's own ``Retry-After`` when it sent one."""
+
+    retryable: bool = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class TransientError(ProviderError):
+    """429, 5xx, timeouts, connection resets: retried with backoff (honouring ``retry_after``)."""
+
+    retryable = True
+
+
+class AuthError(ProviderError):
+    """401/403: the credentials are wrong, expired or lack a scope. Final at once: never retried,
+    the owner is notified."""
+
+    retryable = False
+
+
+class ConfigError(ProviderError):
+    """The destination config or plan cannot work (bad URL, name rejected by the destination,
+    a container that vanished in a way we will not repair). Final, not retried."""
+
+    retryable = False
+
+
+# --- what flows between engine and provider ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One field of a connection's credential schema (write-only after save)."""
+
+    name: str
+    label: str
+    secret: bool = True  # secrets are encrypted at rest and never returned; others are shown
+    required: bool = True
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectionMethod:
+    """A way to authenticate to the destination (``pat``, ``oauth``, ``client_secret``…)."""
+
+    slug: str
+    label: str
+    fields: tuple[Credential, ...]
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """A decrypted connection handed to a provider for one call. Never logged, never stored."""
+
+    id: int
+    method: str
+    credentials: Mapping[str, str]  # field name -> value (secret fields included, in memory only)
+    config: Mapping[str, Any]  # non-secret connection settings (e.g. ADO organization URL, tenant id)
+
+    def __repr__(self) -> str:  # credentials never appear in logs or tracebacks
+        return f"<ConnectionInfo {self.id} {self.method}>"
+
+
+@dataclass(frozen=True)
+class SyncContext:
+    """What ``read_remote`` and ``apply`` need about one sync."""
+
+    sync_id: int
+    connection: ConnectionInfo
+    destination: Mapping[str, Any]  # the sync's validated destination config
+    created_container: bool = False  # this sync created the container (may delete it on removal)
+    heartbeat: Callable[[], None] = lambda: None  # call between remote writes on long applies
+    # Called by ``apply`` each time a batch of actions is durably at the destination, with the
+    # names it covers: the engine records them at once so a killed worker loses no progress.
+    progress: Callable[[ApplyProgress], None] = lambda progress: None
+
+
+@dataclass(frozen=True)
+class DesiredItem:
+    """One source secret as the destination should hold it."""
+
+    key: str  # the Strongroom key (unique within the sync's source)
+    value: str  # plaintext, in memory only
+    digest: str  # keyed HMAC of the value (``SyncManagedKey.digest``); never the value
+    version: int = 0  # the Strongroom version the value belongs to
+    path: str = "/"
+
+    def __repr__(self) -> str:
+        return f"<DesiredItem {self.path}:{self.key} v{self.version}>"
+
+
+@dataclass(frozen=True)
+class RemoteItem:
+    """One item as the destination holds it now.
+
+    ``value`` is None when the destination does not reveal it (ADO secret variables always);
+    ``version`` is whatever token tells a later change apart (KV version id, ADO group
+    ``modifiedOn``); ``deleted`` marks a soft-deleted item that can be recovered (KV);
+    ``tags`` are destination tags/labels (KV tags)."""
+
+    name: str
+    value: str | None = None
+    is_secret: bool = True
+    version: str = ""
+    enabled: bool = True
+    deleted: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<RemoteItem {self.name} v={self.version!r} secret={self.is_secret}>"
+
+
+@dataclass(frozen=True)
+class ManagedState:
+    """What this sync recorded about a remote name it manages (a ``SyncManagedKey`` row)."""
+
+    name: str
+    digest: str = ""  # HMAC of the last value we wrote ("" when we never wrote one)
+    version: str = ""  # the remote version/modifiedOn right after our last write
+    created_by_sync: bool = False
+    source_key: str = ""
+
+
+class InitialBehavior:
+    OVERWRITE_DESTINATION = "overwrite_destination"
+    IMPORT_DESTINATION = "import_destination"  # import remote-only keys; Strongroom wins a clash
+    IMPORT_PREFER_DESTINATION = "import_prefer_destination"  # import; the destination wins a clash
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Everything ``plan`` needs besides the three maps. Plain values only (plan stays pure).
+
+    ``first_run``: no successful run yet, so ``initial_behavior`` decides clashes with existing
+    remote items. After the first run a clash with an unmanaged item is taken over only when
+    ``initial_behavior`` is ``overwrite_destination`` (an explicit, audited choice); otherwise it
+    is reported and skipped.
+    ``force``: rewrite every managed value even if our digest says it is current (drift overwrite).
+    ``delete_removed``: a managed key whose source secret is gone is removed at the destination
+    (``SyncProvider.removal_action``); otherwise it is left there and stays recorded as managed.
+    """
+
+    key_name_template: str = "{{secretKey}}"
+    environment: str = ""
+    first_run: bool = False
+    initial_behavior: str = InitialBehavior.OVERWRITE_DESTINATION
+    delete_removed: bool = True
+    force: bool = False
+    provider_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. KV {"removal": "disable"}
+
+
+class ActionKind:
+    CREATE = "create"  # write a new remote item (we create it: created_by_sync)
+    UPDATE = "update"  # write a new value into an item we manage
+    TAKE_OVER = "take_over"  # write our value into an existing unmanaged item, then manage it
+    RECOVER = "recover"  # recover a soft-deleted item, then write (KV)
+    DELETE = "delete"  # remove a managed item whose source is gone
+    DISABLE = "disable"  # disable instead of delete (KV)
+    IMPORT = "import"  # write the remote value into Strongroom, then manage the item (no remote write)
+    KEEP = "keep"  # remote item unchanged, but record it as managed (e.g. unreadable on import)
+
+    WRITES = frozenset({CREATE, UPDATE, TAKE_OVER, RECOVER})
+    REMOVALS = frozenset({DELETE, DISABLE})
+
+
+@dataclass(frozen=True)
+class PlanAction:
+    kind: str
+    name: str  # the remote name
+    key: str = ""  # the Strongroom key (empty for removals of keys no longer in the source)
+    value: str | None = None  # for writes (from Strongroom) and imports (from the destination)
+    digest: str = ""  # digest of ``value`` for writes; "" for imports (the engine computes it)
+    version: int = 0
+    path: str = "/"
+
+    def __repr__(self) -> str:
+        return f"<PlanAction {self.kind} {self.name}>"
+
+
+@dataclass(frozen=True)
+class PlanError:
+    """A problem found while planning. ``blocking`` errors stop the whole run before any write
+    (name collisions, names the destination refuses); others skip one name and are reported."""
+
+    code: str  # "name_collision", "invalid_name", "unmanaged_conflict", "unreadable_remote", …
+    message: str  # safe to show: names only, never values
+    names: tuple[str, ...] = ()
+    blocking: bool = True
+
+
+@dataclass
+class Plan:
+    actions: list[PlanAction] = field(default_factory=list)
+    errors: list[PlanError] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # managed names already current
+
+    @property
+    def blocked(self) -> bool:
+        return any(error.blocking for error in self.errors)
+
+    def of_kind(self, *kinds: str) -> list[PlanAction]:
+        return [action for action in self.actions if action.kind in kinds]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for action in self.actions:
+            counts[action.kind] = counts.get(action.kind, 0) + 1
+        counts["unchanged"] = len(self.unchanged)
+        return counts
+
+
+@dataclass(frozen=True)
+class AppliedItem:
+    """One name durably written by ``apply``: what the engine records as managed."""
+
+    name: str
+    key: str
+    digest: str
+    version: str = ""  # remote version / modifiedOn after the write
+    created: bool = False  # we created the remote item
+
+
+@dataclass(frozen=True)
+class ApplyProgress:
+    """A batch that is now at the destination (reported through ``SyncContext.progress``)."""
+
+    applied: tuple[AppliedItem, ...] = ()
+    removed: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()
+    container_created: bool = False
+
+
+@dataclass
+class ApplyResult:
+    applied: list[AppliedItem] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # deleted at the destination: stop managing
+    disabled: list[str] = field(default_factory=list)  # disabled at the destination: still managed
+    container_created: bool = False
+    container_version: str = ""  # e.g. ADO group modifiedOn after the final write
+
+    def counts(self) -> dict[str, int]:
+        return {"written": len(self.applied), "removed": len(self.removed), "disabled": len(self.disabled)}
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    name: str
+    kind: str  # "changed" | "missing" | "unmanaged" | "possibly_changed"
+    detail: str = ""  # safe text (no values)
+    adoptable: bool = False  # the remote value is readable, so adopt can write it to Strongroom
+
+
+# --- names ------------------------------------------------------------------------------------
+
+_TEMPLATE_TOKEN = re.compile(r"\{\{\s*(secretKey|environment)\s*\}\}")
+
+
+def map_name(key: str, template: str, *, environment: str = "") -> str:
+    """Apply a key name template: ``{{secretKey}}`` is the Strongroom key, ``{{environment}}``
+    the source environment slug. Pure. ``map_name("DB", "APP_{{secretKey}}") == "APP_DB"``."""
+    values = {"secretKey": key, "environment": environment}
+    return _TEMPLATE_TOKEN.sub(lambda match: values[match.group(1)], template)
+
+
+def unmap_name(name: str, template: str, *, environment: str = "") -> str | None:
+    """The Strongroom key a remote *name* stands for under *template*, or None when the name does
+    not fit the template (``unmap_name("APP_DB", "APP_{{secretKey}}") == "DB"``). Pure."""
+    prefix, _, suffix = template.replace("{{ secretKey }}", "{{secretKey}}").partition("{{secretKey}}")
+    prefix = map_name("", prefix, environment=environment)
+    suffix = map_name("", suffix, environment=environment)
+    if not name.startswith(prefix) or not name.endswith(suffix) or len(name) <= len(prefix) + len(suffix):
+        return None
+    return name[len(prefix) : len(name) - len(suffix)]
+
+
+def validate_template(template: str) -> str | None:
+    """None when *template* is usable, else why not (it must contain ``{{secretKey}}`` once, so
+    two keys never map to the same name, and nothing but known tokens)."""
+    if len(_TEMPLATE_TOKEN.findall(template)) == 0 or "secretKey" not in template:
+        return "the template must contain {{secretKey}}"
+    if template.count("{{secretKey}}") + template.count("{{ secretKey }}") != 1:
+        return "the template must contain {{secretKey}} exactly once"
+    leftover = _TEMPLATE_TOKEN.sub("", template)
+    if "{{" in leftover or "}}" in leftover:
+        return "unknown token in template (known: {{secretKey}}, {{environment}})"
+    return None
+
+
+# --- the provider base class -----------------------------------------------------------------
+
+
+class SyncProvider:
+    """Base class of a sync destination. Subclasses set the class attributes and implement the
+    I/O methods; ``plan`` is shared and pure, steered by the small hooks below.
+
+    Class attributes:
+    - ``kind``: registry key and ``AppConnection.kind`` value (``azure_devops``).
+    - ``label``: shown in the UI.
+    - ``methods``: the connection methods and their credential fields.
+    - ``reveals_values``: the destination returns values on read (KV yes, ADO secrets no); it
+      decides whether drift can see a changed value and whether adopt/import is possible.
+    """
+
+    kind: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    methods: ClassVar[tuple[ConnectionMethod, ...]] = ()
+    reveals_values: ClassVar[bool] = False
+
+    # --- connections ------------------------------------------------------------------------
+    def method(self, slug: str) -> ConnectionMethod:
+        for method in self.methods:
+            if method.slug == slug:
+                return method
+        raise ConfigError(f"unknown connection method {slug!r} for {self.kind}")
+
+    def validate_connection(
+        self, *, method: str, credentials: Mapping[str, str], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Check a connection's fields before they are saved; return the cleaned non-secret
+        *config*. Raise ``ConfigError`` naming the field (never echoing a credential).
+        The base checks required credential fields are present; override to check URLs etc."""
+        schema = self.method(method)
+        for credential in schema.fields:
+            if credential.required and not str(credentials.get(credential.name, "")).strip():
+                raise ConfigError(f"{credential.name}: this field is required")
+        unknown = set(credentials) - {credential.name for credential in schema.fields}
+        if unknown:
+            raise ConfigError(f"unknown credential field(s): {', '.join(sorted(unknown))}")
+        return dict(config)
+
+    def test_connection(self, connection: ConnectionInfo) -> str:
+        """Make one cheap authenticated call. Return a short safe description of what was
+        reached ("organization https://dev.azure.com/acme"); raise ``ProviderError`` otherwise."""
+        raise NotImplementedError
+
+    # --- destinations -------------------------------------------------------------------------
+    def validate_destination(
+        self, destination: Mapping[str, Any], connection_config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Return the cleaned destination config for a sync, or raise ``ConfigError`` naming the
+        field. Called at save time *and* again before each run (URLs are re-checked at connect
+        time, so a DNS change cannot turn a saved destination into an internal one)."""
+        raise NotImplementedError
+
+    def target_key(self, destination: Mapping[str, Any]) -> str:
+        """A stable string naming the remote container (``ado:https://dev.azure.com/acme/proj/grp``).
+        Runs of every sync with the same target key are serialised by one lock."""
+        raise NotImplementedError
+
+    def describe_destination(self, destination: Mapping[str, Any]) -> str:
+        """One line for lists and audit metadata (no secrets in destination configs anyway)."""
+        return self.target_key(destination)
+
+    # --- names (hooks for plan) ---------------------------------------------------------------
+    def normalize_name(self, name: str) -> str:
+        """The name as the destination will store it (KV: ``_`` → ``-``). Two source keys whose
+        normalised names are equal (case-insensitively when ``names_case_insensitive``) collide."""
+        return name
+
+    names_case_insensitive: ClassVar[bool] = True
+
+    def validate_name(self, name: str) -> str | None:
+        """None when the destination accepts *name* (already normalised), else why not."""
+        return None
+
+    def removal_action(self, options: PlanOptions) -> str:
+        """``ActionKind.DELETE`` or ``ActionKind.DISABLE`` for a managed key whose source is gone."""
+        return ActionKind.DELETE
+
+    def remote_name_key(self, name: str) -> str:
+        return name.lower() if self.names_case_insensitive else name
+
+    # --- the reconcile loop -------------------------------------------------------------------
+    def read_remote(self, ctx: SyncContext) -> dict[str, RemoteItem]:
+        """Every item in the destination container, keyed by remote name (managed or not).
+        Returns {} when the container does not exist yet (it is created by ``apply``).
+        Must not return values it cannot read (None instead)."""
+        raise NotImplementedError
+
+    def plan(
+        self,
+        desired: Mapping[str, DesiredItem],
+        remote: Mapping[str, RemoteItem],
+        managed: Mapping[str, ManagedState],
+        options: PlanOptions,
+    ) -> Plan:
+        """PURE: decide what to change. *desired* is keyed by Strongroom key, *remote* and
+        *managed* by remote name (a ``set`` of names is not enough: digests decide "current").
+
+        - name mapping (``map_name`` + ``normalize_name``) and collisions: two keys mapping to one
+          remote name, or a name the destination refuses, are **blocking** errors;
+        - managed + in source: UPDATE when our digest differs, the item is missing (CREATE again),
+          disabled, or differs by readable value; else unchanged (``force`` rewrites anyway);
+        - not managed + exists remotely: a clash, settled by ``initial_behavior`` (see
+          ``PlanOptions``); soft-deleted remote items are RECOVERed;
+        - not managed + absent: CREATE;
+        - managed + gone from the source: ``removal_action`` when ``delete_removed`` and the item
+          still exists remotely; otherwise nothing;
+        - remote items neither managed nor in the source: never touched (imported only on a first
+          run with an ``import_*`` behaviour and a readable value).
+        Deterministic: actions are sorted by remote name."""
+        result = Plan()
+        by_remote: dict[str, DesiredItem] = {}
+        remote_name_of: dict[str, str] = {}
+        seen: dict[str, str] = {}  # normalised comparison key -> first Strongroom key
+        for key in sorted(desired):
+            name = self.normalize_name(map_name(key, options.key_name_template, environment=options.environment))
+            problem = self.validate_name(name)
+            if problem:
+                result.errors.append(PlanError("invalid_name", f"{key} → {name}: {problem}", (key,)))
+                continue
+            compare = self.remote_name_key(name)
+            if compare in seen:
+                result.errors.append(
+                    PlanError(
+                        "name_collision",
+                        f"{seen[compare]} and {key} both map to the destination name {name}",
+                        (seen[compare], key),
+                    )
+                )
+                continue
+            seen[compare] = key
+            by_remote[name] = desired[key]
+            remote_name_of[key] = name
+        if result.blocked:
+            return result
+
+        remote_by_key = {self.remote_name_key(name): item for name, item in remote.items()}
+        managed_by_key = {self.remote_name_key(name): state for name, state in managed.items()}
+
+        for name in sorted(by_remote):
+            item = by_remote[name]
+            compare = self.remote_name_key(name)
+            there = remote_by_key.get(compare)
+            state = managed_by_key.get(compare)
+            write = {
+                "key": item.key,
+                "value": item.value,
+                "digest": item.digest,
+                "version": item.version,
+                "path": item.path,
+            }
+            if there is not None and there.deleted:
+                if state is None and not self._may_take_over(options):
+                    result.errors.append(self._conflict(name, item.key, blocking=False))
+                    continue
+                result.actions.append(PlanAction(ActionKind.RECOVER, there.name, **write))
+                continue
+            if there is None:
+                result.actions.append(PlanAction(ActionKind.CREATE, name, **write))
+                continue
+            if state is not None:
+                stale = (
+                    options.force
+                    or state.digest != item.digest
+                    or not there.enabled
+                    or (there.value is not None and there.value != item.value)
+                )
+                if stale:
+                    result.actions.append(PlanAction(ActionKind.UPDATE, there.name, **write))
+                else:
+                    result.unchanged.append(there.name)
+                continue
+            # A clash with an item this sync does not manage.
+            if options.first_run and options.initial_behavior == InitialBehavior.IMPORT_PREFER_DESTINATION:
+                if there.value is not None:
+                    if there.value == item.value:
+                        result.actions.append(PlanAction(ActionKind.KEEP, there.name, key=item.key, digest=item.digest))
+                    else:
+                        result.actions.append(
+                            PlanAction(ActionKind.IMPORT, there.name, key=item.key, value=there.value, path=item.path)
+                        )
+                else:
+                    result.errors.append(
+                        PlanError(
+                            "unreadable_remote",
+                            f"{there.name}: the destination does not reveal its value, so it was kept and not imported",
+                            (there.name,),
+                            blocking=False,
+                        )
+                    )
+                continue
+            if self._may_take_over(options):
+                result.actions.append(PlanAction(ActionKind.TAKE_OVER, there.name, **write))
+            else:
+                result.errors.append(self._conflict(there.name, item.key, blocking=False))
+
+        # Remote items this sync neither manages nor has in its source.
+        wanted = {self.remote_name_key(name) for name in by_remote}
+        if options.first_run and options.initial_behavior in (
+            InitialBehavior.IMPORT_DESTINATION,
+            InitialBehavior.IMPORT_PREFER_DESTINATION,
+        ):
+            for compare, there in sorted(remote_by_key.items()):
+                if compare in wanted or compare in managed_by_key or there.deleted:
+                    continue
+                if there.value is None:
+                    result.errors.append(
+                        PlanError(
+                            "unreadable_remote",
+                            f"{there.name}: the destination does not reveal its value, so it was not imported",
+                            (there.name,),
+                            blocking=False,
+                        )
+                    )
+                    continue
+                key = unmap_name(there.name, options.key_name_template, environment=options.environment)
+                if key is None:
+                    continue  # a name outside this sync's template is not ours to import
+                result.actions.append(PlanAction(ActionKind.IMPORT, there.name, key=key, value=there.value))
+
+        # Managed items whose source secret is gone.
+        if options.delete_removed:
+            removal = self.removal_action(options)
+            for compare, state in sorted(managed_by_key.items()):
+                if compare in wanted:
+                    continue
+                there = remote_by_key.get(compare)
+                if there is None or there.deleted:
+                    continue
+                if removal == ActionKind.DISABLE and not there.enabled:
+                    continue
+                result.actions.append(PlanAction(removal, there.name, key=state.source_key))
+
+        result.actions.sort(key=lambda action: (action.name, action.kind))
+        return result
+
+    @staticmethod
+    def _may_take_over(options: PlanOptions) -> bool:
+        if options.initial_behavior == InitialBehavior.OVERWRITE_DESTINATION:
+            return True
+        # import_destination lets Strongroom win a clash on the first run only.
+        return options.first_run and options.initial_behavior == InitialBehavior.IMPORT_DESTINATION
+
+    @staticmethod
+    def _conflict(name: str, key: str, *, blocking: bool) -> PlanError:
+        return PlanError(
+            "unmanaged_conflict",
+            f"{name} already exists at the destination and is not managed by this sync; {key} was skipped",
+            (name,),
+            blocking=blocking,
+        )
+
+    def apply(self, ctx: SyncContext, plan: Plan) -> ApplyResult:
+        """Carry out *plan* (never called when ``plan.blocked``). Idempotent: applying the same
+        plan twice leaves the destination as applying it once. Creates the container when absent
+        (``ApplyResult.container_created``). Writes only the names in the plan's actions, leaves
+        every other remote item as it is, and reports progress per durable batch through
+        ``ctx.progress``. IMPORT and KEEP actions need no remote write (the engine handles them).
+        Raises ``ProviderError``; what was reported through ``ctx.progress`` before the error
+        stays recorded."""
+        raise NotImplementedError
+
+    def delete_items(self, ctx: SyncContext, names: list[str], *, delete_container: bool) -> None:
+        """Remove *names* (all managed by the sync being deleted) from the destination, and the
+        container itself when *delete_container* (only passed when the sync created it) and it
+        is then empty. Items not in *names* are never touched. "Not found" counts as done."""
+        raise NotImplementedError
+
+    def drift(
+        self, remote: Mapping[str, RemoteItem], managed: Mapping[str, ManagedState], desired_names: set[str]
+    ) -> list[DriftItem]:
+        """PURE: compare the destination with what the sync last applied. ``desired_names`` are
+        the remote names the source maps to. Default: missing managed items, unmanaged items, and
+        readable values whose change shows through ``version``; providers refine it."""
+        items: list[DriftItem] = []
+        remote_by_key = {self.remote_name_key(name): item for name, item in remote.items()}
+        managed_keys = {self.remote_name_key(name) for name in managed}
+        for name, state in sorted(managed.items()):
+            there = remote_by_key.get(self.remote_name_key(name))
+            if there is None or there.deleted:
+                items.append(DriftItem(name, "missing", "managed item is gone from the destination"))
+            elif state.version and there.version and there.version != state.version:
+                items.append(
+                    DriftItem(
+                        name, "changed", "changed at the destination since our last write", there.value is not None
+                    )
+                )
+        for compare, there in sorted(remote_by_key.items()):
+            if compare not in managed_keys and not there.deleted:
+                items.append(DriftItem(there.name, "unmanaged", "not managed by this sync", there.value is not None))
+        return items
