@@ -150,6 +150,8 @@ STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS = env_int("STRONGROOM_DATA_KEY_MAX_ENCRYPTIO
 STRONGROOM_MAX_SECRET_BYTES = env_int("STRONGROOM_MAX_SECRET_BYTES", 1024 * 1024)
 STRONGROOM_REFERENCE_DEPTH = 10
 STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = env_int("STRONGROOM_AUDIT_SEAL_DELAY_SECONDS", 30)
+# Machine logins (native and compat routes) per client IP and route per minute (Infisical: 25).
+STRONGROOM_LOGIN_RATE_PER_MINUTE = env_int("STRONGROOM_LOGIN_RATE_PER_MINUTE", 25)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -17,3 +17,6 @@ STRONGROOM_EMBEDDED_ROOT_KEY_PATH = DATA_DIR / "test-root.key.absent"  # noqa: F
 
 # Parallel test processes share one Redis database: keep their cache keys apart.
 CACHES["default"]["KEY_PREFIX"] = "test-" + __import__("os").environ.get("PYTEST_XDIST_WORKER", "main")  # noqa: F405
+
+# Login rate limits are exercised by their own tests (override_settings); the rest of the suite logs in freely.
+STRONGROOM_LOGIN_RATE_PER_MINUTE = 100_000

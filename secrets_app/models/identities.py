@@ -119,6 +119,7 @@ class ClientSecret(models.Model):
     ttl_seconds = models.PositiveIntegerField(default=0)  # 0 = never expires
     num_uses_limit = models.PositiveIntegerField(default=0)  # 0 = unlimited
     num_uses = models.PositiveIntegerField(default=0)
+    trusted_ips = models.JSONField(default=list, blank=True)  # CIDRs; empty = anywhere (config's list applies too)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
