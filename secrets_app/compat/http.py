@@ -1,0 +1,310 @@
+"""Request parsing, authentication, the Infisical error body and ETags for the compat views."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from audit.services import AuditWriteError
+from secrets_app.crypto.envelope import DecryptionError
+from secrets_app.errors import Conflict, DomainError, NotFound
+from secrets_app.keyring import SealedError
+from secrets_app.middleware import client_ip
+from secrets_app.principals import Principal
+
+logger = logging.getLogger("strongroom.compat")
+
+ERROR_NAMES = {
+    400: "BadRequest",
+    401: "UnauthorizedError",
+    403: "PermissionDenied",
+    404: "NotFound",
+    422: "ValidationFailure",
+    429: "RateLimitExceeded",
+    500: "InternalServerError",
+    503: "ServiceUnavailable",
+}
+
+
+class CompatError(Exception):
+    """An answer in Infisical's error shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: Any,
+        *,
+        error: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(str(message))
+        self.status = status
+        self.message = message
+        self.error = error or ERROR_NAMES.get(status, "Error")
+        self.details = details
+        self.headers = headers or {}
+
+
+class Invalid(CompatError):
+    """422 ValidationFailure with a zod-like issue list as the message."""
+
+    def __init__(self, issues: list[dict[str, Any]]) -> None:
+        super().__init__(422, issues, error="ValidationFailure")
+
+
+def issue(field: str, message: str, code: str = "custom") -> dict[str, Any]:
+    return {"code": code, "path": [field], "message": message}
+
+
+def error_body(request: HttpRequest, status: int, message: Any, error: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "reqId": getattr(request, "request_id", "") or f"req-{uuid.uuid4().hex[:14]}",
+        "statusCode": status,
+        "message": message,
+        "error": error,
+    }
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def _domain_error(exc: DomainError) -> CompatError:
+    if isinstance(exc, NotFound):
+        if "path" in exc.fields:
+            return CompatError(404, exc.message, error="SecretPathNotFound")
+        return CompatError(404, exc.message, error="NotFound")
+    if exc.status == 403:
+        return CompatError(
+            403, exc.message, error="PermissionDenied", details=[{"message": exc.message, "fields": exc.fields}]
+        )
+    if isinstance(exc, Conflict):
+        return CompatError(400, exc.message, error="BadRequest")
+    if exc.status == 400:
+        return CompatError(400, exc.message, error="BadRequest")
+    return CompatError(exc.status, exc.message)
+
+
+def to_compat_error(exc: Exception) -> CompatError | None:
+    """Map what services, selectors and login modules raise onto Infisical's answers."""
+    if isinstance(exc, CompatError):
+        return exc
+    if isinstance(exc, DomainError):
+        return _domain_error(exc)
+    if isinstance(exc, SealedError):
+        return CompatError(503, f"Strongroom is sealed: {exc}")
+    if isinstance(exc, AuditWriteError):
+        return CompatError(503, "The audit log could not record this request, so it was not performed.")
+    if isinstance(exc, DecryptionError):
+        return CompatError(500, "Stored ciphertext failed its integrity check; nothing was returned.")
+    if isinstance(exc, OperationalError | InterfaceError):
+        return CompatError(503, "The database is unavailable; try again shortly.")
+    # Login and rate-limit errors of the identity modules carry their own HTTP status.
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    if isinstance(status, int) and 400 <= status < 600:
+        message = getattr(exc, "message", None) or getattr(exc, "reason", None) or str(exc)
+        headers: dict[str, str] = {}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            status = 429 if status == 400 else status
+            headers["Retry-After"] = str(int(retry_after) if float(retry_after).is_integer() else int(retry_after) + 1)
+        return CompatError(status, str(message), headers=headers)
+    return None
+
+
+def token_error(exc: Any) -> CompatError:
+    """An access token that cannot be used: Infisical answers 403 TokenError for a bad or expired
+    JWT, 403 for a refused IP, 401 for a revoked or used-up token."""
+    reason = getattr(exc, "reason", str(exc))
+    if getattr(exc, "expired", False):
+        return CompatError(403, "Your token has expired. Please re-authenticate.", error="TokenError")
+    if reason == "Invalid access token":
+        return CompatError(403, "Invalid token. Please re-authenticate.", error="TokenError")
+    if "IP" in reason:
+        return CompatError(403, reason, error="PermissionDenied")
+    return CompatError(401, reason, error="UnauthorizedError")
+
+
+def authenticate(request: HttpRequest) -> Principal:
+    """``Authorization: Bearer <token>``: a machine identity's access token (or a person's API token)."""
+    if request.META.get("HTTP_X_API_KEY"):
+        raise CompatError(400, "API keys are not supported; use a machine identity access token")
+    header = request.META.get("HTTP_AUTHORIZATION", "").strip()
+    if not header:
+        raise CompatError(401, "Token missing", error="UnauthorizedError")
+    raw = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if not raw:
+        raise CompatError(401, "Token missing", error="UnauthorizedError")
+    from secrets_app.identities.tokens import TokenError, access_token_authenticate, looks_like_identity_token
+
+    if looks_like_identity_token(raw):
+        try:
+            row = access_token_authenticate(raw_token=raw, ip=client_ip(request))
+        except TokenError as exc:
+            raise token_error(exc) from None
+        return Principal.for_identity(row.identity)
+    if raw.startswith("st."):
+        raise CompatError(401, "Service tokens are not supported; use a machine identity", error="UnauthorizedError")
+    from secrets_app.services.tokens import personal_token_authenticate
+
+    user, _token = personal_token_authenticate(raw_token=raw)
+    if user is None:
+        raise CompatError(403, "Invalid token. Please re-authenticate.", error="TokenError")
+    return Principal.for_user(user)
+
+
+class Params:
+    """Query string (GET) or JSON body (other methods) with Infisical's lenient extras ignored."""
+
+    def __init__(self, data: dict[str, Any], *, source: str) -> None:
+        self.data = data
+        self.source = source
+        self.issues: list[dict[str, Any]] = []
+
+    def first(self, *names: str) -> Any:
+        for name in names:
+            value = self.data.get(name)
+            if value is not None and value != "":
+                return value
+        return None
+
+    def string(self, *names: str, required: bool = False, default: str | None = None) -> str | None:
+        value = self.first(*names)
+        if value is None:
+            if required:
+                self.issues.append(issue(names[0], "Required", "invalid_type"))
+            return default
+        if not isinstance(value, str):
+            self.issues.append(issue(names[0], "Expected string", "invalid_type"))
+            return default
+        return value
+
+    def boolean(self, *names: str, default: bool, strict: bool = True) -> bool:
+        """Secrets routes accept exactly ``true``/``false`` (a JSON bool in bodies); v2 folders are lenient."""
+        value = self.first(*names)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value)
+        if text in ("true", "false"):
+            return text == "true"
+        if not strict and text.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return text.lower() in ("true", "1", "yes")
+        self.issues.append(issue(names[0], "Invalid enum value. Expected 'true' | 'false'", "invalid_enum_value"))
+        return default
+
+    def integer(self, *names: str) -> int | None:
+        value = self.first(*names)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            self.issues.append(issue(names[0], "Expected number", "invalid_type"))
+            return None
+        try:
+            return int(str(value))
+        except ValueError:
+            self.issues.append(issue(names[0], "Expected number, received nan", "invalid_type"))
+            return None
+
+    def string_list(self, *names: str) -> list[str] | None:
+        value = self.first(*names)
+        if value is None:
+            return None
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return value
+        self.issues.append(issue(names[0], "Expected array of strings", "invalid_type"))
+        return None
+
+    def check(self) -> None:
+        if self.issues:
+            raise Invalid(self.issues)
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise CompatError(400, "Body is not valid JSON", error="BadRequest") from None
+    if not isinstance(data, dict):
+        raise Invalid([issue("body", "Expected object, received " + type(data).__name__, "invalid_type")])
+    return data
+
+
+def params_of(request: HttpRequest) -> Params:
+    """GET: the query string (a body, which some clients send on GET, is ignored). Others: the JSON
+    body, with query parameters as a fallback for names the body does not carry."""
+    query = {key: request.GET.get(key) for key in request.GET}
+    if request.method in ("GET", "HEAD"):
+        return Params(query, source="query")
+    return Params({**query, **_json_body(request)}, source="body")
+
+
+def etag_response(request: HttpRequest, payload: dict[str, Any], status: int = 200) -> HttpResponse:
+    """JSON answer with a strong ETag; a matching ``If-None-Match`` gets 304 and no body."""
+    content = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    etag = '"' + hashlib.sha1(content, usedforsecurity=False).hexdigest() + '"'
+    wanted = [item.strip() for item in request.META.get("HTTP_IF_NONE_MATCH", "").split(",") if item.strip()]
+    if request.method == "GET" and status == 200 and (etag in wanted or f"W/{etag}" in wanted or "*" in wanted):
+        response = HttpResponse(status=304)
+        response["ETag"] = etag
+        return response
+    response = HttpResponse(content, status=status, content_type="application/json; charset=utf-8")
+    if request.method == "GET":
+        response["ETag"] = etag
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class CompatView(View):
+    """Dispatches to ``get``/``post``/... with Infisical's auth and error handling.
+
+    Handlers take ``(request, principal, params, **kwargs)`` and return a dict (JSON with ETag) or
+    an HttpResponse. ``public = True`` views (logins) get ``principal=None`` and ignore any
+    Authorization header (the Node SDK sends a stale one on re-login).
+    """
+
+    public = False
+    http_method_names = ["get", "post", "patch", "put", "delete"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        handler: Callable[..., Any] | None = getattr(self, request.method.lower(), None)  # type: ignore[union-attr]
+        if handler is None or request.method.lower() not in self.http_method_names:  # type: ignore[union-attr]
+            return JsonResponse(
+                error_body(request, 404, f"Route {request.method}:{request.get_full_path()} not found", "Not Found"),
+                status=404,
+            )
+        try:
+            principal = None if self.public else authenticate(request)
+            params = params_of(request)
+            result = handler(request, principal, params, **kwargs)
+        except Exception as exc:
+            mapped = to_compat_error(exc)
+            if mapped is None:
+                logger.exception("compat request failed (request %s)", getattr(request, "request_id", ""))
+                mapped = CompatError(500, "Something went wrong")
+            response = JsonResponse(
+                error_body(request, mapped.status, mapped.message, mapped.error, mapped.details), status=mapped.status
+            )
+            for name, value in mapped.headers.items():
+                response[name] = value
+            return response
+        if isinstance(result, HttpResponse):
+            return result
+        return etag_response(request, result)
+
+
+NAME_RE = re.compile(r"[^/]+")
