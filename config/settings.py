@@ -205,7 +205,37 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 15.0},
     "secret-last-read": {"task": "secrets_app.tasks.secret_last_read_refresh", "schedule": 30.0},
     "data-keys-usage": {"task": "secrets_app.tasks.data_keys_usage_check", "schedule": 3600.0},
+    "syncs-reconcile": {"task": "syncs.tasks.syncs_reconcile", "schedule": 30.0},
+    "syncs-drift-check": {"task": "syncs.tasks.syncs_drift_check", "schedule": 900.0},
 }
+
+# --- Email (notifications) ---------------------------------------------------------------------
+EMAIL_BACKEND = env_str("STRONGROOM_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend") or ""
+EMAIL_HOST = env_str("STRONGROOM_EMAIL_HOST", "localhost") or "localhost"
+EMAIL_PORT = env_int("STRONGROOM_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("STRONGROOM_EMAIL_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_str("STRONGROOM_EMAIL_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("STRONGROOM_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+EMAIL_FILE_PATH = env_str("STRONGROOM_EMAIL_FILE_PATH", str(DATA_DIR / "mail")) or ""
+DEFAULT_FROM_EMAIL = env_str("STRONGROOM_EMAIL_FROM", "strongroom@localhost") or "strongroom@localhost"
+
+# --- Secret syncs (docs/syncs.md) -------------------------------------------------------------
+# Hosts (names, IPs or CIDRs) a sync may reach although they are not public, e.g. an Azure DevOps
+# Server on the LAN; they may also use plain http. Everything else must be public https.
+STRONGROOM_SYNC_ALLOWED_HOSTS = env_list("STRONGROOM_SYNC_ALLOWED_HOSTS", [])
+STRONGROOM_SYNC_HTTP_TIMEOUT = env_int("STRONGROOM_SYNC_HTTP_TIMEOUT", 30)
+STRONGROOM_SYNC_ADO_BATCH = env_int("STRONGROOM_SYNC_ADO_BATCH", 100)  # variable values per ADO PUT
+# Retries: exponential backoff with full jitter, base * 2^(attempt-1) capped, at most N attempts.
+STRONGROOM_SYNC_RETRY_BASE_SECONDS = env_int("STRONGROOM_SYNC_RETRY_BASE_SECONDS", 3)
+STRONGROOM_SYNC_RETRY_MAX_SECONDS = env_int("STRONGROOM_SYNC_RETRY_MAX_SECONDS", 300)
+STRONGROOM_SYNC_MAX_ATTEMPTS = env_int("STRONGROOM_SYNC_MAX_ATTEMPTS", 6)
+# A RUNNING sync whose heartbeat is older than this is considered dead (worker killed).
+STRONGROOM_SYNC_HEARTBEAT_STALE_SECONDS = env_int("STRONGROOM_SYNC_HEARTBEAT_STALE_SECONDS", 60)
+# The per-destination lock's time to live (extended by heartbeats while a run writes).
+STRONGROOM_SYNC_LOCK_TTL_SECONDS = env_int("STRONGROOM_SYNC_LOCK_TTL_SECONDS", 120)
+# A secret write enqueues the affected syncs this many seconds later (writes in a burst share a run).
+STRONGROOM_SYNC_DEBOUNCE_SECONDS = env_int("STRONGROOM_SYNC_DEBOUNCE_SECONDS", 1)
 
 LOG_LEVEL = env_str("STRONGROOM_LOG_LEVEL", "INFO") or "INFO"
 LOGGING = {
@@ -215,7 +245,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Never log request bodies or SQL parameters: they can hold secret values.
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # The Azure DevOps SDK and msrest log request bodies (secret values) at DEBUG.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "azure.devops": {"level": "WARNING"},
+        "msrest": {"level": "WARNING"},
+        "azure.core.pipeline.policies.http_logging_policy": {"level": "WARNING"},
+    },
 }
 
 if not DEBUG and SECRET_KEY.startswith("django-insecure"):

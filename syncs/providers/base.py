@@ -80,11 +80,15 @@ class Credential:
 
 @dataclass(frozen=True)
 class ConnectionMethod:
-    """A way to authenticate to the destination (``pat``, ``oauth``, ``client_secret``…)."""
+    """A way to authenticate to the destination (``pat``, ``oauth``, ``client_secret``…).
+
+    ``fields`` are the secret credential fields (sealed, write-only); ``config_fields`` the
+    non-secret settings stored in ``AppConnection.config`` and shown (URL, tenant id, client id)."""
 
     slug: str
     label: str
     fields: tuple[Credential, ...]
+    config_fields: tuple[Credential, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class ConnectionInfo:
     method: str
     credentials: Mapping[str, str]  # field name -> value (secret fields included, in memory only)
     config: Mapping[str, Any]  # non-secret connection settings (e.g. ADO organization URL, tenant id)
+    organization_id: int = 0
 
     def __repr__(self) -> str:  # credentials never appear in logs or tracebacks
         return f"<ConnectionInfo {self.id} {self.method}>"
@@ -108,6 +113,7 @@ class SyncContext:
     connection: ConnectionInfo
     destination: Mapping[str, Any]  # the sync's validated destination config
     created_container: bool = False  # this sync created the container (may delete it on removal)
+    state: Mapping[str, Any] = field(default_factory=dict)  # ``SecretSync.remote_state`` from earlier runs
     heartbeat: Callable[[], None] = lambda: None  # call between remote writes on long applies
     # Called by ``apply`` each time a batch of actions is durably at the destination, with the
     # names it covers: the engine records them at once so a killed worker loses no progress.
@@ -144,6 +150,7 @@ class RemoteItem:
     enabled: bool = True
     deleted: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
+    modified_by: str = ""  # who last changed it, when the destination says (ADO: group modifiedBy id)
 
     def __repr__(self) -> str:
         return f"<RemoteItem {self.name} v={self.version!r} secret={self.is_secret}>"
@@ -276,6 +283,7 @@ class ApplyResult:
     disabled: list[str] = field(default_factory=list)  # disabled at the destination: still managed
     container_created: bool = False
     container_version: str = ""  # e.g. ADO group modifiedOn after the final write
+    state: dict[str, Any] = field(default_factory=dict)  # merged into ``SecretSync.remote_state``
 
     def counts(self) -> dict[str, int]:
         return {"written": len(self.applied), "removed": len(self.removed), "disabled": len(self.disabled)}
@@ -357,15 +365,26 @@ class SyncProvider:
     ) -> dict[str, Any]:
         """Check a connection's fields before they are saved; return the cleaned non-secret
         *config*. Raise ``ConfigError`` naming the field (never echoing a credential).
-        The base checks required credential fields are present; override to check URLs etc."""
+        The base checks required fields are present and no unknown field is given; override
+        (calling super) to check URLs etc."""
         schema = self.method(method)
         for credential in schema.fields:
             if credential.required and not str(credentials.get(credential.name, "")).strip():
-                raise ConfigError(f"{credential.name}: this field is required")
+                raise ConfigError(f"credentials.{credential.name}: this field is required")
         unknown = set(credentials) - {credential.name for credential in schema.fields}
         if unknown:
             raise ConfigError(f"unknown credential field(s): {', '.join(sorted(unknown))}")
-        return dict(config)
+        cleaned: dict[str, Any] = {}
+        for setting in schema.config_fields:
+            value = str(config.get(setting.name, "") or "").strip()
+            if setting.required and not value:
+                raise ConfigError(f"config.{setting.name}: this field is required")
+            if value:
+                cleaned[setting.name] = value
+        unknown = set(config) - {setting.name for setting in schema.config_fields}
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        return cleaned
 
     def test_connection(self, connection: ConnectionInfo) -> str:
         """Make one cheap authenticated call. Return a short safe description of what was
@@ -597,11 +616,16 @@ class SyncProvider:
         raise NotImplementedError
 
     def drift(
-        self, remote: Mapping[str, RemoteItem], managed: Mapping[str, ManagedState], desired_names: set[str]
+        self,
+        remote: Mapping[str, RemoteItem],
+        managed: Mapping[str, ManagedState],
+        desired_names: set[str],
+        state: Mapping[str, Any] | None = None,
     ) -> list[DriftItem]:
         """PURE: compare the destination with what the sync last applied. ``desired_names`` are
-        the remote names the source maps to. Default: missing managed items, unmanaged items, and
-        readable values whose change shows through ``version``; providers refine it."""
+        the remote names the source maps to; ``state`` is ``SecretSync.remote_state``. Default:
+        missing managed items, unmanaged items, and items whose ``version`` moved since our last
+        write; providers refine it."""
         items: list[DriftItem] = []
         remote_by_key = {self.remote_name_key(name): item for name, item in remote.items()}
         managed_keys = {self.remote_name_key(name) for name in managed}

@@ -1,0 +1,1 @@
+"""Azure DevOps variable groups as a sync destination (``provider.AzureDevOpsProvider``)."""

@@ -1,0 +1,1 @@
+"""Local wire-level stand-ins for outside systems (see ``../shared/reference/wire-protocols.md``)."""
