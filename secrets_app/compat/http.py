@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
+import math
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -100,6 +100,12 @@ def to_compat_error(exc: Exception) -> CompatError | None:
     """Map what services, selectors and login modules raise onto Infisical's answers."""
     if isinstance(exc, CompatError):
         return exc
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:  # the login rate limiter
+        message = getattr(exc, "message", None) or str(exc)
+        return CompatError(
+            429, message, error="RateLimitExceeded", headers={"Retry-After": str(math.ceil(retry_after))}
+        )
     if isinstance(exc, DomainError):
         return _domain_error(exc)
     if isinstance(exc, SealedError):
@@ -114,12 +120,7 @@ def to_compat_error(exc: Exception) -> CompatError | None:
     status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
     if isinstance(status, int) and 400 <= status < 600:
         message = getattr(exc, "message", None) or getattr(exc, "reason", None) or str(exc)
-        headers: dict[str, str] = {}
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            status = 429 if status == 400 else status
-            headers["Retry-After"] = str(int(retry_after) if float(retry_after).is_integer() else int(retry_after) + 1)
-        return CompatError(status, str(message), headers=headers)
+        return CompatError(status, str(message))
     return None
 
 
@@ -305,6 +306,3 @@ class CompatView(View):
         if isinstance(result, HttpResponse):
             return result
         return etag_response(request, result)
-
-
-NAME_RE = re.compile(r"[^/]+")
