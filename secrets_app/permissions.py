@@ -36,6 +36,8 @@ ACTIONS: dict[str, str] = {
     "project.edit": "Rename the project",
     "project.delete": "Delete the project",
     "audit.read": "Read the project's audit log",
+    "syncs.read": "List secret syncs, their status, history and drift",
+    "syncs.manage": "Create, change, delete and trigger secret syncs (pushes values out of Strongroom)",
 }
 
 # Actions that are about a place in the secret tree; all others are project-wide.
@@ -63,7 +65,9 @@ def _allow(*actions: str) -> tuple[Rule, ...]:
 
 BUILTIN_RULES: dict[str, tuple[Rule, ...]] = {
     "admin": _allow("*"),
-    "member": _allow("secrets.*", "folders.*", "imports.*", "tags.manage", "members.read", "roles.read", "audit.read"),
+    "member": _allow(
+        "secrets.*", "folders.*", "imports.*", "tags.manage", "members.read", "roles.read", "audit.read", "syncs.read"
+    ),
     "viewer": _allow("secrets.read", "folders.read", "imports.read", "members.read", "roles.read"),
     "no-access": (),
 }
