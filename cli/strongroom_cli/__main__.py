@@ -1,0 +1,3 @@
+from strongroom_cli.main import main
+
+main()

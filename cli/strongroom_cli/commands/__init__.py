@@ -1,0 +1,1 @@
+"""One module per command; main.py imports only the one that runs."""

@@ -1,0 +1,244 @@
+"""``strongroom run``: the secrets overlay the inherited environment of one command.
+
+Reserved names are never overwritten (the command must still find its programs and home):
+``RESERVED_NAMES`` and any name starting with ``XDG_`` or ``LC_``. The command's exit code
+is returned; SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from strongroom_cli import config, source, tokens
+from strongroom_cli.errors import COMMAND_NOT_EXECUTABLE, COMMAND_NOT_FOUND, USAGE, CliError
+from strongroom_cli.http import Client
+
+RESERVED_NAMES = frozenset(
+    {
+        "HOME",
+        "PATH",
+        "PS1",
+        "PS2",
+        "PWD",
+        "OLDPWD",
+        "EDITOR",
+        "XAUTHORITY",
+        "USER",
+        "LOGNAME",
+        "TERM",
+        "TERMINFO",
+        "SHELL",
+        "SHLVL",
+        "MAIL",
+    }
+)
+RESERVED_PREFIXES = ("XDG_", "LC_")
+FORWARDED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+STOP_GRACE_SECONDS = 10.0
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"strongroom: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def is_reserved(name: str) -> bool:
+    return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
+
+
+def child_environment(secrets: dict[str, str], base: dict[str, str], *, quiet: bool = False) -> dict[str, str]:
+    env = dict(base)
+    for key, value in secrets.items():
+        if is_reserved(key):
+            if not quiet:
+                warn(f"{key} is a reserved name: the inherited value is kept")
+            continue
+        if "=" in key or "\0" in key or "\0" in value or not key:
+            if not quiet:
+                warn(f"{key} cannot be an environment variable (NUL or '='): skipped")
+            continue
+        env[key] = value
+    return env
+
+
+def fingerprint(secrets: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(secrets):
+        digest.update(
+            key.encode("utf-8", "surrogatepass") + b"\0" + secrets[key].encode("utf-8", "surrogatepass") + b"\0"
+        )
+    return digest.hexdigest()
+
+
+class Session:
+    """The token, the client and how to fetch; renews an identity token as it nears expiry."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.domain = config.resolve_domain(args.domain)
+        self.token = config.resolve_token(args.token, self.domain)
+        self.client = Client(self.domain, self.token)
+        self.project = config.pick(args.project_id, config.PROJECT_ENV)
+
+    def fetch(self) -> dict[str, str]:
+        args = self.args
+        items = source.fetch_secrets(
+            self.client,
+            project=self.project,
+            environment=args.environment,
+            paths=args.paths or ["/"],
+            recursive=args.recursive,
+            include_imports=args.include_imports,
+            expand=args.expand,
+            tags=args.tags,
+        )
+        return source.merge(items)
+
+    def renew_if_due(self, interval: float) -> None:
+        if not self.token or not tokens.needs_renewal(self.token, interval):
+            return
+        try:
+            self.token = tokens.renew(Client(self.domain), self.token)
+        except CliError as renew_error:
+            fresh = self._login_again()
+            if fresh is None:
+                warn(f"token renewal failed: {renew_error.message}")
+                return
+            self.token = fresh
+        self.client.token = self.token
+
+    def _login_again(self) -> str | None:
+        """With universal-auth credentials in the environment, log in again (past the max TTL)."""
+        client_id, client_secret = config.first_env(config.CLIENT_ID_ENV), config.first_env(config.CLIENT_SECRET_ENV)
+        if not (client_id and client_secret):
+            return None
+        from strongroom_cli.commands.login import login
+
+        try:
+            answer = login(
+                Client(self.domain), "universal-auth", {"clientId": client_id, "clientSecret": client_secret}
+            )
+        except CliError as exc:
+            warn(f"login again failed: {exc.message}")
+            return None
+        return str(answer["accessToken"])
+
+
+class Child:
+    """One run of the command, with its output optionally masked."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], mask_values: list[str] | None) -> None:
+        pipe = subprocess.PIPE if mask_values is not None else None
+        try:
+            self.process = subprocess.Popen(argv, env=env, stdout=pipe, stderr=pipe)
+        except FileNotFoundError:
+            raise CliError(f"command not found: {argv[0]}", COMMAND_NOT_FOUND) from None
+        except PermissionError:
+            raise CliError(f"command not executable: {argv[0]}", COMMAND_NOT_EXECUTABLE) from None
+        except OSError as exc:
+            raise CliError(f"cannot start {argv[0]}: {exc.strerror}", COMMAND_NOT_EXECUTABLE) from None
+        self.pumps: list[threading.Thread] = []
+        if mask_values is not None:
+            from strongroom_cli.mask import Masker, mask_patterns, pump
+
+            patterns = mask_patterns(mask_values)
+            for stream, sink in ((self.process.stdout, 1), (self.process.stderr, 2)):
+                thread = threading.Thread(target=pump, args=(stream, sink, Masker(patterns)), daemon=True)
+                thread.start()
+                self.pumps.append(thread)
+
+    def signal(self, signum: int) -> None:
+        if self.process.poll() is None:
+            try:
+                self.process.send_signal(signum)
+            except ProcessLookupError:
+                pass
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a grace period."""
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.drain()
+
+    def drain(self) -> None:
+        for thread in self.pumps:
+            thread.join(timeout=10)
+
+    def exit_code(self) -> int:
+        code = self.process.returncode
+        return 128 - code if code < 0 else code
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.shell_command is not None and args.argv:
+        raise CliError("give either -c 'shell command' or -- COMMAND ARGS, not both", USAGE)
+    if args.shell_command is not None:
+        argv = ["sh", "-c", args.shell_command]
+    elif args.argv:
+        argv = args.argv
+    else:
+        raise CliError("nothing to run: strongroom run [options] -- COMMAND [ARGS...]", USAGE)
+    if args.watch_interval <= 0:
+        raise CliError("--watch-interval must be positive", USAGE)
+
+    session = Session(args)
+    secrets = session.fetch()
+    seen_values = set(secrets.values())
+    current: list[Child] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in current:
+            child.signal(signum)
+
+    for name in FORWARDED_SIGNALS:
+        signal.signal(getattr(signal, name), forward)
+
+    def start(values: dict[str, str], quiet: bool = False) -> Child:
+        env = child_environment(values, dict(os.environ), quiet=quiet)
+        return Child(argv, env, sorted(seen_values) if args.mask else None)
+
+    child = start(secrets)
+    current.append(child)
+    if not args.watch:
+        child.process.wait()
+        child.drain()
+        return child.exit_code()
+
+    last = fingerprint(secrets)
+    while True:
+        try:
+            child.process.wait(args.watch_interval)
+            child.drain()
+            return child.exit_code()
+        except subprocess.TimeoutExpired:
+            pass
+        session.renew_if_due(args.watch_interval)
+        try:
+            fresh = session.fetch()
+        except CliError as exc:
+            warn(f"could not check for changes, keeping the running command: {exc.message}")
+            continue
+        if fingerprint(fresh) == last:
+            continue
+        last = fingerprint(fresh)
+        seen_values.update(fresh.values())
+        sys.stderr.write("strongroom: secrets changed, restarting the command\n")
+        sys.stderr.flush()
+        child.stop()
+        current.clear()
+        # Started before it is visible to the signal handler: a signal in between reaches no one,
+        # exactly as if it had come during the restart.
+        child = start(fresh, quiet=True)
+        current.append(child)
+        time.sleep(0)

@@ -1,0 +1,197 @@
+"""``strongroom``: argument parsing and the one place errors become an exit code and a line.
+
+Only argparse and the small config module load at start; each command's module is imported
+when it runs, so ``strongroom --version`` and ``strongroom run`` start quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from strongroom_cli import __version__
+from strongroom_cli.errors import USAGE, CliError
+
+FORMAT_NAMES = ("dotenv", "dotenv-export", "json", "yaml", "csv", "tfvars", "azure-devops", "github-actions")
+EPILOG = """exit codes: 0 ok · 1 usage or invalid request · 2 not authenticated (401, no token) ·
+3 forbidden (403) · 4 not found (404) · 5 server unreachable · 6 server sealed ·
+7 rate limited or server error after retries · run: the command's own exit code
+(128+N when it died of signal N; 126 not executable, 127 not found). See docs/cli.md."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{message} (see `{self.prog} --help`)", USAGE)
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def parse_tags(text: str) -> list[str]:
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
+
+
+def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help_text: str) -> None:
+    # Go-style boolean flags, as the Infisical CLI has them: --expand, --expand=true, --expand=false.
+    parser.add_argument(
+        name,
+        dest=name.lstrip("-").replace("-", "_"),
+        nargs="?",
+        const=True,
+        default=default,
+        type=parse_bool,
+        metavar="true|false",
+        help=f"{help_text} (default {str(default).lower()})",
+    )
+
+
+def build_parser() -> Parser:
+    connection = Parser(add_help=False)
+    connection.add_argument("--domain", help="server URL (env STRONGROOM_API_URL; default http://127.0.0.1:8000)")
+    connection.add_argument("--token", help="access token (env STRONGROOM_TOKEN, INFISICAL_TOKEN; or the stored login)")
+
+    place = Parser(add_help=False)
+    place.add_argument(
+        "--projectId",
+        "--project-id",
+        "--project",
+        dest="project_id",
+        help="project id or slug (env STRONGROOM_PROJECT_ID)",
+    )
+    place.add_argument("--env", dest="environment", default="dev", help="environment slug (default dev)")
+
+    selection = Parser(add_help=False)
+    _bool_flag(selection, "--recursive", False, "include subfolders")
+    _bool_flag(selection, "--include-imports", True, "include imported secrets")
+    _bool_flag(selection, "--expand", True, "expand ${...} references")
+    selection.add_argument("--tags", type=parse_tags, help="only secrets with any of these tag slugs (a,b)")
+
+    parser = Parser(prog="strongroom", description="Strongroom secrets from the command line.", epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"strongroom {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    login = commands.add_parser("login", parents=[connection], help="log in with a machine identity")
+    login.add_argument(
+        "--method",
+        default="universal-auth",
+        choices=("universal-auth", "jwt-auth", "oidc-auth", "kubernetes", "kubernetes-auth"),
+    )
+    login.add_argument("--client-id", dest="client_id", help="universal-auth (env STRONGROOM_CLIENT_ID)")
+    login.add_argument("--client-secret", dest="client_secret", help="universal-auth (env STRONGROOM_CLIENT_SECRET)")
+    login.add_argument("--machine-identity-id", "--identity-id", dest="machine_identity_id")
+    login.add_argument("--jwt", help="jwt-auth / oidc-auth: the token to present (env STRONGROOM_JWT)")
+    login.add_argument("--service-account-token-path", dest="service_account_token_path", help="kubernetes")
+    login.add_argument("--plain", action="store_true", help="print only the token and store nothing")
+    login.add_argument("--silent", action="store_true", help="print nothing else")
+    login.set_defaults(module="login")
+
+    logout = commands.add_parser("logout", help="forget the stored login")
+    logout.set_defaults(module="whoami", action="logout")
+
+    run = commands.add_parser(
+        "run",
+        parents=[connection, place, selection],
+        help="run a command with secrets in its environment",
+        usage="strongroom run [options] -- COMMAND [ARGS...]  |  strongroom run [options] -c 'shell command'",
+    )
+    run.add_argument("--path", dest="paths", action="append", help="folder (repeatable; later ones win; default /)")
+    run.add_argument("-c", "--command", dest="shell_command", help="run this through sh -c")
+    run.add_argument("--watch", action="store_true", help="restart the command when secrets change")
+    run.add_argument("--watch-interval", type=float, default=10.0, help="seconds between checks (default 10)")
+    run.add_argument("--mask", action="store_true", help="replace secret values in the command's output with ***")
+    run.set_defaults(module="run")
+
+    export = commands.add_parser("export", parents=[connection, place, selection], help="print secrets in a format")
+    export.add_argument("--path", dest="paths", action="append", help="folder (repeatable; later ones win; default /)")
+    export.add_argument("--format", "-f", default="dotenv", choices=FORMAT_NAMES)
+    export.add_argument("--prefix", default="", help="prepend this to every name (e.g. TF_VAR_)")
+    export.add_argument("-o", "--output", help="write to this file (mode 0600, atomically) instead of stdout")
+    export.set_defaults(module="export")
+
+    secrets = commands.add_parser("secrets", help="list, get, set and delete secrets")
+    secret_commands = secrets.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    secrets_list = secret_commands.add_parser("list", parents=[connection, place, selection], help="list secrets")
+    secrets_list.add_argument("--path", default="/")
+    secrets_list.add_argument("--values", action="store_true", help="show values too")
+    secrets_list.add_argument("--json", action="store_true", help="print JSON")
+    secrets_get = secret_commands.add_parser("get", parents=[connection, place], help="print secret values")
+    secrets_get.add_argument("keys", nargs="+", metavar="KEY")
+    secrets_get.add_argument("--path", default="/")
+    secrets_get.add_argument("--plain", action="store_true", help="print only the value(s), one per line")
+    _bool_flag(secrets_get, "--expand", True, "expand ${...} references")
+    _bool_flag(secrets_get, "--include-imports", True, "look in imported folders too")
+    secrets_set = secret_commands.add_parser("set", parents=[connection, place], help="create or update secrets")
+    secrets_set.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
+    secrets_set.add_argument(
+        "--from-file", dest="from_files", action="append", default=[], metavar="KEY=PATH", help="value read from a file"
+    )
+    secrets_set.add_argument("--path", default="/")
+    secrets_set.add_argument("--type", default="shared", choices=("shared", "personal"))
+    secrets_delete = secret_commands.add_parser("delete", parents=[connection, place], help="delete secrets")
+    secrets_delete.add_argument("keys", nargs="+", metavar="KEY")
+    secrets_delete.add_argument("--path", default="/")
+    secrets_delete.add_argument("--type", default="shared", choices=("shared", "personal"))
+    secrets.set_defaults(module="secrets")
+
+    folders = commands.add_parser("folders", help="list, create and delete folders")
+    folder_commands = folders.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    folders_list = folder_commands.add_parser("list", parents=[connection, place], help="subfolders of --path")
+    folders_list.add_argument("--path", default="/")
+    folders_create = folder_commands.add_parser("create", parents=[connection, place], help="create NAME under --path")
+    folders_create.add_argument("name")
+    folders_create.add_argument("--path", default="/")
+    folders_delete = folder_commands.add_parser("delete", parents=[connection, place], help="delete the folder --path")
+    folders_delete.add_argument("--path", required=True)
+    folders.set_defaults(module="folders")
+
+    whoami = commands.add_parser("whoami", parents=[connection], help="show who the token belongs to")
+    whoami.set_defaults(module="whoami", action="whoami")
+    return parser
+
+
+def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``run … -- CMD ARGS`` → (options, [CMD, ARGS]); everything after ``--`` is the command's."""
+    if "--" in argv:
+        index = argv.index("--")
+        return argv[:index], argv[index + 1 :]
+    return argv, []
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        options, command = split_command(argv)
+        args = build_parser().parse_args(options)
+        if not getattr(args, "module", None):
+            raise CliError("a command is required (see `strongroom --help`)", USAGE)
+        if args.module in ("secrets", "folders") and not getattr(args, "action", None):
+            raise CliError(f"`strongroom {args.module}` needs an action (see `strongroom {args.module} --help`)", USAGE)
+        if command and args.module != "run":
+            raise CliError("only `strongroom run` takes a command after --", USAGE)
+        args.argv = command
+        module = importlib.import_module(f"strongroom_cli.commands.{args.module}")
+        code = module.handle(args)
+    except CliError as exc:
+        sys.stderr.write(f"strongroom: error: {exc.message}\n")
+        code = exc.code
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:  # never a traceback (it could quote what we were handling)
+        if os.environ.get("STRONGROOM_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"strongroom: error: internal error ({type(exc).__name__}); set STRONGROOM_DEBUG=1 for details\n"
+        )
+        code = 70
+    sys.stdout.flush()
+    sys.exit(code)
