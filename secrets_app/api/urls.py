@@ -11,7 +11,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from secrets_app.api import schema  # noqa: F401  (registers the bearer-token scheme)
-from secrets_app.api.views import access, people, projects, secrets, tree
+from secrets_app.api.views import access, identities, people, projects, secrets, tree
 
 project_routes = [
     path("", projects.ProjectDetailApi.as_view(), name="project-detail"),
@@ -41,6 +41,28 @@ project_routes = [
     path("members/<int:id>/", access.MemberDetailApi.as_view(), name="member-detail"),
     path("roles/", access.RoleListApi.as_view(), name="role-list"),
     path("roles/<str:slug>/", access.RoleDetailApi.as_view(), name="role-detail"),
+    path("identities/", identities.ProjectIdentityListApi.as_view(), name="project-identity-list"),
+    path(
+        "identities/<str:identity_id>/",
+        identities.ProjectIdentityDetailApi.as_view(),
+        name="project-identity-detail",
+    ),
+]
+
+identity_routes = [
+    path("", identities.IdentityDetailApi.as_view(), name="identity-detail"),
+    path("universal-auth/", identities.UniversalAuthApi.as_view(), name="identity-universal-auth"),
+    path(
+        "universal-auth/client-secrets/",
+        identities.ClientSecretListApi.as_view(),
+        name="identity-client-secret-list",
+    ),
+    path(
+        "universal-auth/client-secrets/<int:secret_id>/revoke/",
+        identities.ClientSecretRevokeApi.as_view(),
+        name="identity-client-secret-revoke",
+    ),
+    path("tokens/revoke/", identities.IdentityTokensRevokeApi.as_view(), name="identity-tokens-revoke"),
 ]
 
 v1_routes = [
@@ -58,6 +80,11 @@ v1_routes = [
         people.PersonDeactivateApi.as_view(),
         name="person-deactivate",
     ),
+    path("organizations/<str:organization>/identities/", identities.IdentityListApi.as_view(), name="identity-list"),
+    path("identities/<str:identity>/", include(identity_routes)),
+    path("auth/universal-auth/login", identities.UniversalAuthLoginApi.as_view(), name="auth-universal-login"),
+    path("auth/token/renew", identities.TokenRenewApi.as_view(), name="auth-token-renew"),
+    path("auth/token/revoke", identities.TokenRevokeApi.as_view(), name="auth-token-revoke"),
 ]
 
 app_name = "api"

@@ -54,7 +54,14 @@ def test_it_documents_every_route_and_method(schema: dict[str, Any]) -> None:
 
 
 # POSTs whose answer holds a credential (a token, a generated password): never stored for replay.
-CREDENTIAL_RESPONSES = {"/api/v1/tokens/", "/api/v1/organizations/{organization}/people/"}
+CREDENTIAL_RESPONSES = {
+    "/api/v1/tokens/",
+    "/api/v1/organizations/{organization}/people/",
+    "/api/v1/identities/{identity}/universal-auth/client-secrets/",
+    "/api/v1/auth/universal-auth/login",
+    "/api/v1/auth/token/renew",
+    "/api/v1/auth/token/revoke",
+}
 
 
 def test_it_documents_request_bodies_responses_errors_and_parameters(schema: dict[str, Any]) -> None:
