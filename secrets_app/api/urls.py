@@ -90,6 +90,7 @@ v1_routes = [
 app_name = "api"
 urlpatterns = [
     path("v1/", include(v1_routes)),
+    path("v1/", include("secrets_app.api.machine_login_urls")),  # JWT/OIDC/Kubernetes auth
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
