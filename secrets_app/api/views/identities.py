@@ -39,7 +39,7 @@ from secrets_app.api.serializers.identities import (
     UniversalAuthRequest,
     UniversalAuthSerializer,
 )
-from secrets_app.errors import NotFound
+from secrets_app.errors import DomainError, NotFound
 from secrets_app.identities import services
 from secrets_app.identities.ratelimit import RateLimited, login_rate_limit_check
 from secrets_app.identities.selectors import (
@@ -303,6 +303,13 @@ class ProjectIdentityDetailApi(ApiView):
 # --- machine login (no authentication; rate limited per client IP) -------------------------------------
 
 
+class TokenRefused(DomainError):
+    """The presented access token cannot be renewed or revoked (401; the reason never holds it)."""
+
+    status = 401
+    code = "invalid_token"
+
+
 class MachineAuthView(ApiView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -364,7 +371,7 @@ class TokenRenewApi(MachineAuthView):
         try:
             return self.issued(access_token_renew(raw_token=data["accessToken"], ip=ip))
         except TokenError as exc:
-            raise exceptions.AuthenticationFailed(exc.reason) from None
+            raise TokenRefused(exc.reason) from None
 
 
 @extend_schema(tags=AUTH_TAGS, auth=[])
@@ -383,5 +390,5 @@ class TokenRevokeApi(MachineAuthView):
         try:
             access_token_revoke(raw_token=data["accessToken"])
         except TokenError as exc:
-            raise exceptions.AuthenticationFailed(exc.reason) from None
+            raise TokenRefused(exc.reason) from None
         return Response({"message": "Successfully revoked access token"})
