@@ -85,12 +85,12 @@ v1_routes = [
     path("auth/universal-auth/login", identities.UniversalAuthLoginApi.as_view(), name="auth-universal-login"),
     path("auth/token/renew", identities.TokenRenewApi.as_view(), name="auth-token-renew"),
     path("auth/token/revoke", identities.TokenRevokeApi.as_view(), name="auth-token-revoke"),
+    path("", include("secrets_app.api.machine_login_urls")),  # JWT/OIDC/Kubernetes login and configuration
 ]
 
 app_name = "api"
 urlpatterns = [
     path("v1/", include(v1_routes)),
-    path("v1/", include("secrets_app.api.machine_login_urls")),  # JWT/OIDC/Kubernetes auth
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -61,6 +61,9 @@ CREDENTIAL_RESPONSES = {
     "/api/v1/auth/universal-auth/login",
     "/api/v1/auth/token/renew",
     "/api/v1/auth/token/revoke",
+    "/api/v1/auth/jwt-auth/login",
+    "/api/v1/auth/oidc-auth/login",
+    "/api/v1/auth/kubernetes-auth/login",
 }
 
 
