@@ -43,7 +43,7 @@ urlpatterns = [
     # folders and imports
     route(r"api/v1/folders", FolderListView.as_view(), "v1-folders"),
     route(rf"api/v1/folders/{REF}", FolderItemView.as_view(http_method_names=["patch", "delete"]), "v1-folder"),
-    route(r"api/v2/folders", FolderListView.as_view(lenient=True), "v2-folders"),
+    route(r"api/v2/folders", FolderListView.as_view(), "v2-folders"),
     route(rf"api/v2/folders/{REF}", FolderItemView.as_view(), "v2-folder"),
     route(r"api/v2/secret-imports", ImportListView.as_view(), "v2-imports"),
     route(rf"api/v2/secret-imports/{REF}", ImportItemView.as_view(), "v2-import"),

@@ -59,7 +59,7 @@ def _children(scope: ProjectScope, environment: str, path: str, recursive: bool)
 class FolderListView(CompatView):
     """GET/POST /api/v1/folders and /api/v2/folders."""
 
-    lenient = False
+    lenient = True  # folder routes parse booleans leniently (the Python SDK sends True/False)
 
     def get(self, request: HttpRequest, principal: Principal, params: Params) -> dict[str, Any]:
         environment = params.string("environment", required=True) or ""
