@@ -236,6 +236,10 @@ STRONGROOM_SYNC_HEARTBEAT_STALE_SECONDS = env_int("STRONGROOM_SYNC_HEARTBEAT_STA
 STRONGROOM_SYNC_LOCK_TTL_SECONDS = env_int("STRONGROOM_SYNC_LOCK_TTL_SECONDS", 120)
 # A secret write enqueues the affected syncs this many seconds later (writes in a burst share a run).
 STRONGROOM_SYNC_DEBOUNCE_SECONDS = env_int("STRONGROOM_SYNC_DEBOUNCE_SECONDS", 1)
+# The Celery queue sync runs are sent to (empty: the default queue).
+STRONGROOM_SYNC_QUEUE = env_str("STRONGROOM_SYNC_QUEUE", "") or ""
+# Retry-After beyond this is capped (a destination asking for a day is retried after this).
+STRONGROOM_SYNC_RETRY_AFTER_MAX_SECONDS = env_int("STRONGROOM_SYNC_RETRY_AFTER_MAX_SECONDS", 3600)
 
 LOG_LEVEL = env_str("STRONGROOM_LOG_LEVEL", "INFO") or "INFO"
 LOGGING = {

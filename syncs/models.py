@@ -127,6 +127,8 @@ class SecretSync(models.Model):
     last_error = models.CharField(max_length=240, blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_drift_check_at = models.DateTimeField(null=True, blank=True)
+    # The next run rewrites every managed value even if our digests say it is current (drift overwrite).
+    force_next_run = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name", "id"]

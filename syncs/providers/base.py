@@ -425,6 +425,11 @@ class SyncProvider:
         """``ActionKind.DELETE`` or ``ActionKind.DISABLE`` for a managed key whose source is gone."""
         return ActionKind.DELETE
 
+    def needs_rewrite(self, item: RemoteItem) -> bool:
+        """A managed item that must be written again even though its value is current
+        (KV: disabled; ADO: no longer ``isSecret``)."""
+        return not item.enabled
+
     def remote_name_key(self, name: str) -> str:
         return name.lower() if self.names_case_insensitive else name
 
@@ -511,7 +516,7 @@ class SyncProvider:
                 stale = (
                     options.force
                     or state.digest != item.digest
-                    or not there.enabled
+                    or self.needs_rewrite(there)
                     or (there.value is not None and there.value != item.value)
                 )
                 if stale:

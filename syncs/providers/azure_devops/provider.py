@@ -171,6 +171,9 @@ class AzureDevOpsProvider(SyncProvider):
             return "names starting with 'system.' or 'AZURE_DEVOPS_' are reserved by Azure DevOps"
         return None
 
+    def needs_rewrite(self, item: RemoteItem) -> bool:
+        return not item.is_secret  # every variable we manage must be a secret
+
     # --- remote access ------------------------------------------------------------------------
     def _session(self, ctx: SyncContext) -> tuple[Any, Any, Any]:
         from syncs.providers.azure_devops.client import call
