@@ -216,7 +216,7 @@ class ClientSecretListApi(IdentityView):
         body = {
             "clientSecret": raw,
             "clientId": secret.universal_auth.client_id,
-            "clientSecretData": ClientSecretSerializer(secret).data,
+            "clientSecretData": secret,
         }
         return Response(ClientSecretCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 
