@@ -51,12 +51,18 @@ def self_signed(common_name: str = "strongroom-test-emulator") -> SelfSigned:
     )
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients that refuse our certificate or hang up mid-answer are part of the tests."""
+
+
 class ServerThread:
     """Runs *handler* on 127.0.0.1 (free port), HTTPS when *tls* is given. ``stop()`` ends it."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], tls: SelfSigned | None) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             with tempfile.TemporaryDirectory() as directory:
