@@ -350,7 +350,7 @@ class AzureDevOpsProvider(SyncProvider):
         variables = {name: value for name, value in self._carried(group).items() if name.lower() not in doomed}
         if delete_container and not variables:
             project_id = self._project_ref(ado, core, ctx)[0]
-            call(ado, "delete the variable group", agent.delete_variable_group, group.id, project_id)
+            call(ado, "delete the variable group", agent.delete_variable_group, group.id, [project_id])
             return
         if len(variables) == len(group.variables or {}):
             return  # none of ours is there any more
