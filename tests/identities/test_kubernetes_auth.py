@@ -188,3 +188,19 @@ def test_the_reviewer_jwt_and_ca_are_sealed_and_write_only(
     assert admin.put(url, {**body, "kubernetesHost": "http://k8s.example"}, format="json").status_code == 400
     assert admin.put(url, {**body, "caCert": "nope"}, format="json").status_code == 400
     assert admin.delete(url).status_code == 204 and admin.get(url).status_code == 404
+
+
+def test_the_infisical_compatible_login_routes_use_these_services(
+    robot: MachineIdentity, admin_principal: Any, k8s: KubernetesEmulator
+) -> None:
+    _configure(admin_principal, robot, k8s)
+    token = k8s.add_service_account_token("ci", "operator")
+    client = APIClient()
+    url = "/compat/infisical/api/v1/auth/kubernetes-auth/login/"
+    answer = client.post(url, {"identityId": str(robot.public_id), "jwt": token}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert set(answer.json()) == {"accessToken", "expiresIn", "accessTokenMaxTTL", "tokenType"}
+    refused = client.post(url, {"identityId": str(robot.public_id), "jwt": "x.y.z"}, format="json")
+    assert refused.status_code == 401 and refused.json()["statusCode"] == 401
+    other = k8s.add_service_account_token("kube-system", "operator")
+    assert client.post(url, {"identityId": str(robot.public_id), "jwt": other}, format="json").status_code == 401
