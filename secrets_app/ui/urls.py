@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from secrets_app.ui import audit, auth, members, people, projects, secrets
+from secrets_app.ui import audit, auth, identities, members, people, projects, secrets
 
 app_name = "ui"
 
@@ -49,6 +49,44 @@ urlpatterns = [
         "org/<slug:org_slug>/people/<int:user_id>/deactivate/",
         people.person_deactivate_view,
         name="person_deactivate",
+    ),
+    # Machine identities
+    path("org/<slug:org_slug>/identities/", identities.identities_page, name="identities"),
+    path("org/<slug:org_slug>/identities/<uuid:identity_id>/", identities.identity_page, name="identity"),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/projects/",
+        identities.identity_membership_add_view,
+        name="identity_membership_add",
+    ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/projects/<slug:project>/remove/",
+        identities.identity_membership_remove_view,
+        name="identity_membership_remove",
+    ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/universal-auth/",
+        identities.identity_universal_view,
+        name="identity_universal",
+    ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/client-secrets/",
+        identities.identity_client_secret_create_view,
+        name="identity_client_secret_create",
+    ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/client-secrets/<int:secret_id>/revoke/",
+        identities.identity_client_secret_revoke_view,
+        name="identity_client_secret_revoke",
+    ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/tokens/revoke/",
+        identities.identity_tokens_revoke_view,
+        name="identity_tokens_revoke",
+    ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/delete/",
+        identities.identity_delete_view,
+        name="identity_delete",
     ),
     # Audit log
     path("projects/<slug:slug>/audit/", audit.audit_log, name="audit"),
