@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 
 from strongroom_cli.errors import AUTH, CliError
@@ -104,6 +103,8 @@ def forget_login() -> bool:
 
 def write_private_file(path: str, text: str) -> None:
     """Atomically replace *path* with *text*, readable by its owner only (0600) from the first byte."""
+    import tempfile  # not at module level: it costs milliseconds on every start
+
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(prefix=".strongroom-", dir=directory)  # mkstemp creates 0600
     try:

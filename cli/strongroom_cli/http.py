@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from typing import Any
 
 from strongroom_cli import __version__
@@ -145,7 +143,7 @@ class Client:
         if auth and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if method == "POST" and idempotent_post:
-            headers["Idempotency-Key"] = str(uuid.uuid4())
+            headers["Idempotency-Key"] = os.urandom(16).hex()
         attempt = 0
         while True:
             request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 (http/https only: config.normalize_domain)
@@ -177,6 +175,8 @@ class Client:
                     raise CliError(f"cannot reach {self.domain}: {_one_line(str(reason))}", UNREACHABLE) from None
             attempt += 1
             if delay is None:
+                import random  # only when retrying
+
                 delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1))))  # noqa: S311 (jitter)
             time.sleep(delay)
 
