@@ -27,7 +27,8 @@ def cli_env(base_url: str, config_dir: Path, **extra: str) -> dict[str, str]:
     env["STRONGROOM_API_URL"] = base_url
     env["STRONGROOM_CONFIG_DIR"] = str(config_dir)
     env["STRONGROOM_RETRIES"] = "0"
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    for server_setting in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"):  # the server's, not the CLI's
+        env.pop(server_setting, None)
     env.update(extra)
     return env
 
