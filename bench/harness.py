@@ -75,6 +75,27 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"server did not answer {url}")
 
 
+def _cli_wall_times(port: int, token: str, runs: int = 10) -> dict[str, float]:
+    """Median wall time (ms) of `strongroom --version` and `strongroom run -- true` (issue 4: < 150 ms)."""
+    import statistics
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "cli"), "STRONGROOM_API_URL": f"http://127.0.0.1:{port}"}
+    env["STRONGROOM_TOKEN"] = token
+    commands = {
+        "version_ms": [PYTHON, "-m", "strongroom_cli", "--version"],
+        "run_true_ms": [PYTHON, "-m", "strongroom_cli", "run", "--projectId", "bench", "--env", "prod", "--", "true"],
+    }
+    figures = {}
+    for name, argv in commands.items():
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(argv, env=env, check=True, capture_output=True)
+            times.append((time.perf_counter() - started) * 1000)
+        figures[name] = round(statistics.median(times), 1)
+    return figures
+
+
 def main() -> int:
     database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/strongroom_bench")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -139,6 +160,7 @@ def main() -> int:
                 processes=processes,
                 threads=max(1, concurrency // processes),
             )
+        results["cli"] = {**_cli_wall_times(port, token), "errors": 0}
     finally:
         server.terminate()
         server.wait(timeout=20)
