@@ -13,6 +13,8 @@ from tests.api.conftest import error_of
 # (method, route pattern, concrete path under /api/v1/, body). Bodies are valid enough to get past
 # parsing, so a 404 proves the project check, not a validation error.
 P = "projects/acme/"
+IDENTITY = "00000000-0000-4000-8000-000000000000"
+IDN = f"identities/{IDENTITY}/"
 ENV = {"environment": "dev", "path": "/"}
 PROJECT_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("get", "projects/<str:project>/", P, None),
@@ -74,6 +76,10 @@ PROJECT_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("post", "projects/<str:project>/roles/<str:slug>/", P + "roles/r/", {"rules": []}),
     ("patch", "projects/<str:project>/roles/<str:slug>/", P + "roles/dev-only/", {"name": "x"}),
     ("delete", "projects/<str:project>/roles/<str:slug>/", P + "roles/dev-only/", None),
+    ("get", "projects/<str:project>/identities/", P + "identities/", None),
+    ("post", "projects/<str:project>/identities/", P + "identities/", {"identityId": IDENTITY, "role": "viewer"}),
+    ("patch", "projects/<str:project>/identities/<str:identity_id>/", P + f"identities/{IDENTITY}/", {"role": "admin"}),
+    ("delete", "projects/<str:project>/identities/<str:identity_id>/", P + f"identities/{IDENTITY}/", None),
 ]
 GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("get", "projects/", "projects/", None),
@@ -98,8 +104,32 @@ GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         "organizations/acme-org/people/1/deactivate/",
         {},
     ),
+    ("get", "organizations/<str:organization>/identities/", "organizations/acme-org/identities/", None),
+    ("post", "organizations/<str:organization>/identities/", "organizations/acme-org/identities/", {"name": "x"}),
+    ("get", "identities/<str:identity>/", IDN, None),
+    ("patch", "identities/<str:identity>/", IDN, {"name": "x"}),
+    ("delete", "identities/<str:identity>/", IDN, None),
+    ("get", "identities/<str:identity>/universal-auth/", IDN + "universal-auth/", None),
+    ("put", "identities/<str:identity>/universal-auth/", IDN + "universal-auth/", {}),
+    ("patch", "identities/<str:identity>/universal-auth/", IDN + "universal-auth/", {}),
+    ("delete", "identities/<str:identity>/universal-auth/", IDN + "universal-auth/", None),
+    ("get", "identities/<str:identity>/universal-auth/client-secrets/", IDN + "universal-auth/client-secrets/", None),
+    ("post", "identities/<str:identity>/universal-auth/client-secrets/", IDN + "universal-auth/client-secrets/", {}),
+    (
+        "post",
+        "identities/<str:identity>/universal-auth/client-secrets/<int:secret_id>/revoke/",
+        IDN + "universal-auth/client-secrets/1/revoke/",
+        {},
+    ),
+    ("post", "identities/<str:identity>/tokens/revoke/", IDN + "tokens/revoke/", {}),
 ]
 ALL_ROUTES = PROJECT_ROUTES + GLOBAL_ROUTES
+# Machine login routes take no authentication (rate limited per IP instead): tests/identities/.
+PUBLIC_ROUTES = [
+    ("post", "auth/universal-auth/login"),
+    ("post", "auth/token/renew"),
+    ("post", "auth/token/revoke"),
+]
 
 
 def _call(client: Any, method: str, path: str, body: dict[str, Any] | None) -> Any:
@@ -131,7 +161,15 @@ def _v1_routes() -> set[tuple[str, str]]:
 
 
 def test_it_covers_every_route_in_the_access_table() -> None:
-    assert _v1_routes() == {(method, pattern) for method, pattern, _, _ in ALL_ROUTES}
+    assert _v1_routes() == {(method, pattern) for method, pattern, _, _ in ALL_ROUTES} | set(PUBLIC_ROUTES)
+
+
+@pytest.mark.parametrize(("method", "pattern"), PUBLIC_ROUTES)
+def test_it_serves_machine_login_routes_without_authentication(db: None, api: Any, method: str, pattern: str) -> None:
+    response = _call(api(), method, pattern, {})
+
+    assert response.status_code == 400  # parsed (no credentials given), not refused as unauthenticated
+    assert error_of(response)["code"] == "validation_error"
 
 
 @pytest.mark.parametrize(
