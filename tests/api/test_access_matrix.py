@@ -122,6 +122,15 @@ GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         {},
     ),
     ("post", "identities/<str:identity>/tokens/revoke/", IDN + "tokens/revoke/", {}),
+    ("get", "identities/<str:identity>/jwt-auth/", IDN + "jwt-auth/", None),
+    ("put", "identities/<str:identity>/jwt-auth/", IDN + "jwt-auth/", {}),
+    ("delete", "identities/<str:identity>/jwt-auth/", IDN + "jwt-auth/", None),
+    ("get", "identities/<str:identity>/oidc-auth/", IDN + "oidc-auth/", None),
+    ("put", "identities/<str:identity>/oidc-auth/", IDN + "oidc-auth/", {}),
+    ("delete", "identities/<str:identity>/oidc-auth/", IDN + "oidc-auth/", None),
+    ("get", "identities/<str:identity>/kubernetes-auth/", IDN + "kubernetes-auth/", None),
+    ("put", "identities/<str:identity>/kubernetes-auth/", IDN + "kubernetes-auth/", {}),
+    ("delete", "identities/<str:identity>/kubernetes-auth/", IDN + "kubernetes-auth/", None),
 ]
 ALL_ROUTES = PROJECT_ROUTES + GLOBAL_ROUTES
 # Machine login routes take no authentication (rate limited per IP instead): tests/identities/.
@@ -129,6 +138,9 @@ PUBLIC_ROUTES = [
     ("post", "auth/universal-auth/login"),
     ("post", "auth/token/renew"),
     ("post", "auth/token/revoke"),
+    ("post", "auth/jwt-auth/login"),
+    ("post", "auth/oidc-auth/login"),
+    ("post", "auth/kubernetes-auth/login"),
 ]
 
 
