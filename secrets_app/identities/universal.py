@@ -199,7 +199,9 @@ def _login(*, client_id: str, client_secret: str, ip: str) -> IssuedToken:
         else None
     )
     if config is None:
-        # Same work as a known client id: a candidate query and a compare.
+        # Same work as a known client id (a lockout read, a candidate query, a compare), and the
+        # same 503 when the lockout store is down: the answer never tells whether the id exists.
+        _cache_call("read", cache.get, "strongroom:ua-lockout:unknown")
         _match(
             list(ClientSecret.objects.filter(universal_auth_id=-1, prefix=client_secret[:PREFIX_LENGTH])),
             presented_hash,

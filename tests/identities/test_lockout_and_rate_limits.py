@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -89,6 +90,8 @@ def test_it_refuses_logins_when_the_lockout_store_is_down(cast: Any) -> None:
             _attempt(robot, robot.client_secret)  # the right secret: still refused
         with pytest.raises(LoginUnavailable):
             _attempt(robot, WRONG)
+        with pytest.raises(LoginUnavailable):  # an unknown client id answers alike
+            universal_auth_login(client_id=str(uuid.uuid4()), client_secret=WRONG, ip="127.0.0.1")
         answer = login(robot)
         assert answer.status_code == 503  # the rate limiter refuses first, also closed
         assert answer.json()["error"]["code"] in {"rate_limit_unavailable", "lockout_unavailable"}
