@@ -42,6 +42,10 @@ def test_it_documents_every_route_and_method(schema: dict[str, Any]) -> None:
         ("delete", "projects/<str:project>/environments/reorder/"),
     }
     expected = {(method, _openapi_path(pattern)) for method, pattern in _v1_routes() - shadowed}
+    # Connections and syncs live in the syncs app (config/urls.py includes them under /api/v1/).
+    from tests.syncs.routes import sync_api_routes
+
+    expected |= {(method, _openapi_path(pattern)) for method, pattern in sync_api_routes()}
 
     documented = {
         (method, path)

@@ -1,0 +1,1 @@
+"""Native REST API for app connections and secret syncs (included by config/urls.py)."""

@@ -1,0 +1,198 @@
+"""Request and response bodies. Connection credentials appear only in requests (write-only):
+no response ever carries them, not even masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from secrets_app.api.fields import QueryBoolean, StrictSerializer
+from syncs.models import ConnectionKind, InitialBehavior
+
+
+# --- connections ------------------------------------------------------------------------------
+class ConnectionSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    organization = serializers.CharField(source="organization.slug")
+    kind = serializers.CharField()
+    method = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    config = serializers.DictField(help_text="Non-secret settings (e.g. organization_url, tenant_id)")
+    createdBy = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    lastTestedAt = serializers.DateTimeField(source="last_tested_at", allow_null=True)
+    lastTestStatus = serializers.CharField(source="last_test_status")
+    lastTestMessage = serializers.CharField(source="last_test_message")
+
+    def get_createdBy(self, obj: Any) -> str:  # noqa: N802
+        return obj.created_by.email if obj.created_by else ""
+
+
+class ConnectionListSerializer(serializers.Serializer):
+    connections = ConnectionSerializer(many=True)
+
+
+class ConnectionCreateRequest(StrictSerializer):
+    organization = serializers.CharField(
+        required=False, allow_blank=True, help_text="Slug; needed if you manage several"
+    )
+    kind = serializers.ChoiceField(choices=ConnectionKind.values)
+    method = serializers.CharField(
+        help_text="azure_devops: pat | oauth | client_secret; azure_key_vault: client_secret"
+    )
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    credentials = serializers.DictField(
+        child=serializers.CharField(trim_whitespace=False),
+        help_text='Secret fields (write-only, never returned): e.g. {"token": "…"}',
+    )
+    config = serializers.DictField(required=False, default=dict, help_text="Non-secret settings")
+
+
+class ConnectionUpdateRequest(StrictSerializer):
+    name = serializers.CharField(required=False, max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    method = serializers.CharField(required=False)
+    credentials = serializers.DictField(child=serializers.CharField(trim_whitespace=False), required=False)
+    config = serializers.DictField(required=False)
+
+
+class EmptyRequest(StrictSerializer):
+    """No fields (an empty JSON object, or no body)."""
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+
+
+# --- syncs ------------------------------------------------------------------------------------
+class SyncSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    environment = serializers.CharField(source="environment.slug")
+    path = serializers.CharField()
+    recursive = serializers.BooleanField()
+    connection = serializers.UUIDField(source="connection.public_id")
+    kind = serializers.CharField(source="connection.kind")
+    destination = serializers.DictField()
+    autoSync = serializers.BooleanField(source="auto_sync")
+    initialBehavior = serializers.CharField(source="initial_behavior")
+    keyNameTemplate = serializers.CharField(source="key_name_template")
+    deleteOnSourceRemoval = serializers.BooleanField(source="delete_on_source_removal")
+    owner = serializers.CharField(source="owner.email")
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    lastSuccessAt = serializers.DateTimeField(source="last_success_at", allow_null=True)
+    lastError = serializers.CharField(source="last_error", help_text="Sanitised, ≤ 240 characters, never a secret")
+    lastErrorAt = serializers.DateTimeField(source="last_error_at", allow_null=True)
+    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)
+    createdContainer = serializers.BooleanField(
+        source="created_container", help_text="This sync created the destination group (only then may it delete it)"
+    )
+    managedKeys = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    def get_managedKeys(self, obj: Any) -> int:  # noqa: N802
+        return obj.managed_keys.count()
+
+
+class SyncListSerializer(serializers.Serializer):
+    syncs = SyncSerializer(many=True)
+
+
+class SyncCreateRequest(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+    environment = serializers.CharField()
+    path = serializers.CharField(required=False, default="/")
+    recursive = serializers.BooleanField(required=False, default=False)
+    connection = serializers.UUIDField()
+    destination = serializers.DictField(
+        help_text="azure_devops: {organization_url?, project, group_name}; azure_key_vault: {vault_url}"
+    )
+    autoSync = serializers.BooleanField(required=False, default=True)
+    initialBehavior = serializers.ChoiceField(
+        choices=InitialBehavior.values, default=InitialBehavior.OVERWRITE_DESTINATION
+    )
+    confirmOverwrite = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Required with overwrite_destination: existing keys of the same name are taken over",
+    )
+    keyNameTemplate = serializers.CharField(required=False, default="{{secretKey}}", max_length=200)
+    deleteOnSourceRemoval = serializers.BooleanField(required=False, default=True)
+    options = serializers.DictField(required=False, default=dict, help_text="Destination-specific options")
+
+
+class SyncUpdateRequest(StrictSerializer):
+    name = serializers.CharField(required=False, max_length=120)
+    environment = serializers.CharField(required=False)
+    path = serializers.CharField(required=False)
+    recursive = serializers.BooleanField(required=False)
+    autoSync = serializers.BooleanField(required=False)
+    initialBehavior = serializers.ChoiceField(choices=InitialBehavior.values, required=False)
+    confirmOverwrite = serializers.BooleanField(required=False, default=False)
+    keyNameTemplate = serializers.CharField(required=False, max_length=200)
+    deleteOnSourceRemoval = serializers.BooleanField(required=False)
+
+
+class SyncTriggerRequest(StrictSerializer):
+    overwrite = serializers.BooleanField(
+        required=False, default=False, help_text="Rewrite every managed value, even those our records say are current"
+    )
+
+
+class SyncTriggerSerializer(serializers.Serializer):
+    queued = serializers.BooleanField(help_text="False: a run was already queued or running; it includes this request")
+    status = serializers.CharField()
+
+
+class SyncRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    trigger = serializers.CharField()
+    attempt = serializers.IntegerField()
+    final = serializers.BooleanField()
+    startedAt = serializers.DateTimeField(source="started_at")
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    counts = serializers.DictField()
+    warnings = serializers.ListField(child=serializers.DictField())
+    error = serializers.CharField()
+    retryAt = serializers.DateTimeField(source="retry_at", allow_null=True)
+
+
+class SyncRunListSerializer(serializers.Serializer):
+    runs = SyncRunSerializer(many=True)
+
+
+class DriftEntrySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    detail = serializers.CharField()
+    adoptable = serializers.BooleanField()
+    detectedAt = serializers.DateTimeField(source="detected_at")
+
+
+class DriftSerializer(serializers.Serializer):
+    checkedAt = serializers.DateTimeField(allow_null=True)
+    items = DriftEntrySerializer(many=True)
+    note = serializers.CharField()
+
+
+class DriftAdoptRequest(StrictSerializer):
+    name = serializers.CharField(help_text="The remote name whose destination value becomes a new Strongroom version")
+
+
+class SyncDeleteQuery(StrictSerializer):
+    removeManaged = QueryBoolean(
+        required=False,
+        default=False,
+        help_text="Also delete the keys this sync manages at the destination (never others)",
+    )
+
+
+class SyncDeletedSerializer(serializers.Serializer):
+    removed = serializers.ListField(child=serializers.CharField())
+    left = serializers.ListField(child=serializers.CharField())
