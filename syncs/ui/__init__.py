@@ -1,0 +1,1 @@
+"""htmx pages for connections and syncs."""

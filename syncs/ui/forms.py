@@ -1,0 +1,103 @@
+"""Forms of the sync pages: they parse and shape input; services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from secrets_app.ui.forms import UIForm
+from syncs.models import InitialBehavior
+
+_MONO = {"class": "mono", "autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}
+
+
+class ConnectionForm(UIForm):
+    """An Azure DevOps connection. Secret fields are password inputs and never re-rendered with
+    their value (``render_value=False``)."""
+
+    id_prefix = "connection"
+    name = forms.CharField(label="Name", max_length=120, widget=forms.TextInput(attrs={"placeholder": "e.g. ado-acme"}))
+    kind = forms.ChoiceField(label="Destination", choices=[("azure_devops", "Azure DevOps")])
+    method = forms.ChoiceField(
+        label="Authentication",
+        choices=[
+            ("pat", "Personal access token"),
+            ("oauth", "OAuth / Entra ID access token"),
+            ("client_secret", "Entra ID service principal (client secret)"),
+        ],
+    )
+    organization_url = forms.CharField(
+        label="Organization URL", widget=forms.URLInput(attrs={**_MONO, "placeholder": "https://dev.azure.com/acme"})
+    )
+    secret = forms.CharField(
+        label="Token or client secret",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
+        help_text="Stored encrypted; never shown again. PAT scopes: Variable Groups (Read, create & manage), Project and Team (Read).",
+    )
+    tenant_id = forms.CharField(
+        label="Tenant ID (service principal)", required=False, widget=forms.TextInput(attrs=_MONO)
+    )
+    client_id = forms.CharField(
+        label="Client ID (service principal)", required=False, widget=forms.TextInput(attrs=_MONO)
+    )
+
+    def credentials_and_config(self) -> tuple[dict[str, str], dict[str, str]]:
+        data = self.cleaned_data
+        method = data["method"]
+        field = {"pat": "token", "oauth": "access_token", "client_secret": "client_secret"}[method]
+        config = {"organization_url": data["organization_url"]}
+        if method == "client_secret":
+            config.update({"tenant_id": data["tenant_id"], "client_id": data["client_id"]})
+        return {field: data["secret"]}, config
+
+
+class SyncCreateForm(UIForm):
+    id_prefix = "sync"
+    name = forms.CharField(
+        label="Name", max_length=120, widget=forms.TextInput(attrs={"placeholder": "e.g. pipeline-dev"})
+    )
+    environment = forms.ChoiceField(label="Environment")
+    path = forms.CharField(label="Folder", initial="/", widget=forms.TextInput(attrs=_MONO))
+    recursive = forms.BooleanField(label="Include subfolders", required=False)
+    connection = forms.ChoiceField(label="Connection")
+    project = forms.CharField(label="Azure DevOps project", widget=forms.TextInput(attrs=_MONO))
+    group_name = forms.CharField(
+        label="Variable group", widget=forms.TextInput(attrs={**_MONO, "placeholder": "e.g. app-dev-secrets"}),
+        help_text="Created if absent. Variables already in it that this sync does not manage are never touched.",
+    )  # fmt: skip
+    key_name_template = forms.CharField(
+        label="Key name template", initial="{{secretKey}}", widget=forms.TextInput(attrs=_MONO),
+        help_text="{{secretKey}} is the Strongroom key, {{environment}} the environment, e.g. APP_{{secretKey}}.",
+    )  # fmt: skip
+    initial_behavior = forms.ChoiceField(
+        label="When the destination already has a key of the same name",
+        choices=InitialBehavior.choices,
+        initial=InitialBehavior.IMPORT_DESTINATION,
+    )
+    confirm_overwrite = forms.BooleanField(
+        label="I understand: existing variables with the same names are overwritten", required=False
+    )
+    auto_sync = forms.BooleanField(label="Sync automatically when a secret changes", required=False, initial=True)
+    delete_on_source_removal = forms.BooleanField(
+        label="Delete a managed variable when its secret is deleted", required=False, initial=True
+    )
+
+    def __init__(self, *args: Any, environments: list[str], connections: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["environment"].choices = [(slug, slug) for slug in environments]
+        self.fields["connection"].choices = connections
+
+
+class SyncDeleteForm(UIForm):
+    id_prefix = "sync-delete"
+    remove_managed = forms.ChoiceField(
+        label="At the destination",
+        choices=[
+            ("leave", "Leave the variables this sync manages where they are"),
+            ("delete", "Delete the variables this sync manages (never any others)"),
+        ],
+        initial="leave",
+        widget=forms.RadioSelect,
+    )
