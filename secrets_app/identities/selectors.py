@@ -79,8 +79,8 @@ def identity_list(*, principal: Principal, organization: Organization) -> list[M
     organization_admin_require(principal, organization, "identities.read")
     return list(
         MachineIdentity.objects.filter(organization=organization)
-        .select_related("universal_auth")
-        .prefetch_related("project_memberships__project", "project_memberships__custom_role")
+        .select_related("universal_auth", "kubernetes_auth")
+        .prefetch_related("jwt_auths", "project_memberships__project", "project_memberships__custom_role")
         .order_by("name")
     )
 
