@@ -12,6 +12,7 @@ from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
 from audit.services import AuditActor, audit_record
+from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.errors import Conflict, ValidationFailed
 from secrets_app.keyring import keyring
 from secrets_app.models import Organization
@@ -35,7 +36,14 @@ def connection_info(connection: AppConnection) -> ConnectionInfo:
     aad = connection_aad(
         public_id=connection.public_id, organization_id=connection.organization_id, kind=connection.kind
     )
-    credentials = json.loads(keyring.open_with_root(bytes(connection.credentials_ciphertext), aad))
+    try:
+        credentials = json.loads(keyring.open_with_root(bytes(connection.credentials_ciphertext), aad))
+    except DecryptionError:
+        # A ciphertext moved from another row, or sealed under a root key that has been rotated
+        # since (root rotation re-wraps data keys only): the credentials must be entered again.
+        raise ConfigError(
+            f"the credentials of connection {connection.name} cannot be opened; enter them again"
+        ) from None
     return ConnectionInfo(
         id=connection.pk,
         method=connection.method,
