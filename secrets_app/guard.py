@@ -6,7 +6,10 @@ starts, so rolling that action back never erases the record of the refusal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from django.db import transaction
 
 from secrets_app.errors import PermissionDenied
 from secrets_app.selectors.access import ProjectScope
@@ -32,11 +35,28 @@ def require(
         allowed = scope.access.can(action, environment=environment, path=path, tags=tags)
     if allowed:
         return
-    scope.audit_denial(
-        action,
-        environment=environment or "",
-        path=path or "",
-        resource_type="secret" if action.startswith("secrets.") else action.split(".")[0],
-        resource_id=resource,
-    )
-    raise PermissionDenied(f"You are not allowed to {action.replace('.', ' ').replace('_', ' ')} here")
+    denial = {
+        "environment": environment or "",
+        "path": path or "",
+        "resource_type": "secret" if action.startswith("secrets.") else action.split(".")[0],
+        "resource_id": resource,
+    }
+    scope.audit_denial(action, **denial)
+    error = PermissionDenied(f"You are not allowed to {action.replace('.', ' ').replace('_', ' ')} here")
+    error.audit = (action, denial)  # type: ignore[attr-defined]
+    raise error
+
+
+@contextmanager
+def all_or_nothing(scope: ProjectScope) -> Iterator[None]:
+    """Run several service calls as one transaction (a batch): any failure undoes all of them.
+    A refusal's audit row was written inside the undone transaction, so it is written again,
+    committed, after the rollback."""
+    try:
+        with transaction.atomic():
+            yield
+    except PermissionDenied as exc:
+        audit = getattr(exc, "audit", None)
+        if audit is not None:
+            scope.audit_denial(audit[0], **audit[1])
+        raise

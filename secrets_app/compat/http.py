@@ -33,7 +33,9 @@ ERROR_NAMES = {
     422: "ValidationFailure",
     429: "RateLimitExceeded",
     500: "InternalServerError",
+    502: "BadGateway",
     503: "ServiceUnavailable",
+    504: "GatewayTimeout",
 }
 
 

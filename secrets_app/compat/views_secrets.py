@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from secrets_app.compat.http import CompatError, CompatView, Invalid, Params, issue
 from secrets_app.compat.shapes import TagIndex, compat_id, secret_shape, view_shape
 from secrets_app.errors import Conflict, NotFound
+from secrets_app.guard import all_or_nothing
 from secrets_app.models import Folder, Secret
 from secrets_app.paths import canonical_path
 from secrets_app.principals import Principal
@@ -313,6 +314,14 @@ class SecretBatchView(CompatView):
             items = [_item_input(item, tags) for item in raw_items]
             secret_bulk_upsert(scope=scope, environment=environment, path=path, items=items)
             return {"secrets": _shapes_at(scope, environment, path, items, tags)}
+        with all_or_nothing(scope):
+            shapes = self._update_each(scope, environment, path, raw_items, mode, tags)
+        return {"secrets": shapes}
+
+    @staticmethod
+    def _update_each(
+        scope: ProjectScope, environment: str, path: str, raw_items: list[dict[str, Any]], mode: str, tags: TagIndex
+    ) -> list[dict[str, Any]]:
         shapes = []
         for raw in raw_items:
             item = _item_input(raw, tags)
@@ -329,7 +338,7 @@ class SecretBatchView(CompatView):
                     continue
                 secret = secret_create(scope=scope, environment=environment, path=item_path, item=item)
             shapes.append(model_shape(scope, secret, tags, value=item.value, comment=item.comment))
-        return {"secrets": shapes}
+        return shapes
 
     def delete(self, request: HttpRequest, principal: Principal, params: Params) -> dict[str, Any]:
         environment, path = _location(params)
@@ -338,10 +347,11 @@ class SecretBatchView(CompatView):
         scope = scope_from(principal, params)
         tags = TagIndex(scope.project)
         shapes = []
-        for raw in raw_items:
-            secret_type = raw.get("type") if raw.get("type") in ("shared", "personal") else "shared"
-            secret = secret_delete(
-                scope=scope, environment=environment, path=path, key=raw["secretKey"], secret_type=secret_type
-            )
-            shapes.append(model_shape(scope, secret, tags, value=None, comment=None))
+        with all_or_nothing(scope):  # a failure part-way deletes nothing
+            for raw in raw_items:
+                secret_type = raw.get("type") if raw.get("type") in ("shared", "personal") else "shared"
+                secret = secret_delete(
+                    scope=scope, environment=environment, path=path, key=raw["secretKey"], secret_type=secret_type
+                )
+                shapes.append(model_shape(scope, secret, tags, value=None, comment=None))
         return {"secrets": shapes}
