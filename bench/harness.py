@@ -113,6 +113,7 @@ def main() -> int:
         "STRONGROOM_ROOT_KEY": base64.b64encode(os.urandom(32)).decode(),
         "STRONGROOM_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
         "STRONGROOM_LOG_LEVEL": "WARNING",
+        "STRONGROOM_SYNC_ALLOWED_HOSTS": "127.0.0.1",  # the sync benchmark's local ADO emulator
     }
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     setup = subprocess.run([PYTHON, "-c", SETUP_SCRIPT], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
@@ -161,6 +162,10 @@ def main() -> int:
                 threads=max(1, concurrency // processes),
             )
         results["cli"] = {**_cli_wall_times(port, token), "errors": 0}
+        if os.environ.get("BENCH_SYNC", "1") != "0":
+            from bench import sync_propagation
+
+            results["sync"] = sync_propagation.measure(port, token, env)
     finally:
         server.terminate()
         server.wait(timeout=20)

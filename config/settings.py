@@ -194,7 +194,13 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 else:
     # Longer than the longest task, so a task held by a dead worker is redelivered in bounded time.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+    # The unacked sweep runs every N seconds (kombu's default is every 100 s): a message held by a
+    # killed worker is back on its queue within visibility_timeout + this interval.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True

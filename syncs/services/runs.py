@@ -168,18 +168,24 @@ class _Run:
     def record(self, progress: ApplyProgress) -> None:
         """Persist one durable batch at once (autocommit): managed names and digests."""
         with transaction.atomic():
-            for item in progress.applied:
-                SyncManagedKey.objects.update_or_create(
-                    sync=self.sync,
-                    name=item.name,
-                    defaults={
-                        "source_key": item.key,
-                        "digest": item.digest,
-                        "remote_version": item.version,
-                        "disabled": False,
-                    },
+            if progress.applied:
+                # One upsert per batch; ``created_by_sync`` was set with the intent and is kept.
+                SyncManagedKey.objects.bulk_create(
+                    [
+                        SyncManagedKey(
+                            sync=self.sync,
+                            name=item.name,
+                            source_key=item.key,
+                            digest=item.digest,
+                            remote_version=item.version,
+                            created_by_sync=item.created,
+                        )
+                        for item in progress.applied
+                    ],
+                    update_conflicts=True,
+                    unique_fields=["sync", "name"],
+                    update_fields=["source_key", "digest", "remote_version", "disabled", "updated_at"],
                 )
-                # ``created_by_sync`` was set with the intent (and is never cleared by an update).
             if progress.removed:
                 SyncManagedKey.objects.filter(sync=self.sync, name__in=progress.removed).delete()
             if progress.disabled:

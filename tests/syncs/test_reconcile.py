@@ -74,7 +74,6 @@ def test_a_source_change_after_the_last_success_queues_the_sync(cast: Any, ado: 
 
 def test_a_change_during_a_run_is_followed_by_another_run(cast: Any, ado: Any) -> None:
     from syncs.models import SecretSync
-
     from syncs.providers.azure_devops.provider import AzureDevOpsProvider
 
     put_secret(cast, "A", "1")

@@ -32,6 +32,7 @@ class Workers:
             "STRONGROOM_SYNC_HEARTBEAT_STALE_SECONDS": "3",
             "STRONGROOM_SYNC_LOCK_TTL_SECONDS": "4",
             "CELERY_VISIBILITY_TIMEOUT": "5",
+            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
             "STRONGROOM_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
             "STRONGROOM_EMAIL_FILE_PATH": str(tmp_path / "mail"),
             **extra_env,
