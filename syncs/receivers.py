@@ -8,6 +8,7 @@ anywhere in its project, and a run that finds nothing to change writes nothing.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -17,12 +18,19 @@ from secrets_app.events import secret_changed
 from syncs.models import SecretSync
 from syncs.services.queue import sync_request_run
 
+logger = logging.getLogger("strongroom.syncs")
+
 
 @receiver(secret_changed, dispatch_uid="syncs.on_secret_changed")
 def on_secret_changed(sender: Any, project_id: int, environment_id: int, folder_id: int, **kwargs: Any) -> None:
-    sync_ids = list(SecretSync.objects.filter(project_id=project_id, auto_sync=True).values_list("id", flat=True))
-    if not sync_ids:
-        return
-    with transaction.atomic():
-        for sync_id in sync_ids:
-            sync_request_run(sync_id=sync_id, trigger="source_change", source_changed=True)
+    # Runs after the secret write committed: a failure here must not turn that success into an
+    # error answer. The reconciler re-queues from source_changed_at; a broker outage is logged.
+    try:
+        sync_ids = list(SecretSync.objects.filter(project_id=project_id, auto_sync=True).values_list("id", flat=True))
+        if not sync_ids:
+            return
+        with transaction.atomic():
+            for sync_id in sync_ids:
+                sync_request_run(sync_id=sync_id, trigger="source_change", source_changed=True)
+    except Exception as exc:
+        logger.error("syncs of project %s not queued after a secret change: %s", project_id, type(exc).__name__)

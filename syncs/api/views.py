@@ -70,8 +70,8 @@ class ConnectionListApi(_PersonApi):
         tags=CONNECTION_TAGS,
         request=ConnectionCreateRequest,
         responses={201: ConnectionSerializer, **errors(400, 403, 404, 409)},
-        description="Save credentials for an outside system. `credentials` are encrypted and never returned; "
-        "use the test endpoint to check them.",
+        description="Save credentials for an outside system and test them at once (`lastTestStatus`). "
+        "`credentials` are encrypted and never returned.",
     )
     def post(self, request: Request) -> Response:
         data = self.parse(ConnectionCreateRequest, request.data)
@@ -86,6 +86,8 @@ class ConnectionListApi(_PersonApi):
             credentials=data["credentials"],
             config=data["config"],
         )
+        # Validate the credentials at once: the answer carries lastTestStatus / lastTestMessage.
+        connection_test(principal=self.principal, connection=connection)
         return Response(ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
 
 

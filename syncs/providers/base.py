@@ -333,6 +333,12 @@ def validate_template(template: str) -> str | None:
     return None
 
 
+def _write(kind: str, name: str, item: DesiredItem) -> PlanAction:
+    return PlanAction(
+        kind, name, key=item.key, value=item.value, digest=item.digest, version=item.version, path=item.path
+    )
+
+
 # --- the provider base class -----------------------------------------------------------------
 
 
@@ -496,21 +502,14 @@ class SyncProvider:
             compare = self.remote_name_key(name)
             there = remote_by_key.get(compare)
             state = managed_by_key.get(compare)
-            write = {
-                "key": item.key,
-                "value": item.value,
-                "digest": item.digest,
-                "version": item.version,
-                "path": item.path,
-            }
             if there is not None and there.deleted:
                 if state is None and not self._may_take_over(options):
                     result.errors.append(self._conflict(name, item.key, blocking=False))
                     continue
-                result.actions.append(PlanAction(ActionKind.RECOVER, there.name, **write))
+                result.actions.append(_write(ActionKind.RECOVER, there.name, item))
                 continue
             if there is None:
-                result.actions.append(PlanAction(ActionKind.CREATE, name, **write))
+                result.actions.append(_write(ActionKind.CREATE, name, item))
                 continue
             if state is not None:
                 stale = (
@@ -520,7 +519,7 @@ class SyncProvider:
                     or (there.value is not None and there.value != item.value)
                 )
                 if stale:
-                    result.actions.append(PlanAction(ActionKind.UPDATE, there.name, **write))
+                    result.actions.append(_write(ActionKind.UPDATE, there.name, item))
                 else:
                     result.unchanged.append(there.name)
                 continue
@@ -544,7 +543,7 @@ class SyncProvider:
                     )
                 continue
             if self._may_take_over(options):
-                result.actions.append(PlanAction(ActionKind.TAKE_OVER, there.name, **write))
+                result.actions.append(_write(ActionKind.TAKE_OVER, there.name, item))
             else:
                 result.errors.append(self._conflict(there.name, item.key, blocking=False))
 
@@ -567,10 +566,10 @@ class SyncProvider:
                         )
                     )
                     continue
-                key = unmap_name(there.name, options.key_name_template, environment=options.environment)
-                if key is None:
+                source_key = unmap_name(there.name, options.key_name_template, environment=options.environment)
+                if source_key is None:
                     continue  # a name outside this sync's template is not ours to import
-                result.actions.append(PlanAction(ActionKind.IMPORT, there.name, key=key, value=there.value))
+                result.actions.append(PlanAction(ActionKind.IMPORT, there.name, key=source_key, value=there.value))
 
         # Managed items whose source secret is gone.
         if options.delete_removed:
@@ -634,11 +633,11 @@ class SyncProvider:
         items: list[DriftItem] = []
         remote_by_key = {self.remote_name_key(name): item for name, item in remote.items()}
         managed_keys = {self.remote_name_key(name) for name in managed}
-        for name, state in sorted(managed.items()):
+        for name, record in sorted(managed.items()):
             there = remote_by_key.get(self.remote_name_key(name))
             if there is None or there.deleted:
                 items.append(DriftItem(name, "missing", "managed item is gone from the destination"))
-            elif state.version and there.version and there.version != state.version:
+            elif record.version and there.version and there.version != record.version:
                 items.append(
                     DriftItem(
                         name, "changed", "changed at the destination since our last write", there.value is not None

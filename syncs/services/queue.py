@@ -5,6 +5,7 @@ reconciler re-sends for syncs that stay QUEUED, and a second message finds nothi
 from __future__ import annotations
 
 import datetime
+import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -12,6 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from syncs.models import SecretSync, SyncStatus
+
+logger = logging.getLogger("strongroom.syncs")
 
 
 def send_run_message(sync_id: int, *, countdown: float = 0) -> None:
@@ -46,5 +49,14 @@ def sync_request_run(
         )
     )
     if queued:
-        transaction.on_commit(lambda: send_run_message(sync_id, countdown=delay))
+        transaction.on_commit(lambda: _send_quietly(sync_id, delay))
     return bool(queued)
+
+
+def _send_quietly(sync_id: int, countdown: float) -> None:
+    """A broker that is down must not fail the write that queued the run: the row says QUEUED and
+    the reconciler sends the message again once the broker is back."""
+    try:
+        send_run_message(sync_id, countdown=countdown)
+    except Exception as exc:
+        logger.warning("sync %s: run message not sent (%s); the reconciler will resend it", sync_id, type(exc).__name__)

@@ -275,7 +275,14 @@ class _Run:
             retryable = isinstance(exc, ProviderError) and exc.retryable
             return self._failed(exc, retryable=retryable, retry_after=getattr(exc, "retry_after", None))
         except Exception as exc:  # a bug or an outage of our own database: retried, text never stored
-            logger.exception("sync %s: run %s crashed", sync.pk, self.run.pk)
+            # No traceback: frames and exception text of SDK calls can hold values; the cleaned text only.
+            logger.error(
+                "sync %s: run %s crashed: %s: %s",
+                sync.pk,
+                self.run.pk,
+                type(exc).__name__,
+                safe_error(exc, secrets=self.secrets),
+            )
             return self._failed(RuntimeError(f"internal error ({type(exc).__name__})"), retryable=True)
 
     def _import(self, plan: Plan, ctx: SyncContext) -> None:

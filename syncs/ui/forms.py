@@ -86,8 +86,8 @@ class SyncCreateForm(UIForm):
 
     def __init__(self, *args: Any, environments: list[str], connections: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["environment"].choices = [(slug, slug) for slug in environments]
-        self.fields["connection"].choices = connections
+        self.fields["environment"].choices = [(slug, slug) for slug in environments]  # type: ignore[attr-defined]
+        self.fields["connection"].choices = connections  # type: ignore[attr-defined]
 
 
 class SyncDeleteForm(UIForm):

@@ -95,9 +95,13 @@ def connection_page(request: HttpRequest, organization: Organization) -> HttpRes
                 form, exc, aliases={"config.organization_url": "organization_url", "credentials.token": "secret"}
             )
         else:
-            context = _connections_context(
-                request, organization, notice=f"Saved {connection.name}. Test it to check the credentials."
+            ok, message = connection_test(principal=principal_of(request), connection=connection)
+            outcome = (
+                {"notice": f"Saved {connection.name}; test: {message}"}
+                if ok
+                else {"error": f"Saved {connection.name}, but the test failed: {message}"}
             )
+            context = _connections_context(request, organization, **outcome)
             return page_or_partial(request, CONNECTIONS_PAGE, context, partial="connections_section")
     context = _connections_context(request, organization, form=form)
     return page_or_partial(request, CONNECTIONS_PAGE, context, partial="connections_section", status=422)

@@ -36,6 +36,7 @@ def test_connection_credentials_are_write_only(cast: Any, api: Any, ado: Any) ->
 
     created = _create_connection(api, cast.alice, ado)
     assert created.status_code == 201, created.content
+    assert created.json()["lastTestStatus"] == "ok"  # tested at once
     listed = api(cast.alice).get(CONNECTIONS)
     detail = api(cast.alice).get(f"{CONNECTIONS}{created.json()['id']}/")
     for response in (created, listed, detail):

@@ -24,8 +24,8 @@ from django.conf import settings
 # data directory rather than the worker's home, unless the environment already chose one.
 os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", str(settings.DATA_DIR / "azure-devops-cache"))
 
-from azure.devops.connection import Connection  # noqa: E402
-from azure.devops.exceptions import (  # noqa: E402
+from azure.devops.connection import Connection  # type: ignore[import-untyped]  # noqa: E402
+from azure.devops.exceptions import (  # type: ignore[import-untyped]  # noqa: E402
     AzureDevOpsAuthenticationError,
     AzureDevOpsClientRequestError,
     AzureDevOpsServiceError,
@@ -100,6 +100,7 @@ def credentials_for(method: str, credentials: dict[str, str], config: dict[str, 
         kwargs: dict[str, Any] = {}
         if config.get("authority_host"):
             kwargs["authority"] = config["authority_host"]
+            kwargs["disable_instance_discovery"] = True  # a sovereign cloud / AD FS / local authority
         try:
             token = ClientSecretCredential(
                 config["tenant_id"], config["client_id"], credentials["client_secret"], **kwargs

@@ -236,7 +236,7 @@ class AzureDevOpsProvider(SyncProvider):
     @staticmethod
     def _carried(group: Any) -> dict[str, Any]:
         """The group's variables as they must be sent back untouched."""
-        from azure.devops.v7_1.task_agent.models import VariableValue
+        from azure.devops.v7_1.task_agent.models import VariableValue  # type: ignore[import-untyped]
 
         carried = {}
         for name, variable in ((group.variables if group is not None else None) or {}).items():
