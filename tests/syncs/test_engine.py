@@ -296,3 +296,39 @@ def test_a_secret_write_queues_the_projects_auto_syncs(
     sync.refresh_from_db()
     assert sync.status == "queued" and sync.source_changed_at is not None
     assert send.call_count == 1
+
+
+def test_changing_the_name_template_moves_the_managed_variables(cast: Any, ado: Any, api: Any) -> None:
+    ado.seed_group("app-secrets", {"FOREIGN": ("f", True)})
+    put_secret(cast, "DB", "x")
+    sync = make_sync(cast, make_connection(cast, ado))
+    run_now(sync)
+
+    response = api(cast.alice).patch(
+        f"/api/v1/projects/acme/syncs/{sync.public_id}/", {"keyNameTemplate": "APP_{{secretKey}}"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    run_now(sync)
+
+    assert ado.values("app-secrets") == {"FOREIGN": "f", "APP_DB": "x"}
+    assert list(sync.managed_keys.values_list("name", flat=True)) == ["APP_DB"]
+
+
+def test_the_beat_schedule_runs_the_reconciler_and_the_drift_check(settings: Any) -> None:
+    from config.celery import app
+
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"syncs.tasks.syncs_reconcile", "syncs.tasks.syncs_drift_check"} <= tasks
+    app.loader.import_default_modules()
+    assert {"syncs.tasks.syncs_reconcile", "syncs.tasks.syncs_drift_check", "syncs.tasks.sync_run"} <= set(app.tasks)
+
+
+def test_a_failing_destination_does_not_hold_up_a_healthy_one(cast: Any, ado: Any) -> None:
+    put_secret(cast, "A", "1")
+    broken = make_sync(cast, make_connection(cast, ado, token="revoked", name="bad"), name="broken", group="g1")
+    healthy = make_sync(cast, make_connection(cast, ado, name="good"), name="healthy", group="g2")
+    ado.fail_next(429, retry_after=30, method="PUT")  # irrelevant to the first POSTs: stays queued
+
+    assert run_now(broken).status == "failed"
+    assert run_now(healthy).status == "succeeded"
+    assert ado.values("g2") == {"A": "1"} and ado.group_by_name("g1") is None
