@@ -103,29 +103,48 @@ class Keyring:
 
     # --- generic root-key sealing (TOTP seeds, connection credentials) ---------------------
     def seal_with_root(self, plaintext: bytes, aad: bytes) -> bytes:
-        root = self.root()
-        return envelope.encrypt(root.key, root.key_id, plaintext, aad)
+        """Seal a server-owned secret under the system data key (itself wrapped by the root key),
+        so rotating the root key re-wraps keys only and never strands these values."""
+        key_id, raw = self.system_data_key()
+        return envelope.encrypt(raw, key_id, plaintext, aad)
 
     def open_with_root(self, ciphertext: bytes, aad: bytes) -> bytes:
-        return envelope.decrypt(self.root().key, ciphertext, aad)
+        root = self.root()
+        key_id = envelope.key_id_of(ciphertext)
+        if key_id == root.key_id:  # sealed directly under the root key by an early version
+            return envelope.decrypt(root.key, ciphertext, aad)
+        return envelope.decrypt(self.data_key_by_id(key_id), ciphertext, aad)
+
+    def system_data_key(self) -> tuple[int, bytes]:
+        data_key = DataKey.objects.filter(project__isnull=True).order_by("-version", "-id").only("id").first()
+        if data_key is None:
+            with transaction.atomic():
+                RootKeyCheck.objects.select_for_update().order_by("id").first()  # serialise creators
+                data_key = DataKey.objects.filter(project__isnull=True).order_by("-version", "-id").first()
+                data_key = data_key or self.create_data_key(None)
+        return data_key.pk, self.data_key_by_id(data_key.pk)
 
     # --- data keys --------------------------------------------------------------------------
     @staticmethod
-    def _wrap_aad(project_id: int, version: int) -> bytes:
-        return f"data-key|{project_id}|{version}".encode()
+    def wrap_aad(project_id: int | None, version: int) -> bytes:
+        """The binding of a wrapped data key to its project (or the system) and version."""
+        return f"data-key|{project_id if project_id is not None else 'system'}|{version}".encode()
 
-    def create_data_key(self, project: Project) -> DataKey:
+    def create_data_key(self, project: Project | None) -> DataKey:
         root = self.root()
-        version = (
-            DataKey.objects.filter(project=project).order_by("-version").values_list("version", flat=True).first() or 0
-        ) + 1
+        siblings = (
+            DataKey.objects.filter(project=project)
+            if project is not None
+            else DataKey.objects.filter(project__isnull=True)
+        )
+        version = (siblings.order_by("-version").values_list("version", flat=True).first() or 0) + 1
         raw = envelope.new_key()
-        wrapped = envelope.encrypt(root.key, root.key_id, raw, self._wrap_aad(project.pk, version))
+        wrapped = envelope.encrypt(root.key, root.key_id, raw, self.wrap_aad(project.pk if project else None, version))
         return DataKey.objects.create(project=project, version=version, wrapped_key=wrapped, root_key_id=root.key_id)
 
     def _unwrap(self, data_key: DataKey) -> bytes:
         return envelope.decrypt(
-            self.root().key, bytes(data_key.wrapped_key), self._wrap_aad(data_key.project_id, data_key.version)
+            self.root().key, bytes(data_key.wrapped_key), self.wrap_aad(data_key.project_id, data_key.version)
         )
 
     def _cached(self, data_key_id: int) -> bytes | None:

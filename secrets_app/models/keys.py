@@ -15,9 +15,11 @@ class RootKeyCheck(models.Model):
 
 
 class DataKey(models.Model):
-    """A project's data key, wrapped by the root key. Several versions may exist; the newest encrypts."""
+    """A project's data key, wrapped by the root key. Several versions may exist; the newest encrypts.
+    Rows without a project are the *system* data key, for server-owned secrets that belong to no
+    project (TOTP seeds, auth-method and connection credentials), so root rotation re-wraps keys only."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="data_keys")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="data_keys", null=True, blank=True)
     version = models.PositiveIntegerField()
     wrapped_key = models.BinaryField()
     root_key_id = models.BigIntegerField()

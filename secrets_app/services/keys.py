@@ -31,7 +31,7 @@ def root_key_rotate(*, new_key_text: str | None = None, write_embedded: bool = F
     with transaction.atomic():
         data_keys = list(DataKey.objects.select_for_update().order_by("id"))
         for data_key in data_keys:
-            aad = f"data-key|{data_key.project_id}|{data_key.version}".encode()
+            aad = keyring.wrap_aad(data_key.project_id, data_key.version)
             raw = envelope.decrypt(old.key, bytes(data_key.wrapped_key), aad)
             data_key.wrapped_key = envelope.encrypt(new_raw, new_id, raw, aad)
             data_key.root_key_id = new_id
@@ -135,7 +135,9 @@ def data_key_usage_check(*, max_encryptions: int) -> list[int]:
 
     rotated: list[int] = []
     for data_key in (
-        DataKey.objects.order_by("project_id", "-version").distinct("project_id") if _is_postgres() else _newest_keys()
+        DataKey.objects.filter(project__isnull=False).order_by("project_id", "-version").distinct("project_id")
+        if _is_postgres()
+        else _newest_keys()
     ):
         count = (
             SecretVersion.objects.filter(
@@ -158,6 +160,6 @@ def _is_postgres() -> bool:
 
 def _newest_keys() -> list[DataKey]:
     newest: dict[int, DataKey] = {}
-    for data_key in DataKey.objects.order_by("project_id", "version"):
+    for data_key in DataKey.objects.filter(project__isnull=False).order_by("project_id", "version"):
         newest[data_key.project_id] = data_key
     return list(newest.values())

@@ -200,3 +200,27 @@ def test_it_refuses_to_rotate_while_sealed_or_to_a_malformed_key(cast, stored) -
     }
     keyring.reset()
     assert all_values(cast) == stored
+
+
+def test_it_keeps_server_owned_secrets_readable_after_root_rotation(cast, stored) -> None:
+    """TOTP seeds (and auth-method or connection credentials) live under the system data key, so a
+    root rotation re-wraps that key and they keep opening with the new root key alone."""
+    import pyotp
+
+    from secrets_app.models import UserTOTP
+    from secrets_app.services.users import user_totp_begin, user_totp_check, user_totp_confirm
+
+    uri = user_totp_begin(user=cast.bob)
+    seed = pyotp.parse_uri(uri).secret
+    assert user_totp_confirm(user=cast.bob, code=pyotp.TOTP(seed).now())
+    sealed_before = bytes(UserTOTP.objects.get(user=cast.bob).seed_ciphertext)
+    new_key = new_root_key()
+
+    call_command("rotate_root_key", "--new-key", new_key, stdout=io.StringIO())
+
+    assert bytes(UserTOTP.objects.get(user=cast.bob).seed_ciphertext) == sealed_before  # not re-encrypted
+    with restart_with(STRONGROOM_ROOT_KEY=new_key):
+        record = UserTOTP.objects.get(user=cast.bob)
+        record.last_used_step = 0
+        record.save(update_fields=["last_used_step"])
+        assert user_totp_check(user=cast.bob, code=pyotp.TOTP(seed).now())
