@@ -114,10 +114,36 @@ def main() -> int:
         "STRONGROOM_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
         "STRONGROOM_LOG_LEVEL": "WARNING",
         "STRONGROOM_SYNC_ALLOWED_HOSTS": "127.0.0.1",  # the sync benchmark's local ADO emulator
+        # The login benchmark measures the login itself, not the per-IP limiter (all load is one IP).
+        "STRONGROOM_LOGIN_RATE_PER_MINUTE": "100000000",
     }
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     setup = subprocess.run([PYTHON, "-c", SETUP_SCRIPT], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     token = json.loads(setup.stdout.strip().splitlines()[-1])["token"]
+    machine = json.loads(
+        subprocess.run(
+            [
+                PYTHON,
+                "manage.py",
+                "identity_create",
+                "--name",
+                "bench-ci",
+                "--project",
+                "bench",
+                "--role",
+                "viewer",
+                "--universal-auth",
+                "--json",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -148,6 +174,13 @@ def main() -> int:
                 f"{base}/",
                 {"environment": "prod", "path": "/", "key": "NEW_{n}", "value": "x" * 32},
                 201,
+            ),
+            loadgen.Scenario(
+                "machine_login",
+                "POST",
+                "/api/v1/auth/universal-auth/login",
+                {"clientId": machine["clientId"], "clientSecret": machine["clientSecret"]},
+                200,
             ),
         ]
         processes = 2 if concurrency >= 2 else 1
