@@ -4,6 +4,8 @@ once, never cached) and "revoke all tokens". Services enforce every rule; views 
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from django import forms
@@ -11,8 +13,12 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from secrets_app.errors import DomainError, ValidationFailed
+from secrets_app.errors import DomainError, PermissionDenied, ValidationFailed
 from secrets_app.identities import services
+from secrets_app.identities.jwt_auth import jwt_auth_configure, jwt_auth_remove
+from secrets_app.identities.kubernetes_auth import kubernetes_auth_configure, kubernetes_auth_remove
+from secrets_app.identities.login_common import identity_admin_check
+from secrets_app.identities.oidc_auth import oidc_auth_configure, oidc_auth_remove
 from secrets_app.identities.selectors import (
     client_secret_list,
     identity_get_for_principal,
@@ -21,7 +27,16 @@ from secrets_app.identities.selectors import (
     identity_memberships_of,
     identity_universal_auth,
 )
-from secrets_app.models import BuiltinRole, MachineIdentity, Organization, Project, Role
+from secrets_app.models import (
+    AuthMethodKind,
+    BuiltinRole,
+    JwtAuth,
+    KubernetesAuth,
+    MachineIdentity,
+    Organization,
+    Project,
+    Role,
+)
 from secrets_app.selectors.access import project_scope
 from secrets_app.ui.forms import UIForm
 from secrets_app.ui.shortcuts import apply_domain_error, no_store, org_view, page_or_partial, principal_of
@@ -66,6 +81,222 @@ class ClientSecretForm(UIForm):
     ttl_seconds = forms.IntegerField(label="TTL (s)", min_value=0, initial=0, help_text="0 = never expires")
     num_uses_limit = forms.IntegerField(label="Use limit", min_value=0, initial=0, help_text="0 = unlimited")
     trusted_ips = forms.CharField(label="Trusted IPs", required=False, help_text="Comma-separated CIDRs")
+
+
+_MONO = {"class": "mono", "autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}
+
+
+class TokenSettingsForm(UIForm):
+    """The token settings every login method shares."""
+
+    access_token_ttl = forms.IntegerField(label="Access token TTL (s)", min_value=1, initial=3600)
+    access_token_max_ttl = forms.IntegerField(label="Access token max TTL (s)", min_value=1, initial=86400)
+    access_token_num_uses_limit = forms.IntegerField(
+        label="Token use limit", min_value=0, initial=0, help_text="0 = unlimited"
+    )
+    access_token_trusted_ips = forms.CharField(
+        label="Token trusted IPs", required=False, help_text="Comma-separated CIDRs; empty = anywhere"
+    )
+
+
+class BoundForm(TokenSettingsForm):
+    bound_issuer = forms.CharField(label="Bound issuer", max_length=500, required=False, widget=forms.TextInput(_MONO))
+    bound_audiences = forms.CharField(
+        label="Bound audiences",
+        max_length=1000,
+        required=False,
+        help_text="Comma-separated globs; empty = any",
+        widget=forms.TextInput(_MONO),
+    )
+    bound_subject = forms.CharField(
+        label="Bound subject", max_length=500, required=False, help_text="A glob", widget=forms.TextInput(_MONO)
+    )
+    bound_claims = forms.CharField(
+        label="Bound claims (JSON)",
+        required=False,
+        help_text='e.g. {"repository": "acme/*"}: claim path to comma-separated globs',
+        widget=forms.Textarea({**_MONO, "rows": 2}),
+    )
+
+    def clean_bound_claims(self) -> dict[str, Any]:
+        text = (self.cleaned_data.get("bound_claims") or "").strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise forms.ValidationError("Bound claims: not valid JSON") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Bound claims: must be a JSON object of claim path to globs")
+        return value
+
+
+class JwtAuthForm(BoundForm):
+    id_prefix = "jwt"
+    config_type = forms.ChoiceField(
+        label="Configuration type", choices=[("jwks", "JWKS URL"), ("static", "Static public keys")], initial="jwks"
+    )
+    jwks_url = forms.CharField(label="JWKS URL", max_length=500, required=False, widget=forms.TextInput(_MONO))
+    jwks_ca_cert = forms.CharField(
+        label="JWKS CA certificate (PEM)",
+        required=False,
+        strip=False,
+        help_text="Optional; empty = system trust store",
+        widget=forms.Textarea({**_MONO, "rows": 3}),
+    )
+    public_keys = forms.CharField(
+        label="Public keys (PEM)",
+        required=False,
+        strip=False,
+        help_text="With static keys: one or more PEM public keys",
+        widget=forms.Textarea({**_MONO, "rows": 4}),
+    )
+
+
+class OidcAuthForm(BoundForm):
+    id_prefix = "oidc"
+    oidc_discovery_url = forms.CharField(label="Discovery URL", max_length=500, widget=forms.TextInput(_MONO))
+    ca_cert = forms.CharField(
+        label="CA certificate (PEM)",
+        required=False,
+        strip=False,
+        help_text="Optional; empty = system trust store",
+        widget=forms.Textarea({**_MONO, "rows": 3}),
+    )
+
+
+class KubernetesAuthForm(TokenSettingsForm):
+    id_prefix = "kubernetes"
+    kubernetes_host = forms.CharField(label="Kubernetes host", max_length=500, widget=forms.TextInput(_MONO))
+    allowed_namespaces = forms.CharField(
+        label="Allowed namespaces", max_length=1000, required=False, help_text="Comma-separated; empty = any"
+    )
+    allowed_names = forms.CharField(
+        label="Allowed service accounts", max_length=1000, required=False, help_text="Comma-separated; empty = any"
+    )
+    allowed_audience = forms.CharField(label="Allowed audience", max_length=500, required=False)
+    # Write-only: never rendered back (empty keeps what is stored).
+    ca_cert = forms.CharField(
+        label="CA certificate (PEM)",
+        required=False,
+        strip=False,
+        help_text="Write-only; empty keeps the stored one",
+        widget=forms.Textarea({**_MONO, "rows": 3}),
+    )
+    clear_ca_cert = forms.BooleanField(label="Clear the stored CA", required=False)
+    token_reviewer_jwt = forms.CharField(
+        label="Token reviewer JWT",
+        required=False,
+        help_text="Write-only; empty keeps the stored one",
+        widget=forms.PasswordInput({**_MONO, "autocomplete": "new-password"}, render_value=False),
+    )
+    clear_token_reviewer_jwt = forms.BooleanField(label="Clear the stored reviewer JWT", required=False)
+
+
+_METHOD_ALIASES = {
+    "accessTokenTTL": "access_token_ttl",
+    "accessTokenMaxTTL": "access_token_max_ttl",
+    "accessTokenNumUsesLimit": "access_token_num_uses_limit",
+    "accessTokenTrustedIps": "access_token_trusted_ips",
+    "configurationType": "config_type",
+    "jwksUrl": "jwks_url",
+    "jwksCaCert": "jwks_ca_cert",
+    "publicKeys": "public_keys",
+    "boundIssuer": "bound_issuer",
+    "boundAudiences": "bound_audiences",
+    "boundSubject": "bound_subject",
+    "boundClaims": "bound_claims",
+    "oidcDiscoveryUrl": "oidc_discovery_url",
+    "caCert": "ca_cert",
+    "kubernetesHost": "kubernetes_host",
+    "tokenReviewerJwt": "token_reviewer_jwt",
+}
+
+
+def _method_error(form: forms.Form, exc: DomainError) -> None:
+    """Place a service error next to its field ("publicKeys[1]" → the public keys, "key 2")."""
+    if isinstance(exc, PermissionDenied):
+        raise exc
+    placed = False
+    for name, messages in exc.fields.items():
+        match = re.fullmatch(r"(\w+)\[(\d+)\]", name)
+        base = match.group(1) if match else name
+        field = _METHOD_ALIASES.get(base, base)
+        if field in form.fields:
+            prefix = f"{form.fields[field].label} #{int(match.group(2)) + 1}: " if match else ""
+            for message in messages:
+                form.add_error(field, prefix + message)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
+
+
+def _pems(text: str) -> list[str]:
+    text = (text or "").strip()
+    if not text:
+        return []
+    blocks = _PEM_BLOCK.findall(text)
+    return blocks or [text]  # not PEM at all: let the service say so
+
+
+def _token_initial(config: Any) -> dict[str, Any]:
+    return {
+        "access_token_ttl": config.access_token_ttl,
+        "access_token_max_ttl": config.access_token_max_ttl,
+        "access_token_num_uses_limit": config.access_token_num_uses_limit,
+        "access_token_trusted_ips": ", ".join(config.access_token_trusted_ips or []),
+    }
+
+
+def _bound_initial(config: JwtAuth) -> dict[str, Any]:
+    return {
+        **_token_initial(config),
+        "bound_issuer": config.bound_issuer,
+        "bound_audiences": config.bound_audiences,
+        "bound_subject": config.bound_subject,
+        "bound_claims": json.dumps(config.bound_claims) if config.bound_claims else "",
+    }
+
+
+def _jwt_form(config: JwtAuth | None) -> JwtAuthForm:
+    if config is None:
+        return JwtAuthForm()
+    return JwtAuthForm(
+        initial={
+            **_bound_initial(config),
+            "config_type": config.config_type,
+            "jwks_url": config.jwks_url,
+            "jwks_ca_cert": config.jwks_ca_cert,
+            "public_keys": "\n".join(pem.strip() for pem in config.public_keys or []),
+        }
+    )
+
+
+def _oidc_form(config: JwtAuth | None) -> OidcAuthForm:
+    if config is None:
+        return OidcAuthForm()
+    initial = {
+        **_bound_initial(config),
+        "oidc_discovery_url": config.oidc_discovery_url,
+        "ca_cert": config.jwks_ca_cert,
+    }
+    return OidcAuthForm(initial=initial)
+
+
+def _kubernetes_form(config: KubernetesAuth | None) -> KubernetesAuthForm:
+    if config is None:
+        return KubernetesAuthForm()
+    initial = {
+        **_token_initial(config),
+        "kubernetes_host": config.kubernetes_host,
+        "allowed_namespaces": config.allowed_namespaces,
+        "allowed_names": config.allowed_names,
+        "allowed_audience": config.allowed_audience,
+    }
+    return KubernetesAuthForm(initial=initial)
 
 
 _UNIVERSAL_ALIASES = {
@@ -160,6 +391,14 @@ def _detail(
     request: HttpRequest, organization: Organization, identity: MachineIdentity, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
     config = identity_universal_auth(identity)
+    try:
+        identity_admin_check(principal_of(request), identity)
+        can_configure = True
+    except DomainError:
+        can_configure = False
+    jwt_config = JwtAuth.objects.filter(identity=identity, kind=AuthMethodKind.JWT).first()
+    oidc_config = JwtAuth.objects.filter(identity=identity, kind=AuthMethodKind.OIDC).first()
+    kubernetes_config = KubernetesAuth.objects.filter(identity=identity).first()
     context = {
         "organization": organization,
         "nav": "identities",
@@ -171,6 +410,16 @@ def _detail(
         "client_secrets": client_secret_list(identity=identity) if config else [],
         "secret_form": ClientSecretForm(),
         "live_tokens": identity_live_token_count(identity),
+        "can_configure": can_configure,
+        "jwt_config": jwt_config,
+        "jwt_form": _jwt_form(jwt_config),
+        "jwt_login_url": reverse("api:auth-jwt-login"),
+        "oidc_config": oidc_config,
+        "oidc_form": _oidc_form(oidc_config),
+        "oidc_login_url": reverse("api:auth-oidc-login"),
+        "kubernetes_config": kubernetes_config,
+        "kubernetes_form": _kubernetes_form(kubernetes_config),
+        "kubernetes_login_url": reverse("api:auth-kubernetes-login"),
         **extra,
     }
     return page_or_partial(request, DETAIL_PAGE, context, partial="identity_section", status=status)
@@ -238,6 +487,132 @@ def identity_universal_view(request: HttpRequest, organization: Organization, id
         apply_domain_error(form, exc, aliases=_UNIVERSAL_ALIASES)
         return _detail(request, organization, identity, universal_form=form, status=exc.status)
     return _detail(request, organization, identity, notice="Universal auth settings saved.")
+
+
+def _admin_identity(request: HttpRequest, organization: Organization, identity_id: Any) -> MachineIdentity:
+    identity = _identity(request, organization, identity_id, "identities.update")
+    identity_admin_check(principal_of(request), identity)  # org admins only (403 otherwise)
+    return identity
+
+
+def _token_settings(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "access_token_ttl": data["access_token_ttl"],
+        "access_token_max_ttl": data["access_token_max_ttl"],
+        "access_token_num_uses_limit": data["access_token_num_uses_limit"],
+        "access_token_trusted_ips": _cidrs(data["access_token_trusted_ips"]),
+    }
+
+
+def _bound(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "bound_issuer": data["bound_issuer"],
+        "bound_audiences": data["bound_audiences"],
+        "bound_subject": data["bound_subject"],
+        "bound_claims": data["bound_claims"],
+    }
+
+
+@require_POST
+@org_view
+def identity_jwt_auth_view(request: HttpRequest, organization: Organization, identity_id: Any) -> HttpResponse:
+    """Create or replace JWT auth (org admins only)."""
+    identity = _admin_identity(request, organization, identity_id)
+    form = JwtAuthForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, organization, identity, jwt_form=form, status=422)
+    data = form.cleaned_data
+    try:
+        jwt_auth_configure(
+            principal=principal_of(request),
+            identity=identity,
+            config_type=data["config_type"],
+            jwks_url=data["jwks_url"],
+            jwks_ca_cert=data["jwks_ca_cert"],
+            public_keys=_pems(data["public_keys"]),
+            **_bound(data),
+            **_token_settings(data),
+        )
+    except DomainError as exc:
+        _method_error(form, exc)
+        return _detail(request, organization, identity, jwt_form=form, status=exc.status)
+    return _detail(request, organization, identity, notice="JWT auth saved.")
+
+
+@require_POST
+@org_view
+def identity_oidc_auth_view(request: HttpRequest, organization: Organization, identity_id: Any) -> HttpResponse:
+    """Create or replace OIDC auth (org admins only)."""
+    identity = _admin_identity(request, organization, identity_id)
+    form = OidcAuthForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, organization, identity, oidc_form=form, status=422)
+    data = form.cleaned_data
+    try:
+        oidc_auth_configure(
+            principal=principal_of(request),
+            identity=identity,
+            oidc_discovery_url=data["oidc_discovery_url"],
+            ca_cert=data["ca_cert"],
+            **_bound(data),
+            **_token_settings(data),
+        )
+    except DomainError as exc:
+        _method_error(form, exc)
+        return _detail(request, organization, identity, oidc_form=form, status=exc.status)
+    return _detail(request, organization, identity, notice="OIDC auth saved.")
+
+
+@require_POST
+@org_view
+def identity_kubernetes_auth_view(request: HttpRequest, organization: Organization, identity_id: Any) -> HttpResponse:
+    """Create or replace Kubernetes auth (org admins only). The CA and reviewer JWT are write-only:
+    empty keeps the stored value, the "clear" boxes remove it."""
+    identity = _admin_identity(request, organization, identity_id)
+    form = KubernetesAuthForm(request.POST)
+    if not form.is_valid():
+        return no_store(_detail(request, organization, identity, kubernetes_form=form, status=422))
+    data = form.cleaned_data
+    ca_cert: str | None = "" if data["clear_ca_cert"] else (data["ca_cert"].strip() or None)
+    reviewer: str | None = "" if data["clear_token_reviewer_jwt"] else (data["token_reviewer_jwt"].strip() or None)
+    try:
+        kubernetes_auth_configure(
+            principal=principal_of(request),
+            identity=identity,
+            kubernetes_host=data["kubernetes_host"],
+            ca_cert=ca_cert,
+            token_reviewer_jwt=reviewer,
+            allowed_namespaces=data["allowed_namespaces"],
+            allowed_names=data["allowed_names"],
+            allowed_audience=data["allowed_audience"],
+            **_token_settings(data),
+        )
+    except DomainError as exc:
+        _method_error(form, exc)
+        return no_store(_detail(request, organization, identity, kubernetes_form=form, status=exc.status))
+    return no_store(_detail(request, organization, identity, notice="Kubernetes auth saved."))
+
+
+_REMOVERS = {
+    "jwt": (jwt_auth_remove, "JWT auth"),
+    "oidc": (oidc_auth_remove, "OIDC auth"),
+    "kubernetes": (kubernetes_auth_remove, "Kubernetes auth"),
+}
+
+
+@require_POST
+@org_view
+def identity_auth_method_remove_view(
+    request: HttpRequest, organization: Organization, identity_id: Any, method: str
+) -> HttpResponse:
+    identity = _admin_identity(request, organization, identity_id)
+    if method not in _REMOVERS:
+        from secrets_app.errors import NotFound
+
+        raise NotFound("No such auth method")
+    remove, label = _REMOVERS[method]
+    remove(principal=principal_of(request), identity=identity)
+    return _detail(request, organization, identity, notice=f"{label} removed.")
 
 
 @require_POST

@@ -88,6 +88,26 @@ urlpatterns = [
         identities.identity_delete_view,
         name="identity_delete",
     ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/jwt-auth/",
+        identities.identity_jwt_auth_view,
+        name="identity_jwt_auth",
+    ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/oidc-auth/",
+        identities.identity_oidc_auth_view,
+        name="identity_oidc_auth",
+    ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/kubernetes-auth/",
+        identities.identity_kubernetes_auth_view,
+        name="identity_kubernetes_auth",
+    ),
+    path(
+        "org/<slug:org_slug>/identities/<uuid:identity_id>/<str:method>-auth/remove/",
+        identities.identity_auth_method_remove_view,
+        name="identity_auth_method_remove",
+    ),
     # Audit log
     path("projects/<slug:slug>/audit/", audit.audit_log, name="audit"),
 ]

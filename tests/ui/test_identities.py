@@ -115,3 +115,188 @@ def test_it_refuses_charlie_mallory_and_anonymous(login: Any, cast: Any) -> None
         assert login(cast.mallory).post(url, {"name": "x"}).status_code == 404
     assert MachineIdentity.objects.filter(pk=robot.identity.pk, is_active=True).exists()
     assert login(cast.bob).get("/projects/").content.decode().count("Identities") == 1  # the top bar link
+
+
+# --- JWT / OIDC / Kubernetes auth ---------------------------------------------------------------------
+
+REVIEWER_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a3ViZS1zeXN0ZW06cmV2aWV3ZXIifQ.c2lnbmF0dXJlLXJldmlld2Vy"
+TOKEN_SETTINGS = {"access_token_ttl": 600, "access_token_max_ttl": 3600, "access_token_num_uses_limit": 0}
+
+
+def _public_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@pytest.mark.django_db
+def test_an_org_admin_configures_jwt_oidc_and_kubernetes_auth(login: Any, cast: Any) -> None:
+    from secrets_app.models import AuthMethodKind, JwtAuth, KubernetesAuth
+
+    robot = make_robot(cast)
+    identity = robot.identity
+    ui = login(make_org_admin(cast))
+    detail = f"{PAGE}{identity.public_id}/"
+    page = ui.get(detail)
+    assert page.status_code == 200 and "Configure JWT auth" in page.content.decode()
+    assert_csp_clean(page)
+
+    jwt = ui.post(
+        f"{detail}jwt-auth/",
+        {
+            **TOKEN_SETTINGS,
+            "config_type": "jwks",
+            "jwks_url": "https://vstoken.dev.azure.com/acme/.well-known/jwks",
+            "bound_issuer": "https://vstoken.dev.azure.com/acme",
+            "bound_audiences": "api://AzureADTokenExchange",
+            "bound_subject": "sc://acme/*",
+            "bound_claims": '{"repository": "acme/*"}',
+        },
+        **HX,
+    )
+    assert jwt.status_code == 200 and "JWT auth saved" in jwt.content.decode()
+    row = JwtAuth.objects.get(identity=identity, kind=AuthMethodKind.JWT)
+    assert row.jwks_url == "https://vstoken.dev.azure.com/acme/.well-known/jwks"
+    assert row.bound_claims == {"repository": "acme/*"} and row.access_token_ttl == 600
+    assert "/api/v1/auth/jwt-auth/login" in jwt.content.decode()
+    assert str(identity.public_id) in jwt.content.decode()
+
+    static = ui.post(
+        f"{detail}jwt-auth/", {**TOKEN_SETTINGS, "config_type": "static", "public_keys": _public_pem()}, **HX
+    )
+    assert static.status_code == 200
+    row.refresh_from_db()
+    assert row.config_type == "static" and len(row.public_keys) == 1 and row.jwks_url == ""
+
+    oidc = ui.post(
+        f"{detail}oidc-auth/",
+        {
+            **TOKEN_SETTINGS,
+            "oidc_discovery_url": "https://token.actions.githubusercontent.com",
+            "bound_issuer": "https://token.actions.githubusercontent.com",
+            "bound_subject": "repo:acme/app:*",
+        },
+        **HX,
+    )
+    assert oidc.status_code == 200 and "OIDC auth saved" in oidc.content.decode()
+    oidc_row = JwtAuth.objects.get(identity=identity, kind=AuthMethodKind.OIDC)
+    assert oidc_row.oidc_discovery_url == "https://token.actions.githubusercontent.com"
+    assert "/api/v1/auth/oidc-auth/login" in oidc.content.decode()
+
+    k8s = ui.post(
+        f"{detail}kubernetes-auth/",
+        {
+            **TOKEN_SETTINGS,
+            "kubernetes_host": "https://k8s.acme.test:6443",
+            "allowed_namespaces": "prod, staging",
+            "allowed_names": "app",
+            "allowed_audience": "strongroom",
+            "token_reviewer_jwt": REVIEWER_JWT,
+        },
+        **HX,
+    )
+    html = k8s.content.decode()
+    assert k8s.status_code == 200 and "Kubernetes auth saved" in html and k8s["Cache-Control"] == "no-store"
+    k8s_row = KubernetesAuth.objects.get(identity=identity)
+    assert k8s_row.allowed_namespaces == "prod, staging" and k8s_row.token_reviewer_jwt_ciphertext
+    assert "reviewer JWT configured" in html and "/api/v1/auth/kubernetes-auth/login" in html
+    assert REVIEWER_JWT not in html
+    # Saving again with the reviewer field empty keeps it; the page never shows it.
+    again = ui.post(f"{detail}kubernetes-auth/", {**TOKEN_SETTINGS, "kubernetes_host": "https://k8s.acme.test"}, **HX)
+    assert again.status_code == 200
+    k8s_row.refresh_from_db()
+    assert k8s_row.token_reviewer_jwt_ciphertext and k8s_row.allowed_namespaces == ""
+    later = ui.get(detail)
+    assert REVIEWER_JWT not in later.content.decode() and REVIEWER_JWT.split(".")[1] not in later.content.decode()
+    assert_csp_clean(later)
+
+    for method in ("jwt", "oidc", "kubernetes"):
+        removed = ui.post(f"{detail}{method}-auth/remove/", **HX)
+        assert removed.status_code == 200 and "removed" in removed.content.decode()
+    assert not JwtAuth.objects.filter(identity=identity).exists()
+    assert not KubernetesAuth.objects.filter(identity=identity).exists()
+
+
+@pytest.mark.django_db
+def test_bad_auth_method_values_show_inline_errors(login: Any, cast: Any) -> None:
+    from secrets_app.models import JwtAuth, KubernetesAuth
+
+    robot = make_robot(cast)
+    ui = login(make_org_admin(cast))
+    detail = f"{PAGE}{robot.identity.public_id}/"
+
+    http = ui.post(
+        f"{detail}jwt-auth/",
+        {**TOKEN_SETTINGS, "config_type": "jwks", "jwks_url": "http://jwks.example.com/keys", "bound_issuer": "x"},
+        **HX,
+    )
+    html = http.content.decode()
+    assert http.status_code == 400
+    assert re.search(r'for="jwt-jwks_url">JWKS URL<.*?field-error" role="alert">Must be an https:// URL', html, re.S)
+
+    pem = ui.post(
+        f"{detail}jwt-auth/",
+        {
+            **TOKEN_SETTINGS,
+            "config_type": "static",
+            "public_keys": "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----",
+        },
+        **HX,
+    )
+    assert pem.status_code == 400
+    assert re.search(
+        r'for="jwt-public_keys">.*?field-error" role="alert">Public keys \(PEM\) #1: Not a PEM public key',
+        pem.content.decode(),
+        re.S,
+    )
+
+    claims = ui.post(
+        f"{detail}oidc-auth/",
+        {
+            **TOKEN_SETTINGS,
+            "oidc_discovery_url": "https://issuer.test",
+            "bound_issuer": "https://issuer.test",
+            "bound_claims": "{",
+        },
+        **HX,
+    )
+    assert claims.status_code == 422 and "Bound claims: not valid JSON" in claims.content.decode()
+
+    ca = ui.post(
+        f"{detail}kubernetes-auth/",
+        {
+            **TOKEN_SETTINGS,
+            "kubernetes_host": "https://k8s.test",
+            "ca_cert": "not a cert",
+            "token_reviewer_jwt": REVIEWER_JWT,
+        },
+        **HX,
+    )
+    assert ca.status_code == 400 and "Must be one or more PEM certificates" in ca.content.decode()
+    assert REVIEWER_JWT not in ca.content.decode()
+    assert not JwtAuth.objects.exists() and not KubernetesAuth.objects.exists()
+
+
+@pytest.mark.django_db
+def test_only_org_admins_configure_auth_methods(login: Any, cast: Any) -> None:
+    from secrets_app.models import JwtAuth, KubernetesAuth
+
+    robot = make_robot(cast)
+    detail = f"{PAGE}{robot.identity.public_id}/"
+    data = {
+        **TOKEN_SETTINGS,
+        "config_type": "jwks",
+        "jwks_url": "https://jwks.test/keys",
+        "bound_issuer": "https://issuer.test",
+        "oidc_discovery_url": "https://issuer.test",
+        "kubernetes_host": "https://k8s.test",
+        "token_reviewer_jwt": REVIEWER_JWT,
+    }
+    posts = [f"{detail}{method}-auth/" for method in ("jwt", "oidc", "kubernetes")]
+    posts += [f"{detail}{method}-auth/remove/" for method in ("jwt", "oidc", "kubernetes")]
+    for url in posts:
+        assert login(cast.charlie).post(url, data, **HX).status_code == 403
+        assert login(cast.mallory).post(url, data, **HX).status_code == 404
+    assert not JwtAuth.objects.exists() and not KubernetesAuth.objects.exists()
