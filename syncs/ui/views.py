@@ -36,7 +36,13 @@ from syncs.selectors import drift_note, sync_list, sync_runs
 from syncs.services.connections import connection_create, connection_delete, connection_test
 from syncs.services.drift import sync_drift_adopt, sync_drift_check
 from syncs.services.syncs import sync_create, sync_delete, sync_trigger
-from syncs.ui.forms import ConnectionForm, SyncCreateForm, SyncDeleteForm
+from syncs.ui.forms import (
+    ConnectionForm,
+    KeyVaultConnectionForm,
+    KeyVaultSyncCreateForm,
+    SyncCreateForm,
+    SyncDeleteForm,
+)
 
 LIST_PAGE = "syncs/sync_list.html"
 DETAIL_PAGE = "syncs/sync_detail.html"
@@ -66,6 +72,7 @@ def _connections_context(request: HttpRequest, organization: Organization, **ext
         "organization": organization,
         "connections": connection_list_for(principal).filter(organization=organization),
         "form": ConnectionForm(),
+        "kv_form": KeyVaultConnectionForm(),
         "nav": "connections",
     }
     context.update(extra)
@@ -77,7 +84,10 @@ def _connections_context(request: HttpRequest, organization: Organization, **ext
 def connection_page(request: HttpRequest, organization: Organization) -> HttpResponse:
     if request.method == "GET":
         return page_or_partial(request, CONNECTIONS_PAGE, _connections_context(request, organization))
-    form = ConnectionForm(request.POST)
+    key_vault = request.POST.get("kind") == "azure_key_vault"
+    form: ConnectionForm | KeyVaultConnectionForm = (
+        KeyVaultConnectionForm(request.POST) if key_vault else ConnectionForm(request.POST)
+    )
     if form.is_valid():
         credentials, config = form.credentials_and_config()
         try:
@@ -85,14 +95,24 @@ def connection_page(request: HttpRequest, organization: Organization) -> HttpRes
                 principal=principal_of(request),
                 organization=organization,
                 kind=form.cleaned_data["kind"],
-                method=form.cleaned_data["method"],
+                method="client_secret" if key_vault else form.cleaned_data["method"],
                 name=form.cleaned_data["name"],
                 credentials=credentials,
                 config=config,
             )
         except DomainError as exc:
             apply_domain_error(
-                form, exc, aliases={"config.organization_url": "organization_url", "credentials.token": "secret"}
+                form,
+                exc,
+                aliases={
+                    "config.organization_url": "organization_url",
+                    "credentials.token": "secret",
+                    "credentials.client_secret": "client_secret" if key_vault else "secret",
+                    "config.tenant_id": "tenant_id",
+                    "config.client_id": "client_id",
+                    "config.vault_url": "vault_url",
+                    "config.authority_host": "authority_host",
+                },
             )
         else:
             ok, message = connection_test(principal=principal_of(request), connection=connection)
@@ -103,7 +123,7 @@ def connection_page(request: HttpRequest, organization: Organization) -> HttpRes
             )
             context = _connections_context(request, organization, **outcome)
             return page_or_partial(request, CONNECTIONS_PAGE, context, partial="connections_section")
-    context = _connections_context(request, organization, form=form)
+    context = _connections_context(request, organization, **{"kv_form" if key_vault else "form": form})
     return page_or_partial(request, CONNECTIONS_PAGE, context, partial="connections_section", status=422)
 
 
@@ -163,13 +183,22 @@ def _list_context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
         "syncs": [_labelled(sync) for sync in sync_list(scope)],
         "connections": connections,
         "organization": scope.project.organization,
-        "form": SyncCreateForm(
-            environments=_environments(scope),
-            connections=[(str(c.public_id), f"{c.name} ({c.get_kind_display()})") for c in connections],
-        ),
+        "form": _sync_form(SyncCreateForm, scope, connections),
+        "kv_form": _sync_form(KeyVaultSyncCreateForm, scope, connections),
     }
     context.update(extra)
     return context
+
+
+SyncForm = SyncCreateForm | KeyVaultSyncCreateForm
+
+
+def _sync_form(
+    form_class: type[SyncForm], scope: ProjectScope, connections: list[AppConnection], data: Any = None
+) -> SyncForm:
+    """A create form offering only the connections of its destination kind."""
+    choices = [(str(c.public_id), c.name) for c in connections if c.kind == form_class.destination_kind]
+    return form_class(data, environments=_environments(scope), connections=choices)
 
 
 @require_http_methods(["GET", "POST"])
@@ -178,9 +207,9 @@ def sync_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     if request.method == "GET":
         return page_or_partial(request, LIST_PAGE, _list_context(scope))
     context = _list_context(scope)
-    form = SyncCreateForm(
-        request.POST, environments=_environments(scope), connections=context["form"].fields["connection"].choices
-    )
+    key_vault = request.POST.get("kind") == "azure_key_vault"
+    form_class = KeyVaultSyncCreateForm if key_vault else SyncCreateForm
+    form = _sync_form(form_class, scope, context["connections"], request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -191,7 +220,8 @@ def sync_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
                 path=data["path"],
                 recursive=data["recursive"],
                 connection=connection_usable_in(scope, data["connection"]),
-                destination={"project": data["project"], "group_name": data["group_name"]},
+                destination=form.destination(),
+                provider_options=form.provider_options(),
                 auto_sync=data["auto_sync"],
                 initial_behavior=data["initial_behavior"],
                 confirm_overwrite=data["confirm_overwrite"],
@@ -207,6 +237,7 @@ def sync_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
                     "keyNameTemplate": "key_name_template",
                     "destination.group_name": "group_name",
                     "destination.project": "project",
+                    "destination.vault_url": "vault_url",
                     "initialBehavior": "initial_behavior",
                 },
             )
@@ -214,7 +245,8 @@ def sync_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = _detail_url(scope, sync)
             return response if request.headers.get("HX-Request") else redirect(_detail_url(scope, sync))
-    context["form"] = form
+    context["kv_form" if key_vault else "form"] = form
+    context["active_kind"] = form_class.destination_kind
     return page_or_partial(request, LIST_PAGE, context, partial="create_form", status=422)
 
 
