@@ -97,7 +97,10 @@ def credentials_for(method: str, credentials: dict[str, str], config: dict[str, 
         from azure.core.exceptions import ClientAuthenticationError
         from azure.identity import ClientSecretCredential
 
-        kwargs: dict[str, Any] = {}
+        from syncs.providers.azure_key_vault.client import connection_verify
+
+        # The same trust settings as the Key Vault provider (a private CA for a private authority).
+        kwargs: dict[str, Any] = {"connection_verify": connection_verify()}
         if config.get("authority_host"):
             kwargs["authority"] = config["authority_host"]
             kwargs["disable_instance_discovery"] = True  # a sovereign cloud / AD FS / local authority
