@@ -26,7 +26,7 @@ def project_summary_list(principal: Principal) -> list[ProjectSummary]:
     return [
         ProjectSummary(
             project=project,
-            environment_count=project.environment_count,  # type: ignore[attr-defined]
+            environment_count=project.environment_count,
             role=project_access(principal, project).role,
         )
         for project in projects

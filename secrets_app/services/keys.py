@@ -146,7 +146,7 @@ def data_key_usage_check(*, max_encryptions: int) -> list[int]:
             * 2
         )
         DataKey.objects.filter(pk=data_key.pk).update(encryption_count=count)
-        if count >= max_encryptions:
+        if count >= max_encryptions and data_key.project_id is not None:
             data_key_rotate(project_id=data_key.project_id)
             rotated.append(data_key.project_id)
     return rotated
@@ -159,7 +159,7 @@ def _is_postgres() -> bool:
 
 
 def _newest_keys() -> list[DataKey]:
-    newest: dict[int, DataKey] = {}
+    newest: dict[int | None, DataKey] = {}
     for data_key in DataKey.objects.filter(project__isnull=False).order_by("project_id", "version"):
         newest[data_key.project_id] = data_key
     return list(newest.values())

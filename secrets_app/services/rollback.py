@@ -87,15 +87,16 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
             for secret in Secret.objects.select_for_update().filter(folder=folder, deleted_at__isnull=True)
         }
         restored, reverted, removed = [], [], []
-        for secret_id, secret in live.items():
+        for secret_id, newer in live.items():
             if secret_id not in target:
-                secret.deleted_at = timezone.now()
-                secret.save(update_fields=["deleted_at", "updated_at"])
-                removed.append(secret.key)
+                newer.deleted_at = timezone.now()
+                newer.save(update_fields=["deleted_at", "updated_at"])
+                removed.append(newer.key)
         for secret_id, version in target.items():
-            secret = secrets.get(secret_id)
-            if secret is None:
+            found = secrets.get(secret_id)
+            if found is None:
                 continue
+            secret = found
             if secret.deleted_at is not None:
                 clash = Secret.objects.filter(
                     folder=folder, key=secret.key, type=secret.type, owner=secret.owner, deleted_at__isnull=True

@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from secrets_app.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -63,7 +65,7 @@ def _owner_for(scope: ProjectScope, secret_type: str) -> object:
     return None
 
 
-def _live_secret_query(folder: Folder, key: str, secret_type: str, owner: object):  # type: ignore[no-untyped-def]
+def _live_secret_query(folder: Folder, key: str, secret_type: str, owner: Any) -> QuerySet[Secret]:
     query = Secret.objects.filter(folder=folder, key=key, type=secret_type, deleted_at__isnull=True)
     return query.filter(owner=owner) if owner is not None else query
 
@@ -97,7 +99,7 @@ def _create_locked(
     item: SecretInput,
     key: str,
     secret_type: str,
-    owner: object,
+    owner: Any,
     tags: list[Tag] | None,
 ) -> Secret:
     value = encode_secret_value(item.value if item.value is not None else "")
@@ -108,7 +110,7 @@ def _create_locked(
         folder=folder,
         key=key,
         type=secret_type,
-        owner=owner,  # type: ignore[misc]
+        owner=owner,
         created_by=scope.principal.user if scope.principal.kind == "user" else None,
     )
     _apply_metadata(secret, item)
@@ -146,7 +148,7 @@ def secret_create(
     return secret
 
 
-def _tags_of_live(folder: Folder, keys: Sequence[str], secret_type: str, owner: object) -> dict[str, list[str]]:
+def _tags_of_live(folder: Folder, keys: Sequence[str], secret_type: str, owner: Any) -> dict[str, list[str]]:
     """Current tags of live secrets by key (read before the write transaction, for permission checks)."""
     query = Secret.objects.filter(folder=folder, key__in=keys, type=secret_type, deleted_at__isnull=True)
     if owner is not None:
@@ -157,7 +159,7 @@ def _tags_of_live(folder: Folder, keys: Sequence[str], secret_type: str, owner: 
     return found
 
 
-def _lock_secret(folder: Folder, key: str, secret_type: str, owner: object) -> Secret:
+def _lock_secret(folder: Folder, key: str, secret_type: str, owner: Any) -> Secret:
     secret = _live_secret_query(folder, key, secret_type, owner).select_for_update().first()
     if secret is None:
         raise NotFound(f"Secret '{key}' not found at {folder.path}")
@@ -305,14 +307,14 @@ def secret_bulk_upsert(*, scope: ProjectScope, environment: str, path: str, item
                 folder=folder, key__in=keys, type=SecretType.SHARED, deleted_at__isnull=True
             )
         }
-        for key, item, tags in zip(keys, items, tag_sets, strict=True):
+        for key, item, tag_rows in zip(keys, items, tag_sets, strict=True):
             if key in existing:
-                if _update_locked(scope, existing[key], item, tags, None):
+                if _update_locked(scope, existing[key], item, tag_rows, None):
                     result.updated.append(key)
                 else:
                     result.unchanged.append(key)
             else:
-                _create_locked(scope, env, folder, item, key, SecretType.SHARED, None, tags)
+                _create_locked(scope, env, folder, item, key, SecretType.SHARED, None, tag_rows)
                 result.created.append(key)
         folder_commit_record(folder=folder, message=f"bulk upsert of {len(keys)} secrets", principal=scope.principal)
         _audit_write(

@@ -20,7 +20,7 @@ def encrypt_field(secret: Secret, version: int, field: str, plaintext: bytes) ->
     return keyring.encrypt_for_project(secret.project_id, plaintext, aad)
 
 
-def decrypt_field(secret: Secret, version: int, field: str, ciphertext: bytes) -> bytes:
+def decrypt_field(secret: Secret, version: int, field: str, ciphertext: bytes | memoryview) -> bytes:
     aad = secret_field_aad(
         project_id=secret.project_id,
         environment_id=secret.environment_id,
