@@ -97,7 +97,7 @@ def credentials_for(method: str, credentials: dict[str, str], config: dict[str, 
         from azure.core.exceptions import ClientAuthenticationError
         from azure.identity import ClientSecretCredential
 
-        from syncs.providers.azure_key_vault.client import connection_verify
+        from syncs.providers.entra import connection_verify
 
         # The same trust settings as the Key Vault provider (a private CA for a private authority).
         kwargs: dict[str, Any] = {"connection_verify": connection_verify()}

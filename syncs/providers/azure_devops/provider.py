@@ -33,6 +33,7 @@ from typing import Any
 from django.conf import settings
 
 from syncs.netguard import check_destination_url
+from syncs.providers import entra
 from syncs.providers.base import (
     ActionKind,
     AppliedItem,
@@ -86,20 +87,9 @@ class AzureDevOpsProvider(SyncProvider):
         ),
         ConnectionMethod(
             "client_secret",
-            "Microsoft Entra ID service principal (client secret)",
-            (Credential("client_secret", "Client secret"),),
-            (
-                ORG_URL,
-                Credential("tenant_id", "Tenant ID", secret=False),
-                Credential("client_id", "Client (application) ID", secret=False),
-                Credential(
-                    "authority_host",
-                    "Authority host",
-                    secret=False,
-                    required=False,
-                    help="Default: login.microsoftonline.com",
-                ),
-            ),
+            entra.METHOD_LABEL,
+            (entra.CLIENT_SECRET,),
+            (ORG_URL, entra.TENANT_ID, entra.CLIENT_ID, entra.AUTHORITY_HOST),
         ),
     )
 
@@ -112,12 +102,7 @@ class AzureDevOpsProvider(SyncProvider):
             cleaned["organization_url"], field="config.organization_url"
         )
         if cleaned.get("authority_host"):
-            cleaned["authority_host"] = check_destination_url(
-                cleaned["authority_host"]
-                if "://" in cleaned["authority_host"]
-                else "https://" + cleaned["authority_host"],
-                field="config.authority_host",
-            )
+            cleaned["authority_host"] = entra.clean_authority_host(cleaned["authority_host"])
         return cleaned
 
     def _connect(self, info: ConnectionInfo, organization_url: str) -> Any:

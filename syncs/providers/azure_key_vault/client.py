@@ -17,20 +17,15 @@ Our configuration:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
 
 from syncs.providers.base import AuthError, ConfigError, TransientError
+from syncs.providers.entra import connection_verify
 
 T = TypeVar("T")
-
-
-def connection_verify() -> bool | str:
-    bundle = getattr(settings, "STRONGROOM_SYNC_CA_BUNDLE", "") or os.environ.get("STRONGROOM_SYNC_CA_BUNDLE", "")
-    return str(bundle) or True
 
 
 def _timeouts() -> dict[str, Any]:

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syncs.netguard import _allowlisted, _resolve, check_destination_url
+from syncs.providers import entra
 from syncs.providers.base import (
     ActionKind,
     AppliedItem,
@@ -93,11 +94,11 @@ class AzureKeyVaultProvider(SyncProvider):
     methods = (
         ConnectionMethod(
             "client_secret",
-            "Microsoft Entra ID service principal (client secret)",
-            (Credential("client_secret", "Client secret"),),
+            entra.METHOD_LABEL,
+            (entra.CLIENT_SECRET,),
             (
-                Credential("tenant_id", "Tenant ID", secret=False),
-                Credential("client_id", "Client (application) ID", secret=False),
+                entra.TENANT_ID,
+                entra.CLIENT_ID,
                 Credential(
                     "vault_url",
                     "Vault URL (for the connection test)",
@@ -105,13 +106,7 @@ class AzureKeyVaultProvider(SyncProvider):
                     required=False,
                     help="https://NAME.vault.azure.net; needs the Key Vault Secrets Officer role",
                 ),
-                Credential(
-                    "authority_host",
-                    "Authority host",
-                    secret=False,
-                    required=False,
-                    help="Default: login.microsoftonline.com",
-                ),
+                entra.AUTHORITY_HOST,
             ),
         ),
     )
@@ -124,11 +119,7 @@ class AzureKeyVaultProvider(SyncProvider):
         if cleaned.get("vault_url"):
             cleaned["vault_url"] = _vault_url(cleaned["vault_url"], field="config.vault_url")
         if cleaned.get("authority_host"):
-            authority = cleaned["authority_host"]
-            authority = authority if "://" in authority else "https://" + authority
-            if not authority.startswith("https://"):
-                raise ConfigError("config.authority_host: must be an https:// URL")
-            cleaned["authority_host"] = check_destination_url(authority, field="config.authority_host")
+            cleaned["authority_host"] = entra.clean_authority_host(cleaned["authority_host"])
         return cleaned
 
     def _client(self, info: ConnectionInfo, vault_url: str) -> Any:
