@@ -4,15 +4,18 @@ The triggers refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of audit rows an
 *this transaction* is in audit maintenance:
 
 * PostgreSQL: the transaction-local setting ``strongroom.audit_maintenance = 'on'`` (``set_config(...,
-  true)``), so it can never outlive the transaction or leak to the next user of a pooled connection;
+  true)``, so it can never outlive the transaction or leak to the next user of a pooled connection)
+  **and** the current role is a member of ``strongroom_audit_maint`` (migration 0003). The setting
+  alone does nothing: the application role (``manage.py db_roles``) is not a member, and has no
+  UPDATE/DELETE/TRUNCATE grant on the audit tables anyway. Maintenance runs as the owner role;
 * SQLite: the triggers' ``WHEN strongroom_audit_maintenance() = 0`` calls a function this module
   registers on every connection the app opens; it reads a context variable. Any other SQLite client
   (the ``sqlite3`` shell) lacks the function, so its UPDATE/DELETE fails too.
 
 Only ``manage.py flush`` (which Django's ``TransactionTestCase`` calls between tests) and tests that
-simulate tampering use it. It is not a security boundary against someone who can run SQL as the
-table owner (they could drop the trigger); that is what the DB grants in docs/audit.md and the hash
-chain are for.
+simulate tampering use it. Against someone who can run SQL as the table owner it is no boundary
+(they could drop the trigger); that is what the app role's grants, the hash chain and the external
+anchor (``audit.anchor``) are for.
 """
 
 from __future__ import annotations

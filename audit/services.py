@@ -14,7 +14,9 @@ from django.utils import timezone
 from audit.context import current_request_context
 from audit.models import ActorType, AuditEvent, Outcome
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e]")
+# C0, DEL, C1 (\x80-\x9f: some terminals read \x9b as CSI, so a C1 byte can drive them like an
+# ANSI escape), the Unicode line/paragraph separators and the bidi embedding/override controls.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
 
 
 class AuditWriteError(DatabaseError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -12,6 +11,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.crypto import salted_hmac
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -22,8 +22,10 @@ from secrets_app.errors import Conflict, DomainError, NotFound
 from secrets_app.keyring import SealedError
 from secrets_app.middleware import client_ip
 from secrets_app.principals import Principal
+from secrets_app.ratelimit import api_request_rate_limit
 
 logger = logging.getLogger("strongroom.compat")
+ETAG_HMAC_SALT = "strongroom.compat.etag"  # with SECRET_KEY: the ETag key
 
 ERROR_NAMES = {
     400: "BadRequest",
@@ -151,18 +153,23 @@ def authenticate(request: HttpRequest) -> Principal:
         raise CompatError(401, "Token missing", error="UnauthorizedError")
     from secrets_app.identities.tokens import TokenError, access_token_authenticate, looks_like_identity_token
 
+    from secrets_app.request_audit import token_rejected_record
+
     if looks_like_identity_token(raw):
         try:
             row = access_token_authenticate(raw_token=raw, ip=client_ip(request))
         except TokenError as exc:
+            token_rejected_record(raw_token=raw, reason=exc.reason, surface="compat")
             raise token_error(exc) from None
         return Principal.for_identity(row.identity)
     if raw.startswith("st."):
+        token_rejected_record(raw_token=None, reason="Service tokens are not supported", surface="compat")
         raise CompatError(401, "Service tokens are not supported; use a machine identity", error="UnauthorizedError")
     from secrets_app.services.tokens import personal_token_authenticate
 
     user, _token = personal_token_authenticate(raw_token=raw)
     if user is None:
+        token_rejected_record(raw_token=raw, reason="Invalid, expired or revoked token", surface="compat")
         raise CompatError(403, "Invalid token. Please re-authenticate.", error="TokenError")
     return Principal.for_user(user)
 
@@ -259,7 +266,9 @@ def params_of(request: HttpRequest) -> Params:
 def etag_response(request: HttpRequest, payload: dict[str, Any], status: int = 200) -> HttpResponse:
     """JSON answer with a strong ETag; a matching ``If-None-Match`` gets 304 and no body."""
     content = json.dumps(payload, separators=(",", ":"), default=str).encode()
-    etag = '"' + hashlib.sha1(content, usedforsecurity=False).hexdigest() + '"'
+    # Keyed: the body holds plaintext values, and an unkeyed digest of it would let anyone who sees
+    # the ETag (a proxy log, a cache) test guesses of those values offline.
+    etag = '"' + salted_hmac(ETAG_HMAC_SALT, content, algorithm="sha256").hexdigest()[:40] + '"'
     wanted = [item.strip() for item in request.META.get("HTTP_IF_NONE_MATCH", "").split(",") if item.strip()]
     if request.method == "GET" and status == 200 and (etag in wanted or f"W/{etag}" in wanted or "*" in wanted):
         response = HttpResponse(status=304)
@@ -269,6 +278,25 @@ def etag_response(request: HttpRequest, payload: dict[str, Any], status: int = 2
     if request.method == "GET":
         response["ETag"] = etag
     return response
+
+
+def _audit_invalid(request: HttpRequest, principal: Principal | None, error: CompatError) -> None:
+    """One ``request.invalid`` event for a write refused for its input: the offending field names
+    (zod-like issue paths), never the values."""
+    from secrets_app.request_audit import request_invalid_record
+
+    issues = error.message if isinstance(error.message, list) else []
+    fields = [
+        ".".join(str(part) for part in item.get("path", [])) or "body" for item in issues if isinstance(item, dict)
+    ]
+    request_invalid_record(
+        principal=principal,
+        method=request.method or "",
+        url_path=request.path,
+        fields=fields or ["body"],
+        surface="compat",
+        status=error.status,
+    )
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -290,8 +318,12 @@ class CompatView(View):
                 error_body(request, 404, f"Route {request.method}:{request.get_full_path()} not found", "Not Found"),
                 status=404,
             )
+        principal = None
         try:
-            principal = None if self.public else authenticate(request)
+            if not self.public:
+                principal = authenticate(request)
+                # The same per-principal budget as /api/v1 (secrets_app.ratelimit).
+                api_request_rate_limit(principal=principal, method=request.method or "GET", surface="compat")
             params = params_of(request)
             result = handler(request, principal, params, **kwargs)
         except Exception as exc:
@@ -299,6 +331,8 @@ class CompatView(View):
             if mapped is None:
                 logger.exception("compat request failed (request %s)", getattr(request, "request_id", ""))
                 mapped = CompatError(500, "Something went wrong")
+            if mapped.status in (400, 422) and request.method not in ("GET", "HEAD"):
+                _audit_invalid(request, principal, mapped)
             response = JsonResponse(
                 error_body(request, mapped.status, mapped.message, mapped.error, mapped.details), status=mapped.status
             )
