@@ -34,4 +34,6 @@ USER strongroom
 EXPOSE 8000
 
 # Health checks are set per service in docker-compose.yml (web: GET /healthz; worker: celery ping).
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# config/gunicorn.py: gevent workers, header/body deadlines (the same file docker-compose.yml and
+# `make run` use).
+CMD ["gunicorn", "config.wsgi", "--config", "config/gunicorn.py", "--bind", "0.0.0.0:8000"]

@@ -7,6 +7,7 @@ filesystem transport under ``STRONGROOM_DATA_DIR`` (``./var``). Production: Post
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -90,8 +91,15 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env_str("DATABASE_URL")
+# Under gunicorn's gevent worker (config/gunicorn.py) each request runs in a greenlet of its own and
+# Django's connections are per greenlet: a kept connection would outlive its greenlet unused, one
+# idle PostgreSQL connection per request served. There they are closed at the end of each request.
+_GEVENT_WORKER = "gevent.monkey" in sys.modules and sys.modules["gevent.monkey"].is_module_patched("socket")
+DB_CONN_MAX_AGE = env_int("STRONGROOM_DB_CONN_MAX_AGE", 0 if _GEVENT_WORKER else 60)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)
+    }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
     DATABASES = {
@@ -135,8 +143,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-# Request bodies above this are refused before they are parsed (a secret value is capped at 1 MiB).
+# Request bodies above this are refused before they are parsed (a secret value is capped at 1 MiB):
+# 413 from config/request_body.py without reading the body. A body must also arrive within
+# STRONGROOM_REQUEST_BODY_TIMEOUT seconds (408), so a trickling client cannot hold the server.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("STRONGROOM_MAX_REQUEST_BYTES", 8 * 1024 * 1024)
+STRONGROOM_REQUEST_BODY_TIMEOUT = env_int("STRONGROOM_REQUEST_BODY_TIMEOUT", 30)
 
 # --- Encryption -----------------------------------------------------------------------------
 # The root key is 32 random bytes, base64. The embedded default keeps it in DATA_DIR/root.key

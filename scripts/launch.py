@@ -5,15 +5,18 @@
    ``STRONGROOM_DATA_DIR`` defaults to ``./var`` (SQLite database, root key, broker folders).
 2. ``manage.py migrate``, ``collectstatic``, ``bootstrap --admin-email …`` (prints the first admin's
    password once, and creates ``var/root.key`` (0600) when no root key is configured).
-3. Starts gunicorn (127.0.0.1:$PORT, 2 workers), a Celery worker and Celery beat. Their output is
-   shown here, each line prefixed with ``web |``, ``worker |`` or ``beat |``.
+3. Starts gunicorn (127.0.0.1:$PORT, 2 workers, production's config/gunicorn.py), a Celery worker
+   and Celery beat. Their output is shown here, each line prefixed with ``web |``, ``worker |`` or
+   ``beat |``. "Strongroom is running" is printed once ``/readyz`` answers 200.
 
-Ctrl-C (SIGINT) or SIGTERM stops all three. If any one of them exits, the others are stopped and
+Ctrl-C (SIGINT) or SIGTERM stops all three. If the launcher itself is killed (even SIGKILL), the
+kernel stops them too (PR_SET_PDEATHSIG), so nothing is left holding the port. If any one of them exits, the others are stopped and
 this script exits non-zero: a half-running Strongroom is worse than a stopped one.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -28,6 +31,8 @@ from types import FrameType
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+LAUNCHER_PID = os.getpid()
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -83,9 +88,10 @@ def _children(env: dict[str, str], port: str) -> dict[str, list[str]]:
         # The filesystem transport has no fanout/broadcast: worker-to-worker chatter must be off.
         worker += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     return {
+        # config/gunicorn.py is production's gunicorn configuration (docker-compose.yml, Dockerfile).
         "web": [
-            python, "-m", "gunicorn", "config.wsgi",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
+            python, "-m", "gunicorn", "config.wsgi", "--config", str(ROOT / "config" / "gunicorn.py"),
+            "--bind", f"127.0.0.1:{port}", "--workers", "2",
         ],
         "worker": worker,
         "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "info"],
@@ -102,19 +108,35 @@ def _pump(name: str, stream: object, lock: threading.Lock) -> None:
             sys.stdout.flush()
 
 
-def _wait_until_serving(url: str, processes: dict[str, subprocess.Popen[bytes]], stopping: threading.Event) -> bool:
+def _wait_until_ready(url: str, processes: dict[str, subprocess.Popen[bytes]], stopping: threading.Event) -> bool:
+    """True once /readyz answers 200: database, broker (the worker creates the filesystem broker's
+    folders) and keyring all usable. /healthz alone would say "running" while /readyz still says 503."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline and not stopping.is_set():
         if any(process.poll() is not None for process in processes.values()):
             return False
         try:
-            with urllib.request.urlopen(url + "healthz", timeout=2) as response:
+            with urllib.request.urlopen(url + "readyz", timeout=2) as response:
                 if response.status == 200:
                     return True
         except (urllib.error.URLError, OSError):
-            pass
+            pass  # not listening yet, or 503 (HTTPError is an OSError)
         time.sleep(0.3)
     return False
+
+
+def _die_with_launcher() -> None:
+    """Runs in each child between fork and exec: the kernel SIGTERMs the child when the launcher
+    dies, even by SIGKILL, so no gunicorn or Celery process outlives it holding the port.
+    (Children start sessions of their own, so a terminal's Ctrl-C reaches only the launcher.)"""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        os._exit(111)
+    # The launcher may have died between fork and prctl: then nobody would ever signal us.
+    if os.getppid() != LAUNCHER_PID:
+        os._exit(111)
 
 
 def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -163,16 +185,24 @@ def main() -> int:
         for name, argv in _children(env, port).items():
             # A session of their own: Ctrl-C reaches only us, and we stop them in order.
             process = subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_launcher,  # async-signal-safe enough: prctl and getppid, no locks
             )
             processes[name] = process
             threading.Thread(target=_pump, args=(name, process.stdout, lock), daemon=True).start()
 
-        if _wait_until_serving(url, processes, stopping):
+        if _wait_until_ready(url, processes, stopping):
             with lock:
                 print(f"\nStrongroom is running at {url}  (Ctrl-C stops it)\n", flush=True)
         elif not stopping.is_set():
-            print(f"launch: {url}healthz did not answer within {READY_TIMEOUT_SECONDS}s", file=sys.stderr, flush=True)
+            print(
+                f"launch: {url}readyz did not answer 200 within {READY_TIMEOUT_SECONDS}s", file=sys.stderr, flush=True
+            )
 
         exit_code = 0
         while not stopping.is_set():

@@ -1,0 +1,49 @@
+"""gunicorn settings for every way Strongroom serves HTTP: docker-compose.yml's web service, the
+Dockerfile's CMD and `make run` (scripts/launch.py) all pass ``--config config/gunicorn.py``.
+
+Why gevent (docs/operations.md, "Serving HTTP"): with the default sync worker a client that sends
+its body one byte every few seconds holds a whole worker process, so three such sockets stopped
+/healthz and got the workers SIGKILLed. A gevent worker serves each connection in a greenlet;
+a slow client costs a few kilobytes of memory, not a worker. Two deadlines bound what a slow
+client can hold even so:
+
+* the request line and headers must arrive within ``keepalive`` seconds (gunicorn's gevent worker
+  reads them under a ``gevent.Timeout`` of that length, then drops the connection), and
+* the body must arrive within ``STRONGROOM_REQUEST_BODY_TIMEOUT`` seconds, or the client gets 408
+  (config/request_body.py reads it before Django runs, so a trickling body never holds a
+  database connection).
+
+This file is loaded by path, never imported as ``config.gunicorn``: importing the ``config``
+package would load Celery in the gunicorn master before gevent patches the workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+wsgi_app = "config.wsgi:application"
+worker_class = "gevent"
+workers = _int("WEB_CONCURRENCY", 2)
+# Connections one worker serves at once (slow ones included); past it, new ones wait in the backlog.
+worker_connections = _int("STRONGROOM_WEB_CONNECTIONS", 1000)
+# A worker that does not report in for this long (a request stuck in CPU-bound code) is replaced.
+timeout = 60
+graceful_timeout = 30
+# Also the deadline for a request's line and headers (see above).
+keepalive = _int("STRONGROOM_HEADER_TIMEOUT", 5)
+# gunicorn's defaults, stated: an 8 KiB request line, 100 header fields of at most 8 KiB each.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+accesslog = "-"

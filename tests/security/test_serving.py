@@ -1,0 +1,260 @@
+"""How production serves HTTP (security-bar E2): slow clients, oversized and trickled bodies.
+
+The server under test is gunicorn started with docker-compose.yml's web command (the one the
+Dockerfile and `make run` share: config/gunicorn.py), on this run's PostgreSQL test database and
+Redis, not Django's test client: what is tested here lives in the server process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bench import slowloris
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+BODY_TIMEOUT_SECONDS = 3  # the server's STRONGROOM_REQUEST_BODY_TIMEOUT here (30 by default)
+HEADER_TIMEOUT_SECONDS = 5  # config/gunicorn.py's keepalive, the deadline for request headers
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("the production server is tested on PostgreSQL")
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Server:
+    def __init__(self, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.port = port
+        self.process = process
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module")
+def production_server(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Server]:
+    """gunicorn as docker-compose.yml starts it (2 workers), on the test database."""
+    from django.conf import settings
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    argv = list(compose["services"]["web"]["command"])
+    port = _free_port()
+    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    argv[0] = str(VENV_BIN / argv[0])
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    folder = tmp_path_factory.mktemp("production-server")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("STRONGROOM_", "DJANGO_", "DATABASE_URL"))},
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "STRONGROOM_DATA_DIR": str(folder / "data"),
+        "STRONGROOM_SECRET_KEY": settings.SECRET_KEY,  # token hashes are keyed with it
+        "STRONGROOM_ROOT_KEY": settings.STRONGROOM_ROOT_KEY,
+        "STRONGROOM_REQUEST_BODY_TIMEOUT": str(BODY_TIMEOUT_SECONDS),
+        "STRONGROOM_LOG_LEVEL": "WARNING",
+        # The probes read one secret many times a second: the per-principal API limit is not under test.
+        "STRONGROOM_API_READ_RATE_PER_MINUTE": "0",
+        "WEB_CONCURRENCY": "2",
+    }
+    log = folder / "gunicorn.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(port, process, log)
+    deadline = time.monotonic() + 45
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"gunicorn did not start:\n{server.output()[-4000:]}")
+            time.sleep(0.2)
+    yield server
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture
+def secret_reader(production_server: Server) -> tuple[str, str]:
+    """(path, token): a secret alice can read through the API, with her personal token."""
+    from secrets_app.services.secrets import SecretInput, secret_create
+    from secrets_app.services.tokens import personal_token_create
+    from tests.conftest import build_cast
+
+    cast = build_cast()
+    secret_create(
+        scope=cast.scope(cast.alice), environment="prod", path="/", item=SecretInput(key="DB_PASSWORD", value="s3cret")
+    )
+    token = personal_token_create(user=cast.alice, name="serving")[1]
+    path = f"/api/v1/projects/{cast.project.slug}/secrets/DB_PASSWORD/?environment=prod&path=/"
+    with urllib.request.urlopen(
+        urllib.request.Request(
+            f"http://127.0.0.1:{production_server.port}{path}", headers={"Authorization": f"Bearer {token}"}
+        ),
+        timeout=5,
+    ) as response:
+        assert response.status == 200
+    return path, token
+
+
+def _raw_exchange(port: int, request: bytes, *, wait: float) -> tuple[bytes, float]:
+    """Send ``request``; read one answer (or until the server closes, or ``wait`` passes).
+    Returns (answer, seconds until it was complete)."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        try:
+            sock.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed while we were still sending
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+                head, sep, body = answer.partition(b"\r\n\r\n")
+                length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+                if sep and length and len(body) >= int(length.group(1)):
+                    break
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return answer, time.monotonic() - started
+
+
+# --- slow clients ---------------------------------------------------------------------------------
+def test_E2_slow_body_does_not_starve_healthz(production_server: Server, secret_reader: tuple[str, str]) -> None:
+    """50 slow clients (half trickling a body, half their headers, reconnecting when dropped) for
+    10 s: /healthz and a secret read keep answering, p99 under 200 ms. (`make bench`: 60 s.)"""
+    path, token = secret_reader
+
+    result = slowloris.measure(production_server.port, secret_path=path, token=token, clients=50, seconds=10)
+
+    assert result["healthz"]["failures"] == 0, result
+    assert result["secret_read"]["failures"] == 0, result
+    assert result["healthz"]["p99_ms"] < 200, result
+    assert result["secret_read"]["p99_ms"] < 200, result
+    assert result["slow_connections_held_min"] >= 40, result  # the attack really held its sockets
+    assert production_server.process.poll() is None
+    assert "WORKER TIMEOUT" not in production_server.output()
+
+
+def test_E2_oversized_body_refused_413_before_it_is_read(production_server: Server) -> None:
+    from django.conf import settings
+
+    over = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
+    head = (
+        f"POST /api/v1/projects/acme/secrets/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {over}\r\n\r\n"
+    ).encode()
+
+    # Not one body byte is sent: the answer can only come from the declared length.
+    answer, seconds = _raw_exchange(production_server.port, head, wait=5)
+
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+    assert b'"request_too_large"' in answer and b'"body"' in answer
+    assert seconds < 2
+
+
+def test_E2_oversized_compat_body_refused_in_infisical_shape(production_server: Server) -> None:
+    head = (
+        b"POST /compat/infisical/api/v4/secrets/X HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 999999999\r\n\r\n"
+    )
+
+    answer, _ = _raw_exchange(production_server.port, head, wait=5)
+
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+    assert b'"statusCode": 413' in answer
+
+
+def test_E2_chunked_body_over_the_cap_refused_413(production_server: Server) -> None:
+    from django.conf import settings
+
+    chunk = b"x" * 65536
+    chunks = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // len(chunk) + 2
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(chunks)) + b"0\r\n\r\n"
+    head = b"POST /api/v1/projects/acme/secrets/ HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    answer, _ = _raw_exchange(production_server.port, head + body, wait=10)
+
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+
+
+def test_E2_trickled_body_is_cut_off_with_408(production_server: Server) -> None:
+    head = (
+        b"POST /account/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
+    )
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", production_server.port), timeout=BODY_TIMEOUT_SECONDS + 5) as sock:
+        sock.sendall(head)
+        answer = b""
+        sock.settimeout(0.5)
+        while time.monotonic() - started < BODY_TIMEOUT_SECONDS + 5 and not answer:
+            try:
+                sock.sendall(b"x")
+                answer = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+    seconds = time.monotonic() - started
+
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]
+    assert BODY_TIMEOUT_SECONDS - 0.5 < seconds < BODY_TIMEOUT_SECONDS + 3
+
+
+def test_E2_trickled_headers_are_dropped(production_server: Server) -> None:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", production_server.port), timeout=2) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        closed = False
+        while time.monotonic() - started < HEADER_TIMEOUT_SECONDS + 5:
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+                if sock.recv(65536, socket.MSG_DONTWAIT) == b"":
+                    closed = True
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.5)
+
+    assert closed
+    assert time.monotonic() - started < HEADER_TIMEOUT_SECONDS + 2
