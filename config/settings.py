@@ -161,6 +161,10 @@ STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS = env_int("STRONGROOM_DATA_KEY_MAX_ENCRYPTIO
 STRONGROOM_MAX_SECRET_BYTES = env_int("STRONGROOM_MAX_SECRET_BYTES", 1024 * 1024)
 STRONGROOM_REFERENCE_DEPTH = 10
 STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = env_int("STRONGROOM_AUDIT_SEAL_DELAY_SECONDS", 30)
+# The sealer appends each newest block hash here, outside the database; audit_verify checks it.
+STRONGROOM_AUDIT_ANCHOR_PATH = Path(
+    env_str("STRONGROOM_AUDIT_ANCHOR_PATH") or str(DATA_DIR / "audit-anchor.jsonl")
+).resolve()
 # Machine logins (native and compat routes) per client IP and route per minute (Infisical: 25).
 STRONGROOM_LOGIN_RATE_PER_MINUTE = env_int("STRONGROOM_LOGIN_RATE_PER_MINUTE", 25)
 
