@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from audit.anchor import audit_anchor_record_head
 from audit.chain import GENESIS_HASH, audit_block_hash, audit_row_hash
 from audit.models import AuditBlock, AuditEvent
 
@@ -50,6 +51,7 @@ def audit_seal_pending(*, delay_seconds: int | None = None, max_rows: int = MAX_
     """Seal every due unsealed row, ``max_rows`` per block, one transaction per block (at most
     ``MAX_BLOCKS_PER_CALL`` blocks, so one task run stays bounded; the next run continues).
 
+    Then records the newest block in the external anchor file (``audit.anchor``).
     Returns the number of rows sealed: 0 when nothing is due, or when another sealer holds the lock
     or wins the race for the next ``sequence`` (then that sealer does the work). Idempotent and safe
     to run concurrently from any number of processes. ``delay_seconds`` overrides the setting.
@@ -61,6 +63,11 @@ def audit_seal_pending(*, delay_seconds: int | None = None, max_rows: int = MAX_
         total += sealed
         if sealed < max_rows:
             break
+    # Even when nothing new was sealed: a previous run may have died between commit and anchor.
+    try:
+        audit_anchor_record_head()
+    except OSError as exc:
+        logger.error("audit sealing: could not append to the anchor file (%s); audit_verify will say so", exc.strerror)
     return total
 
 

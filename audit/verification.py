@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
+from audit.anchor import AnchorEntry, AnchorMalformed, AnchorReader, anchor_path
 from audit.chain import GENESIS_HASH, audit_block_hash, audit_event_as_dict, audit_row_hash, audit_row_hash_of
 from audit.models import AuditBlock, AuditEvent
 
@@ -25,7 +26,9 @@ class VerifyResult:
     """``ok`` is True when every sealed block and row is intact; otherwise ``first_broken`` says where
     the chain first breaks, e.g. ``"block 3: event 1234 was modified"``. Counts cover what was checked
     before the first break. ``pending_rows`` are rows not sealed yet (not a failure). ``head_*`` name
-    the newest block: record its hash outside the database to detect truncation or a rewritten chain.
+    the newest block. ``anchor_*`` describe the check against the external anchor file
+    (``audit.anchor``): how many anchored blocks matched, the newest anchored block, and a note when
+    there is nothing to check yet.
     """
 
     ok: bool
@@ -35,6 +38,10 @@ class VerifyResult:
     pending_rows: int = 0
     head_sequence: int | None = None
     head_hash: str | None = None
+    anchor_path: str = ""
+    anchor_entries: int = 0
+    anchor_sequence: int | None = None
+    anchor_note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,14 +52,19 @@ class _ChainBroken(Exception):
 
 
 def audit_verify(*, chunk_size: int = 2000) -> VerifyResult:
-    """Check every sealed block (sequence, links, hashes) and every row inside sealed ranges.
+    """Check every sealed block (sequence, links, hashes) and every row inside sealed ranges, and
+    every block recorded in the anchor file against the database.
 
-    Detects edited, deleted and reordered rows, rows inserted into a sealed range, and edited or
-    deleted blocks (except removing the newest blocks, which only an externally kept head hash
-    reveals). Read-only; safe to run while writers and the sealer are busy.
+    Detects edited, deleted and reordered rows, rows inserted into a sealed range, edited or deleted
+    blocks, and (through the anchor) deleted newest blocks and a chain rewritten from some block on.
+    A database with sealed blocks but no anchor file fails: nothing shows its newest blocks are all
+    there. Read-only; safe to run while writers and the sealer are busy.
     """
+    # The anchor's size is fixed before the blocks are read: a block sealed (and anchored) while we
+    # walk must not look like a block missing from the database.
+    anchor = AnchorReader(anchor_path())
     with transaction.atomic():
-        walk = _ChainWalk(chunk_size=chunk_size)
+        walk = _ChainWalk(chunk_size=chunk_size, anchor=anchor)
         try:
             walk.run()
         except _ChainBroken as broken:
@@ -61,10 +73,18 @@ def audit_verify(*, chunk_size: int = 2000) -> VerifyResult:
                 blocks_checked=walk.blocks_checked,
                 rows_checked=walk.rows_checked,
                 first_broken=str(broken),
+                anchor_path=str(anchor.path),
+                anchor_entries=walk.anchors_checked,
             )
         finally:
             walk.close()
+            anchor.close()
         head_id = walk.head.last_event_id if walk.head else 0
+        note = None
+        if not anchor.exists:
+            note = "no anchor file yet: nothing has been sealed"
+        elif walk.head is not None and (anchor.last_sequence or 0) < walk.head.sequence:
+            note = f"blocks {(anchor.last_sequence or 0) + 1}..{walk.head.sequence} are not anchored yet"
         return VerifyResult(
             ok=True,
             blocks_checked=walk.blocks_checked,
@@ -72,14 +92,23 @@ def audit_verify(*, chunk_size: int = 2000) -> VerifyResult:
             pending_rows=AuditEvent.objects.filter(id__gt=head_id).count(),
             head_sequence=walk.head.sequence if walk.head else None,
             head_hash=walk.head.block_hash if walk.head else None,
+            anchor_path=str(anchor.path),
+            anchor_entries=walk.anchors_checked,
+            anchor_sequence=anchor.last_sequence,
+            anchor_note=note,
         )
 
 
 class _ChainWalk:
-    def __init__(self, *, chunk_size: int) -> None:
+    def __init__(self, *, chunk_size: int, anchor: AnchorReader) -> None:
         self.blocks_checked = 0
         self.rows_checked = 0
+        self.anchors_checked = 0
         self.head: AuditBlock | None = None
+        self._anchor_reader = anchor
+        self._anchors: Iterator[AnchorEntry] = iter(anchor)
+        self._anchor: AnchorEntry | None = None
+        self._anchor_mismatch: _ChainBroken | None = None
         # Blocks are read first: every block visible now was sealed from rows committed before it,
         # so the events cursor opened afterwards sees all of them (unless they were deleted).
         self._blocks: Iterator[AuditBlock] = AuditBlock.objects.order_by("sequence").iterator(chunk_size=8)
@@ -95,12 +124,51 @@ class _ChainWalk:
                 close()
 
     def run(self) -> None:
-        block = self._first_block
-        while block is not None:
-            self._check_block(block)
-            self.head = block
-            self.blocks_checked += 1
-            block = next(self._blocks, None)
+        try:
+            self._anchor = next(self._anchors, None)
+            block = self._first_block
+            while block is not None:
+                self._check_block(block)
+                self._check_anchor(block)
+                self.head = block
+                self.blocks_checked += 1
+                block = next(self._blocks, None)
+        except AnchorMalformed as malformed:
+            raise _ChainBroken(str(malformed)) from None
+        self._check_anchor_tail()
+
+    def _check_anchor(self, block: AuditBlock) -> None:
+        """Anchored sequences strictly increase, so each is met at most once, in block order."""
+        entry = self._anchor
+        if entry is None or entry.sequence != block.sequence:
+            return
+        if entry.block_hash != block.block_hash:
+            # Reported after the walk: a break inside the chain (a later block's link) names the
+            # tampering more precisely, and only a chain rewritten consistently to its end gets past it.
+            if self._anchor_mismatch is None:
+                self._anchor_mismatch = _ChainBroken(
+                    f"block {block.sequence}: hash differs from the anchor (line {entry.line}):"
+                    " the chain was rewritten from here on, or the anchor was edited"
+                )
+        else:
+            self.anchors_checked += 1
+        self._anchor = next(self._anchors, None)
+
+    def _check_anchor_tail(self) -> None:
+        if self._anchor_mismatch is not None:
+            raise self._anchor_mismatch
+        entry = self._anchor
+        newest = self.head.sequence if self.head else None
+        if entry is not None:
+            raise _ChainBroken(
+                f"block {entry.sequence} is missing (deleted): the anchor recorded it (line {entry.line}),"
+                f" but the database's newest block is {newest if newest is not None else 'none'}"
+            )
+        if newest is not None and not self._anchor_reader.exists:
+            raise _ChainBroken(
+                f"no anchor file at {self._anchor_reader.path}: nothing shows that blocks after"
+                " the newest one in the database were not deleted (restore the file; see docs/audit.md)"
+            )
 
     def _peek(self) -> AuditEvent | None:
         if not self._events_started:

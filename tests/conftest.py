@@ -5,6 +5,9 @@ alice: project admin (owner) · bob: project member · charlie: in the organizat
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
 
 # The root key for the run comes from config/test_settings.py (fresh per process).
@@ -18,9 +21,16 @@ def _fresh_keyring() -> None:
     keyring.reset()
 
 
+@pytest.fixture(autouse=True)
+def _audit_anchor_per_test(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test's audit anchor file of its own: its database is new, so another test's anchored
+    blocks would look deleted (see audit/anchor.py)."""
+    # A name only: the file (and nothing else) appears when the test seals a block.
+    settings.STRONGROOM_AUDIT_ANCHOR_PATH = tmp_path_factory.getbasetemp() / f"audit-anchor-{uuid.uuid4().hex}.jsonl"
+
+
 # --- the cast ------------------------------------------------------------------------------------
 from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
 
 PASSWORD = "correct-horse-battery-staple"
 
