@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "secrets_app",
     "syncs",
     "approvals",
+    "axes",  # people's login lockout (secrets_app/person_lockout.py)
 ]
 
 MIDDLEWARE = [
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "secrets_app.sessions.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -128,11 +130,51 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "ui:login"
 LOGIN_REDIRECT_URL = "ui:project_list"
+# --- People's sessions and login lockout (docs/operations.md, "Sessions and sign-in") ------
+# Served over https (STRONGROOM_SITE_URL is https://…, or STRONGROOM_HTTPS=true): Secure cookies
+# with __Host- names and HSTS. Plain http (`make run` on http://127.0.0.1) keeps the plain names,
+# because browsers refuse Secure and __Host- cookies set over http.
+SERVED_OVER_HTTPS = env_bool("STRONGROOM_HTTPS", SITE_URL.startswith("https://"))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Absolute lifetime of a session from its login; STRONGROOM_SESSION_IDLE_SECONDS ends it sooner when
+# unused. Both are enforced server-side by secrets_app.sessions.SessionTimeoutMiddleware.
 SESSION_COOKIE_AGE = env_int("STRONGROOM_SESSION_SECONDS", 8 * 3600)
-SESSION_COOKIE_SECURE = env_bool("STRONGROOM_SECURE_COOKIES", False)
+STRONGROOM_SESSION_IDLE_SECONDS = env_int("STRONGROOM_SESSION_IDLE_SECONDS", 30 * 60)
+SESSION_COOKIE_SECURE = env_bool("STRONGROOM_SECURE_COOKIES", SERVED_OVER_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if SESSION_COOKIE_SECURE:
+    # __Host-: Secure, Path=/, no Domain, so no sibling host can plant or overwrite them.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Added by SecurityHeadersMiddleware to every response when served over https (also behind a TLS
+# proxy; browsers ignore the header on plain http).
+SECURE_HSTS_SECONDS = env_int("STRONGROOM_HSTS_SECONDS", 365 * 24 * 3600) if SERVED_OVER_HTTPS else 0
+
+# Lockout (django-axes with our handler): N failed passwords or TOTP codes on one account, from any
+# address, lock it for STRONGROOM_LOGIN_LOCKOUT_SECONDS; so do N_IP failures from one client address.
+# Failures older than ..._RESET_SECONDS are forgotten. If the lockout store (the cache) cannot be
+# reached, people's logins are refused (503).
+STRONGROOM_LOGIN_LOCKOUT_THRESHOLD = env_int("STRONGROOM_LOGIN_LOCKOUT_THRESHOLD", 5)
+STRONGROOM_LOGIN_LOCKOUT_IP_THRESHOLD = env_int("STRONGROOM_LOGIN_LOCKOUT_IP_THRESHOLD", 20)
+STRONGROOM_LOGIN_LOCKOUT_SECONDS = env_int("STRONGROOM_LOGIN_LOCKOUT_SECONDS", 900)
+STRONGROOM_LOGIN_LOCKOUT_RESET_SECONDS = env_int("STRONGROOM_LOGIN_LOCKOUT_RESET_SECONDS", 900)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked login before any password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "secrets_app.person_lockout.PersonLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # what the handler counts (each its own threshold)
+AXES_USERNAME_CALLABLE = "secrets_app.person_lockout.username_from_credentials"
+AXES_CLIENT_IP_CALLABLE = "secrets_app.middleware.client_ip"  # X-Forwarded-For only from trusted proxies
+AXES_FAILURE_LIMIT = STRONGROOM_LOGIN_LOCKOUT_THRESHOLD
+AXES_COOLOFF_TIME = __import__("datetime").timedelta(seconds=STRONGROOM_LOGIN_LOCKOUT_SECONDS)
+# Attempts during a lock are refused without extending it, so a lock ends on time.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False
+# The login views render the lockout themselves (same page, 429): AxesMiddleware is not used.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

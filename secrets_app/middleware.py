@@ -72,6 +72,10 @@ class SecurityHeadersMiddleware:
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.setdefault("Referrer-Policy", "same-origin")
         response.setdefault("X-Content-Type-Options", "nosniff")
+        if settings.SECURE_HSTS_SECONDS:
+            # Set whenever served over https (settings.SERVED_OVER_HTTPS), also behind a TLS proxy
+            # where request.is_secure() is false; browsers ignore it on plain http.
+            response.setdefault("Strict-Transport-Security", f"max-age={settings.SECURE_HSTS_SECONDS}")
         if getattr(request, "secret_response", False) or request.path.startswith(("/api/", "/compat/")):
             response["Cache-Control"] = "no-store"
             response["Pragma"] = "no-cache"

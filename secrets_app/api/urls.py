@@ -80,6 +80,11 @@ v1_routes = [
         people.PersonDeactivateApi.as_view(),
         name="person-deactivate",
     ),
+    path(
+        "organizations/<str:organization>/people/<int:id>/unlock/",
+        people.PersonUnlockApi.as_view(),
+        name="person-unlock",
+    ),
     path("organizations/<str:organization>/identities/", identities.IdentityListApi.as_view(), name="identity-list"),
     path("identities/<str:identity>/", include(identity_routes)),
     path("auth/universal-auth/login", identities.UniversalAuthLoginApi.as_view(), name="auth-universal-login"),

@@ -3,6 +3,12 @@
 Login goes through Django's ``authenticate``/``login`` so the login audit signals fire. With a
 second factor, the session holds only a *pending* login (user id, backend, deadline, attempts)
 until the code is checked; ``login`` is called after that, never before.
+
+Lockout (secrets_app/person_lockout.py, django-axes): a wrong password and a wrong code both count
+against the account (whatever the pending login) and the client address; while locked, the right
+and the wrong password get the same 429 page. Only a complete login (password, then code when
+there is one) clears the account's failures, and it does so before ``login`` so that a lockout
+store that cannot be written refuses the login (503) instead of failing after it was granted.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate, get_user_model, login, logout, update_session_auth_hash
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import retarget
 
 from secrets_app.errors import DomainError
+from secrets_app.person_lockout import LoginLockoutUnavailable, lockout_clear, lockout_refusal_record, lockout_settings
 from secrets_app.selectors.tokens import personal_token_list
 from secrets_app.services import tokens as token_services
 from secrets_app.services import users as user_services
@@ -33,6 +41,19 @@ PENDING_SECONDS = 300
 PENDING_ATTEMPTS = 5
 # password_change names fields the API way.
 PASSWORD_FIELDS = {"currentPassword": "current_password", "newPassword": "new_password"}
+
+
+def _locked_message() -> str:
+    minutes = max(1, round(lockout_settings()["seconds"] / 60))
+    return (
+        f"Too many failed sign-in attempts. Try again in {minutes} minutes, "
+        "or ask an organization admin to unlock your account."
+    )
+
+
+def _login_refused(request: HttpRequest, form: LoginForm, *, message: str, status: int) -> HttpResponse:
+    context = {"form": form, "next": _next_url(request), "refusal": message}
+    return render(request, "pages/login.html", context, status=status)
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -55,7 +76,15 @@ def login_view(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
-        user = authenticate(request, username=email, password=form.cleaned_data["password"])
+        try:
+            user = authenticate(request, username=email, password=form.cleaned_data["password"])
+            if user is not None and not user_services.user_totp_required(user):
+                lockout_clear(username=email)  # a complete login forgets the account's failures
+        except LoginLockoutUnavailable as exc:
+            lockout_refusal_record(username=email)
+            return _login_refused(request, form, message=exc.message, status=exc.status)
+        if getattr(request, "axes_locked_out", False):
+            return _login_refused(request, form, message=_locked_message(), status=429)
         if user is None:
             form.add_error(None, "That email and password do not match an account.")
             status = 401
@@ -93,14 +122,29 @@ def login_totp(request: HttpRequest) -> HttpResponse:
     form = TotpForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
-        if user_services.user_totp_check(user=user, code=form.cleaned_data["code"]):
+        credentials = {"username": user.get_username()}
+        try:
+            # Locked meanwhile (by this login's earlier codes or by guesses from elsewhere): refused
+            # before the code is looked at, like a password during the lock.
+            if not AxesProxyHandler.is_allowed(request, credentials):
+                request.session.pop(PENDING_KEY, None)
+                return _login_refused(request, LoginForm(), message=_locked_message(), status=429)
+            if user_services.user_totp_check(user=user, code=form.cleaned_data["code"]):
+                lockout_clear(username=user.get_username())
+                request.session.pop(PENDING_KEY, None)
+                login(request, user, backend=pending["backend"])
+                return redirect(pending["next"])
+            pending["attempts"] += 1
+            request.session[PENDING_KEY] = pending
+            # Recorded like any failed login (username only), and counted by the lockout.
+            user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+        except LoginLockoutUnavailable as exc:
+            lockout_refusal_record(username=user.get_username())
+            form.add_error(None, exc.message)
+            return render(request, "pages/login_totp.html", {"form": form, "email": user.email}, status=exc.status)
+        if getattr(request, "axes_locked_out", False):
             request.session.pop(PENDING_KEY, None)
-            login(request, user, backend=pending["backend"])
-            return redirect(pending["next"])
-        pending["attempts"] += 1
-        request.session[PENDING_KEY] = pending
-        # Recorded like any failed login (username only).
-        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+            return _login_refused(request, LoginForm(), message=_locked_message(), status=429)
         form.add_error("code", "That code is not valid. Codes change every 30 seconds.")
         status = 401
         if pending["attempts"] >= PENDING_ATTEMPTS:

@@ -1,5 +1,6 @@
 """The organization's people: everyone sees the list; org admins add people (a generated password
-is shown once), change their organization role and deactivate them. Services enforce the rules."""
+is shown once), change their organization role, deactivate them and unlock a locked-out account.
+Services enforce the rules."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization, OrgRole
+from secrets_app.services.lockout import person_locked_ids, person_unlock
 from secrets_app.services.people import person_add, person_deactivate, person_list, person_set_role
 from secrets_app.ui.forms import PersonAddForm, PersonDeactivateForm, PersonRoleForm
 from secrets_app.ui.shortcuts import apply_domain_error, no_store, org_view, page_or_partial, principal_of
@@ -36,6 +38,9 @@ def _context(request: HttpRequest, organization: Organization, **extra: Any) -> 
         "org_roles": OrgRole.choices,
         "add_form": PersonAddForm(),
     }
+    if is_admin:
+        # Failed-login lockouts (None: the lockout store cannot be read, the page says so).
+        context["locked_ids"] = person_locked_ids(people)
     context.update(extra)
     return context
 
@@ -109,3 +114,14 @@ def person_deactivate_view(request: HttpRequest, organization: Organization, use
         return _section(request, organization, error=exc.message, status=exc.status)
     notice = f"{user.email} is deactivated: signed out everywhere, API tokens revoked."
     return _section(request, organization, notice=notice)
+
+
+@require_POST
+@org_view
+def person_unlock_view(request: HttpRequest, organization: Organization, user_id: int) -> HttpResponse:
+    """Lift a failed-login lockout of the account (audited as ``user.unlocked``)."""
+    try:
+        user = person_unlock(principal=principal_of(request), organization=organization, user_id=user_id)
+    except DomainError as exc:
+        return _section(request, organization, error=exc.message, status=exc.status)
+    return _section(request, organization, notice=f"{user.email} is unlocked and can sign in again.")

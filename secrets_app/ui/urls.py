@@ -45,6 +45,7 @@ urlpatterns = [
     # Organization people
     path("org/<slug:org_slug>/people/", people.people_page, name="people"),
     path("org/<slug:org_slug>/people/<int:user_id>/role/", people.person_role, name="person_role"),
+    path("org/<slug:org_slug>/people/<int:user_id>/unlock/", people.person_unlock_view, name="person_unlock"),
     path(
         "org/<slug:org_slug>/people/<int:user_id>/deactivate/",
         people.person_deactivate_view,

@@ -22,6 +22,7 @@ from secrets_app.api.serializers.people import (
     PersonUpdateRequest,
 )
 from secrets_app.models import OrganizationMembership
+from secrets_app.services.lockout import person_unlock
 from secrets_app.services.people import (
     organization_get_for_principal,
     password_change,
@@ -99,6 +100,26 @@ class PersonDeactivateApi(ApiView):
         org = organization_get_for_principal(self.principal, organization)
         data = self.parse(PersonDeactivateRequest, request.data)
         person_deactivate(principal=self.principal, organization=org, user_id=id, reason=data["reason"])
+        membership = OrganizationMembership.objects.select_related("user").get(organization=org, user_id=id)
+        return Response(PersonSerializer(membership).data)
+
+
+@extend_schema(tags=TAGS, parameters=[ORGANIZATION, ID])
+class PersonUnlockApi(ApiView):
+    permission_classes = [IsAuthenticated, IsPerson]
+
+    @extend_schema(
+        operation_id="people_unlock",
+        request=None,
+        responses={200: PersonSerializer, **errors(403, 404, 503)},
+        description=(
+            "Org admins only. Lift the person's failed-login lockout (and forget their failures); "
+            "audited as user.unlocked. 503 when the lockout store cannot be reached."
+        ),
+    )
+    def post(self, request: Request, organization: str, id: int) -> Response:
+        org = organization_get_for_principal(self.principal, organization)
+        person_unlock(principal=self.principal, organization=org, user_id=id)
         membership = OrganizationMembership.objects.select_related("user").get(organization=org, user_id=id)
         return Response(PersonSerializer(membership).data)
 
