@@ -209,6 +209,13 @@ STRONGROOM_AUDIT_ANCHOR_PATH = Path(
 ).resolve()
 # Machine logins (native and compat routes) per client IP and route per minute (Infisical: 25).
 STRONGROOM_LOGIN_RATE_PER_MINUTE = env_int("STRONGROOM_LOGIN_RATE_PER_MINUTE", 25)
+# Token- and session-authenticated API requests (/api/v1, /compat/infisical) per person or machine
+# identity per minute, reads (GET/HEAD/OPTIONS) and writes counted apart: 429 with Retry-After beyond
+# them, 503 if the store below is down (secrets_app/ratelimit.py). 0 turns a limit off.
+STRONGROOM_API_READ_RATE_PER_MINUTE = env_int("STRONGROOM_API_READ_RATE_PER_MINUTE", 600)
+STRONGROOM_API_WRITE_RATE_PER_MINUTE = env_int("STRONGROOM_API_WRITE_RATE_PER_MINUTE", 120)
+# The cache alias that holds every rate-limit counter (shared by all workers: Redis in production).
+STRONGROOM_RATE_LIMIT_CACHE = "default"
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -219,6 +226,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "secrets_app.api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["secrets_app.api.throttling.PrincipalRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "secrets_app.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -20,6 +20,8 @@ CACHES["default"]["KEY_PREFIX"] = "test-" + __import__("os").environ.get("PYTEST
 
 # Login rate limits are exercised by their own tests (override_settings); the rest of the suite logs in freely.
 STRONGROOM_LOGIN_RATE_PER_MINUTE = 100_000
+STRONGROOM_API_READ_RATE_PER_MINUTE = 100_000
+STRONGROOM_API_WRITE_RATE_PER_MINUTE = 100_000
 
 # People's login lockout is exercised by tests/security/test_people_auth.py (override_settings); the
 # rest of the suite logs in (and fails on purpose) many times from 127.0.0.1 with the same cast.

@@ -37,7 +37,8 @@ def principal_of(user: Any) -> Principal:
 
 class BearerAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <token>``: a person's API token (``srp_…``, hashed at rest) or a
-    machine identity's access token (a JWT checked against its row on every request)."""
+    machine identity's access token (a JWT checked against its row on every request). A token that
+    is refused is audited once as ``token.rejected`` (outcome deny), named by its row, never by itself."""
 
     keyword = "Bearer"
 
@@ -45,8 +46,12 @@ class BearerAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
+        from secrets_app.request_audit import token_rejected_record
+
         parts = header.split()
         if len(parts) != 2 or parts[0] != self.keyword:
+            # Whatever followed is not recorded: it may be a credential in the wrong place.
+            token_rejected_record(raw_token=None, reason="malformed Authorization header", surface="api")
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'")
         raw = parts[1]
         from secrets_app.identities.tokens import TokenError, access_token_authenticate, looks_like_identity_token
@@ -55,12 +60,14 @@ class BearerAuthentication(authentication.BaseAuthentication):
             try:
                 row = access_token_authenticate(raw_token=raw, ip=client_ip(request._request))
             except TokenError as exc:
+                token_rejected_record(raw_token=raw, reason=exc.reason, surface="api")
                 raise exceptions.AuthenticationFailed(exc.reason) from None
             return IdentityRequestUser(row.identity), row
         from secrets_app.services.tokens import personal_token_authenticate
 
         user, token = personal_token_authenticate(raw_token=raw)
         if user is None:
+            token_rejected_record(raw_token=raw, reason="Invalid, expired or revoked token", surface="api")
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token")
         return user, token
 

@@ -61,6 +61,31 @@ def _server_failure(exc: Exception) -> tuple[str, str, int] | None:
     return None
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _audit_invalid_write(request: Any, fields: list[str], status_code: int) -> None:
+    """One ``request.invalid`` event (outcome deny) for a write refused for its input: who, which
+    route, which fields — never the submitted values."""
+    method = getattr(request, "method", "") or ""
+    if method.upper() not in WRITE_METHODS:
+        return
+    from secrets_app.api.authentication import principal_of
+    from secrets_app.request_audit import request_invalid_record
+
+    # The authenticated caller if authentication ran; never trigger it from here.
+    user = getattr(request, "_user", None)
+    principal = principal_of(user) if user is not None and getattr(user, "is_authenticated", False) else None
+    request_invalid_record(
+        principal=principal,
+        method=method.upper(),
+        url_path=getattr(request, "path", ""),
+        fields=fields,
+        surface="api",
+        status=status_code,
+    )
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     request = context.get("request")
     request_id = getattr(getattr(request, "_request", request), "request_id", "")
@@ -68,6 +93,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         body: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.fields:
             body["fields"] = exc.fields
+        if exc.status == 400:
+            _audit_invalid_write(request, list(exc.fields) or ["request"], exc.status)
         return Response({"error": body, "requestId": request_id}, status=exc.status)
     if isinstance(exc, SealedError):
         return Response(
@@ -95,7 +122,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             "message": f"{name}: {messages[0] if messages else 'invalid'}",
             "fields": fields,
         }
+        _audit_invalid_write(request, list(fields) or ["request"], response.status_code)
     else:
+        if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType):
+            _audit_invalid_write(request, ["body"], response.status_code)
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         body = {"code": code if isinstance(code, str) else "error", "message": str(detail)}

@@ -13,6 +13,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from secrets_app.compat.http import CompatError, CompatView, Params, token_error
+from secrets_app.identities.ratelimit import login_rate_limit_check
 from secrets_app.middleware import client_ip
 
 # route name -> (module, function, body fields -> keyword arguments)
@@ -42,13 +43,9 @@ def token_answer(issued: Any) -> dict[str, Any]:
 
 
 def _rate_limit(ip: str, route: str) -> None:
-    try:
-        ratelimit = importlib.import_module("secrets_app.identities.ratelimit")
-    except ImportError:
-        return
-    check = getattr(ratelimit, "login_rate_limit_check", None)
-    if check is not None:
-        check(ip, route)  # raises RateLimited (status 429, retry_after) — mapped by the dispatcher
+    # Imported at the top of the module, never optionally: a limiter that cannot load must stop the
+    # login (an ImportError here is a 500), not let it through unlimited.
+    login_rate_limit_check(ip, route)  # raises RateLimited (429, retry_after) — mapped by the dispatcher
 
 
 class LoginView(CompatView):

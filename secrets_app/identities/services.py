@@ -108,7 +108,8 @@ def identity_create(*, principal: Principal, organization: Organization, name: s
 def identity_update(
     *, principal: Principal, identity: MachineIdentity, name: str | None = None, is_active: bool | None = None
 ) -> MachineIdentity:
-    """Rename or (de)activate. A deactivated identity's tokens stop working on the next request."""
+    """Rename or (de)activate. Deactivating revokes every token the identity holds (audited as
+    ``identity.tokens_revoked``): reactivating it later never brings an old token back."""
     organization_admin_require(principal, identity.organization, "identities.update")
     changes: dict[str, Any] = {}
     if name is not None:
@@ -122,6 +123,8 @@ def identity_update(
             if changes:
                 identity.save(update_fields=list(changes))
             _audit(principal.audit_actor(), identity, "identity.updated", changes=changes)
+            if changes.get("is_active") is False:
+                identity_tokens_revoke(identity=identity, actor=principal.audit_actor())
     except IntegrityError:
         raise Conflict("An identity with that name already exists", fields={"name": ["already exists"]}) from None
     return identity

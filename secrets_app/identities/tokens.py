@@ -130,6 +130,15 @@ def _row_for(raw_token: str) -> IdentityAccessToken:
     return row
 
 
+def token_row_signed(raw_token: str) -> IdentityAccessToken | None:
+    """The row a token names when its signature is ours, whatever the row's state (revoked,
+    expired, used up); None otherwise. For naming a rejected token in the audit log only."""
+    try:
+        return _row_for(raw_token)
+    except TokenError:
+        return None
+
+
 def looks_like_identity_token(raw_token: str) -> bool:
     return raw_token.count(".") == 2 and not raw_token.startswith("srp_")
 
@@ -252,4 +261,5 @@ __all__ = [
     "login_failure_record",
     "login_success_record",
     "looks_like_identity_token",
+    "token_row_signed",
 ]

@@ -69,6 +69,12 @@ def personal_token_revoke(*, user: Any, token_id: int) -> None:
         )
 
 
+def token_row_any_state(*, raw_token: str) -> PersonalAccessToken | None:
+    """The row of one of our personal tokens, revoked or expired alike; None for a string that is
+    not one. For naming a rejected token in the audit log only."""
+    return PersonalAccessToken.objects.filter(token_hash=token_hash(raw_token)).select_related("user").first()
+
+
 def personal_token_authenticate(*, raw_token: str) -> tuple[Any, PersonalAccessToken | None]:
     """The token's active user, or (None, None). Revocation and expiry take effect on the next request."""
     if not raw_token.startswith(TOKEN_PREFIX):

@@ -1,0 +1,134 @@
+"""Rate limits: one mechanism for machine logins and for the token-authenticated APIs.
+
+A fixed one-minute window per (bucket, subject) counted in the shared Django cache
+(``STRONGROOM_RATE_LIMIT_CACHE``, Redis in production), so every gunicorn worker and every web
+node sees the same count: ``cache.add`` + ``cache.incr`` are atomic there, so N concurrent requests
+count N. Who uses it:
+
+- machine logins (native and compat): per route and client IP, ``STRONGROOM_LOGIN_RATE_PER_MINUTE``
+  (``secrets_app.identities.ratelimit``);
+- ``/api/v1`` (a DRF throttle, the default for every API view) and ``/compat/infisical`` (its
+  dispatcher): per person or machine identity, reads (GET/HEAD/OPTIONS) and writes counted apart,
+  ``STRONGROOM_API_READ_RATE_PER_MINUTE`` / ``STRONGROOM_API_WRITE_RATE_PER_MINUTE``. The limit is per
+  principal, not per token: a machine cannot multiply its budget by logging in again.
+
+If the counter cannot be read or written the request is refused with 503 (fail closed, like
+Vault's answer when its quota lookup fails): an attacker who can knock the store over must not get
+unlimited guesses or unlimited reads. Health probes are plain Django views and never counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import caches
+
+from audit.models import Outcome
+from audit.services import audit_record
+from secrets_app.errors import DomainError
+from secrets_app.principals import Principal
+
+logger = logging.getLogger("strongroom.ratelimit")
+
+WINDOW_SECONDS = 60
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RateLimited(DomainError):
+    """Over the limit: answer 429 with ``Retry-After: retry_after``. ``first_in_window`` is True for
+    exactly one refusal per subject and window (whatever the number of workers): audit that one."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, first_in_window: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.first_in_window = first_in_window
+
+
+class RateLimitUnavailable(DomainError):
+    """The limiter's store did not answer: the request is refused rather than let through unchecked."""
+
+    status = 503
+    code = "rate_limit_unavailable"
+
+
+def _store() -> object:
+    return caches[getattr(settings, "STRONGROOM_RATE_LIMIT_CACHE", "default")]
+
+
+def rate_limit_hit(*, bucket: str, subject: str, limit: int, refused: str, unavailable: str) -> None:
+    """Count one request of *subject* in *bucket*. Raises RateLimited (message *refused*, with
+    ``{retry_after}`` filled in) past *limit* per minute, RateLimitUnavailable (message *unavailable*)
+    when the store cannot count. A *limit* of 0 or less turns the bucket off."""
+    if limit <= 0:
+        return
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    key = f"strongroom:rate:{bucket}:{subject}:{window}"
+    store = _store()
+    try:
+        # add() creates the counter only if missing; incr() is atomic on Redis.
+        store.add(key, 0, timeout=WINDOW_SECONDS + 5)  # type: ignore[attr-defined]
+        try:
+            count = store.incr(key)  # type: ignore[attr-defined]
+        except ValueError:  # expired between add and incr: start it again
+            store.add(key, 0, timeout=WINDOW_SECONDS + 5)  # type: ignore[attr-defined]
+            count = store.incr(key)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - any store failure must refuse, whatever its type
+        logger.error("rate limiter unavailable for %s (%s); refusing the request", bucket, type(exc).__name__)
+        raise RateLimitUnavailable(unavailable) from None
+    if count > limit:
+        retry_after = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
+        raise RateLimited(
+            refused.format(retry_after=retry_after), retry_after=retry_after, first_in_window=count == limit + 1
+        )
+
+
+def api_rate_per_minute(method: str) -> int:
+    if method.upper() in SAFE_METHODS:
+        return int(getattr(settings, "STRONGROOM_API_READ_RATE_PER_MINUTE", 600))
+    return int(getattr(settings, "STRONGROOM_API_WRITE_RATE_PER_MINUTE", 120))
+
+
+def api_request_rate_limit(*, principal: Principal, method: str, surface: str) -> None:
+    """Count one authenticated API request of *principal* (``surface``: ``api`` or ``compat``).
+
+    Raises RateLimited (429) past the per-minute limit of its kind, audited as
+    ``request.rate_limited`` once per principal, kind and window; RateLimitUnavailable (503) when
+    the store is down."""
+    kind = "read" if method.upper() in SAFE_METHODS else "write"
+    limit = api_rate_per_minute(method)
+    try:
+        rate_limit_hit(
+            bucket=f"api-{kind}",
+            subject=str(principal.key),
+            limit=limit,
+            refused=f"Too many API {kind}s; retry after {{retry_after}} seconds",
+            unavailable="The API is temporarily unavailable (the rate limiter cannot be reached); try again shortly",
+        )
+    except RateLimited as exc:
+        if exc.first_in_window:
+            audit_record(
+                action="request.rate_limited",
+                actor=principal.audit_actor(),
+                outcome=Outcome.DENY,
+                organization_id=principal.organization_id,
+                resource_type="api",
+                resource_id=surface,
+                metadata={"kind": kind, "limit_per_minute": limit, "retry_after": exc.retry_after},
+            )
+        raise
+
+
+__all__ = [
+    "RateLimitUnavailable",
+    "RateLimited",
+    "api_rate_per_minute",
+    "api_request_rate_limit",
+    "rate_limit_hit",
+]
