@@ -29,6 +29,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -105,17 +106,26 @@ class AzureDevOpsProvider(SyncProvider):
             cleaned["authority_host"] = entra.clean_authority_host(cleaned["authority_host"])
         return cleaned
 
-    def _connect(self, info: ConnectionInfo, organization_url: str) -> Any:
+    def _connect(self, info: ConnectionInfo, destination: Mapping[str, Any] | None = None) -> Any:
+        """A GuardedConnection to the *connection's* organization URL: its credential goes nowhere
+        else. A destination naming another organization (a sync saved before the override was
+        refused) fails permanently before any request."""
         from syncs.providers.azure_devops.client import GuardedConnection, credentials_for
 
-        url = check_destination_url(organization_url, field="organization_url")  # again at connect time
+        url = check_destination_url(info.config.get("organization_url", ""), field="organization_url")
+        named = str((destination or {}).get("organization_url") or url).strip().rstrip("/")
+        if named.lower() != url.lower():
+            raise ConfigError(
+                f"refused to send the connection's credential to {urlsplit(named).hostname or named}: the sync's "
+                f"destination names another organization than its connection ({url})"
+            )
         return GuardedConnection(url, credentials_for(info.method, dict(info.credentials), dict(info.config)))
 
     def test_connection(self, connection: ConnectionInfo) -> str:
         from syncs.providers.azure_devops.client import call
 
         url = connection.config.get("organization_url", "")
-        ado = self._connect(connection, url)
+        ado = self._connect(connection)
         core = call(ado, "discover the organization", ado.clients_v7_1.get_core_client)
         projects = call(ado, "list projects", core.get_projects, top=100)
         return f"reached {url} ({len(projects or [])} project(s) visible)"
@@ -124,7 +134,11 @@ class AzureDevOpsProvider(SyncProvider):
     def validate_destination(
         self, destination: Mapping[str, Any], connection_config: Mapping[str, Any]
     ) -> dict[str, Any]:
-        organization_url = str(destination.get("organization_url") or connection_config.get("organization_url") or "")
+        organization_url = str(connection_config.get("organization_url") or "")
+        if destination.get("organization_url"):
+            _same_organization(
+                str(destination["organization_url"]), organization_url, field="destination.organization_url"
+            )
         project = str(destination.get("project") or "").strip()
         group = str(destination.get("group_name") or "").strip()
         if not project:
@@ -163,7 +177,7 @@ class AzureDevOpsProvider(SyncProvider):
     def _session(self, ctx: SyncContext) -> tuple[Any, Any, Any]:
         from syncs.providers.azure_devops.client import call
 
-        ado = self._connect(ctx.connection, ctx.destination["organization_url"])
+        ado = self._connect(ctx.connection, ctx.destination)
         # Creating a client may call ResourceAreas (discovery): errors there count like any other.
         agent = call(ado, "discover the organization", ado.clients_v7_1.get_task_agent_client)
         core = call(ado, "discover the organization", ado.clients_v7_1.get_core_client)
@@ -387,6 +401,17 @@ class AzureDevOpsProvider(SyncProvider):
                     DriftItem(there.name, "unmanaged", "not managed by this sync", adoptable=not there.is_secret)
                 )
         return items
+
+
+def _same_organization(url: str, connection_url: str, *, field: str) -> None:
+    """The connection's credential is bound to its organization URL: a destination may repeat that
+    URL but never name another one (a project admin could otherwise send an org admin's PAT to a
+    host of their choosing)."""
+    if url.strip().rstrip("/").lower() != connection_url.strip().rstrip("/").lower():
+        raise ConfigError(
+            f"{field}: must be the connection's organization URL ({connection_url}); "
+            "a connection's credential is only ever sent to its own organization"
+        )
 
 
 def is_guid(value: str) -> bool:

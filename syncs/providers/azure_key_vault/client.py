@@ -5,6 +5,9 @@ with a ``ClientSecretCredential`` configured our way, and turning SDK exceptions
 Our configuration:
 - azure-core's own retries are off (``retry_total=0``; it would retry 429/5xx ten times): the sync
   engine is the one retry layer, with jitter and ``Retry-After``;
+- every session goes through ``secrets_app.outbound``: the credential's to the connection's
+  authority host only, the vault client's to the vault host only (public addresses, the checked
+  address dialled, no redirects, no proxy variables);
 - ``connection_verify`` is ``STRONGROOM_SYNC_CA_BUNDLE`` (Django setting or environment variable) when set (a PEM file: a private CA, or the
   test emulators' self-signed certificate), for both the credential and the vault client; otherwise
   the system/certifi store (``REQUESTS_CA_BUNDLE`` is also honoured by requests);
@@ -22,8 +25,9 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 
-from syncs.providers.base import AuthError, ConfigError, TransientError
-from syncs.providers.entra import connection_verify
+from secrets_app import outbound
+from syncs.providers.base import AuthError, ConfigError, ProviderError, TransientError
+from syncs.providers.entra import client_secret_credential, connection_verify, pinned_transport
 
 T = TypeVar("T")
 
@@ -34,18 +38,15 @@ def _timeouts() -> dict[str, Any]:
 
 
 def credential_for(method: str, credentials: dict[str, str], config: dict[str, Any]) -> Any:
+    """The Entra credential; its client secret can reach only the connection's authority host."""
     if method != "client_secret":
         raise ConfigError(f"unknown connection method {method!r}")
-    from azure.identity import ClientSecretCredential
-
-    kwargs: dict[str, Any] = {"connection_verify": connection_verify(), **_timeouts()}
-    if config.get("authority_host"):
-        kwargs["authority"] = config["authority_host"]
-        kwargs["disable_instance_discovery"] = True
-    return ClientSecretCredential(config["tenant_id"], config["client_id"], credentials["client_secret"], **kwargs)
+    return client_secret_credential(config, credentials["client_secret"])
 
 
 def secret_client(vault_url: str, credential: Any, *, verify_challenge_resource: bool) -> Any:
+    """A SecretClient whose session can reach only *vault_url*'s host (the Key Vault token it
+    carries goes nowhere else), with no redirects and no retries."""
     from azure.keyvault.secrets import SecretClient
 
     return SecretClient(
@@ -53,7 +54,9 @@ def secret_client(vault_url: str, credential: Any, *, verify_challenge_resource:
         credential,
         verify_challenge_resource=verify_challenge_resource,
         connection_verify=connection_verify(),
+        transport=pinned_transport([vault_url]),
         retry_total=0,
+        permit_redirects=False,
         **_timeouts(),
     )
 
@@ -71,7 +74,20 @@ def _retry_after(exc: Any) -> float | None:
 
 def call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run one SDK call; map failures to ProviderError with a safe message (status, error code,
-    the operation — never a request body or value)."""
+    the operation — never a request body or value). A refusal of the outbound guard (a host
+    outside the binding, a non-public address, a redirect) is a permanent ConfigError naming the host."""
+    try:
+        return fn(*args, **kwargs)
+    except ProviderError:
+        raise
+    except Exception as exc:
+        mapped = _mapped(what, exc)
+        if mapped is None:
+            raise
+        raise mapped from (None if isinstance(mapped, ConfigError) and outbound.refusal_in(exc) else exc)
+
+
+def _mapped(what: str, exc: Exception) -> ProviderError | None:
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
@@ -79,28 +95,30 @@ def call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         ServiceResponseError,
     )
 
-    try:
-        return fn(*args, **kwargs)
-    except ClientAuthenticationError as exc:
+    refusal = outbound.refusal_in(exc)
+    if refusal is not None:
+        return ConfigError(f"refused to contact {refusal.host} while trying to {what}: {refusal.reason}")
+    if isinstance(exc, ClientAuthenticationError):
         status = getattr(exc, "status_code", None)
-        return_status = status if status in (401, 403) else 401
-        raise AuthError(
-            f"Key Vault or Microsoft Entra ID refused the credentials while trying to {what}", status=return_status
-        ) from exc
-    except HttpResponseError as exc:
+        return AuthError(
+            f"Key Vault or Microsoft Entra ID refused the credentials while trying to {what}",
+            status=status if status in (401, 403) else 401,
+        )
+    if isinstance(exc, HttpResponseError):
         status = exc.status_code or 0
         code = ""
         error = getattr(exc, "error", None)
         if error is not None and getattr(error, "code", None):
             code = f" ({str(error.code)[:60]})"
         if status in (401, 403):
-            raise AuthError(f"Key Vault refused access ({status}) while trying to {what}{code}", status=status) from exc
+            return AuthError(f"Key Vault refused access ({status}) while trying to {what}{code}", status=status)
         if status in (408, 429) or status >= 500:
-            raise TransientError(
+            return TransientError(
                 f"Key Vault answered {status} while trying to {what}", retry_after=_retry_after(exc), status=status
-            ) from exc
-        raise ConfigError(f"Key Vault answered {status} while trying to {what}{code}", status=status) from exc
-    except (ServiceRequestError, ServiceResponseError) as exc:
-        raise TransientError(f"could not reach Key Vault while trying to {what}") from exc
-    except ValueError as exc:  # e.g. the SDK's challenge-resource / authority checks
-        raise ConfigError(f"Key Vault configuration rejected while trying to {what}") from exc
+            )
+        return ConfigError(f"Key Vault answered {status} while trying to {what}{code}", status=status)
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return TransientError(f"could not reach Key Vault while trying to {what}")
+    if isinstance(exc, ValueError):  # e.g. the SDK's challenge-resource / authority checks
+        return ConfigError(f"Key Vault configuration rejected while trying to {what}")
+    return None

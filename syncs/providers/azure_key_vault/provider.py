@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from syncs.netguard import _allowlisted, _resolve, check_destination_url
+from syncs.netguard import allowlisted_host, check_destination_url
 from syncs.providers import entra
 from syncs.providers.base import (
     ActionKind,
@@ -72,9 +72,19 @@ def _vault_url(url: str, *, field: str) -> str:
         raise ConfigError(f"{field}: Key Vault needs an https:// URL")
     if parts.path not in ("", "/"):
         raise ConfigError(f"{field}: a vault URL has no path (https://NAME.vault.azure.net)")
-    if not host.endswith(VAULT_SUFFIXES) and not _allowlisted(host, _resolve(host, parts.port or 443)):
+    if not host.endswith(VAULT_SUFFIXES) and not allowlisted_host(url):
         raise ConfigError(f"{field}: not a Key Vault URL (expected https://NAME.vault.azure.net)")
     return url
+
+
+def _same_vault(url: str, connection_config: Mapping[str, Any]) -> bool:
+    """A connection that names a vault is bound to it: its token may reach no other vault host."""
+    bound = str(connection_config.get("vault_url") or "")
+    if not bound:
+        return True
+    return (urlsplit(url).hostname or "").lower() == (urlsplit(bound).hostname or "").lower() and (
+        urlsplit(url).port == urlsplit(bound).port
+    )
 
 
 def _private_vault(url: str) -> bool:
@@ -126,6 +136,11 @@ class AzureKeyVaultProvider(SyncProvider):
         from syncs.providers.azure_key_vault.client import credential_for, secret_client
 
         url = _vault_url(vault_url, field="vault_url")  # again at connect time
+        if not _same_vault(url, info.config):
+            raise ConfigError(
+                f"refused to send the connection's token to {urlsplit(url).hostname}: the connection is bound to "
+                f"the vault {info.config['vault_url']}"
+            )
         if info.config.get("authority_host"):
             check_destination_url(info.config["authority_host"], field="authority_host")
         credential = credential_for(info.method, dict(info.credentials), dict(info.config))
@@ -154,7 +169,13 @@ class AzureKeyVaultProvider(SyncProvider):
         unknown = set(destination) - {"vault_url"}
         if unknown:
             raise ConfigError(f"destination: unknown field(s) {', '.join(sorted(unknown))}")
-        return {"vault_url": _vault_url(vault_url, field="destination.vault_url")}
+        vault_url = _vault_url(vault_url, field="destination.vault_url")
+        if not _same_vault(vault_url, connection_config):
+            raise ConfigError(
+                f"destination.vault_url: must be the connection's vault ({connection_config['vault_url']}); "
+                "a connection with a vault URL is bound to that vault"
+            )
+        return {"vault_url": vault_url}
 
     def target_key(self, destination: Mapping[str, Any]) -> str:
         return f"kv:{destination['vault_url'].lower()}"
