@@ -37,6 +37,7 @@ from secrets_app.identities.login_common import (
     identity_admin_check,
     run_login,
     token_settings_clean,
+    upstream_failed,
     validate_ca_pem,
     validate_outbound_url,
 )
@@ -72,7 +73,7 @@ class VerifyKey:
 
 def _keys_from_jwks(document: Any) -> list[VerifyKey]:
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise LoginRefused(502, "The JWKS document has no keys")
+        raise upstream_failed("The JWKS document has no keys")
     keys: list[VerifyKey] = []
     for entry in document["keys"]:
         if not isinstance(entry, dict) or entry.get("kty") not in {"RSA", "EC", "OKP"} or entry.get("use") == "enc":

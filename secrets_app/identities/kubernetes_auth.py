@@ -10,8 +10,9 @@ and the CA are sealed with the root key and never returned by any interface.
 Outcomes: ``status.error`` or not ``status.authenticated`` → 401; a username other than
 ``system:serviceaccount:<ns>:<name>`` → 401; namespace/name not in the allowed comma lists (empty
 = any) → 401; ``allowed_audience`` set and absent from ``status.audiences`` → 401. The API server
-refusing the reviewer (401/403) → 502 (a misconfiguration, said plainly); unreachable → 502;
-timeout → 504.
+refusing the reviewer (401/403), unreachable, a timeout, any other answer → 502 with one generic
+text (``login_common.UPSTREAM_FAILED``; the detail is in the audit event). The reviewer may be any
+bearer token the API server accepts (a service-account JWT, a static or bootstrap token).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import requests
 from django.db import transaction
 
 from audit.services import audit_record
+from secrets_app import outbound
 from secrets_app.errors import ValidationFailed
 from secrets_app.identities.login_common import (
     HTTP_TIMEOUT_SECONDS,
@@ -30,6 +32,7 @@ from secrets_app.identities.login_common import (
     run_login,
     tls_verify,
     token_settings_clean,
+    upstream_failed,
     validate_ca_pem,
     validate_outbound_url,
 )
@@ -67,23 +70,26 @@ def token_review(config: KubernetesAuth, raw: str) -> dict[str, Any]:
     }
     if config.allowed_audience:
         body["spec"]["audiences"] = [config.allowed_audience]
+    url = config.kubernetes_host.rstrip("/") + TOKEN_REVIEW_PATH
     try:
-        response = requests.post(
-            config.kubernetes_host.rstrip("/") + TOKEN_REVIEW_PATH,
-            json=body,
-            headers={"Authorization": f"Bearer {reviewer or raw}", "Accept": "application/json"},
-            timeout=HTTP_TIMEOUT_SECONDS,
-            verify=tls_verify(_open(config, "ca_cert")),
-            allow_redirects=False,
-        )
+        with outbound.session(bound_to=[url]) as session:
+            response = session.post(
+                url,
+                json=body,
+                headers={"Authorization": f"Bearer {reviewer or raw}", "Accept": "application/json"},
+                timeout=HTTP_TIMEOUT_SECONDS,
+                verify=tls_verify(_open(config, "ca_cert")),
+                allow_redirects=False,
+            )
+    except outbound.OutboundRefused as refusal:
+        raise upstream_failed(f"The Kubernetes API server was not contacted: {refusal}") from None
     except requests.Timeout:
-        raise LoginRefused(504, "The Kubernetes API server did not answer in time") from None
+        raise upstream_failed("The Kubernetes API server did not answer in time") from None
     except requests.RequestException as exc:
-        raise LoginRefused(502, f"The Kubernetes API server could not be reached ({type(exc).__name__})") from None
+        raise upstream_failed(f"The Kubernetes API server could not be reached ({type(exc).__name__})") from None
     if response.status_code in (401, 403):
         if reviewer:
-            raise LoginRefused(
-                502,
+            raise upstream_failed(
                 f"The Kubernetes API server refused the token reviewer (HTTP {response.status_code}): "
                 "check the reviewer JWT and that it may create TokenReviews (system:auth-delegator)",
             )
@@ -93,13 +99,13 @@ def token_review(config: KubernetesAuth, raw: str) -> dict[str, Any]:
             "without a reviewer JWT the service account needs system:auth-delegator",
         )
     if response.status_code not in (200, 201):
-        raise LoginRefused(502, f"The Kubernetes API server answered HTTP {response.status_code}")
+        raise upstream_failed(f"The Kubernetes API server answered HTTP {response.status_code}")
     try:
         status = response.json().get("status") or {}
     except (ValueError, AttributeError):
-        raise LoginRefused(502, "The Kubernetes API server did not answer a TokenReview") from None
+        raise upstream_failed("The Kubernetes API server did not answer a TokenReview") from None
     if not isinstance(status, dict):
-        raise LoginRefused(502, "The Kubernetes API server did not answer a TokenReview")
+        raise upstream_failed("The Kubernetes API server did not answer a TokenReview")
     if status.get("error"):
         raise LoginRefused(401, f"Kubernetes token review failed: {str(status['error'])[:200]}")
     if status.get("authenticated") is not True:
@@ -162,9 +168,16 @@ def kubernetes_auth_configure(
     if ca_cert is not None:
         ca_cert = validate_ca_pem("caCert", ca_cert)
     if token_reviewer_jwt is not None:
+        # Any bearer token the API server accepts: a service-account JWT, but also an opaque static
+        # or bootstrap token (the TokenReview call is the real check). Only what cannot travel in an
+        # Authorization header is refused.
         token_reviewer_jwt = token_reviewer_jwt.strip()
-        if token_reviewer_jwt and (token_reviewer_jwt.count(".") != 2 or any(c.isspace() for c in token_reviewer_jwt)):
-            raise ValidationFailed("tokenReviewerJwt", "Must be a service-account JWT")
+        if (
+            token_reviewer_jwt
+            and not token_reviewer_jwt.isprintable()
+            or any(c.isspace() for c in token_reviewer_jwt or "")
+        ):
+            raise ValidationFailed("tokenReviewerJwt", "Must be a bearer token without spaces or line breaks")
     settings = token_settings_clean(
         access_token_ttl=access_token_ttl,
         access_token_max_ttl=access_token_max_ttl,

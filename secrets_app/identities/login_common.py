@@ -9,9 +9,18 @@ audit).
 404    the identity does not exist, is in no usable state, or has no such auth method configured
 401    the presented token is not valid (signature, expiry, audience, subject, claims, TokenReview)
 403    the token's issuer is not the bound issuer (Infisical's answer), or the source IP is refused
-502    the issuer / JWKS / Kubernetes API server could not be reached or refused the token reviewer
-504    the issuer / Kubernetes API server did not answer in time
+502    the issuer / JWKS / Kubernetes API server could not be used: unreachable, timed out, refused
+       by the outbound guard, an HTTP error, a redirect, no JSON, no keys, a refused token reviewer
 =====  ==========================================================================================
+
+Every 502 answers the same text (:data:`UPSTREAM_FAILED`) whatever went wrong: a login route is
+open to anyone, and distinct texts ("could not be reached" / "answered HTTP 404" / "timed out")
+would make it a port scanner of whatever the issuer URL points at. What went wrong is in
+``LoginRefused.detail``, recorded in the ``identity.login_failed`` audit event for admins.
+
+Outbound requests go through ``secrets_app.outbound`` (public addresses only, the checked address
+dialled, no redirects, no proxies): ``STRONGROOM_OUTBOUND_ALLOWED_HOSTS`` is the escape hatch for a
+private issuer or API server (and the only way to use plain http).
 """
 
 from __future__ import annotations
@@ -27,13 +36,12 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from cryptography import x509
-from django.conf import settings
 from django.db import transaction
 
+from secrets_app import outbound
 from secrets_app.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from secrets_app.identities.tokens import (
     IssuedToken,
@@ -47,21 +55,29 @@ from secrets_app.principals import Principal
 
 HTTP_TIMEOUT_SECONDS = 10.0
 MAX_TTL_CAP_SECONDS = 315_360_000  # ten years, Infisical's own cap
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+UPSTREAM_FAILED = "The login could not be verified with the identity's configured issuer"
 
 Config = TypeVar("Config", bound=TokenSettings)
 
 
 class LoginRefused(DomainError):
     """A machine login was refused. ``status`` is the HTTP status (see the module docstring);
-    ``message`` is safe to show and never contains the presented token."""
+    ``message`` is safe to show and never contains the presented token; ``detail`` (audited, never
+    answered) says more when the message is deliberately generic."""
 
     _CODES = {401: "unauthorized", 403: "permission_denied", 404: "not_found", 502: "bad_gateway", 504: "timeout"}
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.code = self._CODES.get(status, "login_refused")
+        self.detail = detail
+
+
+def upstream_failed(detail: str) -> LoginRefused:
+    """The one answer for anything that went wrong with the issuer / API server (see the module
+    docstring); *detail* goes to the audit event only."""
+    return LoginRefused(502, UPSTREAM_FAILED, detail=detail)
 
     def __repr__(self) -> str:
         return f"<LoginRefused {self.status} {self.message!r}>"
@@ -108,26 +124,14 @@ def any_glob_matches(values: Iterable[str], patterns: Iterable[str]) -> bool:
 # --- outbound HTTPS ---------------------------------------------------------------------------------
 
 
-def insecure_loopback_allowed() -> bool:
-    """Plain http (or an unverified loopback) to 127.0.0.1/localhost: only in DEBUG or when
-    ``STRONGROOM_ALLOW_INSECURE_ISSUERS`` is set (tests, local development)."""
-    return bool(settings.DEBUG or getattr(settings, "STRONGROOM_ALLOW_INSECURE_ISSUERS", False))
-
-
 def validate_outbound_url(field: str, url: str) -> str:
-    """https only; http only for a loopback host when insecure issuers are allowed. No userinfo."""
+    """An http(s) URL the outbound guard accepts now (https, public addresses, unless the host is
+    in ``STRONGROOM_OUTBOUND_ALLOWED_HOSTS``); the guard checks again at every connection."""
     url = (url or "").strip()
     try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise ValidationFailed(field, "Not a valid URL") from None
-    if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise ValidationFailed(field, "Must be an https:// URL")
-    if parts.username or parts.password:
-        raise ValidationFailed(field, "Must not contain credentials")
-    if parts.scheme == "http" and not (parts.hostname in _LOOPBACK_HOSTS and insecure_loopback_allowed()):
-        raise ValidationFailed(field, "Must be an https:// URL")
-    return url
+        return outbound.check_url(url)
+    except outbound.OutboundRefused as refusal:
+        raise ValidationFailed(field, f"{refusal.host}: {refusal.reason}"[:300]) from None
 
 
 def validate_ca_pem(field: str, pem: str) -> str:
@@ -175,21 +179,29 @@ def tls_verify(ca_pem: str) -> str | bool:
 
 
 def http_get_json(url: str, *, ca_pem: str = "", what: str) -> Any:
-    """GET a JSON document from an issuer. Failures are LoginRefused 502/504 naming *what*."""
+    """GET a JSON document from an issuer through the outbound guard. Any failure is
+    :func:`upstream_failed` with a detail naming *what*."""
     try:
-        response = requests.get(
-            url, timeout=HTTP_TIMEOUT_SECONDS, verify=tls_verify(ca_pem), headers={"Accept": "application/json"}
-        )
+        with outbound.session(bound_to=[url]) as session:
+            response = session.get(
+                url,
+                timeout=HTTP_TIMEOUT_SECONDS,
+                verify=tls_verify(ca_pem),
+                headers={"Accept": "application/json"},
+                allow_redirects=False,
+            )
+    except outbound.OutboundRefused as refusal:
+        raise upstream_failed(f"The {what} was not contacted: {refusal}") from None
     except requests.Timeout:
-        raise LoginRefused(504, f"The {what} did not answer in time") from None
+        raise upstream_failed(f"The {what} did not answer in time") from None
     except requests.RequestException as exc:
-        raise LoginRefused(502, f"The {what} could not be reached ({type(exc).__name__})") from None
+        raise upstream_failed(f"The {what} could not be reached ({type(exc).__name__})") from None
     if response.status_code != 200:
-        raise LoginRefused(502, f"The {what} answered HTTP {response.status_code}")
+        raise upstream_failed(f"The {what} answered HTTP {response.status_code}")
     try:
         return response.json()
     except ValueError:
-        raise LoginRefused(502, f"The {what} did not answer JSON") from None
+        raise upstream_failed(f"The {what} did not answer JSON") from None
 
 
 # --- configuration ----------------------------------------------------------------------------------
@@ -270,7 +282,9 @@ def run_login(
             raise LoginRefused(403, "Logins for this identity are not allowed from this IP address")
         verify(config)
     except LoginRefused as refusal:
-        login_failure_record(identity=identity, method=method, reason=f"{refusal.status}: {refusal.message}")
+        login_failure_record(
+            identity=identity, method=method, reason=f"{refusal.status}: {refusal.detail or refusal.message}"
+        )
         raise
     with transaction.atomic():
         issued = access_token_issue(identity=identity, auth_method=method, settings_from=config, ip=ip)
@@ -286,10 +300,10 @@ __all__ = [
     "glob_match",
     "http_get_json",
     "identity_admin_check",
-    "insecure_loopback_allowed",
     "run_login",
     "tls_verify",
     "token_settings_clean",
+    "upstream_failed",
     "validate_ca_pem",
     "validate_outbound_url",
 ]

@@ -26,6 +26,7 @@ from secrets_app.identities.login_common import (
     http_get_json,
     run_login,
     token_settings_clean,
+    upstream_failed,
     validate_ca_pem,
     validate_outbound_url,
 )
@@ -53,14 +54,14 @@ def discovery_get(base: str, ca_pem: str) -> dict[str, str]:
         return cached[1]
     document: Any = http_get_json(discovery_document_url(base), ca_pem=ca_pem, what="OIDC discovery endpoint")
     if not isinstance(document, dict):
-        raise LoginRefused(502, "The OIDC discovery document is not a JSON object")
+        raise upstream_failed("The OIDC discovery document is not a JSON object")
     issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
     if not isinstance(issuer, str) or not isinstance(jwks_uri, str) or not issuer or not jwks_uri:
-        raise LoginRefused(502, "The OIDC discovery document has no issuer or jwks_uri")
+        raise upstream_failed("The OIDC discovery document has no issuer or jwks_uri")
     try:
         validate_outbound_url("jwks_uri", jwks_uri)
-    except ValidationFailed:
-        raise LoginRefused(502, "The OIDC discovery document's jwks_uri is not an https URL") from None
+    except ValidationFailed as refused:
+        raise upstream_failed(f"The OIDC discovery document's jwks_uri was refused ({refused.message})") from None
     found = {"issuer": issuer, "jwks_uri": jwks_uri}
     with _discovery_lock:
         _discovery[key] = (time.monotonic(), found)
