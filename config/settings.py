@@ -291,9 +291,14 @@ EMAIL_TIMEOUT = 10
 EMAIL_FILE_PATH = env_str("STRONGROOM_EMAIL_FILE_PATH", str(DATA_DIR / "mail")) or ""
 DEFAULT_FROM_EMAIL = env_str("STRONGROOM_EMAIL_FROM", "strongroom@localhost") or "strongroom@localhost"
 
+# --- Outbound requests (secrets_app/outbound.py, docs/security.md) ------------------------------
+# Hosts (names, IPs or CIDRs) that syncs, auth methods (JWKS, OIDC discovery, Kubernetes) and every
+# other outbound request may reach although they are not public, e.g. an Azure DevOps Server or a
+# cluster API server on the LAN; only they may use plain http. Everything else must be public https.
+STRONGROOM_OUTBOUND_ALLOWED_HOSTS = env_list("STRONGROOM_OUTBOUND_ALLOWED_HOSTS", [])
+
 # --- Secret syncs (docs/syncs.md) -------------------------------------------------------------
-# Hosts (names, IPs or CIDRs) a sync may reach although they are not public, e.g. an Azure DevOps
-# Server on the LAN; they may also use plain http. Everything else must be public https.
+# The older name of STRONGROOM_OUTBOUND_ALLOWED_HOSTS (both are honoured, for every outbound request).
 STRONGROOM_SYNC_ALLOWED_HOSTS = env_list("STRONGROOM_SYNC_ALLOWED_HOSTS", [])
 STRONGROOM_SYNC_HTTP_TIMEOUT = env_int("STRONGROOM_SYNC_HTTP_TIMEOUT", 30)
 STRONGROOM_SYNC_ADO_BATCH = env_int("STRONGROOM_SYNC_ADO_BATCH", 100)  # variable values per ADO PUT
