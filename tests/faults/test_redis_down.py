@@ -1,0 +1,139 @@
+"""F3: the private Redis (cache, Celery broker, login rate-limit and lockout state) SIGKILLed under
+mixed load against a real gunicorn, then started again empty, as a Redis without persistence
+comes back.
+
+Found (docs/security.md, F3): secret reads and writes are served from PostgreSQL and keep working
+with Redis down (no 5xx, never a stale value after a write); machine logins are refused with 503
+(the rate limiter and lockout state cannot be read: fail closed); every read and write keeps its
+audit row (audit is PostgreSQL only). A sync triggered during the outage loses its Celery message;
+its row stays QUEUED and the beat reconciler (every 30 s) sends it again once Redis is back.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from tests.faults.conftest import add_sync, seed
+from tests.faults.services import Client, percentile, wait_until
+
+pytestmark = pytest.mark.slow
+
+OUTAGE_SECONDS = 8
+SECRETS = "/api/v1/projects/acme/secrets/{key}/?environment=dev&path=/"
+LOGINS = ("/api/v1/auth/universal-auth/login", "/compat/infisical/api/v1/auth/universal-auth/login")
+
+
+def _no_internals(payload: Any) -> bool:
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return not any(marker in text for marker in ("Traceback", "redis.exceptions", "ConnectionError", 'File "'))
+
+
+def test_F3_redis_down_keeps_secrets_served_from_postgres_refuses_logins_and_delivers_syncs_after(
+    make_stack: Any, private_redis: Any, ado: Any
+) -> None:
+    stack = make_stack()
+    info = seed(stack, {"A": "a0", "B": "b0"})
+    machine = json.loads(
+        stack.manage(
+            "identity_create", "--name", "ci", "--project", "acme", "--role", "viewer", "--universal-auth", "--json"
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    credentials = {"clientId": machine["clientId"], "clientSecret": machine["clientSecret"]}
+    sync = add_sync(stack, ado)
+    stack.start_worker()
+    port = stack.start_web()
+    wait_until(lambda: ado.values("app-secrets") == {"A": "a0", "B": "b0"}, timeout=30, what="first sync")
+    client, anonymous = Client(port, info["token"]), Client(port)
+
+    baseline = [client.request("GET", SECRETS.format(key="B")) for _ in range(20)]
+    assert {status for status, _, _ in baseline} == {200}
+    assert all(anonymous.request("POST", path, credentials)[0] == 200 for path in LOGINS)
+
+    # --- Redis down, mixed load -------------------------------------------------------------------
+    private_redis.stop()
+    reads: list[tuple[int, Any, float]] = []
+    writes: list[tuple[int, str, int, Any]] = []  # (write status, value written, read-back status, read-back value)
+    logins: list[tuple[int, Any]] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            reads.append(client.request("GET", SECRETS.format(key="B")))
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            value = f"during-outage-{n}"
+            status, _, _ = client.request("PATCH", SECRETS.format(key="A"), {"value": value})
+            back_status, back, _ = client.request("GET", SECRETS.format(key="A"))
+            writes.append((status, value, back_status, back.get("value") if isinstance(back, dict) else back))
+
+    def login() -> None:
+        while not stop.is_set():
+            for path in LOGINS:
+                status, payload, _ = anonymous.request("POST", path, credentials)
+                logins.append((status, payload))
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=target) for target in (reader, reader, writer, login)]
+    for thread in threads:
+        thread.start()
+    time.sleep(OUTAGE_SECONDS)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # Reads and writes come from PostgreSQL: served, never stale after a write, never a 5xx.
+    assert reads and writes and logins
+    assert {status for status, _, _ in reads} == {200}, {status for status, _, _ in reads}
+    assert all(payload["value"] == "b0" for _, payload, _ in reads)
+    assert {status for status, _, _, _ in writes} == {200}
+    assert all(back_status == 200 and back == value for _, value, back_status, back in writes), writes[:3]
+    # Logins fail closed: the rate limiter and the lockout state cannot be checked.
+    assert {status for status, _ in logins} <= {429, 503}, {status for status, _ in logins}
+    assert all(_no_internals(payload) for _, payload in logins)
+    baseline_p95 = percentile([seconds for _, _, seconds in baseline], 0.95)
+    outage_p95 = percentile([seconds for _, _, seconds in reads], 0.95)
+    assert outage_p95 < max(1.0, 4 * baseline_p95)
+
+    # --- Redis back (empty: the sync's message sent during the outage is gone) --------------------
+    private_redis.start()
+    back_at = time.monotonic()
+    last_value = writes[-1][1]
+    assert all(anonymous.request("POST", path, credentials)[0] == 200 for path in LOGINS)
+    # The beat reconciler (every 30 s in production) through the real worker, as beat sends it.
+    schedule = stack.django(
+        "from django.conf import settings\nresult = settings.CELERY_BEAT_SCHEDULE['syncs-reconcile']['schedule']"
+    )
+    assert schedule <= 30
+    stack.django("from syncs.tasks import syncs_reconcile_task\nsyncs_reconcile_task.delay()")
+    wait_until(
+        lambda: ado.values("app-secrets") == {"A": last_value, "B": "b0"}, timeout=60, what="sync after the outage"
+    )
+    delivered_in = time.monotonic() - back_at
+    assert delivered_in < 60
+
+    # Audit rows not lost: one per successful read and write, outage included.
+    served_reads = len(baseline) + len(reads) + sum(1 for w in writes if w[2] == 200)
+    (value_reads,) = stack.sql("SELECT count(*) FROM audit_auditevent WHERE action = 'secret.value_read'")[0]
+    (updates,) = stack.sql("SELECT count(*) FROM audit_auditevent WHERE action = 'secret.updated'")[0]
+    assert value_reads == served_reads
+    assert updates == len(writes)
+    wait_until(
+        lambda: stack.sql("SELECT status FROM syncs_secretsync WHERE id = %s", sync["sync_id"])[0][0] == "succeeded",
+        timeout=20,
+        what="sync succeeded",
+    )
+    print(
+        f"F3: {len(reads)} reads (p95 {outage_p95 * 1000:.0f} ms, baseline {baseline_p95 * 1000:.0f} ms), "
+        f"{len(writes)} writes, {len(logins)} logins refused {sorted({s for s, _ in logins})} during "
+        f"{OUTAGE_SECONDS} s without Redis; sync delivered {delivered_in:.1f} s after Redis returned"
+    )
