@@ -230,7 +230,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "secrets_app.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON nested deeper than 64 levels is a 400, not a RecursionError (secrets_app/json_depth.py).
+    "DEFAULT_PARSER_CLASSES": ["secrets_app.api.parsers.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

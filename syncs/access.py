@@ -20,9 +20,15 @@ from audit.models import Outcome
 from audit.services import audit_record
 from secrets_app.errors import NotFound, PermissionDenied
 from secrets_app.guard import require
-from secrets_app.models import Organization, OrganizationMembership, OrgRole, Project
+from secrets_app.models import Organization, Project
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import ProjectScope, project_access, project_list_for_principal
+from secrets_app.selectors.access import (
+    ProjectScope,
+    admin_organization_ids,
+    is_org_admin,
+    project_access,
+    project_list_for_principal,
+)
 from syncs.models import AppConnection, SecretSync
 
 
@@ -46,19 +52,9 @@ def sync_get(scope: ProjectScope, ref: str) -> SecretSync:
     return sync
 
 
-def is_org_admin(principal: Principal, organization_id: int) -> bool:
-    if principal.kind != "user":
-        return False
-    if principal.is_superuser:
-        return True
-    return OrganizationMembership.objects.filter(
-        organization_id=organization_id, user_id=principal.id, role=OrgRole.ADMIN
-    ).exists()
-
-
 def manageable_organizations(principal: Principal) -> list[Organization]:
     """Organizations in which the principal may manage connections (see module docstring)."""
-    if principal.kind != "user":
+    if principal.user_id is None:
         return []
     result: dict[int, Organization] = {}
     for project in project_list_for_principal(principal):
@@ -66,8 +62,8 @@ def manageable_organizations(principal: Principal) -> list[Organization]:
             continue
         if project_access(principal, project).can("syncs.manage"):
             result[project.organization_id] = project.organization
-    admin_of = Organization.objects.filter(memberships__user_id=principal.id, memberships__role=OrgRole.ADMIN)
-    if principal.is_superuser:
+    admin_of = Organization.objects.filter(pk__in=admin_organization_ids(principal))
+    if principal.is_platform_superuser:
         admin_of = Organization.objects.all()
     for organization in admin_of:
         result.setdefault(organization.pk, organization)
@@ -108,7 +104,7 @@ def connection_get_for(principal: Principal, ref: str, *, for_change: bool = Fal
         raise NotFound("Connection not found")
     if (
         for_change
-        and connection.created_by_id != principal.id
+        and (principal.user_id is None or connection.created_by_id != principal.user_id)
         and not is_org_admin(principal, connection.organization_id)
     ):
         audit_record(

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from audit.services import AuditWriteError
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.errors import Conflict, DomainError, NotFound
+from secrets_app.json_depth import JSONTooDeep, json_loads_bounded
 from secrets_app.keyring import SealedError
 from secrets_app.middleware import client_ip
 from secrets_app.principals import Principal
@@ -246,7 +247,9 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     if not request.body:
         return {}
     try:
-        data = json.loads(request.body)
+        data = json_loads_bounded(request.body)
+    except JSONTooDeep as exc:
+        raise CompatError(400, f"Body is {exc}; it may nest at most {exc.limit} levels", error="BadRequest") from None
     except (ValueError, UnicodeDecodeError):
         raise CompatError(400, "Body is not valid JSON", error="BadRequest") from None
     if not isinstance(data, dict):

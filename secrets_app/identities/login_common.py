@@ -210,12 +210,12 @@ def http_get_json(url: str, *, ca_pem: str = "", what: str) -> Any:
 def identity_admin_check(principal: Principal, identity: MachineIdentity) -> None:
     """Only an admin of the identity's organization (or a superuser) configures its auth methods.
     Outside the organization the identity does not exist (404); a plain member gets 403."""
-    if principal.kind != "user":
+    if principal.user_id is None:
         raise NotFound("Identity not found")
     if principal.is_superuser:
         return
     role = (
-        OrganizationMembership.objects.filter(organization_id=identity.organization_id, user_id=principal.id)
+        OrganizationMembership.objects.filter(organization_id=identity.organization_id, user_id=principal.user_id)
         .values_list("role", flat=True)
         .first()
     )

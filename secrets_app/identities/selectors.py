@@ -19,22 +19,14 @@ from secrets_app.models import (
     IdentityProjectMembership,
     MachineIdentity,
     Organization,
-    OrganizationMembership,
-    OrgRole,
     UniversalAuth,
 )
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.access import ProjectScope, is_org_admin, is_org_member
 
 
 def organization_is_admin(principal: Principal, organization_id: int) -> bool:
-    if principal.kind != "user":
-        return False  # an identity never administers its organization (ids are not user ids)
-    if principal.is_superuser:
-        return True
-    return OrganizationMembership.objects.filter(
-        organization_id=organization_id, user_id=principal.id, role=OrgRole.ADMIN
-    ).exists()
+    return is_org_admin(principal, organization_id)  # an identity never administers its organization
 
 
 def organization_admin_require(principal: Principal, organization: Organization, action: str) -> None:
@@ -53,11 +45,7 @@ def organization_admin_require(principal: Principal, organization: Organization,
 
 
 def _member_of(principal: Principal, organization_id: int) -> bool:
-    if principal.kind != "user":
-        return False
-    if principal.is_superuser:
-        return True
-    return OrganizationMembership.objects.filter(organization_id=organization_id, user_id=principal.id).exists()
+    return is_org_member(principal, organization_id)
 
 
 def identity_get_for_principal(principal: Principal, identity_ref: str | uuid.UUID, *, action: str) -> MachineIdentity:

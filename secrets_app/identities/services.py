@@ -33,6 +33,7 @@ from secrets_app.models import (
 )
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope
+from secrets_app.services.grants import grant_require, membership_change_require, role_resolve, rules_of
 
 OPERATOR = AuditActor(type=ActorType.SYSTEM, id="operator", label="manage.py")
 DEFAULT_TTL_CEILING = 30 * 24 * 3600  # the longest TTL or max TTL anyone may configure
@@ -141,21 +142,6 @@ def identity_delete(*, principal: Principal, identity: MachineIdentity) -> None:
 # --- project memberships ------------------------------------------------------------------------------
 
 
-def _resolve_role(scope: ProjectScope, role: str) -> tuple[str, Role | None]:
-    if role in BuiltinRole.values:
-        return role, None
-    custom = Role.objects.filter(project=scope.project, slug=role).first()
-    if custom is None:
-        raise ValidationFailed("role", f"unknown role '{role}'")
-    return "", custom
-
-
-def _refuse_escalation(scope: ProjectScope, role: str) -> None:
-    if role == BuiltinRole.ADMIN and scope.access.role != "admin":
-        scope.audit_denial("members.grant_admin", resource_type="identity_member")
-        raise PermissionDenied("Only project admins can grant the admin role")
-
-
 def _identity_in_project_org(scope: ProjectScope, identity_ref: str | uuid.UUID) -> MachineIdentity:
     try:
         public_id = uuid.UUID(str(identity_ref))
@@ -174,11 +160,17 @@ def identity_membership_add(
 ) -> IdentityProjectMembership:
     """Give an identity of the project's organization a role here (built-in or custom)."""
     require(scope, "members.manage")
-    _refuse_escalation(scope, role)
-    builtin, custom = _resolve_role(scope, role)
+    builtin, custom = role_resolve(scope, role)
     identity = _identity_in_project_org(scope, identity_id)
-    if scope.principal.kind == "identity" and scope.principal.id == identity.pk:
+    if scope.principal.identity_id == identity.pk:
         raise PermissionDenied("An identity cannot change its own role")
+    grant_require(
+        scope,
+        rules_of(builtin, custom),
+        requested_action="members.grant",
+        resource_type="identity",
+        resource_id=str(identity.public_id),
+    )
     try:
         with transaction.atomic():
             membership = IdentityProjectMembership.objects.create(
@@ -231,12 +223,18 @@ def _membership(scope: ProjectScope, identity_id: str | uuid.UUID) -> IdentityPr
     membership = (
         IdentityProjectMembership.objects.filter(project=scope.project, identity=identity)
         .select_related("identity", "custom_role")
+        .prefetch_related("custom_role__rules")
         .first()
     )
     if membership is None:
         raise NotFound("That identity is not in this project")
-    if scope.principal.kind == "identity" and scope.principal.id == identity.pk:
-        raise PermissionDenied("An identity cannot change its own role")
+    membership_change_require(
+        scope,
+        membership,
+        requested_action="members.manage",
+        resource_type="identity",
+        resource_id=str(identity.public_id),
+    )
     return membership
 
 
@@ -244,9 +242,15 @@ def identity_membership_update(
     *, scope: ProjectScope, identity_id: str | uuid.UUID, role: str
 ) -> IdentityProjectMembership:
     require(scope, "members.manage")
-    _refuse_escalation(scope, role)
     membership = _membership(scope, identity_id)
-    builtin, custom = _resolve_role(scope, role)
+    builtin, custom = role_resolve(scope, role)
+    grant_require(
+        scope,
+        rules_of(builtin, custom),
+        requested_action="members.grant",
+        resource_type="identity",
+        resource_id=str(membership.identity.public_id),
+    )
     previous = membership.role_slug
     with transaction.atomic():
         membership.builtin_role, membership.custom_role = builtin, custom

@@ -1,4 +1,8 @@
-"""Which projects a principal sees, and what it may do in each. The one place access is decided."""
+"""What the policy decides on: which organizations a principal administers, which projects it
+sees, and the rules it holds in each. The decisions themselves are ``secrets_app.policy``'s.
+
+Every lookup goes through ``principal.user_id`` / ``principal.identity_id`` (None for the other
+kind), never a bare id, so a machine identity can never borrow a person's memberships."""
 
 from __future__ import annotations
 
@@ -11,28 +15,56 @@ from django.db.models import Q, QuerySet
 from audit.models import Outcome
 from audit.services import AuditActor, audit_record
 from secrets_app.errors import Conflict, NotFound
-from secrets_app.models import IdentityProjectMembership, OrganizationMembership, OrgRole, Project, ProjectMembership
-from secrets_app.permissions import BUILTIN_RULES, ProjectAccess, Rule
+from secrets_app.models import (
+    IdentityProjectMembership,
+    OrganizationMembership,
+    OrgRole,
+    Project,
+    ProjectMembership,
+    Role,
+)
+from secrets_app.policy import BUILTIN_RULES, ProjectAccess, Rule
 from secrets_app.principals import Principal
 
 
-def _admin_org_ids(principal: Principal) -> list[int]:
-    if principal.kind != "user":
+def admin_organization_ids(principal: Principal) -> list[int]:
+    """Organizations the principal administers (people only; machines administer nothing)."""
+    if principal.user_id is None:
         return []
     return list(
-        OrganizationMembership.objects.filter(user_id=principal.id, role=OrgRole.ADMIN).values_list(
+        OrganizationMembership.objects.filter(user_id=principal.user_id, role=OrgRole.ADMIN).values_list(
             "organization_id", flat=True
         )
     )
 
 
+def is_org_admin(principal: Principal, organization_id: int) -> bool:
+    """A platform superuser, or a person with the admin role in the organization."""
+    if principal.is_platform_superuser:
+        return True
+    if principal.user_id is None:
+        return False
+    return OrganizationMembership.objects.filter(
+        organization_id=organization_id, user_id=principal.user_id, role=OrgRole.ADMIN
+    ).exists()
+
+
+def is_org_member(principal: Principal, organization_id: int) -> bool:
+    """A person with any role in the organization (a platform superuser counts)."""
+    if principal.is_platform_superuser:
+        return True
+    if principal.user_id is None:
+        return False
+    return OrganizationMembership.objects.filter(organization_id=organization_id, user_id=principal.user_id).exists()
+
+
 def project_list_for_principal(principal: Principal, *, admin_org_ids: list[int] | None = None) -> QuerySet[Project]:
     """Projects the principal is a member of, plus every project of organizations it administers."""
-    if principal.kind == "user" and principal.is_superuser:
+    if principal.is_platform_superuser:
         return Project.objects.select_related("organization").order_by("name")
-    if principal.kind == "identity":
+    if principal.identity_id is not None:
         # Identity memberships are their own table: never those of a person sharing the numeric id.
-        identity_of = IdentityProjectMembership.objects.filter(identity_id=principal.id).exclude(
+        identity_of = IdentityProjectMembership.objects.filter(identity_id=principal.identity_id).exclude(
             builtin_role="no-access"
         )
         return (
@@ -40,11 +72,13 @@ def project_list_for_principal(principal: Principal, *, admin_org_ids: list[int]
             .select_related("organization")
             .order_by("name")
         )
-    member_of = ProjectMembership.objects.filter(user_id=principal.id).exclude(builtin_role="no-access")
+    if principal.user_id is None:
+        return Project.objects.none()
+    member_of = ProjectMembership.objects.filter(user_id=principal.user_id).exclude(builtin_role="no-access")
     return (
         Project.objects.filter(
             Q(id__in=member_of.values("project_id"))
-            | Q(organization_id__in=admin_org_ids if admin_org_ids is not None else _admin_org_ids(principal))
+            | Q(organization_id__in=admin_org_ids if admin_org_ids is not None else admin_organization_ids(principal))
         )
         .select_related("organization")
         .order_by("name")
@@ -74,9 +108,13 @@ class ProjectScope:
             **fields,
         )
 
-    def audit_denial(self, requested_action: str, **fields: Any) -> None:
-        """Record a refusal as ``permission.denied`` naming what was asked for."""
-        self.audit("permission.denied", outcome=Outcome.DENY, metadata={"requested_action": requested_action}, **fields)
+    def audit_denial(self, requested_action: str, *, reasons: list[str] | None = None, **fields: Any) -> None:
+        """Record a refusal as ``permission.denied`` naming what was asked for (and why, when the
+        reasons are rule descriptions: never values)."""
+        metadata: dict[str, Any] = {"requested_action": requested_action}
+        if reasons:
+            metadata["reasons"] = reasons
+        self.audit("permission.denied", outcome=Outcome.DENY, metadata=metadata, **fields)
 
 
 def project_scope(principal: Principal, project_ref: str) -> ProjectScope:
@@ -91,7 +129,7 @@ def project_scope_for(principal: Principal, project: Project) -> ProjectScope:
 def project_get_for_principal(principal: Principal, project_ref: str) -> tuple[Project, ProjectAccess]:
     """Find a visible project by slug or public id. Raises NotFound for missing *and* invisible ones."""
     # The reader's admin organizations, looked up once for both the listing and the access check.
-    admin_org_ids = _admin_org_ids(principal)
+    admin_org_ids = admin_organization_ids(principal)
     projects = project_list_for_principal(principal, admin_org_ids=admin_org_ids)
     try:
         matches = list(projects.filter(public_id=uuid.UUID(str(project_ref))))
@@ -106,30 +144,39 @@ def project_get_for_principal(principal: Principal, project_ref: str) -> tuple[P
 
 
 def project_access(principal: Principal, project: Project, *, admin_org_ids: list[int] | None = None) -> ProjectAccess:
-    if principal.kind == "user" and principal.is_superuser:
+    if principal.is_platform_superuser:
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
-    if project.organization_id in (admin_org_ids if admin_org_ids is not None else _admin_org_ids(principal)):
+    if project.organization_id in (admin_org_ids if admin_org_ids is not None else admin_organization_ids(principal)):
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
-    memberships = (
-        IdentityProjectMembership.objects.filter(project=project, identity_id=principal.id)
-        if principal.kind == "identity"
-        else ProjectMembership.objects.filter(project=project, user_id=principal.id)
-    )
+    memberships: QuerySet[Any]
+    if principal.identity_id is not None:
+        memberships = IdentityProjectMembership.objects.filter(project=project, identity_id=principal.identity_id)
+    elif principal.user_id is not None:
+        memberships = ProjectMembership.objects.filter(project=project, user_id=principal.user_id)
+    else:
+        return ProjectAccess(project_id=project.pk, role="no-access", rules=())
     membership = memberships.select_related("custom_role").prefetch_related("custom_role__rules").first()
     if membership is None:
         return ProjectAccess(project_id=project.pk, role="no-access", rules=())
-    if membership.custom_role is not None:
-        rules = tuple(
-            Rule(
-                effect=rule.effect,
-                action=rule.action,
-                environments=frozenset(rule.environments or []),
-                path=rule.path or "/**",
-                tags=frozenset(rule.tags or []),
-            )
-            for rule in membership.custom_role.rules.all()
+    return ProjectAccess(project_id=project.pk, role=membership.role_slug, rules=membership_rules(membership))
+
+
+def role_rules(role: Role) -> tuple[Rule, ...]:
+    """A custom role's rules as the policy reads them."""
+    return tuple(
+        Rule(
+            effect=rule.effect,
+            action=rule.action,
+            environments=frozenset(rule.environments or []),
+            path=rule.path or "/**",
+            tags=frozenset(rule.tags or []),
         )
-        return ProjectAccess(project_id=project.pk, role=membership.custom_role.slug, rules=rules)
-    return ProjectAccess(
-        project_id=project.pk, role=membership.builtin_role, rules=BUILTIN_RULES[membership.builtin_role]
+        for rule in role.rules.all()
     )
+
+
+def membership_rules(membership: ProjectMembership | IdentityProjectMembership) -> tuple[Rule, ...]:
+    """The rules a person's or identity's project membership holds (built-in or custom role)."""
+    if membership.custom_role is not None:
+        return role_rules(membership.custom_role)
+    return BUILTIN_RULES.get(membership.builtin_role, ())

@@ -20,9 +20,14 @@ from audit.selectors import audit_event_list
 from audit.services import audit_record
 from secrets_app.errors import PermissionDenied, ValidationFailed
 from secrets_app.guard import require
-from secrets_app.models import OrganizationMembership, OrgRole, Project
+from secrets_app.models import Project
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import project_list_for_principal, project_scope, project_scope_for
+from secrets_app.selectors.access import (
+    admin_organization_ids,
+    project_list_for_principal,
+    project_scope,
+    project_scope_for,
+)
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,9 @@ def _reach(principal: Principal, project: str | None) -> _Reach:
         scope = project_scope(principal, project)  # NotFound when invisible
         require(scope, "audit.read")
         return _Reach(Q(project_id=scope.project.pk), scope.project.pk, scope.project.organization_id)
-    if principal.kind == "user" and principal.is_superuser:
+    if principal.is_platform_superuser:
         return _Reach(Q())
-    admin_orgs = list(
-        OrganizationMembership.objects.filter(user_id=principal.id, role=OrgRole.ADMIN).values_list(
-            "organization_id", flat=True
-        )
-    )
+    admin_orgs = admin_organization_ids(principal)
     project_ids = [
         candidate.pk
         for candidate in project_list_for_principal(principal).exclude(organization_id__in=admin_orgs)

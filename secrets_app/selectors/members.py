@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from secrets_app.guard import require
 from secrets_app.models import BuiltinRole, ProjectMembership, Role
-from secrets_app.permissions import BUILTIN_RULES, Rule
+from secrets_app.policy import BUILTIN_RULES, Rule
 from secrets_app.selectors.access import ProjectScope
 
 BUILTIN_DESCRIPTIONS = {

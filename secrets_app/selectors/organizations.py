@@ -19,7 +19,7 @@ def organization_for_new_project(principal: Principal, slug: str | None) -> Orga
     """The organization a new project goes to: the named one (which the caller must belong to),
     else the caller's only organization. Raises ValidationFailed naming ``organization`` when the
     caller belongs to several (or none), NotFound when the named one is not theirs."""
-    if principal.kind == "user" and principal.is_superuser and slug:
+    if principal.is_platform_superuser and slug:
         organization = Organization.objects.filter(slug=slug).first()
         if organization is None:
             raise NotFound("Organization not found", fields={"organization": ["not found"]})

@@ -102,7 +102,7 @@ class _Reader:
 
     def __init__(self, scope: ProjectScope) -> None:
         self.scope = scope
-        self.user_id = scope.principal.id if scope.principal.kind == "user" else None
+        self.user_id = scope.principal.user_id
         self._folder_values: dict[tuple[str, str], dict[str, str]] = {}
 
     def views(

@@ -8,12 +8,19 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from secrets_app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from secrets_app.errors import Conflict, NotFound, ValidationFailed
 from secrets_app.guard import require
 from secrets_app.models import BuiltinRole, Environment, OrganizationMembership, ProjectMembership, Role, RoleRule
 from secrets_app.paths import validate_path_glob
-from secrets_app.permissions import ACTIONS
+from secrets_app.policy import Rule, is_known_action_pattern
 from secrets_app.selectors.access import ProjectScope
+from secrets_app.services.grants import (
+    grant_require,
+    membership_change_require,
+    role_change_require,
+    role_resolve,
+    rules_of,
+)
 from secrets_app.validation import validate_slug
 
 
@@ -21,27 +28,14 @@ def _audit(scope: ProjectScope, action: str, resource_type: str, resource_id: st
     scope.audit(action, resource_type=resource_type, resource_id=resource_id, metadata=metadata)
 
 
-def _resolve_role(scope: ProjectScope, role: str) -> tuple[str, Role | None]:
-    if role in BuiltinRole.values:
-        return role, None
-    custom = Role.objects.filter(project=scope.project, slug=role).first()
-    if custom is None:
-        raise ValidationFailed("role", f"unknown role '{role}'")
-    return "", custom
-
-
-def _refuse_escalation(scope: ProjectScope, role: str) -> None:
-    """Only project admins may hand out the admin role (a member cannot make anyone admin)."""
-    if role == BuiltinRole.ADMIN and scope.access.role != "admin":
-        scope.audit_denial("members.grant_admin", resource_type="member")
-        raise PermissionDenied("Only project admins can grant the admin role")
-
-
 def member_add(*, scope: ProjectScope, email: str, role: str) -> ProjectMembership:
-    """Add an existing user of the project's organization. Raises NotFound for unknown users."""
+    """Add an existing user of the project's organization. Raises NotFound for unknown users and
+    PermissionDenied when the role grants rights the caller does not hold."""
     require(scope, "members.manage")
-    _refuse_escalation(scope, role)
-    builtin, custom = _resolve_role(scope, role)
+    builtin, custom = role_resolve(scope, role)
+    grant_require(
+        scope, rules_of(builtin, custom), requested_action="members.grant", resource_type="member", resource_id=email
+    )
     user = get_user_model().objects.filter(email__iexact=email.strip()).first()
     if (
         user is None
@@ -59,17 +53,38 @@ def member_add(*, scope: ProjectScope, email: str, role: str) -> ProjectMembersh
     return membership
 
 
-def member_update(*, scope: ProjectScope, membership_id: int, role: str) -> ProjectMembership:
-    require(scope, "members.manage")
-    _refuse_escalation(scope, role)
+def _member_for_change(scope: ProjectScope, membership_id: int, requested_action: str) -> ProjectMembership:
     membership = (
-        ProjectMembership.objects.filter(project=scope.project, pk=membership_id).select_related("user").first()
+        ProjectMembership.objects.filter(project=scope.project, pk=membership_id)
+        .select_related("user", "custom_role")
+        .prefetch_related("custom_role__rules")
+        .first()
     )
     if membership is None:
         raise NotFound("Member not found")
-    if scope.principal.kind == "user" and membership.user_id == scope.principal.id:
-        raise PermissionDenied("You cannot change your own role")
-    builtin, custom = _resolve_role(scope, role)
+    membership_change_require(
+        scope,
+        membership,
+        requested_action=requested_action,
+        resource_type="member",
+        resource_id=str(membership.user_id),
+    )
+    return membership
+
+
+def member_update(*, scope: ProjectScope, membership_id: int, role: str) -> ProjectMembership:
+    """Change a member's role. Refused (audited) for your own membership, for an admin unless you
+    are one, and when either the member's current role or the new one holds rights you lack."""
+    require(scope, "members.manage")
+    membership = _member_for_change(scope, membership_id, "members.manage")
+    builtin, custom = role_resolve(scope, role)
+    grant_require(
+        scope,
+        rules_of(builtin, custom),
+        requested_action="members.grant",
+        resource_type="member",
+        resource_id=str(membership.user_id),
+    )
     previous = membership.role_slug
     with transaction.atomic():
         membership.builtin_role, membership.custom_role = builtin, custom
@@ -88,11 +103,7 @@ def member_update(*, scope: ProjectScope, membership_id: int, role: str) -> Proj
 
 def member_remove(*, scope: ProjectScope, membership_id: int) -> None:
     require(scope, "members.manage")
-    membership = (
-        ProjectMembership.objects.filter(project=scope.project, pk=membership_id).select_related("user").first()
-    )
-    if membership is None:
-        raise NotFound("Member not found")
+    membership = _member_for_change(scope, membership_id, "members.manage")
     if (
         membership.builtin_role == BuiltinRole.ADMIN
         and not ProjectMembership.objects.filter(project=scope.project, builtin_role=BuiltinRole.ADMIN)
@@ -105,17 +116,26 @@ def member_remove(*, scope: ProjectScope, membership_id: int) -> None:
         membership.delete()
 
 
+def _as_rules(cleaned: Sequence[dict[str, Any]]) -> list[Rule]:
+    return [
+        Rule(
+            effect=rule["effect"],
+            action=rule["action"],
+            environments=frozenset(rule["environments"]),
+            path=rule["path"],
+            tags=frozenset(rule["tags"]),
+        )
+        for rule in cleaned
+    ]
+
+
 def _clean_rules(scope: ProjectScope, rules: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     env_slugs = set(Environment.objects.filter(project=scope.project).values_list("slug", flat=True))
     cleaned = []
     for index, rule in enumerate(rules):
         field = f"rules[{index}]"
         action = str(rule.get("action", ""))
-        if (
-            action != "*"
-            and action not in ACTIONS
-            and not (action.endswith(".*") and any(a.startswith(action[:-1]) for a in ACTIONS))
-        ):
+        if not is_known_action_pattern(action):
             raise ValidationFailed(f"{field}.action", f"unknown action '{action}'")
         effect = rule.get("effect", "allow")
         if effect not in ("allow", "deny"):
@@ -145,6 +165,7 @@ def role_create(
     if slug in BuiltinRole.values:
         raise ValidationFailed("slug", "is reserved for a built-in role")
     cleaned = _clean_rules(scope, rules)
+    grant_require(scope, _as_rules(cleaned), requested_action="roles.manage", resource_type="role", resource_id=slug)
     try:
         with transaction.atomic():
             role = Role.objects.create(
@@ -161,10 +182,15 @@ def role_update(
     *, scope: ProjectScope, slug: str, name: str | None = None, rules: Sequence[dict[str, Any]] | None = None
 ) -> Role:
     require(scope, "roles.manage")
-    role = Role.objects.filter(project=scope.project, slug=slug).first()
+    role = Role.objects.filter(project=scope.project, slug=slug).prefetch_related("rules").first()
     if role is None:
         raise NotFound(f"Role '{slug}' not found")
+    role_change_require(scope, role, requested_action="roles.manage")
     cleaned = _clean_rules(scope, rules) if rules is not None else None
+    if cleaned is not None:
+        grant_require(
+            scope, _as_rules(cleaned), requested_action="roles.manage", resource_type="role", resource_id=slug
+        )
     with transaction.atomic():
         if name is not None:
             role.name = name[:120] or role.slug
@@ -178,9 +204,10 @@ def role_update(
 
 def role_delete(*, scope: ProjectScope, slug: str) -> None:
     require(scope, "roles.manage")
-    role = Role.objects.filter(project=scope.project, slug=slug).first()
+    role = Role.objects.filter(project=scope.project, slug=slug).prefetch_related("rules").first()
     if role is None:
         raise NotFound(f"Role '{slug}' not found")
+    role_change_require(scope, role, requested_action="roles.manage")
     if role.memberships.exists():
         raise Conflict(f"Role '{slug}' is still assigned to members")
     with transaction.atomic():

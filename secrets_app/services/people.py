@@ -18,15 +18,12 @@ from audit.services import audit_record
 from secrets_app.errors import NotFound, PermissionDenied, ValidationFailed
 from secrets_app.models import Organization, OrganizationMembership, OrgRole, PersonalAccessToken
 from secrets_app.principals import Principal
+from secrets_app.selectors.access import is_org_admin
 from secrets_app.services.users import user_create
 
 
 def _require_org_admin(principal: Principal, organization: Organization) -> None:
-    if principal.kind == "user" and principal.is_superuser:
-        return
-    if OrganizationMembership.objects.filter(
-        organization=organization, user_id=principal.id, role=OrgRole.ADMIN
-    ).exists():
+    if is_org_admin(principal, organization.pk):
         return
     audit_record(
         action="permission.denied",
@@ -43,8 +40,8 @@ def _require_org_admin(principal: Principal, organization: Organization) -> None
 def organization_get_for_principal(principal: Principal, slug: str) -> Organization:
     """The organization if the principal belongs to it (404 otherwise, like a missing one)."""
     query = Organization.objects.filter(slug=slug)
-    if not (principal.kind == "user" and principal.is_superuser):
-        query = query.filter(memberships__user_id=principal.id)
+    if not principal.is_platform_superuser:
+        query = query.filter(memberships__user_id=principal.user_id) if principal.user_id else query.none()
     organization = query.first()
     if organization is None:
         raise NotFound("Organization not found")
@@ -86,7 +83,7 @@ def person_set_role(
     )
     if membership is None:
         raise NotFound("Person not found")
-    if membership.user_id == principal.id:
+    if membership.user_id == principal.user_id:
         raise PermissionDenied("You cannot change your own organization role")
     with transaction.atomic():
         previous = membership.role
@@ -113,7 +110,7 @@ def person_deactivate(*, principal: Principal, organization: Organization, user_
     if membership is None:
         raise NotFound("Person not found")
     user = membership.user
-    if user.pk == principal.id:
+    if user.pk == principal.user_id:
         raise PermissionDenied("You cannot deactivate yourself")
     with transaction.atomic():
         user.is_active = False

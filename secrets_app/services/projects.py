@@ -21,7 +21,7 @@ from secrets_app.models import (
     ProjectMembership,
 )
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.access import ProjectScope, is_org_member
 from secrets_app.validation import validate_slug
 
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
@@ -67,9 +67,8 @@ def project_create(
     env_slugs = [validate_slug(env, field="environments") for env in environments]
     if not env_slugs or len(set(env_slugs)) != len(env_slugs):
         raise ValidationFailed("environments", "must name at least one environment, each once")
-    if principal.kind == "user" and not principal.is_superuser:
-        if not OrganizationMembership.objects.filter(organization=organization, user_id=principal.id).exists():
-            raise NotFound("Organization not found")
+    if not is_org_member(principal, organization.pk):
+        raise NotFound("Organization not found")
     try:
         with transaction.atomic():
             project = Project.objects.create(organization=organization, slug=slug, name=name, description=description)
@@ -79,8 +78,8 @@ def project_create(
                 )
                 _root_folder(project, environment)
             keyring.create_data_key(project)
-            if principal.kind == "user":
-                ProjectMembership.objects.create(project=project, user_id=principal.id, builtin_role="admin")
+            if principal.user_id is not None:
+                ProjectMembership.objects.create(project=project, user_id=principal.user_id, builtin_role="admin")
             audit_record(
                 action="project.created",
                 actor=principal.audit_actor("admin"),

@@ -16,7 +16,7 @@ from secrets_app.errors import Conflict, NotFound, PreconditionFailed, Validatio
 from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
 from secrets_app.models import Environment, Folder, Secret, SecretType, Tag
-from secrets_app.permissions import ACTIONS
+from secrets_app.policy import ACTIONS
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 from secrets_app.services.versions import folder_commit_record, version_write

@@ -12,7 +12,7 @@ from django.http import QueryDict
 
 from audit.models import Outcome
 from secrets_app.models import BuiltinRole, OrgRole
-from secrets_app.permissions import ACTIONS
+from secrets_app.policy import ACTIONS
 
 _MONO = {"class": "mono", "autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}
 

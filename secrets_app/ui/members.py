@@ -63,7 +63,7 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
         "can_manage_roles": access.can("roles.manage"),
         "can_see_audit": access.can("audit.read"),
         "can_see_members": True,
-        "me": scope.principal.id,
+        "me": scope.principal.user_id,
         "add_form": MemberAddForm(roles=choices, initial={"role": BuiltinRole.MEMBER.value}),
         "role_form": RoleCreateForm(),
         "rule_actions": RULE_ACTIONS,

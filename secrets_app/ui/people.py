@@ -24,7 +24,7 @@ def _context(request: HttpRequest, organization: Organization, **extra: Any) -> 
     people = person_list(principal=principal, organization=organization)
     # Only shows or hides controls: person_add / person_set_role / person_deactivate check again.
     is_admin = principal.is_superuser or any(
-        person.user_id == principal.id and person.role == OrgRole.ADMIN for person in people
+        person.user_id == principal.user_id and person.role == OrgRole.ADMIN for person in people
     )
     active = sum(1 for person in people if person.user.is_active)
     context = {
@@ -33,7 +33,7 @@ def _context(request: HttpRequest, organization: Organization, **extra: Any) -> 
         "people": people,
         "active_count": active,
         "inactive_count": len(people) - active,
-        "me": principal.id,
+        "me": principal.user_id,
         "can_manage_people": is_admin,
         "org_roles": OrgRole.choices,
         "add_form": PersonAddForm(),

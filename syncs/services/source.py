@@ -16,7 +16,7 @@ from django.utils.crypto import salted_hmac
 from audit.models import ActorType
 from audit.services import AuditActor
 from secrets_app.errors import DomainError
-from secrets_app.principals import Principal
+from secrets_app.principals import Principal, PrincipalKey, PrincipalKind
 from secrets_app.selectors.access import ProjectScope, project_access
 from secrets_app.selectors.secrets import secret_list
 from syncs.models import SecretSync
@@ -55,8 +55,7 @@ def sync_scope(sync: SecretSync) -> ProjectScope:
         raise SourceError("the sync's owner is deactivated; a project admin must take the sync over")
     access = project_access(Principal.for_user(owner), sync.project)
     principal = SyncPrincipal(
-        kind="sync",
-        id=sync.pk,
+        key=PrincipalKey(PrincipalKind.SYNC, sync.pk),
         label=f"sync {sync.name}",
         sync_id=sync.pk,
         owner_label=owner.get_username(),

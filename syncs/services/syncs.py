@@ -173,7 +173,7 @@ def sync_update(*, scope: ProjectScope, sync: SecretSync, changes: Mapping[str, 
     source_changed = {"path", "recursive", "environment", "key_name_template"} & set(changed)
     if source_changed:
         require(scope, "secrets.read_value", environment=sync.environment.slug, path=sync.path, some_tags=True)
-        if scope.principal.kind == "user" and sync.owner_id != scope.principal.id:
+        if scope.principal.user_id is not None and sync.owner_id != scope.principal.user_id:
             sync.owner = scope.principal.user
             changed.append("owner")
     if not changed:

@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from secrets_app.errors import NotFound, PermissionDenied, ValidationFailed
 from secrets_app.models import Folder
 from secrets_app.paths import canonical_path
-from secrets_app.permissions import BUILTIN_RULES, ProjectAccess, Rule
+from secrets_app.policy import BUILTIN_RULES, ProjectAccess, Rule
 from secrets_app.selectors.secrets import secret_get, secret_list
 from secrets_app.services.folders import folder_delete, folder_ensure, folder_rename, tag_create
 from secrets_app.services.members import member_add, role_create, role_update
@@ -457,10 +457,10 @@ def test_it_keeps_a_tag_deny_on_delete_when_the_whole_folder_goes(cast) -> None:
 
 @pytest.mark.django_db
 def test_it_never_lends_a_persons_memberships_to_a_machine_identity_with_the_same_id(cast) -> None:
-    from secrets_app.principals import Principal
+    from secrets_app.principals import Principal, PrincipalKey, PrincipalKind
     from secrets_app.selectors.access import project_list_for_principal, project_scope
 
-    machine = Principal(kind="identity", id=cast.bob.pk, label="ci-runner")
+    machine = Principal(key=PrincipalKey(PrincipalKind.IDENTITY, cast.bob.pk), label="ci-runner")
 
     assert list(project_list_for_principal(machine)) == []
     with pytest.raises(NotFound):

@@ -24,13 +24,12 @@ import pytest
 import yaml
 
 from bench import slowloris
+from tests.compat.conftest import BASE as COMPAT
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 BODY_TIMEOUT_SECONDS = 3  # the server's STRONGROOM_REQUEST_BODY_TIMEOUT here (30 by default)
 HEADER_TIMEOUT_SECONDS = 5  # config/gunicorn.py's keepalive, the deadline for request headers
-
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def _free_port() -> int:
@@ -156,6 +155,8 @@ def _raw_exchange(port: int, request: bytes, *, wait: float) -> tuple[bytes, flo
 
 
 # --- slow clients ---------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_E2_slow_body_does_not_starve_healthz(production_server: Server, secret_reader: tuple[str, str]) -> None:
     """50 slow clients (half trickling a body, half their headers, reconnecting when dropped) for
     10 s: /healthz and a secret read keep answering, p99 under 200 ms. (`make bench`: 60 s.)"""
@@ -172,6 +173,7 @@ def test_E2_slow_body_does_not_starve_healthz(production_server: Server, secret_
     assert "WORKER TIMEOUT" not in production_server.output()
 
 
+@pytest.mark.slow
 def test_E2_oversized_body_refused_413_before_it_is_read(production_server: Server) -> None:
     from django.conf import settings
 
@@ -189,6 +191,7 @@ def test_E2_oversized_body_refused_413_before_it_is_read(production_server: Serv
     assert seconds < 2
 
 
+@pytest.mark.slow
 def test_E2_oversized_compat_body_refused_in_infisical_shape(production_server: Server) -> None:
     head = (
         b"POST /compat/infisical/api/v4/secrets/X HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -201,6 +204,7 @@ def test_E2_oversized_compat_body_refused_in_infisical_shape(production_server: 
     assert b'"statusCode": 413' in answer
 
 
+@pytest.mark.slow
 def test_E2_chunked_body_over_the_cap_refused_413(production_server: Server) -> None:
     from django.conf import settings
 
@@ -214,6 +218,7 @@ def test_E2_chunked_body_over_the_cap_refused_413(production_server: Server) -> 
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
 
 
+@pytest.mark.slow
 def test_E2_trickled_body_is_cut_off_with_408(production_server: Server) -> None:
     head = (
         b"POST /account/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -238,6 +243,7 @@ def test_E2_trickled_body_is_cut_off_with_408(production_server: Server) -> None
     assert BODY_TIMEOUT_SECONDS - 0.5 < seconds < BODY_TIMEOUT_SECONDS + 3
 
 
+@pytest.mark.slow
 def test_E2_trickled_headers_are_dropped(production_server: Server) -> None:
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", production_server.port), timeout=2) as sock:
@@ -258,3 +264,38 @@ def test_E2_trickled_headers_are_dropped(production_server: Server) -> None:
 
     assert closed
     assert time.monotonic() - started < HEADER_TIMEOUT_SECONDS + 2
+
+
+# --- deeply nested JSON (Django's request handling, so the test client suffices) ------------------
+NESTED_BODIES = {"arrays": "[" * 10_000 + "]" * 10_000, "objects": '{"a":' * 5_000 + "1" + "}" * 5_000}
+
+
+@pytest.mark.parametrize("shape", NESTED_BODIES)
+@pytest.mark.parametrize(
+    "route", ["/api/v1/auth/universal-auth/login", f"{COMPAT}/api/v1/auth/universal-auth/login"], ids=["api", "compat"]
+)
+def test_E2_nested_json_rejected_400(client: Any, db: None, route: str, shape: str) -> None:
+    """Unauthenticated login routes: the body is parsed before anyone is known."""
+    response = client.post(route, NESTED_BODIES[shape], content_type="application/json")
+
+    assert response.status_code == 400, response.content[:500]
+    assert b"nest" in response.content and b"64" in response.content
+
+
+def test_E2_nested_json_rejected_400_on_an_authenticated_write(api: Any, cast: Any) -> None:
+    response = api(cast.alice).post(
+        f"/api/v1/projects/{cast.project.slug}/secrets/", NESTED_BODIES["arrays"], content_type="application/json"
+    )
+
+    assert response.status_code == 400, response.content[:500]
+    assert "64 levels" in response.json()["error"]["message"]
+
+
+def test_E2_json_nested_to_the_limit_is_still_parsed(client: Any, db: None) -> None:
+    """64 levels are allowed: the refusal above comes from the depth, not from any nesting."""
+    body = '{"clientId": ' + "[" * 63 + "1" + "]" * 63 + "}"
+
+    response = client.post("/api/v1/auth/universal-auth/login", body, content_type="application/json")
+
+    assert response.status_code != 500
+    assert b"64 levels" not in response.content
