@@ -17,6 +17,7 @@ from secrets_app.paths import canonical_path
 from secrets_app.references import expand_references
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get, folder_subtree
+from secrets_app.services.integrity import audits_integrity_failures
 from secrets_app.services.versions import decrypt_field, version_plaintext
 from secrets_app.validation import secret_key_for_lookup
 
@@ -232,6 +233,7 @@ def _audit_read(
     )
 
 
+@audits_integrity_failures
 def secret_list(
     scope: ProjectScope,
     *,
@@ -294,6 +296,7 @@ def secret_list(
     return ReadResult(secrets=views, imports_skipped=skipped)
 
 
+@audits_integrity_failures
 def secret_get(
     scope: ProjectScope,
     *,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.keyring import keyring, secret_field_aad
 from secrets_app.models import Folder, FolderCommit, Secret, SecretVersion
 from secrets_app.principals import Principal
+from secrets_app.services.integrity import SecretIntegrityError
 
 
 def encrypt_field(secret: Secret, version: int, field: str, plaintext: bytes) -> bytes:
@@ -28,7 +30,11 @@ def decrypt_field(secret: Secret, version: int, field: str, ciphertext: bytes | 
         version=version,
         field=field,
     )
-    return keyring.decrypt_for_project(bytes(ciphertext), aad)
+    try:
+        return keyring.decrypt_for_project(bytes(ciphertext), aad)
+    except DecryptionError:
+        # Named by place only: the failing bytes and the key stay out of the exception.
+        raise SecretIntegrityError(secret=secret, version=version, field=field) from None
 
 
 def version_write(

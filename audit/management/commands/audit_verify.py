@@ -1,4 +1,5 @@
-"""``manage.py audit_verify``: check the audit hash chain. Exit 0 when intact, 1 when broken."""
+"""``manage.py audit_verify``: check the audit hash chain, and its head against the external anchor file.
+Exit 0 when intact, 1 when broken."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ class Command(BaseCommand):
             self.stdout.write(f"   {result.pending_rows} rows not sealed yet")
             if result.head_sequence is not None:
                 self.stdout.write(f"   head: block {result.head_sequence} {result.head_hash}")
+            if result.anchor_sequence is not None:
+                self.stdout.write(
+                    f"   anchor: {result.anchor_entries} anchored blocks match, newest block"
+                    f" {result.anchor_sequence} ({result.anchor_path})"
+                )
+            if result.anchor_note:
+                self.stdout.write(f"   anchor: {result.anchor_note} ({result.anchor_path})")
         else:
             self.stdout.write(f"BROKEN: {result.first_broken}")
         if not result.ok:
