@@ -48,6 +48,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util import connection as urllib3_connection
 
 Resolver = Callable[[str, int], list[str]]
+UNRESOLVABLE = "the host name does not resolve"
 HostPort = tuple[str, int]
 
 # Ranges ``ipaddress.is_global`` lets through but that reach (or embed) internal addresses.
@@ -112,9 +113,9 @@ def resolve(host: str, port: int) -> list[str]:
     try:
         addresses = _resolver(host, port)
     except (OSError, UnicodeError):
-        raise OutboundRefused(host, "the host name does not resolve") from None
+        raise OutboundRefused(host, UNRESOLVABLE) from None
     if not addresses:
-        raise OutboundRefused(host, "the host name does not resolve")
+        raise OutboundRefused(host, UNRESOLVABLE)
     return addresses
 
 
@@ -204,11 +205,19 @@ def checked_address(scheme: str, host: str, port: int) -> str:
     return addresses[0]
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, *, unresolvable_ok: bool = False) -> str:
     """*url* stripped when it may be used (syntax, scheme and resolved addresses), else
-    ``OutboundRefused``. Run at save time; :class:`PinnedAdapter` checks again at connect time."""
+    ``OutboundRefused``. Run at save time; :class:`PinnedAdapter` checks again at connect time.
+    *unresolvable_ok*: a name that does not resolve (yet, or from here) is accepted when it is https
+    — nothing can be dialled until it resolves, and then to a checked address only."""
     scheme, host, port = split_url(url)
-    checked_address(scheme, host, port)
+    try:
+        checked_address(scheme, host, port)
+    except OutboundRefused as refusal:
+        if not unresolvable_ok or refusal.reason != UNRESOLVABLE:
+            raise
+        if scheme != "https" and not allowlisted(host, []):
+            raise OutboundRefused(host, "must be an https:// URL") from None
     return url.strip()
 
 

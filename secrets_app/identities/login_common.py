@@ -129,7 +129,7 @@ def validate_outbound_url(field: str, url: str) -> str:
     in ``STRONGROOM_OUTBOUND_ALLOWED_HOSTS``); the guard checks again at every connection."""
     url = (url or "").strip()
     try:
-        return outbound.check_url(url)
+        return outbound.check_url(url, unresolvable_ok=True)
     except outbound.OutboundRefused as refusal:
         raise ValidationFailed(field, f"{refusal.host}: {refusal.reason}"[:300]) from None
 

@@ -19,11 +19,17 @@ def _issuer_server() -> Iterator[OidcIssuer]:
     server.stop()
 
 
+def _allow_loopback(settings: Any) -> None:
+    """The emulators listen on 127.0.0.1, which the outbound guard refuses unless allowed."""
+    settings.STRONGROOM_OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
-def issuer(_issuer_server: OidcIssuer) -> OidcIssuer:
+def issuer(_issuer_server: OidcIssuer, settings: Any) -> OidcIssuer:
     from secrets_app.identities.jwt_auth import jwks_cache
     from secrets_app.identities.oidc_auth import discovery_cache_clear
 
+    _allow_loopback(settings)
     jwks_cache.clear()
     discovery_cache_clear()
     _issuer_server.requests.clear()
@@ -40,7 +46,8 @@ def _k8s_server() -> Iterator[KubernetesEmulator]:
 
 
 @pytest.fixture
-def k8s(_k8s_server: KubernetesEmulator) -> KubernetesEmulator:
+def k8s(_k8s_server: KubernetesEmulator, settings: Any) -> KubernetesEmulator:
+    _allow_loopback(settings)
     _k8s_server.requests.clear()
     _k8s_server.refuse_reviewer = None
     _k8s_server.audience_aware = True

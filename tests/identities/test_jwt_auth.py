@@ -4,6 +4,7 @@ the configuration endpoint, and what the issued token may then read."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from secrets_app.errors import ValidationFailed
 from secrets_app.identities.jwt_auth import jwt_auth_configure, jwt_auth_login
-from secrets_app.identities.login_common import LoginRefused, glob_match
+from secrets_app.identities.login_common import UPSTREAM_FAILED, LoginRefused, glob_match
 from secrets_app.models import MachineIdentity
 from secrets_app.services.secrets import SecretInput, secret_create
 from tests.emulators.oidc_issuer import (
@@ -59,9 +60,15 @@ def _login(identity: MachineIdentity, token: str, ip: str = "127.0.0.1") -> Any:
 
 
 def _refused(identity: MachineIdentity, token: str, status: int, match: str | None = None) -> LoginRefused:
-    with pytest.raises(LoginRefused, match=match) as caught:
+    """The refusal; *match* is searched in what the admin sees in the audit event (the detail when
+    the answer itself is the generic upstream text)."""
+    with pytest.raises(LoginRefused) as caught:
         _login(identity, token)
     assert caught.value.status == status, caught.value
+    if status == 502:
+        assert caught.value.message == UPSTREAM_FAILED  # one answer, whatever went wrong upstream
+    if match is not None:
+        assert re.search(match, caught.value.detail or caught.value.message), caught.value.detail
     return caught.value
 
 
@@ -257,7 +264,8 @@ def test_configuration_is_validated(robot: MachineIdentity, admin_principal: Any
         assert field in caught.value.fields, caught.value.fields
 
     refused("jwksUrl", jwks_url="http://jwks.example/keys")
-    refused("jwksUrl", jwks_url="http://127.0.0.1:1/keys")  # loopback http: only when allowed
+    with override_settings(STRONGROOM_OUTBOUND_ALLOWED_HOSTS=[]):
+        refused("jwksUrl", jwks_url="http://127.0.0.1:1/keys")  # loopback: only when allowed
     refused("jwksUrl", jwks_url="https://user:pw@jwks.example/keys")
     refused("boundIssuer", bound_issuer="")
     refused("jwksCaCert", jwks_ca_cert="-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----")
@@ -266,7 +274,7 @@ def test_configuration_is_validated(robot: MachineIdentity, admin_principal: Any
     refused("accessTokenMaxTTL", access_token_ttl=600, access_token_max_ttl=60)
     refused("accessTokenTrustedIps[0]", access_token_trusted_ips=["10.0.0.0/33"])
     refused("boundClaims", bound_claims={"tid": ""})
-    with override_settings(STRONGROOM_ALLOW_INSECURE_ISSUERS=True):
+    with override_settings(STRONGROOM_OUTBOUND_ALLOWED_HOSTS=["127.0.0.1"]):
         assert _configure_ado(admin_principal, robot, issuer, jwks_url="http://127.0.0.1:1/keys").jwks_url
         refused("jwksUrl", jwks_url="http://jwks.example/keys")  # never for another host
 

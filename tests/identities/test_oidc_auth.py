@@ -3,6 +3,7 @@ the discovery issuer pinned, the same bound checks as JWT auth, and the login ro
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from secrets_app.errors import ValidationFailed
-from secrets_app.identities.login_common import LoginRefused
+from secrets_app.identities.login_common import UPSTREAM_FAILED, LoginRefused
 from secrets_app.identities.oidc_auth import discovery_cache_clear, oidc_auth_configure, oidc_auth_login
 from secrets_app.models import MachineIdentity
 from secrets_app.services.secrets import SecretInput, secret_create
@@ -48,9 +49,15 @@ def _login(identity: MachineIdentity, token: str) -> Any:
 
 
 def _refused(identity: MachineIdentity, token: str, status: int, match: str | None = None) -> LoginRefused:
-    with pytest.raises(LoginRefused, match=match) as caught:
+    """The refusal; *match* is searched in what the admin sees in the audit event (the detail when
+    the answer itself is the generic upstream text)."""
+    with pytest.raises(LoginRefused) as caught:
         _login(identity, token)
     assert caught.value.status == status, caught.value
+    if status == 502:
+        assert caught.value.message == UPSTREAM_FAILED  # one answer, whatever went wrong upstream
+    if match is not None:
+        assert re.search(match, caught.value.detail or caught.value.message), caught.value.detail
     return caught.value
 
 
@@ -122,10 +129,10 @@ def test_configuration_and_failures(
     issuer.fail_with = 503
     _refused(robot, _token(issuer), 502, "discovery")
 
-    # Plain http to a loopback issuer, only where insecure issuers are allowed (tests, DEBUG).
+    # Plain http to a loopback issuer, only for hosts in STRONGROOM_OUTBOUND_ALLOWED_HOSTS.
     plain = OidcIssuer(tls=False)
     try:
-        with override_settings(STRONGROOM_ALLOW_INSECURE_ISSUERS=True):
+        with override_settings(STRONGROOM_OUTBOUND_ALLOWED_HOSTS=["127.0.0.1"]):
             base = plain.issuer_for("/x")
             _configure(admin_principal, robot, plain, oidc_discovery_url=base, bound_issuer=base, bound_subject="")
             token = plain.mint({"iss": base, "aud": ADO_AUDIENCE, "exp": int(time.time()) + 60})
