@@ -82,11 +82,15 @@ class SecurityHeadersMiddleware:
         return response
 
 
-SEALED_PREFIXES = ("/api/v1/", "/compat/", "/projects/")
+# Surfaces that need keys throughout: secrets (API, compat, project pages and their syncs), the
+# organization pages (auth-method settings and connection credentials are sealed values) and the
+# TOTP steps (seeds are sealed). Health, login and the account page stay up, so an operator can
+# see why. Anything else that reaches for a key while sealed is caught by process_exception.
+SEALED_PREFIXES = ("/api/v1/", "/compat/", "/projects/", "/org/", "/account/totp/", "/login/verify/")
 
 
 class SealedMiddleware:
-    """While sealed (no usable root key), every secret surface answers 503; health stays reachable."""
+    """While sealed (no usable root key), every page that needs keys answers 503; health stays reachable."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -97,16 +101,26 @@ class SealedMiddleware:
 
             reason = keyring.sealed_reason()
             if reason is not None:
-                return JsonResponse(
-                    {
-                        "error": {
-                            "code": "sealed",
-                            "message": "Strongroom is sealed: "
-                            + reason
-                            + ". Configure STRONGROOM_ROOT_KEY and restart.",
-                        },
-                        "requestId": getattr(request, "request_id", ""),
-                    },
-                    status=503,
-                )
+                return sealed_response(request, reason)
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A view outside the prefixes that needed a key while sealed: 503, not a 500."""
+        from secrets_app.keyring import SealedError
+
+        if isinstance(exception, SealedError):
+            return sealed_response(request, str(exception) or "sealed")
+        return None
+
+
+def sealed_response(request: HttpRequest, reason: str) -> HttpResponse:
+    message = f"Strongroom is sealed: {reason}. Configure STRONGROOM_ROOT_KEY and restart."
+    if request.path.startswith(("/api/", "/compat/")) or not request.accepts("text/html"):
+        return JsonResponse(
+            {"error": {"code": "sealed", "message": message}, "requestId": getattr(request, "request_id", "")},
+            status=503,
+        )
+    from django.shortcuts import render
+
+    context = {"title": "Strongroom is sealed", "message": message, "status": 503}
+    return render(request, "pages/error.html", context, status=503)

@@ -299,3 +299,51 @@ def test_E2_json_nested_to_the_limit_is_still_parsed(client: Any, db: None) -> N
 
     assert response.status_code != 500
     assert b"64 levels" not in response.content
+
+
+# --- sealed (C5): every page that needs keys answers 503 ----------------------------------------
+@pytest.fixture
+def sealed(settings: Any) -> Iterator[None]:
+    """The server started with a well-formed root key that is not this database's."""
+    import base64
+
+    from secrets_app.keyring import keyring
+
+    keyring.root()  # the database's key check is written with the real key first
+    settings.STRONGROOM_ROOT_KEY = base64.b64encode(os.urandom(32)).decode()
+    keyring.reset()
+    yield
+    keyring.reset()
+
+
+@pytest.mark.parametrize(
+    ("method", "page"),
+    [
+        ("post", "/account/totp/begin/"),
+        ("post", "/account/totp/confirm/"),
+        ("get", "/login/verify/"),
+        ("get", "/org/acme-org/people/"),
+        ("get", "/org/acme-org/identities/"),
+        ("get", "/org/acme-org/connections/"),
+        ("get", "/projects/acme/"),
+    ],
+)
+def test_C5_pages_that_need_keys_answer_503_while_sealed(
+    client: Any, cast: Any, sealed: None, method: str, page: str
+) -> None:
+    client.force_login(cast.alice)
+
+    response = getattr(client, method)(page, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 503, (page, response.status_code)
+    assert b"sealed" in response.content
+    assert b"does not match" in response.content  # the reason, for the operator
+
+
+def test_C5_health_and_the_account_page_stay_up_while_sealed(client: Any, cast: Any, sealed: None) -> None:
+    client.force_login(cast.alice)
+
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["status"] == "sealed"
+    assert client.get("/account/").status_code == 200
