@@ -31,7 +31,12 @@ LEAK_MARKERS = ("Traceback", "psycopg", "OperationalError", "SELECT ", "UPDATE "
 def test_F4_postgres_killed_under_write_load_commits_or_rolls_back_answers_503_and_recovers(
     make_stack: Any, private_postgres: Any, ado: Any
 ) -> None:
-    stack = make_stack(STRONGROOM_SYNC_ADO_BATCH="2")
+    stack = make_stack(
+        STRONGROOM_SYNC_ADO_BATCH="2",
+        # Limits high enough for this load (the limiter still runs; its store, Redis, stays up).
+        STRONGROOM_API_READ_RATE_PER_MINUTE="100000",
+        STRONGROOM_API_WRITE_RATE_PER_MINUTE="100000",
+    )
     keys = [f"S{i}" for i in range(WRITERS)]
     info = seed(stack, {key: "v1" for key in keys})
     sync = add_sync(stack, ado)

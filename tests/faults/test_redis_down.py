@@ -2,11 +2,14 @@
 mixed load against a real gunicorn, then started again empty, as a Redis without persistence
 comes back.
 
-Found (docs/security.md, F3): secret reads and writes are served from PostgreSQL and keep working
-with Redis down (no 5xx, never a stale value after a write); machine logins are refused with 503
-(the rate limiter and lockout state cannot be read: fail closed); every read and write keeps its
-audit row (audit is PostgreSQL only). A sync triggered during the outage loses its Celery message;
-its row stays QUEUED and the beat reconciler (every 30 s) sends it again once Redis is back.
+The pass rule allows two designs for secret reads and writes: served from PostgreSQL (never a
+stale value after a write), or refused with a clean 503 when Redis is part of the request path
+(the API rate limiter fails closed: it cannot count). The test accepts either, never a 500 or a
+mix of wrong answers, and prints which one it saw. Logins must be refused (429/503: the login
+limiter and lockout state cannot be read). Every request that was served keeps its audit row
+(audit is PostgreSQL only). A secret written during the outage (by a process that does not go
+through the API limiter) loses its sync's Celery message; the sync row stays QUEUED and the beat
+reconciler (every 30 s) sends it again once Redis is back.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import add_sync, seed
+from tests.faults.conftest import SOURCE, add_sync, seed, source_values
 from tests.faults.services import Client, percentile, wait_until
 
 pytestmark = pytest.mark.slow
@@ -36,8 +39,9 @@ def _no_internals(payload: Any) -> bool:
 def test_F3_redis_down_keeps_secrets_served_from_postgres_refuses_logins_and_delivers_syncs_after(
     make_stack: Any, private_redis: Any, ado: Any
 ) -> None:
-    stack = make_stack()
-    info = seed(stack, {"A": "a0", "B": "b0"})
+    # Limits high enough for this load: the limiter still counts every request in Redis.
+    stack = make_stack(STRONGROOM_API_READ_RATE_PER_MINUTE="100000", STRONGROOM_API_WRITE_RATE_PER_MINUTE="100000")
+    info = seed(stack, {"A": "a0", "B": "b0", "C": "c0"})
     machine = json.loads(
         stack.manage(
             "identity_create", "--name", "ci", "--project", "acme", "--role", "viewer", "--universal-auth", "--json"
@@ -49,7 +53,7 @@ def test_F3_redis_down_keeps_secrets_served_from_postgres_refuses_logins_and_del
     sync = add_sync(stack, ado)
     stack.start_worker()
     port = stack.start_web()
-    wait_until(lambda: ado.values("app-secrets") == {"A": "a0", "B": "b0"}, timeout=30, what="first sync")
+    wait_until(lambda: ado.values("app-secrets") == {"A": "a0", "B": "b0", "C": "c0"}, timeout=30, what="first sync")
     client, anonymous = Client(port, info["token"]), Client(port)
 
     baseline = [client.request("GET", SECRETS.format(key="B")) for _ in range(20)]
@@ -86,17 +90,32 @@ def test_F3_redis_down_keeps_secrets_served_from_postgres_refuses_logins_and_del
     threads = [threading.Thread(target=target) for target in (reader, reader, writer, login)]
     for thread in threads:
         thread.start()
-    time.sleep(OUTAGE_SECONDS)
+    started = time.monotonic()
+    # A write that does not pass the API limiter (as the UI or a management command would): it
+    # commits, and the sync's message it queues on commit cannot reach the broker.
+    stack.django(
+        SOURCE.replace("listing = ", "secret_bulk_upsert(scope=scope, environment='dev', path='/', "
+                       "items=[SecretInput(key='C', value='c-during-outage')])\nlisting = ")
+        .replace("from secrets_app.selectors.secrets import secret_list",
+                 "from secrets_app.selectors.secrets import secret_list\n"
+                 "from secrets_app.services.secrets import SecretInput, secret_bulk_upsert")
+    )  # fmt: skip
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))
     stop.set()
     for thread in threads:
         thread.join(timeout=30)
 
-    # Reads and writes come from PostgreSQL: served, never stale after a write, never a 5xx.
+    # Reads and writes: served from PostgreSQL (never stale) or refused with a clean 503, no 5xx else.
     assert reads and writes and logins
-    assert {status for status, _, _ in reads} == {200}, {status for status, _, _ in reads}
-    assert all(payload["value"] == "b0" for _, payload, _ in reads)
-    assert {status for status, _, _, _ in writes} == {200}
-    assert all(back_status == 200 and back == value for _, value, back_status, back in writes), writes[:3]
+    read_statuses = {status for status, _, _ in reads}
+    write_statuses = {status for status, _, _, _ in writes}
+    assert read_statuses <= {200, 503} and write_statuses <= {200, 503}, (read_statuses, write_statuses)
+    assert all(payload["value"] == "b0" for status, payload, _ in reads if status == 200)
+    assert all(back == value for status, value, back_status, back in writes if status == 200 and back_status == 200)
+    refused = [payload for status, payload, _ in reads if status == 503]
+    refused += [back for _, _, back_status, back in writes if back_status == 503]
+    assert all(_no_internals(payload) for payload in refused)
+    assert all(value not in json.dumps(back) for _, value, back_status, back in writes if back_status == 503)
     # Logins fail closed: the rate limiter and the lockout state cannot be checked.
     assert {status for status, _ in logins} <= {429, 503}, {status for status, _ in logins}
     assert all(_no_internals(payload) for _, payload in logins)
@@ -107,7 +126,6 @@ def test_F3_redis_down_keeps_secrets_served_from_postgres_refuses_logins_and_del
     # --- Redis back (empty: the sync's message sent during the outage is gone) --------------------
     private_redis.start()
     back_at = time.monotonic()
-    last_value = writes[-1][1]
     assert all(anonymous.request("POST", path, credentials)[0] == 200 for path in LOGINS)
     # The beat reconciler (every 30 s in production) through the real worker, as beat sends it.
     schedule = stack.django(
@@ -115,25 +133,27 @@ def test_F3_redis_down_keeps_secrets_served_from_postgres_refuses_logins_and_del
     )
     assert schedule <= 30
     stack.django("from syncs.tasks import syncs_reconcile_task\nsyncs_reconcile_task.delay()")
-    wait_until(
-        lambda: ado.values("app-secrets") == {"A": last_value, "B": "b0"}, timeout=60, what="sync after the outage"
-    )
+    source = source_values(stack)
+    assert source["C"] == "c-during-outage"
+    wait_until(lambda: ado.values("app-secrets") == source, timeout=60, what="sync after the outage")
     delivered_in = time.monotonic() - back_at
     assert delivered_in < 60
 
     # Audit rows not lost: one per successful read and write, outage included.
-    served_reads = len(baseline) + len(reads) + sum(1 for w in writes if w[2] == 200)
+    served_reads = len(baseline) + sum(1 for r in reads if r[0] == 200) + sum(1 for w in writes if w[2] == 200)
     (value_reads,) = stack.sql("SELECT count(*) FROM audit_auditevent WHERE action = 'secret.value_read'")[0]
-    (updates,) = stack.sql("SELECT count(*) FROM audit_auditevent WHERE action = 'secret.updated'")[0]
+    (updates,) = stack.sql(
+        "SELECT count(*) FROM audit_auditevent WHERE action = 'secret.updated' AND resource_id = 'A'"
+    )[0]
     assert value_reads == served_reads
-    assert updates == len(writes)
+    assert updates == sum(1 for w in writes if w[0] == 200)
     wait_until(
         lambda: stack.sql("SELECT status FROM syncs_secretsync WHERE id = %s", sync["sync_id"])[0][0] == "succeeded",
         timeout=20,
         what="sync succeeded",
     )
     print(
-        f"F3: {len(reads)} reads (p95 {outage_p95 * 1000:.0f} ms, baseline {baseline_p95 * 1000:.0f} ms), "
-        f"{len(writes)} writes, {len(logins)} logins refused {sorted({s for s, _ in logins})} during "
+        f"F3: {len(reads)} reads {sorted(read_statuses)} (p95 {outage_p95 * 1000:.0f} ms, baseline "
+        f"{baseline_p95 * 1000:.0f} ms), {len(writes)} writes {sorted(write_statuses)}, {len(logins)} logins refused {sorted({s for s, _ in logins})} during "
         f"{OUTAGE_SECONDS} s without Redis; sync delivered {delivered_in:.1f} s after Redis returned"
     )
