@@ -95,28 +95,48 @@ def local_services() -> None:
         pytest.skip(message)
 
 
+ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
 @pytest.fixture(scope="module")
-def compose_database(local_services: None) -> Iterator[str]:
-    """A fresh PostgreSQL database for this module, dropped afterwards."""
+def compose_app_role(local_services: None) -> Iterator[str]:
+    """The name of this module's app role (compose: strongroom_app), which `migrate` creates
+    through db_roles; roles are cluster-wide, so the name is unique and the role dropped after."""
+    import psycopg
+
+    name = f"strongroom_app_c{uuid.uuid4().hex[:10]}"
+    yield name
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+@pytest.fixture(scope="module")
+def compose_database(compose_app_role: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for this module, dropped afterwards (before the app role)."""
     import psycopg
 
     name = f"strongroom_compose_{uuid.uuid4().hex[:10]}"
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgres://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    yield name
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
-def secret_files(tmp_path_factory: pytest.TempPathFactory, compose_database: str) -> dict[str, Path]:
-    """The compose secrets, as files with local values (the database URL points at 127.0.0.1)."""
+def secret_files(
+    tmp_path_factory: pytest.TempPathFactory, compose_database: str, compose_app_role: str
+) -> dict[str, Path]:
+    """The compose secrets, as files with local values (the database URLs point at 127.0.0.1: the
+    owner is the local superuser, the app role is this module's)."""
     folder = tmp_path_factory.mktemp("compose-secrets")
     values = {
         "strongroom_secret_key": secrets.token_urlsafe(50),
         "strongroom_root_key": base64.b64encode(os.urandom(32)).decode(),
-        "strongroom_database_url": compose_database,
+        "strongroom_database_owner_url": f"postgres://postgres@127.0.0.1:5432/{compose_database}",
+        "strongroom_database_url": (
+            f"postgres://{compose_app_role}:{secrets.token_urlsafe(16)}@127.0.0.1:5432/{compose_database}"
+        ),
         "postgres_password": "unused-locally",
     }
     files = {}
@@ -268,8 +288,57 @@ def test_it_passes_the_deployment_checks_with_the_compose_settings(
         assert check_id not in report, report
 
 
-def test_it_migrates_and_bootstraps_with_the_compose_command(migrated: str) -> None:
+def test_it_gives_the_owner_role_to_migrate_only(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    migrate = services["migrate"]
+
+    assert migrate["environment"]["DATABASE_URL_FILE"] == "/run/secrets/strongroom_database_owner_url"
+    assert migrate["environment"]["STRONGROOM_APP_DATABASE_URL_FILE"] == "/run/secrets/strongroom_database_url"
+    steps = [step.strip() for step in migrate["command"][-1].split("&&")]
+    assert steps == [
+        "python manage.py migrate --noinput",
+        "python manage.py db_roles",
+        "python manage.py bootstrap",
+    ]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["environment"]["DATABASE_URL_FILE"] == "/run/secrets/strongroom_database_url", name
+        assert "strongroom_database_owner_url" not in services[name]["secrets"], name
+    # The sealer's audit anchor lives in the worker's data directory: a volume, not the container.
+    assert "worker-data:/var/lib/strongroom" in services["worker"]["volumes"]
+    assert "worker-data" in compose["volumes"]
+
+
+def test_it_migrates_and_bootstraps_with_the_compose_command(migrated: str, compose_app_role: str) -> None:
     assert "admin" in migrated.lower()
+    assert f"Database role {compose_app_role} created (password set)" in migrated
+
+
+def test_it_runs_the_app_as_a_role_that_cannot_touch_the_audit_log(
+    compose: dict[str, Any], secret_files: dict[str, Path], migrated: str, compose_app_role: str, tmp_path: Path
+) -> None:
+    env = _service_env(compose, "web", secret_files, tmp_path / "data")
+    probe = (
+        "from django.db import connection, transaction\n"
+        "cursor = connection.cursor()\n"
+        "cursor.execute('SELECT current_user')\n"
+        "print('user=' + cursor.fetchone()[0])\n"
+        "try:\n"
+        "    with transaction.atomic():\n"
+        "        cursor.execute(\"SELECT set_config('strongroom.audit_maintenance', 'on', true)\")\n"
+        "        cursor.execute(\"UPDATE audit_auditevent SET action = 'forged'\")\n"
+        "    print('update=allowed')\n"
+        "except Exception as exc:\n"
+        "    print('update=refused ' + type(exc).__name__)\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", probe],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"user={compose_app_role}" in result.stdout
+    assert "update=refused ProgrammingError" in result.stdout  # permission denied, whatever the setting
 
 
 def test_it_serves_health_from_the_compose_web_command(
@@ -295,7 +364,7 @@ def test_it_serves_health_from_the_compose_web_command(
 
 
 def test_it_starts_the_compose_worker_and_answers_its_healthcheck(
-    compose: dict[str, Any], secret_files: dict[str, Path], tmp_path: Path, start: Any
+    compose: dict[str, Any], secret_files: dict[str, Path], migrated: str, tmp_path: Path, start: Any
 ) -> None:
     worker = compose["services"]["worker"]
     env = _service_env(compose, "worker", secret_files, tmp_path / "data")
@@ -314,7 +383,7 @@ def test_it_starts_the_compose_worker_and_answers_its_healthcheck(
 
 
 def test_it_starts_the_compose_beat(
-    compose: dict[str, Any], secret_files: dict[str, Path], tmp_path: Path, start: Any
+    compose: dict[str, Any], secret_files: dict[str, Path], migrated: str, tmp_path: Path, start: Any
 ) -> None:
     env = _service_env(compose, "beat", secret_files, tmp_path / "data")
 
