@@ -9,5 +9,5 @@ from audit import sealing
 
 @shared_task(name="audit.tasks.audit_seal_pending", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def audit_seal_pending() -> int:
-    """Beat-driven (config/settings.py, every 15 s). Idempotent; overlapping runs are harmless."""
+    """Beat-driven (config/settings.py, every 5 s). Idempotent; overlapping runs are harmless."""
     return sealing.audit_seal_pending()

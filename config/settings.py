@@ -202,7 +202,9 @@ STRONGROOM_DATA_KEY_CACHE_SIZE = env_int("STRONGROOM_DATA_KEY_CACHE_SIZE", 1024)
 STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS = env_int("STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS", 2**30)
 STRONGROOM_MAX_SECRET_BYTES = env_int("STRONGROOM_MAX_SECRET_BYTES", 1024 * 1024)
 STRONGROOM_REFERENCE_DEPTH = 10
-STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = env_int("STRONGROOM_AUDIT_SEAL_DELAY_SECONDS", 30)
+# Rows younger than this wait for the next sealing pass (beat: every 5 s). Until sealed a row is
+# protected by the app role's grants only, so keep this short (docs/audit.md, "The unsealed window").
+STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = env_int("STRONGROOM_AUDIT_SEAL_DELAY_SECONDS", 10)
 # The sealer appends each newest block hash here, outside the database; audit_verify checks it.
 STRONGROOM_AUDIT_ANCHOR_PATH = Path(
     env_str("STRONGROOM_AUDIT_ANCHOR_PATH") or str(DATA_DIR / "audit-anchor.jsonl")
@@ -274,7 +276,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 15.0},
+    "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
     "secret-last-read": {"task": "secrets_app.tasks.secret_last_read_refresh", "schedule": 30.0},
     "data-keys-usage": {"task": "secrets_app.tasks.data_keys_usage_check", "schedule": 3600.0},
     "syncs-reconcile": {"task": "syncs.tasks.syncs_reconcile", "schedule": 30.0},
