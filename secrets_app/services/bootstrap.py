@@ -25,6 +25,7 @@ class BootstrapResult:
     organization: Organization
     password: str | None  # set only when this call created the admin with a generated password
     root_key_generated: bool
+    admin_created: bool = False  # this call created the admin (with a generated or the given password)
 
 
 def root_key_ensure_embedded() -> bool:
@@ -51,6 +52,7 @@ def bootstrap(*, admin_email: str, admin_password: str | None = None) -> Bootstr
     User = get_user_model()
     admin = User.objects.filter(email__iexact=admin_email).first()
     password = None
+    created = admin is None
     if admin is None:
         password = admin_password or secrets.token_urlsafe(18)
         admin = user_create(
@@ -60,4 +62,10 @@ def bootstrap(*, admin_email: str, admin_password: str | None = None) -> Bootstr
             password = None
     else:
         organization_get_or_create(slug=DEFAULT_ORGANIZATION_SLUG, name="Default organization", admin_user=admin)
-    return BootstrapResult(admin=admin, organization=organization, password=password, root_key_generated=generated)
+    return BootstrapResult(
+        admin=admin,
+        organization=organization,
+        password=password,
+        root_key_generated=generated,
+        admin_created=created,
+    )

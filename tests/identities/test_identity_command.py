@@ -50,3 +50,16 @@ def test_it_refuses_unknown_projects_and_roles(cast: Any) -> None:
     with pytest.raises(CommandError, match="unknown role"):
         call_command("identity_create", "--name", "x", "--project", "acme", "--role", "boss", stdout=io.StringIO())
     assert not IdentityProjectMembership.objects.exists()
+
+
+def test_it_finds_the_project_by_its_id_as_its_help_says(cast: Any) -> None:
+    out = io.StringIO()
+
+    call_command("identity_create", "--name", "by-id", "--project", str(cast.project.public_id), "--json", stdout=out)
+
+    created = json.loads(out.getvalue())
+    assert IdentityProjectMembership.objects.get(identity__public_id=created["identityId"]).project == cast.project
+    with pytest.raises(CommandError, match="not found"):
+        call_command(
+            "identity_create", "--name", "x", "--project", "00000000-0000-4000-8000-000000000000", stdout=io.StringIO()
+        )

@@ -83,6 +83,7 @@ def test_it_bootstraps_only_once(fresh_install) -> None:
     assert as_json == {
         "adminEmail": "ops@example.com",
         "adminPassword": None,
+        "adminCreated": False,
         "organization": "default",
         "rootKeyGenerated": False,
     }
@@ -240,3 +241,17 @@ def test_it_refuses_an_owner_from_another_organization(cast) -> None:
         )
 
     assert not Project.objects.filter(slug="x").exists()
+
+
+@pytest.mark.django_db
+def test_it_says_the_admin_was_created_with_the_given_password(fresh_install, monkeypatch) -> None:
+    monkeypatch.setenv("STRONGROOM_ADMIN_PASSWORD", "a-long-operator-chosen-passphrase")
+
+    output = run("bootstrap", "--admin-email", "ops@example.com")
+    again = run("bootstrap", "--admin-email", "ops@example.com")
+
+    assert "First admin created" in output and "STRONGROOM_ADMIN_PASSWORD" in output
+    assert "already exists" not in output
+    assert "a-long-operator-chosen-passphrase" not in output
+    assert get_user_model().objects.get(email="ops@example.com").check_password("a-long-operator-chosen-passphrase")
+    assert "already exists (password unchanged)" in again

@@ -30,6 +30,7 @@ class Command(BaseCommand):
                     {
                         "adminEmail": result.admin.email,
                         "adminPassword": result.password,
+                        "adminCreated": result.admin_created,
                         "organization": result.organization.slug,
                         "rootKeyGenerated": result.root_key_generated,
                     }
@@ -43,5 +44,9 @@ class Command(BaseCommand):
         if result.password:
             self.stdout.write(f"First admin created. Log in as {result.admin.email} with password: {result.password}")
             self.stdout.write("(shown once; change it after logging in)")
+        elif result.admin_created:
+            self.stdout.write(
+                f"First admin created. Log in as {result.admin.email} with the password from STRONGROOM_ADMIN_PASSWORD."
+            )
         else:
             self.stdout.write(f"Admin {result.admin.email} already exists (password unchanged).")

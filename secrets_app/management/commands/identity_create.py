@@ -1,8 +1,9 @@
-"""``manage.py identity_create --name N --project SLUG --role ROLE --universal-auth --json``."""
+"""``manage.py identity_create --name N --project SLUG|UUID --role ROLE --universal-auth --json``."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -27,7 +28,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True)
-        parser.add_argument("--project", required=True, help="project slug (or id)")
+        parser.add_argument("--project", required=True, help="project slug, or its id (the UUID the API shows)")
         parser.add_argument("--role", default="viewer", help="built-in (admin, member, viewer) or custom role slug")
         parser.add_argument(
             "--universal-auth", action="store_true", help="attach universal auth, print a client secret"
@@ -36,12 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        projects = Project.objects.filter(slug=options["project"]).select_related("organization")
-        if projects.count() > 1:
-            raise CommandError("several organizations have a project with this slug")
-        project = projects.first()
-        if project is None:
-            raise CommandError(f"project '{options['project']}' not found")
+        project = _project(options["project"])
         try:
             with transaction.atomic():
                 identity = identity_create_as(actor=OPERATOR, organization=project.organization, name=options["name"])
@@ -64,3 +60,18 @@ class Command(BaseCommand):
         )
         if client_secret:
             self.stdout.write(f"Client id:     {client_id}\nClient secret: {client_secret}  (shown once)")
+
+
+def _project(reference: str) -> Project:
+    """The project named by its id (UUID) or its slug; CommandError when none or several match."""
+    projects = Project.objects.select_related("organization")
+    try:
+        matches = projects.filter(public_id=uuid.UUID(reference))
+    except ValueError:
+        matches = projects.filter(slug=reference)
+    found = list(matches[:2])
+    if len(found) > 1:
+        raise CommandError(f"several organizations have a project with the slug '{reference}'; pass its id (UUID)")
+    if not found:
+        raise CommandError(f"project '{reference}' not found (give its slug or its id)")
+    return found[0]
