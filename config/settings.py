@@ -279,6 +279,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
     "secret-last-read": {"task": "secrets_app.tasks.secret_last_read_refresh", "schedule": 30.0},
     "data-keys-usage": {"task": "secrets_app.tasks.data_keys_usage_check", "schedule": 3600.0},
+    # Re-queues a data-key re-encryption whose message was lost (e.g. sent while Redis was down).
+    "data-keys-reencrypt": {"task": "secrets_app.tasks.data_keys_reencrypt_reconcile", "schedule": 300.0},
     "syncs-reconcile": {"task": "syncs.tasks.syncs_reconcile", "schedule": 30.0},
     "syncs-drift-check": {"task": "syncs.tasks.syncs_drift_check", "schedule": 900.0},
 }

@@ -131,7 +131,13 @@ def validate_outbound_url(field: str, url: str) -> str:
     try:
         return outbound.check_url(url, unresolvable_ok=True)
     except outbound.OutboundRefused as refusal:
-        raise ValidationFailed(field, f"{refusal.host}: {refusal.reason}"[:300]) from None
+        reason = refusal.reason
+        message = (
+            reason[0].upper() + reason[1:]
+            if reason.startswith(("must", "an IP", "not a"))
+            else f"{refusal.host} {reason}"
+        )
+        raise ValidationFailed(field, message[:300]) from None
 
 
 def validate_ca_pem(field: str, pem: str) -> str:

@@ -70,7 +70,8 @@ def test_bad_client_secret_is_exit_2_without_echoing_it(cli_server: CliServer) -
     assert b"wrong-secret-value" not in result.stderr and b"Traceback" not in result.stderr
 
 
-def test_jwt_and_oidc_auth_log_in_through_their_routes(cli_server: CliServer) -> None:
+def test_jwt_and_oidc_auth_log_in_through_their_routes(cli_server: CliServer, settings: Any) -> None:
+    settings.STRONGROOM_OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]  # the local issuer
     from secrets_app.identities.jwt_auth import jwt_auth_configure
     from secrets_app.identities.oidc_auth import discovery_cache_clear, oidc_auth_configure
     from secrets_app.models import IdentityProjectMembership, MachineIdentity, OrgRole
@@ -118,7 +119,10 @@ def test_jwt_and_oidc_auth_log_in_through_their_routes(cli_server: CliServer) ->
         issuer.stop()
 
 
-def test_kubernetes_login_reads_the_service_account_token_file(cli_server: CliServer, tmp_path: Path) -> None:
+def test_kubernetes_login_reads_the_service_account_token_file(
+    cli_server: CliServer, tmp_path: Path, settings: Any
+) -> None:
+    settings.STRONGROOM_OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]  # the local API server
     from secrets_app.identities.kubernetes_auth import kubernetes_auth_configure
     from secrets_app.models import IdentityProjectMembership, MachineIdentity, OrgRole
     from secrets_app.principals import Principal
