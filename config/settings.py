@@ -160,7 +160,8 @@ STRONGROOM_LOGIN_LOCKOUT_IP_THRESHOLD = env_int("STRONGROOM_LOGIN_LOCKOUT_IP_THR
 STRONGROOM_LOGIN_LOCKOUT_SECONDS = env_int("STRONGROOM_LOGIN_LOCKOUT_SECONDS", 900)
 STRONGROOM_LOGIN_LOCKOUT_RESET_SECONDS = env_int("STRONGROOM_LOGIN_LOCKOUT_RESET_SECONDS", 900)
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # refuses a locked login before any password is checked
+    # django-axes' AxesStandaloneBackend: refuses a locked login before any password is checked.
+    "secrets_app.person_lockout.PersonLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_HANDLER = "secrets_app.person_lockout.PersonLockoutHandler"

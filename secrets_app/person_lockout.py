@@ -32,10 +32,12 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.base import AbstractAxesHandler, AxesBaseHandler
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from audit.models import Outcome
@@ -210,6 +212,22 @@ def lockout_refusal_record(*, username: str) -> None:
     )
 
 
+class PersonLockoutBackend(AxesStandaloneBackend):
+    """``AUTHENTICATION_BACKENDS``' first entry: axes' gate, which refuses a locked login before any
+    password is checked. Called without a request (``Client.login`` in tests, internal code), it
+    still refuses a locked account instead of raising axes' "request required" error; such calls
+    have no client address and are not counted (only the login views count failures)."""
+
+    def authenticate(  # type: ignore[override]
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
+        if request is not None:
+            return super().authenticate(request, username=username, password=password, **kwargs)  # type: ignore[no-any-return]
+        if settings.AXES_ENABLED and lockout_is_locked(username=username or "", ip=""):
+            raise PermissionDenied("locked out")
+        return None
+
+
 class PersonLockoutHandler(AbstractAxesHandler, AxesBaseHandler):
     """``AXES_HANDLER``: the account + address lockout above, failing closed."""
 
@@ -261,6 +279,7 @@ def _ip(request: Any) -> str:
 
 __all__ = [
     "LoginLockoutUnavailable",
+    "PersonLockoutBackend",
     "PersonLockoutHandler",
     "lockout_accounts_locked",
     "lockout_clear",

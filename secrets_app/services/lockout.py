@@ -19,7 +19,7 @@ from secrets_app.principals import Principal
 from secrets_app.services.people import _require_org_admin
 
 
-def person_unlock(*, principal: Principal, organization: Organization, user_id: int) -> Any:
+def person_unlock(*, principal: Principal, organization: Organization, user_id: int, reason: str = "") -> Any:
     """Lift the person's lockout (idempotent: unlocking an unlocked account is recorded too).
     Raises LoginLockoutUnavailable (503) when the lockout store cannot be written."""
     _require_org_admin(principal, organization)
@@ -29,7 +29,13 @@ def person_unlock(*, principal: Principal, organization: Organization, user_id: 
     if membership is None:
         raise NotFound("Person not found")
     user = membership.user
-    _unlock(actor=principal.audit_actor(), user=user, organization_ids=[organization.pk], via="organization admin")
+    _unlock(
+        actor=principal.audit_actor(),
+        user=user,
+        organization_ids=[organization.pk],
+        via="organization admin",
+        reason=reason,
+    )
     return user
 
 
@@ -63,7 +69,7 @@ def person_unlock_by_operator(*, email: str = "", ip: str = "") -> dict[str, boo
     return result
 
 
-def _unlock(*, actor: AuditActor, user: Any, organization_ids: list[int | None], via: str) -> bool:
+def _unlock(*, actor: AuditActor, user: Any, organization_ids: list[int | None], via: str, reason: str = "") -> bool:
     username = user.get_username()
     # The audit rows and the cache write stand or fall together: a store failure rolls the rows back.
     with transaction.atomic():
@@ -75,7 +81,13 @@ def _unlock(*, actor: AuditActor, user: Any, organization_ids: list[int | None],
                 organization_id=organization_id,
                 resource_type="user",
                 resource_id=str(user.pk),
-                metadata={"email": user.email, "scope": "account", "was_locked": was_locked, "via": via},
+                metadata={
+                    "email": user.email,
+                    "scope": "account",
+                    "was_locked": was_locked,
+                    "via": via,
+                    **({"reason": reason[:500]} if reason else {}),
+                },
             )
         lockout_clear(username=username, unlock=True)
     return was_locked

@@ -141,6 +141,13 @@ def test_B6_address_locked_after_its_own_threshold(lockout: Any) -> None:
     lockout_clear(username="erin@example.com", unlock=True)
 
 
+def test_B6_locked_account_refused_without_a_request(lockout: Any) -> None:
+    """authenticate() without a request (Django's Client.login, internal callers) still honours a lock."""
+    _lock("charlie@example.com", 24)
+    assert not Client().login(username="charlie@example.com", password=PASSWORD)
+    assert Client().login(username="bob@example.com", password=PASSWORD)
+
+
 def test_B6_lock_expires_on_time(lockout: Any) -> None:
     with override_settings(STRONGROOM_LOGIN_LOCKOUT_SECONDS=1):
         for n in range(5):
@@ -301,7 +308,10 @@ def test_B6_org_admin_unlocks_from_people_page_and_api(lockout: Any, api: Any) -
 
     _lock("dave@example.com", 10)
     assert api(lockout.bob).post(f"/api/v1/organizations/acme-org/people/{lockout.dave.pk}/unlock/").status_code == 403
-    answer = api(lockout.alice).post(f"/api/v1/organizations/acme-org/people/{lockout.dave.pk}/unlock/")
+    url = f"/api/v1/organizations/acme-org/people/{lockout.dave.pk}/unlock/"
+    bad = api(lockout.alice).post(url, {"reason": "x" * 501}, format="json")
+    assert bad.status_code == 400 and "reason" in bad.content.decode()
+    answer = api(lockout.alice).post(url, {"reason": "verified by phone"}, format="json")
     assert answer.status_code == 200 and answer.json()["email"] == "dave@example.com"
     assert _login(_client(16), "dave@example.com", PASSWORD).status_code == 302
     # Another organization's admin cannot reach the person.
@@ -311,6 +321,7 @@ def test_B6_org_admin_unlocks_from_people_page_and_api(lockout: Any, api: Any) -
     unlocked = AuditEvent.objects.filter(action="user.unlocked", organization_id=lockout.organization.pk)
     assert {event.resource_id for event in unlocked} == {str(lockout.charlie.pk), str(lockout.dave.pk)}
     assert all(event.metadata["was_locked"] and event.actor_id == str(lockout.alice.pk) for event in unlocked)
+    assert unlocked.get(resource_id=str(lockout.dave.pk)).metadata["reason"] == "verified by phone"
     schema = api(lockout.alice).get("/api/schema/?format=json").json()
     assert "post" in schema["paths"]["/api/v1/organizations/{organization}/people/{id}/unlock/"]
 

@@ -41,6 +41,12 @@ class PasswordChangeRequest(StrictSerializer):
     newPassword = serializers.CharField(write_only=True)
 
 
+class PersonUnlockRequest(StrictSerializer):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, default="", help_text="Kept in the audit log"
+    )
+
+
 class PersonDeactivateRequest(StrictSerializer):
     reason = serializers.CharField(
         required=False, allow_blank=True, max_length=500, default="", help_text="Kept in the audit log"

@@ -19,6 +19,7 @@ from secrets_app.api.serializers.people import (
     PersonDeactivateRequest,
     PersonListSerializer,
     PersonSerializer,
+    PersonUnlockRequest,
     PersonUpdateRequest,
 )
 from secrets_app.models import OrganizationMembership
@@ -110,8 +111,8 @@ class PersonUnlockApi(ApiView):
 
     @extend_schema(
         operation_id="people_unlock",
-        request=None,
-        responses={200: PersonSerializer, **errors(403, 404, 503)},
+        request=PersonUnlockRequest,
+        responses={200: PersonSerializer, **errors(400, 403, 404, 503)},
         description=(
             "Org admins only. Lift the person's failed-login lockout (and forget their failures); "
             "audited as user.unlocked. 503 when the lockout store cannot be reached."
@@ -119,7 +120,8 @@ class PersonUnlockApi(ApiView):
     )
     def post(self, request: Request, organization: str, id: int) -> Response:
         org = organization_get_for_principal(self.principal, organization)
-        person_unlock(principal=self.principal, organization=org, user_id=id)
+        data = self.parse(PersonUnlockRequest, request.data)
+        person_unlock(principal=self.principal, organization=org, user_id=id, reason=data["reason"])
         membership = OrganizationMembership.objects.select_related("user").get(organization=org, user_id=id)
         return Response(PersonSerializer(membership).data)
 
