@@ -8,11 +8,13 @@ someone decides how it is audited; a mapping that names an action no code record
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from tests.api.conftest import seeded  # noqa: F401, F811  (the fixture, for this module)
@@ -387,3 +389,75 @@ def test_D1_each_secret_tree_operation_records_exactly_one_event_allowed_or_deni
         assert response.status_code == 403, (route, response.status_code)
         event = _one_new_event(before, response, DENIED)
         assert (event.outcome, event.actor_role) == ("deny", "viewer")
+
+
+# --- D3: no secrets in the audit log; hostile text stored escaped -----------------------------------
+
+HOSTILE = 'evil\r\nFAKE 2026 user.logged_in\x1b[31m\u2028\u2029\x85\u202e"}{"x":1'
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
+
+
+def _forms(text: str) -> list[str]:
+    import base64
+    import urllib.parse
+
+    raw = text.encode()
+    return [
+        text,
+        base64.b64encode(raw).decode()[4:-4],
+        raw.hex(),
+        urllib.parse.quote(text, safe=""),
+        json.dumps(text)[1:-1],
+    ]
+
+
+def test_D3_keeps_credentials_and_values_out_of_audit_rows_and_escapes_hostile_text(cast: Any, api: Any) -> None:
+    import secrets as random
+
+    from audit.export import audit_export_jsonl
+    from audit.sealing import audit_seal_pending
+    from audit.verification import audit_verify
+    from tests.identities.universal_support import make_org_admin
+
+    canary = f"CANARY_{random.token_hex(16)}"
+    make_org_admin(cast)
+    alice = api(cast.alice)
+    personal = alice._credentials["HTTP_AUTHORIZATION"].split()[1]
+    alice.credentials(HTTP_AUTHORIZATION=f"Bearer {personal}", HTTP_USER_AGENT=HOSTILE)
+    p = "/api/v1/projects/acme/"
+    alice.post(p + "secrets/", {"environment": "dev", "path": "/", "key": "HOLDER", "value": canary}, format="json")
+    alice.get(p + "secrets/HOLDER/", {"environment": "dev"})
+    alice.patch(p + "secrets/HOLDER/?environment=dev", {"value": canary + "-2", "comment": canary}, format="json")
+    refused = alice.post(
+        p + "secrets/", {"environment": "dev", "path": "/", "key": f"BAD {HOSTILE}", "value": canary}, format="json"
+    )
+    identity = alice.post("/api/v1/organizations/acme-org/identities/", {"name": f"robot {HOSTILE}"}, format="json")
+    base = f"/api/v1/identities/{identity.json()['id']}/universal-auth/"
+    alice.put(base, {}, format="json")
+    client_secret = alice.post(base + "client-secrets/", {}, format="json").json()["clientSecret"]
+    login = APIClient().post(
+        "/api/v1/auth/universal-auth/login", {"clientId": alice.get(base).json()["clientId"], "clientSecret": client_secret},
+        format="json", HTTP_USER_AGENT=HOSTILE,
+    )  # fmt: skip
+    access_token = login.json()["accessToken"]
+    APIClient().get(p + "secrets/", HTTP_AUTHORIZATION=f"Bearer {access_token}x", HTTP_USER_AGENT=HOSTILE)
+    APIClient().post("/api/v1/auth/universal-auth/login", {"clientId": canary, "clientSecret": canary}, format="json")
+
+    assert refused.status_code == 400 and login.status_code == 200
+    events = list(AuditEvent.objects.all())
+    text = json.dumps(
+        [{k: v for k, v in vars(e).items() if k != "_state"} for e in events], default=str, ensure_ascii=False
+    )
+    for needle in (canary, personal, client_secret, access_token):
+        for form in _forms(needle):
+            assert form not in text, "a credential or value reached the audit log"
+    hostile_rows = [e for e in events if "evil" in e.user_agent]
+    assert hostile_rows, "the hostile user agent was not recorded at all"
+    for event in events:
+        for name in ("actor_label", "environment", "path", "resource_id", "source_ip", "user_agent"):
+            assert not CONTROL.search(getattr(event, name)), (event.action, name, getattr(event, name))
+    lines = list(audit_export_jsonl(AuditEvent.objects.all()))
+    assert len(lines) == len(events) and all(line.count("\n") == 1 and not CONTROL.search(line[:-1]) for line in lines)
+    assert all(json.loads(line)["id"] for line in lines)
+    audit_seal_pending(delay_seconds=0)
+    assert audit_verify().ok
