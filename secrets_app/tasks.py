@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from secrets_app.services.keys import data_key_reencrypt, data_key_usage_check
+from secrets_app.services.keys import data_key_reencrypt, data_key_reencrypt_pending, data_key_usage_check
 
 
 @shared_task(name="secrets_app.tasks.data_key_reencrypt", acks_late=True, reject_on_worker_lost=True)
@@ -23,6 +23,15 @@ def data_keys_usage_check_task() -> list[int]:
     for project_id in rotated:
         data_key_reencrypt_task.delay(project_id)
     return rotated
+
+
+@shared_task(name="secrets_app.tasks.data_keys_reencrypt_reconcile", acks_late=True, reject_on_worker_lost=True)
+def data_keys_reencrypt_reconcile_task() -> list[int]:
+    """Beat-driven: queue re-encryption for projects still behind their newest data key."""
+    pending = data_key_reencrypt_pending()
+    for project_id in pending:
+        data_key_reencrypt_task.delay(project_id)
+    return pending
 
 
 @shared_task(name="secrets_app.tasks.secret_last_read_refresh", acks_late=True, reject_on_worker_lost=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -123,6 +124,44 @@ def data_key_reencrypt(*, project_id: int, batch_size: int = 500) -> int:
                 row.save(update_fields=["value_ciphertext", "comment_ciphertext"])
                 moved += 1
     return moved
+
+
+def data_key_reencrypt_pending() -> list[int]:
+    """Projects that still hold secret versions under an older data key: a re-encryption that was
+    never queued or whose message was lost (e.g. ``rotate_data_keys`` while the broker was down).
+    Beat re-queues them (``data_key_reencrypt`` is idempotent), so correctness never depends on
+    that one message. Only versions written before the newest key can be behind it."""
+    from secrets_app.models import SecretVersion
+
+    pending: list[int] = []
+    newest_keys = (
+        DataKey.objects.filter(project__isnull=False).order_by("project_id", "-version").distinct("project_id")
+        if _is_postgres()
+        else _newest_keys()
+    )
+    for data_key in newest_keys:
+        if data_key.version == 1 or data_key.project_id is None:
+            continue
+        older = SecretVersion.objects.filter(
+            # A write that took the old key just before the rotation may commit a moment after it.
+            secret__project_id=data_key.project_id,
+            created_at__lte=data_key.created_at + timedelta(minutes=10),
+        )
+        if _is_postgres():
+            # The key id is bytes 2..5 of every ciphertext (format byte, then the big-endian id).
+            older = older.extra(  # noqa: S610 - no caller input; the id is an integer from our table
+                where=["substring(value_ciphertext from 2 for 4) <> int4send(%s::int4)"], params=[data_key.pk]
+            )
+            behind = older.exists()
+        else:
+            behind = any(
+                envelope.key_id_of(bytes(ciphertext)) != data_key.pk
+                for ciphertext in older.values_list("value_ciphertext", flat=True).iterator()
+                if ciphertext
+            )
+        if behind:
+            pending.append(data_key.project_id)
+    return pending
 
 
 def data_key_usage_check(*, max_encryptions: int) -> list[int]:

@@ -9,7 +9,8 @@ mix of wrong answers, and prints which one it saw. Logins must be refused (429/5
 limiter and lockout state cannot be read). Every request that was served keeps its audit row
 (audit is PostgreSQL only). A secret written during the outage (by a process that does not go
 through the API limiter) loses its sync's Celery message; the sync row stays QUEUED and the beat
-reconciler (every 30 s) sends it again once Redis is back.
+reconciler (every 30 s) sends it again once Redis is back. Likewise a data-key rotation during the
+outage: the re-encryption it could not queue is queued by its beat reconciler (every 5 min).
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ def test_F3_redis_down_keeps_secrets_served_from_postgres_refuses_logins_and_del
                  "from secrets_app.selectors.secrets import secret_list\n"
                  "from secrets_app.services.secrets import SecretInput, secret_bulk_upsert")
     )  # fmt: skip
+    # The operator rotates a data key: the key rotates, the re-encryption cannot be queued.
+    rotated = stack.manage("rotate_data_keys", "--project", "acme")
+    assert "reconciler" in rotated.stdout and "Traceback" not in rotated.stderr
     time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))
     stop.set()
     for thread in threads:
@@ -132,12 +136,24 @@ def test_F3_redis_down_keeps_secrets_served_from_postgres_refuses_logins_and_del
         "from django.conf import settings\nresult = settings.CELERY_BEAT_SCHEDULE['syncs-reconcile']['schedule']"
     )
     assert schedule <= 30
-    stack.django("from syncs.tasks import syncs_reconcile_task\nsyncs_reconcile_task.delay()")
+    stack.django(
+        "from syncs.tasks import syncs_reconcile_task\n"
+        "from secrets_app.tasks import data_keys_reencrypt_reconcile_task\n"
+        "syncs_reconcile_task.delay()\n"
+        "data_keys_reencrypt_reconcile_task.delay()"
+    )
     source = source_values(stack)
     assert source["C"] == "c-during-outage"
     wait_until(lambda: ado.values("app-secrets") == source, timeout=60, what="sync after the outage")
     delivered_in = time.monotonic() - back_at
     assert delivered_in < 60
+    # The re-encryption the outage swallowed runs: no version is left on the old data key.
+    wait_until(
+        lambda: stack.django("from secrets_app.services.keys import data_key_reencrypt_pending\n"
+                             "result = data_key_reencrypt_pending()") == [],
+        timeout=30, interval=0.5, what="re-encryption queued by the reconciler",
+    )  # fmt: skip
+    assert source_values(stack) == source  # every secret still decrypts
 
     # Audit rows not lost: one per successful read and write, outage included.
     served_reads = len(baseline) + sum(1 for r in reads if r[0] == 200) + sum(1 for w in writes if w[2] == 200)

@@ -38,7 +38,14 @@ class Command(BaseCommand):
                         total += moved
                     self.stdout.write(f"{project.slug}: data key v{data_key.version}, re-encrypted {total} versions")
                 else:
-                    data_key_reencrypt_task.delay(project.pk)
+                    try:
+                        data_key_reencrypt_task.delay(project.pk)
+                    except Exception as exc:  # noqa: BLE001 - the broker is down: beat queues it later
+                        self.stdout.write(
+                            f"{project.slug}: data key v{data_key.version}; the broker did not take the re-encryption"
+                            f" ({type(exc).__name__}): the data-keys-reencrypt reconciler (beat) queues it"
+                        )
+                        continue
                     self.stdout.write(f"{project.slug}: data key v{data_key.version}, re-encryption queued")
         except SealedError as exc:
             raise CommandError(f"Strongroom is sealed: {exc}") from None
