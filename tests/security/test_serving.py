@@ -98,10 +98,16 @@ def production_server(django_db_setup: None, django_db_blocker: Any, tmp_path_fa
                 break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
+                _stop(process)
                 pytest.fail(f"gunicorn did not start:\n{server.output()[-4000:]}")
             time.sleep(0.2)
     yield server
-    os.killpg(process.pid, signal.SIGTERM)
+    _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:

@@ -137,3 +137,37 @@ def _state(pid: int) -> str:
         return "zombie" if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z" else "alive"
     except OSError:
         return "zombie"
+
+
+def test_it_says_running_only_when_ready_and_its_children_die_with_it(launch: Launch) -> None:
+    launch.wait_for(rf"Strongroom is running at http://127\.0\.0\.1:{launch.port}/")
+    # At once, not after a retry: the worker's broker folders already exist.
+    with urllib.request.urlopen(f"http://127.0.0.1:{launch.port}/readyz", timeout=5) as response:
+        ready = response.status
+    children = launch.children()
+
+    launch.process.kill()  # SIGKILL: the launcher gets no chance to stop anything itself
+    launch.process.wait(timeout=10)
+
+    assert ready == 200
+    assert len(children) == 3
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (_port_taken(launch.port) or _alive(children)):
+        time.sleep(0.2)
+    assert not _port_taken(launch.port), "the port is still held after the launcher was killed"
+    assert not _alive(children), launch.output()[-3000:]
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        # As a server binds (gunicorn too): connections left in TIME_WAIT do not hold the port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists() and _state(pid) != "zombie"]
