@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from audit.models import Outcome
 from secrets_app.crypto.envelope import DecryptionError
@@ -58,18 +58,18 @@ def secret_integrity_failure_record(*, scope: ProjectScope, failure: SecretInteg
     )
 
 
-def audits_integrity_failures(
-    read: Callable[Concatenate[ProjectScope, P], R],
-) -> Callable[Concatenate[ProjectScope, P], R]:
-    """Decorate a selector taking the reader's scope first: an integrity failure inside it is
-    audited for that reader, then re-raised (the API answers it as a generic integrity error)."""
+def audits_integrity_failures(read: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a selector whose ``scope`` (first argument, or the keyword) is the reader's: an
+    integrity failure inside it is audited for that reader, then re-raised (the API answers it as a
+    generic integrity error)."""
 
     @functools.wraps(read)
-    def wrapper(scope: ProjectScope, /, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return read(scope, *args, **kwargs)
+            return read(*args, **kwargs)
         except SecretIntegrityError as failure:
-            secret_integrity_failure_record(scope=scope, failure=failure)
+            scope = kwargs["scope"] if "scope" in kwargs else args[0]
+            secret_integrity_failure_record(scope=scope, failure=failure)  # type: ignore[arg-type]
             raise
 
     return wrapper
