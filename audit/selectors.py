@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from audit.models import AuditEvent
+from audit.models import ActorType, AuditEvent
 
 FILTER_KEYS = frozenset({"action", "actor", "outcome", "environment", "resource", "since", "until"})
 
@@ -35,7 +35,8 @@ def audit_event_list(
     Filters (empty values are ignored; an unknown key raises ``ValueError`` so a typo never silently
     widens a search):
       ``action``: exact name, or a prefix when it ends with ``.`` or ``*`` (``secret.``, ``secret.*``);
-      ``actor``: actor id (exact) or a case-insensitive part of the actor label;
+      ``actor``: ``type:id`` exact (``user:7``, ``identity:7``: a person and a machine with the same
+      number are different actors), or a case-insensitive part of the actor label;
       ``outcome``, ``environment``: exact;
       ``resource``: ``type:id`` exact, or a resource id (exact) or part of the path;
       ``since`` / ``until``: datetimes or ISO 8601 strings (naive means UTC), both inclusive.
@@ -60,7 +61,7 @@ def audit_event_list(
         else:
             events = events.filter(action=action)
     if actor := values.get("actor"):
-        events = events.filter(Q(actor_id=str(actor)) | Q(actor_label__icontains=str(actor)))
+        events = events.filter(_actor_q(str(actor)))
     if outcome := values.get("outcome"):
         events = events.filter(outcome=str(outcome))
     if environment := values.get("environment"):
@@ -82,6 +83,13 @@ def audit_event_actions(*, project_ids: list[int] | None = None, organization_id
     if project_ids is not None:
         events = events.filter(project_id__in=project_ids)
     return list(events.order_by("action").values_list("action", flat=True).distinct())
+
+
+def _actor_q(actor: str) -> Q:
+    kind, sep, ident = actor.partition(":")
+    if sep and kind in ActorType.values and ident:
+        return Q(actor_type=kind, actor_id=ident)
+    return Q(actor_label__icontains=actor)
 
 
 def _resource_q(resource: str) -> Q:

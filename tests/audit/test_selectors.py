@@ -70,9 +70,12 @@ def test_it_filters_by_exact_action_or_prefix(log: dict[str, AuditEvent]) -> Non
     assert _list({"action": "secret"}) == set()
 
 
-def test_it_filters_by_actor_label_or_id(log: dict[str, AuditEvent]) -> None:
+def test_it_filters_by_actor_label_or_typed_id(log: dict[str, AuditEvent]) -> None:
     assert _list({"actor": "CHAR"}) == {log["charlie_denied"].pk}
-    assert _list({"actor": BOB.id}) == {log["bob_read"].pk}
+    assert _list({"actor": f"user:{BOB.id}"}) == {log["bob_read"].pk}
+    # A machine with bob's number is another actor, and a bare number is no id at all.
+    assert _list({"actor": f"identity:{BOB.id}"}) == set()
+    assert _list({"actor": BOB.id}) == set()
 
 
 def test_it_filters_by_outcome_environment_and_resource(log: dict[str, AuditEvent]) -> None:
