@@ -3,7 +3,8 @@ with a load generator in separate processes. Prints one JSON document.
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/strongroom_bench — the
 database is dropped and recreated), BENCH_REDIS_URL (default redis://127.0.0.1:6379/14),
-BENCH_SECONDS per scenario (default 10), BENCH_CONCURRENCY (default 8), BENCH_WORKERS (gunicorn, 4).
+BENCH_SECONDS per scenario (default 10), BENCH_CONCURRENCY (default 8), BENCH_WORKERS (gunicorn, 4),
+BENCH_SLOW_CLIENTS / BENCH_SLOWLORIS_SECONDS (50 / 60; BENCH_SLOWLORIS=0 skips it).
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ def main() -> int:
         "STRONGROOM_SYNC_ALLOWED_HOSTS": "127.0.0.1",  # the sync benchmark's local ADO emulator
         # The login benchmark measures the login itself, not the per-IP limiter (all load is one IP).
         "STRONGROOM_LOGIN_RATE_PER_MINUTE": "100000000",
+        # Likewise the per-principal API limits: one token drives all the load.
+        "STRONGROOM_API_READ_RATE_PER_MINUTE": "0",
+        "STRONGROOM_API_WRITE_RATE_PER_MINUTE": "0",
     }
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     setup = subprocess.run([PYTHON, "-c", SETUP_SCRIPT], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
@@ -149,6 +153,8 @@ def main() -> int:
         [
             str(Path(PYTHON).parent / "gunicorn"),
             "config.wsgi",
+            "--config",  # production's gunicorn settings (docker-compose.yml, Dockerfile, make run)
+            "config/gunicorn.py",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -195,6 +201,21 @@ def main() -> int:
                 seconds=seconds,
                 processes=processes,
                 threads=max(1, concurrency // processes),
+            )
+        if os.environ.get("BENCH_SLOWLORIS", "1") != "0":
+            from bench import slowloris
+
+            # security-bar E2 / issue 8 item 4: 50 slow clients for 60 s; /healthz and a secret read
+            # must keep answering under 200 ms p99.
+            results["slowloris"] = slowloris.measure(
+                port,
+                secret_path=f"{base}/SECRET_007/?environment=prod&path=/",
+                token=token,
+                clients=int(os.environ.get("BENCH_SLOW_CLIENTS", "50")),
+                seconds=float(os.environ.get("BENCH_SLOWLORIS_SECONDS", "60")),
+            )
+            results["slowloris"]["errors"] = (
+                results["slowloris"]["healthz"]["failures"] + results["slowloris"]["secret_read"]["failures"]
             )
         if os.environ.get("BENCH_SYNC", "1") != "0":
             from bench import sync_propagation

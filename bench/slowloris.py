@@ -56,9 +56,7 @@ class SlowClients:
 
     def _request_head(self, index: int) -> bytes:
         return (
-            b"POST /account/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris-"
-            + str(index).encode()
-            + b"\r\n"
+            b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris-" + str(index).encode() + b"\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
         )
 

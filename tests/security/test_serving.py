@@ -227,7 +227,7 @@ def test_E2_chunked_body_over_the_cap_refused_413(production_server: Server) -> 
 @pytest.mark.slow
 def test_E2_trickled_body_is_cut_off_with_408(production_server: Server) -> None:
     head = (
-        b"POST /account/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
     )
     started = time.monotonic()
