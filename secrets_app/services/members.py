@@ -12,7 +12,7 @@ from secrets_app.errors import Conflict, NotFound, ValidationFailed
 from secrets_app.guard import require
 from secrets_app.models import BuiltinRole, Environment, OrganizationMembership, ProjectMembership, Role, RoleRule
 from secrets_app.paths import validate_path_glob
-from secrets_app.policy import Rule, is_known_action_pattern
+from secrets_app.policy import Rule, actions_matching, is_known_action_pattern, is_scoped
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.services.grants import (
     grant_require,
@@ -145,15 +145,15 @@ def _clean_rules(scope: ProjectScope, rules: Sequence[dict[str, Any]]) -> list[d
         if unknown:
             raise ValidationFailed(f"{field}.environments", f"unknown environment(s): {', '.join(unknown)}")
         tags = [validate_slug(tag, field=f"{field}.tags") for tag in rule.get("tags") or []]
-        cleaned.append(
-            {
-                "effect": effect,
-                "action": action,
-                "environments": environments,
-                "path": validate_path_glob(str(rule.get("path") or "/**"), field=f"{field}.path"),
-                "tags": tags,
-            }
-        )
+        path = validate_path_glob(str(rule.get("path") or "/**"), field=f"{field}.path")
+        if (environments or tags or path != "/**") and not any(map(is_scoped, actions_matching(action))):
+            # A project-wide action is asked of the whole project: a condition would make the
+            # rule silently apply nowhere.
+            raise ValidationFailed(
+                f"{field}.action",
+                f"'{action}' is project-wide: environments, path and tags apply only to secrets, folders and imports",
+            )
+        cleaned.append({"effect": effect, "action": action, "environments": environments, "path": path, "tags": tags})
     return cleaned
 
 

@@ -290,3 +290,42 @@ def test_A6_admins_keep_full_control(roles: Any, api: Any) -> None:
     response = api(roles.alice).patch(f"/api/v1/projects/acme/members/{bob}/", {"role": "all-star"}, format="json")
     assert response.status_code == 200
     member_add(scope=roles.scope(roles.alice), email=roles.charlie.email, role="admin")
+
+
+def test_A6_conditions_on_a_project_wide_action_are_refused_not_ignored(cast: Any, api: Any) -> None:
+    response = api(cast.alice).post(
+        "/api/v1/projects/acme/roles/",
+        {"slug": "odd", "rules": [{"action": "members.manage", "environments": ["dev"]}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "project-wide" in response.json()["error"]["message"]
+
+
+def test_A3_a_principal_has_no_bare_id_to_compare() -> None:
+    """The wrong comparison cannot be written: there is no ``principal.id``, and the typed keys of
+    a person and a machine with the same number differ."""
+    from secrets_app.principals import Principal, PrincipalKey, PrincipalKind
+
+    person = Principal(key=PrincipalKey(PrincipalKind.USER, 7), label="p")
+    machine = Principal(key=PrincipalKey(PrincipalKind.IDENTITY, 7), label="m")
+    assert not hasattr(person, "id") and not hasattr(machine, "id")
+    assert person.key != machine.key and str(machine.key) == "identity:7"
+    assert (person.user_id, person.identity_id) == (7, None)
+    assert (machine.user_id, machine.identity_id) == (None, 7)
+
+
+def test_A3_no_code_reaches_for_a_principals_bare_number() -> None:
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for package in ("secrets_app", "syncs", "audit", "approvals")
+        for path in (root / package).rglob("*.py")
+        if path.name != "principals.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"principal\.(id\b|key\.pk)", line)
+    ]
+    assert offenders == []
