@@ -193,6 +193,12 @@ class SyncDeleteQuery(StrictSerializer):
     )
 
 
+class SyncDeleteWarningSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    message = serializers.CharField()
+
+
 class SyncDeletedSerializer(serializers.Serializer):
     removed = serializers.ListField(child=serializers.CharField())
     left = serializers.ListField(child=serializers.CharField())
+    warnings = SyncDeleteWarningSerializer(many=True, help_text="Managed keys deliberately left at the destination")

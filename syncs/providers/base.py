@@ -329,10 +329,12 @@ class SyncProvider:
         stays recorded."""
         raise NotImplementedError
 
-    def delete_items(self, ctx: SyncContext, names: list[str], *, delete_container: bool) -> None:
+    def delete_items(self, ctx: SyncContext, names: list[str], *, delete_container: bool) -> dict[str, str] | None:
         """Remove *names* (all managed by the sync being deleted) from the destination, and the
         container itself when *delete_container* (only passed when the sync created it) and it
-        is then empty. Items not in *names* are never touched. "Not found" counts as done."""
+        is then empty. Items not in *names* are never touched. "Not found" counts as done.
+        Returns the names deliberately left alone, each with the reason (e.g. a Key Vault secret
+        whose managed-by tag was removed by hand); None or ``{}`` when every name was removed."""
         raise NotImplementedError
 
     def drift(

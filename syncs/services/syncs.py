@@ -225,6 +225,7 @@ def sync_delete(*, scope: ProjectScope, sync: SecretSync, remove_managed: bool =
 def _delete_locked(scope: ProjectScope, sync: SecretSync, remove_managed: bool) -> dict[str, Any]:
     names = list(SyncManagedKey.objects.filter(sync=sync).values_list("name", flat=True))
     removed: list[str] = []
+    warnings: list[dict[str, str]] = []
     container_deleted = False
     if remove_managed and names:
         provider = provider_for(sync.connection.kind)
@@ -238,12 +239,15 @@ def _delete_locked(scope: ProjectScope, sync: SecretSync, remove_managed: bool) 
                 created_container=sync.created_container,
                 state=dict(sync.remote_state),
             )
-            provider.delete_items(ctx, names, delete_container=sync.created_container)
+            kept = provider.delete_items(ctx, names, delete_container=sync.created_container) or {}
         except ProviderError as exc:
             message = safe_error(exc, secrets=[str(v) for v in info.credentials.values()])
             raise Conflict(f"Could not remove the managed keys at the destination: {message}") from None
-        removed = names
-        container_deleted = sync.created_container
+        # A name the provider deliberately left alone is reported as a warning, never as removed.
+        warnings = [{"name": name, "message": f"{name} {reason}"} for name, reason in sorted(kept.items())]
+        removed = [name for name in names if name not in kept]
+        container_deleted = sync.created_container and not kept
+    left = [name for name in names if name not in removed]
     with transaction.atomic():
         _audit(
             scope,
@@ -251,8 +255,9 @@ def _delete_locked(scope: ProjectScope, sync: SecretSync, remove_managed: bool) 
             sync,
             removeManaged=remove_managed,
             removed=removed[:500],
-            left=[] if remove_managed else names[:500],
+            left=left[:500],
+            warnings=warnings[:500],
             containerMayBeDeleted=container_deleted,
         )
         sync.delete()
-    return {"removed": removed, "left": [] if remove_managed else names}
+    return {"removed": removed, "left": left, "warnings": warnings}

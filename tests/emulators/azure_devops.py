@@ -153,6 +153,10 @@ class AzureDevOpsEmulator:
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.delay = 0.0  # seconds slept before answering each variable-group write
+        # What GET _apis/ResourceAreas answers: [] (on-premises style, the client uses the org URL),
+        # or a list of {"id", "name", "locationUrl"}; a list without the core area (603fe2ac…'s
+        # area 79134c72-4a58-4b42-976c-04e7115f32bf) makes the SDK fall back to app.vssps.visualstudio.com.
+        self.resource_areas: list[dict[str, str]] = []
         self._next_id = 1
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -365,7 +369,8 @@ class AzureDevOpsEmulator:
         if method == "OPTIONS" and parts == ["_apis"]:
             return 200, {}, {"count": len(LOCATIONS), "value": LOCATIONS}
         if method == "GET" and parts == ["_apis", "ResourceAreas"]:
-            return 200, {}, {"count": 0, "value": []}
+            areas = list(self.resource_areas)
+            return 200, {}, {"count": len(areas), "value": areas}
         if method == "GET" and parts[:2] == ["_apis", "projects"]:
             return self._projects(parts[2:])
         with self._lock:

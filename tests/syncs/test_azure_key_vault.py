@@ -185,6 +185,28 @@ def test_removing_the_sync_deletes_only_its_tagged_secrets(cast: Any, kv: Any) -
     assert kv.get("A").deleted_at is not None
 
 
+def test_removing_the_sync_reports_an_untagged_secret_as_a_warning_not_as_removed(cast: Any, kv: Any, api: Any) -> None:
+    from audit.models import AuditEvent
+
+    put_secret(cast, "A", "1")
+    put_secret(cast, "B", "2")
+    sync = make_kv_sync(cast, make_kv_connection(cast, kv), kv)
+    run_now(sync)
+    kv.get("B").current.tags = {}  # untagged by hand: left alone, and said so
+
+    answer = api(cast.alice).delete(f"/api/v1/projects/acme/syncs/{sync.public_id}/?removeManaged=true")
+
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["removed"] == ["A"] and body["left"] == ["B"]
+    assert [warning["name"] for warning in body["warnings"]] == ["B"]
+    assert "managed-by=strongroom" in body["warnings"][0]["message"]
+    event = AuditEvent.objects.get(action="sync.deleted")
+    assert event.metadata["removed"] == ["A"] and event.metadata["left"] == ["B"]
+    assert [warning["name"] for warning in event.metadata["warnings"]] == ["B"]
+    assert kv.values() == {"B": "2"}
+
+
 def test_a_bad_client_secret_fails_at_once_without_retry(cast: Any, kv: Any) -> None:
     put_secret(cast, "A", "1")
     sync = make_kv_sync(cast, make_kv_connection(cast, kv, secret="wrong"), kv)

@@ -338,24 +338,25 @@ class AzureDevOpsProvider(SyncProvider):
         )
         return result
 
-    def delete_items(self, ctx: SyncContext, names: list[str], *, delete_container: bool) -> None:
+    def delete_items(self, ctx: SyncContext, names: list[str], *, delete_container: bool) -> dict[str, str] | None:
         from syncs.providers.azure_devops.client import call
 
         ado, agent, core = self._session(ctx)
         group = self._find_group(ado, agent, ctx.destination)
         if group is None:
-            return
+            return None
         doomed = {name.lower() for name in names}
         variables = {name: value for name, value in self._carried(group).items() if name.lower() not in doomed}
         if delete_container and not variables:
             project_id = self._project_ref(ado, core, ctx)[0]
             call(ado, "delete the variable group", agent.delete_variable_group, group.id, [project_id])
-            return
+            return None
         if len(variables) == len(group.variables or {}):
-            return  # none of ours is there any more
+            return None  # none of ours is there any more
         project = self._project_ref(ado, core, ctx)
         parameters = self._parameters(ctx, project, group, variables)
         call(ado, "update the variable group", agent.update_variable_group, parameters, group.id)
+        return None
 
     # --- drift --------------------------------------------------------------------------------
     def drift(
@@ -409,8 +410,8 @@ def _same_organization(url: str, connection_url: str, *, field: str) -> None:
     host of their choosing)."""
     if url.strip().rstrip("/").lower() != connection_url.strip().rstrip("/").lower():
         raise ConfigError(
-            f"{field}: must be the connection's organization URL ({connection_url}); "
-            "a connection's credential is only ever sent to its own organization"
+            f"{field}: refused {urlsplit(url.strip()).netloc or url[:80]}: must be the connection's organization URL "
+            f"({connection_url}); a connection's credential is only ever sent to its own organization"
         )
 
 

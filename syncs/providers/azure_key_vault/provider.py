@@ -343,16 +343,23 @@ class AzureKeyVaultProvider(SyncProvider):
             if exc.status != 404:
                 raise
 
-    def delete_items(self, ctx: SyncContext, names: list[str], *, delete_container: bool) -> None:
+    def delete_items(self, ctx: SyncContext, names: list[str], *, delete_container: bool) -> dict[str, str] | None:
         """Soft-delete *names*, but only those still tagged ``managed-by=strongroom`` (a vault is
-        never deleted: it is not ours to remove)."""
+        never deleted: it is not ours to remove). Returns the untagged ones, left alone."""
         from syncs.providers.azure_key_vault.client import call
 
         client = self._client(ctx.connection, ctx.destination["vault_url"])
-        doomed = {name.lower() for name in names}
+        doomed = {name.lower(): name for name in names}
+        left: dict[str, str] = {}
         for prop in call("list secrets", lambda: list(client.list_properties_of_secrets())):
-            if str(prop.name).lower() in doomed and (prop.tags or {}).get(TAG_MANAGED_BY) == MANAGED_BY:
+            name = doomed.get(str(prop.name).lower())
+            if name is None:
+                continue
+            if (prop.tags or {}).get(TAG_MANAGED_BY) == MANAGED_BY:
                 self._delete(client, str(prop.name))
+            else:
+                left[name] = f"no longer carries the {TAG_MANAGED_BY}={MANAGED_BY} tag, so it was not removed"
+        return left
 
     # --- drift --------------------------------------------------------------------------------
     def drift(
