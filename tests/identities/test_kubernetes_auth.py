@@ -11,6 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from secrets_app.errors import ValidationFailed
 from secrets_app.identities.kubernetes_auth import kubernetes_auth_configure, kubernetes_auth_login
 from secrets_app.identities.login_common import UPSTREAM_FAILED, LoginRefused
 from secrets_app.models import IdentityProjectMembership, KubernetesAuth, MachineIdentity
@@ -211,3 +212,17 @@ def test_the_infisical_compatible_login_routes_use_these_services(
     assert refused.status_code == 401 and refused.json()["statusCode"] == 401
     other = k8s.add_service_account_token("kube-system", "operator")
     assert client.post(url, {"identityId": str(robot.public_id), "jwt": other}, format="json").status_code == 401
+
+
+@pytest.mark.parametrize("reviewer", ["07401b.f395accd246ae52d", "static-token-0f9a3c5e7d1b"])
+def test_an_opaque_reviewer_token_is_accepted_and_the_token_review_decides(
+    robot: MachineIdentity, admin_principal: Any, k8s: KubernetesEmulator, reviewer: str
+) -> None:
+    # Bootstrap (id.secret) and static bearer tokens are not JWTs; the API server accepts them.
+    k8s.reviewer_tokens.add(reviewer)
+    _configure(admin_principal, robot, k8s, token_reviewer_jwt=reviewer)
+    assert _login(robot, k8s.add_service_account_token("ci", "deployer"))
+    assert k8s.requests[-1]["authorization"] == f"Bearer {reviewer}"
+    with pytest.raises(ValidationFailed) as caught:
+        _configure(admin_principal, robot, k8s, token_reviewer_jwt="two words")
+    assert "tokenReviewerJwt" in caught.value.fields
