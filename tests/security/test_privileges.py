@@ -329,3 +329,17 @@ def test_A3_no_code_reaches_for_a_principals_bare_number() -> None:
         if re.search(r"principal\.(id\b|key\.pk)", line)
     ]
     assert offenders == []
+
+
+def test_A3_identity_twin_reaches_nothing_of_that_org_through_the_compat_api(cast: Any, twin: Any) -> None:
+    _, identity = twin
+    client = identity_client(identity)
+    workspace = str(cast.project.public_id)
+    for route in (
+        f"/compat/infisical/api/v3/secrets/raw?workspaceId={workspace}&environment=dev",
+        f"/compat/infisical/api/v4/secrets?projectId={workspace}&environment=dev",
+        f"/compat/infisical/api/v1/workspace/{workspace}",
+        "/compat/infisical/api/v1/projects/slug/acme",
+    ):
+        response = client.get(route)
+        assert response.status_code in (403, 404), (route, response.status_code)
