@@ -305,7 +305,8 @@ def test_A5_takes_away_access_on_the_very_next_request(cast: Any, api: Any) -> N
         format="json",
     )
     assert edited.status_code == 200, edited.content
-    assert reads() == (403, 403)  # the deny on everything beats the allow on everything
+    app, db = reads()  # the deny on everything beats the allow on everything (403, or 404: prod is hidden)
+    assert app in (403, 404) and db in (403, 404)
     # Removing the membership ends everything at once.
     admin.patch(f"{P}/acme/members/{membership.pk}/", {"role": "member"}, format="json")
     assert reads() == (200, 200)
