@@ -95,13 +95,22 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 # Under gunicorn's gevent worker (config/gunicorn.py) each request runs in a greenlet of its own and
 # Django's connections are per greenlet: a kept connection would outlive its greenlet unused, one
-# idle PostgreSQL connection per request served. There they are closed at the end of each request.
+# idle PostgreSQL connection per request served. There each request borrows one from a pool instead.
 _GEVENT_WORKER = "gevent.monkey" in sys.modules and sys.modules["gevent.monkey"].is_module_patched("socket")
 DB_CONN_MAX_AGE = env_int("STRONGROOM_DB_CONN_MAX_AGE", 0 if _GEVENT_WORKER else 60)
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)
     }
+    if _GEVENT_WORKER and DB_CONN_MAX_AGE == 0:
+        # One worker serves up to STRONGROOM_WEB_CONNECTIONS requests at once: they share a bounded
+        # pool (a request waits up to 5 s for a connection, then 503) instead of each opening one
+        # and exhausting PostgreSQL's max_connections for the worker and beat too.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env_int("STRONGROOM_DB_POOL_SIZE", 10),
+            "timeout": 5,
+        }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
     DATABASES = {
