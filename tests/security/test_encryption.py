@@ -101,3 +101,91 @@ def test_C1_leaves_no_value_token_or_client_secret_in_redis(cast: Any, api: Any,
     assert stored, "nothing in Redis: the sweep would prove nothing"
     for needle in (canary, personal, created["clientSecret"], token, token.split(".")[-1]):
         assert not any(form in stored for form in _forms(needle)), "a value or credential reached Redis"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_C4_a_reencryption_killed_half_way_resumes_with_nothing_lost_while_writes_go_on(cast: Any) -> None:
+    import signal
+    import struct
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    from secrets_app.crypto import envelope
+    from secrets_app.models import DataKey, SecretVersion
+    from secrets_app.selectors.secrets import secret_list
+    from secrets_app.services.keys import data_key_reencrypt, data_key_reencrypt_pending
+    from secrets_app.services.secrets import SecretInput, secret_bulk_upsert, secret_update
+    from tests.support.celery_worker import ROOT, require_postgres, wait_until, worker_env
+
+    require_postgres("the re-encryption runs in another process on the test database")
+    alice = cast.scope(cast.alice)
+    count = 2000
+    expected = {f"K{i}": f"value-{i}\r\n\U0001f511" for i in range(count)}
+    items = [SecretInput(key=k, value=v) for k, v in expected.items()]
+    for start in range(0, count, 1000):  # a bulk write takes at most 1,000 secrets
+        secret_bulk_upsert(scope=alice, environment="dev", path="/", items=items[start : start + 1000])
+    old_key = DataKey.objects.get(project=cast.project, version=1)
+    versions_before = SecretVersion.objects.filter(secret__project=cast.project).count()
+
+    def key_ids() -> list[int]:
+        rows = SecretVersion.objects.filter(secret__project=cast.project).values_list("value_ciphertext", flat=True)
+        return [envelope.key_id_of(bytes(row)) for row in rows]
+
+    def under_key(key_id: int) -> int:
+        header = struct.pack(">BI", 1, key_id)  # format version 1, key id: the first 5 bytes
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM {SecretVersion._meta.db_table} WHERE substring(value_ciphertext from 1 for 5) = %s",  # noqa: S608 - the table name is ours
+                [header],
+            )
+            return int(cursor.fetchone()[0])
+
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "rotate_data_keys", "--project", "acme", "--now"],
+        cwd=ROOT, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        new_key = wait_until(
+            lambda: DataKey.objects.filter(project=cast.project, version=2).first(), timeout=60, interval=0.05
+        )
+        # Kill as soon as the first batch has committed (a cheap count on the ciphertext header).
+        wait_until(lambda: under_key(new_key.pk) >= 505, timeout=120, interval=0.005)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    at_kill = key_ids()
+    assert 0 < at_kill.count(old_key.pk) < count, "the kill did not land half-way: nothing to resume"
+    # Half-way through, every old row still reads, and writes use the new key at once.
+    listed = secret_list(alice, environment="dev", path="/", include_values=True).secrets
+    assert {view.key: view.value for view in listed} == expected
+    for index in range(5):
+        secret_update(
+            scope=alice,
+            environment="dev",
+            path="/",
+            key=f"K{index}",
+            item=SecretInput(key=f"K{index}", value=f"new-{index}"),
+        )
+        expected[f"K{index}"] = f"new-{index}"
+    written = SecretVersion.objects.filter(secret__project=cast.project, version=2).values_list(
+        "value_ciphertext", flat=True
+    )
+    assert len(written) == 5 and {envelope.key_id_of(bytes(row)) for row in written} == {new_key.pk}
+
+    assert cast.project.pk in data_key_reencrypt_pending()  # what the beat reconciler would queue
+    while data_key_reencrypt(project_id=cast.project.pk):
+        pass
+    assert data_key_reencrypt(project_id=cast.project.pk) == 0  # idempotent: nothing left to move
+
+    assert set(key_ids()) == {new_key.pk}
+    assert SecretVersion.objects.filter(secret__project=cast.project).count() == versions_before + 5
+    pairs = list(SecretVersion.objects.filter(secret__project=cast.project).values_list("secret_id", "version"))
+    assert len(pairs) == len(set(pairs))
+    listed = secret_list(alice, environment="dev", path="/", include_values=True).secrets
+    assert {view.key: view.value for view in listed} == expected
