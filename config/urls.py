@@ -13,3 +13,6 @@ urlpatterns = [
     path("", include("syncs.ui.urls")),
     path("", include("secrets_app.ui.urls")),
 ]
+
+# Unmatched URLs under /api/ answer the API's JSON error shape; elsewhere Django's page.
+handler404 = "secrets_app.api.errors.not_found"

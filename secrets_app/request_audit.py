@@ -55,9 +55,18 @@ def token_rejected_record(*, raw_token: str | None, reason: str, surface: str) -
     )
 
 
+def _printable(name: str) -> str:
+    """A submitted field name as safe text: control characters, NUL and lone surrogates escaped
+    (PostgreSQL's jsonb refuses the last two, and the audit row must always be writable)."""
+    return "".join(
+        char if char.isprintable() and not 0xD800 <= ord(char) <= 0xDFFF else f"\\u{ord(char):04x}"
+        for char in name[:MAX_FIELD_NAME]
+    )
+
+
 def field_names(names: Any) -> list[str]:
-    """At most MAX_FIELDS field names, each cut to MAX_FIELD_NAME characters, in a stable order."""
-    return sorted({str(name)[:MAX_FIELD_NAME] for name in names})[:MAX_FIELDS]
+    """At most MAX_FIELDS field names, each cut to MAX_FIELD_NAME characters and escaped, sorted."""
+    return sorted({_printable(str(name)) for name in names})[:MAX_FIELDS]
 
 
 def request_invalid_record(

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -76,14 +77,32 @@ def _audit_invalid_write(request: Any, fields: list[str], status_code: int) -> N
     # The authenticated caller if authentication ran; never trigger it from here.
     user = getattr(request, "_user", None)
     principal = principal_of(user) if user is not None and getattr(user, "is_authenticated", False) else None
-    request_invalid_record(
-        principal=principal,
-        method=method.upper(),
-        url_path=getattr(request, "path", ""),
-        fields=fields,
-        surface="api",
-        status=status_code,
-    )
+    try:
+        request_invalid_record(
+            principal=principal,
+            method=method.upper(),
+            url_path=getattr(request, "path", ""),
+            fields=fields,
+            surface="api",
+            status=status_code,
+        )
+    except AuditWriteError:
+        # The request is refused and changed nothing either way: answer the 400, never a 500.
+        logger.error("request %s: request.invalid could not be audited", getattr(request, "request_id", ""))
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404``: a URL no route matches. Under ``/api/`` the answer is the API's JSON error
+    (a client must never have to parse an HTML page); elsewhere Django's own page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "error": {"code": "not_found", "message": "No such route or object"},
+                "requestId": getattr(request, "request_id", ""),
+            },
+            status=404,
+        )
+    return page_not_found(request, exception or Http404())
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

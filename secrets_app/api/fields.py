@@ -10,8 +10,43 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
+def _json_type_error(field: serializers.Field, value: Any) -> Any:
+    """What is wrong with the JSON type of *value* for *field*, or None.
+
+    DRF coerces on input: a CharField takes ``0`` as ``"0"``, a BooleanField takes ``"yes"`` and
+    ``1``, an IntegerField takes ``"5"``. A JSON body has real types, and the schema we publish says
+    which: a number where a string is documented is the client's mistake, answered 400 — never
+    guessed at. Returns a message, a ``{index: message}`` dict for list items, or None.
+    """
+    if value is None:
+        return None if field.allow_null else "This field may not be null."
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be a JSON boolean (true or false)."
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "Must be a JSON integer."
+    if isinstance(field, serializers.FloatField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "Must be a JSON number."
+    if isinstance(field, serializers.CharField | serializers.ChoiceField):
+        return None if isinstance(value, str) else "Must be a JSON string."
+    if isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            return "Must be a JSON array."
+        items = {index: _json_type_error(field.child, item) for index, item in enumerate(value)}
+        items = {
+            index: [problem] if isinstance(problem, str) else problem for index, problem in items.items() if problem
+        }
+        return items or None
+    if isinstance(field, serializers.DictField | serializers.Serializer) and not isinstance(
+        field, serializers.ListSerializer
+    ):
+        return None if isinstance(value, dict) else "Must be a JSON object."
+    return None
+
+
 class StrictSerializer(serializers.Serializer):
-    """A request body: unknown fields are refused (400 naming them), never silently dropped.
+    """A request body: unknown fields are refused (400 naming them), never silently dropped, and
+    every field takes only its documented JSON type (``{"name": 0}`` is a 400, not ``"0"``).
 
     A typo such as ``expires_at`` for ``expiresAt`` would otherwise be ignored without a word, and a
     field like ``projectId`` or ``createdBy`` must never reach a model.
@@ -29,6 +64,15 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(set(data) - {name for name, field in self.fields.items() if not field.read_only})
             if unknown:
                 raise serializers.ValidationError({name: ["is not a field of this request"] for name in unknown})
+            wrong: dict[str, Any] = {}
+            for name, field in self.fields.items():
+                if field.read_only or name not in data:
+                    continue
+                problem = _json_type_error(field, data[name])
+                if problem:
+                    wrong[name] = [problem] if isinstance(problem, str) else problem
+            if wrong:
+                raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)
 
 

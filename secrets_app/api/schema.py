@@ -51,6 +51,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
+    pattern=r"^[!-~]{1,255}$",
     description="Makes a retry safe: the same key with the same request replays the first answer; "
     "with a different request it is refused (422). Kept 24 hours.",
 )
@@ -59,5 +60,6 @@ IF_MATCH = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
+    pattern=r'^(W/)?"?[0-9]{1,9}"?$',
     description="Check-and-set: the version you read (the ETag of GET). A stale version answers 412.",
 )

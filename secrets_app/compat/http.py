@@ -292,14 +292,18 @@ def _audit_invalid(request: HttpRequest, principal: Principal | None, error: Com
     fields = [
         ".".join(str(part) for part in item.get("path", [])) or "body" for item in issues if isinstance(item, dict)
     ]
-    request_invalid_record(
-        principal=principal,
-        method=request.method or "",
-        url_path=request.path,
-        fields=fields or ["body"],
-        surface="compat",
-        status=error.status,
-    )
+    try:
+        request_invalid_record(
+            principal=principal,
+            method=request.method or "",
+            url_path=request.path,
+            fields=fields or ["body"],
+            surface="compat",
+            status=error.status,
+        )
+    except AuditWriteError:
+        # The request is refused and changed nothing either way: answer the 4xx, never a 500.
+        logger.error("request %s: request.invalid could not be audited", getattr(request, "request_id", ""))
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -328,3 +328,29 @@ def test_E1_extra_fields_are_refused_not_assigned(cast: Any, api: Any) -> None:
         ["is_revoked"],
     ]
     assert created.status_code == 201 and created.json()["version"] == 1
+
+
+def test_E1_wrong_json_types_and_blank_filters_are_400(cast: Any, api: Any) -> None:
+    """Seen by schemathesis: ``{"name": 0}`` was taken as ``"0"``, ``?until=`` as no filter."""
+    from secrets_app.models import OrganizationMembership, OrgRole
+
+    OrganizationMembership.objects.filter(user=cast.alice).update(role=OrgRole.ADMIN)
+    alice = api(cast.alice)
+    identity, _token = _identity_token(cast)
+    number_name = alice.post("/api/v1/tokens/", {"name": 0}, format="json")
+    string_flag = alice.patch(f"/api/v1/identities/{identity.public_id}/", {"isActive": "false"}, format="json")
+    string_number = alice.post(
+        "/api/v1/projects/acme/environments/", {"slug": "qa", "name": "QA", "position": "2"}, format="json"
+    )
+    blank_filter = alice.get("/api/v1/audit-events/", {"until": ""})
+    no_route = alice.get("/api/v1/tokens/not-a-number/")
+
+    assert number_name.status_code == 400 and list(number_name.json()["error"]["fields"]) == ["name"]
+    assert string_flag.status_code == 400 and list(string_flag.json()["error"]["fields"]) == ["isActive"]
+    assert string_number.status_code == 400 and list(string_number.json()["error"]["fields"]) == ["position"]
+    assert blank_filter.status_code == 400 and list(blank_filter.json()["error"]["fields"]) == ["until"]
+    assert not cast.alice.api_tokens.filter(name="0").exists()
+    identity.refresh_from_db()
+    assert identity.is_active
+    assert no_route.status_code == 404 and no_route["Content-Type"] == "application/json"
+    assert no_route.json()["error"]["code"] == "not_found"

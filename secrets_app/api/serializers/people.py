@@ -23,7 +23,13 @@ class PersonListSerializer(serializers.Serializer):
 class PersonAddRequest(StrictSerializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=OrgRole.values, default=OrgRole.MEMBER)
-    password = serializers.CharField(required=False, write_only=True, help_text="Omit to generate one (returned once)")
+    password = serializers.CharField(
+        required=False,
+        write_only=True,
+        min_length=12,
+        trim_whitespace=False,
+        help_text="Omit to generate one (returned once). At least 12 characters and not a common password",
+    )
 
 
 class PersonCreatedSerializer(PersonSerializer):
@@ -38,7 +44,9 @@ class PersonUpdateRequest(StrictSerializer):
 
 class PasswordChangeRequest(StrictSerializer):
     currentPassword = serializers.CharField(write_only=True)
-    newPassword = serializers.CharField(write_only=True)
+    newPassword = serializers.CharField(
+        write_only=True, min_length=12, trim_whitespace=False, help_text="At least 12 characters, not a common password"
+    )
 
 
 class PersonUnlockRequest(StrictSerializer):
