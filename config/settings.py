@@ -104,12 +104,12 @@ if DATABASE_URL:
     }
     if _GEVENT_WORKER and DB_CONN_MAX_AGE == 0:
         # One worker serves up to STRONGROOM_WEB_CONNECTIONS requests at once: they share a bounded
-        # pool (a request waits up to 5 s for a connection, then 503) instead of each opening one
+        # pool (a request waits up to 2 s for a connection, then 503) instead of each opening one
         # and exhausting PostgreSQL's max_connections for the worker and beat too.
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
             "max_size": env_int("STRONGROOM_DB_POOL_SIZE", 10),
-            "timeout": 5,
+            "timeout": 2,
         }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
