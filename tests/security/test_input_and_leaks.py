@@ -135,3 +135,33 @@ def _property_names(node: Any) -> list[str]:
     if isinstance(node, list):
         return [name for value in node for name in _property_names(value)]
     return []
+
+
+def test_H1_every_celery_task_of_ours_takes_ids_only() -> None:
+    """Task arguments travel through the broker and land in worker logs: only ids may travel.
+    A new task with any other kind of argument fails here."""
+    import inspect
+    import typing
+
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    ours = {
+        name: task
+        for name, task in app.tasks.items()
+        if getattr(task.run, "__module__", "").split(".")[0] in ("secrets_app", "syncs", "audit", "approvals")
+    }
+    assert ours, "no tasks found: the check would prove nothing"
+    offending = []
+    for name, task in sorted(ours.items()):
+        hints = typing.get_type_hints(task.run)
+        for parameter in inspect.signature(task.run).parameters.values():
+            if parameter.name in ("self", "args", "kwargs"):
+                continue
+            if not (parameter.name.endswith("_id") and hints.get(parameter.name) is int):
+                offending.append(f"{name}({parameter.name}: {hints.get(parameter.name)})")
+    for entry in app.conf.beat_schedule.values():
+        if any(not isinstance(arg, int) for arg in entry.get("args", ())) or entry.get("kwargs"):
+            offending.append(f"beat {entry['task']} {entry.get('args')} {entry.get('kwargs')}")
+
+    assert offending == [], f"tasks whose arguments are not ids: {offending}"
