@@ -240,7 +240,7 @@ def test_A2_canonicalises_every_path_as_the_reference_rules_say() -> None:
          "\uff0f", "\uff41", "e\u0301", "\u00e9", "\u200b", "\u202e", "\x00", "\n", " ", "_", "-", "a" * 65]
     )  # fmt: skip
 
-    @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=1000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(pieces, max_size=12).map("".join))
     def agrees(raw: str) -> None:
         want = _reference_canonical(raw)
