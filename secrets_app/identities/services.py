@@ -439,28 +439,32 @@ def client_secret_revoke(
     if secret is None:
         raise NotFound("Client secret not found")
     with transaction.atomic():
-        if secret.revoked_at is None:
+        # One event for the request: the secret's revocation names how many of its tokens died with it.
+        tokens = identity_tokens_revoke(
+            identity=identity, actor=principal.audit_actor(), client_secret_id=secret.pk, audited=False
+        )
+        already = secret.revoked_at is not None
+        if not already:
             secret.revoked_at = timezone.now()
             secret.save(update_fields=["revoked_at"])
-            _audit(
-                principal.audit_actor(),
-                identity,
-                "identity.client_secret_revoked",
-                client_secret_id=secret.pk,
-                reason=reason[:500],
-            )
-        identity_tokens_revoke(identity=identity, actor=principal.audit_actor(), client_secret_id=secret.pk)
+        _audit(
+            principal.audit_actor(),
+            identity,
+            "identity.client_secret_revoked",
+            client_secret_id=secret.pk,
+            reason=reason[:500],
+            tokens_revoked=tokens,
+            already_revoked=already,
+        )
     return secret
 
 
 def identity_tokens_revoke_all(*, principal: Principal, identity: MachineIdentity, reason: str = "") -> int:
     """Revoke every live access token of the identity (new logins still work). The revocation is
-    audited as ``identity.tokens_revoked``; a *reason* is recorded next to it."""
+    audited as one ``identity.tokens_revoked`` event that carries the *reason*."""
     organization_admin_require(principal, identity.organization, "identities.update")
     with transaction.atomic():
-        count = identity_tokens_revoke(identity=identity, actor=principal.audit_actor())
-        if reason:
-            _audit(principal.audit_actor(), identity, "identity.tokens_revoke_reason", reason=reason[:500], count=count)
+        count = identity_tokens_revoke(identity=identity, actor=principal.audit_actor(), reason=reason)
     return count
 
 

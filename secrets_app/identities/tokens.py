@@ -206,21 +206,34 @@ def access_token_revoke(*, raw_token: str) -> None:
         )
 
 
-def identity_tokens_revoke(*, identity: MachineIdentity, actor: AuditActor, client_secret_id: int | None = None) -> int:
-    """Revoke every live token of the identity (or only those a client secret issued)."""
+def identity_tokens_revoke(
+    *,
+    identity: MachineIdentity,
+    actor: AuditActor,
+    client_secret_id: int | None = None,
+    reason: str = "",
+    audited: bool = True,
+) -> int:
+    """Revoke every live token of the identity (or only those a client secret issued), recorded as one
+    ``identity.tokens_revoked`` event carrying the *reason*. ``audited=False`` is for a caller whose own
+    event already records the revocation (one request, one audit event)."""
     query = IdentityAccessToken.objects.filter(identity=identity, revoked_at__isnull=True)
     if client_secret_id is not None:
         query = query.filter(client_secret_id=client_secret_id)
     with transaction.atomic():
         count = query.update(revoked_at=timezone.now())
-        audit_record(
-            action="identity.tokens_revoked",
-            actor=actor,
-            organization_id=identity.organization_id,
-            resource_type="identity",
-            resource_id=str(identity.public_id),
-            metadata={"count": count, "client_secret_id": client_secret_id},
-        )
+        if audited:
+            metadata: dict[str, object] = {"count": count, "client_secret_id": client_secret_id}
+            if reason:
+                metadata["reason"] = reason[:500]
+            audit_record(
+                action="identity.tokens_revoked",
+                actor=actor,
+                organization_id=identity.organization_id,
+                resource_type="identity",
+                resource_id=str(identity.public_id),
+                metadata=metadata,
+            )
     return count
 
 
