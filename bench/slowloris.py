@@ -125,7 +125,7 @@ class SlowClients:
         return sum(1 for sock in self.sockets if sock is not None)
 
 
-def _probe(port: int, path: str, headers: dict[str, str], record: Probe) -> None:
+def probe(port: int, path: str, headers: dict[str, str], record: Probe) -> None:
     started = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT_SECONDS)
     try:
@@ -166,8 +166,8 @@ def measure(
         deadline = time.monotonic() + seconds
         holding_min = slow.holding()
         while time.monotonic() < deadline:
-            _probe(port, "/healthz", {}, healthz)
-            _probe(port, secret_path, {"Authorization": f"Bearer {token}"}, secret)
+            probe(port, "/healthz", {}, healthz)
+            probe(port, secret_path, {"Authorization": f"Bearer {token}"}, secret)
             holding_min = min(holding_min, slow.holding())
             time.sleep(pause)
         opened = slow.connections_opened

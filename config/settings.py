@@ -133,6 +133,15 @@ else:
         }
     }
 
+# Django's default list with PBKDF2 (the one used for new hashes) computed off the gevent hub, so a
+# sign-in attempt does not stall its web worker for 0.2 s (secrets_app/passwords.py).
+PASSWORD_HASHERS = [
+    "secrets_app.passwords.OffHubPBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

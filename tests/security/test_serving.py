@@ -83,6 +83,10 @@ def production_server(django_db_setup: None, django_db_blocker: Any, tmp_path_fa
         "STRONGROOM_LOG_LEVEL": "WARNING",
         # The probes read one secret many times a second: the per-principal API limit is not under test.
         "STRONGROOM_API_READ_RATE_PER_MINUTE": "0",
+        # Likewise people's lockout and the login rate: the sign-in load test posts many wrong passwords.
+        "STRONGROOM_LOGIN_LOCKOUT_THRESHOLD": "1000000",
+        "STRONGROOM_LOGIN_LOCKOUT_IP_THRESHOLD": "1000000",
+        "STRONGROOM_LOGIN_RATE_PER_MINUTE": "1000000",
         "WEB_CONCURRENCY": "2",
     }
     log = folder / "gunicorn.log"
@@ -180,6 +184,7 @@ def test_E2_slow_body_does_not_starve_healthz(production_server: Server, secret_
 
 
 @pytest.mark.slow
+@pytest.mark.django_db  # the server runs on the test database: it must exist
 def test_E2_oversized_body_refused_413_before_it_is_read(production_server: Server) -> None:
     from django.conf import settings
 
@@ -198,6 +203,7 @@ def test_E2_oversized_body_refused_413_before_it_is_read(production_server: Serv
 
 
 @pytest.mark.slow
+@pytest.mark.django_db  # the server runs on the test database: it must exist
 def test_E2_oversized_compat_body_refused_in_infisical_shape(production_server: Server) -> None:
     head = (
         b"POST /compat/infisical/api/v4/secrets/X HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -211,6 +217,7 @@ def test_E2_oversized_compat_body_refused_in_infisical_shape(production_server: 
 
 
 @pytest.mark.slow
+@pytest.mark.django_db  # the server runs on the test database: it must exist
 def test_E2_chunked_body_over_the_cap_refused_413(production_server: Server) -> None:
     from django.conf import settings
 
@@ -225,6 +232,7 @@ def test_E2_chunked_body_over_the_cap_refused_413(production_server: Server) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.django_db  # the server runs on the test database: it must exist
 def test_E2_trickled_body_is_cut_off_with_408(production_server: Server) -> None:
     head = (
         b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -250,6 +258,7 @@ def test_E2_trickled_body_is_cut_off_with_408(production_server: Server) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.django_db  # the server runs on the test database: it must exist
 def test_E2_trickled_headers_are_dropped(production_server: Server) -> None:
     """Headers arriving one line every half second: the connection is dropped at the deadline."""
     started = time.monotonic()
@@ -271,6 +280,52 @@ def test_E2_trickled_headers_are_dropped(production_server: Server) -> None:
 
     assert closed_after is not None, "the server kept reading headers past its deadline"
     assert HEADER_TIMEOUT_SECONDS - 1 < closed_after < HEADER_TIMEOUT_SECONDS + 2
+
+
+@pytest.mark.slow
+@pytest.mark.django_db  # the server runs on the test database: it must exist
+def test_E2_password_hashing_does_not_stall_the_worker(production_server: Server) -> None:
+    """Four sign-in attempts at a time (PBKDF2, ~0.2 s of CPU each) for 5 s: /healthz, served by the
+    same two gevent workers, keeps answering (the hash runs off the event loop)."""
+    import threading
+
+    import requests
+
+    base = f"http://127.0.0.1:{production_server.port}"
+    email = f"nobody-{os.urandom(4).hex()}@example.com"  # no lockout left over from an earlier run
+    stop = threading.Event()
+    attempts: list[int] = []
+
+    def sign_in_forever() -> None:
+        session = requests.Session()
+        page = session.get(f"{base}/login/", timeout=10).text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        while not stop.is_set():
+            answer = session.post(
+                f"{base}/login/",
+                data={"csrfmiddlewaretoken": token, "email": email, "password": "wrong-password-123"},
+                timeout=30,
+            )
+            attempts.append(answer.status_code)
+
+    threads = [threading.Thread(target=sign_in_forever) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    health = slowloris.Probe()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        slowloris.probe(production_server.port, "/healthz", {}, health)
+        time.sleep(0.05)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    summary = health.summary()
+
+    # 401: the form, shown again with its error.
+    assert len(attempts) >= 8 and set(attempts) == {401}, (attempts[:20], production_server.output()[-3000:])
+    assert summary["failures"] == 0, summary
+    assert summary["p99_ms"] < 200, summary
 
 
 # --- deeply nested JSON (Django's request handling, so the test client suffices) ------------------
