@@ -153,7 +153,6 @@ def authenticate(request: HttpRequest) -> Principal:
     if not raw:
         raise CompatError(401, "Token missing", error="UnauthorizedError")
     from secrets_app.identities.tokens import TokenError, access_token_authenticate, looks_like_identity_token
-
     from secrets_app.request_audit import token_rejected_record
 
     if looks_like_identity_token(raw):

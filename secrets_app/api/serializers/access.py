@@ -107,7 +107,9 @@ class TokenCreateRequest(StrictSerializer):
 class AuditEventQuery(serializers.Serializer):
     project = serializers.CharField(required=False, help_text="Project slug or id")
     action = serializers.CharField(required=False, help_text="Exact action, or a prefix: secret.* or secret.")
-    actor = serializers.CharField(required=False, help_text="type:id (user:7, identity:7), or part of the actor label (email)")
+    actor = serializers.CharField(
+        required=False, help_text="type:id (user:7, identity:7), or part of the actor label (email)"
+    )
     resource = serializers.CharField(required=False, help_text="type:id, a resource id, or part of a path")
     outcome = serializers.ChoiceField(choices=Outcome.values, required=False)
     environment = serializers.CharField(required=False)
