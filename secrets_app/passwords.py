@@ -30,6 +30,5 @@ class OffHubPBKDF2PasswordHasher(PBKDF2PasswordHasher):
             return super().encode(password, salt, iterations)
         import gevent
 
-        parent = super()
-        result: Any = gevent.get_hub().threadpool.apply(parent.encode, (password, salt, iterations))
+        result: Any = gevent.get_hub().threadpool.apply(PBKDF2PasswordHasher.encode, (self, password, salt, iterations))
         return str(result)
