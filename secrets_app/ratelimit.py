@@ -12,15 +12,24 @@ count N. Who uses it:
   ``STRONGROOM_API_READ_RATE_PER_MINUTE`` / ``STRONGROOM_API_WRITE_RATE_PER_MINUTE``. The limit is per
   principal, not per token: a machine cannot multiply its budget by logging in again.
 
-If the counter cannot be read or written the request is refused with 503 (fail closed, like
-Vault's answer when its quota lookup fails): an attacker who can knock the store over must not get
-unlimited guesses or unlimited reads. Health probes are plain Django views and never counted.
+When the shared store cannot be read or written:
+
+- **logins fail closed** (503): an attacker who can knock the store over must not get unlimited
+  guesses (like Vault's answer when its quota lookup fails);
+- **authenticated API requests fall back to a counter in this process** (same limits, per worker):
+  the caller has already proved who it is against PostgreSQL, the limit is an abuse guard, not an
+  authentication control, and a Redis outage must not stop every pipeline from reading its
+  secrets (security bar F3: served from PostgreSQL). Still bounded, never unlimited; the fallback
+  is logged once a minute per worker.
+
+Health probes are plain Django views and never counted.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 
 from django.conf import settings
@@ -61,10 +70,40 @@ def _store() -> object:
     return caches[getattr(settings, "STRONGROOM_RATE_LIMIT_CACHE", "default")]
 
 
-def rate_limit_hit(*, bucket: str, subject: str, limit: int, refused: str, unavailable: str) -> None:
+class _LocalWindows:
+    """Fixed one-minute windows counted in this process: the fallback while the shared store is down."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._window = -1
+        self._counts: dict[str, int] = {}
+        self._warned_window = -1
+
+    def hit(self, key: str, window: int) -> int:
+        with self._lock:
+            if window != self._window:  # a new minute: forget the old one (bounded memory)
+                self._window, self._counts = window, {}
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
+
+    def should_warn(self, window: int) -> bool:
+        with self._lock:
+            if self._warned_window == window:
+                return False
+            self._warned_window = window
+            return True
+
+
+_local = _LocalWindows()
+
+
+def rate_limit_hit(
+    *, bucket: str, subject: str, limit: int, refused: str, unavailable: str, local_fallback: bool = False
+) -> None:
     """Count one request of *subject* in *bucket*. Raises RateLimited (message *refused*, with
-    ``{retry_after}`` filled in) past *limit* per minute, RateLimitUnavailable (message *unavailable*)
-    when the store cannot count. A *limit* of 0 or less turns the bucket off."""
+    ``{retry_after}`` filled in) past *limit* per minute. When the store cannot count: with
+    *local_fallback*, count in this process instead; otherwise raise RateLimitUnavailable (message
+    *unavailable*). A *limit* of 0 or less turns the bucket off."""
     if limit <= 0:
         return
     now = time.time()
@@ -79,9 +118,17 @@ def rate_limit_hit(*, bucket: str, subject: str, limit: int, refused: str, unava
         except ValueError:  # expired between add and incr: start it again
             store.add(key, 0, timeout=WINDOW_SECONDS + 5)  # type: ignore[attr-defined]
             count = store.incr(key)  # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - any store failure must refuse, whatever its type
-        logger.error("rate limiter unavailable for %s (%s); refusing the request", bucket, type(exc).__name__)
-        raise RateLimitUnavailable(unavailable) from None
+    except Exception as exc:  # noqa: BLE001 - any store failure must refuse (or count locally), whatever its type
+        if not local_fallback:
+            logger.error("rate limiter unavailable for %s (%s); refusing the request", bucket, type(exc).__name__)
+            raise RateLimitUnavailable(unavailable) from None
+        if _local.should_warn(window):
+            logger.warning(
+                "rate limiter store unavailable (%s); counting %s in this process until it answers",
+                type(exc).__name__,
+                bucket,
+            )
+        count = _local.hit(key, window)
     if count > limit:
         retry_after = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
         raise RateLimited(
@@ -99,8 +146,8 @@ def api_request_rate_limit(*, principal: Principal, method: str, surface: str) -
     """Count one authenticated API request of *principal* (``surface``: ``api`` or ``compat``).
 
     Raises RateLimited (429) past the per-minute limit of its kind, audited as
-    ``request.rate_limited`` once per principal, kind and window; RateLimitUnavailable (503) when
-    the store is down."""
+    ``request.rate_limited`` once per principal, kind and window. While the shared store is down
+    the count is kept in this process (see the module docstring), never skipped."""
     kind = "read" if method.upper() in SAFE_METHODS else "write"
     limit = api_rate_per_minute(method)
     try:
@@ -110,6 +157,7 @@ def api_request_rate_limit(*, principal: Principal, method: str, surface: str) -
             limit=limit,
             refused=f"Too many API {kind}s; retry after {{retry_after}} seconds",
             unavailable="The API is temporarily unavailable (the rate limiter cannot be reached); try again shortly",
+            local_fallback=True,
         )
     except RateLimited as exc:
         if exc.first_in_window:

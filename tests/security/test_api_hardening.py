@@ -134,7 +134,11 @@ def private_redis() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     process.wait(timeout=10)
 
 
-def test_G3_rate_limit_store_down_fails_closed(cast: Any, api: Any, private_redis: Any) -> None:
+def test_G3_rate_limit_store_down_keeps_the_api_limited_in_process_and_refuses_logins(
+    cast: Any, api: Any, private_redis: Any
+) -> None:
+    """With the shared store gone, authenticated API calls are still served from PostgreSQL and
+    still limited (counted in the process), while machine logins fail closed."""
     process, port = private_redis
     caches = dict(settings.CACHES)
     caches["ratelimit-private"] = {
@@ -142,24 +146,32 @@ def test_G3_rate_limit_store_down_fails_closed(cast: Any, api: Any, private_redi
         "LOCATION": f"redis://127.0.0.1:{port}/0",
     }
     _identity, token = _identity_token(cast)
-    with override_settings(CACHES=caches, STRONGROOM_RATE_LIMIT_CACHE="ratelimit-private"):
+    machine = make_machine(cast.project, "store-down-robot", "member")
+    login = {"clientId": machine.client_id, "clientSecret": machine.client_secret}
+    with override_settings(
+        CACHES=caches, STRONGROOM_RATE_LIMIT_CACHE="ratelimit-private", STRONGROOM_API_READ_RATE_PER_MINUTE=4
+    ):
         alice = api(cast.alice)
         before = alice.get("/api/v1/projects/").status_code
         compat_before = _compat_list(token, cast.project).status_code
         process.terminate()
         process.wait(timeout=10)
-        read = alice.get("/api/v1/projects/acme/secrets/", {"environment": "dev", "include_values": "true"})
+        reads = [
+            alice.get("/api/v1/projects/acme/secrets/", {"environment": "dev", "include_values": "true"})
+            for _ in range(5)
+        ]
         write = alice.post("/api/v1/tokens/", {"name": "while-down"}, format="json")
         compat = _compat_list(token, cast.project)
+        logged_in = Client().post("/api/v1/auth/universal-auth/login", login, content_type="application/json")
         health = Client().get("/healthz")
 
     assert (before, compat_before) == (200, 200)
-    assert read.status_code == 503 and read.json()["error"]["code"] == "rate_limit_unavailable"
-    assert "value" not in read.content.decode()
-    assert write.status_code == 503
-    assert compat.status_code == 503 and compat.json()["error"] == "ServiceUnavailable"
+    assert [read.status_code for read in reads] == [200, 200, 200, 200, 429]
+    assert reads[-1]["Retry-After"]
+    assert write.status_code == 201 and cast.alice.api_tokens.filter(name="while-down").exists()
+    assert compat.status_code == 200
+    assert logged_in.status_code == 503
     assert health.status_code == 200
-    assert not cast.alice.api_tokens.filter(name="while-down").exists()
 
 
 def test_G3_compat_login_limiter_cannot_be_skipped(cast: Any, monkeypatch: pytest.MonkeyPatch) -> None:
