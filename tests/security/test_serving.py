@@ -409,3 +409,30 @@ def test_C5_health_and_the_account_page_stay_up_while_sealed(client: Any, cast: 
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json()["status"] == "sealed"
     assert client.get("/account/").status_code == 200
+
+
+# --- oversized items inside an acceptable body ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("field", "url", "body"),
+    [
+        ("secrets", "bulk/", {"secrets": [{"key": f"K{i}", "value": "v"} for i in range(10_001)]}),
+        ("key", "", {"key": "K" * 100_000, "value": "v"}),
+        ("path", "", {"path": "/" + "a/" * 32_768, "key": "K", "value": "v"}),
+    ],
+    ids=["bulk_of_10001_keys", "key_of_100KB", "path_of_64KB"],
+)
+def test_E2_oversized_items_refused_400_naming_the_field(
+    api: Any, cast: Any, field: str, url: str, body: dict[str, Any]
+) -> None:
+    started = time.monotonic()
+
+    response = api(cast.alice).post(
+        f"/api/v1/projects/{cast.project.slug}/secrets/{url}",
+        {"environment": "dev", "path": "/", **body},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content[:300]
+    assert field in response.json()["error"]["fields"]
+    assert len(response.content) < 1000  # the refusal does not echo what was sent
+    assert time.monotonic() - started < 5
