@@ -104,6 +104,12 @@ GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         "organizations/acme-org/people/1/deactivate/",
         {},
     ),
+    (
+        "post",
+        "organizations/<str:organization>/people/<int:id>/unlock/",
+        "organizations/acme-org/people/1/unlock/",
+        {},
+    ),
     ("get", "organizations/<str:organization>/identities/", "organizations/acme-org/identities/", None),
     ("post", "organizations/<str:organization>/identities/", "organizations/acme-org/identities/", {"name": "x"}),
     ("get", "identities/<str:identity>/", IDN, None),

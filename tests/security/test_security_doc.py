@@ -21,7 +21,7 @@ CHECK_IDS = (
     + [f"G{n}" for n in range(1, 4)]
     + [f"H{n}" for n in range(1, 4)]
 )
-STATUSES = ("holds", "partly holds", "pending", "in progress", "n/a")
+STATUSES = ("holds", "partly holds", "pending", "n/a")
 ROW = re.compile(r"^\|\s*([A-H][0-9])\s*\|(.*)\|\s*$")
 NODE = re.compile(r"`(tests/[\w/]+\.py)::([\w:]+)(?:\[[^\]]*\])?`")
 # A whole file, optionally with some of its tests: `tests/x.py` (`test_a`, `test_b`, …)
@@ -104,7 +104,7 @@ def test_nothing_holds_without_a_test() -> None:
 
 def test_tests_named_by_a_check_id_are_listed_on_the_page() -> None:
     """A test called ``test_<ID>_…`` under tests/security proves part of check <ID>: the page lists it
-    under that check (rows still "in progress" are exempt until their owner fills them in)."""
+    under that check."""
     rows = _rows()
     listed = {(path, name) for _what, _status, tests in rows.values() for path, name in tests}
     unlisted = []
@@ -115,7 +115,6 @@ def test_tests_named_by_a_check_id_are_listed_on_the_page() -> None:
             whole = (relative, "*") in listed
             if (
                 match
-                and not rows[match.group(1)][1].startswith("in progress")
                 and not whole
                 and (relative, name) not in listed
             ):
