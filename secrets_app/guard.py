@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import transaction
 
@@ -35,7 +36,7 @@ def require(
         allowed = scope.access.can(action, environment=environment, path=path, tags=tags)
     if allowed:
         return
-    denial = {
+    denial: dict[str, Any] = {
         "environment": environment or "",
         "path": path or "",
         "resource_type": "secret" if action.startswith("secrets.") else action.split(".")[0],

@@ -113,11 +113,7 @@ def test_tests_named_by_a_check_id_are_listed_on_the_page() -> None:
         for name in _test_names(relative):
             match = re.match(r"test_([A-H][0-9])_", name)
             whole = (relative, "*") in listed
-            if (
-                match
-                and not whole
-                and (relative, name) not in listed
-            ):
+            if match and not whole and (relative, name) not in listed:
                 unlisted.append(f"{match.group(1)}: {relative}::{name}")
 
     assert unlisted == [], "tests named by a check id but missing from docs/security.md:\n" + "\n".join(unlisted)
