@@ -135,9 +135,11 @@ def lockout_failure_record(*, username: str, ip: str) -> list[str]:
         failures_key, locked_key = _keys(scope, value)
         count = _store("write", _count_one, failures_key, max(1, config["reset_seconds"]))
         if count >= thresholds[scope]:
-            _store("write", cache.set, locked_key, 1, timeout=max(1, config["seconds"]))
+            # add() is atomic: of concurrent failures past the threshold (even ones that counted
+            # again after the counter was reset below), exactly one creates the lock and reports it.
+            first = _store("write", cache.add, locked_key, 1, timeout=max(1, config["seconds"]))
             _store("write", cache.delete, failures_key)
-            if count == thresholds[scope]:  # concurrent failures past the threshold lock silently
+            if first:
                 newly_locked.append(scope)
     return newly_locked
 
