@@ -16,8 +16,6 @@ import uuid
 
 from django.db.models import QuerySet
 
-from audit.models import Outcome
-from audit.services import audit_record
 from secrets_app.errors import NotFound, PermissionDenied
 from secrets_app.guard import require
 from secrets_app.models import Organization, Project
@@ -26,6 +24,7 @@ from secrets_app.selectors.access import (
     ProjectScope,
     admin_organization_ids,
     is_org_admin,
+    organization_denial,
     project_access,
     project_list_for_principal,
 )
@@ -107,16 +106,14 @@ def connection_get_for(principal: Principal, ref: str, *, for_change: bool = Fal
         and (principal.user_id is None or connection.created_by_id != principal.user_id)
         and not is_org_admin(principal, connection.organization_id)
     ):
-        audit_record(
-            action="permission.denied",
-            actor=principal.audit_actor(),
-            outcome=Outcome.DENY,
+        raise organization_denial(
+            principal,
             organization_id=connection.organization_id,
+            requested_action="connections.manage",
             resource_type="connection",
             resource_id=str(connection.public_id),
-            metadata={"requested_action": "connections.manage"},
+            message="Only the person who created this connection or an organization admin may change it",
         )
-        raise PermissionDenied("Only the person who created this connection or an organization admin may change it")
     return connection
 
 

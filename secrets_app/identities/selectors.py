@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from audit.models import Outcome
-from audit.services import audit_record
-from secrets_app.errors import NotFound, PermissionDenied
+from secrets_app.errors import NotFound
 from secrets_app.guard import require
 from secrets_app.models import (
     ClientSecret,
@@ -22,7 +20,7 @@ from secrets_app.models import (
     UniversalAuth,
 )
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import ProjectScope, is_org_admin, is_org_member
+from secrets_app.selectors.access import ProjectScope, is_org_admin, is_org_member, org_admin_require
 
 
 def organization_is_admin(principal: Principal, organization_id: int) -> bool:
@@ -31,17 +29,13 @@ def organization_is_admin(principal: Principal, organization_id: int) -> bool:
 
 def organization_admin_require(principal: Principal, organization: Organization, action: str) -> None:
     """Raise PermissionDenied (audited as ``permission.denied``) unless an admin of *organization*."""
-    if organization_is_admin(principal, organization.pk):
-        return
-    audit_record(
-        action="permission.denied",
-        actor=principal.audit_actor(),
-        outcome=Outcome.DENY,
-        organization_id=organization.pk,
+    org_admin_require(
+        principal,
+        organization.pk,
+        requested_action=action,
         resource_type="identity",
-        metadata={"requested_action": action},
+        message="Only organization admins can manage machine identities",
     )
-    raise PermissionDenied("Only organization admins can manage machine identities")
 
 
 def _member_of(principal: Principal, organization_id: int) -> bool:

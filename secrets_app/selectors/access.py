@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 
 from audit.models import Outcome
 from audit.services import AuditActor, audit_record
-from secrets_app.errors import Conflict, NotFound
+from secrets_app.errors import Conflict, NotFound, PermissionDenied
 from secrets_app.models import (
     IdentityProjectMembership,
     OrganizationMembership,
@@ -56,6 +56,50 @@ def is_org_member(principal: Principal, organization_id: int) -> bool:
     if principal.user_id is None:
         return False
     return OrganizationMembership.objects.filter(organization_id=organization_id, user_id=principal.user_id).exists()
+
+
+def organization_denial(
+    principal: Principal,
+    *,
+    organization_id: int | None,
+    requested_action: str,
+    resource_type: str,
+    resource_id: str = "",
+    message: str,
+) -> PermissionDenied:
+    """Record an organization-level refusal as ``permission.denied`` (committed with the caller's
+    transaction, or at once in autocommit) and return the error to raise."""
+    audit_record(
+        action="permission.denied",
+        actor=principal.audit_actor(),
+        outcome=Outcome.DENY,
+        organization_id=organization_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        metadata={"requested_action": requested_action},
+    )
+    return PermissionDenied(message)
+
+
+def org_admin_require(
+    principal: Principal,
+    organization_id: int,
+    *,
+    requested_action: str,
+    resource_type: str,
+    resource_id: str = "",
+    message: str,
+) -> None:
+    """Raise PermissionDenied (audited) unless the principal administers the organization."""
+    if not is_org_admin(principal, organization_id):
+        raise organization_denial(
+            principal,
+            organization_id=organization_id,
+            requested_action=requested_action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            message=message,
+        )
 
 
 def project_list_for_principal(principal: Principal, *, admin_org_ids: list[int] | None = None) -> QuerySet[Project]:

@@ -15,15 +15,16 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from audit.models import AuditEvent, Outcome
+from audit.models import AuditEvent
 from audit.selectors import audit_event_list
 from audit.services import audit_record
-from secrets_app.errors import PermissionDenied, ValidationFailed
+from secrets_app.errors import ValidationFailed
 from secrets_app.guard import require
 from secrets_app.models import Project
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import (
     admin_organization_ids,
+    organization_denial,
     project_list_for_principal,
     project_scope,
     project_scope_for,
@@ -58,14 +59,13 @@ def _reach(principal: Principal, project: str | None) -> _Reach:
         if project_scope_for(principal, candidate).access.can("audit.read")
     ]
     if not admin_orgs and not project_ids:
-        audit_record(
-            action="permission.denied",
-            actor=principal.audit_actor(),
-            outcome=Outcome.DENY,
+        raise organization_denial(
+            principal,
+            organization_id=None,
+            requested_action="audit.read",
             resource_type="audit",
-            metadata={"requested_action": "audit.read"},
+            message="You may not read the audit log of any project",
         )
-        raise PermissionDenied("You may not read the audit log of any project")
     organization_id = admin_orgs[0] if len(admin_orgs) == 1 and not project_ids else None
     return _Reach(Q(organization_id__in=admin_orgs) | Q(project_id__in=project_ids), None, organization_id)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from secrets_app.guard import require
 from secrets_app.models import BuiltinRole, ProjectMembership, Role
 from secrets_app.policy import BUILTIN_RULES, Rule
-from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.access import ProjectScope, role_rules
 
 BUILTIN_DESCRIPTIONS = {
     BuiltinRole.ADMIN: "Everything, including members, roles and project settings.",
@@ -57,16 +57,7 @@ def role_list(scope: ProjectScope) -> list[RoleSummary]:
                 name=role.name,
                 description=role.description,
                 builtin=False,
-                rules=[
-                    Rule(
-                        effect=rule.effect,
-                        action=rule.action,
-                        environments=frozenset(rule.environments or []),
-                        path=rule.path or "/**",
-                        tags=frozenset(rule.tags or []),
-                    )
-                    for rule in role.rules.all()
-                ],
+                rules=list(role_rules(role)),
                 member_count=len(role.memberships.all()),
             )
         )

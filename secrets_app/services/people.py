@@ -13,28 +13,23 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from audit.models import Outcome
 from audit.services import audit_record
 from secrets_app.errors import NotFound, PermissionDenied, ValidationFailed
 from secrets_app.models import Organization, OrganizationMembership, OrgRole, PersonalAccessToken
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import is_org_admin
+from secrets_app.selectors.access import org_admin_require
 from secrets_app.services.users import user_create
 
 
 def _require_org_admin(principal: Principal, organization: Organization) -> None:
-    if is_org_admin(principal, organization.pk):
-        return
-    audit_record(
-        action="permission.denied",
-        actor=principal.audit_actor(),
-        outcome=Outcome.DENY,
-        organization_id=organization.pk,
+    org_admin_require(
+        principal,
+        organization.pk,
+        requested_action="organization.manage_people",
         resource_type="organization",
         resource_id=organization.slug,
-        metadata={"requested_action": "organization.manage_people"},
+        message="Only organization admins can manage people",
     )
-    raise PermissionDenied("Only organization admins can manage people")
 
 
 def organization_get_for_principal(principal: Principal, slug: str) -> Organization:

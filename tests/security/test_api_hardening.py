@@ -8,11 +8,8 @@ a private redis-server on a free port that the test stops.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +21,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from tests.compat.conftest import BASE, make_machine
+from tests.support.redis_server import private_redis_server
 
 CANARY = "CANARY-h5-" + uuid.uuid4().hex
 
@@ -103,35 +101,10 @@ def test_G3_rate_limit_audited_once_per_window(cast: Any, api: Any) -> None:
     assert event.metadata["kind"] == "write" and event.metadata["limit_per_minute"] == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def private_redis() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """A redis-server of our own on a free port (never the machine's shared one)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield process, port
-    if process.poll() is None:
-        process.terminate()
-    process.wait(timeout=10)
+def private_redis(tmp_path: Any) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    with private_redis_server(tmp_path) as server:
+        yield server
 
 
 def test_G3_rate_limit_store_down_keeps_the_api_limited_in_process_and_refuses_logins(

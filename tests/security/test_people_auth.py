@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +30,7 @@ from audit.models import AuditEvent
 from secrets_app.models import OrganizationMembership, OrgRole
 from secrets_app.person_lockout import lockout_clear
 from tests.conftest import PASSWORD
+from tests.support.redis_server import private_redis_server
 
 pytestmark = pytest.mark.django_db
 
@@ -206,48 +205,10 @@ def test_B6_a_pending_login_is_refused_once_the_account_locks(lockout: Any) -> N
 # --- B6: the lockout store is down ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    try:
+    with private_redis_server(tmp_path) as (process, port):
         yield process, f"redis://127.0.0.1:{port}/0"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_B6_locked_login_refused_when_store_down(lockout: Any, private_redis: Any) -> None:
