@@ -47,6 +47,11 @@ def _refuse(
     raise PermissionDenied(message)
 
 
+def may_grant(scope: ProjectScope, rules: Iterable[Rule]) -> bool:
+    """Whether the caller holds every right *rules* grant (for offering only grantable roles)."""
+    return not grants_beyond(rules, scope.access.rules)
+
+
 def grant_require(
     scope: ProjectScope, rules: Iterable[Rule], *, requested_action: str, resource_type: str, resource_id: str
 ) -> None:
@@ -63,6 +68,27 @@ def grant_require(
         )
 
 
+def _membership_change_refusal(
+    scope: ProjectScope, membership: ProjectMembership | IdentityProjectMembership
+) -> tuple[str, list[str]] | None:
+    """Why the caller may not change *membership* (message, reasons), or None when it may."""
+    own = (isinstance(membership, ProjectMembership) and membership.user_id == scope.principal.user_id) or (
+        isinstance(membership, IdentityProjectMembership) and membership.identity_id == scope.principal.identity_id
+    )
+    if own:
+        return "You cannot change your own membership or role", []
+    if membership.builtin_role == BuiltinRole.ADMIN and scope.access.role != BuiltinRole.ADMIN:
+        return "Only project admins can change an admin", []
+    reasons = grants_beyond(membership_rules(membership), scope.access.rules)
+    if reasons:
+        return f"You cannot change a member who holds rights you do not: {reasons[0]}", reasons
+    return None
+
+
+def may_change_membership(scope: ProjectScope, membership: ProjectMembership | IdentityProjectMembership) -> bool:
+    return _membership_change_refusal(scope, membership) is None
+
+
 def membership_change_require(
     scope: ProjectScope,
     membership: ProjectMembership | IdentityProjectMembership,
@@ -73,23 +99,10 @@ def membership_change_require(
 ) -> None:
     """Before changing or removing *membership*: not the caller's own, an admin's only by an
     admin, and never one holding rights the caller lacks (no demoting your betters)."""
-    own = (isinstance(membership, ProjectMembership) and membership.user_id == scope.principal.user_id) or (
-        isinstance(membership, IdentityProjectMembership) and membership.identity_id == scope.principal.identity_id
-    )
-    if own:
-        _refuse(scope, requested_action, resource_type, resource_id, "You cannot change your own membership or role")
-    if membership.builtin_role == BuiltinRole.ADMIN and scope.access.role != BuiltinRole.ADMIN:
-        _refuse(scope, requested_action, resource_type, resource_id, "Only project admins can change an admin")
-    reasons = grants_beyond(membership_rules(membership), scope.access.rules)
-    if reasons:
-        _refuse(
-            scope,
-            requested_action,
-            resource_type,
-            resource_id,
-            f"You cannot change a member who holds rights you do not: {reasons[0]}",
-            reasons,
-        )
+    refusal = _membership_change_refusal(scope, membership)
+    if refusal is not None:
+        message, reasons = refusal
+        _refuse(scope, requested_action, resource_type, resource_id, message, reasons)
 
 
 def role_change_require(scope: ProjectScope, role: Role, *, requested_action: str) -> None:

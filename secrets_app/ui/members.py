@@ -10,9 +10,11 @@ from django_htmx.http import reswap, retarget
 
 from secrets_app.errors import DomainError
 from secrets_app.models import BuiltinRole
+from secrets_app.policy import BUILTIN_RULES
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.matrix import matrix_environments
 from secrets_app.selectors.members import member_list, role_list
+from secrets_app.services import grants
 from secrets_app.services import members as member_services
 from secrets_app.ui.forms import (
     RULE_ACTIONS,
@@ -48,13 +50,22 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
     access = scope.access
     roles = role_list(scope) if access.can("roles.read") else []
     custom = [role.slug for role in roles if not role.builtin]
-    choices = role_choices(custom, may_grant_admin=access.role == "admin")
+    # Offer only the roles the caller may hand out (the service refuses the others anyway).
+    grantable = {slug for slug, rules in BUILTIN_RULES.items() if grants.may_grant(scope, rules)}
+    grantable |= {role.slug for role in roles if not role.builtin and grants.may_grant(scope, role.rules)}
+    choices = [
+        (value, label)
+        for value, label in role_choices(custom, may_grant_admin=access.role == "admin")
+        if value in grantable
+    ]
+    members = member_list(scope)
     environments = [environment.slug for environment in matrix_environments(scope)]
     context = {
         "project": scope.project,
         "role": access.role,
         "nav": "members",
-        "members": member_list(scope),
+        "members": members,
+        "changeable": {member.pk for member in members if grants.may_change_membership(scope, member)},
         "roles": roles,
         "builtin_descriptions": BUILTIN_DESCRIPTIONS,
         "role_choices": choices,

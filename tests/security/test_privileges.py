@@ -4,6 +4,7 @@ through the real REST API with real bearer tokens."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -343,3 +344,24 @@ def test_A3_identity_twin_reaches_nothing_of_that_org_through_the_compat_api(cas
     ):
         response = client.get(route)
         assert response.status_code in (403, 404), (route, response.status_code)
+
+
+def test_A6_the_members_page_offers_only_what_the_caller_may_grant(roles: Any) -> None:
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(roles.bob)  # people-manager: members.* only
+    html = browser.get("/projects/acme/members/").content.decode()
+    offered = set(re.findall(r'<option value="([^"]+)"', html))
+    # Without roles.read he sees no custom roles; of the built-in ones he holds only "no-access".
+    assert offered == {"no-access"}, offered
+    alice = _membership_id(roles, roles.alice)
+    assert f"/members/{alice}/" not in html  # no controls for the admin
+    assert "beyond your role" in html
+
+    admin = Client()
+    admin.force_login(roles.alice)
+    offered_to_admin = set(
+        re.findall(r'<option value="([^"]+)"', admin.get("/projects/acme/members/").content.decode())
+    )
+    assert {"admin", "member", "viewer", "all-star", "people-manager"} <= offered_to_admin

@@ -98,9 +98,12 @@ def test_it_does_not_offer_the_admin_role_to_a_non_admin(login, cast):
     member_update(scope=cast.scope(cast.alice), membership_id=bob.pk, role="people")
     html = login(cast.bob).get(PAGE).content.decode()
     add_form = html.split('class="inline-form add-member"')[1]
-    assert 'value="admin"' not in add_form and 'value="viewer"' in add_form
-    # Alice's role is shown as it is, not silently as the first offered choice.
-    assert '<option value="" selected disabled>admin</option>' in html
+    # Only roles bob may hand out: not admin, and not viewer either (it reads secrets, bob cannot).
+    assert 'value="admin"' not in add_form and 'value="viewer"' not in add_form
+    assert 'value="people"' in add_form and 'value="no-access"' in add_form
+    # Alice (an admin) is shown with her role and no control to change it.
+    alice = ProjectMembership.objects.get(project=cast.project, user=cast.alice)
+    assert f"/members/{alice.pk}/" not in html and "beyond your role" in html
     refused = login(cast.bob).post(PAGE, {"email": "charlie@example.com", "role": "admin"}, **HX)
     assert refused.status_code == 422  # not an offered choice
     assert not ProjectMembership.objects.filter(user=cast.charlie).exists()
