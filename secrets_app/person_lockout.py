@@ -203,6 +203,28 @@ def _audit_locked_out(*, username: str, ip: str, scope: str) -> None:
         )
 
 
+class AccountLocked(DomainError):
+    """The account is locked after repeated wrong passwords (or TOTP codes)."""
+
+    status = 429
+    code = "locked_out"
+
+
+def account_password_guard(*, username: str) -> None:
+    """Before checking a person's password outside the sign-in form (changing the password with a
+    session): refuse while the account is locked. Raises AccountLocked or LoginLockoutUnavailable."""
+    if lockout_is_locked(username=username, ip=""):
+        raise AccountLocked("Too many wrong passwords: try again later, or ask an organization admin to unlock you")
+
+
+def account_password_failed(*, username: str, ip: str = "") -> None:
+    """Count a wrong password given outside the sign-in form against the same account lockout
+    (so a stolen session cannot guess the password without limit); audit a lock it causes."""
+    for scope in lockout_failure_record(username=username, ip=ip):
+        logger.warning("person account locked out (%s) after repeated wrong passwords", scope)
+        _audit_locked_out(username=username, ip=ip, scope=scope)
+
+
 def lockout_refusal_record(*, username: str) -> None:
     """Audit a login refused because the lockout state could not be checked (username only)."""
     audit_record(

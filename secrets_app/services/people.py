@@ -138,8 +138,12 @@ def password_change(*, user: Any, current_password: str, new_password: str) -> N
 
     from audit.models import ActorType
     from audit.services import AuditActor
+    from secrets_app.person_lockout import account_password_failed, account_password_guard
 
+    # The current password is a guessable secret like the sign-in form's: same account lockout.
+    account_password_guard(username=user.get_username())
     if not user.check_password(current_password):
+        account_password_failed(username=user.get_username())
         raise ValidationFailed("currentPassword", "is not your current password")
     try:
         validate_password(new_password, user)

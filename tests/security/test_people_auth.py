@@ -389,3 +389,25 @@ def test_D1_logout_audited(cast: Any) -> None:
     assert event.actor_id == str(cast.alice.pk) and event.actor_label == "alice@example.com"
     assert event.metadata == {"reason": "user"}
     assert not Session.objects.filter(session_key=key).exists()
+
+
+def test_B6_password_change_guesses_count_toward_the_account_lockout(lockout: Any, api: Any) -> None:
+    """A stolen session or token cannot guess the current password without limit."""
+    client = api(lockout.dave)
+    answers = [
+        client.post(
+            "/api/v1/me/password/",
+            {"currentPassword": f"guess-{n}-not-it", "newPassword": "a-new-long-passphrase-77"},
+            format="json",
+        ).status_code
+        for n in range(5)
+    ]
+    right = client.post(
+        "/api/v1/me/password/", {"currentPassword": PASSWORD, "newPassword": "a-new-long-passphrase-77"}, format="json"
+    )
+    assert answers == [400] * 5
+    assert right.status_code == 429 and right.json()["error"]["code"] == "locked_out"
+    lockout.dave.refresh_from_db()
+    assert lockout.dave.check_password(PASSWORD)
+    assert _login(_client(39), "dave@example.com", PASSWORD).status_code == 429  # the same lock
+    assert AuditEvent.objects.filter(action="user.locked_out", resource_id=str(lockout.dave.pk)).exists()
