@@ -12,6 +12,7 @@ from secrets_app.guard import require
 from secrets_app.models import FolderCommit, Secret, SecretType, SecretVersion
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
+from secrets_app.services.integrity import audits_integrity_failures
 from secrets_app.services.versions import folder_commit_record, version_plaintext, version_write
 from secrets_app.validation import secret_key_for_lookup
 
@@ -27,6 +28,7 @@ def _restore_version(scope: ProjectScope, secret: Secret, version: int) -> None:
     )
 
 
+@audits_integrity_failures
 def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: str, version: int) -> Secret:
     key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
@@ -55,6 +57,7 @@ def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: st
     return secret
 
 
+@audits_integrity_failures
 def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_id: int) -> FolderCommit:
     """Make the folder's live secrets equal the commit's snapshot: changed ones get a new version
     with the old value, deleted ones come back, ones created since are deleted."""

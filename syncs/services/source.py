@@ -19,6 +19,7 @@ from secrets_app.errors import DomainError
 from secrets_app.principals import Principal, PrincipalKey, PrincipalKind
 from secrets_app.selectors.access import ProjectScope, project_access
 from secrets_app.selectors.secrets import secret_list
+from secrets_app.services.integrity import SecretIntegrityError
 from syncs.models import SecretSync
 from syncs.providers.base import DesiredItem
 
@@ -79,6 +80,13 @@ def sync_desired(sync: SecretSync) -> dict[str, DesiredItem]:
         )
     except DomainError as exc:
         raise SourceError(f"cannot read the source {sync.environment.slug}:{sync.path}: {exc.message}") from None
+    except SecretIntegrityError as failure:
+        # Audited by the selector (secret.integrity_failed); a stored value that does not
+        # authenticate will not heal by retrying, and pushing without it would make the map partial.
+        raise SourceError(
+            f"the stored value of {failure.secret.key} (v{failure.version}) failed its integrity check; "
+            "see secret.integrity_failed in the audit log"
+        ) from None
     desired: dict[str, DesiredItem] = {}
     where: dict[str, str] = {}
     for view in result.secrets:

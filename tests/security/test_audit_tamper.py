@@ -404,3 +404,32 @@ def test_H1_compat_etag_is_keyed(cast: Any) -> None:
         hashlib.md5(body).hexdigest(),  # noqa: S324
     }
     assert again.status_code == 304  # conditional requests still work
+
+
+def _flip_value(version_row: Any) -> None:
+    flipped = bytearray(version_row.value_ciphertext)
+    flipped[-20] ^= 0x01
+    SecretVersion.objects.filter(pk=version_row.pk).update(value_ciphertext=bytes(flipped))
+
+
+@pytest.mark.django_db
+def test_C2_rolling_back_to_a_tampered_version_is_refused_and_audited(cast: Any, api: Any) -> None:
+    from secrets_app.services.secrets import secret_update
+
+    scope = cast.scope(cast.alice)
+    secret_create(scope=scope, environment="dev", path="/", item=SecretInput(key="TOKEN", value="canary-c2-v1"))
+    secret_update(
+        scope=scope, environment="dev", path="/", key="TOKEN", item=SecretInput(key="TOKEN", value="canary-c2-v2")
+    )
+    _flip_value(SecretVersion.objects.get(secret__key="TOKEN", version=1))
+
+    response = api(cast.alice).post(
+        "/api/v1/projects/acme/secrets/TOKEN/rollback/", {"environment": "dev", "version": 1}, format="json"
+    )
+
+    _integrity_answer(response)
+    assert b"canary-c2" not in response.content
+    failure = AuditEvent.objects.get(action="secret.integrity_failed")
+    assert (failure.actor_label, failure.resource_id, failure.metadata["version"]) == ("alice@example.com", "TOKEN", 1)
+    assert SecretVersion.objects.filter(secret__key="TOKEN").count() == 2  # nothing half-written
+    assert not AuditEvent.objects.filter(action="secret.rolled_back").exists()

@@ -332,3 +332,26 @@ def test_a_failing_destination_does_not_hold_up_a_healthy_one(cast: Any, ado: An
     assert run_now(broken).status == "failed"
     assert run_now(healthy).status == "succeeded"
     assert ado.values("g2") == {"A": "1"} and ado.group_by_name("g1") is None
+
+
+def test_C2_a_sync_meeting_a_tampered_value_fails_for_good_and_is_audited(cast: Any, ado: Any) -> None:
+    from audit.models import AuditEvent
+    from secrets_app.models import SecretVersion
+
+    put_secret(cast, "A", "canary-c2-sync-a")
+    put_secret(cast, "B", "canary-c2-sync-b")
+    sync = make_sync(cast, make_connection(cast, ado))
+    assert run_now(sync).status == "succeeded"
+    put_secret(cast, "B", "canary-c2-sync-b2")
+    row = SecretVersion.objects.get(secret__key="B", version=2)
+    flipped = bytearray(row.value_ciphertext)
+    flipped[-20] ^= 0x01
+    SecretVersion.objects.filter(pk=row.pk).update(value_ciphertext=bytes(flipped))
+
+    outcome = run_now(sync)
+
+    sync.refresh_from_db()
+    assert outcome.status == "failed" and "integrity" in sync.last_error and "canary" not in sync.last_error
+    assert ado.values("app-secrets") == {"A": "canary-c2-sync-a", "B": "canary-c2-sync-b"}  # nothing pushed
+    failure = AuditEvent.objects.get(action="secret.integrity_failed")
+    assert failure.resource_id == "B" and failure.actor_type == "system"
