@@ -126,12 +126,16 @@ def _lockout_failure_record(config: UniversalAuth) -> bool:
         return False
     failures_key, locked_key = _lockout_keys(config)
     window = max(1, config.lockout_counter_reset_seconds)
-    _cache_call("write", cache.add, failures_key, 0, timeout=window)
-    try:
-        count = _cache_call("write", cache.incr, failures_key)
-    except ValueError:  # the window expired between add and incr: open a new one
+    count = 0
+    for _ in range(3):
         _cache_call("write", cache.add, failures_key, 0, timeout=window)
-        count = _cache_call("write", cache.incr, failures_key)
+        try:
+            count = _cache_call("write", cache.incr, failures_key)
+            break
+        except ValueError:  # the window expired, or a concurrent failure locked and reset it: again
+            continue
+    else:
+        raise LoginUnavailable()
     if count >= max(1, config.lockout_threshold):
         _cache_call("write", cache.set, locked_key, 1, timeout=max(1, config.lockout_duration_seconds))
         _cache_call("write", cache.delete, failures_key)
