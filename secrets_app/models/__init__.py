@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from secrets_app.models.access import PersonalAccessToken, UserTOTP
 from secrets_app.models.bookkeeping import BookkeepingCursor
+from secrets_app.models.groups import Group, GroupMembership, GroupProjectMembership, GroupSource
 from secrets_app.models.identities import (
     AuthMethodKind,
     ClientSecret,
@@ -43,6 +44,10 @@ __all__ = [
     "DataKey",
     "Environment",
     "Folder",
+    "Group",
+    "GroupMembership",
+    "GroupProjectMembership",
+    "GroupSource",
     "FolderCommit",
     "IdempotencyRecord",
     "OrgRole",

@@ -16,6 +16,8 @@ from audit.models import Outcome
 from audit.services import AuditActor, audit_record
 from secrets_app.errors import Conflict, NotFound, PermissionDenied
 from secrets_app.models import (
+    BuiltinRole,
+    GroupProjectMembership,
     IdentityProjectMembership,
     OrganizationMembership,
     OrgRole,
@@ -119,9 +121,13 @@ def project_list_for_principal(principal: Principal, *, admin_org_ids: list[int]
     if principal.user_id is None:
         return Project.objects.none()
     member_of = ProjectMembership.objects.filter(user_id=principal.user_id).exclude(builtin_role="no-access")
+    through_groups = GroupProjectMembership.objects.filter(group__memberships__user_id=principal.user_id).exclude(
+        builtin_role="no-access"
+    )
     return (
         Project.objects.filter(
             Q(id__in=member_of.values("project_id"))
+            | Q(id__in=through_groups.values("project_id"))
             | Q(organization_id__in=admin_org_ids if admin_org_ids is not None else admin_organization_ids(principal))
         )
         .select_related("organization")
@@ -192,17 +198,48 @@ def project_access(principal: Principal, project: Project, *, admin_org_ids: lis
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
     if project.organization_id in (admin_org_ids if admin_org_ids is not None else admin_organization_ids(principal)):
         return ProjectAccess(project_id=project.pk, role="admin", rules=BUILTIN_RULES["admin"])
-    memberships: QuerySet[Any]
     if principal.identity_id is not None:
-        memberships = IdentityProjectMembership.objects.filter(project=project, identity_id=principal.identity_id)
+        identity_membership = (
+            IdentityProjectMembership.objects.filter(project=project, identity_id=principal.identity_id)
+            .select_related("custom_role")
+            .prefetch_related("custom_role__rules")
+            .first()
+        )
+        grants: list[ProjectMembership | IdentityProjectMembership | GroupProjectMembership] = (
+            [identity_membership] if identity_membership is not None else []
+        )
     elif principal.user_id is not None:
-        memberships = ProjectMembership.objects.filter(project=project, user_id=principal.user_id)
+        grants = [
+            *ProjectMembership.objects.filter(project=project, user_id=principal.user_id)
+            .select_related("custom_role")
+            .prefetch_related("custom_role__rules"),
+            *GroupProjectMembership.objects.filter(project=project, group__memberships__user_id=principal.user_id)
+            .select_related("custom_role", "group")
+            .prefetch_related("custom_role__rules")
+            .order_by("group__slug"),
+        ]
     else:
+        grants = []
+    if not grants:
         return ProjectAccess(project_id=project.pk, role="no-access", rules=())
-    membership = memberships.select_related("custom_role").prefetch_related("custom_role__rules").first()
-    if membership is None:
-        return ProjectAccess(project_id=project.pk, role="no-access", rules=())
-    return ProjectAccess(project_id=project.pk, role=membership.role_slug, rules=membership_rules(membership))
+    return ProjectAccess(project_id=project.pk, role=_role_label(grants), rules=_combined_rules(grants))
+
+
+def _combined_rules(grants: list[Any]) -> tuple[Rule, ...]:
+    """A person's own role and their groups' roles, as one rule set: allows add up and a deny from
+    any of them wins (as Vault combines policies), decided by the one policy."""
+    return tuple(rule for grant in grants for rule in membership_rules(grant))
+
+
+def _role_label(grants: list[Any]) -> str:
+    """The role to show and to record in audit rows: ``admin`` when any grant is the built-in admin,
+    else the direct role, else the groups' roles joined with ``+``."""
+    slugs = [grant.role_slug for grant in grants]
+    if BuiltinRole.ADMIN in slugs:
+        return BuiltinRole.ADMIN
+    if isinstance(grants[0], ProjectMembership | IdentityProjectMembership):
+        return slugs[0]
+    return "+".join(dict.fromkeys(slugs))
 
 
 def role_rules(role: Role) -> tuple[Rule, ...]:
@@ -219,7 +256,9 @@ def role_rules(role: Role) -> tuple[Rule, ...]:
     )
 
 
-def membership_rules(membership: ProjectMembership | IdentityProjectMembership) -> tuple[Rule, ...]:
+def membership_rules(
+    membership: ProjectMembership | IdentityProjectMembership | GroupProjectMembership,
+) -> tuple[Rule, ...]:
     """The rules a person's or identity's project membership holds (built-in or custom role)."""
     if membership.custom_role is not None:
         return role_rules(membership.custom_role)
