@@ -18,6 +18,7 @@ from secrets_app.models.keys import DataKey, RootKeyCheck
 from secrets_app.models.organizations import Organization, OrganizationMembership, OrgRole
 from secrets_app.models.projects import Environment, Project
 from secrets_app.models.roles import BuiltinRole, ProjectMembership, Role, RoleRule, RuleEffect
+from secrets_app.models.scim import ScimPerson, ScimToken
 from secrets_app.models.secrets import (
     Folder,
     FolderCommit,
@@ -60,6 +61,8 @@ __all__ = [
     "RoleRule",
     "RootKeyCheck",
     "RuleEffect",
+    "ScimPerson",
+    "ScimToken",
     "Secret",
     "SecretImport",
     "SecretType",
