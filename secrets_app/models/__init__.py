@@ -29,6 +29,7 @@ from secrets_app.models.secrets import (
     SecretVersion,
     Tag,
 )
+from secrets_app.models.sso import OrganizationSso, SsoIdentity
 
 __all__ = [
     "ClientSecret",
@@ -54,6 +55,8 @@ __all__ = [
     "OrgRole",
     "Organization",
     "OrganizationMembership",
+    "OrganizationSso",
+    "SsoIdentity",
     "PersonalAccessToken",
     "Project",
     "ProjectMembership",
