@@ -322,6 +322,11 @@ DEFAULT_FROM_EMAIL = env_str("STRONGROOM_EMAIL_FROM", "strongroom@localhost") or
 # cluster API server on the LAN; only they may use plain http. Everything else must be public https.
 STRONGROOM_OUTBOUND_ALLOWED_HOSTS = env_list("STRONGROOM_OUTBOUND_ALLOWED_HOSTS", [])
 
+# --- People's single sign-on (docs/sso.md) -----------------------------------------------------
+# Microsoft Graph, asked for a person's groups when Entra's token has too many to list ("overage").
+STRONGROOM_GRAPH_BASE_URL = env_str("STRONGROOM_GRAPH_BASE_URL", "https://graph.microsoft.com") or ""
+STRONGROOM_GRAPH_SCOPE = env_str("STRONGROOM_GRAPH_SCOPE", "https://graph.microsoft.com/.default") or ""
+
 # --- Secret syncs (docs/syncs.md) -------------------------------------------------------------
 # The older name of STRONGROOM_OUTBOUND_ALLOWED_HOSTS (both are honoured, for every outbound request).
 STRONGROOM_SYNC_ALLOWED_HOSTS = env_list("STRONGROOM_SYNC_ALLOWED_HOSTS", [])
