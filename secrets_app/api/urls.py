@@ -11,7 +11,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from secrets_app.api import schema  # noqa: F401  (registers the bearer-token scheme)
-from secrets_app.api.views import access, identities, people, projects, secrets, tree
+from secrets_app.api.views import access, groups, identities, people, projects, secrets, tree
 
 project_routes = [
     path("", projects.ProjectDetailApi.as_view(), name="project-detail"),
@@ -47,6 +47,8 @@ project_routes = [
         identities.ProjectIdentityDetailApi.as_view(),
         name="project-identity-detail",
     ),
+    path("groups/", groups.ProjectGroupListApi.as_view(), name="project-group-list"),
+    path("groups/<str:group>/", groups.ProjectGroupDetailApi.as_view(), name="project-group-detail"),
 ]
 
 identity_routes = [
@@ -86,6 +88,18 @@ v1_routes = [
         name="person-unlock",
     ),
     path("organizations/<str:organization>/identities/", identities.IdentityListApi.as_view(), name="identity-list"),
+    path("organizations/<str:organization>/groups/", groups.GroupListApi.as_view(), name="group-list"),
+    path("organizations/<str:organization>/groups/<str:group>/", groups.GroupDetailApi.as_view(), name="group-detail"),
+    path(
+        "organizations/<str:organization>/groups/<str:group>/members/",
+        groups.GroupMemberListApi.as_view(),
+        name="group-member-list",
+    ),
+    path(
+        "organizations/<str:organization>/groups/<str:group>/members/<int:user_id>/",
+        groups.GroupMemberDetailApi.as_view(),
+        name="group-member-detail",
+    ),
     path("identities/<str:identity>/", include(identity_routes)),
     path("auth/universal-auth/login", identities.UniversalAuthLoginApi.as_view(), name="auth-universal-login"),
     path("auth/token/renew", identities.TokenRenewApi.as_view(), name="auth-token-renew"),
