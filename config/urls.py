@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/projects/<str:project>/syncs/", include((sync_urlpatterns, "syncs-api"), namespace="syncs-api")),
     path("api/", include("secrets_app.api.urls")),
     path("compat/infisical/", include("secrets_app.compat.urls")),
+    path("scim/v2/", include("secrets_app.scim.urls")),
     path("", include("syncs.ui.urls")),
     path("", include("secrets_app.ui.urls")),
 ]

@@ -13,9 +13,15 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import AuditActor, audit_record
 from secrets_app.errors import NotFound, PermissionDenied, ValidationFailed
-from secrets_app.models import Organization, OrganizationMembership, OrgRole, PersonalAccessToken
+from secrets_app.models import (
+    GroupMembership,
+    Organization,
+    OrganizationMembership,
+    OrgRole,
+    PersonalAccessToken,
+)
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import org_admin_require
 from secrets_app.services.users import user_create
@@ -95,17 +101,34 @@ def person_set_role(
     return membership
 
 
-def person_deactivate(*, principal: Principal, organization: Organization, user_id: int, reason: str = "") -> Any:
-    """Disable the account and revoke its tokens. Idempotent. Its sessions end on their next
-    request: Django's ModelBackend refuses inactive users when a session is loaded."""
-    _require_org_admin(principal, organization)
+def person_deactivate(
+    *,
+    principal: Principal | None = None,
+    organization: Organization,
+    user_id: int,
+    reason: str = "",
+    system_actor: AuditActor | None = None,
+    audit_action: str = "user.deactivated",
+) -> Any:
+    """Disable the account, revoke its personal tokens and take it out of the organization's groups
+    (so no group grant reaches it). Idempotent. Its sessions end on their next request: Django's
+    ModelBackend refuses inactive users when a session is loaded.
+
+    An org admin (*principal*) deactivates through the UI/API; the directory (SCIM) passes
+    *system_actor* instead, with no human to check."""
+    if principal is not None:
+        _require_org_admin(principal, organization)
+    elif system_actor is None:
+        raise ValueError("person_deactivate needs a principal or a system actor")
+    actor = principal.audit_actor() if principal is not None else system_actor
+    assert actor is not None
     membership = (
         OrganizationMembership.objects.filter(organization=organization, user_id=user_id).select_related("user").first()
     )
     if membership is None:
         raise NotFound("Person not found")
     user = membership.user
-    if user.pk == principal.user_id:
+    if principal is not None and user.pk == principal.user_id:
         raise PermissionDenied("You cannot deactivate yourself")
     with transaction.atomic():
         user.is_active = False
@@ -113,13 +136,20 @@ def person_deactivate(*, principal: Principal, organization: Organization, user_
         revoked = PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+        left = list(GroupMembership.objects.filter(user=user, group__organization=organization).select_related("group"))
+        GroupMembership.objects.filter(pk__in=[m.pk for m in left]).delete()
         audit_record(
-            action="user.deactivated",
-            actor=principal.audit_actor(),
+            action=audit_action,
+            actor=actor,
             organization_id=organization.pk,
             resource_type="user",
             resource_id=str(user.pk),
-            metadata={"email": user.email, "tokens_revoked": revoked, "reason": reason[:500]},
+            metadata={
+                "email": user.email,
+                "tokens_revoked": revoked,
+                "groups_left": [m.group.slug for m in left],
+                "reason": reason[:500],
+            },
         )
     return user
 

@@ -184,6 +184,16 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"get {C}v1/projects/(?P<project>[^/]+)/tags/?$": METADATA,
     f"post {C}v1/projects/(?P<project>[^/]+)/tags/?$": "tag.created",
     f"get {C}v1/projects/(?P<project>[^/]+)/tags/slug/(?P<slug>[^/]+)/?$": METADATA,
+    # SCIM provisioning (the directory, as the system actor "scim")
+    **{f"get scim/v2/{r}": METADATA for r in ("ServiceProviderConfig", "ResourceTypes", "Schemas", "Users", "Users/<str:id>", "Groups", "Groups/<str:id>")},
+    "post scim/v2/Users": "user.provisioned",
+    "put scim/v2/Users/<str:id>": ("user.provisioned", "user.deprovisioned", "user.reprovisioned"),
+    "patch scim/v2/Users/<str:id>": ("user.provisioned", "user.deprovisioned", "user.reprovisioned"),
+    "delete scim/v2/Users/<str:id>": "user.deprovisioned",
+    "post scim/v2/Groups": ("group.created", "group.member_added"),
+    "put scim/v2/Groups/<str:id>": ("group.updated", "group.member_added", "group.member_removed"),
+    "patch scim/v2/Groups/<str:id>": ("group.updated", "group.member_added", "group.member_removed"),
+    "delete scim/v2/Groups/<str:id>": "group.deleted",
 }  # fmt: skip
 
 # The htmx UI's function views (methods are not declared on them): route -> actions its writes or
