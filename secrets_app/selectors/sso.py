@@ -1,0 +1,18 @@
+"""Finding an organization's SSO configuration when someone starts signing in (no principal yet:
+these answer only whether and where single sign-on starts, never the configuration's content)."""
+
+from __future__ import annotations
+
+from secrets_app.models import OrganizationSso
+
+
+def sso_config_for_email(email: str) -> OrganizationSso | None:
+    """The configuration of the organization that signs in people of *email*'s domain, or None."""
+    domain = (email or "").strip().lower().rpartition("@")[2]
+    if not domain:
+        return None
+    return OrganizationSso.objects.filter(allowed_domains__contains=[domain]).select_related("organization").first()
+
+
+def sso_config_for_slug(slug: str) -> OrganizationSso | None:
+    return OrganizationSso.objects.filter(organization__slug=slug).select_related("organization").first()
