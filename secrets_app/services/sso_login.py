@@ -304,6 +304,7 @@ def _person_sign_in(config: OrganizationSso, claims: dict[str, Any], *, email: s
     with transaction.atomic():
         identity = SsoIdentity.objects.select_for_update().filter(issuer=issuer, subject=subject).first()
         linked = created = False
+        user: Any
         if identity is not None:
             user = identity.user
         else:
