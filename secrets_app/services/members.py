@@ -210,6 +210,8 @@ def role_delete(*, scope: ProjectScope, slug: str) -> None:
     role_change_require(scope, role, requested_action="roles.manage")
     if role.memberships.exists():
         raise Conflict(f"Role '{slug}' is still assigned to members")
+    if role.group_memberships.exists():
+        raise Conflict(f"Role '{slug}' is still held by groups")
     with transaction.atomic():
         _audit(scope, "role.deleted", "role", slug)
         role.delete()
