@@ -16,7 +16,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from secrets_app import outbound
 from secrets_app.errors import DomainError, NotFound
+from secrets_app.middleware import CONTENT_SECURITY_POLICY
 from secrets_app.models import Organization, OrganizationSso
 from secrets_app.selectors.sso import sso_config_for_email, sso_config_for_slug
 from secrets_app.services.sso import sso_config_delete, sso_config_get, sso_config_set
@@ -40,9 +42,22 @@ FIELD_ALIASES = {
 }
 
 
+def _start_page(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+    """The e-mail form. Its POST is answered with a redirect to the identity provider, and browsers
+    hold a form's redirects to the page's ``form-action``: this page (one e-mail field, no secret)
+    lets forms lead to any https origin, and to the plain-http hosts the outbound allow-list names."""
+    response = render(request, "pages/login_sso.html", context, status=status)
+    extra = [f"http://{entry}:*" for entry in outbound.allowed_entries() if "/" not in entry and ":" not in entry]
+    form_action = " ".join(["'self'", "https:", *extra])
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action {form_action}"
+    )
+    return response
+
+
 def _refused(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
     context = {"form": SsoStartForm(), "refusal": message, "next": _next_url(request)}
-    return render(request, "pages/login_sso.html", context, status=status)
+    return _start_page(request, context, status=status)
 
 
 def _begin(request: HttpRequest, config: OrganizationSso) -> HttpResponse:
@@ -64,8 +79,8 @@ def sso_start(request: HttpRequest) -> HttpResponse:
         if config is not None:
             return _begin(request, config)
         form.add_error("email", "No organization signs in people of this domain with SSO. Use your password.")
-        return render(request, "pages/login_sso.html", {"form": form, "next": _next_url(request)}, status=404)
-    return render(request, "pages/login_sso.html", {"form": form, "next": _next_url(request)})
+        return _start_page(request, {"form": form, "next": _next_url(request)}, status=404)
+    return _start_page(request, {"form": form, "next": _next_url(request)})
 
 
 @require_GET
