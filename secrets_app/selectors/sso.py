@@ -11,7 +11,12 @@ def sso_config_for_email(email: str) -> OrganizationSso | None:
     domain = (email or "").strip().lower().rpartition("@")[2]
     if not domain:
         return None
-    return OrganizationSso.objects.filter(allowed_domains__contains=[domain]).select_related("organization").first()
+    # Matched in Python: JSON containment is not available on SQLite (the embedded database), and
+    # an installation has a handful of SSO configurations at most.
+    for config in OrganizationSso.objects.select_related("organization").order_by("id"):
+        if domain in config.allowed_domains:
+            return config
+    return None
 
 
 def sso_config_for_slug(slug: str) -> OrganizationSso | None:
