@@ -12,9 +12,11 @@ from secrets_app.errors import DomainError
 from secrets_app.models import BuiltinRole
 from secrets_app.policy import BUILTIN_RULES
 from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.groups import project_group_candidates, project_group_list
 from secrets_app.selectors.matrix import matrix_environments
 from secrets_app.selectors.members import member_list, role_list
 from secrets_app.services import grants
+from secrets_app.services import groups as group_services
 from secrets_app.services import members as member_services
 from secrets_app.ui.forms import (
     RULE_ACTIONS,
@@ -24,6 +26,7 @@ from secrets_app.ui.forms import (
     parse_rule_rows,
     role_choices,
 )
+from secrets_app.ui.group_forms import ProjectGroupAddForm
 from secrets_app.ui.shortcuts import (
     apply_domain_error,
     is_htmx,
@@ -59,6 +62,14 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
         if value in grantable
     ]
     members = member_list(scope)
+    project_groups = project_group_list(scope)
+    can_manage_members = access.can("members.manage")
+    # Groups the caller belongs to are their own access: not offered (the service refuses them).
+    candidates = [
+        group
+        for group in (project_group_candidates(scope) if can_manage_members else [])
+        if group_services.may_change_group(scope, group, None)
+    ]
     environments = [environment.slug for environment in matrix_environments(scope)]
     context = {
         "project": scope.project,
@@ -70,7 +81,17 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
         "builtin_descriptions": BUILTIN_DESCRIPTIONS,
         "role_choices": choices,
         "role_values": [value for value, _ in choices],
-        "can_manage_members": access.can("members.manage"),
+        "can_manage_members": can_manage_members,
+        "project_groups": project_groups,
+        "groups_changeable": {
+            item.pk for item in project_groups if group_services.may_change_group(scope, item.group, item)
+        },
+        "group_add_form": ProjectGroupAddForm(
+            groups=[(group.slug, f"{group.name} ({group.get_source_display()})") for group in candidates],
+            roles=choices,
+            initial={"role": BuiltinRole.VIEWER.value},
+        ),
+        "group_candidates": candidates,
         "can_manage_roles": access.can("roles.manage"),
         "can_see_audit": access.can("audit.read"),
         "can_see_members": True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from secrets_app.ui import audit, auth, identities, members, people, projects, secrets
+from secrets_app.ui import audit, auth, groups, identities, members, people, projects, secrets
 
 app_name = "ui"
 
@@ -39,6 +39,8 @@ urlpatterns = [
     # Members and roles
     path("projects/<slug:slug>/members/", members.member_page, name="members"),
     path("projects/<slug:slug>/members/<int:membership_id>/", members.member_item, name="member_item"),
+    path("projects/<slug:slug>/groups/", groups.project_group_add_view, name="project_group_add"),
+    path("projects/<slug:slug>/groups/<slug:group>/", groups.project_group_item_view, name="project_group_item"),
     path("projects/<slug:slug>/roles/", members.role_create, name="role_create"),
     path("projects/<slug:slug>/roles/rule-row/", members.role_rule_row, name="role_rule_row"),
     path("projects/<slug:slug>/roles/<slug:role>/", members.role_delete, name="role_delete"),
@@ -50,6 +52,17 @@ urlpatterns = [
         "org/<slug:org_slug>/people/<int:user_id>/deactivate/",
         people.person_deactivate_view,
         name="person_deactivate",
+    ),
+    path("org/<slug:org_slug>/people/<int:user_id>/access/", groups.person_access_page, name="person_access"),
+    path("org/<slug:org_slug>/groups/", groups.groups_page, name="groups"),
+    path("org/<slug:org_slug>/groups/<slug:group>/", groups.group_page, name="group"),
+    path("org/<slug:org_slug>/groups/<slug:group>/edit/", groups.group_update_view, name="group_update"),
+    path("org/<slug:org_slug>/groups/<slug:group>/delete/", groups.group_delete_view, name="group_delete"),
+    path("org/<slug:org_slug>/groups/<slug:group>/members/", groups.group_member_add_view, name="group_member_add"),
+    path(
+        "org/<slug:org_slug>/groups/<slug:group>/members/<int:user_id>/remove/",
+        groups.group_member_remove_view,
+        name="group_member_remove",
     ),
     # Machine identities
     path("org/<slug:org_slug>/identities/", identities.identities_page, name="identities"),
