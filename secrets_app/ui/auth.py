@@ -33,6 +33,7 @@ from secrets_app.selectors.tokens import personal_token_list
 from secrets_app.services import tokens as token_services
 from secrets_app.services import users as user_services
 from secrets_app.services.people import password_change
+from secrets_app.services.sso_login import PasswordRefused, password_login_check, password_login_completed
 from secrets_app.ui.forms import LoginForm, PasswordChangeForm, TokenCreateForm, TotpForm
 from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, login_required, no_store, page_or_partial
 
@@ -63,6 +64,19 @@ def _next_url(request: HttpRequest) -> str:
     return reverse("ui:project_list")
 
 
+def _password_refusal(user: Any) -> str | None:
+    """Why this person may not sign in with a password (their organization requires SSO), or None."""
+    try:
+        password_login_check(user=user)
+    except PasswordRefused as exc:
+        return exc.message
+    return None
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return str(getattr(request, "axes_ip_address", "") or request.META.get("REMOTE_ADDR", ""))
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("ui:project_list")
@@ -88,6 +102,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if user is None:
             form.add_error(None, "That email and password do not match an account.")
             status = 401
+        elif refusal := _password_refusal(user):
+            return _login_refused(request, form, message=refusal, status=403)
         elif user_services.user_totp_required(user):
             request.session.cycle_key()
             request.session[PENDING_KEY] = {
@@ -100,6 +116,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             return redirect("ui:login_totp")
         else:
             login(request, user)
+            password_login_completed(user=user, client_ip=_client_ip(request))
             return redirect(_next_url(request))
     return render(request, "pages/login.html", {"form": form, "next": _next_url(request)}, status=status)
 
@@ -133,6 +150,7 @@ def login_totp(request: HttpRequest) -> HttpResponse:
                 lockout_clear(username=user.get_username())
                 request.session.pop(PENDING_KEY, None)
                 login(request, user, backend=pending["backend"])
+                password_login_completed(user=user, client_ip=_client_ip(request))
                 return redirect(pending["next"])
             pending["attempts"] += 1
             request.session[PENDING_KEY] = pending

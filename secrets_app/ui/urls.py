@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from secrets_app.ui import audit, auth, groups, identities, members, people, projects, secrets
+from secrets_app.ui import audit, auth, groups, identities, members, people, projects, secrets, sso
 
 app_name = "ui"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("", auth.home, name="home"),
     path("login/", auth.login_view, name="login"),
     path("login/verify/", auth.login_totp, name="login_totp"),
+    path("login/sso/", sso.sso_start, name="sso_start"),
+    path("login/sso/callback/", sso.sso_callback, name="sso_callback"),
+    path("login/sso/<slug:org_slug>/", sso.sso_org_start, name="sso_org_start"),
     path("logout/", auth.logout_view, name="logout"),
     path("account/", auth.account, name="account"),
     path("account/password/", auth.password_change_view, name="password_change"),
@@ -53,6 +56,7 @@ urlpatterns = [
         people.person_deactivate_view,
         name="person_deactivate",
     ),
+    path("org/<slug:org_slug>/sso/", sso.org_sso_page, name="org_sso"),
     path("org/<slug:org_slug>/people/<int:user_id>/access/", groups.person_access_page, name="person_access"),
     path("org/<slug:org_slug>/groups/", groups.groups_page, name="groups"),
     path("org/<slug:org_slug>/groups/<slug:group>/", groups.group_page, name="group"),

@@ -114,6 +114,14 @@ GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         "organizations/acme-org/people/1/unlock/",
         {},
     ),
+    ("get", "organizations/<str:organization>/sso/", "organizations/acme-org/sso/", None),
+    (
+        "put",
+        "organizations/<str:organization>/sso/",
+        "organizations/acme-org/sso/",
+        {"issuer": "https://x.test", "clientId": "x"},
+    ),
+    ("delete", "organizations/<str:organization>/sso/", "organizations/acme-org/sso/", None),
     ("get", "organizations/<str:organization>/identities/", "organizations/acme-org/identities/", None),
     ("post", "organizations/<str:organization>/identities/", "organizations/acme-org/identities/", {"name": "x"}),
     ("get", "organizations/<str:organization>/groups/", "organizations/acme-org/groups/", None),
@@ -290,3 +298,15 @@ def test_it_does_not_let_mallory_create_a_project_in_acmes_organization(seeded: 
 
     assert response.status_code == 404
     assert error_of(response)["fields"] == {"organization": ["not found"]}
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_it_refuses_the_sso_configuration_to_charlie_and_mallory(seeded: Any, api: Any, method: str) -> None:
+    body = {"issuer": "https://idp.example.com", "clientId": "x", "clientSecret": "y", "allowedDomains": ["x.test"]}
+    path = "organizations/acme-org/sso/"
+
+    charlie = _call(api(seeded.charlie), method, path, body if method == "put" else None)
+    mallory = _call(api(seeded.mallory), method, path, body if method == "put" else None)
+
+    assert charlie.status_code == 403 and error_of(charlie)["code"] == "permission_denied"
+    assert mallory.status_code == 404
