@@ -376,11 +376,25 @@ def is_sso_account(user: Any) -> bool:
 
 def password_login_check(*, user: Any) -> None:
     """Raise PasswordRefused when one of the person's organizations requires SSO and they are not
-    one of its break-glass admins. Runs after the password was checked, before the session exists."""
-    required = OrganizationSso.objects.filter(require_sso=True, organization__memberships__user=user).exclude(
-        break_glass_users=user
+    one of its break-glass admins (audited as ``user.password_login_refused``). Runs after the
+    password was checked, before the session exists."""
+    required = (
+        OrganizationSso.objects.filter(require_sso=True, organization__memberships__user=user)
+        .exclude(break_glass_users=user)
+        .values_list("organization_id", flat=True)
     )
-    if required.exists():
+    organization_ids = list(required)
+    if organization_ids:
+        # The password was right: recorded (not counted by the lockout) so an admin sees who still tries.
+        audit_record(
+            action="user.password_login_refused",
+            actor=_user_actor(user),
+            outcome=Outcome.DENY,
+            organization_id=organization_ids[0],
+            resource_type="user",
+            resource_id=str(user.pk),
+            metadata={"email": user.email, "reason": "sso_required"},
+        )
         raise PasswordRefused(
             "Your organization requires single sign-on: use \u201cSign in with SSO\u201d instead of a password."
         )

@@ -179,3 +179,16 @@ def test_require_sso_refuses_local_passwords_except_break_glass_admins(cast, sso
     assert event.actor_label == admin.email and event.metadata["require_sso"] is True
     assert len(mail.outbox) == 1 and admin.email in mail.outbox[0].to
     assert "Break-glass sign-in" in mail.outbox[0].subject
+    assert _events("user.password_login_refused")[-1].actor_label == cast.bob.email
+
+
+def test_a_break_glass_admin_gets_in_while_the_provider_is_down(cast, sso, provider, admin):
+    sso(require_sso=True, break_glass_emails=[admin.email])
+    provider.stop()
+
+    by_sso = Client().get("/login/sso/acme-org/")
+    by_password = Client().post("/login/", {"email": admin.email, "password": PASSWORD})
+
+    assert by_sso.status_code == 502 and b"did not answer" in by_sso.content
+    assert by_password.status_code == 302
+    assert _events("user.break_glass_login")
