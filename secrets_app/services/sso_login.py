@@ -285,16 +285,21 @@ def sso_login_complete(*, pending: SsoPending, code: str, state: str) -> Any:
             )
         return _person_sign_in(config, claims, email=email, groups=groups)
     except SsoRefused as exc:
-        audit_record(
-            action="user.sso_login_failed",
-            actor=AuditActor(type=ActorType.ANONYMOUS, label=email[:254]) if email else ANONYMOUS_ACTOR,
-            outcome=Outcome.DENY,
-            organization_id=config.organization_id if config else None,
-            resource_type="organization",
-            resource_id=config.organization.slug if config else "",
-            metadata={"reason": exc.reason, "email": email},
-        )
+        sso_login_failure_record(config=config, reason=exc.reason, email=email)
         raise
+
+
+def sso_login_failure_record(*, config: OrganizationSso | None, reason: str, email: str = "") -> None:
+    """Audit a refused SSO sign-in (``user.sso_login_failed``): a reason, never a token or code."""
+    audit_record(
+        action="user.sso_login_failed",
+        actor=AuditActor(type=ActorType.ANONYMOUS, label=email[:254]) if email else ANONYMOUS_ACTOR,
+        outcome=Outcome.DENY,
+        organization_id=config.organization_id if config else None,
+        resource_type="organization",
+        resource_id=config.organization.slug if config else "",
+        metadata={"reason": reason[:100], "email": email},
+    )
 
 
 def _person_sign_in(config: OrganizationSso, claims: dict[str, Any], *, email: str, groups: list[str]) -> Any:

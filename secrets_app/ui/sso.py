@@ -22,7 +22,13 @@ from secrets_app.middleware import CONTENT_SECURITY_POLICY
 from secrets_app.models import Organization, OrganizationSso
 from secrets_app.selectors.sso import sso_config_for_email, sso_config_for_slug
 from secrets_app.services.sso import sso_config_delete, sso_config_get, sso_config_set
-from secrets_app.services.sso_login import SsoPending, SsoRefused, sso_authorization_begin, sso_login_complete
+from secrets_app.services.sso_login import (
+    SsoPending,
+    SsoRefused,
+    sso_authorization_begin,
+    sso_login_complete,
+    sso_login_failure_record,
+)
 from secrets_app.ui.auth import _next_url
 from secrets_app.ui.shortcuts import apply_domain_error, org_view, page_or_partial, principal_of
 from secrets_app.ui.sso_forms import SsoConfigForm, SsoStartForm
@@ -99,6 +105,8 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
     if request.GET.get("error"):
         # The provider refused (the person cancelled, or is not assigned to the app): its words, not ours.
         description = request.GET.get("error_description", "")[:300] or request.GET["error"][:100]
+        config = OrganizationSso.objects.filter(organization_id=pending.organization_id).first()
+        sso_login_failure_record(config=config, reason=f"provider_error:{request.GET['error'][:60]}")
         return _refused(request, f"Your identity provider did not sign you in: {description}", status=403)
     try:
         user = sso_login_complete(pending=pending, code=request.GET.get("code", ""), state=request.GET.get("state", ""))

@@ -167,6 +167,16 @@ def test_it_refuses_a_callback_that_did_not_start_in_this_session(cast, sso, pro
     assert response.status_code == 400 and b"Start again" in response.content
 
 
+def test_it_shows_and_records_a_refusal_by_the_provider(cast, sso, provider):
+    client = Client()
+    client.get("/login/sso/acme-org/")
+
+    response = client.get("/login/sso/callback/?error=access_denied&error_description=Not+assigned+to+the+app")
+
+    assert response.status_code == 403 and b"Not assigned to the app" in response.content
+    assert _events("user.sso_login_failed")[-1].metadata["reason"] == "provider_error:access_denied"
+
+
 def test_require_sso_refuses_local_passwords_except_break_glass_admins(cast, sso, provider, admin):
     sso(require_sso=True, break_glass_emails=[admin.email])
 
