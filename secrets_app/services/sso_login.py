@@ -133,6 +133,15 @@ def _discovery(config: OrganizationSso) -> dict[str, Any]:
     needed = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
     if not isinstance(document, dict) or any(not isinstance(document.get(key), str) for key in needed):
         raise SsoRefused("discovery_invalid", "The identity provider's discovery document is incomplete.", status=502)
+    # OIDC Discovery §4.3: the document's issuer is exactly the issuer it was fetched for; ID tokens
+    # are then held to it. (An admin who entered the document's URL has named no issuer to compare.)
+    configured = config.issuer_url.rstrip("/")
+    if configured != config.discovery_url and document["issuer"].rstrip("/") != configured:
+        raise SsoRefused(
+            "discovery_issuer_mismatch",
+            "The identity provider names another issuer than the one configured. An admin must check the issuer URL.",
+            status=502,
+        )
     return document
 
 

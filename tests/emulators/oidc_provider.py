@@ -5,7 +5,7 @@ secret check, RS256 ID token with the nonce; client credentials for Graph) and M
 ``/v1.0/users/{oid}/memberOf``.
 
 Knobs for refusals: ``sign_with_wrong_key``, ``audience``, ``expired``, ``nonce``, ``overage`` (the
-token carries ``_claim_names.groups`` instead of ``groups``), ``graph_fails``.
+token carries ``_claim_names.groups`` instead of ``groups``), ``graph_fails``, ``issuer_override``.
 Every request is recorded in ``requests`` as (method, path); no secret is recorded.
 """
 
@@ -41,6 +41,7 @@ class OidcProvider:
         self.nonce: str | None = None
         self.overage = False
         self.graph_fails = False
+        self.issuer_override: str | None = None  # the issuer the discovery document names
         self.graph_groups: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self._codes: dict[str, dict[str, Any]] = {}
@@ -107,7 +108,7 @@ class OidcProvider:
                     self._send(
                         200,
                         {
-                            "issuer": provider.issuer,
+                            "issuer": provider.issuer_override or provider.issuer,
                             "authorization_endpoint": provider.base_url + "/authorize",
                             "token_endpoint": provider.base_url + "/token",
                             "jwks_uri": provider.base_url + "/keys",

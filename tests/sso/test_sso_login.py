@@ -101,6 +101,15 @@ def test_it_refuses_an_id_token_it_cannot_verify(cast, sso, provider, knob, valu
     assert failure.outcome == "deny" and failure.metadata["reason"].endswith(reason)
 
 
+def test_it_refuses_a_discovery_document_naming_another_issuer(cast, sso, provider):
+    provider.issuer_override = "https://login.example.com/another-tenant/v2.0"
+
+    response = Client().get("/login/sso/acme-org/")
+
+    assert response.status_code == 502 and b"another issuer" in response.content
+    assert not any(path == "/authorize" for _, path in provider.requests)
+
+
 def test_it_refuses_a_person_of_a_domain_and_groups_it_does_not_allow(cast, sso, provider):
     provider.sign_in_as(email="eve@elsewhere.test", groups=["grp-other"], email_verified=True)
 
