@@ -11,7 +11,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from secrets_app.api import schema  # noqa: F401  (registers the bearer-token scheme)
-from secrets_app.api.views import access, groups, identities, people, projects, secrets, sso, tree
+from secrets_app.api.views import access, groups, identities, people, projects, scim_tokens, secrets, sso, tree
 
 project_routes = [
     path("", projects.ProjectDetailApi.as_view(), name="project-detail"),
@@ -89,6 +89,14 @@ v1_routes = [
     ),
     path("organizations/<str:organization>/sso/", sso.SsoConfigApi.as_view(), name="sso-config"),
     path("organizations/<str:organization>/identities/", identities.IdentityListApi.as_view(), name="identity-list"),
+    path(
+        "organizations/<str:organization>/scim-tokens/", scim_tokens.ScimTokenListApi.as_view(), name="scim-token-list"
+    ),
+    path(
+        "organizations/<str:organization>/scim-tokens/<int:id>/",
+        scim_tokens.ScimTokenDetailApi.as_view(),
+        name="scim-token-detail",
+    ),
     path("organizations/<str:organization>/groups/", groups.GroupListApi.as_view(), name="group-list"),
     path("organizations/<str:organization>/groups/<str:group>/", groups.GroupDetailApi.as_view(), name="group-detail"),
     path(

@@ -61,6 +61,7 @@ def test_it_documents_every_route_and_method(schema: dict[str, Any]) -> None:
 CREDENTIAL_RESPONSES = {
     "/api/v1/tokens/",
     "/api/v1/organizations/{organization}/people/",
+    "/api/v1/organizations/{organization}/scim-tokens/",
     "/api/v1/identities/{identity}/universal-auth/client-secrets/",
     "/api/v1/auth/universal-auth/login",
     "/api/v1/auth/token/renew",
