@@ -43,3 +43,8 @@ def test_it_refuses_the_page_to_members_and_outsiders(cast: Any, org_admin: Any)
     assert _as(cast.mallory).get(PAGE).status_code == 404
     assert Client().get(PAGE).status_code == 302  # to the sign-in page
     assert not cast.organization.scim_tokens.exists()
+
+
+def test_it_links_the_scim_page_from_people_for_org_admins_only(cast: Any, org_admin: Any) -> None:
+    assert PAGE in _as(org_admin).get("/org/acme-org/people/").content.decode()
+    assert PAGE not in _as(cast.bob).get("/org/acme-org/people/").content.decode()
