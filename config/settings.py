@@ -157,6 +157,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # unused. Both are enforced server-side by secrets_app.sessions.SessionTimeoutMiddleware.
 SESSION_COOKIE_AGE = env_int("STRONGROOM_SESSION_SECONDS", 8 * 3600)
 STRONGROOM_SESSION_IDLE_SECONDS = env_int("STRONGROOM_SESSION_IDLE_SECONDS", 30 * 60)
+# A session signed in through the organization's identity provider goes back through it this often
+# (silent while the directory still accepts the person); 0 turns it off.
+STRONGROOM_SSO_REVALIDATE_SECONDS = env_int("STRONGROOM_SSO_REVALIDATE_SECONDS", 60 * 60)
 SESSION_COOKIE_SECURE = env_bool("STRONGROOM_SECURE_COOKIES", SERVED_OVER_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if SESSION_COOKIE_SECURE:

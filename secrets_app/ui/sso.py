@@ -29,6 +29,7 @@ from secrets_app.services.sso_login import (
     sso_login_complete,
     sso_login_failure_record,
 )
+from secrets_app.sessions import session_mark_sso
 from secrets_app.ui.auth import _next_url
 from secrets_app.ui.shortcuts import apply_domain_error, org_view, page_or_partial, principal_of
 from secrets_app.ui.sso_forms import SsoConfigForm, SsoStartForm
@@ -113,6 +114,9 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
     except SsoRefused as exc:
         return _refused(request, exc.message, status=exc.status)
     login(request, user, backend=BACKEND)
+    organization = Organization.objects.filter(pk=pending.organization_id).values_list("slug", flat=True).first()
+    if organization:
+        session_mark_sso(request.session, organization)
     return redirect(pending.next_url)
 
 

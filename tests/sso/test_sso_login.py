@@ -211,3 +211,41 @@ def test_a_break_glass_admin_gets_in_while_the_provider_is_down(cast, sso, provi
     assert by_sso.status_code == 502 and b"did not answer" in by_sso.content
     assert by_password.status_code == 302
     assert _events("user.break_glass_login")
+
+
+def test_an_sso_session_goes_back_through_the_provider_and_ends_when_it_no_longer_accepts(
+    cast, sso, provider, settings
+):
+    """Without SCIM, the directory's decision reaches an open session within the interval."""
+    import time_machine
+    from django.utils import timezone
+
+    settings.STRONGROOM_SSO_REVALIDATE_SECONDS = 120
+    _ops_group_in_project(cast)
+    provider.sign_in_as(email="zoe@acme.test", groups=["grp-ops"])
+    client = Client()
+    assert sign_in(client).status_code == 302
+    assert client.get("/projects/").status_code == 200
+
+    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=100)):
+        assert client.get("/projects/").status_code == 200  # still within the interval
+    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=130)):
+        due = client.get("/projects/")
+        assert due.status_code == 302 and due["Location"] == "/login/sso/acme-org/?next=%2Fprojects%2F"
+        assert client.get("/api/v1/me/").status_code in (401, 403)  # the session itself is gone
+        logged_out = _events("user.logged_out")[-1]
+        assert logged_out.metadata.get("reason") == "sso revalidation"
+
+        # The directory still accepts her: the round trip is silent and she is back where she was.
+        back = sign_in(client, start=due["Location"])
+        assert back.status_code == 302 and back["Location"] == "/projects/"
+        assert client.get("/projects/").status_code == 200
+
+    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=300)):
+        due = client.get("/projects/")
+        assert due.status_code == 302
+        # Now the directory refuses her (e.g. removed from the app): the provider answers with an error.
+        client.get(due["Location"])
+        refused = client.get("/login/sso/callback/?error=access_denied&error_description=User+disabled")
+        assert refused.status_code == 403
+        assert client.get("/projects/").status_code == 302  # signed out, and stays out
