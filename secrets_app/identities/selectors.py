@@ -20,11 +20,7 @@ from secrets_app.models import (
     UniversalAuth,
 )
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import ProjectScope, is_org_admin, is_org_member, org_admin_require
-
-
-def organization_is_admin(principal: Principal, organization_id: int) -> bool:
-    return is_org_admin(principal, organization_id)  # an identity never administers its organization
+from secrets_app.selectors.access import ProjectScope, is_org_member, org_admin_require
 
 
 def organization_admin_require(principal: Principal, organization: Organization, action: str) -> None:
@@ -38,10 +34,6 @@ def organization_admin_require(principal: Principal, organization: Organization,
     )
 
 
-def _member_of(principal: Principal, organization_id: int) -> bool:
-    return is_org_member(principal, organization_id)
-
-
 def identity_get_for_principal(principal: Principal, identity_ref: str | uuid.UUID, *, action: str) -> MachineIdentity:
     """The identity (by public id) for an admin of its organization. NotFound when missing or in an
     organization the caller does not belong to; PermissionDenied (audited) for other members."""
@@ -50,7 +42,7 @@ def identity_get_for_principal(principal: Principal, identity_ref: str | uuid.UU
     except ValueError:
         raise NotFound("Identity not found") from None
     identity = MachineIdentity.objects.select_related("organization").filter(public_id=public_id).first()
-    if identity is None or not _member_of(principal, identity.organization_id):
+    if identity is None or not is_org_member(principal, identity.organization_id):
         raise NotFound("Identity not found")
     organization_admin_require(principal, identity.organization, action)
     return identity

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from secrets_app.errors import PermissionDenied, ValidationFailed
-from secrets_app.models import BuiltinRole, IdentityProjectMembership, ProjectMembership, Role
+from secrets_app.models import BuiltinRole, GroupProjectMembership, IdentityProjectMembership, ProjectMembership, Role
 from secrets_app.policy import BUILTIN_RULES, Rule, grants_beyond
 from secrets_app.selectors.access import ProjectScope, membership_rules, role_rules
 
@@ -77,11 +77,24 @@ def _membership_change_refusal(
     )
     if own:
         return "You cannot change your own membership or role", []
+    return held_rights_refusal(scope, membership, admin="an admin", holder="a member who holds")
+
+
+def held_rights_refusal(
+    scope: ProjectScope,
+    membership: ProjectMembership | IdentityProjectMembership | GroupProjectMembership,
+    *,
+    admin: str,
+    holder: str,
+) -> tuple[str, list[str]] | None:
+    """Why the caller may not change what *membership* holds: an admin's role only by an admin,
+    and never one holding rights the caller lacks. *admin* / *holder* name the member in the
+    message ("an admin" / "a member who holds")."""
     if membership.builtin_role == BuiltinRole.ADMIN and scope.access.role != BuiltinRole.ADMIN:
-        return "Only project admins can change an admin", []
+        return f"Only project admins can change {admin}", []
     reasons = grants_beyond(membership_rules(membership), scope.access.rules)
     if reasons:
-        return f"You cannot change a member who holds rights you do not: {reasons[0]}", reasons
+        return f"You cannot change {holder} rights you do not: {reasons[0]}", reasons
     return None
 
 

@@ -20,17 +20,15 @@ from audit.services import audit_record
 from secrets_app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from secrets_app.guard import require
 from secrets_app.models import (
-    BuiltinRole,
     Group,
     GroupMembership,
     GroupProjectMembership,
     GroupSource,
     Organization,
 )
-from secrets_app.policy import grants_beyond
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import ProjectScope, membership_rules, org_admin_require
-from secrets_app.services.grants import grant_require, role_resolve, rules_of
+from secrets_app.selectors.access import ProjectScope, org_admin_require
+from secrets_app.services.grants import grant_require, held_rights_refusal, role_resolve, rules_of
 from secrets_app.validation import validate_slug
 
 MANUAL_SOURCES = (GroupSource.LOCAL, GroupSource.IDP)
@@ -230,12 +228,7 @@ def _group_change_refusal(
         return "You cannot change the role of a group you belong to (it is your own access)", []
     if membership is None:
         return None
-    if membership.builtin_role == BuiltinRole.ADMIN and scope.access.role != BuiltinRole.ADMIN:
-        return "Only project admins can change a group holding admin", []
-    reasons = grants_beyond(membership_rules(membership), scope.access.rules)
-    if reasons:
-        return f"You cannot change a group that holds rights you do not: {reasons[0]}", reasons
-    return None
+    return held_rights_refusal(scope, membership, admin="a group holding admin", holder="a group that holds")
 
 
 def may_change_group(scope: ProjectScope, group: Group, membership: GroupProjectMembership | None) -> bool:

@@ -35,6 +35,7 @@ from audit.services import ANONYMOUS_ACTOR, AuditActor, audit_record
 from secrets_app import outbound
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.models import GroupSource, OrganizationMembership, OrganizationSso, OrgRole, SsoIdentity
+from secrets_app.principals import Principal
 from secrets_app.services.group_sync import group_memberships_sync
 from secrets_app.services.sso import sso_client_secret
 
@@ -86,7 +87,7 @@ class SsoPending:
 
 
 def _user_actor(user: Any) -> AuditActor:
-    return AuditActor(type=ActorType.USER, id=str(user.pk), label=user.get_username())
+    return Principal.for_user(user).audit_actor()
 
 
 # --- outbound -----------------------------------------------------------------------------------
