@@ -24,6 +24,7 @@ from audit.services import AuditWriteError
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.errors import DomainError
 from secrets_app.keyring import SealedError
+from secrets_app.write_gate import HeldForApproval
 
 logger = logging.getLogger("strongroom.api")
 
@@ -108,6 +109,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     request = context.get("request")
     request_id = getattr(getattr(request, "_request", request), "request_id", "")
+    if isinstance(exc, HeldForApproval):
+        # Not an error: the write was held for review (approvals). 202 with the request.
+        return Response(exc.held.api_body, status=status.HTTP_202_ACCEPTED, headers={"Location": exc.held.url})
     if isinstance(exc, DomainError):
         body: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.fields:

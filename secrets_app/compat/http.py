@@ -24,6 +24,7 @@ from secrets_app.keyring import SealedError
 from secrets_app.middleware import client_ip
 from secrets_app.principals import Principal
 from secrets_app.ratelimit import api_request_rate_limit
+from secrets_app.write_gate import HeldForApproval
 
 logger = logging.getLogger("strongroom.compat")
 ETAG_HMAC_SALT = "strongroom.compat.etag"  # with SECRET_KEY: the ETag key
@@ -332,6 +333,9 @@ class CompatView(View):
                 api_request_rate_limit(principal=principal, method=request.method or "GET", surface="compat")
             params = params_of(request)
             result = handler(request, principal, params, **kwargs)
+        except HeldForApproval as held:
+            # Infisical answers a write that hits a change policy with 200 {"approval": …}.
+            result = held.held.compat_body
         except Exception as exc:
             mapped = to_compat_error(exc)
             if mapped is None:

@@ -25,6 +25,7 @@ from secrets_app.services.secrets import (
     secret_delete,
     secret_update,
 )
+from secrets_app.write_gate import ChangeOp, HeldForApproval, ProposedChange, WriteIntent, write_gate_check
 
 PROJECT_PARAMS = ("workspaceId", "projectId", "workspaceSlug", "projectSlug")
 
@@ -277,6 +278,51 @@ def _shapes_at(
     ]
 
 
+def _gate_batch(scope: ProjectScope, environment: str, entries: list[tuple[str, str, SecretInput, str | None]]) -> None:
+    """Ask the write gate about a whole batch before its transaction starts (a held write records
+    its change request in its own transaction, which the batch's rollback must not undo). One
+    change request covers one folder: a batch across folders that a policy protects is refused."""
+    by_path: dict[str, list[tuple[str, SecretInput, str | None]]] = {}
+    for item_path, op, item, new_name in entries:
+        by_path.setdefault(canonical_path(item_path), []).append((op, item, new_name))
+    intents = []
+    for item_path, items in by_path.items():
+        env, folder = folder_get(scope, environment, item_path)
+        live = dict(
+            Secret.objects.filter(
+                folder=folder, key__in=[item.key for _, item, _ in items], type="shared", deleted_at__isnull=True
+            ).values_list("key", "version")
+        )
+        changes = tuple(
+            ProposedChange(
+                op=op if item.key in live else ChangeOp.CREATE,
+                key=item.key,
+                value=item.value,
+                comment=item.comment,
+                tags=tuple(item.tags) if item.tags is not None else None,
+                new_key=new_name,
+                base_version=live.get(item.key),
+            )
+            for op, item, new_name in items
+            if item.key in live or op != ChangeOp.DELETE
+        )
+        intents.append(
+            WriteIntent(scope=scope, environment=env, folder=folder, operation="secret.batch", changes=changes)
+        )
+    if len(intents) == 1:
+        write_gate_check(intents[0])
+        return
+    for intent in intents:
+        try:
+            write_gate_check(intent)
+        except HeldForApproval:
+            raise CompatError(
+                400,
+                "This batch spans several folders and a change policy protects one of them; send one batch per folder.",
+                error="BadRequest",
+            ) from None
+
+
 class SecretBatchView(CompatView):
     """POST/PATCH/DELETE /api/v3/secrets/batch/raw and /api/v4/secrets/batch."""
 
@@ -314,6 +360,19 @@ class SecretBatchView(CompatView):
             items = [_item_input(item, tags) for item in raw_items]
             secret_bulk_upsert(scope=scope, environment=environment, path=path, items=items)
             return {"secrets": _shapes_at(scope, environment, path, items, tags)}
+        _gate_batch(
+            scope,
+            environment,
+            [
+                (
+                    raw.get("secretPath") if isinstance(raw.get("secretPath"), str) else path,
+                    ChangeOp.UPDATE,
+                    _item_input(raw, tags),
+                    raw.get("newSecretName") if isinstance(raw.get("newSecretName"), str) else None,
+                )
+                for raw in raw_items
+            ],
+        )
         with all_or_nothing(scope):
             shapes = self._update_each(scope, environment, path, raw_items, mode, tags)
         return {"secrets": shapes}
@@ -347,6 +406,15 @@ class SecretBatchView(CompatView):
         scope = scope_from(principal, params)
         tags = TagIndex(scope.project)
         shapes = []
+        _gate_batch(
+            scope,
+            environment,
+            [
+                (path, ChangeOp.DELETE, SecretInput(key=raw["secretKey"]), None)
+                for raw in raw_items
+                if raw.get("type", "shared") == "shared"
+            ],
+        )
         with all_or_nothing(scope):  # a failure part-way deletes nothing
             for raw in raw_items:
                 secret_type = raw.get("type") if raw.get("type") in ("shared", "personal") else "shared"

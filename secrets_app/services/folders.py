@@ -9,12 +9,13 @@ from django.utils import timezone
 from secrets_app.errors import Conflict, NotFound, ValidationFailed
 from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
-from secrets_app.models import Folder, Secret, SecretImport, Tag
+from secrets_app.models import Folder, FolderCommit, Secret, SecretImport, Tag
 from secrets_app.paths import SEGMENT_RE, canonical_path, join_path
 from secrets_app.policy import ACTIONS, SCOPED_SUBJECTS
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import environment_get, folder_get, folder_subtree
 from secrets_app.validation import validate_slug
+from secrets_app.write_gate import ChangeOp, ProposedChange, WriteIntent, write_gate_check
 
 
 def _audit(
@@ -91,6 +92,23 @@ def folder_delete(*, scope: ProjectScope, environment: str, path: str) -> None:
         for secret in Secret.objects.filter(folder=item, deleted_at__isnull=True).prefetch_related("tags"):
             tags = [tag.slug for tag in secret.tags.all()]
             require(scope, "secrets.delete", environment=env.slug, path=item.path, tags=tags, resource=secret.key)
+    newest = FolderCommit.objects.filter(folder=folder).order_by("-pk").values_list("pk", flat=True).first()
+    write_gate_check(
+        WriteIntent(
+            scope=scope,
+            environment=env,
+            folder=folder,
+            operation="folder.deleted",
+            changes=(
+                ProposedChange(
+                    op=ChangeOp.FOLDER_DELETE,
+                    base_commit_id=newest,
+                    # A policy on any folder below protects this delete too.
+                    metadata={"subtree_paths": sorted(item.path for item in subtree)},
+                ),
+            ),
+        )
+    )
     with transaction.atomic():
         count = Secret.objects.filter(folder__in=subtree, deleted_at__isnull=True).update(deleted_at=timezone.now())
         _audit(

@@ -15,6 +15,7 @@ from secrets_app.selectors.tree import folder_get
 from secrets_app.services.integrity import audits_integrity_failures
 from secrets_app.services.versions import folder_commit_record, version_plaintext, version_write
 from secrets_app.validation import secret_key_for_lookup
+from secrets_app.write_gate import ChangeOp, ProposedChange, WriteIntent, write_gate_check
 
 
 def _restore_version(scope: ProjectScope, secret: Secret, version: int) -> None:
@@ -35,6 +36,23 @@ def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: st
     current = Secret.objects.filter(folder=folder, key=key, type=SecretType.SHARED, deleted_at__isnull=True).first()
     tags = [tag.slug for tag in current.tags.all()] if current is not None else []
     require(scope, "secrets.rollback", environment=env.slug, path=folder.path, tags=tags, resource=key)
+    if current is None:
+        raise NotFound(f"Secret '{key}' not found at {folder.path}")
+    if not SecretVersion.objects.filter(secret=current, version=version).exists():
+        raise NotFound(f"Secret '{key}' has no version {version}")
+    write_gate_check(
+        WriteIntent(
+            scope=scope,
+            environment=env,
+            folder=folder,
+            operation="secret.rolled_back",
+            changes=(
+                ProposedChange(
+                    op=ChangeOp.ROLLBACK_SECRET, key=key, base_version=current.version, target_version=version
+                ),
+            ),
+        )
+    )
     with transaction.atomic():
         secret = (
             Secret.objects.select_for_update()
@@ -80,6 +98,16 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
         if changes:
             tags = [tag.slug for tag in secret.tags.all()]
             require(scope, "secrets.rollback", environment=env.slug, path=folder.path, tags=tags, resource=secret.key)
+    newest = FolderCommit.objects.filter(folder=folder).order_by("-pk").values_list("pk", flat=True).first()
+    write_gate_check(
+        WriteIntent(
+            scope=scope,
+            environment=env,
+            folder=folder,
+            operation="folder.rolled_back",
+            changes=(ProposedChange(op=ChangeOp.ROLLBACK_FOLDER, commit_id=commit.pk, base_commit_id=newest),),
+        )
+    )
     with transaction.atomic():
         secrets = {
             secret.pk: secret

@@ -21,6 +21,7 @@ from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 from secrets_app.services.versions import folder_commit_record, version_write
 from secrets_app.validation import encode_secret_value, validate_secret_key
+from secrets_app.write_gate import ChangeOp, ProposedChange, WriteIntent, write_gate_check
 
 UNSET = object()
 MAX_BULK_ITEMS = 1000
@@ -77,6 +78,50 @@ def _apply_metadata(secret: Secret, item: SecretInput) -> None:
         secret.purpose = item.purpose[:500]
     if item.expires_at is not UNSET:
         secret.expires_at = item.expires_at  # type: ignore[assignment]
+
+
+def _metadata_of(item: SecretInput) -> dict[str, Any]:
+    """The non-secret metadata a change carries (for a held write to apply later)."""
+    found: dict[str, Any] = {}
+    if item.owner_label is not None:
+        found["owner_label"] = item.owner_label
+    if item.purpose is not None:
+        found["purpose"] = item.purpose
+    if item.expires_at is not UNSET:
+        expires = item.expires_at
+        found["expires_at"] = expires.isoformat() if isinstance(expires, datetime.datetime) else None
+    return found
+
+
+def _proposed(op: str, key: str, item: SecretInput, **extra: Any) -> ProposedChange:
+    return ProposedChange(
+        op=op,
+        key=key,
+        value=item.value,
+        comment=item.comment,
+        tags=tuple(item.tags) if item.tags is not None else None,
+        metadata=_metadata_of(item),
+        **extra,
+    )
+
+
+def _live_version(folder: Folder, key: str, secret_type: str, owner: Any) -> int:
+    """The live secret's version (the base a held change is pinned to); NotFound when absent."""
+    version = _live_secret_query(folder, key, secret_type, owner).values_list("version", flat=True).first()
+    if version is None:
+        raise NotFound(f"Secret '{key}' not found at {folder.path}")
+    return version
+
+
+def _gate(
+    scope: ProjectScope, environment: Environment, folder: Folder, operation: str, changes: list[ProposedChange]
+) -> None:
+    """Ask the write gate (approvals) whether this write applies now. Personal overrides concern
+    only their owner and are never held."""
+    shared = tuple(change for change in changes if change.secret_type == SecretType.SHARED)
+    write_gate_check(
+        WriteIntent(scope=scope, environment=environment, folder=folder, operation=operation, changes=shared)
+    )
 
 
 def _audit_write(
@@ -136,6 +181,9 @@ def secret_create(
     require(scope, "secrets.create", environment=env.slug, path=folder.path, tags=item.tags or (), resource=key)
     owner = _owner_for(scope, secret_type)
     tags = _tags_for(scope, item.tags)
+    if _live_secret_query(folder, key, secret_type, owner).exists():
+        raise Conflict(f"A secret named '{key}' already exists at {folder.path}", fields={"key": ["already exists"]})
+    _gate(scope, env, folder, "secret.created", [_proposed(ChangeOp.CREATE, key, item, secret_type=secret_type)])
     with transaction.atomic():
         if _live_secret_query(folder, key, secret_type, owner).exists():
             raise Conflict(
@@ -234,6 +282,18 @@ def secret_update(
     if item.tags is not None:
         require(scope, "secrets.edit", environment=env.slug, path=folder.path, tags=item.tags, resource=key)
         _refuse_retag_that_widens_access(scope, env, folder, key, current_tags, item.tags)
+    base_version = _live_version(folder, key, secret_type, owner)
+    if expected_version is not None and expected_version != base_version:
+        raise PreconditionFailed(
+            f"Secret '{key}' is at version {base_version}, not {expected_version}", fields={"version": ["stale"]}
+        )
+    _gate(
+        scope,
+        env,
+        folder,
+        "secret.updated",
+        [_proposed(ChangeOp.UPDATE, key, item, new_key=renamed, secret_type=secret_type, base_version=base_version)],
+    )
     with transaction.atomic():
         secret = _lock_secret(folder, key, secret_type, owner)
         if expected_version is not None and expected_version != secret.version:
@@ -264,6 +324,14 @@ def secret_delete(
     owner = _owner_for(scope, secret_type)
     current_tags = _tags_of_live(folder, [key], secret_type, owner).get(key, [])
     require(scope, "secrets.delete", environment=env.slug, path=folder.path, tags=current_tags, resource=key)
+    base_version = _live_version(folder, key, secret_type, owner)
+    _gate(
+        scope,
+        env,
+        folder,
+        "secret.deleted",
+        [ProposedChange(op=ChangeOp.DELETE, key=key, secret_type=secret_type, base_version=base_version)],
+    )
     with transaction.atomic():
         secret = _lock_secret(folder, key, secret_type, owner)
         secret.deleted_at = timezone.now()
@@ -299,6 +367,23 @@ def secret_bulk_upsert(*, scope: ProjectScope, environment: str, path: str, item
         if item.tags is not None and key in existing_tags:
             _refuse_retag_that_widens_access(scope, env, folder, key, existing_tags[key], item.tags)
     tag_sets = [_tags_for(scope, item.tags) for item in items]
+    versions = dict(
+        Secret.objects.filter(folder=folder, key__in=keys, type=SecretType.SHARED, deleted_at__isnull=True).values_list(
+            "key", "version"
+        )
+    )
+    _gate(
+        scope,
+        env,
+        folder,
+        "secret.bulk_upserted",
+        [
+            _proposed(ChangeOp.UPDATE, key, item, base_version=versions[key])
+            if key in versions
+            else _proposed(ChangeOp.CREATE, key, item)
+            for key, item in zip(keys, items, strict=True)
+        ],
+    )
     result = BulkResult()
     with transaction.atomic():
         existing = {
