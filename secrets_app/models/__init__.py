@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from secrets_app.models.access import PersonalAccessToken, UserTOTP
+from secrets_app.models.access import PersonalAccessToken, TemporaryAccessGrant, UserTOTP
 from secrets_app.models.bookkeeping import BookkeepingCursor
 from secrets_app.models.groups import Group, GroupMembership, GroupProjectMembership, GroupSource
 from secrets_app.models.identities import (
@@ -58,6 +58,7 @@ __all__ = [
     "OrganizationSso",
     "SsoIdentity",
     "PersonalAccessToken",
+    "TemporaryAccessGrant",
     "Project",
     "ProjectMembership",
     "Role",
