@@ -1,0 +1,1 @@
+"""Reads of the approvals app (the one place its permission filtering happens)."""
