@@ -13,6 +13,7 @@ urlpatterns = [
     path("scim/v2/", include("secrets_app.scim.urls")),
     path("", include("secrets_app.scim.ui_urls")),
     path("", include("syncs.ui.urls")),
+    path("", include("approvals.ui.urls")),
     path("", include("secrets_app.ui.urls")),
 ]
 

@@ -279,6 +279,10 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "org/<slug:org_slug>/identities/<uuid:identity_id>/oidc-auth/": "identity.oidc_auth_configured",
     "org/<slug:org_slug>/identities/<uuid:identity_id>/kubernetes-auth/": "identity.kubernetes_auth_configured",
     "org/<slug:org_slug>/identities/<uuid:identity_id>/<str:method>-auth/remove/": ("identity.jwt_auth_removed", "identity.kubernetes_auth_removed"),
+    # approvals: review links (GET only: verify and redirect) and the change-request review pages
+    "approvals/l/<str:token>/": ("approval_link.opened", "approval_link.refused"),
+    "projects/<slug:slug>/approvals/changes/": METADATA,
+    "projects/<slug:slug>/approvals/changes/<uuid:public_id>/": METADATA,
 }  # fmt: skip
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -311,7 +315,8 @@ def _operations() -> tuple[set[str], set[str]]:
 
 def _recorded_actions() -> str:
     """Every source file that can record an audit event, as one text to search action names in."""
-    files = [*ROOT.glob("secrets_app/**/*.py"), *ROOT.glob("syncs/**/*.py"), *ROOT.glob("audit/**/*.py")]
+    apps = ("secrets_app", "syncs", "audit", "approvals", "notifications")
+    files = [path for app in apps for path in ROOT.glob(f"{app}/**/*.py")]
     return "\n".join(path.read_text(encoding="utf-8") for path in files if "migrations" not in path.parts)
 
 
