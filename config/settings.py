@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "audit",
     "secrets_app",
     "syncs",
+    "notifications",
     "approvals",
     "axes",  # people's login lockout (secrets_app/person_lockout.py)
 ]
@@ -306,10 +307,24 @@ CELERY_BEAT_SCHEDULE = {
     "data-keys-reencrypt": {"task": "secrets_app.tasks.data_keys_reencrypt_reconcile", "schedule": 300.0},
     "syncs-reconcile": {"task": "syncs.tasks.syncs_reconcile", "schedule": 30.0},
     "syncs-drift-check": {"task": "syncs.tasks.syncs_drift_check", "schedule": 900.0},
+    # Re-enqueues deliveries whose message got lost, frees dead workers' claims, sends daily digests.
+    "notifications-reconcile": {"task": "notifications.tasks.deliveries_reconcile", "schedule": 60.0},
+    # Display only: records access.expired for ended temporary grants (enforcement reads the window).
+    "temporary-grants-tidy": {"task": "secrets_app.tasks.temporary_grants_tidy", "schedule": 60.0},
 }
 
 # --- Email (notifications) ---------------------------------------------------------------------
-EMAIL_BACKEND = env_str("STRONGROOM_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend") or ""
+# The embedded default (``make run``: SQLite, no DATABASE_URL) writes mail to files in the data
+# directory (EMAIL_FILE_PATH), so deliveries show as sent without a mail server; otherwise SMTP.
+EMAIL_BACKEND = (
+    env_str(
+        "STRONGROOM_EMAIL_BACKEND",
+        "django.core.mail.backends.smtp.EmailBackend"
+        if DATABASE_URL
+        else "django.core.mail.backends.filebased.EmailBackend",
+    )
+    or ""
+)
 EMAIL_HOST = env_str("STRONGROOM_EMAIL_HOST", "localhost") or "localhost"
 EMAIL_PORT = env_int("STRONGROOM_EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("STRONGROOM_EMAIL_USER", "") or ""
@@ -318,6 +333,23 @@ EMAIL_USE_TLS = env_bool("STRONGROOM_EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 EMAIL_FILE_PATH = env_str("STRONGROOM_EMAIL_FILE_PATH", str(DATA_DIR / "mail")) or ""
 DEFAULT_FROM_EMAIL = env_str("STRONGROOM_EMAIL_FROM", "strongroom@localhost") or "strongroom@localhost"
+
+# --- Notifications (docs/notifications.md) ------------------------------------------------------
+# Delays between delivery attempts (seconds; ±20 % jitter): the first attempt plus one per delay.
+STRONGROOM_NOTIFICATIONS_RETRY_DELAYS = [
+    float(value) for value in env_list("STRONGROOM_NOTIFICATIONS_RETRY_DELAYS", ["30", "120", "600", "1800", "7200"])
+]
+STRONGROOM_NOTIFICATIONS_RETRY_AFTER_MAX_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_RETRY_AFTER_MAX_SECONDS", 3600)
+# Retries due sooner than this are delayed Celery messages; later ones are picked up by the reconciler.
+STRONGROOM_NOTIFICATIONS_COUNTDOWN_MAX_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_COUNTDOWN_MAX_SECONDS", 300)
+# A pending delivery not enqueued for this long is re-enqueued; a claim this old is freed.
+STRONGROOM_NOTIFICATIONS_LOST_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_LOST_SECONDS", 300)
+STRONGROOM_NOTIFICATIONS_STALE_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_STALE_SECONDS", 300)
+STRONGROOM_NOTIFICATIONS_DIGEST_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_DIGEST_SECONDS", 86400)
+STRONGROOM_NOTIFICATIONS_HTTP_TIMEOUT = env_int("STRONGROOM_NOTIFICATIONS_HTTP_TIMEOUT", 10)
+STRONGROOM_NOTIFICATIONS_QUEUE = env_str("STRONGROOM_NOTIFICATIONS_QUEUE", "") or ""
+# Slack's Web API base URL; only tests point it elsewhere (an emulator). Not a per-channel setting.
+STRONGROOM_SLACK_API_URL = env_str("STRONGROOM_SLACK_API_URL", "https://slack.com/api/") or ""
 
 # --- Outbound requests (secrets_app/outbound.py, docs/security.md) ------------------------------
 # Hosts (names, IPs or CIDRs) that syncs, auth methods (JWKS, OIDC discovery, Kubernetes) and every
@@ -364,6 +396,9 @@ LOGGING = {
         "azure.devops": {"level": "WARNING"},
         "msrest": {"level": "WARNING"},
         "azure.core.pipeline.policies.http_logging_policy": {"level": "WARNING"},
+        # urllib3 logs request paths at DEBUG: a Slack/Teams webhook URL's path is its secret.
+        "urllib3.connectionpool": {"level": "WARNING"},
+        "slack_sdk": {"level": "WARNING"},
     },
 }
 

@@ -39,3 +39,11 @@ def secret_last_read_refresh_task() -> int:
     from secrets_app.services.bookkeeping import secret_last_read_refresh
 
     return secret_last_read_refresh()
+
+
+@shared_task(name="secrets_app.tasks.temporary_grants_tidy", acks_late=True, reject_on_worker_lost=True)
+def temporary_grants_tidy_task() -> int:
+    """Beat: record the end of temporary grants (display only; the permission check ignores them)."""
+    from secrets_app.services.temporary_grants import temporary_grants_tidy
+
+    return temporary_grants_tidy()

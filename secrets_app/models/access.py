@@ -61,6 +61,8 @@ class TemporaryAccessGrant(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the tidy-up recorded ``access.expired`` for it (display only; enforcement reads the window).
+    ended_recorded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-ends_at", "-id"]
@@ -78,3 +80,12 @@ class TemporaryAccessGrant(models.Model):
 
     def __repr__(self) -> str:
         return f"<TemporaryAccessGrant {self.pk} until {self.ends_at:%Y-%m-%dT%H:%M}Z>"
+
+    @property
+    def seconds_left(self) -> int:
+        """Whole seconds until the grant ends (0 once ended or revoked)."""
+        from django.utils import timezone
+
+        if self.revoked_at is not None:
+            return 0
+        return max(0, int((self.ends_at - timezone.now()).total_seconds()))

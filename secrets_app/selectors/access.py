@@ -7,10 +7,12 @@ kind), never a bare id, so a machine identity can never borrow a person's member
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from audit.models import Outcome
 from audit.services import AuditActor, audit_record
@@ -24,9 +26,12 @@ from secrets_app.models import (
     Project,
     ProjectMembership,
     Role,
+    TemporaryAccessGrant,
 )
 from secrets_app.policy import BUILTIN_RULES, ProjectAccess, Rule
 from secrets_app.principals import Principal
+
+TEMPORARY_ROLE = "temporary"
 
 
 def admin_organization_ids(principal: Principal) -> list[int]:
@@ -105,16 +110,20 @@ def org_admin_require(
 
 
 def project_list_for_principal(principal: Principal, *, admin_org_ids: list[int] | None = None) -> QuerySet[Project]:
-    """Projects the principal is a member of, plus every project of organizations it administers."""
+    """Projects the principal is a member of or holds an open temporary grant in, plus every project
+    of organizations it administers."""
     if principal.is_platform_superuser:
         return Project.objects.select_related("organization").order_by("name")
     if principal.identity_id is not None:
+        if principal.organization_id is None:  # an identity always belongs to an organization
+            return Project.objects.none()
         # Identity memberships are their own table: never those of a person sharing the numeric id.
         identity_of = IdentityProjectMembership.objects.filter(identity_id=principal.identity_id).exclude(
             builtin_role="no-access"
         )
         return (
-            Project.objects.filter(id__in=identity_of.values("project_id"), organization_id=principal.organization_id)
+            Project.objects.filter(organization_id=principal.organization_id)
+            .filter(Q(id__in=identity_of.values("project_id")) | Q(id__in=open_grants(principal).values("project_id")))
             .select_related("organization")
             .order_by("name")
         )
@@ -128,6 +137,7 @@ def project_list_for_principal(principal: Principal, *, admin_org_ids: list[int]
         Project.objects.filter(
             Q(id__in=member_of.values("project_id"))
             | Q(id__in=through_groups.values("project_id"))
+            | Q(id__in=open_grants(principal).values("project_id"))
             | Q(organization_id__in=admin_org_ids if admin_org_ids is not None else admin_organization_ids(principal))
         )
         .select_related("organization")
@@ -220,9 +230,45 @@ def project_access(principal: Principal, project: Project, *, admin_org_ids: lis
         ]
     else:
         grants = []
-    if not grants:
+    # Read at the time of the check, never cached beyond this request: a grant stops working at its
+    # end time whether or not any worker runs (docs/permissions.md, "Temporary access").
+    temporary = temporary_grant_rules(open_grants(principal).filter(project=project))
+    if not grants and not temporary:
         return ProjectAccess(project_id=project.pk, role="no-access", rules=())
-    return ProjectAccess(project_id=project.pk, role=_role_label(grants), rules=_combined_rules(grants))
+    if not grants:
+        return ProjectAccess(project_id=project.pk, role=TEMPORARY_ROLE, rules=temporary)
+    role = _role_label(grants)
+    if temporary and role != BuiltinRole.ADMIN:
+        role = f"{role}+{TEMPORARY_ROLE}"
+    return ProjectAccess(project_id=project.pk, role=role, rules=_combined_rules(grants) + temporary)
+
+
+def open_grants(principal: Principal) -> QuerySet[TemporaryAccessGrant]:
+    """The principal's temporary grants whose window is open now (``starts_at <= now < ends_at``,
+    not revoked). Whether a grant counts is decided here, at each check, so access ends at
+    ``ends_at`` with no job running; a person's grants count only while their account is active."""
+    now = timezone.now()
+    window = TemporaryAccessGrant.objects.filter(revoked_at__isnull=True, starts_at__lte=now, ends_at__gt=now)
+    if principal.identity_id is not None:
+        return window.filter(identity_id=principal.identity_id)
+    if principal.user_id is not None:
+        return window.filter(user_id=principal.user_id, user__is_active=True)
+    return window.none()
+
+
+def temporary_grant_rules(grants: Iterable[TemporaryAccessGrant]) -> tuple[Rule, ...]:
+    """The rules of temporary grants as the policy reads them (the grant's rule dicts)."""
+    return tuple(
+        Rule(
+            effect=str(rule.get("effect", "allow")),
+            action=str(rule["action"]),
+            environments=frozenset(rule.get("environments") or []),
+            path=str(rule.get("path") or "/**"),
+            tags=frozenset(rule.get("tags") or []),
+        )
+        for grant in grants
+        for rule in grant.rules
+    )
 
 
 def _combined_rules(grants: list[Any]) -> tuple[Rule, ...]:
