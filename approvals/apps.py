@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class ApprovalsConfig(AppConfig):
     name = "approvals"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from approvals.gate import change_request_gate
+        from secrets_app.write_gate import write_gate_register
+
+        write_gate_register(change_request_gate)

@@ -2,12 +2,21 @@ from __future__ import annotations
 
 from django.urls import include, path
 
+from approvals.api.urls import change_request_urlpatterns, policy_urlpatterns
 from syncs.api.urls import connection_urlpatterns, sync_urlpatterns
 
 urlpatterns = [
     path("", include("secrets_app.health_urls")),
     path("api/v1/connections/", include((connection_urlpatterns, "syncs-api"), namespace="connections-api")),
     path("api/v1/projects/<str:project>/syncs/", include((sync_urlpatterns, "syncs-api"), namespace="syncs-api")),
+    path(
+        "api/v1/projects/<str:project>/approval-policies/",
+        include((policy_urlpatterns, "approvals-api"), namespace="approval-policies-api"),
+    ),
+    path(
+        "api/v1/projects/<str:project>/change-requests/",
+        include((change_request_urlpatterns, "approvals-api"), namespace="change-requests-api"),
+    ),
     path("api/", include("secrets_app.api.urls")),
     path("compat/infisical/", include("secrets_app.compat.urls")),
     path("scim/v2/", include("secrets_app.scim.urls")),

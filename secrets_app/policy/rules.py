@@ -36,6 +36,7 @@ ACTIONS: dict[str, str] = {
     "audit.read": "Read the project's audit log",
     "syncs.read": "List secret syncs, their status, history and drift",
     "syncs.manage": "Create, change, delete and trigger secret syncs (pushes values out of Strongroom)",
+    "approvals.manage": "Create, change and delete approval policies (who must approve changes and access)",
 }
 
 # Actions that are about a place in the secret tree; all others are project-wide.

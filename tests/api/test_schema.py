@@ -46,6 +46,10 @@ def test_it_documents_every_route_and_method(schema: dict[str, Any]) -> None:
     from tests.syncs.routes import sync_api_routes
 
     expected |= {(method, _openapi_path(pattern)) for method, pattern in sync_api_routes()}
+    # Approval policies and change requests live in the approvals app (config/urls.py too).
+    from tests.approvals.routes import approval_api_routes
+
+    expected |= {(method, _openapi_path(pattern)) for method, pattern in approval_api_routes()}
 
     documented = {
         (method, path)
