@@ -140,6 +140,14 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"post {API}auth/kubernetes-auth/login": ("identity.logged_in", "identity.login_failed"),
     f"post {API}auth/token/renew": "identity.token_renewed",
     f"post {API}auth/token/revoke": "identity.token_revoked",
+    # notifications (org admins)
+    f"get {API}notification-channels/": METADATA,
+    f"post {API}notification-channels/": ("notification_channel.created", "notification_channel.tested"),
+    f"get {API}notification-channels/<str:channel>/": METADATA,
+    f"patch {API}notification-channels/<str:channel>/": ("notification_channel.updated", "notification_channel.tested"),
+    f"delete {API}notification-channels/<str:channel>/": "notification_channel.deleted",
+    f"post {API}notification-channels/<str:channel>/test/": "notification_channel.tested",
+    f"get {API}notification-deliveries/": METADATA,
     # syncs and connections
     f"get {API}connections/": METADATA,
     f"post {API}connections/": "connection.created",
@@ -248,6 +256,12 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/syncs/<uuid:sync_id>/drift/": ("sync.drift_detected", "sync.drift_adopted"),
     "projects/<slug:slug>/syncs/<uuid:sync_id>/delete/": "sync.deleted",
     "org/<slug:org_slug>/connections/": "connection.created",
+    "org/<slug:org_slug>/notifications/": ("notification_channel.created", "notification_channel.tested"),
+    "org/<slug:org_slug>/notifications/<uuid:channel_id>/": ("notification_channel.updated", "notification_channel.tested"),
+    "org/<slug:org_slug>/notifications/<uuid:channel_id>/test/": "notification_channel.tested",
+    "org/<slug:org_slug>/notifications/<uuid:channel_id>/delete/": "notification_channel.deleted",
+    "org/<slug:org_slug>/notifications/<uuid:channel_id>/routes/": "notification_channel.updated",
+    "org/<slug:org_slug>/notifications/<uuid:channel_id>/routes/<int:route_id>/delete/": "notification_channel.updated",
     "org/<slug:org_slug>/connections/<uuid:connection_id>/test/": "connection.tested",
     "org/<slug:org_slug>/connections/<uuid:connection_id>/delete/": "connection.deleted",
     "org/<slug:org_slug>/sso/": ("sso.configured", "sso.removed"),
@@ -279,10 +293,18 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "org/<slug:org_slug>/identities/<uuid:identity_id>/oidc-auth/": "identity.oidc_auth_configured",
     "org/<slug:org_slug>/identities/<uuid:identity_id>/kubernetes-auth/": "identity.kubernetes_auth_configured",
     "org/<slug:org_slug>/identities/<uuid:identity_id>/<str:method>-auth/remove/": ("identity.jwt_auth_removed", "identity.kubernetes_auth_removed"),
-    # approvals: review links (GET only: verify and redirect) and the change-request review pages
+    # approvals: policies (project admins), review links (GET only: verify and redirect), change requests
+    "projects/<slug:slug>/approvals/": ("approval_policy.created", "approval_policy.updated"),
+    "projects/<slug:slug>/approvals/policies/<uuid:policy_id>/delete/": "approval_policy.deleted",
     "approvals/l/<str:token>/": ("approval_link.opened", "approval_link.refused"),
     "projects/<slug:slug>/approvals/changes/": METADATA,
-    "projects/<slug:slug>/approvals/changes/<uuid:public_id>/": METADATA,
+    "projects/<slug:slug>/approvals/changes/<str:request_id>/": METADATA,
+    "projects/<slug:slug>/approvals/changes/<str:request_id>/review/": "change_request.reviewed",
+    "projects/<slug:slug>/approvals/changes/<str:request_id>/merge/": ("change_request.merged", "change_request.bypassed"),
+    "projects/<slug:slug>/approvals/changes/<str:request_id>/rebase/": "change_request.rebased",
+    "projects/<slug:slug>/approvals/changes/<str:request_id>/status/": ("change_request.closed", "change_request.reopened"),
+    "projects/<slug:slug>/approvals/changes/<str:request_id>/comments/": "change_request.commented",
+    "projects/<slug:slug>/approvals/changes/<str:request_id>/values/": "change_request.value_revealed",
 }  # fmt: skip
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
