@@ -15,3 +15,7 @@ def change_requests_expire_due() -> int:
 @shared_task(name="approvals.tasks.change_request_reminders", acks_late=True, reject_on_worker_lost=True)
 def change_request_reminders() -> int:
     return change_request_reminders_send()
+
+
+# Access requests' beat tasks live in their own module; imported here so the worker registers them.
+from approvals.access_tasks import access_request_reminders, access_requests_expire_due  # noqa: E402, F401

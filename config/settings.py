@@ -311,7 +311,15 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-reconcile": {"task": "notifications.tasks.deliveries_reconcile", "schedule": 60.0},
     # Display only: records access.expired for ended temporary grants (enforcement reads the window).
     "temporary-grants-tidy": {"task": "secrets_app.tasks.temporary_grants_tidy", "schedule": 60.0},
+    # Access requests nobody decided in time expire; approvers who have not reviewed get reminders.
+    "approvals-access-requests-expire": {"task": "approvals.tasks.access_requests_expire_due", "schedule": 60.0},
+    "approvals-access-request-reminders": {"task": "approvals.tasks.access_request_reminders", "schedule": 900.0},
 }
+
+# --- Approvals (docs/approvals.md) -------------------------------------------------------------
+# Approvers who have not reviewed a pending request are reminded after this many hours (then again
+# every as many hours while it stays pending).
+STRONGROOM_APPROVAL_REMINDER_HOURS = env_int("STRONGROOM_APPROVAL_REMINDER_HOURS", 24)
 
 # --- Email (notifications) ---------------------------------------------------------------------
 # The embedded default (``make run``: SQLite, no DATABASE_URL) writes mail to files in the data
