@@ -210,8 +210,8 @@ def test_it_needs_n_approvals_from_distinct_approvers_counting_group_members(
 def test_merge_applies_as_the_committer_with_history_events_and_sync_trigger(
     seeded: Any, make_policy: Any, api: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from secrets_app.models import FolderCommit, SecretVersion
     from secrets_app.events import secret_changed
+    from secrets_app.models import FolderCommit, SecretVersion
 
     make_policy(approvers=[seeded.dave])
     request = _propose(api, seeded.bob, value="rotated-by-bob")
