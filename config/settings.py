@@ -314,6 +314,9 @@ CELERY_BEAT_SCHEDULE = {
     # Access requests nobody decided in time expire; approvers who have not reviewed get reminders.
     "approvals-access-requests-expire": {"task": "approvals.tasks.access_requests_expire_due", "schedule": 60.0},
     "approvals-access-request-reminders": {"task": "approvals.tasks.access_request_reminders", "schedule": 900.0},
+    # Open change requests past their policy's request_ttl_hours expire; unreviewed ones get reminders.
+    "approvals-change-requests-expire": {"task": "approvals.tasks.change_requests_expire_due", "schedule": 300.0},
+    "approvals-change-request-reminders": {"task": "approvals.tasks.change_request_reminders", "schedule": 900.0},
 }
 
 # --- Approvals (docs/approvals.md) -------------------------------------------------------------
