@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from approvals.api.urls import change_request_urlpatterns, policy_urlpatterns
+from notifications.api.urls import channel_urlpatterns, delivery_urlpatterns
 from syncs.api.urls import connection_urlpatterns, sync_urlpatterns
 
 urlpatterns = [
@@ -17,11 +18,20 @@ urlpatterns = [
         "api/v1/projects/<str:project>/change-requests/",
         include((change_request_urlpatterns, "approvals-api"), namespace="change-requests-api"),
     ),
+    path(
+        "api/v1/notification-channels/",
+        include((channel_urlpatterns, "notifications-api"), namespace="notification-channels-api"),
+    ),
+    path(
+        "api/v1/notification-deliveries/",
+        include((delivery_urlpatterns, "notifications-api"), namespace="notification-deliveries-api"),
+    ),
     path("api/", include("secrets_app.api.urls")),
     path("compat/infisical/", include("secrets_app.compat.urls")),
     path("scim/v2/", include("secrets_app.scim.urls")),
     path("", include("secrets_app.scim.ui_urls")),
     path("", include("syncs.ui.urls")),
+    path("", include("notifications.ui.urls")),
     path("", include("approvals.ui.urls")),
     path("", include("secrets_app.ui.urls")),
 ]

@@ -313,3 +313,49 @@ def test_it_refuses_the_sso_configuration_to_charlie_and_mallory(seeded: Any, ap
 
     assert charlie.status_code == 403 and error_of(charlie)["code"] == "permission_denied"
     assert mallory.status_code == 404
+
+
+# --- routes served outside secrets_app's URLconf (config/urls.py), org-admin only -----------------
+NOTIFICATION_CHANNEL = "00000000-0000-4000-8000-000000000001"
+NOTIFICATION_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", "notification-channels/", "notification-channels/", None),
+    ("post", "notification-channels/", "notification-channels/", {"kind": "email", "name": "x", "config": {"addresses": ["a@example.com"]}}),
+    ("get", "notification-channels/<str:channel>/", f"notification-channels/{NOTIFICATION_CHANNEL}/", None),
+    ("patch", "notification-channels/<str:channel>/", f"notification-channels/{NOTIFICATION_CHANNEL}/", {"name": "x"}),
+    ("delete", "notification-channels/<str:channel>/", f"notification-channels/{NOTIFICATION_CHANNEL}/", None),
+    ("post", "notification-channels/<str:channel>/test/", f"notification-channels/{NOTIFICATION_CHANNEL}/test/", {}),
+    ("get", "notification-deliveries/", "notification-deliveries/?status=failed", None),
+]  # fmt: skip
+
+
+def test_it_covers_every_notification_route() -> None:
+    from django.urls import get_resolver
+
+    found: set[tuple[str, str]] = set()
+
+    def walk(patterns: list[Any], prefix: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern) and prefix.startswith("api/v1/notification-"):
+                view = pattern.callback.view_class  # type: ignore[attr-defined]
+                for method in ("get", "post", "patch", "put", "delete"):
+                    if hasattr(view, method):
+                        found.add((method, (prefix + str(pattern.pattern)).removeprefix("api/v1/")))
+
+    walk(get_resolver().url_patterns, "")
+    assert found == {(method, pattern) for method, pattern, _, _ in NOTIFICATION_ROUTES}
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), NOTIFICATION_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in NOTIFICATION_ROUTES]
+)
+def test_it_refuses_notification_routes_to_anonymous_and_non_admins(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    anonymous = _call(api(), method, path, body)
+    charlie = _call(api(seeded.charlie), method, path, body)
+
+    assert anonymous.status_code == 401
+    # Lists and creation: 403 (charlie administers no organization); a channel: 404, as if missing.
+    assert charlie.status_code == (404 if "<str:channel>" in pattern else 403), charlie.content
