@@ -423,7 +423,8 @@ class _Run:
             if final:
                 from syncs.services.notify import sync_failure_notify
 
-                transaction.on_commit(lambda: sync_failure_notify(sync_id=sync.pk, run_id=self.run.pk))
+                # Recorded with the failure (same transaction); its deliveries go out after commit, retried.
+                sync_failure_notify(sync_id=sync.pk, run_id=self.run.pk)
         logger.info("sync %s attempt %s failed (final=%s): %s", sync.pk, attempt, final, message)
         return RunOutcome("failed" if final else "retrying", retry_in=delay)
 

@@ -152,8 +152,16 @@ def test_a_401_fails_at_once_notifies_the_owner_and_is_audited(
 
     assert outcome.status == "failed" and outcome.retry_in is None
     assert sync.status == "failed" and sync.attempts == 1 and "401" in sync.last_error
+    # The owner's e-mail is a retried, visible delivery of a ``syncs.failed`` notification.
+    from notifications.models import Delivery
+    from notifications.tasks import delivery_send
+
+    delivery = Delivery.objects.get(notification__event_kind="syncs.failed")
+    assert delivery.recipient_user_id == cast.alice.pk and delivery.status == "pending"
+    assert delivery_send(delivery.pk) == "sent"
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [cast.alice.email]
     assert "s3cr3t-value" not in mailoutbox[0].body and "revoked-pat" not in mailoutbox[0].body
+    assert f"/projects/acme/syncs/{sync.public_id}/" in mailoutbox[0].body
     event = AuditEvent.objects.filter(action="sync.run_failed").get()
     assert event.metadata["final"] is True
     assert "s3cr3t-value" not in str(event.metadata) and "revoked-pat" not in str(event.metadata)

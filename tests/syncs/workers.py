@@ -27,6 +27,7 @@ class Workers:
             "AZURE_DEVOPS_CACHE_DIR": str(tmp_path / "ado-cache"),
             "STRONGROOM_SYNC_ALLOWED_HOSTS": "127.0.0.1",
             "STRONGROOM_SYNC_QUEUE": self.queue,
+            "STRONGROOM_NOTIFICATIONS_QUEUE": self.queue,  # the owner's failure e-mail is a delivery task
             "STRONGROOM_SYNC_DEBOUNCE_SECONDS": "0",
             "STRONGROOM_SYNC_RETRY_BASE_SECONDS": "1",
             "STRONGROOM_SYNC_HEARTBEAT_STALE_SECONDS": "3",
