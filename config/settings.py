@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "secrets_app.middleware.SecurityHeadersMiddleware",
     "secrets_app.middleware.SealedMiddleware",
+    # A UI write held by a change policy becomes a banner (htmx) or a redirect to its review page.
+    "secrets_app.held_writes.HeldWriteMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

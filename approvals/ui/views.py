@@ -21,6 +21,7 @@ from approvals.services.policies import (
 from approvals.shapes import policy_shape
 from approvals.ui.forms import PolicyForm
 from secrets_app.errors import DomainError, NotFound
+from secrets_app.guard import require
 from secrets_app.models import Environment, Group, OrganizationMembership
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.ui.shortcuts import apply_domain_error, page_or_partial, project_view
@@ -139,6 +140,7 @@ def policy_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
             context = _context(scope, form=_form(scope, initial=_initial(policy)), editing=str(policy.public_id))
             return page_or_partial(request, PAGE, context, partial="policy_form")
         return page_or_partial(request, PAGE, _context(scope))
+    require(scope, "approvals.manage", resource="approval_policy")  # refused (403, audited) before the form
     policy_id = request.POST.get("policy") or None
     policy = _policy(scope, policy_id) if policy_id else None
     form = _form(scope, request.POST)
