@@ -14,6 +14,7 @@ NOT_FOUND = 4  # 404: project, environment, folder or secret missing or invisibl
 UNREACHABLE = 5  # network error, timeout, DNS, TLS: after retries
 SEALED = 6  # 503 "sealed": the server has no usable root key
 SERVER = 7  # 429 / 5xx after retries, or an answer that is not the API's
+PENDING_APPROVAL = 8  # 202: a change policy held the write; a change request waits for review
 COMMAND_NOT_EXECUTABLE = 126  # run: the command exists but cannot be executed
 COMMAND_NOT_FOUND = 127  # run: the command was not found
 
@@ -26,6 +27,7 @@ EXIT_CODES = {
     UNREACHABLE: "server unreachable",
     SEALED: "server sealed",
     SERVER: "rate limited or server error (after retries)",
+    PENDING_APPROVAL: "held for approval: a change request was opened, nothing was written yet",
 }
 
 
@@ -36,3 +38,14 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class PendingApproval(CliError):
+    """The server held a write for review (HTTP 202 ``pending_approval``). Reported as one line of
+    its own (no ``error:`` prefix): ``Change request <id> opened: needs N approval(s) — <url>``."""
+
+    def __init__(self, request_id: str, needed: int, url: str) -> None:
+        plural = "approval" if needed == 1 else "approvals"
+        super().__init__(f"Change request {request_id} opened: needs {needed} {plural} — {url}", PENDING_APPROVAL)
+        self.request_id = request_id
+        self.url = url

@@ -18,7 +18,17 @@ import urllib.request
 from typing import Any
 
 from strongroom_cli import __version__
-from strongroom_cli.errors import AUTH, FORBIDDEN, NOT_FOUND, SEALED, SERVER, UNREACHABLE, USAGE, CliError
+from strongroom_cli.errors import (
+    AUTH,
+    FORBIDDEN,
+    NOT_FOUND,
+    SEALED,
+    SERVER,
+    UNREACHABLE,
+    USAGE,
+    CliError,
+    PendingApproval,
+)
 
 USER_AGENT = f"strongroom-cli/{__version__}"
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -60,6 +70,20 @@ def _retry_after(header: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return min(RETRY_AFTER_CAP, max(0.0, moment - time.time()))
+
+
+def _raise_if_held(answer: Any) -> None:
+    """A 202 ``{"status": "pending_approval", "changeRequest": …}``: the write was held by a change
+    policy (nothing applied). Raised so every write command reports it the same way (exit 8)."""
+    if not isinstance(answer, dict) or answer.get("status") != "pending_approval":
+        return
+    request = answer.get("changeRequest") if isinstance(answer.get("changeRequest"), dict) else {}
+    needed = request.get("approvalsRequired")
+    raise PendingApproval(
+        str(request.get("slug") or request.get("id") or "?"),
+        needed if isinstance(needed, int) else 1,
+        str(request.get("url") or ""),
+    )
 
 
 class ApiError(CliError):
@@ -154,11 +178,14 @@ class Client:
                     if not payload:
                         return None
                     try:
-                        return json.loads(payload.decode("utf-8"))
+                        decoded = json.loads(payload.decode("utf-8"))
                     except (ValueError, UnicodeDecodeError):
                         raise CliError(
                             f"{self.domain} did not answer with JSON: is --domain a Strongroom server?", SERVER
                         ) from None
+                    if response.status == 202:
+                        _raise_if_held(decoded)
+                    return decoded
             except urllib.error.HTTPError as exc:
                 status = exc.code
                 try:

@@ -12,12 +12,13 @@ import os
 import sys
 
 from strongroom_cli import __version__
-from strongroom_cli.errors import USAGE, CliError
+from strongroom_cli.errors import USAGE, CliError, PendingApproval
 
 FORMAT_NAMES = ("dotenv", "dotenv-export", "json", "yaml", "csv", "tfvars", "azure-devops", "github-actions")
 EPILOG = """exit codes: 0 ok · 1 usage or invalid request · 2 not authenticated (401, no token) ·
 3 forbidden (403) · 4 not found (404) · 5 server unreachable · 6 server sealed ·
-7 rate limited or server error after retries · run: the command's own exit code
+7 rate limited or server error after retries · 8 held for approval (a change request was opened) ·
+run: the command's own exit code
 (128+N when it died of signal N; 126 not executable, 127 not found). See docs/cli.md."""
 
 
@@ -152,6 +153,18 @@ def build_parser() -> Parser:
     folders_delete.add_argument("--path", required=True)
     folders.set_defaults(module="folders")
 
+    approvals = commands.add_parser("approvals", help="list and show change requests (review in the browser)")
+    approval_commands = approvals.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    approvals_list = approval_commands.add_parser(
+        "list", parents=[connection, place], help="change requests of the project"
+    )
+    approvals_list.add_argument("--status", choices=("open", "merged", "closed", "expired"), help="only these")
+    approvals_list.add_argument("--json", action="store_true", help="print JSON")
+    approvals_show = approval_commands.add_parser("show", parents=[connection, place], help="one change request")
+    approvals_show.add_argument("request_id", metavar="ID", help="the request's id or slug")
+    approvals_show.add_argument("--json", action="store_true", help="print JSON")
+    approvals.set_defaults(module="approvals")
+
     whoami = commands.add_parser("whoami", parents=[connection], help="show who the token belongs to")
     whoami.set_defaults(module="whoami", action="whoami")
     return parser
@@ -172,13 +185,16 @@ def main(argv: list[str] | None = None) -> None:
         args = build_parser().parse_args(options)
         if not getattr(args, "module", None):
             raise CliError("a command is required (see `strongroom --help`)", USAGE)
-        if args.module in ("secrets", "folders") and not getattr(args, "action", None):
+        if args.module in ("secrets", "folders", "approvals") and not getattr(args, "action", None):
             raise CliError(f"`strongroom {args.module}` needs an action (see `strongroom {args.module} --help`)", USAGE)
         if command and args.module != "run":
             raise CliError("only `strongroom run` takes a command after --", USAGE)
         args.argv = command
         module = importlib.import_module(f"strongroom_cli.commands.{args.module}")
         code = module.handle(args)
+    except PendingApproval as exc:  # not an error: the write waits for review (one line, exit 8)
+        sys.stderr.write(f"{exc.message}\n")
+        code = exc.code
     except CliError as exc:
         sys.stderr.write(f"strongroom: error: {exc.message}\n")
         code = exc.code
