@@ -12,3 +12,9 @@ class ApprovalsConfig(AppConfig):
         from secrets_app.write_gate import write_gate_register
 
         write_gate_register(change_request_gate)
+
+        # "Request access" on the core's 403/404 pages inside a project of one's organization.
+        from approvals.ui.access_requests import request_access_offer
+        from secrets_app.ui.shortcuts import refusal_offer_register
+
+        refusal_offer_register(request_access_offer)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
+from approvals.api.access_request_urls import access_request_urlpatterns, my_access_grant_urlpatterns
 from approvals.api.urls import change_request_urlpatterns, policy_urlpatterns
 from notifications.api.urls import channel_urlpatterns, delivery_urlpatterns
 from syncs.api.urls import connection_urlpatterns, sync_urlpatterns
@@ -25,6 +26,14 @@ urlpatterns = [
     path(
         "api/v1/notification-deliveries/",
         include((delivery_urlpatterns, "notifications-api"), namespace="notification-deliveries-api"),
+    ),
+    path(
+        "api/v1/projects/<str:project>/access-requests/",
+        include((access_request_urlpatterns, "approvals-api"), namespace="access-requests-api"),
+    ),
+    path(
+        "api/v1/me/access-grants/",
+        include((my_access_grant_urlpatterns, "approvals-api"), namespace="my-access-grants-api"),
     ),
     path("api/", include("secrets_app.api.urls")),
     path("compat/infisical/", include("secrets_app.compat.urls")),

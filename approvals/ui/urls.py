@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from approvals.ui import change_requests, links, views
+from approvals.ui.access_request_urls import access_request_urlpatterns
 
 app_name = "approvals"
 
@@ -29,3 +30,6 @@ urlpatterns = [
     path(CHANGE + "comments/", change_requests.change_request_comment_view, name="change_request_comments"),
     path(CHANGE + "values/", change_requests.change_request_values_view, name="change_request_values"),
 ]
+
+# Access requests (just-in-time access): ask, one request, the approvers' inbox, "My access"
+urlpatterns += access_request_urlpatterns

@@ -59,6 +59,33 @@ def principal_of(request: HttpRequest) -> Principal:
     return Principal.for_user(request.user)
 
 
+# What a refusal page may offer (approvals' "Request access"): registered at startup by apps the
+# core must not import. An offer gets (request, project slug or id, environment, path) and returns
+# {"label": ..., "url": ...} or None; it must answer None to people outside the project's
+# organization, so a refusal never tells them the project exists.
+RefusalOffer = Callable[[HttpRequest, str, str, str], "dict[str, str] | None"]
+_refusal_offers: list[RefusalOffer] = []
+
+
+def refusal_offer_register(offer: RefusalOffer) -> None:
+    """Idempotent: registering the same offer twice keeps one."""
+    if offer not in _refusal_offers:
+        _refusal_offers.append(offer)
+
+
+def _refusal_offers_for(request: HttpRequest, project_ref: str) -> list[dict[str, str]]:
+    if not request.user.is_authenticated:
+        return []
+    environment = request.GET.get("environment") or request.GET.get("env") or ""
+    path = request.GET.get("path") or "/"
+    offers = []
+    for offer in _refusal_offers:
+        made = offer(request, project_ref, environment, path)
+        if made:
+            offers.append(made)
+    return offers
+
+
 def project_view(view: View) -> View:
     """Resolve ``slug`` to a ProjectScope (404 for projects the caller may not see) and turn a
     DomainError that escapes the view into a 403/404/4xx page or fragment."""
@@ -70,7 +97,7 @@ def project_view(view: View) -> View:
             scope = project_scope(principal_of(request), slug)
             return view(request, scope, *args, **kwargs)
         except DomainError as exc:
-            return error_response(request, exc)
+            return error_response(request, exc, project_ref=slug)
 
     return wrapper
 
@@ -91,7 +118,9 @@ def org_view(view: View) -> View:
     return wrapper
 
 
-def error_response(request: HttpRequest, exc: DomainError) -> HttpResponse:
+def error_response(request: HttpRequest, exc: DomainError, *, project_ref: str | None = None) -> HttpResponse:
+    """A 403/404/4xx page (or, for htmx, a toast). On a refusal inside a project (*project_ref*),
+    the page carries the registered offers, e.g. "Request access"."""
     status = exc.status
     if isinstance(exc, NotFound):
         title, message = "Not found", "This page does not exist, or you do not have access to it."
@@ -99,7 +128,9 @@ def error_response(request: HttpRequest, exc: DomainError) -> HttpResponse:
         title, message = "Not allowed", exc.message
     else:
         title, message = "Something is not right", exc.message
-    context = {"title": title, "message": message, "status": status}
+    context: dict[str, Any] = {"title": title, "message": message, "status": status, "offers": []}
+    if project_ref and isinstance(exc, NotFound | PermissionDenied):
+        context["offers"] = _refusal_offers_for(request, project_ref)
     if is_htmx(request):
         # Nothing on the page is replaced by an error (it would wipe the form or the workspace the
         # request came from): the page shows a toast instead (static/js/app.js).

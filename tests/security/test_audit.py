@@ -181,6 +181,15 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"post {PRJ}change-requests/<str:request_id>/rebase/": "change_request.rebased",
     f"post {PRJ}change-requests/<str:request_id>/revise/": "change_request.revised",
     f"post {PRJ}change-requests/<str:request_id>/comments/": "change_request.commented",
+    # access requests (just-in-time access) and one's temporary grants
+    f"get {PRJ}access-requests/": METADATA,
+    f"post {PRJ}access-requests/": ("access_request.created", "access_request.break_glass"),
+    f"get {PRJ}access-requests/<str:request_id>/": METADATA,
+    f"post {PRJ}access-requests/<str:request_id>/review/": ("access_request.reviewed", "access_request.approved", "access_request.rejected"),
+    f"post {PRJ}access-requests/<str:request_id>/break-glass/": "access_request.break_glass",
+    f"post {PRJ}access-requests/<str:request_id>/cancel/": "access_request.cancelled",
+    f"post {PRJ}access-requests/<str:request_id>/revoke/": "access.revoked",
+    f"get {API}me/access-grants/": METADATA,
     f"get {API[:-3]}schema/": PUBLIC,
     f"get {API[:-3]}docs/": PUBLIC,
     # the Infisical-compatible adapter (same services, so the same actions)
@@ -321,6 +330,11 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/approvals/changes/<str:request_id>/status/": ("change_request.closed", "change_request.reopened"),
     "projects/<slug:slug>/approvals/changes/<str:request_id>/comments/": "change_request.commented",
     "projects/<slug:slug>/approvals/changes/<str:request_id>/values/": "change_request.value_revealed",
+    "projects/<slug:slug>/access/request/": ("access_request.created", "access_request.break_glass"),
+    "projects/<slug:slug>/access/requests/<uuid:public_id>/": METADATA,
+    "projects/<slug:slug>/access/requests/<uuid:public_id>/act/": ("access_request.reviewed", "access_request.approved", "access_request.rejected", "access_request.cancelled", "access_request.break_glass", "access.revoked"),
+    "approvals/inbox/": METADATA,
+    "access/mine/": METADATA,
 }  # fmt: skip
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
