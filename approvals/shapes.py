@@ -17,7 +17,7 @@ def _iso(moment: datetime.datetime | None) -> str | None:
 
 
 def _member(member: PolicyMember) -> dict[str, Any]:
-    if member.user_id is not None:
+    if member.user is not None:
         return {"type": "user", "id": str(member.user_id), "name": member.user.get_username()}
     assert member.group is not None
     return {"type": "group", "id": str(member.group.public_id), "name": member.group.slug}
@@ -47,7 +47,7 @@ def policy_shape(policy: ApprovalPolicy) -> dict[str, Any]:
 
 
 def _committer(request: ChangeRequest) -> dict[str, Any]:
-    if request.committer_identity_id is not None:
+    if request.committer_identity is not None:
         return {"type": "identity", "id": str(request.committer_identity.public_id), "name": request.committer_label}
     return {
         "type": "user",

@@ -5,6 +5,7 @@ they opened (a pipeline polling its own request) but reviewing and merging is fo
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -248,7 +249,7 @@ class _ActionApi(ApiView):
         return Response(_shape(found, scope))
 
 
-def _action_schema(operation: str, request_body: object, description: str, codes: tuple[int, ...]) -> object:
+def _action_schema(operation: str, request_body: Any, description: str, codes: tuple[int, ...]) -> Any:
     return extend_schema(
         operation_id=f"change_requests_{operation}",
         tags=REQUEST_TAGS,
@@ -262,7 +263,7 @@ def _action_schema(operation: str, request_body: object, description: str, codes
 class ChangeRequestReviewApi(_ActionApi):
     permission_classes = [IsAuthenticated, IsPerson]
 
-    @_action_schema(  # type: ignore[misc]
+    @_action_schema(
         "review",
         ChangeReviewRequest,
         "Approve or reject the current revision (policy approvers; not your own request unless the policy allows it).",
@@ -278,7 +279,7 @@ class ChangeRequestReviewApi(_ActionApi):
 class ChangeRequestMergeApi(_ActionApi):
     permission_classes = [IsAuthenticated, IsPerson]
 
-    @_action_schema(  # type: ignore[misc]
+    @_action_schema(
         "merge",
         ChangeRequestMergeRequest,
         "Apply the change (committer, approver or project admin) once approved. 409 `merge_conflict` names keys "
@@ -296,7 +297,7 @@ class ChangeRequestMergeApi(_ActionApi):
 class ChangeRequestCloseApi(_ActionApi):
     @_action_schema(
         "close", ChangeRequestCloseRequest, "Close without applying (committer, approver or admin).", (403, 404, 409)
-    )  # type: ignore[misc]
+    )
     def post(self, request: Request, project: str, request_id: str) -> Response:
         data = self.parse(ChangeRequestCloseRequest, request.data)
         scope, found = self._target(project, request_id)
@@ -307,7 +308,7 @@ class ChangeRequestCloseApi(_ActionApi):
 class ChangeRequestReopenApi(_ActionApi):
     @_action_schema(
         "reopen", ChangeRequestEmptyRequest, "Reopen a closed request: fresh expiry, reviews reset.", (403, 404, 409)
-    )  # type: ignore[misc]
+    )
     def post(self, request: Request, project: str, request_id: str) -> Response:
         self.parse(ChangeRequestEmptyRequest, request.data or {})
         scope, found = self._target(project, request_id)
@@ -316,7 +317,7 @@ class ChangeRequestReopenApi(_ActionApi):
 
 
 class ChangeRequestRebaseApi(_ActionApi):
-    @_action_schema(  # type: ignore[misc]
+    @_action_schema(
         "rebase",
         ChangeRequestEmptyRequest,
         "Pin the request to the secrets as they are now (after a conflict): new revision, reviews reset.",
@@ -330,7 +331,7 @@ class ChangeRequestRebaseApi(_ActionApi):
 
 
 class ChangeRequestReviseApi(_ActionApi):
-    @_action_schema(  # type: ignore[misc]
+    @_action_schema(
         "revise",
         ChangeRequestReviseRequest,
         "The committer proposes new values for keys of the request, or withdraws keys: new revision, reviews reset.",
@@ -360,7 +361,7 @@ class ChangeRequestCommentApi(_ActionApi):
 
     @_action_schema(
         "comment", ChangeRequestCommentRequest, "Add a comment (anyone who can see the request).", (400, 403, 404)
-    )  # type: ignore[misc]
+    )
     def post(self, request: Request, project: str, request_id: str) -> Response:
         data = self.parse(ChangeRequestCommentRequest, request.data)
         scope, found = self._target(project, request_id)

@@ -4,6 +4,7 @@ claimed with a compare-and-set so two beat runs never act twice on one request."
 from __future__ import annotations
 
 import datetime
+import functools
 
 from django.conf import settings
 from django.db import transaction
@@ -43,7 +44,7 @@ def change_requests_expire(*, now: datetime.datetime | None = None) -> int:
                 resource_id=str(request.public_id),
                 metadata={"request_id": str(request.public_id), "slug": request.slug},
             )
-            transaction.on_commit(lambda request=request: notify_follow_up(request, "expired without being merged"))
+            transaction.on_commit(functools.partial(notify_follow_up, request, "expired without being merged"))
             expired += 1
     return expired
 

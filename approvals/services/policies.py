@@ -8,6 +8,7 @@ members toward ``approvals_required``; a group with no members is refused (it co
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -333,6 +334,6 @@ def approval_policy_delete(*, scope: ProjectScope, policy: ApprovalPolicy) -> in
         policy.delete()
         for request in open_requests:
             transaction.on_commit(
-                lambda request=request: notify_follow_up(request, "closed: its approval policy was deleted")
+                functools.partial(notify_follow_up, request, "closed: its approval policy was deleted")
             )
     return len(open_requests)

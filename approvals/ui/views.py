@@ -136,8 +136,8 @@ def policy_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     if request.method == "GET":
         editing = request.GET.get("edit")
         if editing and scope.access.can("approvals.manage"):
-            policy = _policy(scope, editing)
-            context = _context(scope, form=_form(scope, initial=_initial(policy)), editing=str(policy.public_id))
+            shown = _policy(scope, editing)
+            context = _context(scope, form=_form(scope, initial=_initial(shown)), editing=str(shown.public_id))
             return page_or_partial(request, PAGE, context, partial="policy_form")
         return page_or_partial(request, PAGE, _context(scope))
     require(scope, "approvals.manage", resource="approval_policy")  # refused (403, audited) before the form
@@ -161,8 +161,8 @@ def policy_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
 @require_POST
 @project_view
 def policy_delete_view(request: HttpRequest, scope: ProjectScope, policy_id: str) -> HttpResponse:
-    policy = _policy(scope, policy_id)
-    name = policy.name
-    closed = approval_policy_delete(scope=scope, policy=policy)
+    doomed = _policy(scope, policy_id)
+    name = doomed.name
+    closed = approval_policy_delete(scope=scope, policy=doomed)
     notice = f"Deleted policy {name}." + (f" Closed {closed} open change request(s)." if closed else "")
     return page_or_partial(request, PAGE, _context(scope, notice=notice), partial="policies_section")
