@@ -325,6 +325,8 @@ CELERY_BEAT_SCHEDULE = {
 # Approvers who have not reviewed a pending request are reminded after this many hours (then again
 # every as many hours while it stays pending).
 STRONGROOM_APPROVAL_REMINDER_HOURS = env_int("STRONGROOM_APPROVAL_REMINDER_HOURS", 24)
+# Review links in notifications (approvals/links.py) stop working after this many hours.
+STRONGROOM_APPROVAL_LINK_MAX_AGE_HOURS = env_int("STRONGROOM_APPROVAL_LINK_MAX_AGE_HOURS", 168)
 
 # --- Email (notifications) ---------------------------------------------------------------------
 # The embedded default (``make run``: SQLite, no DATABASE_URL) writes mail to files in the data
