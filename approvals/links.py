@@ -26,7 +26,7 @@ from django.urls import NoReverseMatch, reverse
 
 from audit.models import Outcome
 from audit.services import ANONYMOUS_ACTOR, audit_record
-from secrets_app.errors import DomainError
+from secrets_app.errors import DomainError, NotFound
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import project_scope_for
 
@@ -180,6 +180,21 @@ def review_link_refuse_unopened(token: str, exc: ReviewLinkRefused, principal: P
     _refuse(principal, exc.reason, exc.message, status=exc.status, link=link, request=request)
 
 
+def _visible(link: ReviewLink, scope: Any, request: Any) -> bool:
+    """May this person see the request? Asked of the selectors that decide it for the pages."""
+    from approvals.selectors.access_requests import access_request_get
+    from approvals.selectors.change_requests import change_request_get_for
+
+    try:
+        if link.kind == "change":
+            change_request_get_for(scope, link.request_public_id)
+        else:
+            access_request_get(scope.principal, request.project, link.request_public_id)
+    except NotFound:
+        return False
+    return True
+
+
 def review_link_open(*, token: str, principal: Principal) -> str:
     """A logged-in person opened a review link: return the review page URL to send them to, and
     record ``approval_link.opened``. Raises ReviewLinkRefused (recorded as
@@ -209,7 +224,7 @@ def review_link_open(*, token: str, principal: Principal) -> str:
     if request is None:
         raise _refuse(principal, "missing", missing, status=404, link=link)
     scope = project_scope_for(principal, request.project)
-    if scope.access.role == "no-access":
+    if not _visible(link, scope, request):
         raise _refuse(principal, "missing", missing, status=404, link=link, request=request)
     url = review_page_url(link.kind, request)
     scope.audit(
