@@ -214,8 +214,8 @@ def review_link_open(*, token: str, principal: Principal) -> str:
         raise _refuse(
             principal,
             "foreign",
-            "This link was sent to someone else. Ask them to forward the request itself, "
-            "or open it from the project's Approvals page.",
+            "Review links are personal. If you should review this request too, open it from the "
+            "project's Approvals tab.",
             status=403,
             link=link,
             request=request,

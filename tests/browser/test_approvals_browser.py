@@ -31,6 +31,7 @@ OLD_VALUE = "sk_live_old-9d3a51"
 CANARY = "CANARY-proposed-5be0c7f1"
 LINK = re.compile(r"https?://[^\s\"'<>]+/approvals/l/[^/\s\"'<>]+/")
 SCREENSHOT = "/tmp/strongroom-change-request.png"
+SHOTS = "/tmp/strongroom-approvals-{}.png"  # the other pages, for people to look at
 
 
 def test_two_approvers_review_a_held_prod_write_from_their_mailed_links(
@@ -220,6 +221,7 @@ def _review_flow(base_url: str, chromium: Any, smtp: Any, caplog: pytest.LogCapt
     alice_page.get_by_role("button", name="Reveal values").click()
     expect(alice_page.locator("#cr-changes .diff-new")).to_contain_text(CANARY)
     expect(alice_page.locator("#cr-changes .diff-old")).to_contain_text(OLD_VALUE)
+    alice_page.locator("#cr-changes").screenshot(path=SHOTS.format("diff"))
     alice_page.get_by_role("button", name="Hide values").click()
     expect(alice_page.locator("#cr-changes .diff")).to_have_count(0)
     alice_page.get_by_label("Review comment").fill("rotation agreed in CHG-118")
@@ -234,6 +236,7 @@ def _review_flow(base_url: str, chromium: Any, smtp: Any, caplog: pytest.LogCapt
     refused_before = refusals.count()
     alice_page.goto(links[frank.email])
     expect(alice_page.get_by_role("heading", name="This link was sent to someone else")).to_be_visible()
+    alice_page.screenshot(path=SHOTS.format("refused"))
     assert refusals.count() == refused_before + 1
 
     # Frank opens his own link, approves, merges.
@@ -245,6 +248,11 @@ def _review_flow(base_url: str, chromium: Any, smtp: Any, caplog: pytest.LogCapt
     frank_page.get_by_role("button", name="Merge", exact=True).click()
     expect(frank_page.get_by_role("status")).to_contain_text("Merged: the change is applied.")
     expect(frank_page.locator("#cr-summary")).to_contain_text("Merged")
+    frank_page.screenshot(path=SHOTS.format("merged"), full_page=True)
+    frank_page.get_by_role("link", name="Change requests").click()
+    frank_page.get_by_role("link", name=re.compile("Merged")).click()
+    expect(frank_page.locator("table.change-request-table")).to_contain_text(change.slug)
+    frank_page.screenshot(path=SHOTS.format("list"), full_page=True)
 
     # The value is live (read through the API), with the normal write events and folder history.
     assert ChangeRequest.objects.get().status == RequestStatus.MERGED
