@@ -38,7 +38,9 @@ class ApprovalPolicy(models.Model):
     name = models.CharField(max_length=120)
     # Canonical folder path or glob ("/", "/payments/**"); precedence exact > glob > env-only ("/**").
     path = models.CharField(max_length=512, default="/**")
-    environments = models.ManyToManyField(Environment, through="PolicyEnvironment", related_name="+")
+    environments: models.ManyToManyField[Environment, PolicyEnvironment] = models.ManyToManyField(
+        Environment, through="PolicyEnvironment", related_name="+"
+    )
     approvals_required = models.PositiveSmallIntegerField(default=1)
     enforcement = models.CharField(max_length=8, choices=Enforcement.choices, default=Enforcement.HARD)
     # Infisical defaults to allowing self-approval, a common complaint; we default to refusing it.

@@ -160,7 +160,7 @@ class MyGrantSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.CharField(source="project.slug")
     rules = serializers.ListField(child=serializers.DictField())
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field named "source", not DRF's option
     startsAt = serializers.DateTimeField(source="starts_at")  # noqa: N815
     endsAt = serializers.DateTimeField(source="ends_at")  # noqa: N815
     secondsLeft = serializers.IntegerField(source="seconds_left")  # noqa: N815

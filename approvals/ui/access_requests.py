@@ -96,7 +96,9 @@ class AccessRequestForm(forms.Form):
 
     def __init__(self, *args: Any, environments: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["environment"].choices = [(slug, slug) for slug in environments]
+        field = self.fields["environment"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(slug, slug) for slug in environments]
 
 
 @requester_project_view
