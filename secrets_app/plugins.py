@@ -171,11 +171,14 @@ class PluginKind:
         return plugin_description(self)
 
 
-PluginT = TypeVar("PluginT", bound=PluginKind)
+# Any class with ``kind`` and ``label`` class attributes: PluginKind subclasses, and sync providers
+# (whose connection fields are PluginFields grouped by connection method).
+PluginT = TypeVar("PluginT")
 
 
 class PluginRegistry(Generic[PluginT]):
-    """kind → ``"module:Class"``, imported lazily (an SDK loads only when its kind is used)."""
+    """kind → ``"module:Class"``, imported lazily (an SDK loads only when its kind is used).
+    Classes must have ``kind`` and ``label`` class attributes."""
 
     def __init__(self, modules: Mapping[str, str], *, base: type[PluginT] | None = None, noun: str = "kind") -> None:
         self.modules: dict[str, str] = dict(modules)
@@ -204,7 +207,7 @@ class PluginRegistry(Generic[PluginT]):
         available = []
         for kind in self.modules:
             try:
-                available.append((kind, self.get(kind).label))
+                available.append((kind, str(getattr(self.get(kind), "label", kind))))
             except (ImportError, PluginError):
                 continue
         return available
@@ -214,8 +217,9 @@ class PluginRegistry(Generic[PluginT]):
 
     def register(self, plugin_class: type[PluginT]) -> type[PluginT]:
         """For tests and plug-ins: register a class directly (usable as a decorator)."""
-        self.modules.setdefault(plugin_class.kind, f"{plugin_class.__module__}:{plugin_class.__qualname__}")
-        self._instances[plugin_class.kind] = plugin_class()
+        kind = str(getattr(plugin_class, "kind", ""))
+        self.modules.setdefault(kind, f"{plugin_class.__module__}:{plugin_class.__qualname__}")
+        self._instances[kind] = plugin_class()
         return plugin_class
 
     def unregister(self, kind: str) -> None:
@@ -357,7 +361,9 @@ def plugin_description(kind: PluginKind) -> str:
 def plugins_description(registry: PluginRegistry[Any]) -> str:
     parts = []
     for kind, _ in registry.kinds():
-        parts.append(plugin_description(registry.get(kind)))
+        plugin = registry.get(kind)
+        if isinstance(plugin, PluginKind):
+            parts.append(plugin_description(plugin))
     return "\n\n".join(parts)
 
 

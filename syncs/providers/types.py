@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from secrets_app.plugins import PluginField
+
 # --- errors -----------------------------------------------------------------------------------
 
 
@@ -48,14 +50,11 @@ class ConfigError(ProviderError):
 
 
 @dataclass(frozen=True)
-class Credential:
-    """One field of a connection's credential schema (write-only after save)."""
+class Credential(PluginField):
+    """One field of a connection's credential schema: the plugin pattern's ``PluginField``
+    (``secrets_app.plugins``), secret (sealed, write-only after save) unless ``secret=False``."""
 
-    name: str
-    label: str
     secret: bool = True  # secrets are encrypted at rest and never returned; others are shown
-    required: bool = True
-    help: str = ""
 
 
 @dataclass(frozen=True)
