@@ -148,11 +148,11 @@ def change_request_diff(request: ChangeRequest, viewer: ProjectScope, *, reveal:
     return rows
 
 
-def pending_review_count(user: Any) -> int:
+def change_requests_to_review(user: Any) -> QuerySet[ChangeRequest]:
     """Open requests waiting for *user*'s review (they approve under the policy, have not
     reviewed the current revision, and are not the committer unless self-approval is allowed)."""
     if user is None or not user.is_authenticated:
-        return 0
+        return ChangeRequest.objects.none()
     group_ids = list(user.group_memberships.values_list("group_id", flat=True))
     policies = PolicyMember.objects.filter(role=PolicyMemberRole.APPROVER).filter(
         Q(user_id=user.pk) | Q(group_id__in=group_ids)
@@ -162,8 +162,13 @@ def pending_review_count(user: Any) -> int:
         ChangeRequest.objects.filter(status=RequestStatus.OPEN, policy_id__in=policies.values("policy_id"))
         .exclude(Exists(reviewed))
         .exclude(Q(committer_user_id=user.pk) & Q(policy__allow_self_approval=False))
-        .count()
+        .select_related("project", "environment", "policy")
+        .order_by("created_at", "id")
     )
+
+
+def pending_review_count(user: Any) -> int:
+    return change_requests_to_review(user).count()
 
 
 def principal_is_approver(principal: Principal, request: ChangeRequest) -> bool:

@@ -1,5 +1,6 @@
-"""``{% access_nav %}``: the top bar's "Inbox" link with the count of access requests waiting for
-the logged-in person's review, and "My access". One COUNT query per page for people signed in."""
+"""``{% access_nav %}``: the top bar's "Inbox" link with the count of change and access requests
+waiting for the logged-in person's review, and "My access". Two COUNT queries per page for people
+signed in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from django import template
 
 from approvals.selectors.access_requests import access_requests_to_review_count
+from approvals.selectors.change_requests import pending_review_count
 
 register = template.Library()
 
@@ -18,4 +20,8 @@ def access_nav(context: Any) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"show": False}
-    return {"show": True, "pending": access_requests_to_review_count(user), "nav": context.get("nav")}
+    return {
+        "show": True,
+        "pending": access_requests_to_review_count(user) + pending_review_count(user),
+        "nav": context.get("nav"),
+    }

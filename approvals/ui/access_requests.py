@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from approvals.api.access_requests import parse_duration
 from approvals.models import AccessRequest, AccessRequestStatus, Enforcement
 from approvals.selectors import access_requests as selectors
+from approvals.selectors.change_requests import change_requests_to_review
 from approvals.selectors.policies import policy_bypasser_ids, policy_people
 from approvals.services import access_requests as services
 from secrets_app.errors import DomainError, ValidationFailed
@@ -215,9 +216,10 @@ def access_request_act(request: HttpRequest, project: Project, public_id: str) -
 @login_required
 @require_GET
 def access_inbox(request: HttpRequest) -> HttpResponse:
-    """Access requests waiting for this person's review (change requests have pages of their own)."""
+    """Everything waiting for this person's review: change requests and access requests."""
     waiting = list(selectors.access_requests_to_review(request.user)[:200])
-    return no_store(render(request, INBOX_PAGE, {"waiting": waiting, "nav": "inbox"}))
+    changes = list(change_requests_to_review(request.user).prefetch_related("items")[:200])
+    return no_store(render(request, INBOX_PAGE, {"waiting": waiting, "changes": changes, "nav": "inbox"}))
 
 
 @login_required

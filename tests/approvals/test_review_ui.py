@@ -285,3 +285,16 @@ def test_the_pages_carry_no_inline_script_or_style(login: Any, held: Any, client
 
     for url in ("/projects/acme/approvals/changes/", _url(held)):
         assert_csp_clean(login(held.alice).get(url))
+
+
+def test_it_puts_a_request_in_each_approvers_inbox_until_they_review(login: Any, held: Any) -> None:  # noqa: F811
+    alice = login(held.alice)
+    inbox = _html(alice.get("/approvals/inbox/"))
+    assert held.cr.slug in inbox and "API_KEY" in inbox and 'id="inbox-count">1<' in inbox
+    assert CANARY not in inbox
+    # bob asked; he is no approver: nothing waits for him.
+    assert held.cr.slug not in _html(login(held.bob).get("/approvals/inbox/"))
+    alice.post(_url(held, "review/"), {"status": "approved"}, **HX)
+    inbox = _html(alice.get("/approvals/inbox/"))
+    assert held.cr.slug not in inbox and 'id="inbox-count"' not in inbox
+    assert held.cr.slug in _html(login(held.frank).get("/approvals/inbox/"))
