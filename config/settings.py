@@ -300,6 +300,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# The queue tasks (and beat's messages) go to when no route names one; one per deployment sharing a broker.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery"
+# How often beat looks for approval and access requests past their expiry (seconds).
+APPROVALS_EXPIRY_SWEEP_SECONDS = float(env_int("STRONGROOM_APPROVALS_EXPIRY_SWEEP_SECONDS", 60))
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
@@ -314,10 +318,16 @@ CELERY_BEAT_SCHEDULE = {
     # Display only: records access.expired for ended temporary grants (enforcement reads the window).
     "temporary-grants-tidy": {"task": "secrets_app.tasks.temporary_grants_tidy", "schedule": 60.0},
     # Access requests nobody decided in time expire; approvers who have not reviewed get reminders.
-    "approvals-access-requests-expire": {"task": "approvals.tasks.access_requests_expire_due", "schedule": 60.0},
+    "approvals-access-requests-expire": {
+        "task": "approvals.tasks.access_requests_expire_due",
+        "schedule": APPROVALS_EXPIRY_SWEEP_SECONDS,
+    },
     "approvals-access-request-reminders": {"task": "approvals.tasks.access_request_reminders", "schedule": 900.0},
     # Open change requests past their policy's request_ttl_hours expire; unreviewed ones get reminders.
-    "approvals-change-requests-expire": {"task": "approvals.tasks.change_requests_expire_due", "schedule": 300.0},
+    "approvals-change-requests-expire": {
+        "task": "approvals.tasks.change_requests_expire_due",
+        "schedule": APPROVALS_EXPIRY_SWEEP_SECONDS,
+    },
     "approvals-change-request-reminders": {"task": "approvals.tasks.change_request_reminders", "schedule": 900.0},
 }
 

@@ -100,6 +100,9 @@ def _require_open(request: ChangeRequest) -> None:
         raise RequestNotOpen(f"Change request {request.slug} is {request.status}")
     if request.policy is None:
         raise RequestNotOpen(f"Change request {request.slug} has no policy any more")
+    # Past its expiry it is expired, whether or not the beat task has marked it yet.
+    if request.expires_at <= _now():
+        raise RequestNotOpen(f"Change request {request.slug} expired at {request.expires_at:%Y-%m-%d %H:%M} UTC")
 
 
 def _require_party(scope: ProjectScope, request: ChangeRequest, what: str) -> None:

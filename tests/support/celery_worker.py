@@ -41,11 +41,16 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(log_path: Path) -> Iterator[str]:
-    """Start ``celery -A config worker`` on a fresh queue; yields the queue name."""
+def celery_worker(log_path: Path, *, beat: bool = False, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start ``celery -A config worker`` on a fresh queue; yields the queue name.
+
+    With *beat* the worker also runs the real beat scheduler (``-B``, its schedule file next to the
+    log), whose messages go to the same fresh queue; *env* adds settings for both."""
     if connection.vendor != "postgresql":
         raise RuntimeError("a real worker needs the PostgreSQL test database")
     queue = f"test-{uuid.uuid4().hex[:12]}"
+    extra_args = ["-B", "-s", str(log_path.with_suffix(".beat-schedule"))] if beat else []
+    extra_env = {**(env or {}), "CELERY_TASK_DEFAULT_QUEUE": queue} if beat else env
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
@@ -66,9 +71,10 @@ def celery_worker(log_path: Path) -> Iterator[str]:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *extra_args,
             ],
             cwd=ROOT,
-            env=worker_env(),
+            env=worker_env(extra_env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
