@@ -129,9 +129,10 @@ def notify_reminder(request: ChangeRequest, people: Iterable[Any]) -> None:
     )
 
 
-def notify_follow_up(request: ChangeRequest, status_text: str) -> None:
-    """Tell whoever was told about *request* what became of it (merged, closed, expired…)."""
+def notify_follow_up(request: ChangeRequest, status_text: str, *, final: bool = True) -> None:
+    """Tell whoever was told about *request* what became of it (merged, closed, expired…). A step
+    on the way (approved, revised) is *not final*: it only edits messages in place (Slack)."""
     try:
-        notification_follow_up(subject_ref=subject_ref(request), status_text=status_text)
+        notification_follow_up(subject_ref=subject_ref(request), status_text=status_text, final=final)
     except Exception:  # noqa: BLE001 - see _send
         logger.exception("approvals: could not queue follow-up for %s", subject_ref(request))

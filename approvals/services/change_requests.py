@@ -335,9 +335,9 @@ def change_request_review(
         _audit(reviewer, "change_request.reviewed", request, status=status, revision=request.revision)
         quorum = change_request_quorum(request)
         if status == ReviewStatus.REJECTED:
-            transaction.on_commit(lambda: notify_follow_up(request, f"rejected by {principal.label}"))
+            transaction.on_commit(lambda: notify_follow_up(request, f"rejected by {principal.label}", final=False))
         elif quorum.met:
-            transaction.on_commit(lambda: notify_follow_up(request, "approved: ready to merge"))
+            transaction.on_commit(lambda: notify_follow_up(request, "approved: ready to merge", final=False))
     return review
 
 
@@ -407,7 +407,9 @@ def change_request_revise(*, request: ChangeRequest, by: ProjectScope, changes: 
             keys=[change.key for change in changes if not change.withdraw],
             withdrawn=[change.key for change in changes if change.withdraw],
         )
-        transaction.on_commit(lambda: notify_follow_up(request, f"revised (revision {request.revision}): review again"))
+        transaction.on_commit(
+            lambda: notify_follow_up(request, f"revised (revision {request.revision}): review again", final=False)
+        )
     return request
 
 
@@ -459,7 +461,9 @@ def change_request_rebase(*, request: ChangeRequest, by: ProjectScope) -> Change
         _new_revision(request)
         request.save(update_fields=["folder"])
         _audit(by, "change_request.rebased", request, revision=request.revision, keys=_keys(request)[:500])
-        transaction.on_commit(lambda: notify_follow_up(request, f"rebased (revision {request.revision}): review again"))
+        transaction.on_commit(
+            lambda: notify_follow_up(request, f"rebased (revision {request.revision}): review again", final=False)
+        )
     return request
 
 

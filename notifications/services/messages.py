@@ -156,21 +156,27 @@ def notification_send(
     return notification
 
 
-def notification_follow_up(*, subject_ref: str, status_text: str, message: Message | None = None) -> None:
-    """The thing a notification was about is settled (merged / rejected / expired): Slack bot
+def notification_follow_up(
+    *, subject_ref: str, status_text: str, message: Message | None = None, final: bool = True
+) -> None:
+    """The thing a notification was about moved on. *final* (merged / rejected / expired): Slack bot
     messages are replaced with chat.update (status shown, no longer 'pending'); webhook channels
-    and e-mails get a short follow-up message; recorded on the Notification rows of that
-    subject_ref. Idempotent: a subject already settled is not followed up again."""
+    and e-mails get a short follow-up message. Not *final* (approved, waiting for the merge): only
+    messages that can be edited in place show the new status, nobody gets a new message.
+    Recorded on the Notification rows of that subject_ref. Idempotent: repeating the current status
+    sends nothing, and after a final status nothing more is sent."""
     status_text = one_line(status_text, 200) or "Settled"
     new: list[Delivery] = []
     with transaction.atomic():
         notifications = list(
-            Notification.objects.select_for_update().filter(subject_ref=subject_ref[:200], resolved_at__isnull=True)
+            Notification.objects.select_for_update()
+            .filter(subject_ref=subject_ref[:200], resolved_at__isnull=True)
+            .exclude(resolved_status=status_text)
         )
         now = timezone.now()
         for notification in notifications:
             notification.resolved_status = status_text
-            notification.resolved_at = now
+            notification.resolved_at = now if final else None
             if message is not None:
                 notification.follow_up = {
                     "title": one_line(message.title, 200),
@@ -188,6 +194,8 @@ def notification_follow_up(*, subject_ref: str, status_text: str, message: Messa
                 if original.channel_id is not None and original.channel is None:
                     continue
                 updatable = original.channel is not None and _supports_update(original.channel.kind)
+                if not final and not updatable:
+                    continue
                 new.append(
                     Delivery(
                         notification=notification,
