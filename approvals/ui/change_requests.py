@@ -130,6 +130,8 @@ class ReviewPage:
     can_close: bool
     can_reopen: bool
     can_comment: bool
+    can_revise: bool = False
+    revisable: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -191,6 +193,8 @@ def _review_page(scope: ProjectScope, cr: ChangeRequest) -> ReviewPage:
         can_close=is_open and is_party,
         can_reopen=cr.status == RequestStatus.CLOSED and policy is not None and is_party,
         can_comment=principal.is_user,
+        can_revise=is_open and is_committer,
+        revisable=[row for row in rows if row["key"] and row["op"] in (ChangeOp.CREATE, ChangeOp.UPDATE)],
     )
 
 
@@ -226,6 +230,7 @@ _DONE = {
     "closed": "Closed.",
     "reopened": "Reopened: approvers review again.",
     "commented": "Comment added.",
+    "revised": "Revised: approvers review the new revision.",
 }
 
 
@@ -326,6 +331,27 @@ def change_request_comment_view(request: HttpRequest, scope: ProjectScope, reque
         lambda cr: services.change_request_comment(request=cr, by=scope, body=body),
         done="commented",
         keep={"body": body},
+    )
+
+
+@require_POST
+@project_view
+def change_request_revise_view(request: HttpRequest, scope: ProjectScope, request_id: str) -> HttpResponse:
+    """The committer's answer to a rejection: new values for some keys (an empty field keeps the
+    proposed value), or keys withdrawn. The typed values are never rendered back."""
+    keys = request.POST.getlist("key")
+    changes = []
+    for key in keys:
+        if request.POST.get(f"withdraw:{key}"):
+            changes.append(services.RevisedItem(key=key, withdraw=True))
+        elif request.POST.get(f"value:{key}", "") != "":
+            changes.append(services.RevisedItem(key=key, value=request.POST[f"value:{key}"]))
+    return _act(
+        request,
+        scope,
+        request_id,
+        lambda cr: services.change_request_revise(request=cr, by=scope, changes=changes),
+        done="revised",
     )
 
 

@@ -26,6 +26,7 @@ urlpatterns = [
     path(CHANGE + "review/", change_requests.change_request_review_view, name="change_request_review"),
     path(CHANGE + "merge/", change_requests.change_request_merge_view, name="change_request_merge"),
     path(CHANGE + "rebase/", change_requests.change_request_rebase_view, name="change_request_rebase"),
+    path(CHANGE + "revise/", change_requests.change_request_revise_view, name="change_request_revise"),
     path(CHANGE + "status/", change_requests.change_request_status_view, name="change_request_status"),
     path(CHANGE + "comments/", change_requests.change_request_comment_view, name="change_request_comments"),
     path(CHANGE + "values/", change_requests.change_request_values_view, name="change_request_values"),

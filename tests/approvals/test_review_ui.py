@@ -298,3 +298,29 @@ def test_it_puts_a_request_in_each_approvers_inbox_until_they_review(login: Any,
     inbox = _html(alice.get("/approvals/inbox/"))
     assert held.cr.slug not in inbox and 'id="inbox-count"' not in inbox
     assert held.cr.slug in _html(login(held.frank).get("/approvals/inbox/"))
+
+
+def test_the_committer_revises_a_rejected_change_from_the_page_and_approvers_review_again(
+    login: Any,
+    held: Any,  # noqa: F811
+) -> None:
+    revised_value = "revised-Prod-Val-51aa"
+    alice = login(held.alice)
+    alice.post(_url(held, "review/"), {"status": "rejected", "comment": "wrong key"}, **HX)
+    bob = login(held.bob)
+    page = _html(bob.get(_url(held)))
+    assert 'id="cr-revise"' in page and "<details open" in page
+    assert 'id="cr-revise"' not in _html(alice.get(_url(held)))  # only the committer revises
+
+    response = bob.post(_url(held, "revise/"), {"key": ["API_KEY"], "value:API_KEY": revised_value}, **HX)
+
+    assert response.status_code == 200 and "Revised" in _html(response)
+    assert revised_value not in _html(response)
+    held.cr.refresh_from_db()
+    assert held.cr.revision == 2
+    page = _html(alice.get(_url(held)))
+    assert "rejected by" not in page and "Needs 2 approval(s), has 0." in page
+    alice.post(_url(held, "review/"), {"status": "approved"}, **HX)
+    login(held.frank).post(_url(held, "review/"), {"status": "approved"}, **HX)
+    alice.post(_url(held, "merge/"), {}, **HX)
+    assert _prod_value(held) == revised_value

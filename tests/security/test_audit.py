@@ -327,6 +327,7 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/approvals/changes/<str:request_id>/review/": "change_request.reviewed",
     "projects/<slug:slug>/approvals/changes/<str:request_id>/merge/": ("change_request.merged", "change_request.bypassed"),
     "projects/<slug:slug>/approvals/changes/<str:request_id>/rebase/": "change_request.rebased",
+    "projects/<slug:slug>/approvals/changes/<str:request_id>/revise/": "change_request.revised",
     "projects/<slug:slug>/approvals/changes/<str:request_id>/status/": ("change_request.closed", "change_request.reopened"),
     "projects/<slug:slug>/approvals/changes/<str:request_id>/comments/": "change_request.commented",
     "projects/<slug:slug>/approvals/changes/<str:request_id>/values/": "change_request.value_revealed",
