@@ -8,7 +8,8 @@ from typing import Any
 from rest_framework import serializers
 
 from secrets_app.api.fields import QueryBoolean, StrictSerializer
-from syncs.models import ConnectionKind, InitialBehavior
+from syncs.models import InitialBehavior
+from syncs.providers.registry import PROVIDERS, methods_summary
 
 
 # --- connections ------------------------------------------------------------------------------
@@ -34,29 +35,57 @@ class ConnectionListSerializer(serializers.Serializer):
     connections = ConnectionSerializer(many=True)
 
 
-class ConnectionCreateRequest(StrictSerializer):
+class _ConnectionFields:
+    """Kinds, methods and their fields described from the providers' declarations (set per
+    instance, so a kind registered later is documented and accepted too)."""
+
+    fields: Any
+
+    def describe_connection_fields(self) -> None:
+        if "kind" in self.fields:
+            self.fields["kind"].choices = list(PROVIDERS.modules)
+        self.fields["method"].help_text = "Per kind: " + methods_summary()
+        self.fields["credentials"].help_text = (
+            self.fields["credentials"].help_text + ". Per kind/method: " + methods_summary(group="credentials")
+        )
+        self.fields["config"].help_text = (
+            self.fields["config"].help_text + ". Per kind/method (? = optional): " + methods_summary(group="config")
+        )
+
+
+class ConnectionCreateRequest(_ConnectionFields, StrictSerializer):
     organization = serializers.CharField(
         required=False, allow_blank=True, help_text="Slug; needed if you manage several"
     )
-    kind = serializers.ChoiceField(choices=ConnectionKind.values)
-    method = serializers.CharField(
-        help_text="azure_devops: pat | oauth | client_secret; azure_key_vault: client_secret"
-    )
+    kind = serializers.ChoiceField(choices=[], help_text="The destination kind")
+    method = serializers.CharField()
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     credentials = serializers.DictField(
         child=serializers.CharField(trim_whitespace=False),
-        help_text='Secret fields (write-only, never returned): e.g. {"token": "…"}',
+        help_text="Secret fields of the method (write-only, never returned)",
     )
-    config = serializers.DictField(required=False, default=dict, help_text="Non-secret settings")
+    config = serializers.DictField(required=False, default=dict, help_text="Non-secret settings of the method")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.describe_connection_fields()
 
 
-class ConnectionUpdateRequest(StrictSerializer):
+class ConnectionUpdateRequest(_ConnectionFields, StrictSerializer):
     name = serializers.CharField(required=False, max_length=120)
     description = serializers.CharField(required=False, allow_blank=True, max_length=500)
     method = serializers.CharField(required=False)
-    credentials = serializers.DictField(child=serializers.CharField(trim_whitespace=False), required=False)
-    config = serializers.DictField(required=False)
+    credentials = serializers.DictField(
+        child=serializers.CharField(trim_whitespace=False),
+        required=False,
+        help_text="Replaces the secret fields as a whole (write-only, never returned)",
+    )
+    config = serializers.DictField(required=False, help_text="Replaces the non-secret settings")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.describe_connection_fields()
 
 
 class EmptyRequest(StrictSerializer):

@@ -41,6 +41,7 @@ from syncs.api.serializers import (
     SyncTriggerSerializer,
     SyncUpdateRequest,
 )
+from syncs.providers.registry import providers_description
 from syncs.selectors import drift_note, sync_list, sync_runs
 from syncs.services.connections import connection_create, connection_delete, connection_test, connection_update
 from syncs.services.drift import sync_drift_adopt, sync_drift_check
@@ -50,6 +51,13 @@ CONNECTION_TAGS = ["connections"]
 SYNC_TAGS = ["syncs"]
 CONNECTION_ID = OpenApiParameter("connection", OpenApiTypes.UUID, OpenApiParameter.PATH)
 SYNC_ID = OpenApiParameter("sync", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def _kinds_description() -> str:
+    try:
+        return providers_description()
+    except Exception:  # a provider that cannot describe itself must not break the schema
+        return ""
 
 
 class _PersonApi(ApiView):
@@ -71,7 +79,8 @@ class ConnectionListApi(_PersonApi):
         request=ConnectionCreateRequest,
         responses={201: ConnectionSerializer, **errors(400, 403, 404, 409)},
         description="Save credentials for an outside system and test them at once (`lastTestStatus`). "
-        "`credentials` are encrypted and never returned.",
+        "`credentials` are encrypted and never returned.\n\nKinds, their connection methods and each "
+        "method's fields:\n\n" + _kinds_description(),
     )
     def post(self, request: Request) -> Response:
         data = self.parse(ConnectionCreateRequest, request.data)

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from secrets_app.plugins import PluginFieldError
 from syncs.providers.types import (  # noqa: F401  (re-exported: the interface's public names)
     ActionKind,
     AppliedItem,
@@ -64,48 +65,39 @@ class SyncProvider:
 
     Class attributes:
     - ``kind``: registry key and ``AppConnection.kind`` value (``azure_devops``).
-    - ``label``: shown in the UI.
-    - ``methods``: the connection methods and their credential fields.
+    - ``label`` / ``description``: shown in the UI and the API schema.
+    - ``methods``: the connection methods (``ConnectionMethod``, one ``PluginKind`` each) and
+      their declared fields; the connection form and the API description derive from them.
     - ``reveals_values``: the destination returns values on read (KV yes, ADO secrets no); it
       decides whether drift can see a changed value and whether adopt/import is possible.
     """
 
     kind: ClassVar[str] = ""
     label: ClassVar[str] = ""
+    description: ClassVar[str] = ""
     methods: ClassVar[tuple[ConnectionMethod, ...]] = ()
     reveals_values: ClassVar[bool] = False
 
     # --- connections ------------------------------------------------------------------------
     def method(self, slug: str) -> ConnectionMethod:
+        """The declared method *slug*, or ``ConfigError`` on ``method`` listing the known ones."""
         for method in self.methods:
-            if method.slug == slug:
+            if method.kind == slug:
                 return method
-        raise ConfigError(f"unknown connection method {slug!r} for {self.kind}")
+        raise ConfigError(f"method: must be one of {', '.join(method.kind for method in self.methods)}")
 
     def validate_connection(
         self, *, method: str, credentials: Mapping[str, str], config: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Check a connection's fields before they are saved; return the cleaned non-secret
         *config*. Raise ``ConfigError`` naming the field (never echoing a credential).
-        The base checks required fields are present and no unknown field is given; override
-        (calling super) to check URLs etc."""
-        schema = self.method(method)
-        for credential in schema.fields:
-            if credential.required and not str(credentials.get(credential.name, "")).strip():
-                raise ConfigError(f"credentials.{credential.name}: this field is required")
-        unknown = set(credentials) - {credential.name for credential in schema.fields}
-        if unknown:
-            raise ConfigError(f"unknown credential field(s): {', '.join(sorted(unknown))}")
-        cleaned: dict[str, Any] = {}
-        for setting in schema.config_fields:
-            value = str(config.get(setting.name, "") or "").strip()
-            if setting.required and not value:
-                raise ConfigError(f"config.{setting.name}: this field is required")
-            if value:
-                cleaned[setting.name] = value
-        unknown = set(config) - {setting.name for setting in schema.config_fields}
-        if unknown:
-            raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        The base cleans every field as the method declares it (``PluginKind.validate``: required
+        fields present, no unknown field, lengths, choices, URL schemes); override (calling
+        super) for checks a declaration cannot state (addresses a URL may reach, etc.)."""
+        try:
+            cleaned, _ = self.method(method).validate(config=config, credentials=credentials)
+        except PluginFieldError as exc:
+            raise ConfigError(str(exc)) from None
         return cleaned
 
     def test_connection(self, connection: ConnectionInfo) -> str:

@@ -4,7 +4,7 @@ adding a destination is one folder plus one line here. The registry is the plugi
 
 from __future__ import annotations
 
-from secrets_app.plugins import PluginError, PluginRegistry
+from secrets_app.plugins import PluginError, PluginRegistry, plugin_description
 from syncs.providers.base import ConfigError, SyncProvider
 
 # kind -> "module:ClassName" (imported lazily, so a provider's SDK loads only when used)
@@ -32,3 +32,34 @@ def kinds() -> list[tuple[str, str]]:
 def register(provider_class: type[SyncProvider]) -> type[SyncProvider]:
     """For tests and plug-ins: register a provider class directly."""
     return PROVIDERS.register(provider_class)
+
+
+def provider_description(provider: SyncProvider) -> str:
+    """Markdown for the API schema: the kind, its connection methods and each method's fields
+    (``plugin_description`` of each ``ConnectionMethod``)."""
+    lines = [f"**`{provider.kind}`** — {provider.label}. {provider.description}".rstrip()]
+    for method in provider.methods:
+        first, *fields = plugin_description(method).splitlines()
+        lines.append(f"- `method`: {first}")
+        lines += [f"  {line}" for line in fields]
+    return "\n".join(lines)
+
+
+def providers_description() -> str:
+    """``provider_description`` of every kind that imports, one paragraph each."""
+    return "\n\n".join(provider_description(PROVIDERS.get(kind)) for kind, _ in PROVIDERS.kinds())
+
+
+def methods_summary(*, group: str | None = None) -> str:
+    """One line per kind: ``azure_devops: pat | oauth | client_secret``, or with *group*
+    (``credentials`` / ``config``) each method's field names in that group."""
+    lines = []
+    for kind, _ in PROVIDERS.kinds():
+        methods = PROVIDERS.get(kind).methods
+        if group is None:
+            lines.append(f"{kind}: {' | '.join(method.kind for method in methods)}")
+            continue
+        for method in methods:
+            names = [f"{field.name}{'' if field.required else '?'}" for field in method.fields if field.group == group]
+            lines.append(f"{kind}/{method.kind}: {', '.join(names) or '(none)'}")
+    return "; ".join(lines)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from secrets_app.plugins import PluginField
+from secrets_app.plugins import PluginField, PluginFieldError, PluginKind
 
 # --- errors -----------------------------------------------------------------------------------
 
@@ -57,17 +57,32 @@ class Credential(PluginField):
     secret: bool = True  # secrets are encrypted at rest and never returned; others are shown
 
 
-@dataclass(frozen=True)
-class ConnectionMethod:
-    """A way to authenticate to the destination (``pat``, ``oauth``, ``client_secret``…).
+class ConnectionMethod(PluginKind):
+    """A way to authenticate to the destination (``pat``, ``oauth``, ``client_secret``…): a
+    ``PluginKind`` whose ``kind`` is the method's slug and whose ``fields`` are its ``Credential``
+    declarations, in form order. Secret fields are sealed and write-only; the others are settings
+    stored in ``AppConnection.config`` and shown (URL, tenant id, client id). The connection form,
+    the API description and the base ``SyncProvider.validate_connection`` all derive from them::
 
-    ``fields`` are the secret credential fields (sealed, write-only); ``config_fields`` the
-    non-secret settings stored in ``AppConnection.config`` and shown (URL, tenant id, client id)."""
+        class PersonalAccessToken(ConnectionMethod):
+            kind = "pat"
+            label = "Personal access token"
+            fields = (ORG_URL, Credential("token", "Personal access token"))
+    """
 
-    slug: str
-    label: str
-    fields: tuple[Credential, ...]
-    config_fields: tuple[Credential, ...] = ()
+    @property
+    def slug(self) -> str:
+        return self.kind
+
+    def validate(
+        self, *, config: Mapping[str, Any], credentials: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """As ``PluginKind.validate``; a connection setting is one value, never a list."""
+        cleaned_config, cleaned_credentials = super().validate(config=config, credentials=credentials)
+        for name, value in cleaned_config.items():
+            if isinstance(value, list):
+                raise PluginFieldError(f"config.{name}", "must be text")
+        return cleaned_config, cleaned_credentials
 
 
 @dataclass(frozen=True)

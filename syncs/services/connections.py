@@ -17,9 +17,9 @@ from secrets_app.errors import Conflict, ValidationFailed
 from secrets_app.keyring import keyring
 from secrets_app.models import Organization
 from secrets_app.principals import Principal
-from syncs.models import AppConnection, ConnectionKind, ConnectionTestStatus, connection_aad
+from syncs.models import AppConnection, ConnectionTestStatus, connection_aad
 from syncs.providers.base import ConfigError, ConnectionInfo, ProviderError
-from syncs.providers.registry import provider_for
+from syncs.providers.registry import PROVIDERS, provider_for
 from syncs.sanitize import safe_error
 
 
@@ -54,8 +54,8 @@ def connection_info(connection: AppConnection) -> ConnectionInfo:
 
 
 def _validated(kind: str, method: str, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
-    if kind not in ConnectionKind.values:
-        raise ValidationFailed("kind", f"must be one of {', '.join(ConnectionKind.values)}")
+    if kind not in PROVIDERS:
+        raise ValidationFailed("kind", f"must be one of {', '.join(PROVIDERS.modules)}")
     try:
         provider = provider_for(kind)
         return provider.validate_connection(

@@ -2,89 +2,109 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from django import forms
+from django.http import QueryDict
 
+from secrets_app.plugins import PluginError, plugin_form_class
 from secrets_app.ui.forms import UIForm
 from syncs.models import InitialBehavior
+from syncs.providers.base import ConnectionMethod, SyncProvider
 
 _MONO = {"class": "mono", "autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}
 
 
-class ConnectionForm(UIForm):
-    """An Azure DevOps connection. Secret fields are password inputs and never re-rendered with
-    their value (``render_value=False``)."""
+class ConnectionBaseForm(UIForm):
+    """What every connection has: a name, its destination kind and how it authenticates. The
+    method's declared fields follow (``connection_form_class``); no provider writes a form."""
 
-    id_prefix = "connection"
-    name = forms.CharField(label="Name", max_length=120, widget=forms.TextInput(attrs={"placeholder": "e.g. ado-acme"}))
-    kind = forms.ChoiceField(label="Destination", choices=[("azure_devops", "Azure DevOps")])
-    method = forms.ChoiceField(
-        label="Authentication",
-        choices=[
-            ("pat", "Personal access token"),
-            ("oauth", "OAuth / Entra ID access token"),
-            ("client_secret", "Entra ID service principal (client secret)"),
-        ],
+    name = forms.CharField(
+        label="Name", max_length=120, widget=forms.TextInput(attrs={"placeholder": "e.g. acme-prod"})
     )
-    organization_url = forms.CharField(
-        label="Organization URL", widget=forms.URLInput(attrs={**_MONO, "placeholder": "https://dev.azure.com/acme"})
-    )
-    secret = forms.CharField(
-        label="Token or client secret",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
-        help_text="Stored encrypted; never shown again. PAT scopes: Variable Groups (Read, create & manage), Project and Team (Read).",
-    )
-    tenant_id = forms.CharField(
-        label="Tenant ID (service principal)", required=False, widget=forms.TextInput(attrs=_MONO)
-    )
-    client_id = forms.CharField(
-        label="Client ID (service principal)", required=False, widget=forms.TextInput(attrs=_MONO)
-    )
+    kind = forms.CharField(widget=forms.HiddenInput)
+    method = forms.ChoiceField(label="Authentication")
 
-    def credentials_and_config(self) -> tuple[dict[str, str], dict[str, str]]:
-        data = self.cleaned_data
-        method = data["method"]
-        field = {"pat": "token", "oauth": "access_token", "client_secret": "client_secret"}[method]
-        config = {"organization_url": data["organization_url"]}
-        if method == "client_secret":
-            config.update({"tenant_id": data["tenant_id"], "client_id": data["client_id"]})
-        return {field: data["secret"]}, config
+    # Set by connection_form_class (plugin_form_class sets plugin_kind).
+    provider: ClassVar[SyncProvider]
+    plugin_kind: ClassVar[ConnectionMethod]
+
+    def __init__(self, data: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any) -> None:
+        if data is not None:
+            data = _with_defaults(data, self.provider, self.plugin_kind)
+        super().__init__(data, *args, **kwargs)
+        method = self.fields["method"]
+        method.choices = [(declared.kind, declared.label) for declared in self.provider.methods]  # type: ignore[attr-defined]
+        if len(self.provider.methods) == 1:
+            method.widget = forms.HiddenInput()
+        self.initial.setdefault("kind", self.provider.kind)
+        self.initial.setdefault("method", self.plugin_kind.kind)
+
+    @classmethod
+    def declared_names(cls) -> list[str]:
+        """The form fields that come from the method's declaration (rendered after the base)."""
+        return [declared.name for declared in cls.plugin_kind.fields]
+
+    def method_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.declared_names()]
+
+    @classmethod
+    def error_aliases(cls) -> dict[str, str]:
+        """Service error names (``config.tenant_id``, ``credentials.token``) → this form's fields."""
+        return {f"{declared.group}.{declared.name}": declared.name for declared in cls.plugin_kind.fields}
 
 
-class KeyVaultConnectionForm(UIForm):
-    """An Azure Key Vault connection: an Entra ID service principal with a client secret. The
-    secret is a password input, never re-rendered with its value."""
+def _with_defaults(data: Mapping[str, Any], provider: SyncProvider, method: ConnectionMethod) -> Mapping[str, Any]:
+    """The posted data with what an older form left out: ``method`` when the provider has only
+    one, and the former Azure DevOps form's single ``secret`` input as the method's only secret
+    field (``token``, ``access_token`` or ``client_secret``)."""
+    filled: Any = data.copy() if isinstance(data, QueryDict) else dict(data)
+    if not filled.get("method") and len(provider.methods) == 1:
+        filled["method"] = method.kind
+    secret_fields = method.secret_fields
+    if len(secret_fields) == 1 and secret_fields[0].name not in filled and "secret" in filled:
+        filled[secret_fields[0].name] = filled["secret"]
+    return filled
 
-    id_prefix = "kv-connection"
-    name = forms.CharField(label="Name", max_length=120, widget=forms.TextInput(attrs={"placeholder": "e.g. kv-acme"}))
-    kind = forms.CharField(initial="azure_key_vault", widget=forms.HiddenInput)
-    tenant_id = forms.CharField(label="Tenant ID", widget=forms.TextInput(attrs=_MONO))
-    client_id = forms.CharField(label="Client (application) ID", widget=forms.TextInput(attrs=_MONO))
-    client_secret = forms.CharField(
-        label="Client secret",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
-        help_text="Stored encrypted; never shown again.",
-    )
-    authority_host = forms.CharField(
-        label="Authority host", required=False, widget=forms.TextInput(attrs=_MONO),
-        help_text="Optional. Default: login.microsoftonline.com",
-    )  # fmt: skip
-    vault_url = forms.CharField(
-        label="Vault URL (for Test connection)", required=False,
-        widget=forms.URLInput(attrs={**_MONO, "placeholder": "https://NAME.vault.azure.net"}),
-        help_text="Optional. The service principal needs the Key Vault Secrets Officer role.",
-    )  # fmt: skip
 
-    def credentials_and_config(self) -> tuple[dict[str, str], dict[str, str]]:
-        data = self.cleaned_data
-        config = {"tenant_id": data["tenant_id"].strip(), "client_id": data["client_id"].strip()}
-        for optional in ("authority_host", "vault_url"):
-            if data[optional].strip():
-                config[optional] = data[optional].strip()
-        return {"client_secret": data["client_secret"]}, config
+RESERVED_NAMES = frozenset(ConnectionBaseForm.base_fields)
+
+
+def connection_form_class(
+    provider: SyncProvider, method: ConnectionMethod, *, editing: bool = False
+) -> type[ConnectionBaseForm]:
+    """The form for a *provider*'s connection by *method*, built from the method's declared fields
+    (``plugin_form_class``): secret fields are password inputs never pre-filled ("leave empty to
+    keep" when *editing*), settings are plain inputs."""
+    clash = RESERVED_NAMES & set(field.name for field in method.fields)
+    if clash:
+        raise PluginError(
+            f"{provider.kind}.{method.kind} declares a field named {sorted(clash)[0]!r}, used by every connection"
+        )
+    form_class: type[ConnectionBaseForm] = plugin_form_class(method, editing=editing, base=ConnectionBaseForm)
+    form_class.provider = provider
+    form_class.id_prefix = f"connection-{provider.kind}"
+    for declared in method.fields:
+        field = form_class.base_fields[declared.name]
+        if declared.secret and not editing:
+            field.help_text = _sentences(declared.help, "Stored encrypted; never shown again.")
+        elif not declared.required and not declared.secret:
+            field.help_text = _sentences("Optional.", declared.help)
+    return form_class
+
+
+def _sentences(*parts: str) -> str:
+    return " ".join(part if part.endswith((".", "?", "!")) else part + "." for part in parts if part)
+
+
+def connection_form(
+    provider: SyncProvider, method: str | None = None, data: Mapping[str, Any] | None = None
+) -> ConnectionBaseForm:
+    """A connection form for *provider*, by *method* (its first method when *method* is not one of
+    its own: the form's ``method`` choice then refuses a posted unknown value)."""
+    declared = next((item for item in provider.methods if item.kind == method), provider.methods[0])
+    return connection_form_class(provider, declared)(data)
 
 
 class _SyncFormBase(UIForm):

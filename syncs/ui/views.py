@@ -8,7 +8,7 @@ import functools
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from secrets_app.errors import DomainError, NotFound
@@ -18,6 +18,7 @@ from secrets_app.ui.shortcuts import (
     View,
     apply_domain_error,
     error_response,
+    is_htmx,
     login_required,
     page_or_partial,
     principal_of,
@@ -31,22 +32,24 @@ from syncs.access import (
     sync_get,
 )
 from syncs.models import AppConnection, SyncStatus
-from syncs.providers.registry import provider_for
+from syncs.providers.base import SyncProvider
+from syncs.providers.registry import PROVIDERS, provider_for
 from syncs.selectors import drift_note, sync_list, sync_runs
 from syncs.services.connections import connection_create, connection_delete, connection_test
 from syncs.services.drift import sync_drift_adopt, sync_drift_check
 from syncs.services.syncs import sync_create, sync_delete, sync_trigger
 from syncs.ui.forms import (
-    ConnectionForm,
-    KeyVaultConnectionForm,
+    ConnectionBaseForm,
     KeyVaultSyncCreateForm,
     SyncCreateForm,
     SyncDeleteForm,
+    connection_form,
 )
 
 LIST_PAGE = "syncs/sync_list.html"
 DETAIL_PAGE = "syncs/sync_detail.html"
 CONNECTIONS_PAGE = "syncs/connections.html"
+CONNECTION_FIELDS = "syncs/_connection_fields.html"
 ACTIVE = (SyncStatus.QUEUED, SyncStatus.RUNNING)
 
 
@@ -66,13 +69,28 @@ def connections_view(view: View) -> View:
 
 
 # --- connections ------------------------------------------------------------------------------
+def _add_forms(bound: ConnectionBaseForm | None = None) -> list[tuple[SyncProvider, ConnectionBaseForm]]:
+    """One "add" form per available destination kind (*bound* in place of its kind's)."""
+    forms = []
+    for kind, _ in PROVIDERS.kinds():
+        provider = provider_for(kind)
+        if not provider.methods:
+            continue
+        forms.append(
+            (provider, bound if bound is not None and bound.provider is provider else connection_form(provider))
+        )
+    return forms
+
+
 def _connections_context(request: HttpRequest, organization: Organization, **extra: Any) -> dict[str, Any]:
     principal = principal_of(request)
+    bound = extra.pop("bound", None)
+    add_forms = _add_forms(bound)
     context = {
         "organization": organization,
         "connections": connection_list_for(principal).filter(organization=organization),
-        "form": ConnectionForm(),
-        "kv_form": KeyVaultConnectionForm(),
+        "add_forms": add_forms,
+        "open_kind": bound.provider.kind if bound is not None else (add_forms[0][0].kind if add_forms else ""),
         "nav": "connections",
     }
     context.update(extra)
@@ -82,38 +100,36 @@ def _connections_context(request: HttpRequest, organization: Organization, **ext
 @require_http_methods(["GET", "POST"])
 @connections_view
 def connection_page(request: HttpRequest, organization: Organization) -> HttpResponse:
+    """GET: the page; with ``kind`` and ``method`` (htmx, the method select changed) only that
+    method's fields. POST (``kind`` names the form): save a connection, tested at once."""
     if request.method == "GET":
+        kind = request.GET.get("kind", "")
+        if kind and is_htmx(request):
+            if kind not in PROVIDERS:
+                raise NotFound("Unknown destination kind")
+            form = connection_form(provider_for(kind), request.GET.get("method"))
+            return render(request, f"{CONNECTION_FIELDS}#method_fields", {"form": form})
         return page_or_partial(request, CONNECTIONS_PAGE, _connections_context(request, organization))
-    key_vault = request.POST.get("kind") == "azure_key_vault"
-    form: ConnectionForm | KeyVaultConnectionForm = (
-        KeyVaultConnectionForm(request.POST) if key_vault else ConnectionForm(request.POST)
-    )
+    kind = request.POST.get("kind", "")
+    if kind not in PROVIDERS:
+        context = _connections_context(request, organization, error="Unknown destination kind.")
+        return page_or_partial(request, CONNECTIONS_PAGE, context, partial="connections_section", status=400)
+    provider = provider_for(kind)
+    form = connection_form(provider, request.POST.get("method"), data=request.POST)
     if form.is_valid():
-        credentials, config = form.credentials_and_config()
+        config, credentials = form.plugin_values()  # type: ignore[attr-defined]
         try:
             connection = connection_create(
                 principal=principal_of(request),
                 organization=organization,
-                kind=form.cleaned_data["kind"],
-                method="client_secret" if key_vault else form.cleaned_data["method"],
+                kind=provider.kind,
+                method=form.cleaned_data["method"],
                 name=form.cleaned_data["name"],
                 credentials=credentials,
                 config=config,
             )
         except DomainError as exc:
-            apply_domain_error(
-                form,
-                exc,
-                aliases={
-                    "config.organization_url": "organization_url",
-                    "credentials.token": "secret",
-                    "credentials.client_secret": "client_secret" if key_vault else "secret",
-                    "config.tenant_id": "tenant_id",
-                    "config.client_id": "client_id",
-                    "config.vault_url": "vault_url",
-                    "config.authority_host": "authority_host",
-                },
-            )
+            apply_domain_error(form, exc, aliases=form.error_aliases())
         else:
             ok, message = connection_test(principal=principal_of(request), connection=connection)
             outcome = (
@@ -123,7 +139,7 @@ def connection_page(request: HttpRequest, organization: Organization) -> HttpRes
             )
             context = _connections_context(request, organization, **outcome)
             return page_or_partial(request, CONNECTIONS_PAGE, context, partial="connections_section")
-    context = _connections_context(request, organization, **{"kv_form" if key_vault else "form": form})
+    context = _connections_context(request, organization, bound=form)
     return page_or_partial(request, CONNECTIONS_PAGE, context, partial="connections_section", status=422)
 
 

@@ -56,7 +56,41 @@ from syncs.providers.base import (
 _GROUP_NAME = re.compile(r"^[^\\/:*?\"<>|;#$%&'+,=@^`{}~\[\]]{1,256}$")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,256}$")
 
-ORG_URL = Credential("organization_url", "Organization URL", secret=False, help="https://dev.azure.com/your-org")
+ORG_URL = Credential(
+    "organization_url",
+    "Organization URL",
+    secret=False,
+    input="url",
+    placeholder="https://dev.azure.com/acme",
+    help="https://dev.azure.com/your-org",
+)
+
+
+class PersonalAccessToken(ConnectionMethod):
+    kind = "pat"
+    label = "Personal access token"
+    fields = (
+        ORG_URL,
+        Credential(
+            "token",
+            "Personal access token",
+            help="Scopes: Variable Groups (Read, create & manage), Project and Team (Read)",
+        ),
+    )
+
+
+class AccessToken(ConnectionMethod):
+    kind = "oauth"
+    label = "OAuth / Entra ID access token"
+    description = "Sent as a Bearer token."
+    fields = (ORG_URL, Credential("access_token", "Access token"))
+
+
+class ServicePrincipal(ConnectionMethod):
+    kind = "client_secret"
+    label = entra.METHOD_LABEL
+    description = "Token for the Azure DevOps resource 499b84ac-1321-427f-aa17-267ca6975798."
+    fields = (ORG_URL, entra.TENANT_ID, entra.CLIENT_ID, entra.CLIENT_SECRET, entra.AUTHORITY_HOST)
 
 
 def _iso(value: Any) -> str:
@@ -70,29 +104,8 @@ class AzureDevOpsProvider(SyncProvider):
     label = "Azure DevOps variable group"
     reveals_values = False
     names_case_insensitive = True  # ADO variable names are case-insensitive
-    methods = (
-        ConnectionMethod(
-            "pat",
-            "Personal access token",
-            (
-                Credential(
-                    "token",
-                    "Personal access token",
-                    help="Scopes: Variable Groups (Read, create & manage), Project and Team (Read)",
-                ),
-            ),
-            (ORG_URL,),
-        ),
-        ConnectionMethod(
-            "oauth", "OAuth / Entra ID access token", (Credential("access_token", "Access token"),), (ORG_URL,)
-        ),
-        ConnectionMethod(
-            "client_secret",
-            entra.METHOD_LABEL,
-            (entra.CLIENT_SECRET,),
-            (ORG_URL, entra.TENANT_ID, entra.CLIENT_ID, entra.AUTHORITY_HOST),
-        ),
-    )
+    description = "Variables of a variable group, every one a secret"
+    methods = (PersonalAccessToken(), AccessToken(), ServicePrincipal())
 
     # --- connections ------------------------------------------------------------------------
     def validate_connection(

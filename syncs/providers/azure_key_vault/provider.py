@@ -64,6 +64,27 @@ _SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 RECOVER_POLL_SECONDS = 1
 
 
+class ServicePrincipal(ConnectionMethod):
+    kind = "client_secret"
+    label = entra.METHOD_LABEL
+    description = "Token for https://vault.azure.net/.default."
+    fields = (
+        entra.TENANT_ID,
+        entra.CLIENT_ID,
+        entra.CLIENT_SECRET,
+        entra.AUTHORITY_HOST,
+        Credential(
+            "vault_url",
+            "Vault URL (for the connection test)",
+            secret=False,
+            required=False,
+            input="url",
+            placeholder="https://NAME.vault.azure.net",
+            help="https://NAME.vault.azure.net; needs the Key Vault Secrets Officer role",
+        ),
+    )
+
+
 def _vault_url(url: str, *, field: str) -> str:
     url = check_destination_url(url, field=field)
     parts = urlsplit(url)
@@ -101,25 +122,8 @@ class AzureKeyVaultProvider(SyncProvider):
     label = "Azure Key Vault"
     reveals_values = True
     names_case_insensitive = True  # Key Vault names are case-insensitive
-    methods = (
-        ConnectionMethod(
-            "client_secret",
-            entra.METHOD_LABEL,
-            (entra.CLIENT_SECRET,),
-            (
-                entra.TENANT_ID,
-                entra.CLIENT_ID,
-                Credential(
-                    "vault_url",
-                    "Vault URL (for the connection test)",
-                    secret=False,
-                    required=False,
-                    help="https://NAME.vault.azure.net; needs the Key Vault Secrets Officer role",
-                ),
-                entra.AUTHORITY_HOST,
-            ),
-        ),
-    )
+    description = "Secrets of a vault, tagged managed-by=strongroom"
+    methods = (ServicePrincipal(),)
 
     # --- connections ------------------------------------------------------------------------
     def validate_connection(
