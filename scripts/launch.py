@@ -157,6 +157,8 @@ def main() -> int:
     env = _prepare_environment()
     port = env.get("PORT", "8000")
     url = f"http://127.0.0.1:{port}/"
+    # Links in notifications (review links, sync failures) point here unless a site URL is configured.
+    env.setdefault("STRONGROOM_SITE_URL", url.rstrip("/"))
     admin_email = env.get("STRONGROOM_ADMIN_EMAIL") or "admin@strongroom.local"
     print(f"launch: data directory {env['STRONGROOM_DATA_DIR']}", flush=True)
 

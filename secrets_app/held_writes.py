@@ -13,6 +13,7 @@ This module knows nothing of approvals; ``HeldWrite`` carries everything it show
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -36,12 +37,15 @@ class HeldWriteMiddleware:
         if request.path.startswith(("/api/", "/compat/")):
             return None
         held = exception.held
+        # The review page on this very site: a path, so a SITE_URL set for e-mail links (or left at
+        # its default) cannot send the person to another host or port.
+        review_path = urlsplit(held.url).path or "/"
         htmx = getattr(request, "htmx", None)
         if htmx and not htmx.history_restore_request:
-            body = render_to_string(FRAGMENT, {"held": held}, request=request)
+            body = render_to_string(FRAGMENT, {"held": held, "review_path": review_path}, request=request)
             response = HttpResponse(body, status=200)
             response["HX-Retarget"] = "main"
             response["HX-Reswap"] = "afterbegin"
             return response
         messages.info(request, held.message)
-        return HttpResponseRedirect(held.url, status=303)
+        return HttpResponseRedirect(review_path, status=303)

@@ -301,8 +301,8 @@ def test_it_puts_a_request_in_each_approvers_inbox_until_they_review(login: Any,
 
 
 def test_the_committer_revises_a_rejected_change_from_the_page_and_approvers_review_again(
-    login: Any,
-    held: Any,  # noqa: F811
+    login: Any,  # noqa: F811
+    held: Any,
 ) -> None:
     revised_value = "revised-Prod-Val-51aa"
     alice = login(held.alice)
