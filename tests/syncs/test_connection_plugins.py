@@ -88,7 +88,12 @@ def test_the_api_validates_and_documents_a_registered_providers_fields(cast: Any
         ({"api_token": TYPED_TOKEN}, {}, "config.region", "this field is required"),
         ({"api_token": TYPED_TOKEN}, {"region": "mars"}, "config.region", "must be one of eu, us"),
         ({"api_token": " "}, {"region": "eu"}, "credentials.api_token", "this field is required"),
-        ({"api_token": TYPED_TOKEN, "apitoken": TYPED_TOKEN}, {"region": "eu"}, "credentials.apitoken", "unknown field"),
+        (
+            {"api_token": TYPED_TOKEN, "apitoken": TYPED_TOKEN},
+            {"region": "eu"},
+            "credentials.apitoken",
+            "unknown field",
+        ),
     ]
     for credentials, config, field, message in cases:
         refused = create(credentials, config)
