@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
 
 from approvals.links import link_for_request
@@ -56,26 +57,46 @@ def _facts(request: ChangeRequest) -> tuple[Any, ...]:
     )
 
 
-def _send(request: ChangeRequest, people: Iterable[Any], *, kind: str, title: str, summary: str, severity: str) -> None:
-    link_for: Callable[[str], str] = link_for_request("change", request.public_id)  # signed, per recipient
+def send_request_message(
+    *,
+    project: Any,
+    subject: str,
+    people: Iterable[Any],
+    message: Message,
+    link_for: Callable[[str], str],
+) -> None:
+    """Queue *message* about one request (``subject``: ``change_request:<id>``/``access_request:<id>``)
+    to *people* and the project's routed channels. Runs in a savepoint, so a failure here never
+    breaks the caller's transaction nor undoes the change it announces; it is logged by name only."""
     try:
-        notification_send(
-            organization_id=request.project.organization_id,
-            project_id=request.project_id,
-            message=Message(
-                event_kind=kind,
-                title=title,
-                summary=summary,
-                facts=_facts(request),
-                link_label="Review the change request",
-                severity=severity,
-            ),
-            subject_ref=subject_ref(request),
-            people=tuple(people),
-            link_for=link_for,
-        )
+        with transaction.atomic():
+            notification_send(
+                organization_id=project.organization_id,
+                project_id=project.pk,
+                message=message,
+                subject_ref=subject,
+                people=tuple(people),
+                link_for=link_for,
+            )
     except Exception:  # noqa: BLE001 - a notification never undoes or fails the change it announces
-        logger.exception("approvals: could not queue notification %s for %s", kind, subject_ref(request))
+        logger.exception("approvals: could not queue notification %s for %s", message.event_kind, subject)
+
+
+def _send(request: ChangeRequest, people: Iterable[Any], *, kind: str, title: str, summary: str, severity: str) -> None:
+    send_request_message(
+        project=request.project,
+        subject=subject_ref(request),
+        people=people,
+        message=Message(
+            event_kind=kind,
+            title=title,
+            summary=summary,
+            facts=_facts(request),
+            link_label="Review the change request",
+            severity=severity,
+        ),
+        link_for=link_for_request("change", request.public_id),  # signed, per recipient
+    )
 
 
 def _approvers(request: ChangeRequest) -> list[Any]:

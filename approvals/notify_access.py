@@ -20,7 +20,8 @@ from django.db import transaction
 from django.urls import reverse
 
 from approvals.links import link_for_request
-from notifications.services import Fact, Message, notification_follow_up, notification_send
+from approvals.notify import send_request_message
+from notifications.services import Fact, Message, notification_follow_up
 
 if TYPE_CHECKING:
     from approvals.models import AccessRequest
@@ -67,25 +68,20 @@ def _facts(request: AccessRequest) -> tuple[Any, ...]:
 
 
 def _send(request: AccessRequest, people: Iterable[Any], *, kind: str, title: str, summary: str, severity: str) -> None:
-    try:
-        with transaction.atomic():  # a savepoint: a failure here leaves the caller's transaction intact
-            notification_send(
-                organization_id=request.project.organization_id,
-                project_id=request.project_id,
-                message=Message(
-                    event_kind=kind,
-                    title=title,
-                    summary=summary,
-                    facts=_facts(request),
-                    link_label="View request",
-                    severity=severity,
-                ),
-                subject_ref=subject_ref(request),
-                people=tuple(people),
-                link_for=_link_for(request),
-            )
-    except Exception:
-        logger.exception("access request notification %s could not be recorded", kind)
+    send_request_message(
+        project=request.project,
+        subject=subject_ref(request),
+        people=people,
+        message=Message(
+            event_kind=kind,
+            title=title,
+            summary=summary,
+            facts=_facts(request),
+            link_label="View request",
+            severity=severity,
+        ),
+        link_for=_link_for(request),
+    )
 
 
 def access_request_opened(request: AccessRequest, approvers: Iterable[Any]) -> None:

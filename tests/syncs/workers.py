@@ -90,13 +90,20 @@ def sync_workers(tmp_path: Path, settings: Any, extra_env: dict[str, str] | None
 
     workers = Workers(tmp_path, extra_env or {})
     previous = app.conf.broker_url
-    app.conf.broker_url = BROKER_URL
-    app.__dict__.pop("_pool", None)
-    app._pool = None
+    _publish_to(app, BROKER_URL)
     settings.STRONGROOM_SYNC_QUEUE = workers.queue
     try:
         yield workers
     finally:
         workers.stop_all()
-        app.conf.broker_url = previous
-        app._pool = None
+        _publish_to(app, previous)
+
+
+def _publish_to(app: Any, broker_url: str) -> None:
+    """Point this process's publishing at *broker_url*. The connection pool *and* the producer
+    pool built on it are cached once anything has published (a notification delivery enqueued by an
+    earlier test, say): both are dropped, or messages keep going to the old broker."""
+    app.conf.broker_url = broker_url
+    app.__dict__.pop("_pool", None)
+    app._pool = None
+    app.amqp._producer_pool = None
