@@ -23,6 +23,7 @@ from tests.notifications.fixtures import (  # noqa: F401 (fixtures)
     smtp_server,
     teams_webhook,
 )
+from tests.support.celery_worker import require_postgres
 
 P = "/api/v1/projects/acme/"
 HOSTILE = "please <!channel> see <http://evil|bank> and [click](http://evil) now"
@@ -147,6 +148,7 @@ def test_a_merge_replaces_the_pending_slack_message_and_the_value_is_nowhere(
     sent = _everything_sent(slack_api, teams_webhook, smtp_server)
     assert CANARY not in sent
     assert CANARY not in caplog.text
+    require_postgres("the database dump is PostgreSQL's pg_dump")
     settings_dict = connection.settings_dict
     dump = subprocess.run(
         [
