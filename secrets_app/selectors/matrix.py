@@ -4,11 +4,14 @@ Rows are secret keys, columns environments (in position order). Each cell says w
 set there and at which version; each row says whether the values agree between environments.
 
 Values never leave this module. Comparing needs plaintext, so for each environment where the
-caller may read values we decrypt once through ``secret_list`` (recorded as one
-``secret.values_compared`` event per environment, not as a value read), hash each value with
+caller may read values we decrypt once through ``secret_list``, hash each value with
 SHA-256 in memory and keep only *equality classes*: cell ``group`` 0, 1, … says which cells hold
 the same value. Neither values nor digests are returned (a digest of a short value can be
 brute-forced, so it is as sensitive as the value).
+
+One matrix is one audit event, recorded before the matrix is returned: ``secret.values_compared``
+naming every environment compared (and those only listed), the path, the keys and the count; or
+``secret.listed`` (same shape) when the caller may read no value anywhere here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.secrets import secret_list
 
 COMPARED_ACTION = "secret.values_compared"
+LISTED_ACTION = "secret.listed"
+AUDITED_KEYS_LIMIT = 500
 
 
 class CellState:
@@ -146,17 +151,15 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
     columns = matrix_columns(scope, path)
     # key -> environment slug -> (version, digest or None, tags, personal)
     found: dict[str, dict[str, tuple[int, bytes | None, list[str], bool]]] = {}
+    read_ids: list[int] = []
     for column in columns:
         if column.state != ColumnState.OK:
             continue
         result = secret_list(
-            scope,
-            environment=column.slug,
-            path=path,
-            include_values=column.can_read_values,
-            audit_action=COMPARED_ACTION if column.can_read_values else None,
+            scope, environment=column.slug, path=path, include_values=column.can_read_values, audited=False
         )
         column.secret_count = len(result.secrets)
+        read_ids.extend(view.id for view in result.secrets)
         for view in result.secrets:
             digest = hashlib.sha256(view.value.encode("utf-8")).digest() if view.value is not None else None
             view.value = view.comment = None  # drop plaintext as soon as it is hashed
@@ -193,7 +196,30 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
             for cell in cells:
                 cell.group = None  # letters only help tell differing values apart
         rows.append(MatrixRow(key=key, cells=cells, comparison=comparison))
+    _audit_matrix(scope, path, columns, sorted(found), read_ids)
     return SecretMatrix(path=path, columns=columns, rows=rows, subfolders=_subfolders(scope, path))
+
+
+def _audit_matrix(scope: ProjectScope, path: str, columns: list[MatrixColumn], keys: list[str], ids: list[int]) -> None:
+    """One event for the whole matrix (not one per environment). One INSERT, atomic by itself: the
+    comparison is returned only if it succeeded. Nothing read (no column listable): nothing recorded."""
+    read = [column for column in columns if column.state == ColumnState.OK]
+    if not read:
+        return
+    compared = [column.slug for column in read if column.can_read_values]
+    scope.audit(
+        COMPARED_ACTION if compared else LISTED_ACTION,
+        path=path,
+        resource_type="secret",
+        metadata={
+            "environments": compared or [column.slug for column in read],
+            "listed_only": [column.slug for column in read if not column.can_read_values] if compared else [],
+            "per_environment": {column.slug: column.secret_count for column in read},
+            "keys": keys[:AUDITED_KEYS_LIMIT],
+            "ids": ids[:AUDITED_KEYS_LIMIT],
+            "count": len(ids),
+        },
+    )
 
 
 def _subfolders(scope: ProjectScope, path: str) -> list[Subfolder]:

@@ -245,12 +245,15 @@ def secret_list(
     recursive: bool = False,
     tag_filter: list[str] | None = None,
     audit_action: str | None = None,
+    audited: bool = True,
 ) -> ReadResult:
     """The secrets the caller may see at a place (with imports, and subfolders when recursive).
     Local keys win over imported ones; earlier imports win over later ones.
 
     *audit_action* names the recorded event when the caller reads for a purpose other than handing
-    the values over (the UI's environment matrix records ``secret.values_compared``)."""
+    the values over. With ``audited=False`` nothing is recorded here: the caller records one event
+    for several reads itself (the UI's environment matrix, one ``secret.values_compared`` per page)
+    and must do so before it returns anything derived from the values."""
     keyring.root()  # sealed: no answer about secrets at all, names included (raises SealedError)
     env, folder = folder_get(scope, environment, path)
     # Gates only: each secret is then checked with its tags (a role may be limited to tagged secrets).
@@ -280,6 +283,8 @@ def secret_list(
                 )
                 view.value = expansion.value
                 references |= expansion.references
+    if not audited:
+        return ReadResult(secrets=views, imports_skipped=skipped)
     # One INSERT, atomic by itself: the values are returned only if it succeeded.
     _audit_read(
         scope,
