@@ -239,6 +239,11 @@ STRONGROOM_LOGIN_RATE_PER_MINUTE = env_int("STRONGROOM_LOGIN_RATE_PER_MINUTE", 2
 # them, 503 if the store below is down (secrets_app/ratelimit.py). 0 turns a limit off.
 STRONGROOM_API_READ_RATE_PER_MINUTE = env_int("STRONGROOM_API_READ_RATE_PER_MINUTE", 600)
 STRONGROOM_API_WRITE_RATE_PER_MINUTE = env_int("STRONGROOM_API_WRITE_RATE_PER_MINUTE", 120)
+# Repeats of the same denial within this many seconds are counted (in the cache below) and summarised
+# as one permission.denied_repeated event instead of one row each; 0 writes every denial
+# (docs/audit.md, "Noise").
+STRONGROOM_AUDIT_DENIAL_WINDOW_SECONDS = env_int("STRONGROOM_AUDIT_DENIAL_WINDOW_SECONDS", 60)
+STRONGROOM_AUDIT_DENIAL_CACHE = "default"
 # The cache alias that holds every rate-limit counter (shared by all workers: Redis in production).
 STRONGROOM_RATE_LIMIT_CACHE = "default"
 
@@ -307,6 +312,8 @@ APPROVALS_EXPIRY_SWEEP_SECONDS = float(env_int("STRONGROOM_APPROVALS_EXPIRY_SWEE
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
+    # Summaries (permission.denied_repeated) of ended denial windows that no later denial wrote.
+    "audit-denials-flush": {"task": "audit.tasks.audit_denials_flush", "schedule": 30.0},
     "secret-last-read": {"task": "secrets_app.tasks.secret_last_read_refresh", "schedule": 30.0},
     "data-keys-usage": {"task": "secrets_app.tasks.data_keys_usage_check", "schedule": 3600.0},
     # Re-queues a data-key re-encryption whose message was lost (e.g. sent while Redis was down).

@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.models import Outcome
+from audit.noise import audit_denial_record
 from audit.services import AuditActor, audit_record
 from secrets_app.errors import Conflict, NotFound, PermissionDenied
 from secrets_app.models import (
@@ -75,11 +76,10 @@ def organization_denial(
     message: str,
 ) -> PermissionDenied:
     """Record an organization-level refusal as ``permission.denied`` (committed with the caller's
-    transaction, or at once in autocommit) and return the error to raise."""
-    audit_record(
-        action="permission.denied",
+    transaction, or at once in autocommit) and return the error to raise. Repeats within the
+    denial window are counted and summarised (audit/noise.py)."""
+    audit_denial_record(
         actor=principal.audit_actor(),
-        outcome=Outcome.DENY,
         organization_id=organization_id,
         resource_type=resource_type,
         resource_id=resource_id,
@@ -170,11 +170,18 @@ class ProjectScope:
 
     def audit_denial(self, requested_action: str, *, reasons: list[str] | None = None, **fields: Any) -> None:
         """Record a refusal as ``permission.denied`` naming what was asked for (and why, when the
-        reasons are rule descriptions: never values)."""
+        reasons are rule descriptions: never values). Repeats within the denial window are counted
+        and summarised (audit/noise.py)."""
         metadata: dict[str, Any] = {"requested_action": requested_action}
         if reasons:
             metadata["reasons"] = reasons
-        self.audit("permission.denied", outcome=Outcome.DENY, metadata=metadata, **fields)
+        audit_denial_record(
+            actor=self.audit_actor(),
+            organization_id=self.project.organization_id,
+            project_id=self.project.pk,
+            metadata=metadata,
+            **fields,
+        )
 
 
 def project_scope(principal: Principal, project_ref: str) -> ProjectScope:
