@@ -11,7 +11,18 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from secrets_app.api import schema  # noqa: F401  (registers the bearer-token scheme)
-from secrets_app.api.views import access, groups, identities, people, projects, scim_tokens, secrets, sso, tree
+from secrets_app.api.views import (
+    access,
+    audit_export,
+    groups,
+    identities,
+    people,
+    projects,
+    scim_tokens,
+    secrets,
+    sso,
+    tree,
+)
 
 project_routes = [
     path("", projects.ProjectDetailApi.as_view(), name="project-detail"),
@@ -71,6 +82,17 @@ v1_routes = [
     path("projects/", projects.ProjectListApi.as_view(), name="project-list"),
     path("projects/<str:project>/", include(project_routes)),
     path("audit-events/", access.AuditEventListApi.as_view(), name="audit-event-list"),
+    path("audit-events/export/", audit_export.AuditEventExportApi.as_view(), name="audit-event-export"),
+    path(
+        "organizations/<str:organization>/audit-events/",
+        audit_export.OrganizationAuditEventListApi.as_view(),
+        name="organization-audit-event-list",
+    ),
+    path(
+        "organizations/<str:organization>/audit-events/export/",
+        audit_export.OrganizationAuditEventExportApi.as_view(),
+        name="organization-audit-event-export",
+    ),
     path("tokens/", access.TokenListApi.as_view(), name="token-list"),
     path("tokens/<int:id>/", access.TokenDetailApi.as_view(), name="token-detail"),
     path("me/", access.MeApi.as_view(), name="me"),

@@ -45,7 +45,9 @@ class _Reach:
     organization_id: int | None = None
 
 
-def _reach(principal: Principal, project: str | None) -> _Reach:
+def audit_reach(principal: Principal, project: str | None) -> _Reach:
+    """Which events the caller may read: one project (*project*, NotFound when invisible,
+    PermissionDenied without ``audit.read``), or all it may audit (PermissionDenied when none)."""
     if project:
         scope = project_scope(principal, project)  # NotFound when invisible
         require(scope, "audit.read")
@@ -76,7 +78,7 @@ def audit_event_search(
     """A page of the events the caller may read, newest first. *project* (slug or id) narrows to one
     project (NotFound when invisible, PermissionDenied without ``audit.read`` there); *filters* are
     those of ``audit_event_list``. Raises PermissionDenied when the caller may audit nothing."""
-    reach = _reach(principal, project)
+    reach = audit_reach(principal, project)
     try:
         events = audit_event_list(project_ids=None, organization_id=None, filters=filters).filter(reach.rows)
     except ValueError as exc:

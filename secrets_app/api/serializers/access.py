@@ -151,3 +151,45 @@ class AuditEventSerializer(serializers.Serializer):
     def get_project(self, event: Any) -> dict[str, Any] | None:
         project = self.context.get("projects", {}).get(event.project_id)
         return AuditProjectSerializer(project).data if project is not None else None  # type: ignore[return-value]
+
+
+class AuditExportQuery(serializers.Serializer):
+    """The list's filters (no paging) and the format."""
+
+    format = serializers.ChoiceField(choices=["jsonl", "csv", "cef"], help_text="jsonl, csv or cef")
+    project = serializers.CharField(required=False, help_text="Project slug or id")
+    action = serializers.CharField(required=False, help_text="Exact action, or a prefix: secret.* or secret.")
+    actor = serializers.CharField(required=False, help_text="type:id (user:7, identity:7), or part of the actor label")
+    resource = serializers.CharField(required=False, help_text="type:id, a resource id, or part of a path")
+    outcome = serializers.ChoiceField(choices=Outcome.values, required=False)
+    environment = serializers.CharField(required=False)
+    since = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
+    until = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
+
+
+ORG_AUDIT_SCOPE_HELP = "organization (default): the organization's own events (no project); all: also every project's"
+
+
+class OrganizationAuditQuery(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["organization", "all"], required=False, help_text=ORG_AUDIT_SCOPE_HELP)
+    action = serializers.CharField(required=False, help_text="Exact action, or a prefix: secret.* or secret.")
+    actor = serializers.CharField(required=False, help_text="type:id (user:7, identity:7), or part of the actor label")
+    resource = serializers.CharField(required=False, help_text="type:id, a resource id, or part of a path")
+    outcome = serializers.ChoiceField(choices=Outcome.values, required=False)
+    environment = serializers.CharField(required=False)
+    since = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
+    until = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
+    limit = serializers.IntegerField(required=False, min_value=1, help_text="Page size (default 50, at most 500)")
+    offset = serializers.IntegerField(required=False, min_value=0)
+
+
+class OrganizationAuditExportQuery(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["jsonl", "csv", "cef"], help_text="jsonl, csv or cef")
+    scope = serializers.ChoiceField(choices=["organization", "all"], required=False, help_text=ORG_AUDIT_SCOPE_HELP)
+    action = serializers.CharField(required=False, help_text="Exact action, or a prefix: secret.* or secret.")
+    actor = serializers.CharField(required=False, help_text="type:id (user:7, identity:7), or part of the actor label")
+    resource = serializers.CharField(required=False, help_text="type:id, a resource id, or part of a path")
+    outcome = serializers.ChoiceField(choices=Outcome.values, required=False)
+    environment = serializers.CharField(required=False)
+    since = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
+    until = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
