@@ -1,18 +1,58 @@
-"""The project audit log viewer: filters (hx-get + hx-push-url) and "load more" pages.
-Needs ``audit.read``; every page read is itself recorded (``audit.log_read``)."""
+"""The audit log viewers: a project's (``audit.read``) and an organization's (org admins), with
+filters (hx-get + hx-push-url), "load more" pages and streamed exports of what the filters select.
+Every page read is recorded (``audit.log_read``), every export too (``audit.exported``)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
+from secrets_app.errors import ValidationFailed
+from secrets_app.models import Organization
 from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.audit_export import (
+    AuditExport,
+    audit_export_for_principal,
+    organization_audit_export,
+    organization_audit_page,
+)
 from secrets_app.selectors.audit_log import project_audit_actions, project_audit_page
 from secrets_app.selectors.projects import environment_list
-from secrets_app.ui.forms import AuditFilterForm
-from secrets_app.ui.shortcuts import is_htmx, page_or_partial, project_view
+from secrets_app.ui.forms import AuditExportForm, AuditFilterForm, OrganizationAuditFilterForm
+from secrets_app.ui.shortcuts import is_htmx, org_view, page_or_partial, principal_of, project_view
 
 PAGE = "pages/audit.html"
+ORG_PAGE = "pages/org_audit.html"
+ORG_PAGE_SIZE = 50
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query: QueryDict = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def _streamed(export: AuditExport) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(export.lines, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _export_format(request: HttpRequest) -> str:
+    form = AuditExportForm(request.GET)
+    if not form.is_valid():
+        raise ValidationFailed("format", "must be jsonl, csv or cef")
+    return str(form.cleaned_data["format"])
+
+
+def _valid_filters(form: AuditFilterForm) -> dict[str, Any]:
+    if not form.is_valid():
+        raise ValidationFailed("filters", "some filter values are not valid")
+    return form.filters()
 
 
 @require_GET
@@ -24,15 +64,13 @@ def audit_log(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     filters = form.filters() if valid and request.GET else {}
     before = form.cleaned_data.get("before") if valid and request.GET else None
     page = project_audit_page(scope, filters=filters, before=before) if valid else None
-    query = request.GET.copy()
-    query.pop("before", None)
     context = {
         "project": scope.project,
         "role": scope.access.role,
         "nav": "audit",
         "form": form,
         "page": page,
-        "query": query.urlencode(),
+        "query": _query_without(request, "before"),
         "actions": project_audit_actions(scope),
         "can_see_members": scope.access.can("members.read"),
         "can_see_audit": True,
@@ -41,3 +79,68 @@ def audit_log(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     if is_htmx(request):
         partial = "more_rows" if before else "results"
     return page_or_partial(request, PAGE, context, partial=partial, status=200 if valid else 422)
+
+
+@require_GET
+@project_view
+def audit_export(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """The project's events the filters select, all of them, as a download (``?format=jsonl|csv|cef``)."""
+    form = AuditFilterForm(request.GET, environments=[env.slug for env in environment_list(scope)])
+    export = audit_export_for_principal(
+        scope.principal, project=scope.project.slug, filters=_valid_filters(form), export_format=_export_format(request)
+    )
+    return _streamed(export)
+
+
+@require_GET
+@org_view
+def org_audit_log(request: HttpRequest, organization: Organization) -> HttpResponse:
+    """The organization's own events (sign-ins, people, identities, connections, channels), or with
+    ``scope=all`` every project's too. Org admins only (403 page, audited, for members)."""
+    form = OrganizationAuditFilterForm(request.GET or None)
+    valid = form.is_valid() if request.GET else True
+    cleaned = form.cleaned_data if valid and request.GET else {}
+    filters = form.filters() if cleaned else {}
+    before = cleaned.get("before")
+    scope_all = cleaned.get("scope") == "all"
+    page = None
+    if valid:
+        _, page = organization_audit_page(
+            principal_of(request),
+            organization.slug,
+            filters=filters,
+            scope_all=scope_all,
+            limit=ORG_PAGE_SIZE,
+            before=before,
+        )
+    next_cursor = page.events[-1].pk if page and page.count > len(page.events) else None
+    context = {
+        "organization": organization,
+        "nav": "org_audit",
+        "form": form,
+        "page": page,
+        "rows": [(event, page.projects.get(event.project_id or 0)) for event in page.events] if page else [],
+        "next_cursor": next_cursor,
+        "scope_all": scope_all,
+        "query": _query_without(request, "before"),
+    }
+    partial = None
+    if is_htmx(request):
+        partial = "more_rows" if before else "results"
+    return page_or_partial(request, ORG_PAGE, context, partial=partial, status=200 if valid else 422)
+
+
+@require_GET
+@org_view
+def org_audit_export(request: HttpRequest, organization: Organization) -> HttpResponse:
+    """The organization's events the filters select, as a download. Org admins only."""
+    form = OrganizationAuditFilterForm(request.GET)
+    filters = _valid_filters(form)
+    export = organization_audit_export(
+        principal_of(request),
+        organization.slug,
+        filters=filters,
+        scope_all=form.cleaned_data.get("scope") == "all",
+        export_format=_export_format(request),
+    )
+    return _streamed(export)

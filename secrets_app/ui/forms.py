@@ -300,6 +300,28 @@ class AuditFilterForm(UIForm):
         }
 
 
+class OrganizationAuditFilterForm(AuditFilterForm):
+    """The project viewer's filters, free-text environment, and which events: the organization's
+    own (no project) or also every project's."""
+
+    scope = forms.ChoiceField(
+        label="Events",
+        required=False,
+        choices=[("", "Organization (no project)"), ("all", "Organization and all projects")],
+    )
+    environment = forms.CharField(label="Environment", required=False, max_length=64)  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super(AuditFilterForm, self).__init__(*args, **kwargs)  # no environment menu: free text
+
+
+EXPORT_FORMAT_CHOICES = [("jsonl", "JSON Lines"), ("csv", "CSV"), ("cef", "CEF")]
+
+
+class AuditExportForm(forms.Form):
+    format = forms.ChoiceField(choices=EXPORT_FORMAT_CHOICES)
+
+
 def role_choices(custom_roles: Iterable[str], *, may_grant_admin: bool) -> list[tuple[str, str]]:
     builtins = [
         (choice.value, choice.label) for choice in BuiltinRole if may_grant_admin or choice != BuiltinRole.ADMIN

@@ -57,6 +57,8 @@ urlpatterns = [
         name="person_deactivate",
     ),
     path("org/<slug:org_slug>/sso/", sso.org_sso_page, name="org_sso"),
+    path("org/<slug:org_slug>/audit/", audit.org_audit_log, name="org_audit"),
+    path("org/<slug:org_slug>/audit/export/", audit.org_audit_export, name="org_audit_export"),
     path("org/<slug:org_slug>/people/<int:user_id>/access/", groups.person_access_page, name="person_access"),
     path("org/<slug:org_slug>/groups/", groups.groups_page, name="groups"),
     path("org/<slug:org_slug>/groups/<slug:group>/", groups.group_page, name="group"),
@@ -128,4 +130,5 @@ urlpatterns = [
     ),
     # Audit log
     path("projects/<slug:slug>/audit/", audit.audit_log, name="audit"),
+    path("projects/<slug:slug>/audit/export/", audit.audit_export, name="audit_export"),
 ]
