@@ -29,9 +29,12 @@ ORG_PAGE_SIZE = 50
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
-    query: QueryDict = request.GET.copy()
-    for name in names:
-        query.pop(name, None)
+    """The current filters as a query string, without *names* and without empty fields."""
+    query = QueryDict(mutable=True)
+    for name, values in request.GET.lists():
+        kept = [value for value in values if value]
+        if name not in names and kept:
+            query.setlist(name, kept)
     return query.urlencode()
 
 

@@ -307,7 +307,7 @@ class OrganizationAuditFilterForm(AuditFilterForm):
     scope = forms.ChoiceField(
         label="Events",
         required=False,
-        choices=[("", "Organization (no project)"), ("all", "Organization and all projects")],
+        choices=[("", "Organization"), ("all", "With projects")],
     )
     environment = forms.CharField(label="Environment", required=False, max_length=64)  # type: ignore[assignment]
 
