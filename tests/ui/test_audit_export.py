@@ -91,3 +91,17 @@ def test_it_refuses_the_organization_log_to_members_and_outsiders(login: Any, se
         assert login(who).get(ORG_PAGE + "export/?format=jsonl").status_code == 403
     assert login(seeded.mallory).get(ORG_PAGE).status_code == 404
     assert AuditEvent.objects.filter(action="permission.denied", actor_label="charlie@example.com").exists()
+
+
+def test_it_shows_people_s_logins_in_their_organization_s_log(login: Any, seeded: Any, olivia: Any) -> None:
+    from django.contrib.auth import authenticate
+    from django.test import Client
+
+    Client().login(username="alice@example.com", password="x" * 16)  # wrong password: a failure
+    authenticate(username="nobody@example.com", password="x")
+    Client().force_login(seeded.bob)
+
+    html = login(olivia).get(ORG_PAGE, {"action": "user."}).content.decode()
+    assert "user.logged_in" in html and "bob@example.com" in html and "user.login_failed" in html
+    unknown = AuditEvent.objects.get(action="user.login_failed", metadata__username="nobody@example.com")
+    assert unknown.organization_id is None  # no organization to show it to: platform-level
