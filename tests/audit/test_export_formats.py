@@ -156,3 +156,24 @@ def test_it_maps_severity_from_outcome_and_action() -> None:
 def test_it_refuses_an_unknown_format(record_event: RecordEvent) -> None:
     with pytest.raises(ValueError, match="unknown export format"):
         audit_export_stream(AuditEvent.objects.all(), export_format="xml")
+
+
+def test_it_streams_thousands_of_rows_in_bounded_chunks(record_event: RecordEvent) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    template = record_event()
+    AuditEvent.objects.bulk_create(
+        AuditEvent(occurred_at=timezone.now(), action="secret.value_read", actor_type="user", organization_id=1)
+        for _ in range(2499)
+    )
+    lines = audit_export_stream(AuditEvent.objects.all(), export_format="jsonl")
+
+    with CaptureQueriesContext(connection) as queries:
+        first = next(lines)
+        assert json.loads(first)["id"] == template.pk
+        assert len(queries) == 2  # one chunk of events and its blocks: nothing more is read up front
+        assert sum(1 for _ in lines) == 2499
+    event_reads = [q["sql"] for q in queries.captured_queries if '"audit_auditblock"' not in q["sql"]]
+    assert len(event_reads) == 3 and all("LIMIT 1000" in sql for sql in event_reads)
