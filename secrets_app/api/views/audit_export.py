@@ -64,7 +64,12 @@ class AuditEventExportApi(ApiView):
         operation_id="audit_events_export",
         tags=["audit"],
         parameters=[AuditExportQuery],
-        responses={(200, "application/x-ndjson"): EXPORT_RESPONSE, **errors(400, 403, 404)},
+        responses={
+            (200, "application/x-ndjson"): EXPORT_RESPONSE,
+            (200, "text/csv"): EXPORT_RESPONSE,
+            (200, "text/plain"): EXPORT_RESPONSE,
+            **errors(400, 403, 404),
+        },
         description="The events `GET /audit-events/` lists (same access rule and filters), all of them, as a "
         "streamed download. Each event carries its row hash and, once sealed, its block. The export is "
         "recorded (`audit.exported`) and includes that record.",
@@ -109,7 +114,12 @@ class OrganizationAuditEventExportApi(ApiView):
         operation_id="organization_audit_events_export",
         tags=["audit"],
         parameters=[ORGANIZATION, OrganizationAuditExportQuery],
-        responses={(200, "application/x-ndjson"): EXPORT_RESPONSE, **errors(400, 403, 404)},
+        responses={
+            (200, "application/x-ndjson"): EXPORT_RESPONSE,
+            (200, "text/csv"): EXPORT_RESPONSE,
+            (200, "text/plain"): EXPORT_RESPONSE,
+            **errors(400, 403, 404),
+        },
         description="The events `GET /organizations/{organization}/audit-events/` lists, all of them, as a "
         "streamed download (see `audit_events_export`). Org admins only; recorded (`audit.exported`).",
     )
