@@ -5,8 +5,9 @@ included, so content moved from one id to another changes both hashes). A block 
 block's header (sequence, id range), the previous block's hash and the ``[id, row hash]`` list, so
 editing, deleting or reordering a sealed row, or editing a block, breaks the chain.
 
-Changing anything here invalidates every existing block: bump ``CHAIN_VERSION`` and teach the
-verifier the old form instead.
+Changing anything here invalidates every existing block: bump ``CHAIN_VERSION`` (rows) or
+``BLOCK_VERSION`` (blocks) and teach the verifier the old form instead. Block version 2 (one chain per
+organization) added the chain id to the block header; rows kept version 1.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 
 from audit.models import AuditEvent
 
-CHAIN_VERSION = 1
+CHAIN_VERSION = 1  # the row hash form
+BLOCK_VERSION = 2  # the block hash form: 2 = per-organization chains
 GENESIS_HASH = "0" * 64
 
 # Every column, in a fixed order. A new column on AuditEvent must be added here (and CHAIN_VERSION
@@ -70,15 +72,16 @@ def audit_row_hash_of(row: dict[str, Any]) -> str:
 
 def audit_block_hash(
     *,
+    chain: int,
     sequence: int,
     first_event_id: int,
     last_event_id: int,
     previous_hash: str,
     row_hashes: Sequence[Sequence[Any]],
 ) -> str:
-    """Hex sha256 of ``previous_hash`` + header + each ``id:row_hash`` in the given order."""
+    """Hex sha256 of ``previous_hash`` + header (chain, sequence, id range) + each ``id:row_hash`` in order."""
     digest = hashlib.sha256()
-    digest.update(f"strongroom-audit-block-v{CHAIN_VERSION}\n{previous_hash}\n".encode("ascii"))
+    digest.update(f"strongroom-audit-block-v{BLOCK_VERSION}\nchain {chain}\n{previous_hash}\n".encode("ascii"))
     digest.update(f"{sequence}\n{first_event_id}\n{last_event_id}\n".encode("ascii"))
     for event_id, row_hash in row_hashes:
         digest.update(f"{event_id}:{row_hash}\n".encode())

@@ -23,10 +23,14 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
-from audit.models import AuditBlock, AuditEvent
+from audit.models import AuditBlock, AuditEvent, AuditPurge
 
 MAINTENANCE_ROLE = "strongroom_audit_maint"
-APPEND_ONLY_TABLES: tuple[str, ...] = (AuditEvent._meta.db_table, AuditBlock._meta.db_table)
+APPEND_ONLY_TABLES: tuple[str, ...] = (
+    AuditEvent._meta.db_table,
+    AuditBlock._meta.db_table,
+    AuditPurge._meta.db_table,
+)
 # The app reads the migration history (readiness, `migrate --check`) but never writes it.
 READ_ONLY_TABLES: tuple[str, ...] = ("django_migrations",)
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")

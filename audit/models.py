@@ -50,17 +50,58 @@ class AuditEvent(models.Model):
 
 
 class AuditBlock(models.Model):
-    """A sealed run of audit rows: ``row_hashes`` lists [event id, row hash] in id order, and
-    ``block_hash`` = sha256(previous block hash + those hashes). Editing, deleting or reordering
-    any sealed row breaks the chain, which ``manage.py audit_verify`` reports."""
+    """A sealed run of one organization's audit rows: one hash chain per organization (``chain`` is
+    the organization id, ``INSTANCE_CHAIN`` (0) for events that belong to no organization).
 
-    sequence = models.PositiveBigIntegerField(unique=True)
+    ``row_hashes`` lists [event id, row hash] in id order, and ``block_hash`` = sha256(chain,
+    sequence, id range, previous block hash of the same chain, those hashes). Editing, deleting or
+    reordering any sealed row breaks its chain, which ``manage.py audit_verify`` reports.
+
+    ``sealed_through``: the sealing run that wrote this block sealed *every* event with an id up to
+    this one (into the chains they belong to), so ``max(sealed_through)`` is the boundary below which
+    no event can still appear: streams deliver up to it and verification expects every row below it
+    in a block.
+    """
+
+    chain = models.BigIntegerField(default=0)
+    sequence = models.PositiveBigIntegerField()
     first_event_id = models.BigIntegerField()
     last_event_id = models.BigIntegerField()
+    sealed_through = models.BigIntegerField(default=0, db_index=True)
     row_hashes = models.JSONField(default=list)
     previous_hash = models.CharField(max_length=64)
     block_hash = models.CharField(max_length=64)
     sealed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["sequence"]
+        ordering = ["chain", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["chain", "sequence"], name="audit_block_chain_sequence")]
+        indexes = [models.Index(fields=["chain", "last_event_id"], name="audit_block_chain_last")]
+
+
+INSTANCE_CHAIN = 0
+
+
+def chain_of(organization_id: int | None) -> int:
+    """The chain an event belongs to: its organization's, or the instance chain (0)."""
+    return organization_id or INSTANCE_CHAIN
+
+
+class AuditPurge(models.Model):
+    """One retention purge of one chain (``audit.retention``): every event in blocks 1..``through_sequence``
+    of ``chain`` was deleted; the blocks themselves stay, so the rest of the chain still verifies from
+    ``anchor_hash`` (the block hash of block ``through_sequence``). Append-only like the audit tables."""
+
+    chain = models.BigIntegerField()
+    through_sequence = models.PositiveBigIntegerField()
+    through_event_id = models.BigIntegerField()
+    anchor_hash = models.CharField(max_length=64)
+    events_deleted = models.PositiveBigIntegerField(default=0)
+    purged_before = models.DateTimeField()
+    purged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["chain", "through_sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "through_sequence"], name="audit_purge_chain_sequence")
+        ]

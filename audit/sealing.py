@@ -1,8 +1,11 @@
-"""Sealing audit rows into the hash chain, after the fact.
+"""Sealing audit rows into their organizations' hash chains, after the fact.
 
 Writers insert ``AuditEvent`` rows freely and never wait for each other; this service (run by a
-beat task every few seconds) takes the next run of unsealed rows in id order and seals them into
-an ``AuditBlock`` whose hash covers the rows and the previous block.
+beat task every few seconds) takes the next run of unsealed rows in id order (everything above the
+sealed boundary, ``audit_sealed_through``), groups them by organization, and seals each group into
+a new ``AuditBlock`` of that organization's chain whose hash covers the rows and the chain's
+previous block. All blocks of one run commit together and record the run's boundary in
+``sealed_through``: below it, every event is in a block of its own chain.
 
 The race it must not lose: ids are handed out when a row is inserted, not when it commits, so a
 row with a *lower* id can become visible after a higher one. Sealing past it would leave it inside
@@ -25,11 +28,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from audit.anchor import audit_anchor_record_head
 from audit.chain import GENESIS_HASH, audit_block_hash, audit_row_hash
-from audit.models import AuditBlock, AuditEvent
+from audit.models import AuditBlock, AuditEvent, chain_of
 
 logger = logging.getLogger(__name__)
 
@@ -71,45 +75,73 @@ def audit_seal_pending(*, delay_seconds: int | None = None, max_rows: int = MAX_
     return total
 
 
+def audit_sealed_through() -> int:
+    """The sealed boundary: every event with an id up to this one is sealed in its chain (0: none yet).
+    Streams deliver up to here; no event at or below it can still appear (ids commit out of order,
+    the sealer waits for that)."""
+    value = AuditBlock.objects.aggregate(through=Max("sealed_through"))["through"]
+    return int(value or 0)
+
+
 def _seal_next_block(*, delay: timedelta, max_rows: int) -> int:
-    """Seal one block in its own transaction; returns its row count (0: nothing due, or lost a race)."""
+    """Seal one run (one block per chain that has rows in it) in its own transaction; returns its
+    row count (0: nothing due, or lost a race)."""
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql" and not _try_seal_lock():
                 return 0
             horizon = _seal_horizon(delay)
-            last = _last_block()
-            after_id = last.last_event_id if last else 0
+            after_id = audit_sealed_through()
             candidates = AuditEvent.objects.filter(id__gt=after_id).order_by("id")[:max_rows]
-            row_hashes: list[list[int | str]] = []
+            by_chain: dict[int, list[list[int | str]]] = {}
+            through = 0
             for event in candidates.iterator(chunk_size=1000):
                 if event.occurred_at > horizon:
                     break  # everything after this row is too young as well, or may be overtaken
-                row_hashes.append([event.pk, audit_row_hash(event)])
-            if not row_hashes:
+                by_chain.setdefault(chain_of(event.organization_id), []).append([event.pk, audit_row_hash(event)])
+                through = event.pk
+            if not by_chain:
                 return 0
-            block = _block_after(last, row_hashes)
-            block.save(force_insert=True)
+            heads = _chain_heads(list(by_chain))
+            blocks = [
+                _block_after(chain, heads.get(chain), row_hashes, sealed_through=through)
+                for chain, row_hashes in sorted(by_chain.items())
+            ]
+            AuditBlock.objects.bulk_create(blocks)
     except IntegrityError:
-        # Another sealer inserted this sequence first (the unique constraint is the last line of
-        # defence when no advisory lock is available); its block covers these rows.
-        logger.info("audit sealing: lost the race for the next block; another sealer has it")
+        # Another sealer inserted one of these sequences first (the unique constraint is the last
+        # line of defence when no advisory lock is available); its blocks cover these rows.
+        logger.info("audit sealing: lost the race for the next blocks; another sealer has them")
         return 0
-    logger.info(
-        "audit sealing: block %s sealed events %s..%s (%s rows)",
-        block.sequence,
-        block.first_event_id,
-        block.last_event_id,
-        len(row_hashes),
+    count = sum(len(rows) for rows in by_chain.values())
+    logger.info("audit sealing: sealed events %s..%s (%s rows) into %s chain(s)", after_id + 1, through, count, len(blocks))
+    return count
+
+
+def _chain_heads(chains: list[int]) -> dict[int, AuditBlock]:
+    """The newest block of each of ``chains`` (one query)."""
+    newest = (
+        AuditBlock.objects.filter(chain__in=chains)
+        .values("chain")
+        .annotate(top=Max("sequence"))
+        .values_list("chain", "top")
     )
-    return len(row_hashes)
+    wanted = Q()
+    for chain, top in newest:
+        wanted |= Q(chain=chain, sequence=top)
+    if not wanted:
+        return {}
+    return {block.chain: block for block in AuditBlock.objects.filter(wanted).defer("row_hashes")}
 
 
-def _block_after(last: AuditBlock | None, row_hashes: list[list[int | str]]) -> AuditBlock:
+def _block_after(
+    chain: int, last: AuditBlock | None, row_hashes: list[list[int | str]], *, sealed_through: int
+) -> AuditBlock:
     sequence = last.sequence + 1 if last else 1
     previous_hash = last.block_hash if last else GENESIS_HASH
     first_id, last_id = int(row_hashes[0][0]), int(row_hashes[-1][0])
     block_hash = audit_block_hash(
+        chain=chain,
         sequence=sequence,
         first_event_id=first_id,
         last_event_id=last_id,
@@ -117,17 +149,20 @@ def _block_after(last: AuditBlock | None, row_hashes: list[list[int | str]]) -> 
         row_hashes=row_hashes,
     )
     return AuditBlock(
+        chain=chain,
         sequence=sequence,
         first_event_id=first_id,
         last_event_id=last_id,
+        sealed_through=sealed_through,
         row_hashes=row_hashes,
         previous_hash=previous_hash,
         block_hash=block_hash,
     )
 
 
-def _last_block() -> AuditBlock | None:
-    return AuditBlock.objects.order_by("-sequence").first()
+def audit_chain_head(chain: int) -> AuditBlock | None:
+    """The newest sealed block of ``chain`` (an organization id, or 0), without its row list."""
+    return AuditBlock.objects.filter(chain=chain).order_by("-sequence").defer("row_hashes").first()
 
 
 def _try_seal_lock() -> bool:
