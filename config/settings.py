@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "template_partials",
     "js_lib_htmx",
     "audit",
+    "audit.streams.apps.AuditStreamsConfig",
     "secrets_app",
     "syncs",
     "notifications",
