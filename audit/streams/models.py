@@ -52,6 +52,11 @@ class AuditStream(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)  # backoff: not before this
     lag_alert_seconds = models.PositiveIntegerField(default=900)
     lag_alerted_at = models.DateTimeField(null=True, blank=True)  # set while an alert is outstanding
+    # The delivery engine's lease (audit.streams.delivery): at most one run per stream at a time, and
+    # a run whose lease was taken over can no longer move the cursor.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    enqueued_at = models.DateTimeField(null=True, blank=True)  # a delivery task is queued (dispatch)
     last_tested_at = models.DateTimeField(null=True, blank=True)
     last_test_status = models.CharField(
         max_length=16, choices=StreamTestStatus.choices, default=StreamTestStatus.UNTESTED
