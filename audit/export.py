@@ -2,7 +2,8 @@
 
 Every exported event carries its columns exactly as the hash chain covers them
 (``audit.chain.audit_event_as_dict``), its ``row_hash`` and, once sealed, the block that holds it
-(``block_sequence``, ``block_hash``, and the block's header: ``block_first_event_id``,
+(``block_chain`` — the organization id, 0 for instance events —, ``block_sequence``,
+``block_hash``, and the block's header: ``block_first_event_id``,
 ``block_last_event_id``, ``block_previous_hash``, ``block_row_count``), so a receiver can recompute
 row hashes and, for blocks it holds completely, the block hash chain (docs/audit_export_verify.py).
 
@@ -24,12 +25,13 @@ from django.db.models import Func, IntegerField, QuerySet
 
 from audit.cef import cef_line, strongroom_version
 from audit.chain import EVENT_FIELDS, audit_event_as_dict, audit_row_hash_of
-from audit.models import AuditBlock, AuditEvent
+from audit.models import AuditBlock, AuditEvent, chain_of
 
 CHUNK_SIZE = 1000
 
 CHAIN_FIELDS: tuple[str, ...] = (
     "row_hash",
+    "block_chain",
     "block_sequence",
     "block_hash",
     "block_first_event_id",
@@ -68,7 +70,7 @@ def audit_export_rows(queryset: QuerySet[AuditEvent], *, chunk_size: int = CHUNK
         for event in chunk:
             row = audit_event_as_dict(event)
             row["row_hash"] = audit_row_hash_of(row)
-            row.update(block_of(event.pk))
+            row.update(block_of(chain_of(event.organization_id), event.pk))
             yield row
         if len(chunk) < chunk_size:
             return
@@ -77,22 +79,27 @@ def audit_export_rows(queryset: QuerySet[AuditEvent], *, chunk_size: int = CHUNK
 _UNSEALED: dict[str, Any] = {name: None for name in CHAIN_FIELDS if name != "row_hash"}
 
 
-def _block_lookup(first_id: int, last_id: int) -> Callable[[int], dict[str, Any]]:
-    """One query for the headers of the blocks overlapping ``first_id..last_id``; returns a lookup by event id."""
-    blocks = list(
+def _block_lookup(first_id: int, last_id: int) -> Callable[[int, int], dict[str, Any]]:
+    """One query for the headers of the blocks (of every chain) overlapping ``first_id..last_id``;
+    returns a lookup by (chain, event id)."""
+    blocks_by_chain: dict[int, list[dict[str, Any]]] = {}
+    for block in (
         AuditBlock.objects.filter(last_event_id__gte=first_id, first_event_id__lte=last_id)
-        .order_by("first_event_id")
+        .order_by("chain", "first_event_id")
         .annotate(row_count=_JsonArrayLength("row_hashes"))
-        .values("sequence", "block_hash", "first_event_id", "last_event_id", "previous_hash", "row_count")
-    )
-    starts = [block["first_event_id"] for block in blocks]
+        .values("chain", "sequence", "block_hash", "first_event_id", "last_event_id", "previous_hash", "row_count")
+    ):
+        blocks_by_chain.setdefault(block["chain"], []).append(block)
+    starts = {chain: [block["first_event_id"] for block in blocks] for chain, blocks in blocks_by_chain.items()}
 
-    def lookup(event_id: int) -> dict[str, Any]:
-        index = bisect_right(starts, event_id) - 1
+    def lookup(chain: int, event_id: int) -> dict[str, Any]:
+        blocks = blocks_by_chain.get(chain, [])
+        index = bisect_right(starts.get(chain, []), event_id) - 1
         if index < 0 or blocks[index]["last_event_id"] < event_id:
             return _UNSEALED
         block = blocks[index]
         return {
+            "block_chain": block["chain"],
             "block_sequence": block["sequence"],
             "block_hash": block["block_hash"],
             "block_first_event_id": block["first_event_id"],

@@ -1,22 +1,31 @@
-"""Verifying the audit hash chain: ``audit_verify`` walks every sealed block and row once.
+"""Verifying the audit hash chains: ``audit_verify`` walks every sealed block and row once.
 
-It streams (one server-side cursor over blocks, one over events, merged in id order), so memory
-stays bounded by one block whatever the size of the log, and it stops at the *first* broken link,
-which it names precisely: the block, the event, and what happened to it.
+One chain per organization (``AuditBlock.chain``). Sealing runs write one block per chain that had
+rows, and every block of a run records the run's boundary (``sealed_through``). So the walk reads
+blocks run by run (ordered by boundary) and events in id order, in step: before event *n* is
+checked, every run whose range can hold *n* is loaded, and each chain keeps a queue of the entries
+it still expects. An event below the final boundary must be the next entry of its own chain.
+
+Memory stays bounded by one run's blocks (plus one head per chain) whatever the size of the log,
+and the walk stops at the *first* broken link, which it names precisely: the chain, the block, the
+event, and what happened to it. Blocks whose events a retention purge deleted (``AuditPurge``) are
+still checked as links of their chain; their events are not expected.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 
 from audit.anchor import AnchorEntry, AnchorMalformed, AnchorReader, anchor_path
 from audit.chain import GENESIS_HASH, audit_block_hash, audit_event_as_dict, audit_row_hash, audit_row_hash_of
-from audit.models import AuditBlock, AuditEvent
+from audit.models import AuditBlock, AuditEvent, AuditPurge, chain_of
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -24,11 +33,12 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 @dataclass(frozen=True)
 class VerifyResult:
     """``ok`` is True when every sealed block and row is intact; otherwise ``first_broken`` says where
-    the chain first breaks, e.g. ``"block 3: event 1234 was modified"``. Counts cover what was checked
-    before the first break. ``pending_rows`` are rows not sealed yet (not a failure). ``head_*`` name
-    the newest block. ``anchor_*`` describe the check against the external anchor file
-    (``audit.anchor``): how many anchored blocks matched, the newest anchored block, and a note when
-    there is nothing to check yet.
+    a chain first breaks, e.g. ``"chain 7 block 3: event 1234 was modified"``. Counts cover what was
+    checked before the first break. ``pending_rows`` are rows not sealed yet (not a failure).
+    ``chains`` counts the chains seen; ``heads`` maps each chain to its newest block
+    ``[sequence, hash]``. ``anchor_*`` describe the check against the external anchor file
+    (``audit.anchor``): how many chain heads matched, the newest anchored boundary, and a note when
+    something is not anchored yet.
     """
 
     ok: bool
@@ -36,11 +46,14 @@ class VerifyResult:
     rows_checked: int
     first_broken: str | None = None
     pending_rows: int = 0
-    head_sequence: int | None = None
-    head_hash: str | None = None
+    chains: int = 0
+    heads: dict[str, list[Any]] = field(default_factory=dict)
+    purged_rows: int = 0
+    sealed_through: int = 0
     anchor_path: str = ""
     anchor_entries: int = 0
-    anchor_sequence: int | None = None
+    anchor_sealed_through: int | None = None
+    anchor_legacy_lines: int = 0
     anchor_note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,8 +65,8 @@ class _ChainBroken(Exception):
 
 
 def audit_verify(*, chunk_size: int = 2000) -> VerifyResult:
-    """Check every sealed block (sequence, links, hashes) and every row inside sealed ranges, and
-    every block recorded in the anchor file against the database.
+    """Check every chain's blocks (sequence, links, hashes), every row below the sealed boundary, and
+    every chain head recorded in the anchor file against the database.
 
     Detects edited, deleted and reordered rows, rows inserted into a sealed range, edited or deleted
     blocks, and (through the anchor) deleted newest blocks and a chain rewritten from some block on.
@@ -64,58 +77,77 @@ def audit_verify(*, chunk_size: int = 2000) -> VerifyResult:
     # walk must not look like a block missing from the database.
     anchor = AnchorReader(anchor_path())
     with transaction.atomic():
-        walk = _ChainWalk(chunk_size=chunk_size, anchor=anchor)
+        walk = _ChainWalk(chunk_size=chunk_size)
         try:
+            try:
+                anchored = anchor.read()
+            except AnchorMalformed as malformed:
+                raise _ChainBroken(str(malformed)) from None
             walk.run()
+            matched = walk.check_anchor(anchored, anchor)
         except _ChainBroken as broken:
             return VerifyResult(
                 ok=False,
                 blocks_checked=walk.blocks_checked,
                 rows_checked=walk.rows_checked,
                 first_broken=str(broken),
+                chains=len(walk.heads),
                 anchor_path=str(anchor.path),
-                anchor_entries=walk.anchors_checked,
             )
         finally:
             walk.close()
             anchor.close()
-        head_id = walk.head.last_event_id if walk.head else 0
         note = None
         if not anchor.exists:
             note = "no anchor file yet: nothing has been sealed"
-        elif walk.head is not None and (anchor.last_sequence or 0) < walk.head.sequence:
-            note = f"blocks {(anchor.last_sequence or 0) + 1}..{walk.head.sequence} are not anchored yet"
+        elif walk.sealed_through and (anchor.sealed_through or 0) < walk.sealed_through:
+            note = f"events {(anchor.sealed_through or 0) + 1}..{walk.sealed_through} are sealed but not anchored yet"
         return VerifyResult(
             ok=True,
             blocks_checked=walk.blocks_checked,
             rows_checked=walk.rows_checked,
-            pending_rows=AuditEvent.objects.filter(id__gt=head_id).count(),
-            head_sequence=walk.head.sequence if walk.head else None,
-            head_hash=walk.head.block_hash if walk.head else None,
+            pending_rows=walk.pending_rows,
+            chains=len(walk.heads),
+            heads={str(chain): [head.sequence, head.block_hash] for chain, head in sorted(walk.heads.items())},
+            purged_rows=walk.purged_rows,
+            sealed_through=walk.sealed_through,
             anchor_path=str(anchor.path),
-            anchor_entries=walk.anchors_checked,
-            anchor_sequence=anchor.last_sequence,
+            anchor_entries=matched,
+            anchor_sealed_through=anchor.sealed_through,
+            anchor_legacy_lines=anchor.legacy_lines,
             anchor_note=note,
         )
 
 
+@dataclass
+class _Head:
+    sequence: int
+    block_hash: str
+    last_event_id: int
+
+
 class _ChainWalk:
-    def __init__(self, *, chunk_size: int, anchor: AnchorReader) -> None:
+    def __init__(self, *, chunk_size: int) -> None:
         self.blocks_checked = 0
         self.rows_checked = 0
-        self.anchors_checked = 0
-        self.head: AuditBlock | None = None
-        self._anchor_reader = anchor
-        self._anchors: Iterator[AnchorEntry] = iter(anchor)
-        self._anchor: AnchorEntry | None = None
-        self._anchor_mismatch: _ChainBroken | None = None
+        self.pending_rows = 0
+        self.purged_rows = 0
+        self.heads: dict[int, _Head] = {}
         # Blocks are read first: every block visible now was sealed from rows committed before it,
         # so the events cursor opened afterwards sees all of them (unless they were deleted).
-        self._blocks: Iterator[AuditBlock] = AuditBlock.objects.order_by("sequence").iterator(chunk_size=8)
-        self._first_block = next(self._blocks, None)
+        self.sealed_through = int(AuditBlock.objects.aggregate(top=Max("sealed_through"))["top"] or 0)
+        self._purged_through: dict[int, tuple[int, int]] = {}  # chain -> (sequence, last event id)
+        for purge in AuditPurge.objects.order_by("chain", "through_sequence"):
+            self._purged_through[purge.chain] = (purge.through_sequence, purge.through_event_id)
+        self._blocks: Iterator[AuditBlock] = (
+            AuditBlock.objects.filter(sealed_through__lte=self.sealed_through)
+            .order_by("sealed_through", "chain", "sequence")
+            .iterator(chunk_size=8)
+        )
+        self._next_block: AuditBlock | None = next(self._blocks, None)
+        self._loaded_through = 0
+        self._expected: dict[int, deque[tuple[int, str, int]]] = {}  # chain -> (event id, row hash, block seq)
         self._events: Iterator[AuditEvent] = AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size)
-        self._event: AuditEvent | None = None
-        self._events_started = False
 
     def close(self) -> None:
         for cursor in (self._blocks, self._events):
@@ -124,73 +156,74 @@ class _ChainWalk:
                 close()
 
     def run(self) -> None:
-        try:
-            self._anchor = next(self._anchors, None)
-            block = self._first_block
-            while block is not None:
-                self._check_block(block)
-                self._check_anchor(block)
-                self.head = block
-                self.blocks_checked += 1
-                block = next(self._blocks, None)
-        except AnchorMalformed as malformed:
-            raise _ChainBroken(str(malformed)) from None
-        self._check_anchor_tail()
+        for event in self._events:
+            self._load_runs_covering(event.pk)
+            chain = chain_of(event.organization_id)
+            if event.pk > self.sealed_through:
+                self.pending_rows += 1
+                continue
+            self._check_event(chain, event)
+        self._load_runs_covering(None)
+        for chain, queue in sorted(self._expected.items()):
+            if queue:
+                event_id, _, sequence = queue[0]
+                raise _ChainBroken(f"chain {chain} block {sequence}: event {event_id} is missing (deleted)")
 
-    def _check_anchor(self, block: AuditBlock) -> None:
-        """Anchored sequences strictly increase, so each is met at most once, in block order."""
-        entry = self._anchor
-        if entry is None or entry.sequence != block.sequence:
-            return
-        if entry.block_hash != block.block_hash:
-            # Reported after the walk: a break inside the chain (a later block's link) names the
-            # tampering more precisely, and only a chain rewritten consistently to its end gets past it.
-            if self._anchor_mismatch is None:
-                self._anchor_mismatch = _ChainBroken(
-                    f"block {block.sequence}: hash differs from the anchor (line {entry.line}):"
-                    " the chain was rewritten from here on, or the anchor was edited"
+    def _load_runs_covering(self, event_id: int | None) -> None:
+        """Load every block of the runs whose range may hold ``event_id`` (all remaining ones for None)."""
+        while self._next_block is not None and (event_id is None or self._loaded_through < event_id):
+            run_through = self._next_block.sealed_through
+            while self._next_block is not None and self._next_block.sealed_through == run_through:
+                self._check_block(self._next_block)
+                self._next_block = next(self._blocks, None)
+            self._loaded_through = run_through
+
+    def _check_event(self, chain: int, event: AuditEvent) -> None:
+        queue = self._expected.get(chain)
+        # An entry before this event that nobody claimed was a deleted row of this chain.
+        if queue and queue[0][0] < event.pk:
+            missing_id, _, sequence = queue[0]
+            raise _ChainBroken(f"chain {chain} block {sequence}: event {missing_id} is missing (deleted)")
+        if not queue or queue[0][0] != event.pk:
+            purged = self._purged_through.get(chain)
+            if purged is not None and event.pk <= purged[1]:
+                raise _ChainBroken(
+                    f"chain {chain}: event {event.pk} is inside the purged range (blocks 1..{purged[0]})"
+                    " but holds a row (inserted after the purge)"
                 )
-        else:
-            self.anchors_checked += 1
-        self._anchor = next(self._anchors, None)
-
-    def _check_anchor_tail(self) -> None:
-        if self._anchor_mismatch is not None:
-            raise self._anchor_mismatch
-        entry = self._anchor
-        newest = self.head.sequence if self.head else None
-        if entry is not None:
-            raise _ChainBroken(
-                f"block {entry.sequence} is missing (deleted): the anchor recorded it (line {entry.line}),"
-                f" but the database's newest block is {newest if newest is not None else 'none'}"
+            covering = (
+                AuditBlock.objects.filter(chain=chain, first_event_id__lte=event.pk, last_event_id__gte=event.pk)
+                .values_list("sequence", flat=True)
+                .first()
             )
-        if newest is not None and not self._anchor_reader.exists:
-            raise _ChainBroken(
-                f"no anchor file at {self._anchor_reader.path}: nothing shows that blocks after"
-                " the newest one in the database were not deleted (restore the file; see docs/audit.md)"
-            )
+            where = f"chain {chain} block {covering}" if covering else f"chain {chain}"
+            raise _ChainBroken(f"{where}: event {event.pk} inserted into sealed range")
+        _, expected, sequence = queue.popleft()
+        if audit_row_hash(event) != expected:
+            raise _ChainBroken(_describe_modified(chain, sequence, event, self._entries_for(chain, sequence)))
+        self.rows_checked += 1
 
-    def _peek(self) -> AuditEvent | None:
-        if not self._events_started:
-            self._event = next(self._events, None)
-            self._events_started = True
-        return self._event
-
-    def _advance(self) -> None:
-        self._event = next(self._events, None)
+    def _entries_for(self, chain: int, sequence: int) -> list[tuple[int, str]]:
+        block = AuditBlock.objects.filter(chain=chain, sequence=sequence).first()
+        return _block_entries(block, lower=0) if block else []
 
     def _check_block(self, block: AuditBlock) -> None:
-        previous = self.head
+        chain = block.chain
+        previous = self.heads.get(chain)
         sequence = previous.sequence + 1 if previous else 1
+        where = f"chain {chain} block {sequence}"
         if block.sequence != sequence:
-            raise _ChainBroken(f"block {sequence} is missing (deleted)")
+            raise _ChainBroken(f"{where} is missing (deleted)")
         expected_previous = previous.block_hash if previous else GENESIS_HASH
         if block.previous_hash != expected_previous:
             of = f"block {sequence - 1}" if previous else "the genesis hash"
-            raise _ChainBroken(f"block {sequence}: previous_hash does not match {of}")
+            raise _ChainBroken(f"{where}: previous_hash does not match {of}")
         lower = previous.last_event_id if previous else 0
         entries = _block_entries(block, lower=lower)
+        if block.last_event_id > block.sealed_through:
+            raise _ChainBroken(f"{where}: its events lie beyond its sealing boundary (block modified)")
         recomputed = audit_block_hash(
+            chain=chain,
             sequence=block.sequence,
             first_event_id=block.first_event_id,
             last_event_id=block.last_event_id,
@@ -198,29 +231,48 @@ class _ChainWalk:
             row_hashes=entries,
         )
         if recomputed != block.block_hash:
-            raise _ChainBroken(f"block {sequence}: block_hash does not match its contents (block modified)")
-        self._check_rows(sequence, entries)
+            raise _ChainBroken(f"{where}: block_hash does not match its contents (block modified)")
+        self.heads[chain] = _Head(block.sequence, block.block_hash, block.last_event_id)
+        self.blocks_checked += 1
+        purged = self._purged_through.get(chain)
+        if purged is not None and block.sequence <= purged[0]:
+            self.purged_rows += len(entries)
+            return
+        queue = self._expected.setdefault(chain, deque())
+        queue.extend((event_id, row_hash, block.sequence) for event_id, row_hash in entries)
 
-    def _check_rows(self, sequence: int, entries: list[tuple[int, str]]) -> None:
-        for event_id, expected in entries:
-            event = self._peek()
-            # Everything before this entry was consumed by earlier entries and blocks, so a row
-            # still ahead of it sits in the sealed range without being part of it.
-            if event is not None and event.pk < event_id:
-                raise _ChainBroken(f"block {sequence}: event {event.pk} inserted into sealed range")
-            if event is None or event.pk > event_id:
-                raise _ChainBroken(f"block {sequence}: event {event_id} is missing (deleted)")
-            if audit_row_hash(event) != expected:
-                raise _ChainBroken(_describe_modified(sequence, event, entries))
-            self.rows_checked += 1
-            self._advance()
+    def check_anchor(self, anchored: dict[int, AnchorEntry], anchor: AnchorReader) -> int:
+        """Every chain's newest anchored head must be in the database with the same hash (its
+        chain's links vouch for everything before it). Returns how many heads matched."""
+        matched = 0
+        for chain, entry in sorted(anchored.items()):
+            block = AuditBlock.objects.filter(chain=chain, sequence=entry.sequence).only("block_hash").first()
+            if block is None:
+                head = self.heads.get(chain)
+                newest = head.sequence if head else "none"
+                raise _ChainBroken(
+                    f"chain {chain} block {entry.sequence} is missing (deleted): the anchor recorded it"
+                    f" (line {entry.line}), but the chain's newest block is {newest}"
+                )
+            if block.block_hash != entry.block_hash:
+                raise _ChainBroken(
+                    f"chain {chain} block {entry.sequence}: hash differs from the anchor (line {entry.line}):"
+                    " the chain was rewritten from here on, or the anchor was edited"
+                )
+            matched += 1
+        if self.heads and not anchor.exists:
+            raise _ChainBroken(
+                f"no anchor file at {anchor.path}: nothing shows that blocks after"
+                " the newest ones in the database were not deleted (restore the file; see docs/audit.md)"
+            )
+        return matched
 
 
 def _block_entries(block: AuditBlock, *, lower: int) -> list[tuple[int, str]]:
     """The block's ``[id, row hash]`` list, validated: ids strictly increasing above ``lower`` and
     matching the block's first/last event ids."""
     raw = block.row_hashes
-    malformed = _ChainBroken(f"block {block.sequence}: row list is malformed (block modified)")
+    malformed = _ChainBroken(f"chain {block.chain} block {block.sequence}: row list is malformed (block modified)")
     if not isinstance(raw, list) or not raw:
         raise malformed
     entries: list[tuple[int, str]] = []
@@ -236,14 +288,15 @@ def _block_entries(block: AuditBlock, *, lower: int) -> list[tuple[int, str]]:
         entries.append((event_id, row_hash))
         previous_id = event_id
     if entries[0][0] != block.first_event_id or entries[-1][0] != block.last_event_id:
-        raise _ChainBroken(f"block {block.sequence}: event range does not match its row list (block modified)")
+        raise _ChainBroken(f"chain {block.chain} block {block.sequence}: event range does not match its row list (block modified)")
     return entries
 
 
-def _describe_modified(sequence: int, event: AuditEvent, entries: list[tuple[int, str]]) -> str:
+def _describe_modified(chain: int, sequence: int, event: AuditEvent, entries: list[tuple[int, str]]) -> str:
     """Name a modified row, and say so when it now holds another sealed row's content (a swap)."""
     row = audit_event_as_dict(event)
+    where = f"chain {chain} block {sequence}"
     for other_id, other_hash in entries:
         if other_id != event.pk and audit_row_hash_of({**row, "id": other_id}) == other_hash:
-            return f"block {sequence}: event {event.pk} was modified (it holds the content of event {other_id}: rows reordered)"
-    return f"block {sequence}: event {event.pk} was modified"
+            return f"{where}: event {event.pk} was modified (it holds the content of event {other_id}: rows reordered)"
+    return f"{where}: event {event.pk} was modified"

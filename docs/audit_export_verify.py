@@ -5,9 +5,11 @@
 
 For every line it recomputes the row hash from the exported event fields, exactly as Strongroom's
 ``audit/chain.py`` does, and compares it with ``row_hash``. For every block whose rows the export
-holds completely (``block_row_count`` rows with that ``block_sequence``), it recomputes the block
-hash from the header and the ``id:row_hash`` list; for consecutive complete blocks it checks that
-each one's ``block_previous_hash`` is the hash of the one before. Rows of blocks held only in part
+holds completely (``block_row_count`` rows with that ``block_chain`` and ``block_sequence``), it
+recomputes the block hash from the header and the ``id:row_hash`` list; for consecutive complete
+blocks of one chain it checks that each one's ``block_previous_hash`` is the hash of the one before.
+Each organization has its own chain (``block_chain`` is its id; 0 holds events of no organization),
+so an organization's own export verifies on its own. Rows of blocks held only in part
 (a filtered export) are checked row by row only.
 
 Exit status 0 when everything checks, 1 on the first mismatch (printed), 2 on unreadable input.
@@ -22,7 +24,8 @@ import json
 import sys
 from typing import Any
 
-CHAIN_VERSION = 1
+CHAIN_VERSION = 1  # row hash form
+BLOCK_VERSION = 2  # block hash form (per-organization chains)
 EVENT_FIELDS = (
     "id", "occurred_at", "action", "outcome", "actor_type", "actor_id", "actor_label", "actor_role",
     "organization_id", "project_id", "environment", "path", "resource_type", "resource_id",
@@ -36,9 +39,9 @@ def row_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def block_hash(sequence: int, first: int, last: int, previous: str, rows: list[tuple[int, str]]) -> str:
+def block_hash(chain: int, sequence: int, first: int, last: int, previous: str, rows: list[tuple[int, str]]) -> str:
     digest = hashlib.sha256()
-    digest.update(f"strongroom-audit-block-v{CHAIN_VERSION}\n{previous}\n".encode("ascii"))
+    digest.update(f"strongroom-audit-block-v{BLOCK_VERSION}\nchain {chain}\n{previous}\n".encode("ascii"))
     digest.update(f"{sequence}\n{first}\n{last}\n".encode("ascii"))
     for event_id, hashed in rows:
         digest.update(f"{event_id}:{hashed}\n".encode())
@@ -47,7 +50,7 @@ def block_hash(sequence: int, first: int, last: int, previous: str, rows: list[t
 
 def verify(lines: Any) -> tuple[bool, str]:
     rows_checked = 0
-    blocks: dict[int, dict[str, Any]] = {}
+    blocks: dict[tuple[int, int], dict[str, Any]] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -62,29 +65,33 @@ def verify(lines: Any) -> tuple[bool, str]:
         sequence = row.get("block_sequence")
         if sequence is None:
             continue
-        block = blocks.setdefault(sequence, {"rows": [], "header": None})
+        key = (row["block_chain"], sequence)
+        block = blocks.setdefault(key, {"rows": [], "header": None})
         header = tuple(
             row[f"block_{name}"] for name in ("hash", "first_event_id", "last_event_id", "previous_hash", "row_count")
         )
         if block["header"] is not None and block["header"] != header:
-            return False, f"line {number}: event {row['id']} disagrees with other rows about block {sequence}"
+            return False, f"line {number}: event {row['id']} disagrees with other rows about chain {key[0]} block {sequence}"
         block["header"] = header
         block["rows"].append((row["id"], row["row_hash"]))
-    complete = []
-    for sequence in sorted(blocks):
-        (hashed, first, last, previous, count), rows = blocks[sequence]["header"], blocks[sequence]["rows"]
+    complete: dict[int, list[tuple[int, str]]] = {}  # chain -> [(sequence, hash)] of complete blocks
+    for chain, sequence in sorted(blocks):
+        (hashed, first, last, previous, count), rows = blocks[chain, sequence]["header"], blocks[chain, sequence]["rows"]
+        where = f"chain {chain} block {sequence}"
         if len(rows) != count:
             continue
         rows.sort()
         if rows[0][0] != first or rows[-1][0] != last:
-            return False, f"block {sequence}: rows do not span {first}..{last}"
-        if block_hash(sequence, first, last, previous, rows) != hashed:
-            return False, f"block {sequence}: block_hash does not match its rows and header"
-        if complete and complete[-1][0] == sequence - 1 and complete[-1][1] != previous:
-            return False, f"block {sequence}: block_previous_hash is not the hash of block {sequence - 1}"
-        complete.append((sequence, hashed))
-    head = f", newest block {complete[-1][0]} {complete[-1][1]}" if complete else ""
-    return True, f"OK: {rows_checked} rows, {len(complete)} complete blocks verified{head}"
+            return False, f"{where}: rows do not span {first}..{last}"
+        if block_hash(chain, sequence, first, last, previous, rows) != hashed:
+            return False, f"{where}: block_hash does not match its rows and header"
+        done = complete.setdefault(chain, [])
+        if done and done[-1][0] == sequence - 1 and done[-1][1] != previous:
+            return False, f"{where}: block_previous_hash is not the hash of block {sequence - 1}"
+        done.append((sequence, hashed))
+    count = sum(len(done) for done in complete.values())
+    heads = "".join(f", chain {chain} newest block {done[-1][0]} {done[-1][1]}" for chain, done in sorted(complete.items()))
+    return True, f"OK: {rows_checked} rows, {count} complete blocks verified{heads}"
 
 
 def main(argv: list[str]) -> int:

@@ -29,7 +29,7 @@ def test_it_prints_ok_and_exits_zero_when_the_chain_is_intact(record_event: Reco
     code, output = _verify("--seal-first")
 
     assert code == 0
-    assert output.startswith("OK: 1 blocks, 2 rows verified")
+    assert output.startswith("OK: 1 chains, 1 blocks, 2 rows verified")
 
 
 def test_it_prints_the_first_broken_link_and_exits_one(record_event: RecordEvent) -> None:
@@ -40,7 +40,7 @@ def test_it_prints_the_first_broken_link_and_exits_one(record_event: RecordEvent
     code, output = _verify()
 
     assert code == 1
-    assert output.strip() == f"BROKEN: block 1: event {event.pk} was modified"
+    assert output.strip() == f"BROKEN: chain 1 block 1: event {event.pk} was modified"
 
 
 def test_it_prints_json_on_request(record_event: RecordEvent) -> None:
@@ -56,7 +56,7 @@ def test_it_prints_json_on_request(record_event: RecordEvent) -> None:
         1,
         None,
     )
-    assert result["head_hash"] == AuditBlock.objects.get().block_hash
+    assert result["heads"] == {"1": [1, AuditBlock.objects.get().block_hash]}
 
 
 def test_it_seals_on_demand_with_audit_seal(record_event: RecordEvent) -> None:

@@ -90,7 +90,7 @@ def test_it_writes_jsonl_with_every_event_field_and_the_chain_fields(record_even
 
     (line,) = audit_export_stream(AuditEvent.objects.all(), export_format="jsonl")
 
-    assert set(json.loads(line)) == set(EVENT_FIELDS) | {"row_hash", "block_sequence", "block_hash"} | {
+    assert set(json.loads(line)) == set(EVENT_FIELDS) | {"row_hash", "block_chain", "block_sequence", "block_hash"} | {
         "block_first_event_id",
         "block_last_event_id",
         "block_previous_hash",

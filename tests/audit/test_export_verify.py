@@ -47,7 +47,7 @@ def test_it_passes_an_untouched_export(export: list[str], tmp_path: Path) -> Non
         ("actor_label", "mallory", "does not match its row_hash"),
         ("metadata", {"keys": ["A"], "count": 2}, "does not match its row_hash"),
         ("occurred_at", "2020-01-01T00:00:00.000000+00:00", "does not match its row_hash"),
-        ("block_previous_hash", "f" * 64, "disagrees with other rows about block 2"),
+        ("block_previous_hash", "f" * 64, "disagrees with other rows about chain 1 block 2"),
     ],
 )
 def test_it_fails_when_one_exported_field_is_edited(

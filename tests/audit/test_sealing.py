@@ -99,7 +99,7 @@ def test_it_returns_zero_when_another_sealer_took_the_next_sequence(
     audit_seal_pending(delay_seconds=0)
     record_event()
     # This sealer read the chain head before the other one committed block 2.
-    monkeypatch.setattr(sealing, "_last_block", lambda: stale)
+    monkeypatch.setattr(sealing, "_chain_heads", lambda chains: {1: stale})
 
     with transaction.atomic():
         assert audit_seal_pending(delay_seconds=0) == 0

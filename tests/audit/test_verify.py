@@ -21,13 +21,13 @@ def _sealed_events(record_event: RecordEvent, count: int = 3) -> list[AuditEvent
 
 def _tamper_block(sequence: int, **changes: object) -> None:
     with audit_maintenance():
-        assert AuditBlock.objects.filter(sequence=sequence).update(**changes) == 1
+        assert AuditBlock.objects.filter(chain=1, sequence=sequence).update(**changes) == 1
 
 
 def test_it_says_ok_for_an_empty_log() -> None:
     result = audit_verify()
 
-    assert (result.ok, result.blocks_checked, result.rows_checked, result.head_sequence) == (True, 0, 0, None)
+    assert (result.ok, result.blocks_checked, result.rows_checked, result.chains, result.heads) == (True, 0, 0, 0, {})
 
 
 def test_it_reports_the_head_block_and_rows_not_sealed_yet(record_event: RecordEvent) -> None:
@@ -37,7 +37,7 @@ def test_it_reports_the_head_block_and_rows_not_sealed_yet(record_event: RecordE
     result = audit_verify()
 
     head = AuditBlock.objects.get()
-    assert (result.ok, result.pending_rows, result.head_sequence, result.head_hash) == (True, 1, 1, head.block_hash)
+    assert (result.ok, result.pending_rows, result.heads) == (True, 1, {"1": [1, head.block_hash]})
 
 
 def test_it_reports_the_exact_row_that_was_edited(record_event: RecordEvent) -> None:
@@ -47,7 +47,7 @@ def test_it_reports_the_exact_row_that_was_edited(record_event: RecordEvent) -> 
 
     result = audit_verify()
     assert not result.ok
-    assert result.first_broken == f"block 1: event {events[1].pk} was modified"
+    assert result.first_broken == f"chain 1 block 1: event {events[1].pk} was modified"
     assert result.rows_checked == 1
 
 
@@ -57,7 +57,7 @@ def test_it_notices_an_edit_inside_the_metadata(record_event: RecordEvent) -> No
 
     tamper(event.pk, metadata={"keys": []})
 
-    assert audit_verify().first_broken == f"block 1: event {event.pk} was modified"
+    assert audit_verify().first_broken == f"chain 1 block 1: event {event.pk} was modified"
 
 
 def test_it_reports_a_deleted_row(record_event: RecordEvent) -> None:
@@ -65,7 +65,7 @@ def test_it_reports_a_deleted_row(record_event: RecordEvent) -> None:
 
     tamper_delete(events[1].pk)
 
-    assert audit_verify().first_broken == f"block 1: event {events[1].pk} is missing (deleted)"
+    assert audit_verify().first_broken == f"chain 1 block 1: event {events[1].pk} is missing (deleted)"
 
 
 def test_it_reports_the_last_row_of_the_log_deleted(record_event: RecordEvent) -> None:
@@ -73,7 +73,7 @@ def test_it_reports_the_last_row_of_the_log_deleted(record_event: RecordEvent) -
 
     tamper_delete(events[-1].pk)
 
-    assert audit_verify().first_broken == f"block 1: event {events[-1].pk} is missing (deleted)"
+    assert audit_verify().first_broken == f"chain 1 block 1: event {events[-1].pk} is missing (deleted)"
 
 
 def test_it_reports_rows_whose_contents_were_swapped(record_event: RecordEvent) -> None:
@@ -85,7 +85,7 @@ def test_it_reports_rows_whose_contents_were_swapped(record_event: RecordEvent) 
     tamper(second.pk, **a)
 
     assert audit_verify().first_broken == (
-        f"block 1: event {first.pk} was modified (it holds the content of event {second.pk}: rows reordered)"
+        f"chain 1 block 1: event {first.pk} was modified (it holds the content of event {second.pk}: rows reordered)"
     )
 
 
@@ -98,7 +98,7 @@ def test_it_reports_a_row_inserted_into_a_sealed_range(record_event: RecordEvent
     forged.pk = gone.pk
     forged.save(force_insert=True)  # INSERT is allowed: the app role needs it
 
-    assert audit_verify().first_broken == f"block 1: event {gone.pk} inserted into sealed range"
+    assert audit_verify().first_broken == f"chain 1 block 1: event {gone.pk} inserted into sealed range"
 
 
 def test_it_reports_a_tampered_block_hash(record_event: RecordEvent) -> None:
@@ -106,7 +106,7 @@ def test_it_reports_a_tampered_block_hash(record_event: RecordEvent) -> None:
 
     _tamper_block(1, block_hash="f" * 64)
 
-    assert audit_verify().first_broken == "block 1: block_hash does not match its contents (block modified)"
+    assert audit_verify().first_broken == "chain 1 block 1: block_hash does not match its contents (block modified)"
 
 
 def test_it_reports_a_block_whose_row_list_was_rewritten_consistently(record_event: RecordEvent) -> None:
@@ -118,6 +118,7 @@ def test_it_reports_a_block_whose_row_list_was_rewritten_consistently(record_eve
     block = AuditBlock.objects.get(sequence=1)
     rows = [[eid, audit_row_hash(AuditEvent.objects.get(pk=eid))] for eid, _ in block.row_hashes]
     forged_hash = audit_block_hash(
+        chain=1,
         sequence=1,
         first_event_id=block.first_event_id,
         last_event_id=block.last_event_id,
@@ -126,7 +127,7 @@ def test_it_reports_a_block_whose_row_list_was_rewritten_consistently(record_eve
     )
     _tamper_block(1, row_hashes=rows, block_hash=forged_hash)
 
-    assert audit_verify().first_broken == "block 2: previous_hash does not match block 1"
+    assert audit_verify().first_broken == "chain 1 block 2: previous_hash does not match block 1"
 
 
 def test_it_reports_an_edited_previous_hash(record_event: RecordEvent) -> None:
@@ -134,7 +135,7 @@ def test_it_reports_an_edited_previous_hash(record_event: RecordEvent) -> None:
 
     _tamper_block(1, previous_hash="1" * 64)
 
-    assert audit_verify().first_broken == "block 1: previous_hash does not match the genesis hash"
+    assert audit_verify().first_broken == "chain 1 block 1: previous_hash does not match the genesis hash"
 
 
 def test_it_reports_a_deleted_block(record_event: RecordEvent) -> None:
@@ -145,7 +146,7 @@ def test_it_reports_a_deleted_block(record_event: RecordEvent) -> None:
     with audit_maintenance():
         AuditBlock.objects.filter(sequence=2).delete()
 
-    assert audit_verify().first_broken == "block 2 is missing (deleted)"
+    assert audit_verify().first_broken == "chain 1 block 2 is missing (deleted)"
 
 
 def test_it_reports_a_malformed_row_list(record_event: RecordEvent) -> None:
@@ -153,7 +154,7 @@ def test_it_reports_a_malformed_row_list(record_event: RecordEvent) -> None:
 
     _tamper_block(1, row_hashes=[["1", "not-a-hash"]])
 
-    assert audit_verify().first_broken == "block 1: row list is malformed (block modified)"
+    assert audit_verify().first_broken == "chain 1 block 1: row list is malformed (block modified)"
 
 
 def test_it_reports_only_the_first_broken_link(record_event: RecordEvent) -> None:
@@ -164,5 +165,5 @@ def test_it_reports_only_the_first_broken_link(record_event: RecordEvent) -> Non
     tamper(events[1].pk, actor_label="mallory")
 
     result = audit_verify(chunk_size=1)
-    assert result.first_broken == f"block 1: event {events[1].pk} was modified"
-    assert (result.blocks_checked, result.rows_checked) == (0, 1)
+    assert result.first_broken == f"chain 1 block 1: event {events[1].pk} was modified"
+    assert (result.blocks_checked, result.rows_checked) == (1, 1)

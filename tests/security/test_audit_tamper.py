@@ -213,7 +213,7 @@ def test_D4_verify_detects_deleted_newest_block(record_event: RecordEvent) -> No
     assert audit_verify().ok
 
     # A database superuser removes the newest block and the rows it sealed.
-    newest = AuditBlock.objects.get(sequence=2)
+    newest = AuditBlock.objects.get(chain=1, sequence=2)
     with audit_maintenance():
         AuditEvent.objects.filter(id__gte=newest.first_event_id).delete()
         newest.delete()
@@ -221,7 +221,7 @@ def test_D4_verify_detects_deleted_newest_block(record_event: RecordEvent) -> No
 
     assert status == 1
     assert output.strip() == (
-        "BROKEN: block 2 is missing (deleted): the anchor recorded it (line 2), but the database's newest block is 1"
+        "BROKEN: chain 1 block 2 is missing (deleted): the anchor recorded it (line 2), but the chain's newest block is 1"
     )
 
 
@@ -242,7 +242,8 @@ def test_D4_verify_detects_a_chain_resealed_after_an_unanchored_edit(record_even
 
     assert not result.ok
     assert result.first_broken == (
-        "block 2: hash differs from the anchor (line 2): the chain was rewritten from here on, or the anchor was edited"
+        "chain 1 block 2: hash differs from the anchor (line 2): the chain was rewritten from here on,"
+        " or the anchor was edited"
     )
 
 
@@ -252,13 +253,13 @@ def test_D4_verify_detects_an_edited_anchor(record_event: RecordEvent) -> None:
     audit_seal_pending(delay_seconds=0)
     lines = _anchor().read_text().splitlines()
     record = json.loads(lines[0])
-    record["block_hash"] = "f" * 64
+    record["heads"]["1"][1] = "f" * 64
     _anchor().write_text(json.dumps(record) + "\n")
 
     result = audit_verify()
 
     assert not result.ok
-    assert result.first_broken is not None and result.first_broken.startswith("block 1: hash differs from the anchor")
+    assert result.first_broken is not None and result.first_broken.startswith("chain 1 block 1: hash differs from the anchor")
 
 
 @pytest.mark.django_db
@@ -286,10 +287,12 @@ def test_D4_sealer_anchors_each_new_head_once(record_event: RecordEvent) -> None
     audit_seal_pending(delay_seconds=0)
 
     entries = [json.loads(line) for line in _anchor().read_text().splitlines()]
-    heads = AuditBlock.objects.order_by("sequence").values_list("sequence", "block_hash")
-    assert [(e["sequence"], e["block_hash"]) for e in entries] == list(heads)
+    blocks = AuditBlock.objects.order_by("sequence").values_list("sequence", "block_hash", "sealed_through")
+    assert [(e["heads"], e["sealed_through"]) for e in entries] == [
+        ({"1": [sequence, block_hash]}, through) for sequence, block_hash, through in blocks
+    ]
     assert _anchor().stat().st_mode & 0o777 == 0o600
-    assert audit_verify().anchor_entries == 2
+    assert audit_verify().anchor_entries == 1  # the newest anchored head of the one chain
 
 
 # --- D3: safe encoding -------------------------------------------------------------------------------

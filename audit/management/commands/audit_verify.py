@@ -1,5 +1,5 @@
-"""``manage.py audit_verify``: check the audit hash chain, and its head against the external anchor file.
-Exit 0 when intact, 1 when broken."""
+"""``manage.py audit_verify``: check every organization's audit hash chain, and their heads against
+the external anchor file. Exit 0 when intact, 1 when broken."""
 
 from __future__ import annotations
 
@@ -27,14 +27,24 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict(), sort_keys=True))
         elif result.ok:
-            self.stdout.write(f"OK: {result.blocks_checked} blocks, {result.rows_checked} rows verified")
+            self.stdout.write(
+                f"OK: {result.chains} chains, {result.blocks_checked} blocks, {result.rows_checked} rows verified"
+            )
             self.stdout.write(f"   {result.pending_rows} rows not sealed yet")
-            if result.head_sequence is not None:
-                self.stdout.write(f"   head: block {result.head_sequence} {result.head_hash}")
-            if result.anchor_sequence is not None:
+            if result.purged_rows:
+                self.stdout.write(f"   {result.purged_rows} rows purged by retention (their block hashes verified)")
+            for chain, (sequence, block_hash) in result.heads.items():
+                label = "instance" if chain == "0" else f"organization {chain}"
+                self.stdout.write(f"   head of chain {chain} ({label}): block {sequence} {block_hash}")
+            if result.anchor_sealed_through is not None:
                 self.stdout.write(
-                    f"   anchor: {result.anchor_entries} anchored blocks match, newest block"
-                    f" {result.anchor_sequence} ({result.anchor_path})"
+                    f"   anchor: {result.anchor_entries} chain heads match, events sealed through"
+                    f" {result.anchor_sealed_through} anchored ({result.anchor_path})"
+                )
+            if result.anchor_legacy_lines:
+                self.stdout.write(
+                    f"   anchor: {result.anchor_legacy_lines} lines from the single chain before per-organization"
+                    " chains were not checked (see the audit.rechained event)"
                 )
             if result.anchor_note:
                 self.stdout.write(f"   anchor: {result.anchor_note} ({result.anchor_path})")
