@@ -245,6 +245,22 @@ STRONGROOM_API_WRITE_RATE_PER_MINUTE = env_int("STRONGROOM_API_WRITE_RATE_PER_MI
 # (docs/audit.md, "Noise").
 STRONGROOM_AUDIT_DENIAL_WINDOW_SECONDS = env_int("STRONGROOM_AUDIT_DENIAL_WINDOW_SECONDS", 60)
 STRONGROOM_AUDIT_DENIAL_CACHE = "default"
+# Audit streams (docs/audit-streams.md, "Delivery"): after a failed attempt a stream waits a random
+# time up to BACKOFF * 2^(failures-1), at most BACKOFF_MAX (a longer Retry-After wins, up to
+# RETRY_AFTER_MAX). A run holds its stream for LEASE seconds (renewed per batch; a killed worker's
+# stream is picked up again after it), sends at most BATCHES_PER_RUN batches before queueing its
+# successor, and at most BATCH_MAX_EVENTS events per batch (0: the kind's own limit).
+STRONGROOM_AUDIT_STREAM_BACKOFF_SECONDS = env_int("STRONGROOM_AUDIT_STREAM_BACKOFF_SECONDS", 5)
+STRONGROOM_AUDIT_STREAM_BACKOFF_MAX_SECONDS = env_int("STRONGROOM_AUDIT_STREAM_BACKOFF_MAX_SECONDS", 600)
+STRONGROOM_AUDIT_STREAM_RETRY_AFTER_MAX_SECONDS = env_int("STRONGROOM_AUDIT_STREAM_RETRY_AFTER_MAX_SECONDS", 3600)
+STRONGROOM_AUDIT_STREAM_LEASE_SECONDS = env_int("STRONGROOM_AUDIT_STREAM_LEASE_SECONDS", 120)
+STRONGROOM_AUDIT_STREAM_BATCHES_PER_RUN = env_int("STRONGROOM_AUDIT_STREAM_BATCHES_PER_RUN", 50)
+STRONGROOM_AUDIT_STREAM_BATCH_MAX_EVENTS = env_int("STRONGROOM_AUDIT_STREAM_BATCH_MAX_EVENTS", 0)
+# How often beat looks for streams with new sealed events, and for streams lagging past their alert.
+STRONGROOM_AUDIT_STREAM_DISPATCH_SECONDS = env_int("STRONGROOM_AUDIT_STREAM_DISPATCH_SECONDS", 2)
+STRONGROOM_AUDIT_STREAM_LAG_CHECK_SECONDS = env_int("STRONGROOM_AUDIT_STREAM_LAG_CHECK_SECONDS", 30)
+# The Celery queue stream deliveries go to (empty: the default queue).
+STRONGROOM_AUDIT_STREAM_QUEUE = env_str("STRONGROOM_AUDIT_STREAM_QUEUE", "") or ""
 # The cache alias that holds every rate-limit counter (shared by all workers: Redis in production).
 STRONGROOM_RATE_LIMIT_CACHE = "default"
 
@@ -313,6 +329,15 @@ APPROVALS_EXPIRY_SWEEP_SECONDS = float(env_int("STRONGROOM_APPROVALS_EXPIRY_SWEE
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
+    # Queues a delivery for every audit stream with new sealed events (docs/audit-streams.md).
+    "audit-streams-dispatch": {
+        "task": "audit.streams.tasks.audit_streams_dispatch",
+        "schedule": float(STRONGROOM_AUDIT_STREAM_DISPATCH_SECONDS),
+    },
+    "audit-streams-lag-check": {
+        "task": "audit.streams.tasks.audit_streams_lag_check",
+        "schedule": float(STRONGROOM_AUDIT_STREAM_LAG_CHECK_SECONDS),
+    },
     # Summaries (permission.denied_repeated) of ended denial windows that no later denial wrote.
     "audit-denials-flush": {"task": "audit.tasks.audit_denials_flush", "schedule": 30.0},
     "secret-last-read": {"task": "secrets_app.tasks.secret_last_read_refresh", "schedule": 30.0},
