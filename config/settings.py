@@ -229,6 +229,9 @@ STRONGROOM_REFERENCE_DEPTH = 10
 # Rows younger than this wait for the next sealing pass (beat: every 5 s). Until sealed a row is
 # protected by the app role's grants only, so keep this short (docs/audit.md, "The unsealed window").
 STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = env_int("STRONGROOM_AUDIT_SEAL_DELAY_SECONDS", 10)
+# Retention of events that belong to no organization (the instance chain); organizations have their
+# own setting (Organization.audit_retention_days). manage.py audit_purge applies both.
+STRONGROOM_AUDIT_RETENTION_DAYS = env_int("STRONGROOM_AUDIT_RETENTION_DAYS", 365)
 # The sealer appends each newest block hash here, outside the database; audit_verify checks it.
 STRONGROOM_AUDIT_ANCHOR_PATH = Path(
     env_str("STRONGROOM_AUDIT_ANCHOR_PATH") or str(DATA_DIR / "audit-anchor.jsonl")

@@ -7,6 +7,8 @@ from django.db import models
 class Organization(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=64, unique=True)
+    # Audit events older than this are purged, whole sealed blocks at a time (audit.retention).
+    audit_retention_days = models.PositiveIntegerField(default=365)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
