@@ -113,10 +113,10 @@ def _name(name: str) -> str:
 
 def _lag_alert(seconds: Any) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int):
-        raise ValidationFailed("lag_alert_seconds", "must be a whole number of seconds")
+        raise ValidationFailed("lagAlertSeconds", "must be a whole number of seconds")
     if not LAG_ALERT_MIN_SECONDS <= seconds <= LAG_ALERT_MAX_SECONDS:
         raise ValidationFailed(
-            "lag_alert_seconds", f"must be between {LAG_ALERT_MIN_SECONDS} and {LAG_ALERT_MAX_SECONDS} seconds"
+            "lagAlertSeconds", f"must be between {LAG_ALERT_MIN_SECONDS} and {LAG_ALERT_MAX_SECONDS} seconds"
         )
     return seconds
 
@@ -380,12 +380,12 @@ def stream_replay(
     skip events). A point with no event at or after it leaves the cursor where it is."""
     streams_admin_require(principal, stream.organization)
     if (from_event_id is None) == (since is None):
-        raise ValidationFailed("from_event_id", "give either from_event_id or since")
+        raise ValidationFailed("fromEventId", "give either fromEventId or since")
     events = AuditEvent.objects.filter(organization_id=stream.organization_id)
     if from_event_id is not None:
         if isinstance(from_event_id, bool) or not isinstance(from_event_id, int) or from_event_id < 1:
-            raise ValidationFailed("from_event_id", "must be a positive event id")
-        field, first = "from_event_id", events.filter(id__gte=from_event_id).aggregate(first=Min("id"))["first"]
+            raise ValidationFailed("fromEventId", "must be a positive event id")
+        field, first = "fromEventId", events.filter(id__gte=from_event_id).aggregate(first=Min("id"))["first"]
     else:
         assert since is not None
         if timezone.is_naive(since):
@@ -408,8 +408,20 @@ def stream_replay(
         locked.consecutive_failures = 0
         locked.next_attempt_at = None
         locked.parked_count = max(0, locked.parked_count - released)
+        # A delivery run in flight holds the lease: taking it away means that run can no longer move
+        # the cursor past the replay point when its batch completes (audit.streams.delivery).
+        locked.claim_token = ""
+        locked.claimed_until = None
         locked.save(
-            update_fields=["cursor_event_id", "consecutive_failures", "next_attempt_at", "parked_count", "updated_at"]
+            update_fields=[
+                "cursor_event_id",
+                "consecutive_failures",
+                "next_attempt_at",
+                "parked_count",
+                "claim_token",
+                "claimed_until",
+                "updated_at",
+            ]
         )
         _audit(
             principal,
