@@ -308,6 +308,41 @@ def test_it_gives_the_owner_role_to_migrate_only(compose: dict[str, Any]) -> Non
     assert "worker-data" in compose["volumes"]
 
 
+def test_it_purges_audit_retention_as_the_owner_and_refuses_as_the_app_role(
+    compose: dict[str, Any], secret_files: dict[str, Path], migrated: str, tmp_path: Path
+) -> None:
+    maintenance = compose["services"]["maintenance"]
+    assert maintenance["environment"]["DATABASE_URL_FILE"] == "/run/secrets/strongroom_database_owner_url"
+    assert "python manage.py audit_purge;" in maintenance["command"][-1]
+
+    def run(service: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        env = _service_env(compose, service, secret_files, tmp_path / service)
+        return subprocess.run(
+            [sys.executable, "manage.py", *argv],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    old_event = (
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from audit.models import AuditEvent\n"
+        "from audit.sealing import audit_seal_pending\n"
+        "AuditEvent.objects.create(occurred_at=timezone.now() - timedelta(days=400), action='test.old',"
+        " actor_type='system')\n"
+        "print('sealed', audit_seal_pending(delay_seconds=0))\n"
+    )
+    seeded = run("maintenance", "shell", "-c", old_event)
+    as_app = run("worker", "audit_purge")
+    as_owner = run("maintenance", "audit_purge")
+
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    assert as_app.returncode == 1, as_app.stdout + as_app.stderr[-3000:]
+    assert "Traceback" not in as_app.stderr
+    assert "run it with the owner role's DATABASE_URL" in as_app.stderr
+    assert as_owner.returncode == 0, as_owner.stderr[-3000:]
+    assert "(no organization): purged 1 events in blocks 1..1 of chain 0" in as_owner.stdout
+
+
 def test_it_migrates_and_bootstraps_with_the_compose_command(migrated: str, compose_app_role: str) -> None:
     assert "admin" in migrated.lower()
     assert f"Database role {compose_app_role} created (password set)" in migrated
