@@ -14,6 +14,7 @@ from secrets_app.api import schema  # noqa: F401  (registers the bearer-token sc
 from secrets_app.api.views import (
     access,
     audit_export,
+    audit_settings,
     groups,
     identities,
     people,
@@ -92,6 +93,11 @@ v1_routes = [
         "organizations/<str:organization>/audit-events/export/",
         audit_export.OrganizationAuditEventExportApi.as_view(),
         name="organization-audit-event-export",
+    ),
+    path(
+        "organizations/<str:organization>/audit-settings/",
+        audit_settings.AuditSettingsApi.as_view(),
+        name="organization-audit-settings",
     ),
     path("tokens/", access.TokenListApi.as_view(), name="token-list"),
     path("tokens/<int:id>/", access.TokenDetailApi.as_view(), name="token-detail"),

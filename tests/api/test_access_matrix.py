@@ -97,6 +97,13 @@ GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         "organizations/acme-org/audit-events/export/?format=csv",
         None,
     ),
+    ("get", "organizations/<str:organization>/audit-settings/", "organizations/acme-org/audit-settings/", None),
+    (
+        "patch",
+        "organizations/<str:organization>/audit-settings/",
+        "organizations/acme-org/audit-settings/",
+        {"retentionDays": 400},
+    ),
     ("get", "tokens/", "tokens/", None),
     ("post", "tokens/", "tokens/", {"name": "ci"}),
     ("delete", "tokens/<int:id>/", "tokens/1/", None),

@@ -90,6 +90,8 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"get {API}audit-events/export/": "audit.exported",
     f"get {API}organizations/<str:organization>/audit-events/": "audit.log_read",
     f"get {API}organizations/<str:organization>/audit-events/export/": "audit.exported",
+    f"get {API}organizations/<str:organization>/audit-settings/": METADATA,
+    f"patch {API}organizations/<str:organization>/audit-settings/": "audit.retention_changed",
     f"get {API}tokens/": METADATA,
     f"post {API}tokens/": "token.created",
     f"delete {API}tokens/<int:id>/": "token.revoked",
