@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from approvals.api.access_request_urls import access_request_urlpatterns, my_access_grant_urlpatterns
 from approvals.api.urls import change_request_urlpatterns, policy_urlpatterns
+from audit.streams.api.urls import kind_urlpatterns as audit_stream_kind_urlpatterns
+from audit.streams.api.urls import stream_urlpatterns as audit_stream_urlpatterns
 from notifications.api.urls import channel_urlpatterns, delivery_urlpatterns
 from syncs.api.urls import connection_urlpatterns, sync_urlpatterns
 
@@ -35,12 +37,21 @@ urlpatterns = [
         "api/v1/me/access-grants/",
         include((my_access_grant_urlpatterns, "approvals-api"), namespace="my-access-grants-api"),
     ),
+    path(
+        "api/v1/organizations/<str:organization>/audit-streams/",
+        include((audit_stream_urlpatterns, "audit-streams-api"), namespace="audit-streams-api"),
+    ),
+    path(
+        "api/v1/audit-stream-kinds/",
+        include((audit_stream_kind_urlpatterns, "audit-streams-api"), namespace="audit-stream-kinds-api"),
+    ),
     path("api/", include("secrets_app.api.urls")),
     path("compat/infisical/", include("secrets_app.compat.urls")),
     path("scim/v2/", include("secrets_app.scim.urls")),
     path("", include("secrets_app.scim.ui_urls")),
     path("", include("syncs.ui.urls")),
     path("", include("notifications.ui.urls")),
+    path("", include("audit.streams.ui.urls")),
     path("", include("approvals.ui.urls")),
     path("", include("secrets_app.ui.urls")),
 ]

@@ -374,3 +374,51 @@ def test_it_refuses_notification_routes_to_anonymous_and_non_admins(
     assert anonymous.status_code == 401
     # Lists and creation: 403 (charlie administers no organization); a channel: 404, as if missing.
     assert charlie.status_code == (404 if "<str:channel>" in pattern else 403), charlie.content
+
+
+# --- audit streams (config/urls.py): org admins only; charlie is a member of acme-org (403),
+# mallory belongs to another organization (404, as if acme-org did not exist) -----------------------
+AUDIT_STREAM = "00000000-0000-4000-8000-000000000002"
+AS = "organizations/<str:organization>/audit-streams/"
+AS_PATH = "organizations/acme-org/audit-streams/"
+AUDIT_STREAM_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", AS, AS_PATH, None),
+    ("post", AS, AS_PATH, {"kind": "webhook", "name": "x", "config": {"url": "https://siem.example.com/"}}),
+    ("get", AS + "<str:stream>/", f"{AS_PATH}{AUDIT_STREAM}/", None),
+    ("patch", AS + "<str:stream>/", f"{AS_PATH}{AUDIT_STREAM}/", {"name": "x"}),
+    ("delete", AS + "<str:stream>/", f"{AS_PATH}{AUDIT_STREAM}/", None),
+    ("post", AS + "<str:stream>/test/", f"{AS_PATH}{AUDIT_STREAM}/test/", {}),
+    ("post", AS + "<str:stream>/pause/", f"{AS_PATH}{AUDIT_STREAM}/pause/", {}),
+    ("post", AS + "<str:stream>/resume/", f"{AS_PATH}{AUDIT_STREAM}/resume/", {}),
+    ("post", AS + "<str:stream>/replay/", f"{AS_PATH}{AUDIT_STREAM}/replay/", {"fromEventId": 1}),
+    ("get", AS + "<str:stream>/parked/", f"{AS_PATH}{AUDIT_STREAM}/parked/", None),
+]  # fmt: skip
+AUDIT_STREAM_KIND_ROUTES = [("get", "audit-stream-kinds/", "audit-stream-kinds/", None)]
+
+
+def test_it_covers_every_audit_stream_route() -> None:
+    from tests.audit.streams.management.routes import audit_stream_api_routes
+
+    assert audit_stream_api_routes() == {
+        (method, pattern) for method, pattern, _, _ in AUDIT_STREAM_ROUTES + AUDIT_STREAM_KIND_ROUTES
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), AUDIT_STREAM_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in AUDIT_STREAM_ROUTES]
+)
+def test_it_refuses_audit_stream_routes_to_anonymous_members_and_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    anonymous = _call(api(), method, path, body)
+    charlie = _call(api(seeded.charlie), method, path, body)
+    mallory = _call(api(seeded.mallory), method, path, body)
+
+    assert anonymous.status_code == 401
+    assert charlie.status_code == 403 and error_of(charlie)["code"] == "permission_denied", charlie.content
+    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+
+
+def test_it_lists_audit_stream_kinds_to_any_signed_in_caller_only(seeded: Any, api: Any) -> None:
+    assert api().get("/api/v1/audit-stream-kinds/").status_code == 401
+    assert api(seeded.charlie).get("/api/v1/audit-stream-kinds/").status_code == 200

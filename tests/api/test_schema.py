@@ -54,6 +54,10 @@ def test_it_documents_every_route_and_method(schema: dict[str, Any]) -> None:
     from tests.notifications.routes import notification_api_routes
 
     expected |= {(method, _openapi_path(pattern)) for method, pattern in notification_api_routes()}
+    # Audit streams live in the audit.streams app (config/urls.py too).
+    from tests.audit.streams.management.routes import audit_stream_api_routes
+
+    expected |= {(method, _openapi_path(pattern)) for method, pattern in audit_stream_api_routes()}
 
     documented = {
         (method, path)
