@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Max, QuerySet
 from django.utils import timezone
@@ -158,8 +159,8 @@ def parked_events(stream: AuditStream, *, limit: int = 200) -> list[ParkedEventR
     """The stream's parked events, oldest event first (at most *limit*). ``action`` is empty when
     the event itself was purged since."""
     parked = list(ParkedAuditEvent.objects.filter(stream=stream).order_by("event_id")[:limit])
-    events = {
-        row["id"]: row
+    events: dict[int, dict[str, Any]] = {
+        row["id"]: dict(row)
         for row in AuditEvent.objects.filter(
             id__in=[item.event_id for item in parked], organization_id=stream.organization_id
         ).values("id", "action", "occurred_at")

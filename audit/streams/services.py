@@ -149,9 +149,9 @@ def _send_test(kind: StreamKind, ctx: StreamContext, secrets: list[str]) -> tupl
     except outbound.OutboundRefused as refusal:
         return False, stream_scrub(str(refusal), secrets)
     except Exception as exc:  # never let SDK text (which may hold a URL with a key) escape
-        refusal = outbound.refusal_in(exc)
-        if refusal is not None:
-            return False, stream_scrub(str(refusal), secrets)
+        cause = outbound.refusal_in(exc)
+        if cause is not None:
+            return False, stream_scrub(str(cause), secrets)
         return False, f"the test failed ({type(exc).__name__})"
     return True, "test event accepted"
 

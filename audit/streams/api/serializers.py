@@ -177,12 +177,14 @@ class ParkedEventListSerializer(serializers.Serializer):
     parked = ParkedEventSerializer(many=True)
 
 
+# DRF's metaclass takes declared fields off the class, so names such as ``label``, ``required`` and
+# ``fields`` do not shadow the Field/Serializer attributes at run time (mypy cannot know).
 class KindFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
     group = serializers.ChoiceField(choices=["config", "credentials"], help_text="Where the value goes")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     secret = serializers.BooleanField(help_text="Write-only: sealed at rest, never returned")
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
     input = serializers.CharField(help_text="text, url, password, choice, bool, int, textarea, email")
     choices = serializers.ListField(child=serializers.CharField())
     help = serializers.CharField()
@@ -192,9 +194,9 @@ class KindFieldSerializer(serializers.Serializer):
 
 class KindSerializer(serializers.Serializer):
     kind = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     description = serializers.CharField()
-    fields = KindFieldSerializer(many=True)
+    fields = KindFieldSerializer(many=True)  # type: ignore[assignment]
 
 
 class KindListSerializer(serializers.Serializer):

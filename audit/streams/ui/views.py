@@ -171,11 +171,11 @@ def _after_action(
     request: HttpRequest, organization: Organization, stream: AuditStream | None, notice: str, *, ok: bool = True
 ) -> HttpResponse:
     """From the list (htmx): the streams table with a notice. From the stream's page: that page."""
-    message = {"notice": notice} if ok else {"error": notice}
+    success, failure = (notice, "") if ok else ("", notice)
     if is_htmx(request) or stream is None or request.POST.get("from") != "detail":
-        return _page(request, organization, partial="streams_section", **message)
+        return _page(request, organization, partial="streams_section", notice=success, error=failure)
     stream.refresh_from_db()
-    return _detail(request, organization, stream, **message)
+    return _detail(request, organization, stream, notice=success, error=failure)
 
 
 @require_POST
