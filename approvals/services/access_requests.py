@@ -46,6 +46,7 @@ from approvals.selectors.access_requests import (
 )
 from approvals.selectors.policies import policy_approver_ids, policy_bypasser_ids, policy_people
 from audit.models import ActorType, Outcome
+from audit.noise import audit_denial_record
 from audit.services import AuditActor, audit_record
 from secrets_app.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from secrets_app.models import Environment, Project, TemporaryAccessGrant
@@ -102,11 +103,10 @@ def _actor(principal: Principal, project: Project) -> AuditActor:
 
 
 def _deny(principal: Principal, request: AccessRequest, requested: str, message: str) -> PermissionDenied:
-    """Record the refusal as ``permission.denied`` (ids only) and return the error to raise."""
-    audit_record(
-        action="permission.denied",
+    """Record the refusal as ``permission.denied`` (ids only; repeats within the denial window are
+    counted and summarised, audit/noise.py) and return the error to raise."""
+    audit_denial_record(
         actor=_actor(principal, request.project),
-        outcome=Outcome.DENY,
         organization_id=request.project.organization_id,
         project_id=request.project_id,
         environment=request.environment.slug,
