@@ -109,7 +109,7 @@ def stream_deliver(*, stream_id: int, max_batches: int | None = None, ignore_bac
     report = DeliveryReport(stream_id=stream_id)
     token = secrets.token_hex(16)
     if not _claim(stream_id, token, ignore_backoff=ignore_backoff):
-        report.outcome = _why_not_claimed(stream_id, ignore_backoff=ignore_backoff)
+        report.outcome = _why_not_claimed(stream_id, report, ignore_backoff=ignore_backoff)
         return report
     try:
         _run(stream_id, token, report, max_batches or settings.STRONGROOM_AUDIT_STREAM_BATCHES_PER_RUN)
@@ -133,10 +133,12 @@ def _claim(stream_id: int, token: str, *, ignore_backoff: bool) -> bool:
     return query.update(claimed_until=_lease_until(), claim_token=token, enqueued_at=None) == 1
 
 
-def _why_not_claimed(stream_id: int, *, ignore_backoff: bool) -> str:
+def _why_not_claimed(stream_id: int, report: DeliveryReport, *, ignore_backoff: bool) -> str:
     stream = AuditStream.objects.filter(pk=stream_id).first()
     if stream is None:
         return DeliveryOutcome.MISSING
+    report.cursor = stream.cursor_event_id
+    report.retry_at = stream.next_attempt_at
     if stream.state != StreamState.ACTIVE:
         return DeliveryOutcome.PAUSED
     if not ignore_backoff and stream.next_attempt_at and stream.next_attempt_at > timezone.now():

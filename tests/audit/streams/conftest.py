@@ -1,0 +1,5 @@
+"""Audit stream tests: the delivery engine's fixtures (``engine_support``) for every test here."""
+
+from __future__ import annotations
+
+from tests.audit.streams.engine_support import org_admin, other_org, receiver, stream_org  # noqa: F401

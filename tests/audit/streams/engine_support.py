@@ -1,0 +1,253 @@
+"""Helpers for the delivery engine's tests (tests/audit/streams/test_delivery*.py)::
+
+    from tests.audit.streams.engine_support import org_admin, other_org, receiver, stream_org  # noqa: F401
+
+- ``receiver``: a :class:`Receiver`, an HTTP endpoint on 127.0.0.1 that the ``webhook`` kind posts
+  to, with the faults the engine must survive: ``down()``/``up()`` (connections refused, same
+  port), ``fail_next(status, retry_after=, body=)``, ``refuse_event(id, status)`` (a batch holding
+  that event is refused), ``on_batch(callback)`` (runs while a batch is at the receiver, before it
+  answers) and ``delay`` (seconds per request). It records every accepted batch; ``event_ids()``
+  flattens them in arrival order.
+- ``stream_org`` / ``other_org``: organizations; ``org_admin``: an admin of ``stream_org``.
+- ``make_stream(org, receiver)``: a webhook stream to the receiver, starting after the newest event.
+- ``record(org, n)``: n events through ``audit_record`` (ids returned); ``seal()`` seals everything.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Max
+
+from audit.models import AuditEvent
+from audit.sealing import audit_seal_pending
+from audit.services import SYSTEM_ACTOR, audit_record
+from audit.streams.credentials import stream_seal_credentials
+from audit.streams.delivery import DeliveryOutcome, stream_deliver
+from audit.streams.models import AuditStream
+
+SIGNING_SECRET = "whsec-engine-test-7d1f0c2a9b"
+
+
+class Receiver:
+    """A webhook endpoint with injectable faults (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.secret = SIGNING_SECRET
+        self.delay = 0.0
+        self._batches: list[list[dict[str, Any]]] = []
+        self._heads: list[dict[str, Any] | None] = []
+        self._failures: list[tuple[int, float | None, str]] = []
+        self._refused: dict[int, int] = {}
+        self._on_batch: Callable[[list[dict[str, Any]]], Any] | None = None
+        self._lock = threading.Lock()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/hooks/strongroom"
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.up()
+
+    # --- faults -------------------------------------------------------------------------------
+    def down(self) -> None:
+        """Stop listening: connections are refused until ``up()``."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def up(self) -> None:
+        if self._server is not None:
+            return
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def fail_next(self, status: int = 500, *, retry_after: float | None = None, body: str = "", count: int = 1) -> None:
+        with self._lock:
+            self._failures.extend([(status, retry_after, body)] * count)
+
+    def refuse_event(self, event_id: int, *, status: int = 413) -> None:
+        self._refused[event_id] = status
+
+    def on_batch(self, callback: Callable[[list[dict[str, Any]]], Any] | None) -> None:
+        self._on_batch = callback
+
+    def stop(self) -> None:
+        self.down()
+
+    # --- what arrived ---------------------------------------------------------------------------
+    def batches(self) -> list[list[dict[str, Any]]]:
+        with self._lock:
+            return [list(batch) for batch in self._batches]
+
+    def event_ids(self) -> list[int]:
+        return [int(event["id"]) for batch in self.batches() for event in batch]
+
+    def heads(self) -> list[dict[str, Any] | None]:
+        with self._lock:
+            return list(self._heads)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: str = "", headers: dict[str, str] | None = None) -> None:
+                raw = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(raw)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_POST(self) -> None:  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                events, head = _parse(raw, dict(self.headers))
+                with receiver._lock:
+                    failure = receiver._failures.pop(0) if receiver._failures else None
+                if failure is not None:
+                    status, retry_after, body = failure
+                    headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+                    self._answer(status, body or "unavailable", headers)
+                    return
+                refused = [receiver._refused[int(e["id"])] for e in events if int(e.get("id", 0)) in receiver._refused]
+                if refused:
+                    self._answer(refused[0], "payload refused")
+                    return
+                if receiver._on_batch is not None:
+                    try:
+                        receiver._on_batch(events)
+                    finally:
+                        connection.close()  # this request thread's own connection, if the callback used one
+                with receiver._lock:
+                    receiver._batches.append(events)
+                    receiver._heads.append(head)
+                self._answer(200, "{}", {"Content-Type": "application/json"})
+
+        return Handler
+
+
+def _parse(raw: bytes, headers: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The events of one webhook batch and the chain head it carries (body or header)."""
+    document = json.loads(raw or b"[]")
+    head: dict[str, Any] | None = None
+    if isinstance(document, dict):
+        events = document.get("events") or []
+        head = document.get("chain_head") or document.get("chainHead") or document.get("head")
+    else:
+        events = document
+    if head is None:
+        for name, value in headers.items():
+            if name.lower() in ("x-strongroom-chain-head", "x-strongroom-head"):
+                sequence, _, block_hash = value.partition(":")
+                head = {"sequence": int(sequence), "block_hash": block_hash}
+    return [event for event in events if isinstance(event, dict)], head
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    endpoint = Receiver()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
+@pytest.fixture
+def stream_org(db: None) -> Any:
+    from secrets_app.services.projects import organization_get_or_create
+
+    return organization_get_or_create(slug="stream-org", name="Streaming Org")
+
+
+@pytest.fixture
+def other_org(db: None) -> Any:
+    from secrets_app.services.projects import organization_get_or_create
+
+    return organization_get_or_create(slug="other-org", name="Other Org")
+
+
+@pytest.fixture
+def org_admin(stream_org: Any) -> Any:
+    from secrets_app.models import OrgRole
+    from secrets_app.principals import Principal
+    from secrets_app.services.users import user_create
+
+    user = user_create(
+        email="alice@example.com",
+        password="correct-horse-battery-staple",
+        organization=stream_org,
+        org_role=OrgRole.ADMIN,
+    )
+    return Principal.for_user(user)
+
+
+def make_stream(organization: Any, receiver: Receiver, *, name: str = "siem", **fields: Any) -> AuditStream:
+    """A webhook stream to *receiver* whose cursor starts after the newest event (as "start at the
+    end" does), so a test sees only the events it writes."""
+    stream = AuditStream(
+        organization=organization,
+        name=name,
+        kind="webhook",
+        config={"url": receiver.url},
+        credential_names=["secret"],
+        cursor_event_id=AuditEvent.objects.aggregate(top=Max("id"))["top"] or 0,
+        **fields,
+    )
+    stream.credentials_ciphertext = stream_seal_credentials(stream, {"secret": receiver.secret})
+    stream.save()
+    return stream
+
+
+def record(organization: Any, count: int, *, action: str = "secret.value_read") -> list[int]:
+    """Write *count* events of *organization* (None: instance events) the way requests do."""
+    organization_id = organization.pk if organization is not None else None
+    return [
+        audit_record(action=action, actor=SYSTEM_ACTOR, organization_id=organization_id, metadata={"n": n}).pk
+        for n in range(count)
+    ]
+
+
+def seal() -> int:
+    return audit_seal_pending(delay_seconds=0)
+
+
+def org_events(organization: Any) -> list[int]:
+    return list(AuditEvent.objects.filter(organization_id=organization.pk).order_by("id").values_list("id", flat=True))
+
+
+def actions_of(organization: Any, prefix: str) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(organization_id=organization.pk, action__startswith=prefix)
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+
+
+def deliver_until_caught_up(stream: AuditStream, *, rounds: int = 50) -> None:
+    """Seal and deliver until the stream holds everything sealed (its own events included)."""
+    for _ in range(rounds):
+        seal()
+        report = stream_deliver(stream_id=stream.pk, ignore_backoff=True)
+        if report.outcome == DeliveryOutcome.CAUGHT_UP and report.delivered == 0:
+            return
+        assert report.outcome in (DeliveryOutcome.CAUGHT_UP, DeliveryOutcome.MORE), report
+    raise AssertionError("the stream did not catch up")
