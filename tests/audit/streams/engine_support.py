@@ -3,7 +3,7 @@
     from tests.audit.streams.engine_support import org_admin, other_org, receiver, stream_org  # noqa: F401
 
 - ``receiver``: a :class:`Receiver`, an HTTP endpoint on 127.0.0.1 that the ``webhook`` kind posts
-  to, with the faults the engine must survive: ``down()``/``up()`` (connections refused, same
+  to (it checks the HMAC signature, 401 otherwise), with the faults the engine must survive: ``down()``/``up()`` (connections refused, same
   port), ``fail_next(status, retry_after=, body=)``, ``refuse_event(id, status)`` (a batch holding
   that event is refused), ``on_batch(callback)`` (runs while a batch is at the receiver, before it
   answers) and ``delay`` (seconds per request). It records every accepted batch; ``event_ids()``
@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import socket
 import threading
@@ -120,6 +121,9 @@ class Receiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if receiver.delay:
                     time.sleep(receiver.delay)
+                if not _signed(receiver, raw, dict(self.headers)):
+                    self._answer(401, "bad signature")
+                    return
                 events, head = _parse(raw, dict(self.headers))
                 with receiver._lock:
                     failure = receiver._failures.pop(0) if receiver._failures else None
@@ -146,24 +150,29 @@ class Receiver:
 
 
 def _parse(raw: bytes, headers: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The events of one webhook batch and the chain head it carries (body or header)."""
-    document = json.loads(raw or b"[]")
-    head: dict[str, Any] | None = None
-    if isinstance(document, dict):
-        events = document.get("events") or []
-        head = document.get("chain_head") or document.get("chainHead") or document.get("head")
-    else:
-        events = document
-    if head is None:
-        for name, value in headers.items():
-            if name.lower() in ("x-strongroom-chain-head", "x-strongroom-head"):
-                sequence, _, block_hash = value.partition(":")
-                head = {"sequence": int(sequence), "block_hash": block_hash}
+    """The events of one webhook batch (a JSON array) and the chain head its headers carry."""
+    events = json.loads(raw or b"[]")
+    lowered = {name.lower(): value for name, value in headers.items()}
+    head = None
+    if "x-strongroom-chain-head" in lowered:
+        head = {
+            "sequence": int(lowered["x-strongroom-chain-sequence"]),
+            "block_hash": lowered["x-strongroom-chain-head"],
+        }
     return [event for event in events if isinstance(event, dict)], head
 
 
+def _signed(receiver: Receiver, raw: bytes, headers: dict[str, str]) -> bool:
+    from audit.streams.kinds.webhook.kind import webhook_signature
+
+    lowered = {name.lower(): value for name, value in headers.items()}
+    expected = webhook_signature(receiver.secret, lowered.get("x-strongroom-timestamp", ""), raw)
+    return hmac.compare_digest(expected, lowered.get("x-strongroom-signature", ""))
+
+
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(settings: Any) -> Iterator[Receiver]:
+    settings.STRONGROOM_OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]  # the receiver is local plain http
     endpoint = Receiver()
     try:
         yield endpoint
@@ -208,11 +217,11 @@ def make_stream(organization: Any, receiver: Receiver, *, name: str = "siem", **
         name=name,
         kind="webhook",
         config={"url": receiver.url},
-        credential_names=["secret"],
+        credential_names=["signing_secret"],
         cursor_event_id=AuditEvent.objects.aggregate(top=Max("id"))["top"] or 0,
         **fields,
     )
-    stream.credentials_ciphertext = stream_seal_credentials(stream, {"secret": receiver.secret})
+    stream.credentials_ciphertext = stream_seal_credentials(stream, {"signing_secret": receiver.secret})
     stream.save()
     return stream
 

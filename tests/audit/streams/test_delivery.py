@@ -3,7 +3,6 @@ replay, errors without secrets. Faults at reduced sizes (the 5,000-event runs ar
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import timedelta
 from typing import Any
@@ -357,36 +356,3 @@ def _in_own_thread(work: Any) -> Any:
     if errors:
         raise errors[0]
     return result[0]
-
-
-# --- TEMPORARY until the webhook kind lands -------------------------------------------------------
-import requests as _requests  # noqa: E402
-
-from audit.streams import delivery as _delivery  # noqa: E402
-from audit.streams.base import StreamKind, StreamRejected, StreamUnavailable  # noqa: E402
-
-
-class _ScratchWebhook(StreamKind):
-    kind = "webhook"
-
-    def send(self, ctx: Any, events: Any, *, head: Any) -> None:
-        body = {"events": list(events), "chain_head": head.__dict__ if head else None}
-        try:
-            response = _requests.post(ctx.config["url"], data=json.dumps(body, default=str), timeout=10)
-        except _requests.RequestException as exc:
-            raise StreamUnavailable(f"connection failed ({type(exc).__name__})") from None
-        if response.status_code < 300:
-            return
-        retry = response.headers.get("Retry-After")
-        if response.status_code in (401, 403, 408, 429) or response.status_code >= 500:
-            raise StreamUnavailable(
-                f"HTTP {response.status_code}: {response.text[:100]}",
-                status=response.status_code,
-                retry_after=float(retry) if retry else None,
-            )
-        raise StreamRejected(f"HTTP {response.status_code}", status=response.status_code)
-
-
-@pytest.fixture(autouse=True)
-def _scratch_webhook(monkeypatch: Any) -> None:
-    monkeypatch.setattr(_delivery, "stream_kind", lambda kind: _ScratchWebhook())
