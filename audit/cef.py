@@ -100,3 +100,19 @@ def cef_line(row: dict[str, Any], *, version: str) -> str:
     ]
     ext = " ".join(f"{key}={cef_escape_extension(value)}" for key, value in extension if value not in (None, ""))
     return "|".join(cef_escape_header(field) if i else field for i, field in enumerate(header)) + "|" + ext
+
+
+def cef_stream_test_line(event: dict[str, Any], *, version: str) -> str:
+    """One CEF line for an audit stream's test event (``{"type": "strongroom.stream_test",
+    "organization_id", "sent_at", ...}``): signature id ``strongroom.stream_test``, severity 1."""
+    sent = datetime.fromisoformat(event["sent_at"])
+    details = {key: value for key, value in event.items() if key not in ("type", "organization_id", "sent_at")}
+    extension: list[tuple[str, Any]] = [
+        ("rt", int(sent.timestamp() * 1000)),
+        ("cn1", event.get("organization_id")),
+        ("cn1Label", "organizationId"),
+        ("msg", json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=True)),
+    ]
+    header = ["CEF:0", "Strongroom", "Strongroom", version, event["type"], "Strongroom stream test", "1"]
+    ext = " ".join(f"{key}={cef_escape_extension(value)}" for key, value in extension if value not in (None, ""))
+    return "|".join(cef_escape_header(field) if i else field for i, field in enumerate(header)) + "|" + ext

@@ -1,0 +1,1 @@
+"""Datadog Logs intake v2: a JSON array of logs (``kind.py``, docs/audit-streams.md)."""

@@ -1,0 +1,1 @@
+"""Splunk HTTP Event Collector: concatenated event envelopes (``kind.py``, docs/audit-streams.md)."""

@@ -1,0 +1,1 @@
+"""Generic HTTPS webhook: a signed JSON array per batch (``kind.py``, docs/audit-streams.md)."""
