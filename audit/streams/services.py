@@ -376,8 +376,9 @@ def stream_replay(
     so they are tried again. The destination receives duplicates of what it had (each event
     carries its id for de-duplication).
 
-    Replay only moves back: a point after the stream's position is refused (moving forward would
-    skip events). A point with no event at or after it leaves the cursor where it is."""
+    Replay only moves back: a point after the stream's position is refused when events lie in
+    between (moving forward would skip them). A point with no event at or after it, or none
+    between the position and it, leaves the cursor where it is."""
     streams_admin_require(principal, stream.organization)
     if (from_event_id is None) == (since is None):
         raise ValidationFailed("fromEventId", "give either fromEventId or since")
@@ -396,6 +397,11 @@ def stream_replay(
     with transaction.atomic():
         locked = AuditStream.objects.select_for_update().get(pk=stream.pk)
         new_cursor = int(first) - 1 if first is not None else locked.cursor_event_id
+        if (
+            new_cursor > locked.cursor_event_id
+            and not events.filter(id__gt=locked.cursor_event_id, id__lte=new_cursor).exists()
+        ):
+            new_cursor = locked.cursor_event_id  # nothing lies in between: the stream is there already
         if new_cursor > locked.cursor_event_id:
             raise ValidationFailed(
                 field,

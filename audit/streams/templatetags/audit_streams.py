@@ -31,7 +31,7 @@ def audit_streams_nav(context: dict[str, Any], organization: Any) -> dict[str, A
 
 @register.filter
 def lag_duration(seconds: Any) -> str:
-    """``0`` → "0 s", ``75`` → "1 min 15 s", ``7260`` → "2 h 1 min", ``200000`` → "2 d 7 h"."""
+    """``0`` → "0 s", ``75`` → "1 min 15 s", ``900`` → "15 min", ``7260`` → "2 h 1 min", ``200000`` → "2 d 7 h"."""
     try:
         total = max(0, int(seconds))
     except (TypeError, ValueError):
@@ -44,5 +44,5 @@ def lag_duration(seconds: Any) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     if minutes:
-        return f"{minutes} min {secs} s"
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     return f"{secs} s"

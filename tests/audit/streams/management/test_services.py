@@ -291,6 +291,8 @@ def test_replay_refuses_to_move_forward_and_needs_exactly_one_point(cast: Any, a
     assert list(neither.value.fields) == ["fromEventId"] == list(both.value.fields)
     assert list(naive.value.fields) == ["since"]
     assert AuditStream.objects.get(pk=stream.pk).cursor_event_id == 0
+    # From the stream's own position (nothing in between): accepted, and the cursor stays.
+    assert stream_replay(principal=alice, stream=stream, from_event_id=1).cursor_event_id == 0
 
 
 def test_send_test_event_records_the_outcome_and_scrubs_credentials_from_the_reason(
