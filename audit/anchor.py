@@ -105,12 +105,13 @@ def audit_anchor_record_head() -> AnchorLine | None:
         wanted = Q()
         for chain, top in tops:
             wanted |= Q(chain=chain, sequence=top)
-        heads = {
-            str(chain): [sequence, block_hash]
+        entries = [
+            AnchorEntry(chain=chain, sequence=sequence, block_hash=block_hash, line=0)
             for chain, sequence, block_hash in AuditBlock.objects.filter(wanted)
             .order_by("chain")
             .values_list("chain", "sequence", "block_hash")
-        }
+        ]
+        heads = {str(entry.chain): [entry.sequence, entry.block_hash] for entry in entries}
         record = {
             "heads": heads,
             "recorded_at": timezone.now().isoformat(timespec="seconds"),
@@ -118,10 +119,7 @@ def audit_anchor_record_head() -> AnchorLine | None:
         }
         os.write(fd, (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("ascii"))
         os.fsync(fd)
-        return AnchorLine(
-            sealed_through=newest,
-            heads=tuple(AnchorEntry(int(c), h[0], h[1], 0) for c, h in heads.items()),
-        )
+        return AnchorLine(sealed_through=newest, heads=tuple(entries))
     finally:
         os.close(fd)  # releases the lock
 
@@ -174,7 +172,12 @@ def _parse(text: str, line: int) -> AnchorLine:
         if not isinstance(chain, str) or not chain.isdigit() or not isinstance(head, list) or len(head) != 2:
             raise malformed
         sequence, block_hash = head
-        if type(sequence) is not int or sequence < 1 or not isinstance(block_hash, str) or not _HEX64.fullmatch(block_hash):
+        if (
+            type(sequence) is not int
+            or sequence < 1
+            or not isinstance(block_hash, str)
+            or not _HEX64.fullmatch(block_hash)
+        ):
             raise malformed
         entries.append(AnchorEntry(chain=int(chain), sequence=sequence, block_hash=block_hash, line=line))
     return AnchorLine(sealed_through=through, heads=tuple(entries))

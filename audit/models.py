@@ -44,6 +44,9 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # One organization's events in id order: its chain, its streams' next batch, its lag and
+        # retention all read by (organization, id).
+        indexes = [models.Index(fields=["organization_id", "id"], name="audit_event_org_id")]
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.pk} {self.action} {self.outcome}>"
@@ -102,6 +105,4 @@ class AuditPurge(models.Model):
 
     class Meta:
         ordering = ["chain", "through_sequence"]
-        constraints = [
-            models.UniqueConstraint(fields=["chain", "through_sequence"], name="audit_purge_chain_sequence")
-        ]
+        constraints = [models.UniqueConstraint(fields=["chain", "through_sequence"], name="audit_purge_chain_sequence")]

@@ -51,11 +51,9 @@ def audit_purge_chain(
         after_sequence = done.through_sequence if done else 0
         # The first event of the chain that is young enough to keep: every block ending before it
         # holds only older events (ids below the first young one), whatever order they committed in.
-        keep_from = (
-            AuditEvent.objects.filter(_chain_events(chain), occurred_at__gte=older_than).aggregate(first=Min("id"))[
-                "first"
-            ]
-        )
+        keep_from = AuditEvent.objects.filter(_chain_events(chain), occurred_at__gte=older_than).aggregate(
+            first=Min("id")
+        )["first"]
         blocks = AuditBlock.objects.filter(chain=chain, sequence__gt=after_sequence)
         if keep_from is not None:
             blocks = blocks.filter(last_event_id__lt=keep_from)

@@ -114,7 +114,9 @@ def _seal_next_block(*, delay: timedelta, max_rows: int) -> int:
         logger.info("audit sealing: lost the race for the next blocks; another sealer has them")
         return 0
     count = sum(len(rows) for rows in by_chain.values())
-    logger.info("audit sealing: sealed events %s..%s (%s rows) into %s chain(s)", after_id + 1, through, count, len(blocks))
+    logger.info(
+        "audit sealing: sealed events %s..%s (%s rows) into %s chain(s)", after_id + 1, through, count, len(blocks)
+    )
     return count
 
 

@@ -288,7 +288,9 @@ def _block_entries(block: AuditBlock, *, lower: int) -> list[tuple[int, str]]:
         entries.append((event_id, row_hash))
         previous_id = event_id
     if entries[0][0] != block.first_event_id or entries[-1][0] != block.last_event_id:
-        raise _ChainBroken(f"chain {block.chain} block {block.sequence}: event range does not match its row list (block modified)")
+        raise _ChainBroken(
+            f"chain {block.chain} block {block.sequence}: event range does not match its row list (block modified)"
+        )
     return entries
 
 

@@ -71,12 +71,18 @@ def verify(lines: Any) -> tuple[bool, str]:
             row[f"block_{name}"] for name in ("hash", "first_event_id", "last_event_id", "previous_hash", "row_count")
         )
         if block["header"] is not None and block["header"] != header:
-            return False, f"line {number}: event {row['id']} disagrees with other rows about chain {key[0]} block {sequence}"
+            return (
+                False,
+                f"line {number}: event {row['id']} disagrees with other rows about chain {key[0]} block {sequence}",
+            )
         block["header"] = header
         block["rows"].append((row["id"], row["row_hash"]))
     complete: dict[int, list[tuple[int, str]]] = {}  # chain -> [(sequence, hash)] of complete blocks
     for chain, sequence in sorted(blocks):
-        (hashed, first, last, previous, count), rows = blocks[chain, sequence]["header"], blocks[chain, sequence]["rows"]
+        (hashed, first, last, previous, count), rows = (
+            blocks[chain, sequence]["header"],
+            blocks[chain, sequence]["rows"],
+        )
         where = f"chain {chain} block {sequence}"
         if len(rows) != count:
             continue
@@ -90,7 +96,9 @@ def verify(lines: Any) -> tuple[bool, str]:
             return False, f"{where}: block_previous_hash is not the hash of block {sequence - 1}"
         done.append((sequence, hashed))
     count = sum(len(done) for done in complete.values())
-    heads = "".join(f", chain {chain} newest block {done[-1][0]} {done[-1][1]}" for chain, done in sorted(complete.items()))
+    heads = "".join(
+        f", chain {chain} newest block {done[-1][0]} {done[-1][1]}" for chain, done in sorted(complete.items())
+    )
     return True, f"OK: {rows_checked} rows, {count} complete blocks verified{heads}"
 
 

@@ -259,7 +259,9 @@ def test_D4_verify_detects_an_edited_anchor(record_event: RecordEvent) -> None:
     result = audit_verify()
 
     assert not result.ok
-    assert result.first_broken is not None and result.first_broken.startswith("chain 1 block 1: hash differs from the anchor")
+    assert result.first_broken is not None and result.first_broken.startswith(
+        "chain 1 block 1: hash differs from the anchor"
+    )
 
 
 @pytest.mark.django_db

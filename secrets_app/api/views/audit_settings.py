@@ -52,5 +52,7 @@ class AuditSettingsApi(ApiView):
         org = organization_get_for_principal(self.principal, organization)
         data = self.parse(AuditSettingsSerializer, request.data)
         return Response(
-            _shape(audit_retention_set(principal=self.principal, organization=org, retention_days=data["retentionDays"]))
+            _shape(
+                audit_retention_set(principal=self.principal, organization=org, retention_days=data["retentionDays"])
+            )
         )
