@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_POST
 
-from secrets_app.errors import ValidationFailed
+from secrets_app.errors import DomainError, ValidationFailed
 from secrets_app.models import Organization
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.audit_export import (
@@ -20,6 +21,7 @@ from secrets_app.selectors.audit_export import (
 )
 from secrets_app.selectors.audit_log import project_audit_actions, project_audit_page
 from secrets_app.selectors.projects import environment_list
+from secrets_app.services.audit_settings import audit_retention_set
 from secrets_app.ui.forms import AuditExportForm, AuditFilterForm, OrganizationAuditFilterForm
 from secrets_app.ui.shortcuts import is_htmx, org_view, page_or_partial, principal_of, project_view
 
@@ -100,6 +102,14 @@ def audit_export(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
 def org_audit_log(request: HttpRequest, organization: Organization) -> HttpResponse:
     """The organization's own events (sign-ins, people, identities, connections, channels), or with
     ``scope=all`` every project's too. Org admins only (403 page, audited, for members)."""
+    context, valid, before = _org_audit_context(request, organization)
+    partial = None
+    if is_htmx(request):
+        partial = "more_rows" if before else "results"
+    return page_or_partial(request, ORG_PAGE, context, partial=partial, status=200 if valid else 422)
+
+
+def _org_audit_context(request: HttpRequest, organization: Organization) -> tuple[dict[str, Any], bool, Any]:
     form = OrganizationAuditFilterForm(request.GET or None)
     valid = form.is_valid() if request.GET else True
     cleaned = form.cleaned_data if valid and request.GET else {}
@@ -126,11 +136,9 @@ def org_audit_log(request: HttpRequest, organization: Organization) -> HttpRespo
         "next_cursor": next_cursor,
         "scope_all": scope_all,
         "query": _query_without(request, "before"),
+        "retention_days": organization.audit_retention_days,
     }
-    partial = None
-    if is_htmx(request):
-        partial = "more_rows" if before else "results"
-    return page_or_partial(request, ORG_PAGE, context, partial=partial, status=200 if valid else 422)
+    return context, valid, before
 
 
 @require_GET
@@ -147,3 +155,27 @@ def org_audit_export(request: HttpRequest, organization: Organization) -> HttpRe
         export_format=_export_format(request),
     )
     return _streamed(export)
+
+
+@require_POST
+@org_view
+def org_audit_retention(request: HttpRequest, organization: Organization) -> HttpResponse:
+    """Change how long the organization's audit events are kept (org admins; audited)."""
+    raw = request.POST.get("retention_days", "").strip()
+    context: dict[str, Any] = {"organization": organization}
+    if not is_htmx(request):
+        context, _, _ = _org_audit_context(request, organization)
+    context["retention_days"] = raw or organization.audit_retention_days
+    status = 200
+    try:
+        days = int(raw) if raw.isdigit() else raw
+        audit_retention_set(principal=principal_of(request), organization=organization, retention_days=days)
+    except DomainError as exc:
+        context["retention_error"] = exc.message.replace("retentionDays: ", "Days: ")
+        status = exc.status
+    else:
+        context["retention_days"] = organization.audit_retention_days
+        context["retention_notice"] = f"Audit events of {organization.name} are now kept {days} days."
+    if not is_htmx(request) and status == 200:
+        return redirect("ui:org_audit", organization.slug)
+    return page_or_partial(request, ORG_PAGE, context, partial="retention", status=status)

@@ -58,6 +58,7 @@ urlpatterns = [
     ),
     path("org/<slug:org_slug>/sso/", sso.org_sso_page, name="org_sso"),
     path("org/<slug:org_slug>/audit/", audit.org_audit_log, name="org_audit"),
+    path("org/<slug:org_slug>/audit/retention/", audit.org_audit_retention, name="org_audit_retention"),
     path("org/<slug:org_slug>/audit/export/", audit.org_audit_export, name="org_audit_export"),
     path("org/<slug:org_slug>/people/<int:user_id>/access/", groups.person_access_page, name="person_access"),
     path("org/<slug:org_slug>/groups/", groups.groups_page, name="groups"),

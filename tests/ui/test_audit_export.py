@@ -105,3 +105,26 @@ def test_it_shows_people_s_logins_in_their_organization_s_log(login: Any, seeded
     assert "user.logged_in" in html and "bob@example.com" in html and "user.login_failed" in html
     unknown = AuditEvent.objects.get(action="user.login_failed", metadata__username="nobody@example.com")
     assert unknown.organization_id is None  # no organization to show it to: platform-level
+
+
+def test_an_org_admin_changes_retention_on_the_organization_log(login: Any, seeded: Any, olivia: Any) -> None:
+    client = login(olivia)
+
+    page = client.get(ORG_PAGE).content.decode()
+    saved = client.post(ORG_PAGE + "retention/", {"retention_days": "730"}, **HX)
+    refused = client.post(ORG_PAGE + "retention/", {"retention_days": "0"}, **HX)
+
+    assert 'id="retention-days"' in page and 'value="365"' in page
+    assert saved.status_code == 200 and "are now kept 730 days" in saved.content.decode()
+    assert refused.status_code == 400 and "Days: must be a whole number of days from 1 to 36500" in refused.content.decode()
+    seeded.organization.refresh_from_db()
+    assert seeded.organization.audit_retention_days == 730
+    assert AuditEvent.objects.get(action="audit.retention_changed").metadata == {"from_days": 365, "to_days": 730}
+
+
+def test_members_cannot_change_retention(login: Any, seeded: Any) -> None:
+    response = login(seeded.charlie).post(ORG_PAGE + "retention/", {"retention_days": "1"}, **HX)
+
+    assert response.status_code == 403
+    seeded.organization.refresh_from_db()
+    assert seeded.organization.audit_retention_days == 365
