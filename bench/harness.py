@@ -4,7 +4,8 @@ with a load generator in separate processes. Prints one JSON document.
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/strongroom_bench — the
 database is dropped and recreated), BENCH_REDIS_URL (default redis://127.0.0.1:6379/14),
 BENCH_SECONDS per scenario (default 10), BENCH_CONCURRENCY (default 8), BENCH_WORKERS (gunicorn, 4),
-BENCH_SLOW_CLIENTS / BENCH_SLOWLORIS_SECONDS (50 / 60; BENCH_SLOWLORIS=0 skips it).
+BENCH_SLOW_CLIENTS / BENCH_SLOWLORIS_SECONDS (50 / 60; BENCH_SLOWLORIS=0 skips it), BENCH_STREAM_EVENTS /
+BENCH_STREAM_SECONDS (audit stream throughput and lag: 5000 / 30; BENCH_STREAM=0 skips it).
 """
 
 from __future__ import annotations
@@ -221,6 +222,11 @@ def main() -> int:
             from bench import sync_propagation
 
             results["sync"] = sync_propagation.measure(port, token, env)
+        if os.environ.get("BENCH_STREAM", "1") != "0":
+            from bench import stream_delivery
+
+            # Issue 11: audit stream throughput (events/s) and lag p50/p99 under the read load.
+            results["stream"] = stream_delivery.measure(port, token, env)
     finally:
         server.terminate()
         server.wait(timeout=20)
