@@ -110,6 +110,9 @@ def stream_deliver(*, stream_id: int, max_batches: int | None = None, ignore_bac
     token = secrets.token_hex(16)
     if not _claim(stream_id, token, ignore_backoff=ignore_backoff):
         report.outcome = _why_not_claimed(stream_id, report, ignore_backoff=ignore_backoff)
+        # This message found nothing to do: let dispatch queue the stream again when it is due,
+        # instead of waiting for the "queued" mark to go stale.
+        AuditStream.objects.filter(pk=stream_id, enqueued_at__isnull=False).update(enqueued_at=None)
         return report
     try:
         _run(stream_id, token, report, max_batches or settings.STRONGROOM_AUDIT_STREAM_BATCHES_PER_RUN)

@@ -279,6 +279,16 @@ def test_dispatch_queues_each_due_stream_once(stream_org: Any, receiver: Receive
     stream_deliver(stream_id=stream.pk)  # the run clears the mark
     assert streams_due_for_delivery() == []  # caught up
 
+    # A message that finds nothing to claim (backing off, busy) clears the mark as well, so the
+    # stream is queued again as soon as it is due rather than when the mark goes stale.
+    record(stream_org, 1)
+    seal()
+    assert streams_due_for_delivery() == [stream.pk]
+    AuditStream.objects.filter(pk=stream.pk).update(next_attempt_at=timezone.now() + timedelta(seconds=60))
+    assert stream_deliver(stream_id=stream.pk).outcome == DeliveryOutcome.NOT_DUE
+    AuditStream.objects.filter(pk=stream.pk).update(next_attempt_at=None)
+    assert streams_due_for_delivery() == [stream.pk]
+
 
 def test_the_operator_command_drains_a_stream(stream_org: Any, receiver: Receiver, settings: Any) -> None:
     from io import StringIO
