@@ -235,22 +235,43 @@ class AzureMonitorStream(GuardedStreamKind):
         except StreamError:
             raise
         except Exception as exc:
-            raise azure_error(exc) from None
+            raise azure_error(exc, **_hosts(ctx.config)) from None
         finally:
             if session is not None:
                 session.close()
         if failures:
-            errors = [azure_error(failure) for failure in failures]
+            errors = [azure_error(failure, **_hosts(ctx.config)) for failure in failures]
             raise next((error for error in errors if isinstance(error, StreamUnavailable)), errors[0])
 
 
-def azure_error(exc: BaseException) -> StreamError:
-    """Our error for an SDK/transport failure: a status, an error code, the host — never a body."""
+def _hosts(config: Mapping[str, Any]) -> dict[str, str]:
+    names = {}
+    for key, url in (
+        ("authority", config.get("authority_host") or DEFAULT_AUTHORITY),
+        ("endpoint", config.get("endpoint")),
+    ):
+        try:
+            names[key] = outbound.host_of(str(url))[0]
+        except outbound.OutboundRefused:
+            continue
+    return names
+
+
+def azure_error(
+    exc: BaseException, *, authority: str = "Microsoft Entra ID", endpoint: str = "the endpoint"
+) -> StreamError:
+    """Our error for an SDK/transport failure: a status, an error code, the host — never a body.
+    *authority* / *endpoint*: the host names to blame for a connection failure."""
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
     refusal = outbound.refusal_in(exc)
     if refusal is not None:
         return StreamUnavailable(f"Azure Monitor: {refusal}")
+    if isinstance(exc, ClientAuthenticationError) and exc.response is None and exc.__cause__ is not None:
+        # azure-identity wraps a transport failure (authority down, TLS) in this error: not a refusal.
+        return StreamUnavailable(
+            f"Azure Monitor: could not get a token from {authority} ({type(exc.__cause__).__name__})"
+        )
     if isinstance(exc, ClientAuthenticationError):
         status = getattr(exc, "status_code", None)
         status = status if status in (401, 403) else 401
@@ -272,4 +293,4 @@ def azure_error(exc: BaseException) -> StreamError:
                 f"Azure Monitor is unavailable (HTTP {status}){code}", status=status or None, retry_after=retry_after
             )
         return StreamRejected(f"Azure Monitor rejected the batch (HTTP {status}){code}", status=status)
-    return StreamUnavailable(f"Azure Monitor: request failed ({type(exc).__name__})")
+    return StreamUnavailable(f"Azure Monitor: request to {endpoint} failed ({type(exc).__name__})")
