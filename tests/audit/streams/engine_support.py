@@ -2,12 +2,9 @@
 
     from tests.audit.streams.engine_support import org_admin, other_org, receiver, stream_org  # noqa: F401
 
-- ``receiver``: a :class:`Receiver`, an HTTP endpoint on 127.0.0.1 that the ``webhook`` kind posts
-  to (it checks the HMAC signature, 401 otherwise), with the faults the engine must survive: ``down()``/``up()`` (connections refused, same
-  port), ``fail_next(status, retry_after=, body=)``, ``refuse_event(id, status)`` (a batch holding
-  that event is refused), ``on_batch(callback)`` (runs while a batch is at the receiver, before it
-  answers) and ``delay`` (seconds per request). It records every accepted batch; ``event_ids()``
-  flattens them in arrival order.
+- ``receiver``: a :class:`Receiver`: the webhook emulator (``tests/audit/streams/emulators.py``:
+  signature checked, ``fail_next``, ``reject_if``, ``down()``/``up()``) plus ``delay``,
+  ``on_batch(callback)`` and ``event_ids()`` (accepted events' ids in arrival order).
 - ``stream_org`` / ``other_org``: organizations; ``org_admin``: an admin of ``stream_org``.
 - ``make_stream(org, receiver)``: a webhook stream to the receiver, starting after the newest event.
 - ``record(org, n)``: n events through ``audit_record`` (ids returned); ``seal()`` seals everything.
@@ -15,18 +12,14 @@
 
 from __future__ import annotations
 
-import hmac
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,151 +33,47 @@ from audit.services import SYSTEM_ACTOR, audit_record
 from audit.streams.credentials import stream_seal_credentials
 from audit.streams.delivery import DeliveryOutcome, stream_deliver
 from audit.streams.models import AuditStream
+from tests.audit.streams.emulators import Request, Response, WebhookReceiver
 
 SIGNING_SECRET = "whsec-engine-test-7d1f0c2a9b"
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A sender killed mid-request (the worker test) leaves a broken pipe: expected, not news."""
-
-
-class Receiver:
-    """A webhook endpoint with injectable faults (see the module docstring)."""
+class Receiver(WebhookReceiver):
+    """The webhook emulator (signature checked, faults, down/up) plus what the engine's tests need:
+    ``delay`` (seconds before each answer), ``on_batch(callback)`` (runs while an accepted batch is
+    at the receiver, before the answer: a pause or a second run lands mid-batch) and ``event_ids()``."""
 
     def __init__(self) -> None:
-        self.secret = SIGNING_SECRET
+        super().__init__(SIGNING_SECRET)
         self.delay = 0.0
-        self._batches: list[list[dict[str, Any]]] = []
-        self._heads: list[dict[str, Any] | None] = []
-        self._failures: list[tuple[int, float | None, str]] = []
-        self._refused: dict[int, int] = {}
         self._on_batch: Callable[[list[dict[str, Any]]], Any] | None = None
-        self._lock = threading.Lock()
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}/hooks/strongroom"
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.up()
-
-    # --- faults -------------------------------------------------------------------------------
-    def down(self) -> None:
-        """Stop listening: connections are refused until ``up()``."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def up(self) -> None:
-        if self._server is not None:
-            return
-        self._server = _QuietServer(("127.0.0.1", self.port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def fail_next(self, status: int = 500, *, retry_after: float | None = None, body: str = "", count: int = 1) -> None:
-        with self._lock:
-            self._failures.extend([(status, retry_after, body)] * count)
-
-    def refuse_event(self, event_id: int, *, status: int = 413) -> None:
-        self._refused[event_id] = status
 
     def on_batch(self, callback: Callable[[list[dict[str, Any]]], Any] | None) -> None:
         self._on_batch = callback
 
-    def stop(self) -> None:
-        self.down()
-
-    # --- what arrived ---------------------------------------------------------------------------
-    def batches(self) -> list[list[dict[str, Any]]]:
-        with self._lock:
-            return [list(batch) for batch in self._batches]
-
     def event_ids(self) -> list[int]:
-        return [int(event["id"]) for batch in self.batches() for event in batch]
-
-    def heads(self) -> list[dict[str, Any] | None]:
         with self._lock:
-            return list(self._heads)
+            return [int(event["id"]) for event in self.events]
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
+    def handle(self, request: Request) -> Response:
+        if self.delay:
+            time.sleep(self.delay)
+        return super().handle(request)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _answer(self, status: int, body: str = "", headers: dict[str, str] | None = None) -> None:
-                raw = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(raw)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                if not _signed(receiver, raw, dict(self.headers)):
-                    self._answer(401, "bad signature")
-                    return
-                events, head = _parse(raw, dict(self.headers))
-                with receiver._lock:
-                    failure = receiver._failures.pop(0) if receiver._failures else None
-                if failure is not None:
-                    status, retry_after, body = failure
-                    headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
-                    self._answer(status, body or "unavailable", headers)
-                    return
-                refused = [receiver._refused[int(e["id"])] for e in events if int(e.get("id", 0)) in receiver._refused]
-                if refused:
-                    self._answer(refused[0], "payload refused")
-                    return
-                if receiver._on_batch is not None:
-                    try:
-                        receiver._on_batch(events)
-                    finally:
-                        connection.close()  # this request thread's own connection, if the callback used one
-                with receiver._lock:
-                    receiver._batches.append(events)
-                    receiver._heads.append(head)
-                self._answer(200, "{}", {"Content-Type": "application/json"})
-
-        return Handler
-
-
-def _parse(raw: bytes, headers: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The events of one webhook batch (a JSON array) and the chain head its headers carry."""
-    events = json.loads(raw or b"[]")
-    lowered = {name.lower(): value for name, value in headers.items()}
-    head = None
-    if "x-strongroom-chain-head" in lowered:
-        head = {
-            "sequence": int(lowered["x-strongroom-chain-sequence"]),
-            "block_hash": lowered["x-strongroom-chain-head"],
-        }
-    return [event for event in events if isinstance(event, dict)], head
-
-
-def _signed(receiver: Receiver, raw: bytes, headers: dict[str, str]) -> bool:
-    from audit.streams.kinds.webhook.kind import webhook_signature
-
-    lowered = {name.lower(): value for name, value in headers.items()}
-    expected = webhook_signature(receiver.secret, lowered.get("x-strongroom-timestamp", ""), raw)
-    return hmac.compare_digest(expected, lowered.get("x-strongroom-signature", ""))
+    def accepted(self, events: list[dict[str, Any]]) -> Response:
+        if self._on_batch is not None:
+            try:
+                self._on_batch(events)
+            finally:
+                connection.close()  # this request thread's own connection, if the callback used one
+        return super().accepted(events)
 
 
 @pytest.fixture
 def receiver(settings: Any) -> Iterator[Receiver]:
     settings.STRONGROOM_OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]  # the receiver is local plain http
     endpoint = Receiver()
+    endpoint.up()
     try:
         yield endpoint
     finally:

@@ -48,7 +48,7 @@ def test_it_delivers_sealed_events_in_id_order_with_the_chain_head_and_nothing_u
     assert stream.cursor_event_id == audit_sealed_through() >= sealed[-1]
     assert stream.delivered_count == 30 and stream.last_success_at is not None
     # Every batch carries the organization's newest sealed block.
-    head = receiver.heads()[-1]
+    head = receiver.heads[-1]
     assert head is not None and head["sequence"] >= 1 and len(head["block_hash"]) == 64
 
     seal()
@@ -72,7 +72,7 @@ def test_it_batches_within_the_kinds_limits(stream_org: Any, receiver: Receiver,
     ids = record(stream_org, 30)
     seal()
     report = stream_deliver(stream_id=stream.pk)
-    assert [len(batch) for batch in receiver.batches()] == [7, 7, 7, 7, 2]
+    assert [len(batch) for batch in receiver.batches] == [7, 7, 7, 7, 2]
     assert report.batches == 5 and receiver.event_ids() == ids
 
 
@@ -114,7 +114,7 @@ def test_it_honours_retry_after_and_backs_off_with_jitter(stream_org: Any, recei
     record(stream_org, 3)
     seal()
 
-    receiver.fail_next(429, retry_after=120)
+    receiver.fail_next(status=429, retry_after=120)
     before = timezone.now()
     report = stream_deliver(stream_id=stream.pk)
     assert report.outcome == DeliveryOutcome.FAILED
@@ -128,7 +128,7 @@ def test_it_honours_retry_after_and_backs_off_with_jitter(stream_org: Any, recei
     assert receiver.event_ids() == []
     assert stream.pk not in streams_due_for_delivery()
 
-    receiver.fail_next(500)
+    receiver.fail_next(status=500)
     before = timezone.now()
     stream_deliver(stream_id=stream.pk, ignore_backoff=True)
     stream.refresh_from_db()
@@ -155,7 +155,7 @@ def test_a_413_poison_event_is_parked_and_the_other_49_delivered_in_order(stream
     stream = make_stream(stream_org, receiver)
     ids = record(stream_org, 50)
     poison = ids[23]
-    receiver.refuse_event(poison, status=413)
+    receiver.reject_if(lambda event: event["id"] == poison, status=413)
     seal()
 
     report = stream_deliver(stream_id=stream.pk)
@@ -227,7 +227,7 @@ def test_errors_never_hold_a_credential(stream_org: Any, receiver: Receiver) -> 
     record(stream_org, 2)
     seal()
     # A receiver that echoes what it was sent (the signing secret, the URL) in its error answer.
-    receiver.fail_next(500, body=f"bad signature for secret {receiver.secret} at {receiver.url}")
+    receiver.fail_next(status=500, body={"error": f"bad signature for secret {receiver.secret} at {receiver.url}"})
     stream_deliver(stream_id=stream.pk)
     stream.refresh_from_db()
     assert stream.last_error and receiver.secret not in stream.last_error

@@ -28,7 +28,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(stream_org: Any, receiver: Rece
     )
     first = workers.start()
     workers.send("audit.streams.tasks.audit_stream_deliver", stream.pk)
-    wait_until(lambda: len(receiver.batches()) >= 3, timeout=30)
+    wait_until(lambda: len(receiver.batches) >= 3, timeout=30)
     time.sleep(0.05)  # the next batch is at the receiver
     workers.kill(first)
     before_kill = len(set(receiver.event_ids()))
