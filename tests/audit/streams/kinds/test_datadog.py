@@ -44,10 +44,15 @@ def test_the_site_picks_the_intake_host() -> None:
     assert intake_url({}) == "https://http-intake.logs.datadoghq.com/api/v2/logs"
     assert intake_url({"site": "datadoghq.eu"}) == "https://http-intake.logs.datadoghq.eu/api/v2/logs"
     assert intake_url({"site": "ddog-gov.com"}) == "https://http-intake.logs.ddog-gov.com/api/v2/logs"
-    assert intake_url({"site": "us5.datadoghq.com", "url": "https://proxy.example.com/dd"}) == "https://proxy.example.com/dd"
+    assert (
+        intake_url({"site": "us5.datadoghq.com", "url": "https://proxy.example.com/dd"})
+        == "https://proxy.example.com/dd"
+    )
 
 
-def test_an_event_over_one_megabyte_is_rejected_before_datadog_truncates_it(datadog_intake: DatadogIntakeEmulator) -> None:
+def test_an_event_over_one_megabyte_is_rejected_before_datadog_truncates_it(
+    datadog_intake: DatadogIntakeEmulator,
+) -> None:
     huge = export_row(9, metadata={"blob": "x" * 1_100_000})
 
     with pytest.raises(StreamRejected) as rejected:
