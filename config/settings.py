@@ -250,9 +250,10 @@ STRONGROOM_AUDIT_DENIAL_WINDOW_SECONDS = env_int("STRONGROOM_AUDIT_DENIAL_WINDOW
 STRONGROOM_AUDIT_DENIAL_CACHE = "default"
 # Audit streams (docs/audit-streams.md, "Delivery"): after a failed attempt a stream waits a random
 # time up to BACKOFF * 2^(failures-1), at most BACKOFF_MAX (a longer Retry-After wins, up to
-# RETRY_AFTER_MAX). A run holds its stream for LEASE seconds (renewed per batch; a killed worker's
-# stream is picked up again after it), sends at most BATCHES_PER_RUN batches before queueing its
-# successor, and at most BATCH_MAX_EVENTS events per batch (0: the kind's own limit).
+# RETRY_AFTER_MAX). A run holds its stream for LEASE seconds (extended before each send, so keep it
+# above STRONGROOM_AUDIT_STREAM_TIMEOUT; a killed worker's stream is picked up again after it),
+# sends at most BATCHES_PER_RUN batches before queueing its successor, and at most BATCH_MAX_EVENTS
+# events per batch (0: the kind's own limit).
 STRONGROOM_AUDIT_STREAM_BACKOFF_SECONDS = env_int("STRONGROOM_AUDIT_STREAM_BACKOFF_SECONDS", 5)
 STRONGROOM_AUDIT_STREAM_BACKOFF_MAX_SECONDS = env_int("STRONGROOM_AUDIT_STREAM_BACKOFF_MAX_SECONDS", 600)
 STRONGROOM_AUDIT_STREAM_RETRY_AFTER_MAX_SECONDS = env_int("STRONGROOM_AUDIT_STREAM_RETRY_AFTER_MAX_SECONDS", 3600)

@@ -5,9 +5,11 @@ One run (``stream_deliver``) works one stream:
 
 1. **Claim** it with a compare-and-set on its lease (``claimed_until``/``claim_token``): a second run
    for the same stream (a duplicate message, an operator's command, a redelivered task) finds the
-   lease held and does nothing. Works the same on SQLite and PostgreSQL. Every later write of the
-   run is conditional on the token, so a run that lost its lease (it stalled past it and another
-   run took over) can no longer move the cursor.
+   lease held and does nothing. Works the same on SQLite and PostgreSQL. The lease is extended
+   before every send (so it must outlast one send: ``STRONGROOM_AUDIT_STREAM_TIMEOUT``), and every
+   write of the run is conditional on the token and on the cursor it last wrote: a run that lost its
+   lease (it stalled past it and another run took over), or whose stream was replayed or paused,
+   stops before its next send and can no longer move the cursor.
 2. **Read** the organization's events with ``cursor < id ≤ audit_sealed_through()`` in id order,
    by keyset pagination (``audit_export_rows``): memory is one chunk plus one batch. Stopping at the
    sealed boundary is what makes out-of-order commits safe: no event can still appear at or below
@@ -174,7 +176,6 @@ def _run(stream_id: int, token: str, report: DeliveryReport, max_batches: int) -
             if number >= max_batches:
                 report.outcome = DeliveryOutcome.MORE
                 return
-            run.check_still_ours()
             run.deliver(kind, ctx, batch)
         # Every event of the organization up to the boundary was handed over: the cursor may jump
         # there, past other organizations' ids, so the next run starts (and dispatch compares) from it.
@@ -235,13 +236,16 @@ class _Run:
         """This stream, only while this run holds its lease and nobody moved its cursor."""
         return AuditStream.objects.filter(pk=self.stream.pk, claim_token=self.token, cursor_event_id=self.report.cursor)
 
-    def check_still_ours(self) -> None:
-        """Between batches: stop when paused or deleted, or when a replay moved the cursor."""
-        state = AuditStream.objects.filter(pk=self.stream.pk).values("state", "cursor_event_id", "claim_token").first()
-        if state is None or state["state"] != StreamState.ACTIVE:
+    def hold(self) -> None:
+        """Before every send: extend the lease, only while this run still holds it, the stream is
+        active and nobody moved its cursor (replay). Otherwise stop: a paused stream sends nothing
+        more, and a run that lost its lease never sends beside the run that took it."""
+        if self._mine.filter(state=StreamState.ACTIVE).update(claimed_until=_lease_until()) == 1:
+            return
+        state = AuditStream.objects.filter(pk=self.stream.pk).values_list("state", flat=True).first()
+        if state != StreamState.ACTIVE:
             raise _Stop
-        if state["claim_token"] != self.token or state["cursor_event_id"] != self.report.cursor:
-            raise _LeaseLost
+        raise _LeaseLost
 
     def head(self) -> ChainHead | None:
         block = audit_chain_head(self.stream.organization_id)
@@ -262,6 +266,7 @@ class _Run:
         self.acknowledged(batch)
 
     def _send(self, kind: StreamKind, ctx: StreamContext, batch: Sequence[dict[str, Any]]) -> None:
+        self.hold()
         try:
             kind.send(ctx, batch, head=self.head())
         except (StreamUnavailable, StreamRejected):
@@ -285,7 +290,6 @@ class _Run:
                 last_attempt_at=now,
                 consecutive_failures=0,
                 next_attempt_at=None,
-                claimed_until=_lease_until(),
             )
             if updated != 1:
                 raise _LeaseLost
@@ -312,7 +316,6 @@ class _Run:
                 last_attempt_at=now,
                 last_error=error,
                 last_error_at=now,
-                claimed_until=_lease_until(),
             )
             if updated != 1:
                 raise _LeaseLost
