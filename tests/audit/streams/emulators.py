@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -135,7 +135,7 @@ class HttpIntakeEmulator:
             self.ca_pem = self._certificate.cert_pem
 
     # --- lifecycle ---------------------------------------------------------------------------------
-    def __enter__(self) -> HttpIntakeEmulator:
+    def __enter__(self) -> Self:
         self.up()
         return self
 
@@ -153,7 +153,7 @@ class HttpIntakeEmulator:
                 return
             server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
             server.daemon_threads = True
-            server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+            server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]  # clients hanging up are part of the tests
             if self._certificate is not None:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 cert_path, key_path = os.path.join(self._dir, "cert.pem"), os.path.join(self._dir, "key.pem")

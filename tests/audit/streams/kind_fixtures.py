@@ -53,25 +53,25 @@ def stream_outbound(settings: Any) -> Any:
 @pytest.fixture
 def webhook_receiver(stream_outbound: Any) -> Iterator[WebhookReceiver]:
     with WebhookReceiver(WEBHOOK_SECRET) as receiver:
-        yield receiver  # type: ignore[misc]
+        yield receiver
 
 
 @pytest.fixture
 def splunk_hec(stream_outbound: Any) -> Iterator[SplunkHecEmulator]:
     with SplunkHecEmulator(HEC_TOKEN) as emulator:
-        yield emulator  # type: ignore[misc]
+        yield emulator
 
 
 @pytest.fixture
 def datadog_intake(stream_outbound: Any) -> Iterator[DatadogIntakeEmulator]:
     with DatadogIntakeEmulator(DD_API_KEY) as emulator:
-        yield emulator  # type: ignore[misc]
+        yield emulator
 
 
 @pytest.fixture
 def logs_ingestion(stream_outbound: Any) -> Iterator[LogsIngestionEmulator]:
     with LogsIngestionEmulator(client_secret=AZURE_SECRET) as emulator:
-        yield emulator  # type: ignore[misc]
+        yield emulator
 
 
 def _rsyslog_or_skip() -> None:

@@ -79,7 +79,7 @@ def test_it_sends_the_extra_header_the_receiver_requires(stream_outbound: Any) -
     with WebhookReceiver(WEBHOOK_SECRET, required_header=("Authorization", "Bearer rcv-token-1")) as receiver:
         ctx = _ctx(receiver, header_name="Authorization", credentials={"header_value": "Bearer rcv-token-1"})
         KIND.send(ctx, [export_row(1)], head=HEAD)
-        assert [event["id"] for event in receiver.events] == [1]  # type: ignore[attr-defined]
+        assert [event["id"] for event in receiver.events] == [1]
 
 
 def test_its_test_event_is_a_signed_one_element_array(webhook_receiver: WebhookReceiver) -> None:
