@@ -152,3 +152,25 @@ def test_it_delivers_real_exported_rows_and_the_receiver_can_recompute_their_has
     assert [event["id"] for event in received] == [row["id"] for row in rows]
     for event in received:
         assert audit_row_hash_of({name: event[name] for name in EVENT_FIELDS}) == event["row_hash"]
+
+
+def test_the_documented_verification_snippet_accepts_our_requests_and_refuses_a_tampered_body(
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "audit-streams.md").read_text()
+    snippet = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, "docs/audit-streams.md", "exec"), namespace)  # noqa: S102 (our own documentation)
+    genuine = namespace["strongroom_request_is_genuine"]
+    KIND.send(_ctx(webhook_receiver), [export_row(1)], head=HEAD)
+    request = webhook_receiver.requests[0]
+    headers = {
+        "X-Strongroom-Timestamp": request.headers["x-strongroom-timestamp"],
+        "X-Strongroom-Signature": request.headers["x-strongroom-signature"],
+    }
+
+    assert genuine(WEBHOOK_SECRET, headers, request.body)
+    assert not genuine(WEBHOOK_SECRET, headers, request.body.replace(b"alice", b"mallory"))
+    assert not genuine("whsec-another-receivers-secret", headers, request.body)
