@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "syncs",
     "notifications",
     "approvals",
+    "dynamic",
     "axes",  # people's login lockout (secrets_app/person_lockout.py)
 ]
 
@@ -330,6 +331,23 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery"
 # How often beat looks for approval and access requests past their expiry (seconds).
 APPROVALS_EXPIRY_SWEEP_SECONDS = float(env_int("STRONGROOM_APPROVALS_EXPIRY_SWEEP_SECONDS", 60))
+# --- Dynamic secrets (docs/dynamic-secrets.md) -------------------------------------------------
+# Live leases (active, revoking, failed, irrevocable) one dynamic secret may have at once.
+STRONGROOM_DYNAMIC_MAX_LEASES_PER_SECRET = env_int("STRONGROOM_DYNAMIC_MAX_LEASES_PER_SECRET", 10000)
+# Revocation retries: base * 2^(attempt-1) capped, with ±50 % jitter; after N attempts: irrevocable.
+STRONGROOM_DYNAMIC_RETRY_BASE_SECONDS = env_int("STRONGROOM_DYNAMIC_RETRY_BASE_SECONDS", 10)
+STRONGROOM_DYNAMIC_RETRY_MAX_SECONDS = env_int("STRONGROOM_DYNAMIC_RETRY_MAX_SECONDS", 3600)
+STRONGROOM_DYNAMIC_REVOKE_MAX_ATTEMPTS = env_int("STRONGROOM_DYNAMIC_REVOKE_MAX_ATTEMPTS", 6)
+# A revocation claim older than this (its worker died) may be taken again.
+STRONGROOM_DYNAMIC_CLAIM_SECONDS = env_int("STRONGROOM_DYNAMIC_CLAIM_SECONDS", 120)
+# Revocation messages are sent with an ETA only this close to it (below the broker's visibility timeout).
+STRONGROOM_DYNAMIC_ETA_HORIZON_SECONDS = env_int("STRONGROOM_DYNAMIC_ETA_HORIZON_SECONDS", 300)
+# A due lease whose message should have run this long ago is sent again by the sweeper.
+STRONGROOM_DYNAMIC_LOST_SECONDS = env_int("STRONGROOM_DYNAMIC_LOST_SECONDS", 60)
+STRONGROOM_DYNAMIC_SWEEP_SECONDS = env_int("STRONGROOM_DYNAMIC_SWEEP_SECONDS", 15)
+# The Celery queue revocations go to (empty: the default queue).
+STRONGROOM_DYNAMIC_QUEUE = env_str("STRONGROOM_DYNAMIC_QUEUE", "") or ""
+
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
@@ -366,6 +384,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": APPROVALS_EXPIRY_SWEEP_SECONDS,
     },
     "approvals-change-request-reminders": {"task": "approvals.tasks.change_request_reminders", "schedule": 900.0},
+    # Sends the revocation of every lease that is due (or near) and whose message is missing or lost.
+    "dynamic-leases-sweep": {"task": "dynamic.tasks.leases_sweep", "schedule": float(STRONGROOM_DYNAMIC_SWEEP_SECONDS)},
 }
 
 # --- Approvals (docs/approvals.md) -------------------------------------------------------------

@@ -33,6 +33,7 @@ KNOWN_EVENT_KINDS = (
     "approvals.access_request",
     "syncs.failed",
     "leases.revoke_failed",
+    "leases.irrevocable",
     "rotation.failed",
     "audit.stream_failed",
 )

@@ -37,6 +37,7 @@ ACTIONS: dict[str, str] = {
     "syncs.read": "List secret syncs, their status, history and drift",
     "syncs.manage": "Create, change, delete and trigger secret syncs (pushes values out of Strongroom)",
     "approvals.manage": "Create, change and delete approval policies (who must approve changes and access)",
+    "dynamic_secrets.manage": "Define, change and delete dynamic secrets (root database credentials); force-revoke leases",
 }
 
 # Actions that are about a place in the secret tree; all others are project-wide.

@@ -1,0 +1,150 @@
+"""Dynamic secrets (a recipe for short-lived credentials at one folder) and their leases.
+
+No side effects here: services write, selectors read, tasks dispatch.
+
+A lease carries a **snapshot** of everything its revocation needs (provider kind, connection
+settings, a sealed copy of the root credentials, the username and the rendered revocation
+statements), taken when it was issued: editing or deleting the dynamic secret can never strand a
+live database user. Passwords handed to the consumer are never stored, in clear or sealed.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from secrets_app.models import Environment, Folder, Organization, Project
+
+
+class DynamicSecret(models.Model):
+    """A named recipe at one folder: which provider, how to reach it (``config`` plain, the root
+    credentials sealed in ``credentials_ciphertext``, AAD = ``dynamic_secret_aad(...)``), the TTLs,
+    the username template, the password requirements and the statements."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dynamic_secrets")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="dynamic_secrets")
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="dynamic_secrets")
+    name = models.CharField(max_length=64)
+    provider = models.CharField(max_length=32)
+    config = models.JSONField(default=dict, blank=True)  # non-secret provider settings (host, port, database…)
+    credentials_ciphertext = models.BinaryField()
+    credential_names = models.JSONField(default=list, blank=True)  # which secret fields are set (never values)
+    default_ttl = models.PositiveIntegerField()  # seconds
+    max_ttl = models.PositiveIntegerField(null=True, blank=True)  # seconds; None: no cap
+    username_template = models.CharField(max_length=255, blank=True, default="")
+    password_requirements = models.JSONField(default=dict, blank=True)
+    # {"creation": [...], "renewal": [...], "revocation": [...]}: templates as the provider declares
+    statements = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_by_label = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_tested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["folder", "name"], name="uniq_dynamic_secret_name_per_folder")]
+
+    def __repr__(self) -> str:
+        return f"<DynamicSecret {self.pk} {self.provider} {self.name!r}>"
+
+    __str__ = __repr__
+
+    @property
+    def path(self) -> str:
+        return self.folder.path
+
+
+def dynamic_secret_aad(*, public_id: uuid.UUID | str, project_id: int, provider: str) -> bytes:
+    """The binding of a dynamic secret's sealed root credentials to its row."""
+    return f"dynamic-secret|{public_id}|{project_id}|{provider}".encode()
+
+
+def lease_aad(*, public_id: uuid.UUID | str, organization_id: int, provider: str) -> bytes:
+    """The binding of a lease's snapshot of the root credentials to the lease row."""
+    return f"dynamic-lease|{public_id}|{organization_id}|{provider}".encode()
+
+
+class LeaseStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    REVOKING = "revoking", "Revoking"  # claimed by one worker (compare-and-set); ``claimed_until`` bounds it
+    REVOKED = "revoked", "Revoked"
+    FAILED = "failed", "Revocation failed, retrying"  # ``next_attempt_at`` says when
+    IRREVOCABLE = "irrevocable", "Irrevocable"  # retries exhausted: admins alerted, force-revoke remains
+
+
+LIVE_STATUSES = (LeaseStatus.ACTIVE, LeaseStatus.REVOKING, LeaseStatus.FAILED, LeaseStatus.IRREVOCABLE)
+
+
+class Lease(models.Model):
+    """One issued credential. ``dynamic_secret`` is SET_NULL: the snapshot columns keep what
+    revocation needs. ``version`` mirrors Infisical's lease field (bumped on renewal)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    dynamic_secret = models.ForeignKey(
+        DynamicSecret, on_delete=models.SET_NULL, null=True, blank=True, related_name="leases"
+    )
+    project = models.ForeignKey(Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Snapshots (names for listing and audit after the secret or project is gone).
+    organization_id_snapshot = models.BigIntegerField()
+    project_id_snapshot = models.BigIntegerField()
+    environment_slug = models.CharField(max_length=64)
+    path = models.CharField(max_length=1024)
+    dynamic_secret_name = models.CharField(max_length=64)
+    dynamic_secret_public_id = models.UUIDField()
+    provider = models.CharField(max_length=32)
+    config_snapshot = models.JSONField(default=dict, blank=True)
+    credentials_ciphertext = models.BinaryField()  # the root credentials as of issue, sealed to this lease
+    username = models.CharField(max_length=128)
+    revocation_statements = models.JSONField(default=list, blank=True)  # rendered: no password in them
+    # Lifecycle
+    status = models.CharField(max_length=16, choices=LeaseStatus.choices, default=LeaseStatus.ACTIVE)
+    version = models.PositiveIntegerField(default=1)
+    expire_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    revoke_requested_at = models.DateTimeField(null=True, blank=True)  # a caller asked before expiry
+    revoke_attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)  # last revocation message sent
+    last_error = models.CharField(max_length=240, blank=True, default="")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    forced = models.BooleanField(default=False)  # revoked by force: the remote user may still exist
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    # Consumer (who holds it: the governance view)
+    actor_type = models.CharField(max_length=16)
+    actor_id = models.CharField(max_length=64)
+    actor_label = models.CharField(max_length=200)
+    client_ip = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "expire_at"], name="lease_due"),
+            models.Index(fields=["status", "next_attempt_at"], name="lease_retry_due"),
+            models.Index(fields=["dynamic_secret", "status"], name="lease_by_secret"),
+        ]
+
+    def __repr__(self) -> str:
+        return f"<Lease {self.public_id} {self.status}>"
+
+    __str__ = __repr__
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+class TargetAllowlist(models.Model):
+    """Where an organization's dynamic secrets (and, later, rotations) may connect: host names,
+    IPs or CIDRs. Empty (the default) allows nothing."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="dynamic_targets")
+    entries = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __repr__(self) -> str:
+        return f"<TargetAllowlist org={self.organization_id} {len(self.entries)} entries>"

@@ -1,0 +1,1 @@
+"""MySQL / MariaDB dynamic secrets (PyMySQL)."""

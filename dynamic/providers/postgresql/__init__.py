@@ -1,0 +1,1 @@
+"""PostgreSQL dynamic secrets (psycopg 3)."""

@@ -1,0 +1,22 @@
+"""Find a dynamic-secret provider by kind. Adding one is a folder under ``dynamic/providers/`` plus
+one line here (the plugin pattern, ``secrets_app.plugins``)."""
+
+from __future__ import annotations
+
+from dynamic.providers.base import DynamicProvider
+from secrets_app.plugins import PluginRegistry, plugins_description
+
+# kind -> "module:ClassName" (imported lazily, so a driver loads only when its kind is used)
+PROVIDER_MODULES: dict[str, str] = {
+    "postgresql": "dynamic.providers.postgresql.provider:PostgreSQLProvider",
+    "mysql": "dynamic.providers.mysql.provider:MySQLProvider",
+}
+
+PROVIDERS: PluginRegistry[DynamicProvider] = PluginRegistry(
+    PROVIDER_MODULES, base=DynamicProvider, noun="dynamic secret provider"
+)
+
+
+def providers_description() -> str:
+    """Markdown of every provider and its fields, for the API schema."""
+    return plugins_description(PROVIDERS)
