@@ -126,7 +126,7 @@ class HttpIntakeEmulator:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.port = free_port()
+        self.port = 0  # bound on the first up(), then kept across down()/up()
         self._certificate: SelfSigned | None = None
         self._dir = tempfile.mkdtemp(prefix=f"{self.name}-emulator-")
         self.ca_pem = ""
@@ -152,6 +152,7 @@ class HttpIntakeEmulator:
             if self._server is not None:
                 return
             server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+            self.port = int(server.server_address[1])
             server.daemon_threads = True
             server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]  # clients hanging up are part of the tests
             if self._certificate is not None:
