@@ -366,3 +366,31 @@ def _in_own_thread(work: Any) -> Any:
     if errors:
         raise errors[0]
     return result[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_landing_mid_run_wins_over_the_batch_in_flight(
+    stream_org: Any, receiver: Receiver, settings: Any, org_admin: Any
+) -> None:
+    from audit.streams.services import stream_replay
+
+    settings.STRONGROOM_AUDIT_STREAM_BATCH_MAX_EVENTS = 10
+    stream = make_stream(stream_org, receiver)
+    ids = record(stream_org, 30)
+    seal()
+    deliver_until_caught_up(stream)
+    more = record(stream_org, 30)
+    seal()
+    # While the first new batch is at the receiver, an admin replays from the 5th event: the run in
+    # flight must not move the cursor past the replay point, nor send anything more.
+    receiver.on_batch(lambda batch: stream_replay(principal=org_admin, stream=stream, from_event_id=ids[4]))
+    report = stream_deliver(stream_id=stream.pk)
+    receiver.on_batch(None)
+    assert report.outcome == DeliveryOutcome.INTERRUPTED
+    stream.refresh_from_db()
+    assert stream.cursor_event_id == ids[4] - 1
+    sent_before = len(receiver.event_ids())
+
+    deliver_until_caught_up(stream)
+    again = receiver.event_ids()[sent_before:]
+    assert again[: 26 + 30] == ids[4:] + more
