@@ -116,7 +116,10 @@ def test_an_org_admin_changes_retention_on_the_organization_log(login: Any, seed
 
     assert 'id="retention-days"' in page and 'value="365"' in page
     assert saved.status_code == 200 and "are now kept 730 days" in saved.content.decode()
-    assert refused.status_code == 400 and "Days: must be a whole number of days from 1 to 36500" in refused.content.decode()
+    assert (
+        refused.status_code == 400
+        and "Days: must be a whole number of days from 1 to 36500" in refused.content.decode()
+    )
     seeded.organization.refresh_from_db()
     assert seeded.organization.audit_retention_days == 730
     assert AuditEvent.objects.get(action="audit.retention_changed").metadata == {"from_days": 365, "to_days": 730}
