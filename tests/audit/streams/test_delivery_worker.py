@@ -23,6 +23,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(stream_org: Any, receiver: Rece
     receiver.delay = 0.15  # each batch takes a while at the receiver, so the kill lands mid-run
     workers = stream_workers(
         STRONGROOM_AUDIT_STREAM_BATCH_MAX_EVENTS="20",
+        STRONGROOM_AUDIT_STREAM_BATCHES_PER_RUN="4",  # a run queues its successor every 4 batches
         STRONGROOM_AUDIT_STREAM_LEASE_SECONDS="3",
         STRONGROOM_AUDIT_STREAM_DISPATCH_SECONDS="1",
     )
