@@ -334,6 +334,8 @@ APPROVALS_EXPIRY_SWEEP_SECONDS = float(env_int("STRONGROOM_APPROVALS_EXPIRY_SWEE
 # --- Dynamic secrets (docs/dynamic-secrets.md) -------------------------------------------------
 # Live leases (active, revoking, failed, irrevocable) one dynamic secret may have at once.
 STRONGROOM_DYNAMIC_MAX_LEASES_PER_SECRET = env_int("STRONGROOM_DYNAMIC_MAX_LEASES_PER_SECRET", 10000)
+# The shortest lease TTL accepted (Infisical's floor: one minute; tests lower it).
+STRONGROOM_DYNAMIC_MIN_TTL_SECONDS = env_int("STRONGROOM_DYNAMIC_MIN_TTL_SECONDS", 60)
 # Revocation retries: base * 2^(attempt-1) capped, with ±50 % jitter; after N attempts: irrevocable.
 STRONGROOM_DYNAMIC_RETRY_BASE_SECONDS = env_int("STRONGROOM_DYNAMIC_RETRY_BASE_SECONDS", 10)
 STRONGROOM_DYNAMIC_RETRY_MAX_SECONDS = env_int("STRONGROOM_DYNAMIC_RETRY_MAX_SECONDS", 3600)

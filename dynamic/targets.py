@@ -50,7 +50,9 @@ def clean_entries(entries: Iterable[object]) -> list[str]:
             else:
                 ipaddress.ip_address(entry.strip("[]"))
         except ValueError:
-            if "/" in entry or not _HOST_RE.match(entry):
+            if "/" in entry:
+                raise ValueError(f"entries[{index}]: not a valid CIDR") from None
+            if not _HOST_RE.match(entry):
                 raise ValueError(f"entries[{index}]: not a host name, IP address or CIDR") from None
         cleaned.append(entry)
     if len(cleaned) > MAX_ENTRIES:

@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
+
 from dynamic.models import DynamicSecret, Lease
 from dynamic.providers.base import DynamicProvider, ProviderError, Target
 from dynamic.providers.registry import PROVIDERS
@@ -62,7 +64,7 @@ def parse_ttl(raw: Any, *, field: str) -> int:
         if not match:
             raise ValidationFailed(field, "must be a duration such as 3600, 30m, 1h or 7d")
         seconds = int(float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()])
-    if seconds < MIN_TTL_SECONDS:
+    if seconds < int(getattr(settings, "STRONGROOM_DYNAMIC_MIN_TTL_SECONDS", MIN_TTL_SECONDS)):
         raise ValidationFailed(field, "TTL must be a greater than 1min")
     if seconds > MAX_TTL_SECONDS:
         raise ValidationFailed(field, "TTL must be less than 10 years")
