@@ -317,9 +317,14 @@ def stream_update(
         stream.last_test_message = message if test else ""
         # New settings deserve an attempt now, not at the end of a backoff earned by the old ones.
         stream.next_attempt_at = None
+    # Only what an admin edits: the cursor, lease, counters and alert state belong to the delivery
+    # engine, and this instance was loaded before the (slow) test send, so they may be stale.
+    fields = ["name", "lag_alert_seconds", "config", "credentials_ciphertext", "credential_names", "updated_at"]
+    if settings_changed:
+        fields += ["last_tested_at", "last_test_status", "last_test_message", "next_attempt_at"]
     try:
         with transaction.atomic():
-            stream.save()
+            stream.save(update_fields=fields)
             _audit(principal, "audit_stream.updated", stream, changed=changed)
             if settings_changed and test:
                 _audit(principal, "audit_stream.tested", stream, ok=True)

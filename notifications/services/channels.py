@@ -36,6 +36,7 @@ KNOWN_EVENT_KINDS = (
     "leases.irrevocable",
     "rotation.failed",
     "audit.stream_failed",
+    "audit.stream_lagging",
 )
 
 

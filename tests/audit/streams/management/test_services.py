@@ -165,6 +165,18 @@ def test_an_update_keeps_secret_fields_left_empty_and_tests_the_new_settings(cas
     assert "tok-new" not in json.dumps(list(AuditEvent.objects.values("metadata")))
 
 
+def test_an_update_never_writes_back_the_engine_s_cursor_or_counters(cast: Any, recording_kind: Any) -> None:
+    stream = make_stream(cast)  # the admin's form loaded this instance…
+    # …then the engine delivered and replay/alert state moved while the test event was on its way.
+    AuditStream.objects.filter(pk=stream.pk).update(cursor_event_id=4242, delivered_count=17, claim_token="run-1")
+
+    stream_update(principal=principal(cast.alice), stream=stream, config={"url": "https://other.example.com/in"})
+
+    stored = AuditStream.objects.get(pk=stream.pk)
+    assert (stored.cursor_event_id, stored.delivered_count, stored.claim_token) == (4242, 17, "run-1")
+    assert stored.config == {"url": "https://other.example.com/in"}
+
+
 def test_a_new_stream_starts_at_the_end_of_the_sealed_log_or_at_the_beginning(cast: Any, admin: Any) -> None:
     events = _org_events(cast, 3)
     audit_record(action="user.logged_in", actor=SYSTEM_ACTOR, organization_id=cast.organization.pk + 1000)
