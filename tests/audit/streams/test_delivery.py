@@ -394,3 +394,36 @@ def test_a_replay_landing_mid_run_wins_over_the_batch_in_flight(
     deliver_until_caught_up(stream)
     again = receiver.event_ids()[sent_before:]
     assert again[: 26 + 30] == ids[4:] + more
+
+
+def test_the_receiver_proves_it_holds_every_event_with_the_documented_script(
+    stream_org: Any, receiver: Receiver, tmp_path: Any, settings: Any
+) -> None:
+    """docs/audit-streams.md "Proving completeness": what a stream delivered (de-duplicated) verifies
+    with docs/audit_export_verify.py, and the chain head of the last batch is its newest block."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings.STRONGROOM_AUDIT_STREAM_BATCH_MAX_EVENTS = 4
+    stream = make_stream(stream_org, receiver)
+    AuditStream.objects.filter(pk=stream.pk).update(cursor_event_id=0)  # "from the beginning"
+    record(stream_org, 9)
+    seal()
+    record(stream_org, 5)
+    seal()
+    deliver_until_caught_up(stream)
+    received = {int(event["id"]): event for event in receiver.events}  # de-duplicated by id
+    path = tmp_path / "received.jsonl"
+    path.write_text("".join(json.dumps(received[key]) + "\n" for key in sorted(received)), encoding="ascii")
+    script = Path(__file__).resolve().parents[3] / "docs" / "audit_export_verify.py"
+
+    result = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True, check=False)
+
+    assert result.returncode == 0, result.stdout
+    newest = max(received.values(), key=lambda event: event["block_sequence"])
+    last_head = receiver.heads[-1]
+    assert last_head is not None and last_head["sequence"] == newest["block_sequence"]
+    assert last_head["block_hash"] == newest["block_hash"]
+    assert f"chain {stream_org.pk} newest block {newest['block_sequence']} {newest['block_hash']}" in result.stdout
