@@ -6,6 +6,7 @@ from approvals.api.access_request_urls import access_request_urlpatterns, my_acc
 from approvals.api.urls import change_request_urlpatterns, policy_urlpatterns
 from audit.streams.api.urls import kind_urlpatterns as audit_stream_kind_urlpatterns
 from audit.streams.api.urls import stream_urlpatterns as audit_stream_urlpatterns
+from dynamic.api.urls import dynamic_secret_urlpatterns, lease_urlpatterns, target_urlpatterns
 from notifications.api.urls import channel_urlpatterns, delivery_urlpatterns
 from syncs.api.urls import connection_urlpatterns, sync_urlpatterns
 
@@ -44,6 +45,15 @@ urlpatterns = [
     path(
         "api/v1/audit-stream-kinds/",
         include((audit_stream_kind_urlpatterns, "audit-streams-api"), namespace="audit-stream-kinds-api"),
+    ),
+    path(
+        "api/v1/projects/<str:project>/dynamic-secrets/",
+        include((dynamic_secret_urlpatterns, "dynamic-api"), namespace="dynamic-secrets-api"),
+    ),
+    path("api/v1/projects/<str:project>/leases/", include((lease_urlpatterns, "dynamic-api"), namespace="leases-api")),
+    path(
+        "api/v1/organizations/<str:organization>/dynamic-secret-targets/",
+        include((target_urlpatterns, "dynamic-api"), namespace="dynamic-targets-api"),
     ),
     path("api/", include("secrets_app.api.urls")),
     path("compat/infisical/", include("secrets_app.compat.urls")),

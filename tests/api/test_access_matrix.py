@@ -422,3 +422,68 @@ def test_it_refuses_audit_stream_routes_to_anonymous_members_and_outsiders(
 def test_it_lists_audit_stream_kinds_to_any_signed_in_caller_only(seeded: Any, api: Any) -> None:
     assert api().get("/api/v1/audit-stream-kinds/").status_code == 401
     assert api(seeded.charlie).get("/api/v1/audit-stream-kinds/").status_code == 200
+
+
+# --- dynamic secrets and leases (config/urls.py): charlie and mallory do not see the project (404);
+# the target allowlist is for org admins: charlie (a member of acme-org) 403, mallory 404 ------------
+DYNAMIC_SECRET = "00000000-0000-4000-8000-000000000003"
+LEASE = "00000000-0000-4000-8000-000000000004"
+DS = "projects/<str:project>/dynamic-secrets/"
+LS = "projects/<str:project>/leases/"
+DYNAMIC_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", DS, P + "dynamic-secrets/?environment=dev&path=/", None),
+    ("post", DS, P + "dynamic-secrets/", {**ENV, "name": "db", "provider": "postgresql", "config": {}, "credentials": {}}),
+    ("get", DS + "<str:secret>/", f"{P}dynamic-secrets/{DYNAMIC_SECRET}/", None),
+    ("patch", DS + "<str:secret>/", f"{P}dynamic-secrets/{DYNAMIC_SECRET}/", {"defaultTTL": "1h"}),
+    ("delete", DS + "<str:secret>/", f"{P}dynamic-secrets/{DYNAMIC_SECRET}/", None),
+    ("get", DS + "<str:secret>/leases/", f"{P}dynamic-secrets/{DYNAMIC_SECRET}/leases/", None),
+    ("post", DS + "<str:secret>/leases/", f"{P}dynamic-secrets/{DYNAMIC_SECRET}/leases/", {}),
+    ("get", LS, P + "leases/", None),
+    ("get", LS + "<str:lease>/", f"{P}leases/{LEASE}/", None),
+    ("post", LS + "<str:lease>/renew/", f"{P}leases/{LEASE}/renew/", {}),
+    ("post", LS + "<str:lease>/revoke/", f"{P}leases/{LEASE}/revoke/", {}),
+    ("post", LS + "<str:lease>/force-revoke/", f"{P}leases/{LEASE}/force-revoke/", {}),
+]  # fmt: skip
+DT = "organizations/<str:organization>/dynamic-secret-targets/"
+DYNAMIC_TARGET_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", DT, "organizations/acme-org/dynamic-secret-targets/", None),
+    ("put", DT, "organizations/acme-org/dynamic-secret-targets/", {"entries": ["10.0.0.0/8"]}),
+]
+
+
+def test_it_covers_every_dynamic_secret_route() -> None:
+    from tests.dynamic.routes import dynamic_api_routes
+
+    assert dynamic_api_routes() == {
+        (method, pattern) for method, pattern, _, _ in DYNAMIC_ROUTES + DYNAMIC_TARGET_ROUTES
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), DYNAMIC_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in DYNAMIC_ROUTES]
+)
+def test_it_refuses_dynamic_secret_routes_to_anonymous_and_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    anonymous = _call(api(), method, path, body)
+    charlie = _call(api(seeded.charlie), method, path, body)
+    mallory = _call(api(seeded.mallory), method, path, body)
+
+    assert anonymous.status_code == 401
+    assert charlie.status_code == 404 and error_of(charlie)["code"] == "not_found", charlie.content
+    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), DYNAMIC_TARGET_ROUTES, ids=[m for m, _, _, _ in DYNAMIC_TARGET_ROUTES]
+)
+def test_it_refuses_the_dynamic_target_allowlist_to_anonymous_members_and_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    anonymous = _call(api(), method, path, body)
+    charlie = _call(api(seeded.charlie), method, path, body)
+    mallory = _call(api(seeded.mallory), method, path, body)
+
+    assert anonymous.status_code == 401
+    assert charlie.status_code == 403 and error_of(charlie)["code"] == "permission_denied", charlie.content
+    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content

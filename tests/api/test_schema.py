@@ -58,6 +58,10 @@ def test_it_documents_every_route_and_method(schema: dict[str, Any]) -> None:
     from tests.audit.streams.management.routes import audit_stream_api_routes
 
     expected |= {(method, _openapi_path(pattern)) for method, pattern in audit_stream_api_routes()}
+    # Dynamic secrets, leases and the target allowlist live in the dynamic app (config/urls.py too).
+    from tests.dynamic.routes import dynamic_api_routes
+
+    expected |= {(method, _openapi_path(pattern)) for method, pattern in dynamic_api_routes()}
 
     documented = {
         (method, path)
@@ -81,6 +85,7 @@ CREDENTIAL_RESPONSES = {
     "/api/v1/auth/jwt-auth/login",
     "/api/v1/auth/oidc-auth/login",
     "/api/v1/auth/kubernetes-auth/login",
+    "/api/v1/projects/{project}/dynamic-secrets/{secret}/leases/",
 }
 
 

@@ -207,6 +207,21 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"post {PRJ}access-requests/<str:request_id>/cancel/": "access_request.cancelled",
     f"post {PRJ}access-requests/<str:request_id>/revoke/": "access.revoked",
     f"get {API}me/access-grants/": METADATA,
+    # dynamic secrets and leases (docs/dynamic-secrets.md)
+    f"get {PRJ}dynamic-secrets/": METADATA,
+    f"post {PRJ}dynamic-secrets/": "dynamic_secret.created",
+    f"get {PRJ}dynamic-secrets/<str:secret>/": METADATA,
+    f"patch {PRJ}dynamic-secrets/<str:secret>/": "dynamic_secret.updated",
+    f"delete {PRJ}dynamic-secrets/<str:secret>/": "dynamic_secret.deleted",
+    f"get {PRJ}dynamic-secrets/<str:secret>/leases/": METADATA,
+    f"post {PRJ}dynamic-secrets/<str:secret>/leases/": ("lease.created", "lease.creation_failed"),
+    f"get {PRJ}leases/": METADATA,
+    f"get {PRJ}leases/<str:lease>/": METADATA,
+    f"post {PRJ}leases/<str:lease>/renew/": "lease.renewed",
+    f"post {PRJ}leases/<str:lease>/revoke/": ("lease.revoked", "lease.revoke_failed"),
+    f"post {PRJ}leases/<str:lease>/force-revoke/": ("lease.revoked", "lease.force_revoked"),
+    f"get {API}organizations/<str:organization>/dynamic-secret-targets/": METADATA,
+    f"put {API}organizations/<str:organization>/dynamic-secret-targets/": "dynamic_targets.updated",
     f"get {API[:-3]}schema/": PUBLIC,
     f"get {API[:-3]}docs/": PUBLIC,
     # the Infisical-compatible adapter (same services, so the same actions)
@@ -396,7 +411,7 @@ def _operations() -> tuple[set[str], set[str]]:
 
 def _recorded_actions() -> str:
     """Every source file that can record an audit event, as one text to search action names in."""
-    apps = ("secrets_app", "syncs", "audit", "approvals", "notifications")
+    apps = ("secrets_app", "syncs", "audit", "approvals", "notifications", "dynamic")
     files = [path for app in apps for path in ROOT.glob(f"{app}/**/*.py")]
     return "\n".join(path.read_text(encoding="utf-8") for path in files if "migrations" not in path.parts)
 
