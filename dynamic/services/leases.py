@@ -103,7 +103,10 @@ def lease_create(*, scope: ProjectScope, secret: DynamicSecret, ttl: Any = None)
             provider.dialect,
         )
     except TemplateError as exc:
-        raise ValidationFailed("usernameTemplate" if "username" in str(exc) else "statements", str(exc)) from None
+        field, _, message = str(exc).partition(": ")
+        if field != "usernameTemplate":
+            field, message = "statements", str(exc)
+        raise ValidationFailed(field, message) from None
     try:
         credentials = open_for_secret(secret)
         target = connect_target(

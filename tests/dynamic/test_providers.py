@@ -141,3 +141,36 @@ def test_a_mariadb_creation_that_fails_half_way_leaves_no_user(
     lease = Lease.objects.get(dynamic_secret=secret)
     assert lease.status == "revoked"
     assert not mysql_user_exists(lease.username)
+
+
+def test_concurrent_postgresql_leases_and_revocations_do_not_collide(cast: Any, pg_secret: Any, pg_target: Any) -> None:
+    """Concurrent GRANTs on one table fail with "tuple concurrently updated" unless serialised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dynamic.providers.registry import PROVIDERS
+    from dynamic.providers.templates import render_statements
+    from dynamic.services.common import connect_target
+
+    provider = PROVIDERS.get("postgresql")
+    target = connect_target(
+        provider, organization_id=cast.organization.pk, config=pg_secret.config, credentials=pg_target.credentials()
+    )
+    names = [f"sr-concurrent-{index}" for index in range(8)]
+
+    def create(name: str) -> None:
+        values = {"username": name, "password": "Pw1-" + name, "expiration": "2999-01-01 00:00:00+00", "database": ""}
+        provider.create_user(
+            target,
+            username=name,
+            statements=render_statements(pg_secret.statements["creation"], values, provider.dialect),
+        )
+
+    def revoke(name: str) -> None:
+        statements = render_statements(pg_secret.statements["revocation"], {"username": name}, provider.dialect)
+        provider.revoke_user(target, username=name, statements=statements)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, names))
+        assert all(pg_role_exists(name) for name in names)
+        list(pool.map(revoke, names))
+    assert not any(pg_role_exists(name) for name in names)

@@ -16,6 +16,10 @@ from dynamic.providers.base import DynamicProvider, PluginField, ProviderError, 
 from dynamic.providers.templates import POSTGRESQL
 
 CONNECT_TIMEOUT_SECONDS = 10
+# Concurrent GRANT/REVOKE on the same tables update the same catalog rows and fail with "tuple
+# concurrently updated": lease DDL takes this transaction-level advisory lock on the target database
+# first, so creations and revocations there run one at a time (each takes milliseconds).
+DDL_LOCK_KEY = 0x5354524F4E47  # "STRONG"
 UNDEFINED_OBJECT = "42704"  # "role … does not exist"
 
 CREATION = (
@@ -114,6 +118,7 @@ class PostgreSQLProvider(DynamicProvider):
         with self._connect(target) as conn:
             try:
                 with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
                     for statement in statements:
                         conn.execute(statement.encode())  # bytes: psycopg must not look for %s in it
             except psycopg.Error as exc:
@@ -136,6 +141,7 @@ class PostgreSQLProvider(DynamicProvider):
                 if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,)).fetchone() is None:
                     return  # already gone: revoked
                 with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
                     for statement in statements:
                         conn.execute(statement.encode())
             except psycopg.Error as exc:
