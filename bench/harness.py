@@ -5,7 +5,8 @@ Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/stro
 database is dropped and recreated), BENCH_REDIS_URL (default redis://127.0.0.1:6379/14),
 BENCH_SECONDS per scenario (default 10), BENCH_CONCURRENCY (default 8), BENCH_WORKERS (gunicorn, 4),
 BENCH_SLOW_CLIENTS / BENCH_SLOWLORIS_SECONDS (50 / 60; BENCH_SLOWLORIS=0 skips it), BENCH_STREAM_EVENTS /
-BENCH_STREAM_SECONDS (audit stream throughput and lag: 5000 / 30; BENCH_STREAM=0 skips it).
+BENCH_STREAM_SECONDS (audit stream throughput and lag: 5000 / 30; BENCH_STREAM=0 skips it), BENCH_LEASES /
+BENCH_LEASES_TIMED (dynamic secret leases revoked at once / creations timed: 1000 / 50; BENCH_DYNAMIC=0 skips it).
 """
 
 from __future__ import annotations
@@ -227,6 +228,11 @@ def main() -> int:
 
             # Issue 11: audit stream throughput (events/s) and lag p50/p99 under the read load.
             results["stream"] = stream_delivery.measure(port, token, env)
+        if os.environ.get("BENCH_DYNAMIC", "1") != "0":
+            from bench import lease_revocation
+
+            # Issue 12: lease creation p50 and 1,000 leases expiring at once revoked (goal: 60 s).
+            results["leases"] = lease_revocation.measure(port, token, env)
     finally:
         server.terminate()
         server.wait(timeout=20)
