@@ -156,3 +156,28 @@ def test_the_sweeper_revokes_what_a_killed_worker_held(
     lease = Lease.objects.get(pk=issued.lease.pk)
     assert lease.status == "revoked"
     assert AuditEvent.objects.get(action="lease.revoked", resource_id=str(lease.public_id)).actor_type == "system"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_sends_each_due_or_near_lease_once_per_lost_window(
+    cast: Any, pg_secret: Any, eager: Any, settings: Any
+) -> None:
+    from django.utils import timezone
+
+    from dynamic.models import Lease
+    from dynamic.services.revocation import leases_sweep
+
+    settings.STRONGROOM_DYNAMIC_ETA_HORIZON_SECONDS = 600
+    due, near, later = (_lease(cast, pg_secret).lease for _ in range(3))
+    now = timezone.now()
+    Lease.objects.filter(pk=due.pk).update(expire_at=now - datetime.timedelta(seconds=5), dispatched_at=None)
+    Lease.objects.filter(pk=near.pk).update(expire_at=now + datetime.timedelta(seconds=300), dispatched_at=None)
+    Lease.objects.filter(pk=later.pk).update(expire_at=now + datetime.timedelta(hours=2), dispatched_at=None)
+
+    first = leases_sweep()  # eager: each message runs at once (the near one is not due yet: a no-op)
+    second = leases_sweep()
+
+    assert first == {"due": 1, "scheduled": 1} and second == {"due": 0, "scheduled": 0}
+    statuses = dict(Lease.objects.values_list("pk", "status"))
+    assert statuses == {due.pk: "revoked", near.pk: "active", later.pk: "active"}
+    assert Lease.objects.get(pk=later.pk).dispatched_at is None  # beyond the horizon: left to a later sweep

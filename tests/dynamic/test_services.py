@@ -247,3 +247,15 @@ def test_no_password_reaches_the_audit_log_or_the_lease_row(cast: Any, pg_secret
     assert issued.data["DB_PASSWORD"] not in dump
     assert pg_target.password not in dump
     assert issued.data["DB_PASSWORD"] not in repr(issued)
+
+
+def test_a_lease_whose_definition_is_gone_cannot_be_renewed(cast: Any, pg_secret: Any) -> None:
+    from dynamic.models import Lease
+    from dynamic.services.definitions import dynamic_secret_delete
+    from dynamic.services.leases import lease_renew
+
+    issued = _lease(cast, pg_secret)
+    dynamic_secret_delete(scope=cast.scope(cast.alice), secret=pg_secret, force=True)
+
+    with pytest.raises(ValidationFailed, match="dynamic secret was deleted"):
+        lease_renew(scope=cast.scope(cast.alice), lease=Lease.objects.get(pk=issued.lease.pk))
