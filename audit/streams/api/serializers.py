@@ -124,6 +124,11 @@ class StreamCreateRequest(StrictSerializer):
         help_text="Send a test event first and refuse to save when it fails (default true)",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The kinds registered now (a kind added after import, e.g. by a plugin, is accepted too).
+        self.fields["kind"].choices = _kinds()
+
 
 class StreamUpdateRequest(StrictSerializer):
     name = serializers.CharField(required=False, max_length=120)
