@@ -127,7 +127,9 @@ class StreamCreateRequest(StrictSerializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The kinds registered now (a kind added after import, e.g. by a plugin, is accepted too).
-        self.fields["kind"].choices = _kinds()
+        kind = self.fields["kind"]
+        assert isinstance(kind, serializers.ChoiceField)
+        kind.choices = _kinds()
 
 
 class StreamUpdateRequest(StrictSerializer):
