@@ -230,11 +230,16 @@ def test_deleting_a_definition_revokes_its_leases_first(cast: Any, pg_secret: An
     assert deleted.metadata["forced"] is False and deleted.metadata["leases_revoked"] == 2
 
 
-def test_no_password_reaches_the_audit_log_or_the_lease_row(cast: Any, pg_secret: Any, pg_target: Any) -> None:
+def test_no_password_reaches_the_audit_log_the_lease_row_or_a_log_line(
+    cast: Any, pg_secret: Any, pg_target: Any, caplog: Any
+) -> None:
+    import logging
+
     from audit.models import AuditEvent
     from dynamic.models import Lease
     from dynamic.services.leases import lease_renew, lease_revoke
 
+    caplog.set_level(logging.DEBUG)
     issued = _lease(cast, pg_secret)
     lease_renew(scope=cast.scope(cast.alice), lease=issued.lease)
     lease_revoke(scope=cast.scope(cast.alice), lease=Lease.objects.get(pk=issued.lease.pk))
@@ -247,6 +252,7 @@ def test_no_password_reaches_the_audit_log_or_the_lease_row(cast: Any, pg_secret
     assert issued.data["DB_PASSWORD"] not in dump
     assert pg_target.password not in dump
     assert issued.data["DB_PASSWORD"] not in repr(issued)
+    assert issued.data["DB_PASSWORD"] not in caplog.text and pg_target.password not in caplog.text
 
 
 def test_a_lease_whose_definition_is_gone_cannot_be_renewed(cast: Any, pg_secret: Any) -> None:
