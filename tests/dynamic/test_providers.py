@@ -120,6 +120,10 @@ def test_it_leases_a_mariadb_user_that_works_until_revoked(cast: Any, mysql_secr
     assert not mysql_user_exists(username)
     with pytest.raises(Exception, match="Access denied"):
         mysql_login(mysql_target, username, password)
+    from dynamic.models import Lease
+    from dynamic.services.revocation import revoke_remote
+
+    revoke_remote(Lease.objects.get(pk=issued.lease.pk))  # again: DROP USER IF EXISTS, idempotent
 
 
 def test_a_mariadb_creation_that_fails_half_way_leaves_no_user(
