@@ -14,6 +14,12 @@ Contract:
 - errors are :class:`ProviderError` whose ``str()`` is safe to store and show: the services scrub
   the username, passwords and database name from it again, but a provider never puts them there
   on purpose. ``retryable = False`` marks an error no retry can fix (refused by the target check).
+
+Providers that are not SQL databases (cloud APIs, Redis, RabbitMQ) declare no statements and
+override the hooks below the SQL ones: ``endpoints`` (every host they dial, each through the target
+check), ``lease_username`` (the name a lease records), ``issue`` (make the credential and return
+the lease's data, e.g. an access key), ``renewal_refusal`` (credentials that cannot be extended) and
+a ``revoke_user`` that may return a note for the audit trail (revocation that has nothing to do).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from secrets_app.plugins import PluginField, PluginFieldError, PluginKind
 
 __all__ = [
     "DynamicProvider",
+    "NothingCreated",
     "PluginField",
     "PluginFieldError",
     "ProviderError",
@@ -45,6 +52,12 @@ class UnrecoverableProviderError(ProviderError):
     retryable = False
 
 
+class NothingCreated(UnrecoverableProviderError):
+    """Creation failed before it made anything — typically the name is taken by an account the
+    lease did not make. The lease is closed without running its revocation, which would remove
+    that account by name."""
+
+
 @dataclass(frozen=True)
 class Target:
     """One connection's worth of settings. Never logged, never stored."""
@@ -52,6 +65,8 @@ class Target:
     config: Mapping[str, Any]
     credentials: Mapping[str, str] = field(repr=False)
     address: str = ""  # the checked IP to dial
+    # host -> checked IP, for every endpoint the provider declares (``endpoints``); dial no other host
+    addresses: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Target({self.config.get('host')!r}, {self.address!r})"
@@ -97,8 +112,9 @@ class DynamicProvider(PluginKind):
         """Run the rendered renewal statements (none: nothing to do)."""
         raise NotImplementedError
 
-    def revoke_user(self, target: Target, *, username: str, statements: Sequence[str]) -> None:
-        """Run the rendered revocation statements. Idempotent: a missing user is success."""
+    def revoke_user(self, target: Target, *, username: str, statements: Sequence[str]) -> str | None:
+        """Run the rendered revocation statements. Idempotent: a missing user is success. May
+        return a note recorded with ``lease.revoked`` (e.g. why there was nothing to do)."""
         raise NotImplementedError
 
     def statement_values(self, config: Mapping[str, Any], **values: str) -> dict[str, str]:
@@ -108,3 +124,35 @@ class DynamicProvider(PluginKind):
     def expiration_text(self, expire_at: Any) -> str:
         """``{{expiration}}`` as the target reads it."""
         return str(expire_at.strftime("%Y-%m-%d %H:%M:%S+00:00"))
+
+    # --- hooks for providers that are not SQL databases (the defaults suit the SQL ones) ---------
+
+    def endpoints(self, config: Mapping[str, Any]) -> list[tuple[str, int, str]]:
+        """Every (host, port, database) this configuration dials: each passes the target check and
+        its address lands in ``Target.addresses``. The first is ``endpoint(config)``."""
+        return [self.endpoint(config)]
+
+    def lease_username(self, config: Mapping[str, Any], rendered: str) -> str:
+        """The name a lease records and revokes (``externalEntityId``): the rendered template, or
+        for a provider that hands out an existing account, that account's id."""
+        return rendered
+
+    def issue(
+        self,
+        target: Target,
+        *,
+        username: str,
+        password: str,
+        expire_at: Any,
+        statements: Sequence[str],
+        undo: Sequence[str] = (),
+    ) -> dict[str, str]:
+        """Make the credential and return the lease's ``data`` (returned once, never stored).
+        The default runs ``create_user`` and answers ``data_keys`` = (username, password)."""
+        self.create_user(target, username=username, statements=statements, undo=undo)
+        username_key, password_key = self.data_keys
+        return {username_key: username, password_key: password}
+
+    def renewal_refusal(self, config: Mapping[str, Any]) -> str | None:
+        """Why a lease issued with *config* cannot be renewed (a 400 says so), or None."""
+        return None

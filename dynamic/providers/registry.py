@@ -10,6 +10,8 @@ from secrets_app.plugins import PluginRegistry, plugins_description
 PROVIDER_MODULES: dict[str, str] = {
     "postgresql": "dynamic.providers.postgresql.provider:PostgreSQLProvider",
     "mysql": "dynamic.providers.mysql.provider:MySQLProvider",
+    "aws_iam": "dynamic.providers.aws_iam.provider:AwsIamProvider",
+    "azure_entra_id": "dynamic.providers.azure_entra_id.provider:AzureEntraIdProvider",
 }
 
 PROVIDERS: PluginRegistry[DynamicProvider] = PluginRegistry(

@@ -85,10 +85,16 @@ def provider_for(kind: str) -> DynamicProvider:
 def connect_target(
     provider: DynamicProvider, *, organization_id: int, config: Mapping[str, Any], credentials: Mapping[str, str]
 ) -> Target:
-    """A Target whose address passed the organization's target check; TargetRefused otherwise."""
-    host, port, database = provider.endpoint(config)
-    address = target_address(organization_id=organization_id, host=host, port=port, database=database)
-    return Target(config=dict(config), credentials=dict(credentials), address=address)
+    """A Target whose addresses (every endpoint the provider declares) passed the organization's
+    target check; TargetRefused otherwise."""
+    addresses: dict[str, str] = {}
+    for host, port, database in provider.endpoints(config):
+        key = host.strip().lower().rstrip(".")
+        if key not in addresses:
+            addresses[key] = target_address(organization_id=organization_id, host=host, port=port, database=database)
+    first = provider.endpoint(config)[0].strip().lower().rstrip(".")
+    address = addresses.get(first) or next(iter(addresses.values()), "")
+    return Target(config=dict(config), credentials=dict(credentials), address=address, addresses=addresses)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from audit.context import current_request_context
 from audit.services import AuditActor
 from dynamic.models import LIVE_STATUSES, DynamicSecret, Lease, LeaseStatus
+from dynamic.providers.base import NothingCreated
 from dynamic.providers.templates import (
     TemplateError,
     generate_password,
@@ -85,12 +86,15 @@ def lease_create(*, scope: ProjectScope, secret: DynamicSecret, ttl: Any = None)
     now = timezone.now()
     expire_at = now + datetime.timedelta(seconds=seconds)
     try:
-        username = render_username(
-            secret.username_template,
-            identity_label=scope.principal.label,
-            secret_name=secret.name,
-            secret_type=secret.provider,
-            max_length=provider.username_max_length,
+        username = provider.lease_username(
+            secret.config,
+            render_username(
+                secret.username_template,
+                identity_label=scope.principal.label,
+                secret_name=secret.name,
+                secret_type=secret.provider,
+                max_length=provider.username_max_length,
+            ),
         )
         password = generate_password(password_requirements_from(secret.password_requirements))
         values = provider.statement_values(
@@ -146,15 +150,26 @@ def lease_create(*, scope: ProjectScope, secret: DynamicSecret, ttl: Any = None)
         schedule_on_commit(lease)  # the revocation at expiry is on its way before the user exists
 
     try:
-        provider.create_user(target, username=username, statements=creation, undo=revocation)
+        data = provider.issue(
+            target, username=username, password=password, expire_at=expire_at, statements=creation, undo=revocation
+        )
     except Exception as exc:  # noqa: BLE001 - any failure: clean up, record, answer 400
         reason = failure_text(exc, [password, username, *credentials.values(), *definition_values(secret)])
         Lease.objects.filter(pk=lease.pk, status=LeaseStatus.ACTIVE).update(revoke_requested_at=timezone.now())
         with transaction.atomic():
             lease_audit(lease, "lease.creation_failed", actor, error=reason)
-        # The statements are idempotent: whatever a half-made creation left is dropped now, or by
-        # the retries if the target is down.
-        lease_revoke_execute(lease_id=lease.pk, actor=actor, reason="creation failed")
+            if isinstance(exc, NothingCreated):
+                # The name is taken by someone else's user: revoking by name would remove *theirs*.
+                closed = Lease.objects.filter(pk=lease.pk, status=LeaseStatus.ACTIVE).update(
+                    status=LeaseStatus.REVOKED, revoked_at=timezone.now()
+                )
+                if closed:
+                    lease.refresh_from_db()
+                    lease_audit(lease, "lease.revoked", actor, reason="creation failed", note="nothing was created")
+        if not isinstance(exc, NothingCreated):
+            # The statements are idempotent: whatever a half-made creation left is dropped now, or
+            # by the retries if the target is down.
+            lease_revoke_execute(lease_id=lease.pk, actor=actor, reason="creation failed")
         raise LeaseCreateFailed(reason) from None
 
     try:
@@ -165,8 +180,7 @@ def lease_create(*, scope: ProjectScope, secret: DynamicSecret, ttl: Any = None)
         Lease.objects.filter(pk=lease.pk, status=LeaseStatus.ACTIVE).update(revoke_requested_at=timezone.now())
         lease_revoke_execute(lease_id=lease.pk, reason="audit write failed")
         raise
-    username_key, password_key = provider.data_keys
-    return LeaseIssued(lease=lease, data={username_key: username, password_key: password})
+    return LeaseIssued(lease=lease, data=data)
 
 
 def lease_renew(*, scope: ProjectScope, lease: Lease, ttl: Any = None) -> Lease:
@@ -184,6 +198,9 @@ def lease_renew(*, scope: ProjectScope, lease: Lease, ttl: Any = None) -> Lease:
     if secret.max_ttl is not None and new_expire_at > lease.created_at + datetime.timedelta(seconds=secret.max_ttl):
         raise ValidationFailed("ttl", RENEW_MAX_MESSAGE)
     provider = provider_for(secret.provider)
+    refusal = provider.renewal_refusal(lease.config_snapshot)
+    if refusal:
+        raise ValidationFailed("lease", refusal)
     renewal = statements_of(secret, "renewal")
     if renewal:
         try:

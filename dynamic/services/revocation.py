@@ -114,9 +114,10 @@ def _connections(lease: Lease) -> list[tuple[dict[str, Any], dict[str, str]]]:
     return [current] if current == snapshot else [current, snapshot]
 
 
-def revoke_remote(lease: Lease) -> None:
-    """Run the lease's revocation on its target; raises ProviderError / TargetRefused /
-    CredentialsUnavailable (the first connection's error when every one fails)."""
+def revoke_remote(lease: Lease) -> str | None:
+    """Run the lease's revocation on its target; returns the provider's note, if any (e.g. "nothing
+    to revoke"). Raises ProviderError / TargetRefused / CredentialsUnavailable (the first
+    connection's error when every one fails)."""
     provider = provider_for(lease.provider)
     errors: list[Exception] = []
     for config, credentials in _connections(lease):
@@ -124,8 +125,7 @@ def revoke_remote(lease: Lease) -> None:
             target = connect_target(
                 provider, organization_id=lease.organization_id_snapshot, config=config, credentials=credentials
             )
-            provider.revoke_user(target, username=lease.username, statements=list(lease.revocation_statements))
-            return
+            return provider.revoke_user(target, username=lease.username, statements=list(lease.revocation_statements))
         except (ProviderError, TargetRefused) as exc:
             errors.append(exc)
     raise errors[0]
@@ -179,7 +179,7 @@ def lease_revoke_execute(
     if lease is None:
         return RevokeOutcome("not_due")
     try:
-        revoke_remote(lease)
+        note = revoke_remote(lease)
     except Exception as exc:  # noqa: BLE001 - every failure is kept on the lease, never lost
         return _record_failure(lease, exc, actor=actor, reason=reason)
     with transaction.atomic():
@@ -192,7 +192,8 @@ def lease_revoke_execute(
         )
         if done:
             lease.refresh_from_db()
-            lease_audit(lease, "lease.revoked", actor, reason=reason, attempts=lease.revoke_attempts + 1)
+            extra = {"note": note} if note else {}
+            lease_audit(lease, "lease.revoked", actor, reason=reason, attempts=lease.revoke_attempts + 1, **extra)
     return RevokeOutcome("revoked")
 
 

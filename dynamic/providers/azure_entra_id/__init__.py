@@ -1,0 +1,1 @@
+"""Microsoft Entra ID dynamic secrets: the password of a designated user, reset per lease (Graph)."""
