@@ -255,6 +255,17 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"get {C}v1/projects/(?P<project>[^/]+)/tags/?$": METADATA,
     f"post {C}v1/projects/(?P<project>[^/]+)/tags/?$": "tag.created",
     f"get {C}v1/projects/(?P<project>[^/]+)/tags/slug/(?P<slug>[^/]+)/?$": METADATA,
+    # Infisical's dynamic secret and lease routes (dynamic/compat/, the same services)
+    f"get {C}v1/dynamic-secrets/?$": METADATA,
+    f"post {C}v1/dynamic-secrets/?$": "dynamic_secret.created",
+    f"get {C}v1/dynamic-secrets/(?P<name>[^/]+)/?$": METADATA,
+    f"patch {C}v1/dynamic-secrets/(?P<name>[^/]+)/?$": "dynamic_secret.updated",
+    f"delete {C}v1/dynamic-secrets/(?P<name>[^/]+)/?$": ("dynamic_secret.deleted", "lease.revoked", "lease.revoke_failed"),
+    f"get {C}v1/dynamic-secrets/(?P<name>[^/]+)/leases/?$": METADATA,
+    f"post {C}v1/dynamic-secrets/leases/?$": ("lease.created", "lease.creation_failed"),
+    f"get {C}v1/dynamic-secrets/leases/(?P<lease_id>[^/]+)/?$": METADATA,
+    f"delete {C}v1/dynamic-secrets/leases/(?P<lease_id>[^/]+)/?$": ("lease.revoked", "lease.revoke_failed", "lease.force_revoked"),
+    f"post {C}v1/dynamic-secrets/leases/(?P<lease_id>[^/]+)/renew/?$": "lease.renewed",
     # SCIM provisioning (the directory, as the system actor "scim")
     **{f"get scim/v2/{r}": METADATA for r in ("ServiceProviderConfig", "ResourceTypes", "Schemas", "Users", "Users/<str:id>", "Groups", "Groups/<str:id>")},
     "post scim/v2/Users": "user.provisioned",
