@@ -64,6 +64,7 @@ urlpatterns = [
     path("", include("notifications.ui.urls")),
     path("", include("audit.streams.ui.urls")),
     path("", include("approvals.ui.urls")),
+    path("", include("dynamic.ui.urls")),
     path("", include("secrets_app.ui.urls")),
 ]
 

@@ -108,3 +108,14 @@ def irrevocable_count(scope: ProjectScope) -> int:
 def target_allowlist(organization_id: int) -> list[str]:
     row = TargetAllowlist.objects.filter(organization_id=organization_id).first()
     return list(row.entries) if row is not None else []
+
+
+def irrevocable_counts(secrets: list[DynamicSecret]) -> dict[int, int]:
+    """Irrevocable leases per dynamic secret id, for *secrets* the caller was already allowed to
+    list (the folder view flags them next to the live lease count)."""
+    rows = (
+        Lease.objects.filter(dynamic_secret__in=secrets, status=LeaseStatus.IRREVOCABLE)
+        .values("dynamic_secret_id")
+        .annotate(count=Count("id"))
+    )
+    return {row["dynamic_secret_id"]: row["count"] for row in rows}

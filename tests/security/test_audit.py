@@ -390,6 +390,16 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/access/requests/<uuid:public_id>/act/": ("access_request.reviewed", "access_request.approved", "access_request.rejected", "access_request.cancelled", "access_request.break_glass", "access.revoked"),
     "approvals/inbox/": METADATA,
     "access/mine/": METADATA,
+    # dynamic secrets and leases
+    "projects/<slug:slug>/dynamic-secrets/new/": "dynamic_secret.created",
+    "projects/<slug:slug>/dynamic-secrets/<uuid:secret_id>/": METADATA,
+    "projects/<slug:slug>/dynamic-secrets/<uuid:secret_id>/edit/": "dynamic_secret.updated",
+    "projects/<slug:slug>/dynamic-secrets/<uuid:secret_id>/delete/": ("dynamic_secret.deleted", "lease.revoked", "lease.revoke_failed"),
+    "projects/<slug:slug>/dynamic-secrets/<uuid:secret_id>/leases/": ("lease.created", "lease.creation_failed"),
+    "projects/<slug:slug>/leases/": METADATA,
+    "projects/<slug:slug>/leases/<uuid:lease_id>/renew/": "lease.renewed",
+    "projects/<slug:slug>/leases/<uuid:lease_id>/revoke/": ("lease.revoked", "lease.revoke_failed"),
+    "projects/<slug:slug>/leases/<uuid:lease_id>/force-revoke/": ("lease.revoked", "lease.force_revoked"),
 }  # fmt: skip
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
