@@ -178,3 +178,42 @@ def test_concurrent_postgresql_leases_and_revocations_do_not_collide(cast: Any, 
         assert all(pg_role_exists(name) for name in names)
         list(pool.map(revoke, names))
     assert not any(pg_role_exists(name) for name in names)
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_a_template_name_that_is_already_taken_leaves_the_existing_account_alone(
+    cast: Any, allow_local: None, dyn_settings: Any, kind: str, request: Any
+) -> None:
+    """A fixed username template collides with an account someone else owns: the lease fails,
+    nothing is created, and the compensating revocation never drops *their* account by name."""
+    import secrets
+
+    from dynamic.models import Lease
+    from dynamic.services.leases import lease_create
+    from secrets_app.errors import ValidationFailed
+    from tests.dynamic.conftest import mysql_admin, pg_admin
+
+    target = request.getfixturevalue("pg_target" if kind == "postgresql" else "mysql_target")
+    theirs = f"theirs_{secrets.token_hex(4)}"
+    if kind == "postgresql":
+        with pg_admin() as admin:
+            admin.execute(f'CREATE ROLE "{theirs}" LOGIN')
+    else:
+        with mysql_admin().cursor() as cursor:
+            cursor.execute(f"CREATE USER '{theirs}'@'%'")
+    try:
+        secret = define(cast, target, name="fixed", username_template=theirs)
+
+        with pytest.raises(ValidationFailed, match="already exists and is not ours: nothing was created"):
+            lease_create(scope=cast.scope(cast.alice), secret=secret)
+
+        assert (pg_role_exists if kind == "postgresql" else mysql_user_exists)(theirs)
+        lease = Lease.objects.get(dynamic_secret=secret)
+        assert lease.status == "revoked"
+    finally:
+        if kind == "postgresql":
+            with pg_admin() as admin:
+                admin.execute(f'DROP ROLE IF EXISTS "{theirs}"')
+        else:
+            with mysql_admin().cursor() as cursor:
+                cursor.execute(f"DROP USER IF EXISTS '{theirs}'@'%'")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dynamic.providers.base import DynamicProvider, PluginField, ProviderError, Target
+from dynamic.providers.base import DynamicProvider, NothingCreated, PluginField, ProviderError, Target
 from dynamic.providers.templates import MYSQL
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -98,7 +98,16 @@ class MySQLProvider(DynamicProvider):
 
         conn = self._connect(target)
         try:
-            self._run(conn, statements)
+            if _account_exists(conn, username):
+                raise NothingCreated(_taken(username))
+            for index, statement in enumerate(statements):
+                try:
+                    self._run(conn, [statement])
+                except pymysql.MySQLError as exc:
+                    if index == 0 and exc.args and exc.args[0] == ER_CANNOT_USER:
+                        # CREATE USER refused: the account is someone else's; never run the undo.
+                        raise NothingCreated(_taken(username)) from None
+                    raise
         except pymysql.MySQLError as exc:
             error = ProviderError(_safe_error(exc))
             try:  # DDL committed implicitly: drop what the statements before the failure made
@@ -140,3 +149,29 @@ class MySQLProvider(DynamicProvider):
             raise ProviderError(_safe_error(exc)) from None
         finally:
             conn.close()
+
+
+ER_CANNOT_USER = 1396  # "Operation CREATE USER failed for …": the account exists
+ER_TABLEACCESS_DENIED = 1142
+
+
+def _taken(username: str) -> str:
+    return (
+        f"an account named {username} already exists and is not ours: nothing was created or changed;"
+        " use a username template that makes unique names (keep {{random N}} in it)"
+    )
+
+
+def _account_exists(conn: Any, username: str) -> bool:
+    """Whether an account of that name exists (False when the root may not read mysql.user: then
+    CREATE USER's own refusal is the check)."""
+    import pymysql
+
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM mysql.user WHERE User = %s", (username,))
+            return cursor.fetchone() is not None
+    except pymysql.MySQLError as exc:
+        if exc.args and exc.args[0] == ER_TABLEACCESS_DENIED:
+            return False
+        raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dynamic.providers.base import DynamicProvider, PluginField, ProviderError, Target
+from dynamic.providers.base import DynamicProvider, NothingCreated, PluginField, ProviderError, Target
 from dynamic.providers.templates import POSTGRESQL
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -21,6 +21,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 # first, so creations and revocations there run one at a time (each takes milliseconds).
 DDL_LOCK_KEY = 0x5354524F4E47  # "STRONG"
 UNDEFINED_OBJECT = "42704"  # "role … does not exist"
+DUPLICATE_OBJECT = "42710"  # "role … already exists"
 
 CREATION = (
     "CREATE ROLE \"{{username}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
@@ -127,7 +128,22 @@ class PostgreSQLProvider(DynamicProvider):
     def create_user(
         self, target: Target, *, username: str, statements: Sequence[str], undo: Sequence[str] = ()
     ) -> None:
-        self._run(target, statements)  # one transaction: a failure leaves nothing to undo
+        """Run the creation statements in one transaction (a failure leaves nothing to undo). A role
+        that already has the name is someone else's: NothingCreated, so nobody revokes it by name."""
+        import psycopg
+
+        with self._connect(target) as conn:
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
+                    if _role_exists(conn, username):
+                        raise NothingCreated(_taken(username))
+                    for statement in statements:
+                        conn.execute(statement.encode())  # bytes: psycopg must not look for %s in it
+            except psycopg.Error as exc:
+                if getattr(exc, "sqlstate", None) == DUPLICATE_OBJECT:
+                    raise NothingCreated(_taken(username)) from None
+                raise ProviderError(_safe_error(exc)) from None
 
     def renew_user(self, target: Target, *, username: str, statements: Sequence[str]) -> None:
         if statements:
@@ -154,6 +170,13 @@ class PostgreSQLProvider(DynamicProvider):
 
     def statement_values(self, config: Mapping[str, Any], **values: str) -> dict[str, str]:
         return {"database": str(config.get("database") or ""), **values}
+
+
+def _taken(username: str) -> str:
+    return (
+        f"a role named {username} already exists and is not ours: nothing was created or changed;"
+        " use a username template that makes unique names (keep {{random N}} in it)"
+    )
 
 
 def _role_exists(conn: Any, username: str) -> bool:
