@@ -14,6 +14,7 @@ import sys
 from strongroom_cli import __version__
 from strongroom_cli.errors import USAGE, CliError, PendingApproval
 
+STATUSES = ("live", "all", "active", "revoking", "revoked", "failed", "irrevocable")
 FORMAT_NAMES = ("dotenv", "dotenv-export", "json", "yaml", "csv", "tfvars", "azure-devops", "github-actions")
 EPILOG = """exit codes: 0 ok · 1 usage or invalid request · 2 not authenticated (401, no token) ·
 3 forbidden (403) · 4 not found (404) · 5 server unreachable · 6 server sealed ·
@@ -108,6 +109,15 @@ def build_parser() -> Parser:
     run.add_argument("--watch", action="store_true", help="restart the command when secrets change")
     run.add_argument("--watch-interval", type=float, default=10.0, help="seconds between checks (default 10)")
     run.add_argument("--mask", action="store_true", help="replace secret values in the command's output with ***")
+    run.add_argument(
+        "--lease",
+        dest="leases",
+        action="append",
+        metavar="NAME[:PREFIX]",
+        help="take a lease of this dynamic secret (NAME in the last --path, or /folder/NAME) for the command: "
+        "its credentials as PREFIX+DB_USERNAME…, renewed while it runs, revoked when it ends (repeatable)",
+    )
+    run.add_argument("--lease-ttl", dest="lease_ttl", help="TTL of each lease and renewal (default: the secret's)")
     run.set_defaults(module="run")
 
     export = commands.add_parser("export", parents=[connection, place, selection], help="print secrets in a format")
@@ -165,6 +175,37 @@ def build_parser() -> Parser:
     approvals_show.add_argument("--json", action="store_true", help="print JSON")
     approvals.set_defaults(module="approvals")
 
+    dynamic = commands.add_parser("dynamic-secrets", help="leases of dynamic secrets")
+    dynamic_groups = dynamic.add_subparsers(dest="group", metavar="GROUP", parser_class=Parser)
+    lease = dynamic_groups.add_parser("lease", help="create, renew, revoke and list leases")
+    lease_actions = lease.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    output = Parser(add_help=False)
+    output.add_argument("--plain", action="store_true", help="print only the values (create) or expiry/status")
+    lease_create = lease_actions.add_parser(
+        "create", parents=[connection, place, output], help="take a lease and print its credentials"
+    )
+    lease_create.add_argument("name", metavar="NAME", help="the dynamic secret (in --path, or /folder/NAME)")
+    lease_create.add_argument("--path", default="/")
+    lease_create.add_argument("--ttl", help="e.g. 30m, 1h (default: the dynamic secret's defaultTTL)")
+    lease_create.add_argument("--format", "-f", default="table", choices=("table", *FORMAT_NAMES))
+    lease_create.add_argument("--prefix", default="", help="prepend this to every credential name")
+    for verb, help_text in (("renew", "extend a lease"), ("revoke", "revoke a lease now")):
+        action = lease_actions.add_parser(
+            verb, parents=[connection, place, output], help=help_text, aliases=["delete"] if verb == "revoke" else []
+        )
+        action.add_argument("lease_id", metavar="LEASE_ID")
+        action.add_argument("--format", "-f", default="table", choices=("table", "json"))
+        if verb == "renew":
+            action.add_argument("--ttl", help="added to the current expiry (default: the secret's defaultTTL)")
+        else:
+            action.add_argument("--force", action="store_true", help="admins: end it whatever the database says")
+    lease_list = lease_actions.add_parser("list", parents=[connection, place, output], help="list leases")
+    lease_list.add_argument("name", metavar="NAME", nargs="?", help="only this dynamic secret's")
+    lease_list.add_argument("--path", default="/")
+    lease_list.add_argument("--status", default="live", choices=STATUSES)
+    lease_list.add_argument("--format", "-f", default="table", choices=("table", "json"))
+    dynamic.set_defaults(module="dynamic_secrets")
+
     whoami = commands.add_parser("whoami", parents=[connection], help="show who the token belongs to")
     whoami.set_defaults(module="whoami", action="whoami")
     return parser
@@ -187,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
             raise CliError("a command is required (see `strongroom --help`)", USAGE)
         if args.module in ("secrets", "folders", "approvals") and not getattr(args, "action", None):
             raise CliError(f"`strongroom {args.module}` needs an action (see `strongroom {args.module} --help`)", USAGE)
+        if args.module == "dynamic_secrets" and not getattr(args, "action", None):
+            raise CliError("`strongroom dynamic-secrets lease` needs an action: create, renew, revoke or list", USAGE)
         if command and args.module != "run":
             raise CliError("only `strongroom run` takes a command after --", USAGE)
         args.argv = command

@@ -1,5 +1,11 @@
 """``strongroom run``: the secrets overlay the inherited environment of one command.
 
+``--lease NAME[:PREFIX]`` (repeatable) also takes a lease of that dynamic secret before the command
+starts and puts its credentials in the environment (``PREFIX`` + the provider's names, e.g.
+``DB_USERNAME``; they beat a secret of the same name), renews it while the command runs whenever it
+would otherwise expire first (``strongroom_cli.leases``), and revokes it when the command ends —
+also when it ends because SIGTERM or SIGINT was forwarded to it, and when starting it failed.
+
 Reserved names are never overwritten (the command must still find its programs and home):
 ``RESERVED_NAMES`` and any name starting with ``XDG_`` or ``LC_``. The command's exit code
 is returned; SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to it.
@@ -15,10 +21,14 @@ import subprocess
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from strongroom_cli import config, source, tokens
 from strongroom_cli.errors import COMMAND_NOT_EXECUTABLE, COMMAND_NOT_FOUND, USAGE, CliError
 from strongroom_cli.http import Client
+
+if TYPE_CHECKING:
+    from strongroom_cli.leases import LeaseKeeper
 
 RESERVED_NAMES = frozenset(
     {
@@ -42,6 +52,7 @@ RESERVED_NAMES = frozenset(
 RESERVED_PREFIXES = ("XDG_", "LC_")
 FORWARDED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 STOP_GRACE_SECONDS = 10.0
+LEASE_TICK_SECONDS = 5.0  # how far ahead the access token is renewed while leases are held
 
 
 def warn(message: str) -> None:
@@ -193,36 +204,70 @@ def handle(args: argparse.Namespace) -> int:
         raise CliError("--watch-interval must be positive", USAGE)
 
     session = Session(args)
-    secrets = session.fetch()
-    seen_values = set(secrets.values())
+    keeper = _lease_keeper(args, session)
     current: list[Child] = []
 
     def forward(signum: int, _frame: object) -> None:
+        if not current and keeper is not None:
+            # Before the command started: stop here, and the leases taken so far are revoked.
+            raise CliError(f"stopped by {signal.Signals(signum).name} before the command started", 128 + signum)
         for child in current:
             child.signal(signum)
 
     for name in FORWARDED_SIGNALS:
         signal.signal(getattr(signal, name), forward)
+    try:
+        return _run(args, argv, session, keeper, current)
+    finally:
+        if keeper is not None:
+            session.renew_if_due(LEASE_TICK_SECONDS)  # a long command may have outlived the token
+            keeper.revoke_all(warn)
+
+
+def _lease_keeper(args: argparse.Namespace, session: Session) -> LeaseKeeper | None:
+    if not args.leases:
+        return None
+    from strongroom_cli.leases import LeaseKeeper, LeaseSpec  # only when leasing: `run` starts fast
+
+    if not session.project:
+        raise CliError("no project: pass --projectId (or set STRONGROOM_PROJECT_ID / INFISICAL_PROJECT_ID)", USAGE)
+    default_path = (args.paths or ["/"])[-1]
+    specs = [LeaseSpec.parse(text, default_path) for text in args.leases]
+    return LeaseKeeper(session.client, session.project, args.environment, specs, args.lease_ttl)
+
+
+def _run(
+    args: argparse.Namespace, argv: list[str], session: Session, keeper: LeaseKeeper | None, current: list[Child]
+) -> int:
+    secrets = session.fetch()
+    leased = keeper.take_all() if keeper is not None else {}
+    seen_values = set(secrets.values()) | set(leased.values())
 
     def start(values: dict[str, str], quiet: bool = False) -> Child:
-        env = child_environment(values, dict(os.environ), quiet=quiet)
+        env = child_environment({**values, **leased}, dict(os.environ), quiet=quiet)
         return Child(argv, env, sorted(seen_values) if args.mask else None)
 
     child = start(secrets)
     current.append(child)
-    if not args.watch:
-        child.process.wait()
-        child.drain()
-        return child.exit_code()
-
     last = fingerprint(secrets)
+    next_check = time.monotonic() + args.watch_interval
     while True:
+        waits = [next_check - time.monotonic()] if args.watch else []
+        due = keeper.next_due() if keeper is not None else None
+        if due is not None:
+            waits.append(due - time.monotonic())
         try:
-            child.process.wait(args.watch_interval)
+            child.process.wait(max(0.05, min(waits)) if waits else None)
             child.drain()
             return child.exit_code()
         except subprocess.TimeoutExpired:
             pass
+        if keeper is not None:
+            session.renew_if_due(LEASE_TICK_SECONDS)
+            keeper.renew_due(warn)
+        if not args.watch or time.monotonic() < next_check:
+            continue
+        next_check = time.monotonic() + args.watch_interval
         session.renew_if_due(args.watch_interval)
         try:
             fresh = session.fetch()
