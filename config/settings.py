@@ -350,6 +350,14 @@ STRONGROOM_DYNAMIC_LOST_SECONDS = env_int("STRONGROOM_DYNAMIC_LOST_SECONDS", 60)
 STRONGROOM_DYNAMIC_SWEEP_SECONDS = env_int("STRONGROOM_DYNAMIC_SWEEP_SECONDS", 15)
 # The Celery queue revocations go to (empty: the default queue).
 STRONGROOM_DYNAMIC_QUEUE = env_str("STRONGROOM_DYNAMIC_QUEUE", "") or ""
+# Run-scoped leases (Azure DevOps): how often the poller asks for the state of builds holding
+# leases, how many build ids per request and requests per poll; the hook refuses older events;
+# a completed run's first N leases are revoked in the hook's request, the rest by workers.
+STRONGROOM_ADO_RUN_POLL_SECONDS = env_int("STRONGROOM_ADO_RUN_POLL_SECONDS", 120)
+STRONGROOM_ADO_RUN_POLL_BATCH = env_int("STRONGROOM_ADO_RUN_POLL_BATCH", 100)
+STRONGROOM_ADO_RUN_POLL_MAX_REQUESTS = env_int("STRONGROOM_ADO_RUN_POLL_MAX_REQUESTS", 50)
+STRONGROOM_ADO_HOOK_MAX_AGE_SECONDS = env_int("STRONGROOM_ADO_HOOK_MAX_AGE_SECONDS", 600)
+STRONGROOM_ADO_RUN_INLINE_REVOCATIONS = env_int("STRONGROOM_ADO_RUN_INLINE_REVOCATIONS", 25)
 
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -389,6 +397,11 @@ CELERY_BEAT_SCHEDULE = {
     "approvals-change-request-reminders": {"task": "approvals.tasks.change_request_reminders", "schedule": 900.0},
     # Sends the revocation of every lease that is due (or near) and whose message is missing or lost.
     "dynamic-leases-sweep": {"task": "dynamic.tasks.leases_sweep", "schedule": float(STRONGROOM_DYNAMIC_SWEEP_SECONDS)},
+    # Ends leases of Azure DevOps runs that completed while their service hook was lost.
+    "dynamic-ado-runs-poll": {
+        "task": "dynamic.tasks.ado_runs_poll",
+        "schedule": float(STRONGROOM_ADO_RUN_POLL_SECONDS),
+    },
 }
 
 # --- Approvals (docs/approvals.md) -------------------------------------------------------------

@@ -6,7 +6,13 @@ from approvals.api.access_request_urls import access_request_urlpatterns, my_acc
 from approvals.api.urls import change_request_urlpatterns, policy_urlpatterns
 from audit.streams.api.urls import kind_urlpatterns as audit_stream_kind_urlpatterns
 from audit.streams.api.urls import stream_urlpatterns as audit_stream_urlpatterns
-from dynamic.api.urls import dynamic_secret_urlpatterns, lease_urlpatterns, target_urlpatterns
+from dynamic.api.urls import (
+    ado_hook_receiver_urlpatterns,
+    ado_run_hook_urlpatterns,
+    dynamic_secret_urlpatterns,
+    lease_urlpatterns,
+    target_urlpatterns,
+)
 from notifications.api.urls import channel_urlpatterns, delivery_urlpatterns
 from syncs.api.urls import connection_urlpatterns, sync_urlpatterns
 
@@ -54,6 +60,14 @@ urlpatterns = [
     path(
         "api/v1/organizations/<str:organization>/dynamic-secret-targets/",
         include((target_urlpatterns, "dynamic-api"), namespace="dynamic-targets-api"),
+    ),
+    path(
+        "api/v1/organizations/<str:organization>/ado-run-hooks/",
+        include((ado_run_hook_urlpatterns, "dynamic-api"), namespace="ado-run-hooks-api"),
+    ),
+    path(
+        "api/v1/hooks/azure-devops/",
+        include((ado_hook_receiver_urlpatterns, "dynamic-api"), namespace="ado-hooks-api"),
     ),
     path("api/", include("secrets_app.api.urls")),
     path("compat/infisical/", include("secrets_app.compat.urls")),

@@ -119,6 +119,18 @@ class Lease(models.Model):
     actor_id = models.CharField(max_length=64)
     actor_label = models.CharField(max_length=200)
     client_ip = models.CharField(max_length=64, blank=True, default="")
+    # Run scope (docs/dynamic-secrets.md, "Run-scoped leases"): the Azure DevOps run this lease
+    # lives no longer than. Empty / None: not bound. ``ado_bound_by`` says how the run was proven.
+    ado_org_url = models.CharField(max_length=300, blank=True, default="")
+    ado_account_id = models.CharField(max_length=64, blank=True, default="")  # the org's GUID when known
+    ado_project_id = models.CharField(max_length=64, blank=True, default="")  # project GUID (lower case)
+    ado_build_id = models.PositiveBigIntegerField(null=True, blank=True)  # = the run id
+    ado_run_state = models.CharField(max_length=16, blank=True, default="")  # as last seen: inProgress, completed…
+    ado_bound_by = models.CharField(max_length=16, blank=True, default="")  # RunProof
+    ado_connection = models.ForeignKey(
+        "syncs.AppConnection", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )  # polled through; None: only the hook (and the TTL) end it
+    ado_checked_at = models.DateTimeField(null=True, blank=True)  # last poll of the run's state
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -126,6 +138,7 @@ class Lease(models.Model):
             models.Index(fields=["status", "expire_at"], name="lease_due"),
             models.Index(fields=["status", "next_attempt_at"], name="lease_retry_due"),
             models.Index(fields=["dynamic_secret", "status"], name="lease_by_secret"),
+            models.Index(fields=["ado_project_id", "ado_build_id"], name="lease_by_ado_run"),
         ]
 
     def __repr__(self) -> str:
@@ -148,3 +161,71 @@ class TargetAllowlist(models.Model):
 
     def __repr__(self) -> str:
         return f"<TargetAllowlist org={self.organization_id} {len(self.entries)} entries>"
+
+
+class RunProof(models.TextChoices):
+    """How a lease's Azure DevOps run was proven."""
+
+    OIDC = "oidc", "Azure DevOps pipeline OIDC token"  # run_id claim of a vstoken-issued token
+    ACCESS_TOKEN = "access_token", "System.AccessToken showed the build in progress"
+
+
+class AdoRunToken(models.Model):
+    """The run an access token was issued for: recorded at login when the presented JWT was a
+    pipeline token issued by Azure DevOps itself (``iss`` a pinned ``vstoken`` issuer, ``run_id``,
+    ``prj_id`` and ``org_id`` present). Leases taken with that access token are bound to the run."""
+
+    access_token = models.OneToOneField(
+        "secrets_app.IdentityAccessToken", on_delete=models.CASCADE, related_name="ado_run"
+    )
+    issuer = models.CharField(max_length=300)
+    org_name = models.CharField(max_length=200, blank=True, default="")  # from sub p://{org}/{project}/{pipeline}
+    account_id = models.CharField(max_length=64)  # org_id claim
+    project_id = models.CharField(max_length=64)  # prj_id claim
+    definition_id = models.CharField(max_length=64, blank=True, default="")  # def_id claim
+    build_id = models.PositiveBigIntegerField()  # run_id claim
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __repr__(self) -> str:
+        return f"<AdoRunToken token={self.access_token_id} run={self.build_id}>"
+
+
+class AdoRunHook(models.Model):
+    """The receiver of one Azure DevOps organization's ``run-state-changed`` service hook, owned
+    by a Strongroom organization and tied to one of its Azure DevOps connections. Basic-auth
+    password and the optional extra header's value are sealed (AAD = ``ado_run_hook_aad``)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="ado_run_hooks")
+    connection = models.OneToOneField("syncs.AppConnection", on_delete=models.CASCADE, related_name="ado_run_hook")
+    account_id = models.CharField(max_length=64)  # expected resourceContainers.account.id (lower case)
+    project_ids = models.JSONField(default=list, blank=True)  # accepted project GUIDs; empty: any
+    username = models.CharField(max_length=100)
+    secrets_ciphertext = models.BinaryField()  # {"password": …, "header_value": …}
+    header_name = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    def __repr__(self) -> str:
+        return f"<AdoRunHook {self.public_id} org={self.organization_id}>"
+
+
+def ado_run_hook_aad(*, public_id: uuid.UUID | str, organization_id: int) -> bytes:
+    return f"ado-run-hook|{public_id}|{organization_id}".encode()
+
+
+class AdoHookEvent(models.Model):
+    """An event id a hook accepted (ADO redelivers; a replay is a no-op). Pruned after a day:
+    an event older than ten minutes is refused anyway."""
+
+    hook = models.ForeignKey(AdoRunHook, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=64)
+    project_id = models.CharField(max_length=64, blank=True, default="")
+    build_id = models.PositiveBigIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16, blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hook", "event_id"], name="uniq_ado_hook_event")]
+        indexes = [models.Index(fields=["received_at"], name="ado_hook_event_age")]

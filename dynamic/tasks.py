@@ -20,3 +20,15 @@ def leases_sweep_task() -> dict[str, int]:
     from dynamic.services.revocation import leases_sweep
 
     return leases_sweep()
+
+
+@shared_task(name="dynamic.tasks.ado_runs_poll", acks_late=True, reject_on_worker_lost=True)
+def ado_runs_poll_task() -> dict[str, int]:
+    """Beat: end the leases of Azure DevOps runs that completed while their hook was lost
+    (subscriptions on probation drop events); forget old hook event ids."""
+    from dynamic.services.ado_hooks import ado_hook_events_prune
+    from dynamic.services.ado_runs import ado_runs_poll
+
+    counts = ado_runs_poll()
+    counts["events_pruned"] = ado_hook_events_prune()
+    return counts

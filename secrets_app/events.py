@@ -8,6 +8,12 @@ from django.dispatch import Signal
 # Sent after commit with project_id, environment_id, folder_id when a folder's secrets changed.
 secret_changed = Signal()
 
+# Sent inside a machine login's transaction, after its access token row exists, with ``token``
+# (the IdentityAccessToken), ``config`` (the auth method's row) and ``claims`` (the verified JWT
+# claims; empty for methods without a JWT). Receivers may record what the claims prove (the
+# dynamic app records the Azure DevOps run of a pipeline token); raising refuses the login.
+machine_login_verified = Signal()
+
 
 def announce_secret_change(*, project_id: int, environment_id: int, folder_id: int) -> None:
     transaction.on_commit(

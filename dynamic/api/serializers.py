@@ -125,6 +125,23 @@ class ConsumerSerializer(serializers.Serializer):
     clientIp = serializers.CharField(source="client_ip")  # noqa: N815
 
 
+class AdoRunSerializer(serializers.Serializer):
+    """The Azure DevOps run a lease is bound to (null: none)."""
+
+    organization = serializers.CharField(source="ado_org_url")
+    projectId = serializers.CharField(source="ado_project_id")  # noqa: N815
+    buildId = serializers.IntegerField(source="ado_build_id")  # noqa: N815
+    state = serializers.CharField(source="ado_run_state", help_text="As last seen: inProgress, completed…")
+    boundBy = serializers.CharField(  # noqa: N815
+        source="ado_bound_by", help_text="oidc (the pipeline token's run_id) or access_token (System.AccessToken)"
+    )
+
+    def to_representation(self, instance: Any) -> Any:
+        if getattr(instance, "ado_build_id", None) is None:
+            return None
+        return super().to_representation(instance)
+
+
 class LeaseSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     version = serializers.IntegerField()
@@ -146,6 +163,7 @@ class LeaseSerializer(serializers.Serializer):
     revokedAt = serializers.DateTimeField(source="revoked_at", allow_null=True)  # noqa: N815
     forced = serializers.BooleanField(help_text="Revoked by force: the database user may still exist")
     consumer = ConsumerSerializer(source="*")
+    adoRun = AdoRunSerializer(source="*", allow_null=True, help_text="The Azure DevOps run it lives no longer than")  # noqa: N815
 
 
 class LeaseListSerializer(serializers.Serializer):
@@ -167,6 +185,21 @@ class LeaseEnvelopeSerializer(serializers.Serializer):
 
 class LeaseCreateRequest(StrictSerializer):
     ttl = TtlField(required=False, allow_null=True, help_text=TTL_HELP + "; default: the dynamic secret's defaultTTL")
+    adoRun = serializers.CharField(  # noqa: N815
+        required=False,
+        allow_blank=True,
+        max_length=400,
+        help_text="Bind the lease to an Azure DevOps run: ORG/PROJECT/BUILD_ID (ORG a name or "
+        "$(System.CollectionUri)); needs adoAccessToken. The lease is revoked when the run completes.",
+    )
+    adoAccessToken = serializers.CharField(  # noqa: N815
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=8192,
+        trim_whitespace=True,
+        help_text="The run's System.AccessToken, the proof that adoRun is in progress: used once, never stored",
+    )
 
 
 class LeaseRenewRequest(StrictSerializer):

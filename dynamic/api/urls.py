@@ -1,11 +1,12 @@
 """Routes (config/urls.py): ``/api/v1/projects/<project>/dynamic-secrets/…``,
-``/api/v1/projects/<project>/leases/…`` and ``/api/v1/organizations/<organization>/dynamic-secret-targets/``."""
+``/api/v1/projects/<project>/leases/…``, ``/api/v1/organizations/<organization>/dynamic-secret-targets/``,
+``/api/v1/organizations/<organization>/ado-run-hooks/…`` and ``/api/v1/hooks/azure-devops/<hook>/run-state``."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from dynamic.api import views
+from dynamic.api import ado_views, views
 
 dynamic_secret_urlpatterns = [
     path("", views.DynamicSecretListApi.as_view(), name="dynamic-secret-list"),
@@ -23,4 +24,13 @@ lease_urlpatterns = [
 
 target_urlpatterns = [
     path("", views.TargetAllowlistApi.as_view(), name="dynamic-secret-targets"),
+]
+
+ado_run_hook_urlpatterns = [
+    path("", ado_views.AdoRunHookListApi.as_view(), name="ado-run-hooks"),
+    path("<str:hook>/", ado_views.AdoRunHookDetailApi.as_view(), name="ado-run-hook-detail"),
+]
+
+ado_hook_receiver_urlpatterns = [
+    path("<str:hook>/run-state", ado_views.AdoRunStateHookApi.as_view(), name="ado-run-state-hook"),
 ]

@@ -34,6 +34,7 @@ from dynamic.api.serializers import (
 from dynamic.models import DynamicSecret
 from dynamic.providers.registry import providers_description
 from dynamic.selectors import dynamic_secret_by_id, dynamic_secret_list, lease_get, lease_list, target_allowlist
+from dynamic.services.ado_runs import run_binding_resolve
 from dynamic.services.definitions import Definition, dynamic_secret_create, dynamic_secret_delete, dynamic_secret_update
 from dynamic.services.leases import lease_create, lease_force_revoke, lease_renew, lease_revoke
 from dynamic.services.targets import target_allowlist_set
@@ -186,16 +187,24 @@ class DynamicSecretLeaseListApi(_ProjectApi):
         tags=LEASE_TAGS,
         parameters=[PROJECT, SECRET],
         request=LeaseCreateRequest,
-        responses={(201, JSON): LeaseIssuedSerializer, **errors(400, 403, 404)},
+        responses={(201, JSON): LeaseIssuedSerializer, **errors(400, 403, 404, 502)},
         description="Take a lease (`secrets.read_value`): a new database user lives until `expireAt`. The "
         "credentials are in `data`, in this answer only. A TTL above the secret's maxTTL is a 400 "
-        '("TTL cannot be larger than max TTL").',
+        '("TTL cannot be larger than max TTL"). A machine identity logged in with an Azure DevOps pipeline '
+        "token gets a lease bound to that run; otherwise `adoRun` + `adoAccessToken` bind it (400 when the "
+        "build is unknown, not in progress, or the token is refused). A bound lease ends when its run completes.",
     )
     def post(self, request: Request, project: str, secret: str) -> Response:
         data = self.parse(LeaseCreateRequest, request.data or {})
         scope = self.scope(project)
         found = dynamic_secret_by_id(scope, secret)
-        issued = lease_create(scope=scope, secret=found, ttl=data.get("ttl"))
+        run = run_binding_resolve(
+            organization_id=scope.project.organization_id,
+            token=request.auth,
+            ado_run=data.get("adoRun") or None,
+            access_token=data.pop("adoAccessToken", None) or None,
+        )
+        issued = lease_create(scope=scope, secret=found, ttl=data.get("ttl"), run=run)
         body = LeaseIssuedSerializer({"lease": issued.lease, "dynamicSecret": found, "data": issued.data}).data
         response = Response(body, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"

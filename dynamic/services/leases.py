@@ -33,6 +33,7 @@ from dynamic.providers.templates import (
     render_username,
 )
 from dynamic.sealing import CredentialsUnavailable, open_for_secret, seal_for_lease
+from dynamic.services.ado_runs import RunBinding
 from dynamic.services.common import (
     connect_target,
     definition_values,
@@ -74,9 +75,12 @@ def _ttl_seconds(raw: Any, default: int) -> int:
     return default if raw in (None, "") else parse_ttl(raw, field="ttl")
 
 
-def lease_create(*, scope: ProjectScope, secret: DynamicSecret, ttl: Any = None) -> LeaseIssued:
+def lease_create(
+    *, scope: ProjectScope, secret: DynamicSecret, ttl: Any = None, run: RunBinding | None = None
+) -> LeaseIssued:
     """Issue a credential of *secret* for the scope's principal (``secrets.read_value`` at the
-    secret's place). Raises ValidationFailed (400: TTL, cap, template, provider failure)."""
+    secret's place). Raises ValidationFailed (400: TTL, cap, template, provider failure). *run*:
+    the proven Azure DevOps run the lease is bound to (``dynamic.services.ado_runs``)."""
     environment, path = secret.environment.slug, secret.folder.path
     require_lease(scope, environment=environment, path=path, resource=str(secret.public_id))
     seconds = _ttl_seconds(ttl, secret.default_ttl)
@@ -144,6 +148,7 @@ def lease_create(*, scope: ProjectScope, secret: DynamicSecret, ttl: Any = None)
             actor_id=str(actor.id)[:64],
             actor_label=actor.label[:200],
             client_ip=context.source_ip[:64],
+            **(run.lease_fields() if run is not None else {}),
         )
         lease.credentials_ciphertext = seal_for_lease(lease, credentials)
         lease.save()
@@ -174,7 +179,7 @@ def lease_create(*, scope: ProjectScope, secret: DynamicSecret, ttl: Any = None)
 
     try:
         with transaction.atomic():
-            lease_audit(lease, "lease.created", actor, ttl=seconds)
+            lease_audit(lease, "lease.created", actor, ttl=seconds, **(run.audit_fields() if run is not None else {}))
     except Exception:
         # Audited or not at all: the credential is never handed out unrecorded.
         Lease.objects.filter(pk=lease.pk, status=LeaseStatus.ACTIVE).update(revoke_requested_at=timezone.now())

@@ -43,6 +43,7 @@ from django.db import transaction
 
 from secrets_app import outbound
 from secrets_app.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from secrets_app.events import machine_login_verified
 from secrets_app.identities.tokens import (
     IssuedToken,
     access_token_issue,
@@ -286,7 +287,7 @@ def run_login(
             raise LoginRefused(404, not_configured)
         if not ip_allowed(ip, list(config.access_token_trusted_ips or [])):
             raise LoginRefused(403, "Logins for this identity are not allowed from this IP address")
-        verify(config)
+        verified = verify(config)
     except LoginRefused as refusal:
         login_failure_record(
             identity=identity, method=method, reason=f"{refusal.status}: {refusal.detail or refusal.message}"
@@ -294,6 +295,9 @@ def run_login(
         raise
     with transaction.atomic():
         issued = access_token_issue(identity=identity, auth_method=method, settings_from=config, ip=ip)
+        machine_login_verified.send(
+            sender="secrets_app", token=issued.row, config=config, claims=verified if isinstance(verified, dict) else {}
+        )
         login_success_record(identity=identity, method=method, issued=issued)
     return issued
 

@@ -487,3 +487,47 @@ def test_it_refuses_the_dynamic_target_allowlist_to_anonymous_members_and_outsid
     assert anonymous.status_code == 401
     assert charlie.status_code == 403 and error_of(charlie)["code"] == "permission_denied", charlie.content
     assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+
+
+# --- run-scoped leases (config/urls.py): the Azure DevOps run hook is configured by org admins
+# (charlie, a member of acme-org: 403; mallory: 404); its receiver takes the hook's own Basic
+# credentials only — a Strongroom token, anyone's, is no way in (401) ------------------------------
+RUN_HOOK = "00000000-0000-4000-8000-000000000005"
+RH = "organizations/<str:organization>/ado-run-hooks/"
+ADO_RUN_HOOK_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", RH, "organizations/acme-org/ado-run-hooks/", None),
+    ("post", RH, "organizations/acme-org/ado-run-hooks/", {"connection": RUN_HOOK, "accountId": RUN_HOOK}),
+    ("get", RH + "<str:hook>/", f"organizations/acme-org/ado-run-hooks/{RUN_HOOK}/", None),
+    ("delete", RH + "<str:hook>/", f"organizations/acme-org/ado-run-hooks/{RUN_HOOK}/", None),
+]
+ADO_HOOK_RECEIVER = ("post", "hooks/azure-devops/<str:hook>/run-state", f"hooks/azure-devops/{RUN_HOOK}/run-state")
+
+
+def test_it_covers_every_run_hook_route() -> None:
+    from tests.dynamic.routes import ado_run_api_routes
+
+    assert ado_run_api_routes() == {(method, pattern) for method, pattern, _, _ in ADO_RUN_HOOK_ROUTES} | {
+        ADO_HOOK_RECEIVER[:2]
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), ADO_RUN_HOOK_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ADO_RUN_HOOK_ROUTES]
+)
+def test_it_refuses_the_run_hook_configuration_to_anonymous_members_and_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    anonymous = _call(api(), method, path, body)
+    charlie = _call(api(seeded.charlie), method, path, body)
+    mallory = _call(api(seeded.mallory), method, path, body)
+
+    assert anonymous.status_code == 401
+    assert charlie.status_code == 403 and error_of(charlie)["code"] == "permission_denied", charlie.content
+    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+
+
+def test_it_refuses_the_run_hook_receiver_to_strongroom_tokens_and_anonymous_callers(seeded: Any, api: Any) -> None:
+    method, _, path = ADO_HOOK_RECEIVER
+    for caller in (api(), api(seeded.charlie), api(seeded.mallory), api(seeded.alice)):
+        response = _call(caller, method, path, {"eventType": "ms.vss-pipelines.run-state-changed-event"})
+        assert response.status_code == 401 and error_of(response)["code"] == "unauthorized", response.content

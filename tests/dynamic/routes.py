@@ -21,3 +21,21 @@ def dynamic_api_routes() -> set[tuple[str, str]]:
                 if hasattr(view, method):
                     found.add((method, prefix + str(pattern.pattern)))
     return found
+
+
+def ado_run_api_routes() -> set[tuple[str, str]]:
+    """The run-scoped lease routes: the run hook's configuration and its receiver."""
+    from dynamic.api.urls import ado_hook_receiver_urlpatterns, ado_run_hook_urlpatterns
+
+    found: set[tuple[str, str]] = set()
+    for prefix, patterns in (
+        ("organizations/<str:organization>/ado-run-hooks/", ado_run_hook_urlpatterns),
+        ("hooks/azure-devops/", ado_hook_receiver_urlpatterns),
+    ):
+        for pattern in patterns:
+            assert isinstance(pattern, URLPattern)
+            view = pattern.callback.view_class  # type: ignore[attr-defined]
+            for method in ("get", "post", "patch", "put", "delete"):
+                if hasattr(view, method):
+                    found.add((method, prefix + str(pattern.pattern)))
+    return found

@@ -5,7 +5,10 @@ It implements the requests the ``azure-devops`` 7.1.0b4 client sends (wire-proto
 client uses the org URL), variable groups create/update/delete (organization level) and
 list/get (project level); plus ``GET {org}/_apis/projects[/{id}]`` (the core area, location
 603fe2ac…) which Strongroom uses to resolve the project GUID a group reference needs and to test a
-connection. Service semantics follow §1.6: secret values are never returned (``value: null``),
+connection; and builds (``GET {org}/{project}/_apis/build/builds/{buildId}`` and
+``…/build/builds?buildIds=1,2``, location 0cd358e1…, ado-governance.md §3.1) for run-scoped
+leases, readable with a PAT or a pipeline's job token (``job_tokens``: token → the one project
+it may read, as ``System.AccessToken`` is scoped to its project). Service semantics follow §1.6: secret values are never returned (``value: null``),
 PUT replaces the whole variable set, a secret sent without a value keeps its stored value, POST
 needs a project reference, DELETE removes the group from the listed projects.
 
@@ -36,6 +39,7 @@ LOCATION_RESOURCE_AREAS = "e81700f7-3be2-46de-8624-2eb35882fcaa"
 LOCATION_GROUPS_ORG = "ef5b7057-ffc3-4c77-bbad-c10b4a4abcc7"
 LOCATION_GROUPS_PROJECT = "f5b09dd5-9d54-45a1-8b5a-1c8287d634cc"
 LOCATION_PROJECTS = "603fe2ac-9723-48b9-88ad-09305aa6c6e1"
+LOCATION_BUILDS = "0cd358e1-9217-4d94-8269-1c1ee6f93dcf"
 
 LOCATIONS = [
     {
@@ -74,6 +78,16 @@ LOCATIONS = [
         "resourceName": "projects",
         "routeTemplate": "_apis/{resource}/{*projectId}",
         "resourceVersion": 4,
+        "minVersion": "1.0",
+        "maxVersion": "7.2",
+        "releasedVersion": "7.1",
+    },
+    {
+        "id": LOCATION_BUILDS,
+        "area": "build",
+        "resourceName": "Builds",
+        "routeTemplate": "{project}/_apis/{area}/{resource}/{buildId}",
+        "resourceVersion": 7,
         "minVersion": "1.0",
         "maxVersion": "7.2",
         "releasedVersion": "7.1",
@@ -148,6 +162,8 @@ class AzureDevOpsEmulator:
         self.organization = organization
         self.pats = set(pats)
         self.tokens = set(tokens)
+        self.job_tokens: dict[str, str] = {}  # System.AccessToken -> the project id it may read
+        self.builds: dict[int, dict[str, Any]] = {}
         self.projects: dict[str, str] = {}  # id -> name
         self.groups: dict[int, Group] = {}
         self.requests: list[Recorded] = []
@@ -269,6 +285,30 @@ class AzureDevOpsEmulator:
             group.modified_on = _now()
             group.modified_by = by
 
+    def add_build(self, *, project: str = "proj1", status: str = "inProgress", build_id: int | None = None) -> int:
+        """A pipeline run (build) in *project*; ``status`` inProgress | completed | cancelling | notStarted."""
+        project_id = self._project_id(project)
+        assert project_id is not None
+        with self._lock:
+            build_id = build_id or (max(self.builds, default=100) + 1)
+            self.builds[build_id] = {"project_id": project_id, "status": status, "result": None}
+            return build_id
+
+    def finish_build(self, build_id: int, result: str = "succeeded") -> None:
+        with self._lock:
+            self.builds[build_id].update(status="completed", result=result)
+
+    def job_token(self, project: str = "proj1") -> str:
+        """A fresh ``System.AccessToken`` of a run in *project*."""
+        project_id = self._project_id(project)
+        assert project_id is not None
+        token = "job." + uuid.uuid4().hex + uuid.uuid4().hex
+        self.job_tokens[token] = project_id
+        return token
+
+    def build_reads(self) -> list[Recorded]:
+        return [r for r in self.requests if "/_apis/build/builds" in r.path.lower()]
+
     def writes(self) -> list[Recorded]:
         return [
             r for r in self.requests if r.method in ("POST", "PUT", "DELETE", "PATCH") and "variablegroups" in r.path
@@ -315,6 +355,8 @@ class AzureDevOpsEmulator:
             return f"pat:{pat[:4]}" if pat in self.pats else None
         if auth.startswith("Bearer "):
             token = auth[7:]
+            if token in self.job_tokens:
+                return f"job:{self.job_tokens[token]}"
             return f"token:{token[:4]}" if token in self.tokens else None
         return None
 
@@ -373,6 +415,11 @@ class AzureDevOpsEmulator:
             return 200, {}, {"count": len(areas), "value": areas}
         if method == "GET" and parts[:2] == ["_apis", "projects"]:
             return self._projects(parts[2:])
+        if len(parts) >= 4 and [p.lower() for p in parts[1:4]] == ["_apis", "build", "builds"]:
+            with self._lock:
+                return self._builds(parts[0], parts[4:], query, caller)
+        if caller.startswith("job:"):
+            return 401, {}, None  # a job token reads builds only (in this emulator)
         with self._lock:
             if parts[:3] == ["_apis", "distributedtask", "variablegroups"]:
                 if self.delay and method in ("POST", "PUT", "DELETE"):
@@ -507,6 +554,56 @@ class AzureDevOpsEmulator:
         top = int((query.get("$top") or ["1000"])[0])
         found = sorted(found, key=lambda g: g.id)[: min(top, 1000)]
         return 200, {}, {"count": len(found), "value": [self.group_json(g) for g in found]}
+
+    def build_json(self, build_id: int) -> dict[str, Any]:
+        build = self.builds[build_id]
+        project_id = build["project_id"]
+        url = f"{self.org_url}/{project_id}/_apis/build/Builds/{build_id}"
+        return {
+            "id": build_id,
+            "buildNumber": f"20260901.{build_id}",
+            "status": build["status"],
+            "result": build["result"],
+            "url": url,
+            "project": {"id": project_id, "name": self.projects[project_id], "state": "wellFormed"},
+            "definition": {"id": 7, "name": "web-ci", "type": "build"},
+            "_links": {"web": {"href": f"{self.org_url}/{project_id}/_build/results?buildId={build_id}"}},
+        }
+
+    def _builds(
+        self, project: str, rest: list[str], query: dict[str, list[str]], caller: str
+    ) -> tuple[int, dict[str, str], Any]:
+        project_id = self._project_id(project)
+        if project_id is None:
+            return (
+                404,
+                {},
+                _wrapped(
+                    f"TF200016: The following project does not exist: {project}.",
+                    "ProjectDoesNotExistWithNameException",
+                    404,
+                ),
+            )
+        if caller.startswith("job:") and caller[4:] != project_id:
+            # A job token is scoped to its own project (the project does not exist for it).
+            return 401, {}, None
+        if rest:
+            build_id = int(rest[0]) if rest[0].isdigit() else -1
+            build = self.builds.get(build_id)
+            if build is None or build["project_id"] != project_id:
+                return (
+                    404,
+                    {},
+                    _wrapped(f"The requested build {rest[0]} could not be found.", "BuildNotFoundException", 404),
+                )
+            return 200, {}, self.build_json(build_id)
+        wanted = {int(x) for x in ",".join(query.get("buildIds", [])).split(",") if x.strip().isdigit()}
+        found = [
+            self.build_json(build_id)
+            for build_id, build in sorted(self.builds.items())
+            if build["project_id"] == project_id and (not wanted or build_id in wanted)
+        ]
+        return 200, {}, {"count": len(found), "value": found}
 
 
 class _Handler(BaseHTTPRequestHandler):

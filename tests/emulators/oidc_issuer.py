@@ -151,6 +151,42 @@ class OidcIssuer:
         claims.update(overrides)  # None removes a claim
         return self.mint({name: value for name, value in claims.items() if value is not None})
 
+    def mint_ado_pipeline(
+        self,
+        *,
+        organization_id: str,
+        organization: str,
+        project: str,
+        project_id: str,
+        pipeline: str,
+        run_id: int,
+        lifetime: int = 600,
+        now: int | None = None,
+        **overrides: Any,
+    ) -> str:
+        """A pipeline token (``System.OidcRequestUri`` without ``serviceConnectionId``): ``p://`` subject
+        and the run's claims, as two third parties decoded it (ado-governance.md §3.6)."""
+        now = int(time.time()) if now is None else now
+        claims = {
+            "jti": str(uuid.uuid4()),
+            "sub": f"p://{organization}/{project}/{pipeline}",
+            "aud": ADO_AUDIENCE,
+            "org_id": organization_id,
+            "prj_id": project_id,
+            "def_id": "7",
+            "rpo_id": str(uuid.uuid4()),
+            "rpo_uri": f"https://dev.azure.com/{organization}/{project}/_git/{project}",
+            "rpo_ver": "0" * 40,
+            "rpo_ref": "refs/heads/main",
+            "run_id": str(run_id),
+            "iss": vstoken_issuer(organization_id),
+            "nbf": now,
+            "iat": now,
+            "exp": now + lifetime,
+        }
+        claims.update(overrides)  # None removes a claim
+        return self.mint({name: value for name, value in claims.items() if value is not None})
+
     def mint_ado_entra(
         self,
         *,

@@ -222,6 +222,12 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"post {PRJ}leases/<str:lease>/force-revoke/": ("lease.revoked", "lease.force_revoked"),
     f"get {API}organizations/<str:organization>/dynamic-secret-targets/": METADATA,
     f"put {API}organizations/<str:organization>/dynamic-secret-targets/": "dynamic_targets.updated",
+    # run-scoped leases: the Azure DevOps run hook (configuration; the receiver ends a run's leases)
+    f"get {API}organizations/<str:organization>/ado-run-hooks/": METADATA,
+    f"post {API}organizations/<str:organization>/ado-run-hooks/": ("ado_run_hook.created", "ado_run_hook.updated"),
+    f"get {API}organizations/<str:organization>/ado-run-hooks/<str:hook>/": METADATA,
+    f"delete {API}organizations/<str:organization>/ado-run-hooks/<str:hook>/": "ado_run_hook.deleted",
+    f"post {API}hooks/azure-devops/<str:hook>/run-state": ("lease.run_ended", "lease.revoked", "ado_hook.auth_failed", "ado_hook.event_refused"),
     f"get {API[:-3]}schema/": PUBLIC,
     f"get {API[:-3]}docs/": PUBLIC,
     # the Infisical-compatible adapter (same services, so the same actions)
