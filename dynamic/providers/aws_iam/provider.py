@@ -49,6 +49,9 @@ TEMPORARY = "temporary-credentials"
 CREATED_BY = ("createdBy", "strongroom-dynamic-secret")
 INLINE_POLICY_NAME = "strongroom-lease"
 STS_MIN_SECONDS = 900
+# STS stamps the expiry from its own clock when the request arrives, after we computed the time
+# left: keep this much in hand so the credentials never outlive the lease (request latency, skew).
+STS_MARGIN_SECONDS = 2
 ASSUME_ROLE_MAX_SECONDS = 12 * 3600
 FEDERATION_MAX_SECONDS = 36 * 3600
 FEDERATION_NAME_MAX = 32
@@ -290,7 +293,7 @@ class AwsIamProvider(DynamicProvider):
     def _temporary_credentials(self, target: Target, *, username: str, expire_at: Any) -> dict[str, str]:
         config = target.config
         role = str(config.get("roleArn") or "")
-        remaining = math.floor((expire_at - timezone.now()).total_seconds())
+        remaining = math.floor((expire_at - timezone.now()).total_seconds()) - STS_MARGIN_SECONDS
         if remaining < STS_MIN_SECONDS:
             raise UnrecoverableProviderError(
                 "STS issues credentials for at least 15 minutes and they cannot be revoked: "
