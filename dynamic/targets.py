@@ -140,6 +140,7 @@ def target_address(*, organization_id: int, host: str, port: int, database: str 
         raise TargetRefused(f"{host}:{port} is Strongroom's own database or Redis, which is never allowed")
     if not _allowed(host, addresses, allowlist_entries(organization_id)):
         raise TargetRefused(
-            f"{host} is not on the organization's dynamic secret target allowlist (an organization admin adds it)"
+            f"{host} is not on the organization's dynamic secret target allowlist (an organization admin adds it"
+            " under People → Dynamic secret targets)"
         )
     return addresses[0]

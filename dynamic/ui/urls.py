@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dynamic.ui import views
+from dynamic.ui import targets, views
 
 app_name = "dynamic_ui"
 
 urlpatterns = [
+    path("org/<slug:org_slug>/dynamic-targets/", targets.target_allowlist_page, name="targets"),
     path("projects/<slug:slug>/dynamic-secrets/new/", views.dynamic_secret_new, name="secret_new"),
     path("projects/<slug:slug>/dynamic-secrets/<uuid:secret_id>/", views.dynamic_secret_page, name="secret"),
     path("projects/<slug:slug>/dynamic-secrets/<uuid:secret_id>/edit/", views.dynamic_secret_edit, name="secret_edit"),

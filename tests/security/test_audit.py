@@ -340,6 +340,7 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "org/<slug:org_slug>/notifications/<uuid:channel_id>/routes/": "notification_channel.updated",
     "org/<slug:org_slug>/notifications/<uuid:channel_id>/routes/<int:route_id>/delete/": "notification_channel.updated",
     "org/<slug:org_slug>/audit/retention/": "audit.retention_changed",
+    "org/<slug:org_slug>/dynamic-targets/": "dynamic_targets.updated",
     "org/<slug:org_slug>/audit/streams/": ("audit_stream.created", "audit_stream.tested"),
     "org/<slug:org_slug>/audit/streams/<uuid:stream_id>/": ("audit_stream.updated", "audit_stream.tested"),
     "org/<slug:org_slug>/audit/streams/<uuid:stream_id>/test/": "audit_stream.tested",
