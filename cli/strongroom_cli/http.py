@@ -87,20 +87,25 @@ def _raise_if_held(answer: Any) -> None:
 
 
 class ApiError(CliError):
-    def __init__(self, message: str, code: int, status: int, error_code: str = "") -> None:
+    def __init__(
+        self, message: str, code: int, status: int, error_code: str = "", details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message, code)
         self.status = status
         self.error_code = error_code
+        self.details = details or {}  # the native error object (code, message, fields, …)
 
 
 def _error_from(status: int, body: bytes, request_id: str) -> ApiError:
     error_code, message = "", ""
+    details: dict[str, Any] = {}
     try:
         data = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         data = None
     if isinstance(data, dict):
         if isinstance(data.get("error"), dict):  # the native shape
+            details = dict(data["error"])
             error_code = str(data["error"].get("code") or "")
             message = str(data["error"].get("message") or "")
             request_id = str(data.get("requestId") or request_id)
@@ -130,7 +135,7 @@ def _error_from(status: int, body: bytes, request_id: str) -> ApiError:
     text += ")"
     if hint:
         text += f"; {hint}"
-    return ApiError(text, code, status, error_code)
+    return ApiError(text, code, status, error_code, details)
 
 
 class Client:

@@ -12,8 +12,10 @@ the server added to ``expireAt``.
 from __future__ import annotations
 
 import datetime
+import sys
 import time
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,8 @@ from strongroom_cli.http import ApiError, Client
 
 RENEW_MIN_MARGIN_SECONDS = 5.0  # renew at least this long before expiry (when the lease is long enough)
 RETRY_SECONDS = 2.0  # after a renewal that failed for a reason that may pass (network, 5xx)
+ACCESS_TOKEN_ENV = "SYSTEM_ACCESSTOKEN"  # noqa: S105 - the variable a step maps $(System.AccessToken) to
+ADO_RUN_AUTO = "auto"
 
 
 def _quote(text: str) -> str:
@@ -53,15 +57,83 @@ def find_secret(client: Client, project: str, *, environment: str, path: str, na
     return dict(found[0])
 
 
-def lease_create(client: Client, project: str, secret_id: str, ttl: str | None) -> dict[str, Any]:
-    """``{lease, dynamicSecret, data}``. Sent without an Idempotency-Key: the server never stores
-    an answer holding a credential (a retried POST may mint a second lease; both expire)."""
-    answer = client.request(
-        "POST",
-        source.project_path(project) + "dynamic-secrets/" + _quote(secret_id) + "/leases/",
-        body={"ttl": ttl} if ttl else {},
-        idempotent_post=False,
-    )
+@dataclass(frozen=True)
+class AdoRun:
+    """``--ado-run``: the Azure DevOps run a lease is bound to, and the proof (``System.AccessToken``,
+    read from the environment only: a flag would put it in the process list and shell history)."""
+
+    run: str
+    access_token: str = field(repr=False)
+
+    @classmethod
+    def from_flag(cls, value: str | None, environ: Mapping[str, str]) -> AdoRun | None:
+        """None without the flag; CliError (exit 1) without ``SYSTEM_ACCESSTOKEN``, or for ``auto``
+        outside a pipeline."""
+        if value is None:
+            return None
+        token = environ.get(ACCESS_TOKEN_ENV, "").strip()
+        if not token:
+            raise CliError(
+                f"--ado-run needs the pipeline's System.AccessToken in {ACCESS_TOKEN_ENV} "
+                f"(map it in the step: env: {{ {ACCESS_TOKEN_ENV}: $(System.AccessToken) }})",
+                USAGE,
+            )
+        run = value.strip()
+        if run.lower() == ADO_RUN_AUTO:
+            run = ado_run_from_pipeline(environ)
+        elif run.count("/") < 2 or not run.rstrip("/").rpartition("/")[2].isdigit():
+            raise CliError(f"--ado-run {value!r}: expected ORG/PROJECT/BUILD_ID or auto", USAGE)
+        return cls(run=run, access_token=token)
+
+    def fields(self) -> dict[str, str]:
+        return {"adoRun": self.run, "adoAccessToken": self.access_token}
+
+
+def ado_run_from_pipeline(environ: Mapping[str, str]) -> str:
+    """``--ado-run auto``: ``$(System.CollectionUri)`` (the organization's URL, which the server
+    matches against its Azure DevOps connection), the project (its id when the agent gives one: it
+    survives renames and needs no escaping) and ``$(Build.BuildId)``, from the agent's environment."""
+    collection = environ.get("SYSTEM_COLLECTIONURI", "").strip().rstrip("/")
+    project = environ.get("SYSTEM_TEAMPROJECTID", "").strip() or environ.get("SYSTEM_TEAMPROJECT", "").strip()
+    build = environ.get("BUILD_BUILDID", "").strip()
+    missing = [
+        name
+        for name, present in (
+            ("SYSTEM_COLLECTIONURI", collection),
+            ("SYSTEM_TEAMPROJECT or SYSTEM_TEAMPROJECTID", project),
+            ("BUILD_BUILDID", build.isdigit()),
+        )
+        if not present
+    ]
+    if missing:
+        raise CliError(
+            f"--ado-run auto works inside an Azure DevOps pipeline job; not set here: {', '.join(missing)}", USAGE
+        )
+    return f"{collection}/{project}/{build}"
+
+
+def lease_create(
+    client: Client, project: str, secret_id: str, ttl: str | None, ado_run: AdoRun | None = None
+) -> dict[str, Any]:
+    """``{lease, dynamicSecret, data}``. Sent with an Idempotency-Key (the same on each of the
+    client's retries), so a retry after a lost answer takes no second lease: the server answers 409
+    ``lease_already_created`` naming the first one, whose credentials are gone. That lease is
+    revoked here and a new one taken, once, with a new key."""
+    path = source.project_path(project) + "dynamic-secrets/" + _quote(secret_id) + "/leases/"
+    body: dict[str, Any] = {"ttl": ttl} if ttl else {}
+    if ado_run is not None:
+        body.update(ado_run.fields())
+    try:
+        answer = client.request("POST", path, body=body)
+    except ApiError as exc:
+        orphan = str(exc.details.get("leaseId") or "")
+        if exc.status != 409 or exc.error_code != "lease_already_created" or not orphan:
+            raise
+        try:
+            lease_revoke(client, project, orphan)
+        except CliError as revoke_error:
+            sys.stderr.write(f"strongroom: warning: lease {orphan} was not revoked: {revoke_error.message}\n")
+        answer = client.request("POST", path, body=body)
     if not isinstance(answer, dict) or not isinstance(answer.get("data"), dict):
         raise CliError("the server's answer has no lease: is --domain a Strongroom server?", SERVER)
     return answer
@@ -120,12 +192,21 @@ class LeaseKeeper:
     """Takes the leases of ``run --lease``, renews each before it expires while the command runs,
     and revokes them all at the end (also after a failure half-way through taking them)."""
 
-    def __init__(self, client: Client, project: str, environment: str, specs: list[LeaseSpec], ttl: str | None):
+    def __init__(
+        self,
+        client: Client,
+        project: str,
+        environment: str,
+        specs: list[LeaseSpec],
+        ttl: str | None,
+        ado_run: AdoRun | None = None,
+    ):
         self.client = client
         self.project = project
         self.environment = environment
         self.specs = specs
         self.ttl = ttl
+        self.ado_run = ado_run
         self.held: list[HeldLease] = []
 
     def take_all(self) -> dict[str, str]:
@@ -135,7 +216,7 @@ class LeaseKeeper:
             secret = find_secret(
                 self.client, self.project, environment=self.environment, path=spec.path, name=spec.name
             )
-            answer = lease_create(self.client, self.project, str(secret["id"]), self.ttl)
+            answer = lease_create(self.client, self.project, str(secret["id"]), self.ttl, self.ado_run)
             arrived = time.monotonic()
             lease = answer["lease"]
             lifetime = max(1.0, (moment(lease["expireAt"]) - moment(lease["createdAt"])).total_seconds())

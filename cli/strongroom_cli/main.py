@@ -15,6 +15,11 @@ from strongroom_cli import __version__
 from strongroom_cli.errors import USAGE, CliError, PendingApproval
 
 STATUSES = ("live", "all", "active", "revoking", "revoked", "failed", "irrevocable")
+ADO_RUN_HELP = (
+    "bind the lease to this Azure DevOps run (revoked when the run completes): ORG/PROJECT/BUILD_ID, ORG a name "
+    "or $(System.CollectionUri); `auto` reads the pipeline's SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECTID (or "
+    "SYSTEM_TEAMPROJECT) and BUILD_BUILDID. The proof, System.AccessToken, is read from SYSTEM_ACCESSTOKEN only"
+)
 FORMAT_NAMES = ("dotenv", "dotenv-export", "json", "yaml", "csv", "tfvars", "azure-devops", "github-actions")
 EPILOG = """exit codes: 0 ok · 1 usage or invalid request · 2 not authenticated (401, no token) ·
 3 forbidden (403) · 4 not found (404) · 5 server unreachable · 6 server sealed ·
@@ -118,6 +123,7 @@ def build_parser() -> Parser:
         "its credentials as PREFIX+DB_USERNAME…, renewed while it runs, revoked when it ends (repeatable)",
     )
     run.add_argument("--lease-ttl", dest="lease_ttl", help="TTL of each lease and renewal (default: the secret's)")
+    run.add_argument("--ado-run", dest="ado_run", metavar="ORG/PROJECT/BUILD_ID|auto", help=ADO_RUN_HELP)
     run.set_defaults(module="run")
 
     export = commands.add_parser("export", parents=[connection, place, selection], help="print secrets in a format")
@@ -189,6 +195,7 @@ def build_parser() -> Parser:
     lease_create.add_argument("--ttl", help="e.g. 30m, 1h (default: the dynamic secret's defaultTTL)")
     lease_create.add_argument("--format", "-f", default="table", choices=("table", *FORMAT_NAMES))
     lease_create.add_argument("--prefix", default="", help="prepend this to every credential name")
+    lease_create.add_argument("--ado-run", dest="ado_run", metavar="ORG/PROJECT/BUILD_ID|auto", help=ADO_RUN_HELP)
     for verb, help_text in (("renew", "extend a lease"), ("revoke", "revoke a lease now")):
         action = lease_actions.add_parser(
             verb, parents=[connection, place, output], help=help_text, aliases=["delete"] if verb == "revoke" else []

@@ -36,6 +36,7 @@ from dynamic.providers.registry import providers_description
 from dynamic.selectors import dynamic_secret_by_id, dynamic_secret_list, lease_get, lease_list, target_allowlist
 from dynamic.services.ado_runs import run_binding_resolve
 from dynamic.services.definitions import Definition, dynamic_secret_create, dynamic_secret_delete, dynamic_secret_update
+from dynamic.services.lease_idempotency import LeaseAlreadyCreated, lease_idempotency, lease_request_fingerprint
 from dynamic.services.leases import lease_create, lease_force_revoke, lease_renew, lease_revoke
 from dynamic.services.targets import target_allowlist_set
 from secrets_app.api.base import ApiView
@@ -49,6 +50,16 @@ LEASE_TAGS = ["leases"]
 JSON = "application/json"
 SECRET = OpenApiParameter("secret", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Dynamic secret id")
 LEASE = OpenApiParameter("lease", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Lease id")
+LEASE_IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    pattern=r"^[!-~]{1,255}$",
+    description="Makes a retry safe: the same key with the same request takes no second lease and is answered "
+    "409 lease_already_created naming the first lease (error.leaseId); with a different request it is refused "
+    "(422). Only the lease id is kept (24 hours), never the credentials.",
+)
 ORGANIZATION = OpenApiParameter(
     "organization", OpenApiTypes.STR, OpenApiParameter.PATH, description="Organization slug"
 )
@@ -166,8 +177,10 @@ class DynamicSecretDetailApi(_ProjectApi):
 
 
 class DynamicSecretLeaseListApi(_ProjectApi):
-    # The answer holds a password: never stored for an Idempotency-Key replay.
+    # The answer holds a password: never stored for a replay. Idempotency-Key is honoured here by
+    # remembering the lease id only (dynamic.services.lease_idempotency).
     idempotency_storable = False
+    idempotency_by_view = True
 
     @extend_schema(
         operation_id="dynamic_secrets_leases_list",
@@ -185,26 +198,40 @@ class DynamicSecretLeaseListApi(_ProjectApi):
     @extend_schema(
         operation_id="dynamic_secrets_leases_create",
         tags=LEASE_TAGS,
-        parameters=[PROJECT, SECRET],
+        parameters=[PROJECT, SECRET, LEASE_IDEMPOTENCY_KEY],
         request=LeaseCreateRequest,
-        responses={(201, JSON): LeaseIssuedSerializer, **errors(400, 403, 404, 502)},
+        responses={(201, JSON): LeaseIssuedSerializer, **errors(400, 403, 404, 409, 422, 502)},
         description="Take a lease (`secrets.read_value`): a new database user lives until `expireAt`. The "
         "credentials are in `data`, in this answer only. A TTL above the secret's maxTTL is a 400 "
         '("TTL cannot be larger than max TTL"). A machine identity logged in with an Azure DevOps pipeline '
         "token gets a lease bound to that run; otherwise `adoRun` + `adoAccessToken` bind it (400 when the "
-        "build is unknown, not in progress, or the token is refused). A bound lease ends when its run completes.",
+        "build is unknown, not in progress, or the token is refused). A bound lease ends when its run completes. "
+        "With `Idempotency-Key`, a retry never takes a second lease: it is answered 409 "
+        "`lease_already_created` with the first lease's id in `error.leaseId` (its credentials are not sent again).",
     )
     def post(self, request: Request, project: str, secret: str) -> Response:
         data = self.parse(LeaseCreateRequest, request.data or {})
+        access_token = data.pop("adoAccessToken", None) or None
         scope = self.scope(project)
         found = dynamic_secret_by_id(scope, secret)
-        run = run_binding_resolve(
-            organization_id=scope.project.organization_id,
-            token=request.auth,
-            ado_run=data.get("adoRun") or None,
-            access_token=data.pop("adoAccessToken", None) or None,
-        )
-        issued = lease_create(scope=scope, secret=found, ttl=data.get("ttl"), run=run)
+        try:
+            with lease_idempotency(
+                principal_key=str(self.principal.key),
+                raw_key=request.headers.get(LEASE_IDEMPOTENCY_KEY.name),
+                fingerprint=lease_request_fingerprint(path=request.path, fields=data),
+            ) as on_written:
+                run = run_binding_resolve(
+                    organization_id=scope.project.organization_id,
+                    token=request.auth,
+                    ado_run=data.get("adoRun") or None,
+                    access_token=access_token,
+                )
+                issued = lease_create(scope=scope, secret=found, ttl=data.get("ttl"), run=run, on_written=on_written)
+        except LeaseAlreadyCreated as replay:
+            answer = self.handle_exception(replay)
+            answer.data["error"]["leaseId"] = replay.lease_id
+            answer["Idempotent-Replayed"] = "true"
+            return answer
         body = LeaseIssuedSerializer({"lease": issued.lease, "dynamicSecret": found, "data": issued.data}).data
         response = Response(body, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"

@@ -26,6 +26,7 @@ from dynamic.compat.shapes import (
 )
 from dynamic.models import DynamicSecret, Lease, LeaseStatus
 from dynamic.selectors import dynamic_secret_get, dynamic_secret_list, lease_get, lease_list
+from dynamic.services.ado_runs import run_binding_resolve
 from dynamic.services.common import parse_ttl
 from dynamic.services.definitions import Definition, dynamic_secret_create, dynamic_secret_delete, dynamic_secret_update
 from dynamic.services.leases import lease_create, lease_force_revoke, lease_renew, lease_revoke
@@ -201,7 +202,9 @@ class DynamicSecretLeaseListView(CompatView):
 
 class LeaseCreateView(CompatView):
     """POST /api/v1/dynamic-secrets/leases → ``{lease, dynamicSecret, data}``; the credentials in
-    ``data`` are in this answer only (``Cache-Control: no-store``)."""
+    ``data`` are in this answer only (``Cache-Control: no-store``). An access token issued for an
+    Azure DevOps pipeline token's run binds the lease to that run, as on the native route (Infisical's
+    SDKs send no run fields, so there is no explicit ``adoRun`` here)."""
 
     def post(self, request: HttpRequest, principal: Principal, params: Params) -> HttpResponse:
         name = params.string("dynamicSecretName", required=True) or ""
@@ -209,7 +212,13 @@ class LeaseCreateView(CompatView):
         place = Place(principal, params)
         with infisical_words():
             secret = dynamic_secret_get(place.scope, environment=place.environment, path=place.path, name=name.lower())
-            issued = lease_create(scope=place.scope, secret=secret, ttl=ttl)
+            run = run_binding_resolve(
+                organization_id=place.scope.project.organization_id,
+                token=getattr(request, "auth", None),
+                ado_run=None,
+                access_token=None,
+            )
+            issued = lease_create(scope=place.scope, secret=secret, ttl=ttl, run=run)
         body = {"lease": lease_shape(issued.lease), "dynamicSecret": dynamic_secret_shape(secret), "data": issued.data}
         response = etag_response(request, body)
         response["Cache-Control"] = "no-store"

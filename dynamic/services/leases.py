@@ -14,6 +14,7 @@ never stored.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,11 +77,18 @@ def _ttl_seconds(raw: Any, default: int) -> int:
 
 
 def lease_create(
-    *, scope: ProjectScope, secret: DynamicSecret, ttl: Any = None, run: RunBinding | None = None
+    *,
+    scope: ProjectScope,
+    secret: DynamicSecret,
+    ttl: Any = None,
+    run: RunBinding | None = None,
+    on_written: Callable[[Lease], None] | None = None,
 ) -> LeaseIssued:
     """Issue a credential of *secret* for the scope's principal (``secrets.read_value`` at the
     secret's place). Raises ValidationFailed (400: TTL, cap, template, provider failure). *run*:
-    the proven Azure DevOps run the lease is bound to (``dynamic.services.ado_runs``)."""
+    the proven Azure DevOps run the lease is bound to (``dynamic.services.ado_runs``).
+    *on_written* runs inside the transaction that commits the write-ahead lease row, before the
+    user exists on the target (``dynamic.services.lease_idempotency`` records the key there)."""
     environment, path = secret.environment.slug, secret.folder.path
     require_lease(scope, environment=environment, path=path, resource=str(secret.public_id))
     seconds = _ttl_seconds(ttl, secret.default_ttl)
@@ -152,6 +160,8 @@ def lease_create(
         )
         lease.credentials_ciphertext = seal_for_lease(lease, credentials)
         lease.save()
+        if on_written is not None:
+            on_written(lease)
         schedule_on_commit(lease)  # the revocation at expiry is on its way before the user exists
 
     try:

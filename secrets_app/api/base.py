@@ -64,6 +64,8 @@ class ApiView(APIView):
 
     # False for endpoints whose response holds a credential: such a response is never stored.
     idempotency_storable = True
+    # True for a view that honours Idempotency-Key itself (the generic replay is skipped).
+    idempotency_by_view = False
     schema = ApiSchema()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

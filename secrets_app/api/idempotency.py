@@ -3,6 +3,8 @@
 A replay answers with the stored status and body and the header ``Idempotent-Replayed: true``;
 the action does not run again. Views whose response holds a credential set
 ``idempotency_storable = False``: they refuse the header (400) rather than store a token.
+Views with ``idempotency_by_view = True`` honour the header themselves (lease creation remembers
+the lease id, never the credentials: ``dynamic.services.lease_idempotency``).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def with_idempotency(handler: Callable[..., Response]) -> Callable[..., Response
     @functools.wraps(handler)
     def post(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         raw_key = request.headers.get(HEADER)
-        if raw_key is None:
+        if raw_key is None or view.idempotency_by_view:
             return handler(view, request, *args, **kwargs)
         if not view.idempotency_storable:
             raise ValidationFailed(HEADER, "is not accepted here: the response holds a credential and is never stored")

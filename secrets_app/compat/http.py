@@ -144,7 +144,8 @@ def token_error(exc: Any) -> CompatError:
 
 
 def authenticate(request: HttpRequest) -> Principal:
-    """``Authorization: Bearer <token>``: a machine identity's access token (or a person's API token)."""
+    """``Authorization: Bearer <token>``: a machine identity's access token (or a person's API token).
+    The token's row is left on ``request.auth``, as DRF does (run-scoped leases read it)."""
     if request.META.get("HTTP_X_API_KEY"):
         raise CompatError(400, "API keys are not supported; use a machine identity access token")
     header = request.META.get("HTTP_AUTHORIZATION", "").strip()
@@ -162,16 +163,18 @@ def authenticate(request: HttpRequest) -> Principal:
         except TokenError as exc:
             token_rejected_record(raw_token=raw, reason=exc.reason, surface="compat")
             raise token_error(exc) from None
+        request.auth = row  # type: ignore[attr-defined]  # as DRF's request.auth: the token row
         return Principal.for_identity(row.identity)
     if raw.startswith("st."):
         token_rejected_record(raw_token=None, reason="Service tokens are not supported", surface="compat")
         raise CompatError(401, "Service tokens are not supported; use a machine identity", error="UnauthorizedError")
     from secrets_app.services.tokens import personal_token_authenticate
 
-    user, _token = personal_token_authenticate(raw_token=raw)
+    user, token = personal_token_authenticate(raw_token=raw)
     if user is None:
         token_rejected_record(raw_token=raw, reason="Invalid, expired or revoked token", surface="compat")
         raise CompatError(403, "Invalid token. Please re-authenticate.", error="TokenError")
+    request.auth = token  # type: ignore[attr-defined]
     return Principal.for_user(user)
 
 

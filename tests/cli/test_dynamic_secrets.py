@@ -146,3 +146,156 @@ def test_lease_errors_are_one_line_with_an_exit_code(leasing: CliServer) -> None
         assert result.stderr.count(b"\n") == 1 and result.stderr.startswith(b"strongroom: error: ")
         assert b"Traceback" not in result.stderr
     assert not Lease.objects.filter(status=LeaseStatus.ACTIVE).exists()
+
+
+# --- --ado-run: leases bound to an Azure DevOps run (the ADO emulator of tests/dynamic/test_ado_runs.py) ---
+
+
+@pytest.fixture
+def ado_leasing(leasing: CliServer, settings: Any) -> Iterator[tuple[CliServer, Any]]:
+    from secrets_app.principals import Principal
+    from syncs.services.connections import connection_create
+    from tests.dynamic.test_ado_runs import PAT
+    from tests.emulators.azure_devops import AzureDevOpsEmulator
+
+    settings.STRONGROOM_SYNC_ALLOWED_HOSTS = ["127.0.0.1"]
+    with AzureDevOpsEmulator(pats=(PAT,)) as ado:
+        connection_create(
+            principal=Principal.for_user(leasing.cast.alice),
+            organization=leasing.cast.organization,
+            kind="azure_devops",
+            method="pat",
+            name="ado",
+            credentials={"token": PAT},
+            config={"organization_url": ado.org_url},
+        )
+        yield leasing, ado
+
+
+def _pipeline_env(ado: Any, build: int, token: str) -> dict[str, str]:
+    """What an agent puts in a step's environment (SYSTEM_ACCESSTOKEN only when the step maps it)."""
+    return {
+        "SYSTEM_COLLECTIONURI": ado.org_url + "/",
+        "SYSTEM_TEAMPROJECT": "proj1",
+        "BUILD_BUILDID": str(build),
+        "SYSTEM_ACCESSTOKEN": token,
+    }
+
+
+def test_ado_run_auto_binds_the_lease_to_the_run_in_progress(ado_leasing: tuple[CliServer, Any]) -> None:
+    server, ado = ado_leasing
+    build, token = ado.add_build(), ado.job_token("proj1")
+
+    created = server.run(
+        "dynamic-secrets", "lease", "create", "db", *_base(server), "--ado-run", "auto", "--format", "json",
+        env=_pipeline_env(ado, build, token),
+    )  # fmt: skip
+    explicit = server.run(
+        "run", *_base(server), "--lease", "db", "--ado-run", f"acme/proj1/{build}", "--",
+        PY, "-c", "import os; print(os.environ['DB_USERNAME'])",
+        env={"SYSTEM_ACCESSTOKEN": token},
+    )  # fmt: skip
+
+    assert created.returncode == 0, created.stderr
+    run = json.loads(created.stdout)["lease"]["adoRun"]
+    assert run["buildId"] == build and run["state"] == "inProgress" and run["boundBy"] == "access_token"
+    assert explicit.returncode == 0, explicit.stderr
+    held = Lease.objects.get(username=explicit.stdout.decode().strip())
+    assert held.ado_build_id == build and held.status == LeaseStatus.REVOKED  # bound, and revoked at exit
+    for result in (created, explicit):
+        assert token.encode() not in result.stdout + result.stderr
+
+
+def test_ado_run_of_a_completed_build_or_without_the_token_is_a_one_line_error(
+    ado_leasing: tuple[CliServer, Any],
+) -> None:
+    server, ado = ado_leasing
+    done, token = ado.add_build(status="completed"), ado.job_token("proj1")
+    reads = len(ado.build_reads())
+
+    completed = server.run(
+        "dynamic-secrets", "lease", "create", "db", *_base(server), "--ado-run", "auto",
+        env=_pipeline_env(ado, done, token),
+    )  # fmt: skip
+    in_run = server.run(
+        "run", *_base(server), "--lease", "db", "--ado-run", "auto", "--", "true", env=_pipeline_env(ado, done, token)
+    )
+    no_token = server.run(
+        "dynamic-secrets", "lease", "create", "db", *_base(server), "--ado-run", f"acme/proj1/{done}",
+        env={**_pipeline_env(ado, done, token), "SYSTEM_ACCESSTOKEN": ""},
+    )  # fmt: skip
+
+    assert completed.returncode == 1 and in_run.returncode == 1
+    assert f"build {done} is completed".encode() in completed.stderr
+    assert no_token.returncode == 1 and b"SYSTEM_ACCESSTOKEN" in no_token.stderr
+    assert len(ado.build_reads()) == reads + 2  # no token: nothing asked
+    for result in (completed, in_run, no_token):
+        assert result.stderr.count(b"\n") == 1 and result.stderr.startswith(b"strongroom: error: ")
+        assert result.stdout == b"" and token.encode() not in result.stderr
+    assert not Lease.objects.exists()  # nothing leased
+
+
+class _LosesTheFirstLeaseAnswer:
+    """A proxy in front of the live server that passes the first lease creation on and then drops
+    the connection before answering (a read timeout, as the client sees it)."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+        import urllib.error
+        import urllib.request
+
+        proxy = self
+        self.dropped = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                request = urllib.request.Request(upstream + self.path, data=body, headers=headers, method=self.command)
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the live server
+                        status, payload, reply_headers = answer.status, answer.read(), answer.headers
+                except urllib.error.HTTPError as error:
+                    status, payload, reply_headers = error.code, error.read(), error.headers
+                if self.command == "POST" and self.path.endswith("/leases/") and not proxy.dropped:
+                    proxy.dropped += 1
+                    self.close_connection = True
+                    return  # the lease exists; its answer never arrives
+                self.send_response(status)
+                for name in ("Content-Type", "X-Request-Id"):
+                    if reply_headers.get(name):
+                        self.send_header(name, reply_headers[name])
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _forward  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_lease_whose_answer_was_lost_is_revoked_and_taken_again_not_doubled(leasing: CliServer) -> None:
+    proxy = _LosesTheFirstLeaseAnswer(leasing.url)
+    try:
+        result = leasing.run(
+            "dynamic-secrets", "lease", "create", "db", *_base(leasing), "--format", "json",
+            env={"STRONGROOM_API_URL": proxy.url, "STRONGROOM_RETRIES": "1"},
+        )  # fmt: skip
+    finally:
+        proxy.server.shutdown()
+
+    assert result.returncode == 0, result.stderr
+    assert proxy.dropped == 1
+    answer = json.loads(result.stdout)
+    leases = {lease.public_id.hex: lease for lease in Lease.objects.all()}
+    assert len(leases) == 2  # the retry was answered 409 naming the first lease: revoked, then one new lease
+    kept = leases.pop(answer["lease"]["id"].replace("-", ""))
+    assert kept.status == LeaseStatus.ACTIVE and pg_role_exists(kept.username)
+    (orphan,) = leases.values()
+    assert orphan.status == LeaseStatus.REVOKED and not pg_role_exists(orphan.username)

@@ -180,6 +180,48 @@ def test_it_leases_renews_and_revokes_with_infisicals_ttl_rules(
     _error(_json(client, "DELETE", url, PLACE, member_token), 404, "NotFound")
 
 
+def test_a_lease_taken_with_a_pipeline_oidc_token_is_bound_to_its_run_and_ends_with_it(
+    defined: Any,
+    cast: Any,
+    settings: Any,
+    pg_target: DbTarget,  # noqa: F811
+) -> None:
+    from rest_framework.test import APIClient
+
+    from tests.dynamic.test_ado_runs import PAT, PROJECT_ID, pipeline_login, post_hook, run_hook, run_state_event
+    from tests.emulators.azure_devops import AzureDevOpsEmulator
+    from tests.emulators.oidc_issuer import OidcIssuer
+
+    settings.STRONGROOM_SYNC_ALLOWED_HOSTS = ["127.0.0.1"]
+    issuer = OidcIssuer(tls=False)
+    try:
+        with AzureDevOpsEmulator(pats=(PAT,)) as ado:
+            from secrets_app.principals import Principal
+            from syncs.services.connections import connection_create
+
+            connection = connection_create(
+                principal=Principal.for_user(cast.alice), organization=cast.organization, kind="azure_devops",
+                method="pat", name="ado", credentials={"token": PAT}, config={"organization_url": ado.org_url},
+            )  # fmt: skip
+            hook = run_hook(cast, connection)
+            build = ado.add_build()
+            _robot, access = pipeline_login(cast, issuer, build)
+
+            # Exactly what infisicalsdk sends: no run fields.
+            leased = _json(Client(), "POST", f"{DS}/leases", {**PLACE, "dynamicSecretName": "pg"}, access)
+            assert leased.status_code == 200, leased.content
+            lease = Lease.objects.get(public_id=leased.json()["lease"]["id"])
+            assert (lease.ado_build_id, lease.ado_project_id, lease.ado_bound_by) == (build, PROJECT_ID, "oidc")
+            username = leased.json()["data"]["DB_USERNAME"]
+            assert pg_role_exists(username)
+
+            assert post_hook(APIClient(), hook, run_state_event(build)).json()["revoked"] == 1
+            assert not pg_role_exists(username)
+            assert Lease.objects.get(pk=lease.pk).status == LeaseStatus.REVOKED
+    finally:
+        issuer.stop()
+
+
 def test_it_refuses_forced_revocation_and_definitions_to_members_and_leases_to_viewers(
     defined: Any,
     cast: Any,

@@ -54,6 +54,10 @@ def connection(cast: Any, ado: AzureDevOpsEmulator) -> Any:
 
 @pytest.fixture
 def hook(cast: Any, connection: Any) -> Any:
+    return run_hook(cast, connection)
+
+
+def run_hook(cast: Any, connection: Any) -> Any:
     """The run hook, configured by an org admin; ``hook.password`` is the generated password."""
     from dynamic.services.ado_hooks import ado_run_hook_save
     from secrets_app.models import OrganizationMembership, OrgRole
@@ -117,6 +121,31 @@ def post_hook(client: Any, hook: Any, body: dict, *, password: str | None = None
         content_type="application/json; charset=utf-8",
         HTTP_AUTHORIZATION=f"Basic {credentials}",
     )
+
+
+def pipeline_login(cast: Any, issuer: Any, build: int) -> tuple[Any, str]:
+    """A machine identity (project member) whose JWT auth pins the Azure DevOps issuer, logged in
+    with a pipeline OIDC token of *build*: (the identity, its access token)."""
+    from secrets_app.identities.jwt_auth import jwt_auth_configure, jwt_auth_login
+    from secrets_app.models import IdentityProjectMembership, MachineIdentity
+    from secrets_app.principals import Principal
+    from tests.emulators.oidc_issuer import ADO_AUDIENCE, vstoken_issuer
+
+    robot = MachineIdentity.objects.create(organization=cast.organization, name="ado-pipeline")
+    IdentityProjectMembership.objects.create(project=cast.project, identity=robot, builtin_role="member")
+    jwt_auth_configure(
+        principal=Principal.for_user(cast.alice),
+        identity=robot,
+        config_type="static",
+        public_keys=[issuer.public_pem("rsa-1")],
+        bound_issuer=vstoken_issuer(ACCOUNT_ID),
+        bound_audiences=ADO_AUDIENCE,
+    )
+    pipeline_token = issuer.mint_ado_pipeline(
+        organization_id=ACCOUNT_ID, organization="acme", project="proj1", project_id=PROJECT_ID,
+        pipeline="web-ci", run_id=build,
+    )  # fmt: skip
+    return robot, jwt_auth_login(identity_id=str(robot.public_id), jwt=pipeline_token, ip="127.0.0.1").access_token
 
 
 def lease_for_run(api: Any, cast: Any, secret: Any, ado: AzureDevOpsEmulator, build_id: int, token: str | None = None):
@@ -287,28 +316,13 @@ def test_a_pipeline_oidc_token_binds_its_leases_to_its_run_and_an_entra_token_do
     cast: Any, pg_secret: Any, ado: AzureDevOpsEmulator, hook: Any, api: Any
 ) -> None:
     from secrets_app.identities.jwt_auth import jwt_auth_configure, jwt_auth_login
-    from secrets_app.models import IdentityProjectMembership, MachineIdentity
     from secrets_app.principals import Principal
-    from tests.emulators.oidc_issuer import ADO_AUDIENCE, OidcIssuer, entra_issuer, vstoken_issuer
+    from tests.emulators.oidc_issuer import OidcIssuer, entra_issuer
 
     issuer = OidcIssuer(tls=False)
     try:
-        robot = MachineIdentity.objects.create(organization=cast.organization, name="ado-pipeline")
-        IdentityProjectMembership.objects.create(project=cast.project, identity=robot, builtin_role="member")
-        jwt_auth_configure(
-            principal=Principal.for_user(cast.alice),
-            identity=robot,
-            config_type="static",
-            public_keys=[issuer.public_pem("rsa-1")],
-            bound_issuer=vstoken_issuer(ACCOUNT_ID),
-            bound_audiences=ADO_AUDIENCE,
-        )
         build = ado.add_build()
-        pipeline_token = issuer.mint_ado_pipeline(
-            organization_id=ACCOUNT_ID, organization="acme", project="proj1", project_id=PROJECT_ID,
-            pipeline="web-ci", run_id=build,
-        )  # fmt: skip
-        access = jwt_auth_login(identity_id=str(robot.public_id), jwt=pipeline_token, ip="127.0.0.1").access_token
+        robot, access = pipeline_login(cast, issuer, build)
 
         client = api()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")

@@ -106,3 +106,31 @@ def test_the_target_allowlist_over_the_api(cast: Any, api: Any) -> None:
     assert api(cast.alice).get(url).json() == saved.json()
     assert bad.status_code == 400 and error_of(bad)["fields"] == {"entries[0]": ["not a host name, IP address or CIDR"]}
     assert api(cast.bob).get(url).status_code == 403
+
+
+def test_a_retried_lease_creation_with_an_idempotency_key_takes_no_second_lease(
+    cast: Any, api: Any, pg_secret: Any
+) -> None:
+    import json
+
+    from dynamic.models import Lease
+    from secrets_app.models import IdempotencyRecord
+
+    bob, url = api(cast.bob), f"{BASE}dynamic-secrets/{pg_secret.public_id}/leases/"
+    first = bob.post(url, {"ttl": "10m"}, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
+    replay = bob.post(url, {"ttl": "10m"}, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
+    other_request = bob.post(url, {"ttl": "20m"}, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
+    refused = bob.post(url, {"ttl": "11 years"}, format="json", HTTP_IDEMPOTENCY_KEY="retry-2")
+    fixed = bob.post(url, {"ttl": "11 years"}, format="json", HTTP_IDEMPOTENCY_KEY="retry-2")
+
+    assert first.status_code == 201, first.content
+    lease_id, password = first.json()["lease"]["id"], first.json()["data"]["DB_PASSWORD"]
+    assert replay.status_code == 409 and replay["Idempotent-Replayed"] == "true"
+    assert error_of(replay)["code"] == "lease_already_created" and error_of(replay)["leaseId"] == lease_id
+    assert lease_id in error_of(replay)["message"] and "data" not in replay.json()
+    assert other_request.status_code == 422  # the key names another request
+    assert refused.status_code == 400 and fixed.status_code == 400  # a failure frees its key: not a 409
+    assert [str(pk) for pk in Lease.objects.values_list("public_id", flat=True)] == [lease_id]
+    stored = json.dumps(list(IdempotencyRecord.objects.values()), default=str)
+    assert lease_id in stored and password not in stored and first.json()["data"]["DB_USERNAME"] not in stored
+    assert pg_role_exists(first.json()["data"]["DB_USERNAME"])

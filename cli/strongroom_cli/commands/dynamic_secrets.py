@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -40,10 +41,11 @@ def _json(value: Any) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
+    ado_run = leases.AdoRun.from_flag(args.ado_run, os.environ)  # before any request: fail fast
     client, project = _client(args)
     path, name = leases.split_name(args.name, args.path)
     secret = leases.find_secret(client, project, environment=args.environment, path=path, name=name)
-    answer = leases.lease_create(client, project, str(secret["id"]), args.ttl)
+    answer = leases.lease_create(client, project, str(secret["id"]), args.ttl, ado_run)
     lease, data = answer["lease"], {str(k): str(v) for k, v in answer["data"].items()}
     if args.format == "json":
         _json(answer)
@@ -51,7 +53,12 @@ def _create(args: argparse.Namespace) -> int:
     if args.plain:
         sys.stdout.write("".join(value + "\n" for value in data.values()))
     elif args.format == "table":
-        rows = [["LEASE", "EXPIRES"], [str(lease["id"]), str(lease["expireAt"])], ["", ""], ["NAME", "VALUE"]]
+        rows = [["LEASE", "EXPIRES"], [str(lease["id"]), str(lease["expireAt"])]]
+        if lease.get("adoRun"):
+            run = lease["adoRun"]
+            rows += [["", ""], ["AZURE DEVOPS RUN", "BOUND BY"], [f"{run.get('buildId')} ({run.get('state')})",
+                                                                  str(run.get("boundBy"))]]  # fmt: skip
+        rows += [["", ""], ["NAME", "VALUE"]]
         rows += [[args.prefix + key, value] for key, value in data.items()]
         sys.stdout.write(_table(rows))
         return 0
@@ -59,7 +66,8 @@ def _create(args: argparse.Namespace) -> int:
         pairs = [(args.prefix + key, value) for key, value in data.items()]
         sys.stdout.write(formats.FORMATS[args.format](pairs, project=project, environment=args.environment))
     sys.stdout.flush()
-    sys.stderr.write(f"strongroom: lease {lease['id']} expires at {lease['expireAt']}\n")
+    bound = f", bound to Azure DevOps run {lease['adoRun'].get('buildId')}" if lease.get("adoRun") else ""
+    sys.stderr.write(f"strongroom: lease {lease['id']} expires at {lease['expireAt']}{bound}\n")
     return 0
 
 

@@ -226,14 +226,17 @@ def handle(args: argparse.Namespace) -> int:
 
 def _lease_keeper(args: argparse.Namespace, session: Session) -> LeaseKeeper | None:
     if not args.leases:
+        if args.ado_run is not None:
+            raise CliError("--ado-run binds the leases of --lease: give at least one --lease", USAGE)
         return None
-    from strongroom_cli.leases import LeaseKeeper, LeaseSpec  # only when leasing: `run` starts fast
+    from strongroom_cli.leases import AdoRun, LeaseKeeper, LeaseSpec  # only when leasing: `run` starts fast
 
     if not session.project:
         raise CliError("no project: pass --projectId (or set STRONGROOM_PROJECT_ID / INFISICAL_PROJECT_ID)", USAGE)
     default_path = (args.paths or ["/"])[-1]
     specs = [LeaseSpec.parse(text, default_path) for text in args.leases]
-    return LeaseKeeper(session.client, session.project, args.environment, specs, args.lease_ttl)
+    ado_run = AdoRun.from_flag(args.ado_run, os.environ)
+    return LeaseKeeper(session.client, session.project, args.environment, specs, args.lease_ttl, ado_run)
 
 
 def _run(
