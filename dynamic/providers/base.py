@@ -117,6 +117,10 @@ class DynamicProvider(PluginKind):
         return a note recorded with ``lease.revoked`` (e.g. why there was nothing to do)."""
         raise NotImplementedError
 
+    def check_statements(self, kind: str, statements: Sequence[str]) -> None:
+        """Refuse (TemplateError, naming the problem) statements this target must never run,
+        checked when a definition is saved. The default accepts anything that renders."""
+
     def statement_values(self, config: Mapping[str, Any], **values: str) -> dict[str, str]:
         """The values the statements may use (``database`` from the settings plus *values*)."""
         return {"database": str(config.get("database") or ""), **values}

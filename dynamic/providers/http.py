@@ -25,8 +25,9 @@ TIMEOUT_SECONDS = 15
 class TargetAdapter(outbound.PinnedAdapter):
     """``outbound.PinnedAdapter`` whose address check is the dynamic target check, done already."""
 
-    def __init__(self, addresses: Mapping[str, str], **kwargs: Any) -> None:
+    def __init__(self, addresses: Mapping[str, str], *, ca_data: str | None = None, **kwargs: Any) -> None:
         self.addresses = dict(addresses)
+        self.ca_data = ca_data or None
         super().__init__(None, **kwargs)
 
     def get_connection_with_tls_context(
@@ -37,6 +38,11 @@ class TargetAdapter(outbound.PinnedAdapter):
         if address is None:
             raise outbound.OutboundRefused(host, "not an endpoint of this dynamic secret")
         _, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        if scheme == "https" and self.ca_data and pool_kwargs.get("cert_reqs") == "CERT_REQUIRED":
+            # The target's own CA (PEM from its settings) replaces the bundle for this session.
+            pool_kwargs.pop("ca_certs", None)
+            pool_kwargs.pop("ca_cert_dir", None)
+            pool_kwargs["ca_cert_data"] = self.ca_data
         key = (scheme, host, port, address, tuple(sorted((k, str(v)) for k, v in pool_kwargs.items())))
         with self._pools_lock:
             pool = self._pools.get(key)
@@ -49,12 +55,13 @@ class TargetAdapter(outbound.PinnedAdapter):
         return pool
 
 
-def target_session(target: Target) -> requests.Session:
-    """A session that reaches only the target's checked endpoints, at their checked addresses."""
+def target_session(target: Target, *, ca: str | None = None) -> requests.Session:
+    """A session that reaches only the target's checked endpoints, at their checked addresses.
+    *ca*: PEM of the CA that signs the target's certificate (instead of the system bundle)."""
     session = requests.Session()
     session.trust_env = False
     session.max_redirects = 0
-    adapter = TargetAdapter(target.addresses)
+    adapter = TargetAdapter(target.addresses, ca_data=ca)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

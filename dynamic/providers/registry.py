@@ -12,6 +12,8 @@ PROVIDER_MODULES: dict[str, str] = {
     "mysql": "dynamic.providers.mysql.provider:MySQLProvider",
     "aws_iam": "dynamic.providers.aws_iam.provider:AwsIamProvider",
     "azure_entra_id": "dynamic.providers.azure_entra_id.provider:AzureEntraIdProvider",
+    "redis": "dynamic.providers.redis.provider:RedisProvider",
+    "rabbitmq": "dynamic.providers.rabbitmq.provider:RabbitMqProvider",
 }
 
 PROVIDERS: PluginRegistry[DynamicProvider] = PluginRegistry(

@@ -46,10 +46,16 @@ class Dialect:
     backticks: bool  # MySQL quotes identifiers with `…`
     hash_comments: bool  # MySQL: '#' starts a comment
     dollar_quotes: bool  # PostgreSQL: $$…$$ / $tag$…$tag$
+    # Redis: a command is words separated by whitespace, with no quoting and no comments; the
+    # provider splits the rendered command on whitespace and sends each word as one argument, so a
+    # value may hold any printable character except whitespace (it can only ever be one argument).
+    words: bool = False
 
 
 POSTGRESQL = Dialect("postgresql", backticks=False, hash_comments=False, dollar_quotes=True)
 MYSQL = Dialect("mysql", backticks=True, hash_comments=True, dollar_quotes=False)
+REDIS = Dialect("redis", backticks=False, hash_comments=False, dollar_quotes=False, words=True)
+WORD_VALUE_RE = re.compile(r"^[\x21-\x7e]+\Z")  # printable ASCII, no space
 
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
@@ -66,6 +72,13 @@ def _scan(text: str, dialect: Dialect, on_placeholder: object = None) -> list[tu
 
     while i < n:
         char = text[i]
+        if dialect.words:
+            if char == ";":
+                flush("code", i)
+                pieces.append((";", ";"))
+                start = i + 1
+            i += 1
+            continue
         if char in "'\"" or (char == "`" and dialect.backticks):
             flush("code", i)
             start = i
@@ -163,6 +176,11 @@ def check_placeholders(statements: Sequence[str], allowed: set[str], *, field: s
 
 
 def _escape(value: str, context: str, dialect: Dialect, *, in_dollar: bool, name: str) -> str:
+    if dialect.words:
+        # One word, one argument: whitespace (or a control character) would split it into more.
+        if not WORD_VALUE_RE.match(value) or "\\" in value or "$" in value:
+            raise TemplateError(f"the value of {{{{{name}}}}} contains a character that is never rendered")
+        return value
     if "\x00" in value or "\\" in value or "$" in value:
         # A backslash could end a quote (MySQL, E'' strings) and '$' a dollar-quoted body: refused
         # everywhere, so the rule cannot depend on getting the context right.

@@ -77,6 +77,7 @@ def _statements(provider: DynamicProvider, raw: Mapping[str, Any] | None) -> dic
             given = normalise_statements(raw.get(kind), provider.dialect, field=field)
             statements = given or list(provider.default_statements.get(kind, ()))
             check_placeholders(statements, set(allowed), field=field)
+            provider.check_statements(kind, statements)
         except TemplateError as exc:
             message = str(exc).split(": ", 1)[-1]
             raise ValidationFailed(field, message) from None

@@ -319,3 +319,17 @@ def test_delete_revokes_the_leases_first_and_force_leaves_them_with_a_warning(
     event = AuditEvent.objects.filter(action="dynamic_secret.deleted").order_by("-id").first()
     assert event is not None and event.metadata["forced"] is True and event.metadata["leases_left_in_place"] == 1
     lease_revoke(scope=cast.scope(cast.bob), lease=Lease.objects.get(pk=second_lease.pk))
+
+
+def test_the_redis_and_rabbitmq_forms_come_from_their_declarations(login: Any, cast: Any) -> None:
+    alice = login(cast.alice)
+
+    redis_html = alice.get(NEW + "?path=/&provider=redis", **HX).content.decode()
+    rabbit_html = alice.get(NEW + "?path=/&provider=rabbitmq", **HX).content.decode()
+
+    assert "ACL SETUSER {{username}} on &gt;{{password}} ~* &amp;* +@all -@dangerous" in redis_html
+    assert "ACL DELUSER {{username}}" in redis_html and 'value="6379"' in redis_html
+    assert 'type="password" name="password"' in redis_html and 'name="ca"' in redis_html
+    assert 'value="15672"' in rabbit_html and 'name="virtualHostName"' in rabbit_html
+    assert 'name="readPermission"' in rabbit_html and 'type="password" name="password"' in rabbit_html
+    assert 'name="creation"' not in rabbit_html  # no statements: the management API calls are fixed

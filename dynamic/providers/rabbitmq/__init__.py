@@ -1,0 +1,1 @@
+"""RabbitMQ users as dynamic secrets (management HTTP API)."""

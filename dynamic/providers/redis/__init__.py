@@ -1,0 +1,1 @@
+"""Redis ACL users as dynamic secrets."""
