@@ -77,8 +77,11 @@ def pg_target() -> Iterator[DbTarget]:
         _skip_or_fail("PostgreSQL")
     from psycopg import sql
 
-    name = f"dyn_{RUN}"
-    target = DbTarget("postgresql", "127.0.0.1", 5432, name, f"dynroot_{RUN}", secrets.token_urlsafe(24))
+    # Unique per instantiation: a test module that imports this fixture gets its own copy of it,
+    # and two copies on one worker must not create the same database and role.
+    run = f"{RUN}_{uuid.uuid4().hex[:4]}"
+    name = f"dyn_{run}"
+    target = DbTarget("postgresql", "127.0.0.1", 5432, name, f"dynroot_{run}", secrets.token_urlsafe(24))
     with pg_admin() as admin:
         admin.execute(
             sql.SQL("CREATE ROLE {} WITH LOGIN CREATEROLE PASSWORD {}").format(
@@ -120,8 +123,9 @@ def mysql_admin() -> Any:
 def mysql_target() -> Iterator[DbTarget]:
     if not mysql_available():
         _skip_or_fail("MariaDB/MySQL")
-    name = f"dyn_{RUN}"
-    target = DbTarget("mysql", "127.0.0.1", 3306, name, f"dynroot_{RUN}"[:32], secrets.token_urlsafe(24))
+    run = f"{RUN}_{uuid.uuid4().hex[:4]}"
+    name = f"dyn_{run}"
+    target = DbTarget("mysql", "127.0.0.1", 3306, name, f"dynroot_{run}"[:32], secrets.token_urlsafe(24))
     admin = mysql_admin()
     try:
         with admin.cursor() as cursor:
