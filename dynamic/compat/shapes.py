@@ -19,7 +19,15 @@ SQL_TYPE = "sql-database"
 CLIENT_OF_PROVIDER = {"postgresql": "postgres", "mysql": "mysql2"}
 PROVIDER_OF_CLIENT = {client: provider for provider, client in CLIENT_OF_PROVIDER.items()}
 # our provider kind -> Infisical's provider type (kinds not listed answer under their own name)
-TYPE_OF_PROVIDER = {"postgresql": SQL_TYPE, "mysql": SQL_TYPE, "aws_iam": "aws-iam", "aws-iam": "aws-iam"}
+TYPE_OF_PROVIDER = {
+    "postgresql": SQL_TYPE,
+    "mysql": SQL_TYPE,
+    "aws_iam": "aws-iam",
+    "aws-iam": "aws-iam",
+    "azure_entra_id": "azure-entra-id",
+    "redis": "redis",
+    "rabbitmq": "rabbit-mq",
+}
 FAILED_TO_DELETE = "Failed to delete"  # Infisical's one lease status (an active lease has none)
 # inputs key -> our statements kind
 STATEMENT_INPUTS = {"creationStatement": "creation", "revocationStatement": "revocation", "renewStatement": "renewal"}
