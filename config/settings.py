@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "notifications",
     "approvals",
     "dynamic",
+    "rotation",
     "axes",  # people's login lockout (secrets_app/person_lockout.py)
 ]
 
@@ -359,6 +360,14 @@ STRONGROOM_ADO_RUN_POLL_MAX_REQUESTS = env_int("STRONGROOM_ADO_RUN_POLL_MAX_REQU
 STRONGROOM_ADO_HOOK_MAX_AGE_SECONDS = env_int("STRONGROOM_ADO_HOOK_MAX_AGE_SECONDS", 600)
 STRONGROOM_ADO_RUN_INLINE_REVOCATIONS = env_int("STRONGROOM_ADO_RUN_INLINE_REVOCATIONS", 25)
 
+# Rotation (docs/rotation.md): failed runs retry after base × 2^(n-1) seconds, up to MAX_ATTEMPTS
+# per slot; a run holds its rotation for at most LOCK_SECONDS (a killed worker's claim runs out).
+STRONGROOM_ROTATION_RETRY_BASE_SECONDS = env_int("STRONGROOM_ROTATION_RETRY_BASE_SECONDS", 60)
+STRONGROOM_ROTATION_MAX_ATTEMPTS = env_int("STRONGROOM_ROTATION_MAX_ATTEMPTS", 5)
+STRONGROOM_ROTATION_LOCK_SECONDS = env_int("STRONGROOM_ROTATION_LOCK_SECONDS", 300)
+# Test seam only (tests/rotation): the worker SIGKILLs itself at this named step. Empty in production.
+STRONGROOM_ROTATION_TEST_CRASH_AT = env_str("STRONGROOM_ROTATION_TEST_CRASH_AT", "") or ""
+
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
@@ -378,6 +387,7 @@ CELERY_BEAT_SCHEDULE = {
     # Re-queues a data-key re-encryption whose message was lost (e.g. sent while Redis was down).
     "data-keys-reencrypt": {"task": "secrets_app.tasks.data_keys_reencrypt_reconcile", "schedule": 300.0},
     "syncs-reconcile": {"task": "syncs.tasks.syncs_reconcile", "schedule": 30.0},
+    "rotations-dispatch-due": {"task": "rotation.tasks.rotations_dispatch_due", "schedule": 60.0},
     "syncs-drift-check": {"task": "syncs.tasks.syncs_drift_check", "schedule": 900.0},
     # Re-enqueues deliveries whose message got lost, frees dead workers' claims, sends daily digests.
     "notifications-reconcile": {"task": "notifications.tasks.deliveries_reconcile", "schedule": 60.0},

@@ -1,0 +1,13 @@
+"""MySQL / MariaDB credentials: ``ALTER USER 'name'@'%' IDENTIFIED BY …`` over the root
+connection, then a login as the user. The root user needs CREATE USER (or UPDATE on mysql.*)."""
+
+from __future__ import annotations
+
+from rotation.kinds.base import SqlCredentialsKind
+
+
+class MySQLCredentials(SqlCredentialsKind):
+    kind = "mysql"
+    label = "MySQL / MariaDB credentials"
+    provider_kind = "mysql"
+    statement = "ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';"

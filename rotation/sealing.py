@@ -1,0 +1,53 @@
+"""A rotation's root credentials and its pending password at rest: sealed with the keyring's
+system data key (as ``dynamic.sealing`` does), each bound by AAD to the row that owns it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from dynamic.sealing import CredentialsUnavailable
+from rotation.models import PendingRotation, Rotation, pending_aad, rotation_aad
+from secrets_app.crypto.envelope import DecryptionError
+from secrets_app.keyring import keyring
+
+__all__ = ["CredentialsUnavailable", "open_pending", "open_root", "seal_pending", "seal_root"]
+
+
+def _seal(values: Mapping[str, str], aad: bytes) -> bytes:
+    return keyring.seal_with_root(json.dumps(dict(values), sort_keys=True).encode(), aad)
+
+
+def _open(ciphertext: bytes | memoryview | None, aad: bytes, what: str) -> dict[str, str]:
+    if not ciphertext:
+        return {}
+    try:
+        return dict(json.loads(keyring.open_with_root(bytes(ciphertext), aad)))
+    except DecryptionError:
+        raise CredentialsUnavailable(f"the sealed credentials of {what} cannot be opened") from None
+
+
+def _root_aad(rotation: Rotation) -> bytes:
+    return rotation_aad(public_id=rotation.public_id, project_id=rotation.project_id, kind=rotation.kind)
+
+
+def seal_root(rotation: Rotation, values: Mapping[str, str]) -> bytes:
+    return _seal(values, _root_aad(rotation))
+
+
+def open_root(rotation: Rotation) -> dict[str, str]:
+    return _open(rotation.credentials_ciphertext, _root_aad(rotation), f"rotation {rotation.name}")
+
+
+def _pending_aad(rotation: Rotation, pending: PendingRotation) -> bytes:
+    return pending_aad(
+        rotation_public_id=rotation.public_id, public_id=pending.public_id, user_index=pending.user_index
+    )
+
+
+def seal_pending(rotation: Rotation, pending: PendingRotation, password: str) -> bytes:
+    return _seal({"password": password}, _pending_aad(rotation, pending))
+
+
+def open_pending(rotation: Rotation, pending: PendingRotation) -> str:
+    return _open(pending.password_ciphertext, _pending_aad(rotation, pending), f"rotation {rotation.name}")["password"]

@@ -1,0 +1,225 @@
+"""Defining rotations: create (root credentials tested live, target checked against the
+organization's allowlist, mapping conflicts refused), update, pause, resume, delete.
+
+Permissions: managing a rotation needs ``dynamic_secrets.manage`` (built-in admins only), the
+permission that already guards root database credentials; reading definitions (never the root
+password) needs ``secrets.read`` at the folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dynamic.services.common import failure_text, require_manage
+from dynamic.targets import TargetRefused
+from rotation.kinds.base import ProviderError
+from rotation.kinds.registry import KINDS, kind_for
+from rotation.models import Rotation, RotationMode
+from rotation.sealing import open_root, seal_root
+from rotation.services.engine import RotationInProgress, rotation_next_slot
+from rotation.services.schedule import ScheduleError, parse_cron
+from secrets_app.errors import Conflict, ValidationFailed
+from secrets_app.models import Secret
+from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.tree import folder_get
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
+
+
+@dataclass
+class RotationInput:
+    name: str
+    kind: str
+    config: dict[str, Any]
+    credentials: dict[str, str] = field(repr=False)
+    usernames: list[str]
+    secrets_mapping: dict[str, str]
+    mode: str = RotationMode.ALTERNATE
+    interval_days: int | None = 30
+    rotate_at_hour: int = 0
+    rotate_at_minute: int = 0
+    cron: str = ""
+    description: str = ""
+
+
+def _check(data: RotationInput) -> None:
+    if not NAME_RE.match(data.name or ""):
+        raise ValidationFailed("name", "lowercase letters, digits and '-' (1-64 characters)")
+    if data.kind not in KINDS:
+        raise ValidationFailed("kind", f"must be one of {', '.join(sorted(KINDS))}")
+    if data.mode not in RotationMode.values:
+        raise ValidationFailed("mode", "must be alternate or single")
+    wanted = 2 if data.mode == RotationMode.ALTERNATE else 1
+    if len(data.usernames) != wanted or len(set(data.usernames)) != wanted:
+        raise ValidationFailed("usernames", f"{data.mode} mode needs {wanted} different username(s)")
+    kind = kind_for(data.kind)
+    if set(data.secrets_mapping) != set(kind.mapping_fields):
+        raise ValidationFailed("secretsMapping", f"must map exactly {', '.join(kind.mapping_fields)}")
+    keys = list(data.secrets_mapping.values())
+    if len(set(keys)) != len(keys) or not all(isinstance(k, str) and k for k in keys):
+        raise ValidationFailed("secretsMapping", "needs distinct, non-empty secret keys")
+    try:
+        kind.check_config(data.config, data.usernames)
+    except ValueError as exc:
+        raise ValidationFailed("config", str(exc)) from None
+    if data.cron:
+        try:
+            parse_cron(data.cron)
+        except ScheduleError as exc:
+            raise ValidationFailed("cron", str(exc)) from None
+    elif data.interval_days is not None and not 1 <= int(data.interval_days) <= 3650:
+        raise ValidationFailed("intervalDays", "must be from 1 to 3650")
+    if not (0 <= data.rotate_at_hour <= 23 and 0 <= data.rotate_at_minute <= 59):
+        raise ValidationFailed("rotateAtUtc", "hours 0-23, minutes 0-59")
+
+
+def _test_root(scope: ProjectScope, kind_name: str, config: Mapping[str, Any], credentials: Mapping[str, str]) -> None:
+    kind = kind_for(kind_name)
+    try:
+        target = kind.target(organization_id=scope.project.organization_id, config=config, credentials=credentials)
+        kind.test_root(target)
+    except (TargetRefused, ProviderError) as exc:
+        raise ValidationFailed("config", failure_text(exc, list(credentials.values()))) from None
+
+
+def _refuse_mapping_conflicts(folder_id: int, keys: list[str], *, exclude: int | None = None) -> None:
+    """Keys another rotation owns, or (on create) secrets that already exist, are refused: a
+    rotation owns its keys outright (Infisical PR 5461: checked before anything is touched)."""
+    for other in Rotation.objects.filter(folder_id=folder_id).exclude(pk=exclude or 0):
+        taken = set(other.owned_keys) & set(keys)
+        if taken:
+            raise Conflict(
+                f"{', '.join(sorted(taken))} is owned by rotation {other.name}", fields={"secretsMapping": ["conflict"]}
+            )
+    if exclude is None:
+        existing = list(
+            Secret.objects.filter(folder_id=folder_id, key__in=keys, deleted_at__isnull=True).values_list(
+                "key", flat=True
+            )
+        )
+        if existing:
+            raise Conflict(
+                f"{', '.join(sorted(existing))} already exists in the folder; choose new keys for the rotation to own",
+                fields={"secretsMapping": ["conflict"]},
+            )
+
+
+def rotation_create(*, scope: ProjectScope, environment: str, path: str, data: RotationInput) -> Rotation:
+    """Create a rotation after checking the name, mapping, schedule and target, and logging in
+    with the root credentials. Nothing on the target is changed until the first run."""
+    env, folder = folder_get(scope, environment, path)
+    require_manage(scope, environment=env.slug, path=folder.path, resource=data.name)
+    _check(data)
+    if Rotation.objects.filter(folder=folder, name=data.name).exists():
+        raise Conflict(f"A rotation named '{data.name}' already exists at {folder.path}", fields={"name": ["taken"]})
+    _refuse_mapping_conflicts(folder.pk, list(data.secrets_mapping.values()))
+    _test_root(scope, data.kind, data.config, data.credentials)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            rotation = Rotation(
+                project=scope.project,
+                environment=env,
+                folder=folder,
+                name=data.name,
+                description=data.description[:256],
+                kind=data.kind,
+                config=dict(data.config),
+                mode=data.mode,
+                usernames=list(data.usernames),
+                secrets_mapping=dict(data.secrets_mapping),
+                interval_days=None if data.cron else data.interval_days,
+                rotate_at_hour=data.rotate_at_hour,
+                rotate_at_minute=data.rotate_at_minute,
+                cron=data.cron,
+                created_by_label=scope.principal.label,
+            )
+            rotation.credentials_ciphertext = seal_root(rotation, data.credentials)
+            # The first run issues the credential: due now when a schedule exists.
+            rotation.next_run_at = now if (data.cron or data.interval_days) else None
+            rotation.save()
+            scope.audit(
+                "rotation.created",
+                environment=env.slug,
+                path=folder.path,
+                resource_type="rotation",
+                resource_id=str(rotation.public_id),
+                metadata=_describe(rotation),
+            )
+    except IntegrityError:
+        raise Conflict(f"A rotation named '{data.name}' already exists at {folder.path}") from None
+    return rotation
+
+
+def _describe(rotation: Rotation) -> dict[str, Any]:
+    """Audit metadata of a definition: never the root password."""
+    return {
+        "name": rotation.name,
+        "kind": rotation.kind,
+        "mode": rotation.mode,
+        "usernames": rotation.usernames,
+        "secrets_mapping": rotation.secrets_mapping,
+        "host": rotation.config.get("host"),
+        "interval_days": rotation.interval_days,
+        "cron": rotation.cron,
+        "paused": rotation.paused,
+    }
+
+
+def rotation_set_paused(*, scope: ProjectScope, rotation: Rotation, paused: bool) -> Rotation:
+    """Pause (no scheduled runs; "rotate now" still works) or resume (next slot from now)."""
+    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    with transaction.atomic():
+        locked = Rotation.objects.select_for_update().get(pk=rotation.pk)
+        locked.paused = paused
+        locked.next_run_at = None if paused else rotation_next_slot(locked, now=timezone.now())
+        locked.save(update_fields=["paused", "next_run_at", "updated_at"])
+        scope.audit(
+            "rotation.paused" if paused else "rotation.resumed",
+            environment=rotation.environment.slug,
+            path=rotation.folder.path,
+            resource_type="rotation",
+            resource_id=str(rotation.public_id),
+            metadata={"name": rotation.name},
+        )
+    rotation.refresh_from_db()
+    return rotation
+
+
+def rotation_delete(*, scope: ProjectScope, rotation: Rotation) -> None:
+    """Delete the definition. The owned secrets stay as they are (the credential they hold keeps
+    working); refused while a run holds the rotation."""
+    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    with transaction.atomic():
+        locked = Rotation.objects.select_for_update().get(pk=rotation.pk)
+        if locked.locked_until and locked.locked_until > timezone.now():
+            raise RotationInProgress("A rotation of this credential is running; delete it when it has finished")
+        scope.audit(
+            "rotation.deleted",
+            environment=rotation.environment.slug,
+            path=rotation.folder.path,
+            resource_type="rotation",
+            resource_id=str(rotation.public_id),
+            metadata={"name": rotation.name, "pending_discarded": hasattr(locked, "pending")},
+        )
+        locked.delete()
+
+
+def rotation_root_check(rotation: Rotation) -> None:
+    """Log in with the stored root credentials (the API's test button; ValidationFailed)."""
+    kind = kind_for(rotation.kind)
+    credentials = open_root(rotation)
+    try:
+        kind.test_root(
+            kind.target(
+                organization_id=rotation.project.organization_id, config=rotation.config, credentials=credentials
+            )
+        )
+    except (TargetRefused, ProviderError) as exc:
+        raise ValidationFailed("config", failure_text(exc, list(credentials.values()))) from None

@@ -1,0 +1,25 @@
+"""Celery tasks: thin, ids only. Each calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="rotation.tasks.rotation_run", acks_late=True, reject_on_worker_lost=True)
+def rotation_run_task(rotation_id: int, trigger: str = "schedule") -> str:
+    """Run one rotation. A run that finds another one holding the rotation does nothing (the
+    holder finishes, or its lease runs out and the beat task queues it again)."""
+    from rotation.services.engine import RotationInProgress, rotation_run
+
+    try:
+        return rotation_run(rotation_id=rotation_id, trigger=trigger).outcome
+    except RotationInProgress:
+        return "in_progress"
+
+
+@shared_task(name="rotation.tasks.rotations_dispatch_due")
+def rotations_dispatch_due_task() -> int:
+    """Beat, every minute: queue every due rotation."""
+    from rotation.services.dispatch import rotations_dispatch_due
+
+    return rotations_dispatch_due()
