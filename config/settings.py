@@ -369,6 +369,12 @@ STRONGROOM_ROTATION_LOCK_SECONDS = env_int("STRONGROOM_ROTATION_LOCK_SECONDS", 3
 STRONGROOM_ROTATION_TEST_CRASH_AT = env_str("STRONGROOM_ROTATION_TEST_CRASH_AT", "") or ""
 
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# --- Rotation policies of ordinary secrets (docs/rotation.md) ----------------------------------
+# A secret is "due soon" this many days before its rotation is due; owners are reminded then.
+STRONGROOM_ROTATION_DUE_SOON_DAYS = env_int("STRONGROOM_ROTATION_DUE_SOON_DAYS", 7)
+# How often the reminder sweep runs (one reminder per secret and due period, whatever the rate).
+STRONGROOM_ROTATION_REMINDER_SECONDS = env_int("STRONGROOM_ROTATION_REMINDER_SECONDS", 86400)
+
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
     # Queues a delivery for every audit stream with new sealed events (docs/audit-streams.md).
@@ -406,6 +412,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "approvals-change-request-reminders": {"task": "approvals.tasks.change_request_reminders", "schedule": 900.0},
     # Sends the revocation of every lease that is due (or near) and whose message is missing or lost.
+    "rotation-policy-reminders": {
+        "task": "secrets_app.tasks.rotation_policy_reminders",
+        "schedule": float(STRONGROOM_ROTATION_REMINDER_SECONDS),
+    },
     "dynamic-leases-sweep": {"task": "dynamic.tasks.leases_sweep", "schedule": float(STRONGROOM_DYNAMIC_SWEEP_SECONDS)},
     # Ends leases of Azure DevOps runs that completed while their service hook was lost.
     "dynamic-ado-runs-poll": {

@@ -21,3 +21,17 @@ def announce_secret_change(*, project_id: int, environment_id: int, folder_id: i
             sender="secrets_app", project_id=project_id, environment_id=environment_id, folder_id=folder_id
         )
     )
+
+
+# Sent after commit when a person revealed a value in the UI, with ``project`` (Project),
+# ``environment`` (slug), ``path``, ``key`` and ``actor`` (the user). The rotation engine queues a
+# configured rotation of a revealed credential from here; receivers must never need the value.
+secret_revealed = Signal()
+
+
+def announce_secret_revealed(*, project: object, environment: str, path: str, key: str, actor: object) -> None:
+    transaction.on_commit(
+        lambda: secret_revealed.send(
+            sender="secrets_app", project=project, environment=environment, path=path, key=key, actor=actor
+        )
+    )

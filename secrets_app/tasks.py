@@ -47,3 +47,11 @@ def temporary_grants_tidy_task() -> int:
     from secrets_app.services.temporary_grants import temporary_grants_tidy
 
     return temporary_grants_tidy()
+
+
+@shared_task(name="secrets_app.tasks.rotation_policy_reminders", acks_late=True, reject_on_worker_lost=True)
+def rotation_policy_reminders_task() -> int:
+    """Beat-driven (daily by default): remind owners of secrets that became overdue or due soon."""
+    from secrets_app.services.rotation_reminders import rotation_reminders_send
+
+    return rotation_reminders_send()

@@ -28,6 +28,8 @@ class Environment(models.Model):
     name = models.CharField(max_length=64)
     slug = models.SlugField(max_length=64)
     position = models.PositiveIntegerField(default=0)
+    # "A person revealing a value here marks it due for rotation" (docs/rotation.md, Rotation policies).
+    reveal_marks_due = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -73,6 +73,15 @@ class Secret(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     last_read_at = models.DateTimeField(null=True, blank=True)
     last_rotated_at = models.DateTimeField(null=True, blank=True)
+    # Rotation policy (docs/rotation.md): due at the newest version's creation + interval, or at
+    # ``rotation_due_at`` when a reveal marked it due after that version. ``rotation_reminded_for``
+    # is the due time the owner was last reminded of (one reminder per due period).
+    rotation_interval_days = models.PositiveIntegerField(null=True, blank=True)
+    rotation_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rotation_due_at = models.DateTimeField(null=True, blank=True)
+    rotation_reminded_for = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["key"]

@@ -132,6 +132,22 @@ class SecretEditForm(UIForm):
         return datetime.datetime.combine(day, datetime.time(23, 59, 59), tzinfo=datetime.UTC)
 
 
+class RotationPolicyForm(UIForm):
+    id_prefix = "rotation-policy"
+    interval_days = forms.IntegerField(
+        label="Rotate every (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Leave empty for no schedule.",
+    )
+    owner = forms.TypedChoiceField(label="Rotation owner", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args: Any, owners: Iterable[tuple[int, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = [("", "— nobody —"), *owners]
+
+
 class FolderCreateForm(UIForm):
     id_prefix = "folder"
     name = forms.CharField(

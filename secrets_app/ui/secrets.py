@@ -15,12 +15,20 @@ from django_htmx.http import reswap, retarget
 from secrets_app.errors import DomainError, PermissionDenied, ValidationFailed
 from secrets_app.paths import canonical_path
 from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.rotation_policies import (
+    due_status,
+    reveal_marks_due,
+    rotation_due_at,
+    rotation_owner_choices,
+    secret_rotation_policy_get,
+)
 from secrets_app.selectors.secrets import secret_get, secret_versions
 from secrets_app.selectors.tags import tag_list
 from secrets_app.services import rollback as rollback_services
 from secrets_app.services import secrets as secret_services
+from secrets_app.services.rotation_policies import secret_reveal_record
 from secrets_app.services.secrets import SecretInput
-from secrets_app.ui.forms import SecretCreateForm, SecretEditForm
+from secrets_app.ui.forms import RotationPolicyForm, SecretCreateForm, SecretEditForm
 from secrets_app.ui.projects import (
     PROJECT_PAGE,
     environments_allowing,
@@ -69,11 +77,33 @@ def _panel_context(scope: ProjectScope, environment: str, path: str, key: str, *
             "version": secret.version,
         },
     )
+    policy = secret_rotation_policy_get(scope, secret.id)
+    rotation_form = extra.pop("rotation_form", None) or _rotation_form(
+        scope,
+        initial={
+            "interval_days": policy.rotation_interval_days if policy else None,
+            "owner": policy.rotation_owner_id if policy else None,
+        },
+    )
+    due_at = (
+        rotation_due_at(
+            last_change=getattr(policy, "last_change", None),
+            interval_days=policy.rotation_interval_days,
+            marked_at=policy.rotation_due_at,
+        )
+        if policy is not None
+        else None
+    )
     return {
         "project": scope.project,
         "secret": secret,
         "environment": environment,
         "path": path,
+        "policy": policy,
+        "rotation_form": rotation_form,
+        "rotation_due_at": due_at,
+        "rotation_status": due_status(due_at),
+        "reveal_marks_due": reveal_marks_due(scope, environment),
         "versions": secret_versions(scope, environment=environment, path=path, key=key),
         "can_reveal": access.can("secrets.read_value", **where),
         "can_edit": access.can("secrets.edit", **where) and not secret.is_personal_override,
@@ -82,6 +112,10 @@ def _panel_context(scope: ProjectScope, environment: str, path: str, key: str, *
         "form": form,
         **extra,
     }
+
+
+def _rotation_form(scope: ProjectScope, data: Any = None, **kwargs: Any) -> RotationPolicyForm:
+    return RotationPolicyForm(data, owners=rotation_owner_choices(scope), **kwargs)
 
 
 def _panel_response(
@@ -153,9 +187,23 @@ def secret_reveal(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     try:
         secret = secret_get(scope, environment=environment, path=path, key=key, include_value=True)
     except PermissionDenied as exc:
-        context = {"project": scope.project, "environment": environment, "path": path, "key": key, "error": exc.message}
+        context = {
+            "project": scope.project,
+            "environment": environment,
+            "path": path,
+            "key": key,
+            "error": exc.message,
+            "reveal_marks_due": reveal_marks_due(scope, environment),
+        }
         return no_store(page_or_partial(request, PANEL, context, partial="value_masked", status=exc.status))
-    context = {"project": scope.project, "environment": environment, "path": path, "secret": secret}
+    marked = secret_reveal_record(scope=scope, secret_id=secret.id, environment=environment, path=path, key=key)
+    context = {
+        "project": scope.project,
+        "environment": environment,
+        "path": path,
+        "secret": secret,
+        "marked_due": marked,
+    }
     return no_store(page_or_partial(request, PANEL, context, partial="value_revealed"))
 
 
@@ -164,7 +212,13 @@ def secret_reveal(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
 def secret_masked(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     """The masked value box (the "Hide" button): reads nothing."""
     environment, path, key = _address(request.GET)
-    context = {"project": scope.project, "environment": environment, "path": path, "key": key}
+    context = {
+        "project": scope.project,
+        "environment": environment,
+        "path": path,
+        "key": key,
+        "reveal_marks_due": reveal_marks_due(scope, environment),
+    }
     return no_store(page_or_partial(request, PANEL, context, partial="value_masked"))
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from secrets_app.ui import audit, auth, groups, identities, members, people, projects, secrets, sso
+from secrets_app.ui import (
+    audit,
+    auth,
+    groups,
+    identities,
+    members,
+    people,
+    projects,
+    rotation_policies,
+    secrets,
+    sso,
+)
 
 app_name = "ui"
 
@@ -39,6 +50,12 @@ urlpatterns = [
     path("projects/<slug:slug>/secrets/value/", secrets.secret_reveal, name="secret_reveal"),
     path("projects/<slug:slug>/secrets/masked/", secrets.secret_masked, name="secret_masked"),
     path("projects/<slug:slug>/secrets/rollback/", secrets.secret_rollback, name="secret_rollback"),
+    path(
+        "projects/<slug:slug>/secrets/rotation-policy/",
+        rotation_policies.secret_rotation_policy,
+        name="secret_rotation_policy",
+    ),
+    path("projects/<slug:slug>/secrets-due/", rotation_policies.secrets_due_page, name="secrets_due"),
     # Members and roles
     path("projects/<slug:slug>/members/", members.member_page, name="members"),
     path("projects/<slug:slug>/members/<int:membership_id>/", members.member_item, name="member_item"),
