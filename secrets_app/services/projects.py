@@ -152,8 +152,14 @@ def environment_create(*, scope: ProjectScope, slug: str, name: str = "", positi
 
 
 def environment_update(
-    *, scope: ProjectScope, slug: str, new_slug: str | None = None, name: str | None = None
+    *,
+    scope: ProjectScope,
+    slug: str,
+    new_slug: str | None = None,
+    name: str | None = None,
+    reveal_marks_due: bool | None = None,
 ) -> Environment:
+    """Rename, re-slug, or set whether a person revealing a value here marks it due for rotation."""
     require(scope, "environments.manage")
     environment = Environment.objects.filter(project=scope.project, slug=slug).first()
     if environment is None:
@@ -162,12 +168,14 @@ def environment_update(
         environment.slug = validate_slug(new_slug, field="slug")
     if name is not None:
         environment.name = name[:64] or environment.slug
+    metadata: dict[str, object] = {"previous_slug": slug}
+    if reveal_marks_due is not None:
+        environment.reveal_marks_due = reveal_marks_due
+        metadata["reveal_marks_due"] = reveal_marks_due
     try:
         with transaction.atomic():
             environment.save()
-            _audit(
-                scope, "environment.updated", "environment", environment.slug, {"previous_slug": slug}, environment.slug
-            )
+            _audit(scope, "environment.updated", "environment", environment.slug, metadata, environment.slug)
     except IntegrityError:
         raise Conflict(f"Environment '{new_slug}' already exists", fields={"slug": ["already exists"]}) from None
     return environment

@@ -90,8 +90,13 @@ class TestEnvironments:
         )
         deleted = client.delete(url("environments/test/"))
 
-        assert created.status_code == 201 and created.json() == {"slug": "qa", "name": "QA", "position": 3}
-        assert renamed.json() == {"slug": "test", "name": "Test", "position": 3}
+        assert created.status_code == 201 and created.json() == {
+            "slug": "qa",
+            "name": "QA",
+            "position": 3,
+            "revealMarksDue": False,
+        }
+        assert renamed.json() == {"slug": "test", "name": "Test", "position": 3, "revealMarksDue": False}
         assert [e["slug"] for e in reordered.json()["environments"]] == ["test", "prod", "staging", "dev"]
         assert deleted.status_code == 204
         assert [e["slug"] for e in client.get(url("environments/")).json()["environments"]] == [

@@ -56,3 +56,12 @@ def test_it_lists_only_what_the_caller_may_see(seeded, api):
         "prod",
     }
     assert [entry["environment"] for entry in api(seeded.erin).get(DUE).json()["secrets"]] == ["dev"]
+
+
+@pytest.mark.django_db
+def test_it_lets_an_environment_manager_turn_on_reveal_marks_due(seeded, api):
+    url = "/api/v1/projects/acme/environments/prod/"
+    assert api(seeded.bob).patch(url, {"revealMarksDue": True}, format="json").status_code == 403
+    response = api(seeded.alice).patch(url, {"revealMarksDue": True}, format="json")
+    assert response.status_code == 200 and response.json()["revealMarksDue"] is True
+    assert Environment.objects.get(project=seeded.project, slug="prod").reveal_marks_due is True

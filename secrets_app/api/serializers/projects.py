@@ -12,6 +12,7 @@ class EnvironmentSerializer(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
     position = serializers.IntegerField()
+    revealMarksDue = serializers.BooleanField(source="reveal_marks_due")
 
 
 class EnvironmentListSerializer(serializers.Serializer):
@@ -73,6 +74,9 @@ class EnvironmentCreateRequest(StrictSerializer):
 class EnvironmentUpdateRequest(StrictSerializer):
     slug = serializers.CharField(required=False)
     name = serializers.CharField(required=False, allow_blank=True)
+    revealMarksDue = serializers.BooleanField(
+        required=False, help_text="true: a person revealing a value here in the UI marks it due for rotation"
+    )
 
 
 class EnvironmentReorderRequest(StrictSerializer):

@@ -136,7 +136,13 @@ class EnvironmentDetailApi(ApiView):
     def patch(self, request: Request, project: str, environment: str) -> Response:
         scope = self.scope(project)
         data = self.parse(EnvironmentUpdateRequest, request.data)
-        updated = environment_update(scope=scope, slug=environment, new_slug=data.get("slug"), name=data.get("name"))
+        updated = environment_update(
+            scope=scope,
+            slug=environment,
+            new_slug=data.get("slug"),
+            name=data.get("name"),
+            reveal_marks_due=data.get("revealMarksDue"),
+        )
         return Response(EnvironmentSerializer(updated).data)
 
     def delete(self, request: Request, project: str, environment: str) -> Response:
