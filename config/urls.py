@@ -14,6 +14,7 @@ from dynamic.api.urls import (
     target_urlpatterns,
 )
 from notifications.api.urls import channel_urlpatterns, delivery_urlpatterns
+from rotation.api.urls import rotation_urlpatterns
 from syncs.api.urls import connection_urlpatterns, sync_urlpatterns
 
 urlpatterns = [
@@ -57,6 +58,10 @@ urlpatterns = [
         include((dynamic_secret_urlpatterns, "dynamic-api"), namespace="dynamic-secrets-api"),
     ),
     path("api/v1/projects/<str:project>/leases/", include((lease_urlpatterns, "dynamic-api"), namespace="leases-api")),
+    path(
+        "api/v1/projects/<str:project>/rotations/",
+        include((rotation_urlpatterns, "rotation-api"), namespace="rotations-api"),
+    ),
     path(
         "api/v1/organizations/<str:organization>/dynamic-secret-targets/",
         include((target_urlpatterns, "dynamic-api"), namespace="dynamic-targets-api"),

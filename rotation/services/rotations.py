@@ -223,3 +223,58 @@ def rotation_root_check(rotation: Rotation) -> None:
         )
     except (TargetRefused, ProviderError) as exc:
         raise ValidationFailed("config", failure_text(exc, list(credentials.values()))) from None
+
+
+@dataclass
+class RotationChange:
+    """A PATCH: fields left as None keep their value. New credentials are tested live."""
+
+    description: str | None = None
+    interval_days: int | None = None
+    rotate_at_hour: int | None = None
+    rotate_at_minute: int | None = None
+    cron: str | None = None
+    credentials: dict[str, str] | None = field(default=None, repr=False)
+
+
+def rotation_update(*, scope: ProjectScope, rotation: Rotation, change: RotationChange) -> Rotation:
+    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    cron = rotation.cron if change.cron is None else change.cron.strip()
+    interval = rotation.interval_days if change.interval_days is None else change.interval_days
+    hour = rotation.rotate_at_hour if change.rotate_at_hour is None else change.rotate_at_hour
+    minute = rotation.rotate_at_minute if change.rotate_at_minute is None else change.rotate_at_minute
+    if cron:
+        try:
+            parse_cron(cron)
+        except ScheduleError as exc:
+            raise ValidationFailed("cron", str(exc)) from None
+    elif interval is not None and not 1 <= int(interval) <= 3650:
+        raise ValidationFailed("intervalDays", "must be from 1 to 3650")
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise ValidationFailed("rotateAtUtc", "hours 0-23, minutes 0-59")
+    if change.credentials is not None:
+        _test_root(scope, rotation.kind, rotation.config, change.credentials)
+    with transaction.atomic():
+        locked = (
+            Rotation.objects.select_for_update().select_related("project", "environment", "folder").get(pk=rotation.pk)
+        )
+        if change.description is not None:
+            locked.description = change.description[:256]
+        locked.cron, locked.interval_days = cron, (None if cron else interval)
+        locked.rotate_at_hour, locked.rotate_at_minute = hour, minute
+        if change.credentials is not None:
+            locked.credentials_ciphertext = seal_root(locked, change.credentials)
+        if not locked.paused and locked.status not in ("retrying",):
+            locked.next_run_at = (
+                rotation_next_slot(locked, now=timezone.now()) if locked.last_rotated_at else locked.next_run_at
+            )
+        locked.save()
+        scope.audit(
+            "rotation.updated",
+            environment=locked.environment.slug,
+            path=locked.folder.path,
+            resource_type="rotation",
+            resource_id=str(locked.public_id),
+            metadata={**_describe(locked), "credentials_changed": change.credentials is not None},
+        )
+    return locked

@@ -544,3 +544,41 @@ def test_it_refuses_the_run_hook_receiver_to_strongroom_tokens_and_anonymous_cal
     for caller in (api(), api(seeded.charlie), api(seeded.mallory), api(seeded.alice)):
         response = _call(caller, method, path, {"eventType": "ms.vss-pipelines.run-state-changed-event"})
         assert response.status_code == 401 and error_of(response)["code"] == "unauthorized", response.content
+
+
+# --- rotations (config/urls.py): charlie and mallory do not see the project (404) ---------------
+ROTATION = "00000000-0000-4000-8000-000000000006"
+RT = "projects/<str:project>/rotations/"
+ROTATION_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", RT, P + "rotations/", None),
+    ("post", RT, P + "rotations/", {**ENV, "name": "db", "kind": "postgresql", "config": {}, "credentials": {},
+                                    "usernames": ["a", "b"], "secretsMapping": {}}),
+    ("get", RT + "<str:rotation>/", f"{P}rotations/{ROTATION}/", None),
+    ("patch", RT + "<str:rotation>/", f"{P}rotations/{ROTATION}/", {"intervalDays": 7}),
+    ("delete", RT + "<str:rotation>/", f"{P}rotations/{ROTATION}/", None),
+    ("post", RT + "<str:rotation>/rotate/", f"{P}rotations/{ROTATION}/rotate/", {}),
+    ("post", RT + "<str:rotation>/pause/", f"{P}rotations/{ROTATION}/pause/", {}),
+    ("post", RT + "<str:rotation>/resume/", f"{P}rotations/{ROTATION}/resume/", {}),
+    ("get", RT + "<str:rotation>/attempts/", f"{P}rotations/{ROTATION}/attempts/", None),
+]  # fmt: skip
+
+
+def test_it_covers_every_rotation_route() -> None:
+    from tests.rotation.routes import rotation_api_routes
+
+    assert rotation_api_routes() == {(method, pattern) for method, pattern, _, _ in ROTATION_ROUTES}
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), ROTATION_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROTATION_ROUTES]
+)
+def test_it_refuses_rotation_routes_to_anonymous_and_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    anonymous = _call(api(), method, path, body)
+    charlie = _call(api(seeded.charlie), method, path, body)
+    mallory = _call(api(seeded.mallory), method, path, body)
+
+    assert anonymous.status_code == 401
+    assert charlie.status_code == 404 and error_of(charlie)["code"] == "not_found", charlie.content
+    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content

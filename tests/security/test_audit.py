@@ -225,6 +225,16 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"post {PRJ}leases/<str:lease>/force-revoke/": ("lease.revoked", "lease.force_revoked"),
     f"get {API}organizations/<str:organization>/dynamic-secret-targets/": METADATA,
     f"put {API}organizations/<str:organization>/dynamic-secret-targets/": "dynamic_targets.updated",
+    # rotations (docs/rotation.md); the runs themselves record rotation.run_started … rotation.rotated
+    f"get {PRJ}rotations/": METADATA,
+    f"post {PRJ}rotations/": "rotation.created",
+    f"get {PRJ}rotations/<str:rotation>/": METADATA,
+    f"patch {PRJ}rotations/<str:rotation>/": "rotation.updated",
+    f"delete {PRJ}rotations/<str:rotation>/": "rotation.deleted",
+    f"post {PRJ}rotations/<str:rotation>/rotate/": "rotation.rotate_requested",
+    f"post {PRJ}rotations/<str:rotation>/pause/": "rotation.paused",
+    f"post {PRJ}rotations/<str:rotation>/resume/": "rotation.resumed",
+    f"get {PRJ}rotations/<str:rotation>/attempts/": METADATA,
     # run-scoped leases: the Azure DevOps run hook (configuration; the receiver ends a run's leases)
     f"get {API}organizations/<str:organization>/ado-run-hooks/": METADATA,
     f"post {API}organizations/<str:organization>/ado-run-hooks/": ("ado_run_hook.created", "ado_run_hook.updated"),
@@ -444,7 +454,7 @@ def _operations() -> tuple[set[str], set[str]]:
 
 def _recorded_actions() -> str:
     """Every source file that can record an audit event, as one text to search action names in."""
-    apps = ("secrets_app", "syncs", "audit", "approvals", "notifications", "dynamic")
+    apps = ("secrets_app", "syncs", "audit", "approvals", "notifications", "dynamic", "rotation")
     files = [path for app in apps for path in ROOT.glob(f"{app}/**/*.py")]
     return "\n".join(path.read_text(encoding="utf-8") for path in files if "migrations" not in path.parts)
 

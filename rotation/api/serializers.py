@@ -1,0 +1,106 @@
+"""Request and response shapes of the rotation API (camelCase, as the rest of the API)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from rotation.models import RotationMode
+from secrets_app.api.fields import StrictSerializer
+
+
+class RotateAtUtcSerializer(StrictSerializer):
+    hours = serializers.IntegerField(min_value=0, max_value=23, default=0)
+    minutes = serializers.IntegerField(min_value=0, max_value=59, default=0)
+
+
+class RotationListQuery(StrictSerializer):
+    environment = serializers.CharField(max_length=64, required=False)
+    path = serializers.CharField(max_length=1024, required=False)
+
+
+class RotationCreateRequest(StrictSerializer):
+    environment = serializers.CharField(max_length=64)
+    path = serializers.CharField(max_length=1024, default="/")
+    name = serializers.CharField(max_length=64)
+    description = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
+    kind = serializers.CharField(max_length=32, help_text="postgresql or mysql")
+    config = serializers.DictField(help_text="host, port, database, username (the root user)")
+    credentials = serializers.DictField(
+        child=serializers.CharField(trim_whitespace=False), write_only=True, help_text="Root password; never returned"
+    )
+    mode = serializers.ChoiceField(choices=RotationMode.values, default=RotationMode.ALTERNATE)
+    usernames = serializers.ListField(
+        child=serializers.CharField(max_length=63), min_length=1, max_length=2, help_text="Two pre-existing users"
+    )
+    secretsMapping = serializers.DictField(  # noqa: N815
+        child=serializers.CharField(max_length=255), help_text='{"username": "DB_USERNAME", "password": "DB_PASSWORD"}'
+    )
+    intervalDays = serializers.IntegerField(required=False, allow_null=True, default=30)  # noqa: N815
+    rotateAtUtc = RotateAtUtcSerializer(required=False)  # noqa: N815
+    cron = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+
+class RotationUpdateRequest(StrictSerializer):
+    description = serializers.CharField(max_length=256, required=False, allow_blank=True)
+    credentials = serializers.DictField(
+        child=serializers.CharField(trim_whitespace=False), required=False, write_only=True
+    )
+    intervalDays = serializers.IntegerField(required=False)  # noqa: N815
+    rotateAtUtc = RotateAtUtcSerializer(required=False)  # noqa: N815
+    cron = serializers.CharField(max_length=120, required=False, allow_blank=True)
+
+
+class RotationSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    kind = serializers.CharField()
+    environment = serializers.CharField(source="environment.slug")
+    path = serializers.CharField(source="folder.path")
+    config = serializers.DictField()
+    mode = serializers.CharField()
+    usernames = serializers.ListField(child=serializers.CharField())
+    activeIndex = serializers.IntegerField(source="active_index", allow_null=True)  # noqa: N815
+    secretsMapping = serializers.DictField(source="secrets_mapping", child=serializers.CharField())  # noqa: N815
+    intervalDays = serializers.IntegerField(source="interval_days", allow_null=True)  # noqa: N815
+    rotateAtUtc = serializers.SerializerMethodField()  # noqa: N815
+    cron = serializers.CharField()
+    paused = serializers.BooleanField()
+    status = serializers.CharField()
+    nextRunAt = serializers.DateTimeField(source="next_run_at", allow_null=True)  # noqa: N815
+    lastRotatedAt = serializers.DateTimeField(source="last_rotated_at", allow_null=True)  # noqa: N815
+    lastAttemptedAt = serializers.DateTimeField(source="last_attempted_at", allow_null=True)  # noqa: N815
+    lastError = serializers.CharField(source="last_error")  # noqa: N815
+    createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815
+
+    def get_rotateAtUtc(self, rotation: object) -> dict[str, int]:  # noqa: N802
+        return {"hours": getattr(rotation, "rotate_at_hour", 0), "minutes": getattr(rotation, "rotate_at_minute", 0)}
+
+
+class RotationListSerializer(serializers.Serializer):
+    rotations = RotationSerializer(many=True)
+
+
+class RotationAttemptSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    trigger = serializers.CharField()
+    outcome = serializers.CharField()
+    userIndex = serializers.IntegerField(source="user_index", allow_null=True)  # noqa: N815
+    username = serializers.CharField()
+    rolledForward = serializers.BooleanField(source="rolled_forward")  # noqa: N815
+    error = serializers.CharField()
+    startedAt = serializers.DateTimeField(source="started_at")  # noqa: N815
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)  # noqa: N815
+
+
+class RotationAttemptListSerializer(serializers.Serializer):
+    attempts = RotationAttemptSerializer(many=True)
+
+
+class RotationQueuedSerializer(serializers.Serializer):
+    queued = serializers.BooleanField()
+    rotation = RotationSerializer()
+
+
+class EmptyRequest(StrictSerializer):
+    pass

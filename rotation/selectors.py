@@ -1,0 +1,47 @@
+"""Reads of rotations, filtered by what the caller may see (``secrets.read`` at the folder)."""
+
+from __future__ import annotations
+
+import uuid
+
+from rotation.models import Rotation, RotationAttempt
+from secrets_app.errors import NotFound
+from secrets_app.paths import canonical_path
+from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.tree import folder_get
+
+READ = "secrets.read"
+
+
+def rotation_list(scope: ProjectScope, *, environment: str | None = None, path: str | None = None) -> list[Rotation]:
+    """Rotations of the project the caller may see; one folder when *environment* (and *path*) are given."""
+    query = Rotation.objects.filter(project=scope.project).select_related("environment", "folder")
+    if environment:
+        _, folder = folder_get(scope, environment, canonical_path(path or "/"))
+        query = query.filter(folder=folder)
+    return [
+        rotation
+        for rotation in query.order_by("name", "id")
+        if scope.access.can(READ, environment=rotation.environment.slug, path=rotation.folder.path, tags=())
+    ]
+
+
+def rotation_by_id(scope: ProjectScope, ref: str) -> Rotation:
+    """One rotation of the project by public id; NotFound when missing or not visible."""
+    try:
+        rotation = (
+            Rotation.objects.filter(project=scope.project, public_id=uuid.UUID(str(ref)))
+            .select_related("project", "environment", "folder")
+            .first()
+        )
+    except ValueError:
+        rotation = None
+    if rotation is None or not scope.access.can(
+        READ, environment=rotation.environment.slug, path=rotation.folder.path, tags=()
+    ):
+        raise NotFound("Rotation not found")
+    return rotation
+
+
+def rotation_attempts(rotation: Rotation, *, limit: int = 100) -> list[RotationAttempt]:
+    return list(rotation.attempts.order_by("-started_at", "-id")[:limit])

@@ -1,0 +1,20 @@
+"""The rotation API's routes as (method, pattern under /api/v1/), for the schema and access tests."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+PREFIX = "projects/<str:project>/rotations/"
+
+
+def rotation_api_routes() -> set[tuple[str, str]]:
+    from rotation.api.urls import rotation_urlpatterns
+
+    found: set[tuple[str, str]] = set()
+    for pattern in rotation_urlpatterns:
+        assert isinstance(pattern, URLPattern)
+        view = pattern.callback.view_class  # type: ignore[attr-defined]
+        for method in ("get", "post", "patch", "put", "delete"):
+            if hasattr(view, method):
+                found.add((method, PREFIX + str(pattern.pattern)))
+    return found
