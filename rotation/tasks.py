@@ -10,11 +10,14 @@ def rotation_run_task(rotation_id: int, trigger: str = "schedule") -> str:
     """Run one rotation. A run that finds another one holding the rotation does nothing (the
     holder finishes, or its lease runs out and the beat task queues it again)."""
     from rotation.services.engine import RotationInProgress, rotation_run
+    from secrets_app.errors import NotFound
 
     try:
         return rotation_run(rotation_id=rotation_id, trigger=trigger).outcome
     except RotationInProgress:
         return "in_progress"
+    except NotFound:
+        return "deleted"
 
 
 @shared_task(name="rotation.tasks.rotations_dispatch_due")

@@ -55,7 +55,7 @@ from rotation.models import (
 from rotation.sealing import open_pending, open_root, seal_pending
 from rotation.services.schedule import next_run
 from rotation.services.scope import rotation_actor, rotation_scope
-from secrets_app.errors import Conflict
+from secrets_app.errors import Conflict, NotFound
 from secrets_app.models import Secret
 from secrets_app.services.secrets import SecretInput, secret_create, secret_update
 from secrets_app.write_gate import write_gate_bypassed
@@ -183,11 +183,13 @@ def _switch_secrets(rotation: Rotation, *, username: str, password: str, index: 
 
 def rotation_run(*, rotation_id: int, trigger: str = AttemptTrigger.SCHEDULE) -> RunResult:
     """Run one rotation now (see the module docstring). Raises RotationInProgress when another
-    run holds it; every other failure is recorded on the rotation and returned as ``failed``.
-    Must not run inside an outer transaction: the write-ahead record has to be committed before
-    the target is touched."""
+    run holds it, NotFound when it was deleted; every other failure is recorded on the rotation
+    and returned as ``failed``. Must not run inside an outer transaction: the write-ahead record
+    has to be committed before the target is touched."""
     now = timezone.now()
     if not _claim(rotation_id, now):
+        if not Rotation.objects.filter(pk=rotation_id).exists():
+            raise NotFound("Rotation not found")  # deleted after the run was queued
         raise RotationInProgress("A rotation of this credential is already running; try again when it has finished")
     rotation = Rotation.objects.select_related("project", "environment", "folder").get(pk=rotation_id)
     attempt = RotationAttempt.objects.create(rotation=rotation, trigger=trigger)

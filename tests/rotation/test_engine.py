@@ -166,3 +166,14 @@ def test_target_down_retries_then_fails_and_mails_the_admins(
     body = smtp_server.messages[0].get_body(preferencelist=("plain",)).get_content()
     assert "Rotation 'db' failed" in smtp_server.messages[0]["Subject"]
     assert before["DB_PASSWORD"] not in body and target.db.password not in body
+
+
+def test_a_run_queued_for_a_deleted_rotation_does_nothing(cast: Any, target: RotationTarget) -> None:
+    from rotation.services.rotations import rotation_delete
+    from rotation.tasks import rotation_run_task
+
+    rotation = define_rotation(cast, target)
+    rotation_delete(scope=cast.scope(cast.alice), rotation=rotation)
+
+    assert rotation_run_task(rotation.pk, "schedule") == "deleted"
+    assert all(login(target, user, target.passwords[user]) for user in target.users)
