@@ -4,7 +4,11 @@ both cases the owned secrets still hold a working credential, and the next run c
 *same* password the pending record holds — no credential is lost or orphaned.
 
 The worker kills itself at the named step (``STRONGROOM_ROTATION_TEST_CRASH_AT``): a real SIGKILL
-of a real ``celery worker`` process, at a point a test cannot otherwise hit reliably."""
+of a real ``celery worker`` process, at a point a test cannot otherwise hit reliably.
+
+PYTEST_DONT_REWRITE: these assertions handle real passwords, so a failure reports the line, never the
+values pytest's rewriting would print.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,11 @@
 PostgreSQL cluster and the machine's MariaDB): the owned secrets hold the new value, it logs in,
 the previously active user keeps working for one interval, and the password before that is
 rejected; conflicts are refused before the target is touched; a failure after the ALTER rolls the
-same password forward; the target down ends in ``failed`` and one e-mail to the project admins."""
+same password forward; the target down ends in ``failed`` and one e-mail to the project admins.
+
+PYTEST_DONT_REWRITE: these assertions handle real passwords, so a failure reports the line, never the
+values pytest's rewriting would print.
+"""
 
 from __future__ import annotations
 
