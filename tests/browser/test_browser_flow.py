@@ -132,7 +132,7 @@ def _secret_lifecycle(base_url: str, browser: Any) -> None:
     expect(panel.locator("pre.value")).to_have_count(0)
 
     # Edit it: v2.
-    panel.locator(".edit-box > summary").click()
+    panel.locator("#secret-edit-box > summary").click()
     panel.get_by_label("New value").fill(SECOND_VALUE)
     panel.get_by_role("button", name="Save").click()
     expect(panel.locator(".alert-success")).to_contain_text("v2")
