@@ -84,6 +84,7 @@ urlpatterns = [
     path("", include("audit.streams.ui.urls")),
     path("", include("approvals.ui.urls")),
     path("", include("dynamic.ui.urls")),
+    path("", include("rotation.ui.urls")),
     path("", include("secrets_app.ui.urls")),
 ]
 

@@ -422,6 +422,15 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/leases/<uuid:lease_id>/renew/": "lease.renewed",
     "projects/<slug:slug>/leases/<uuid:lease_id>/revoke/": ("lease.revoked", "lease.revoke_failed"),
     "projects/<slug:slug>/leases/<uuid:lease_id>/force-revoke/": ("lease.revoked", "lease.force_revoked"),
+    # rotations (docs/rotation.md); the runs themselves record rotation.run_started … rotation.rotated
+    "projects/<slug:slug>/rotations/": METADATA,
+    "projects/<slug:slug>/rotations/new/": "rotation.created",
+    "projects/<slug:slug>/rotations/<uuid:rotation_id>/": METADATA,
+    "projects/<slug:slug>/rotations/<uuid:rotation_id>/edit/": "rotation.updated",
+    "projects/<slug:slug>/rotations/<uuid:rotation_id>/delete/": "rotation.deleted",
+    "projects/<slug:slug>/rotations/<uuid:rotation_id>/rotate/": "rotation.rotate_requested",
+    "projects/<slug:slug>/rotations/<uuid:rotation_id>/pause/": "rotation.paused",
+    "projects/<slug:slug>/rotations/<uuid:rotation_id>/resume/": "rotation.resumed",
 }  # fmt: skip
 
 WRITE_METHODS = ("post", "put", "patch", "delete")

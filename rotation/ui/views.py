@@ -1,0 +1,268 @@
+"""Rotation pages: the project's rotations (status, last and next run, rotate now, pause/resume),
+a new rotation per kind (tested live before it is saved), a rotation's settings and attempts,
+edit and delete.
+
+Thin: parse, call one service or selector, render. Controls the caller may not use are hidden; the
+services refuse them anyway (403 page, audited). No page ever holds a password: root credentials
+are write-only and the owned secrets' values are not read here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from dynamic.services.common import MANAGE, require_manage
+from rotation.kinds.registry import KINDS
+from rotation.models import Rotation
+from rotation.selectors import rotation_attempts, rotation_by_id, rotation_list
+from rotation.services.dispatch import rotation_rotate_now
+from rotation.services.rotations import rotation_create, rotation_delete, rotation_set_paused, rotation_update
+from rotation.ui.forms import (
+    ALTERNATE_HELP,
+    SINGLE_USER_TRADE_OFF,
+    RotationBaseForm,
+    RotationEditForm,
+    edit_initial,
+    kind_plugin,
+    rotation_form_class,
+)
+from secrets_app.errors import DomainError, NotFound
+from secrets_app.paths import canonical_path
+from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.matrix import ColumnState, matrix_columns
+from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, page_or_partial, project_view
+
+LIST_PAGE = "rotation/list.html"
+FORM_PAGE = "rotation/form.html"
+DETAIL_PAGE = "rotation/detail.html"
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    if is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _detail_url(rotation: Rotation, **query: str) -> str:
+    url = reverse("rotation_ui:detail", args=[rotation.project.slug, rotation.public_id])
+    return url + ("?" + "&".join(f"{key}={value}" for key, value in query.items()) if query else "")
+
+
+def _can_manage(scope: ProjectScope, rotation: Rotation) -> bool:
+    return scope.access.can(MANAGE, environment=rotation.environment.slug, path=rotation.folder.path, tags=())
+
+
+def _base(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
+    return {"project": scope.project, "scope": scope, "role": scope.access.role, "nav": "rotations", **extra}
+
+
+# --- the list ---------------------------------------------------------------------------------------
+
+
+def _list_context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
+    rotations = rotation_list(scope)
+    return _base(
+        scope,
+        rows=[(rotation, _can_manage(scope, rotation)) for rotation in rotations],
+        can_create=scope.access.can(MANAGE),
+        **extra,
+    )
+
+
+@require_GET
+@project_view
+def rotation_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """The project's rotations the caller may see (``secrets.read`` at their folder)."""
+    return page_or_partial(request, LIST_PAGE, _list_context(scope))
+
+
+def _rotation_action(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID, action: str) -> HttpResponse:
+    """Rotate now, pause or resume; answers the list's table (htmx) or the page the button was on.
+    A refusal is a 403 page; a run in progress (409) is a message above the table."""
+    rotation = rotation_by_id(scope, str(rotation_id))
+    notice = error = ""
+    status = 200
+    try:
+        if action == "rotate":
+            require_manage(
+                scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name
+            )
+            rotation_rotate_now(rotation)
+            # Recorded where the API records it: the run itself records rotation.run_started onwards.
+            scope.audit(
+                "rotation.rotate_requested",
+                environment=rotation.environment.slug,
+                path=rotation.folder.path,
+                resource_type="rotation",
+                resource_id=str(rotation.public_id),
+                metadata={"name": rotation.name},
+            )
+            notice = f"Rotation of {rotation.name} queued; the page shows the result when it has run."
+        else:
+            rotation_set_paused(scope=scope, rotation=rotation, paused=action == "pause")
+            notice = f"{rotation.name} {'paused: no scheduled runs' if action == 'pause' else 'resumed'}."
+    except DomainError as exc:
+        if exc.status == 403:
+            raise
+        error, status = exc.message, exc.status
+    if request.POST.get("from") == "detail":
+        rotation.refresh_from_db()
+        context = _detail_context(scope, rotation, page_notice=notice, page_error=error)
+        if is_htmx(request):
+            return page_or_partial(request, DETAIL_PAGE, context, partial="status_card", status=status)
+        return page_or_partial(request, DETAIL_PAGE, context, status=status)
+    context = _list_context(scope, notice=notice, error=error)
+    return page_or_partial(request, LIST_PAGE, context, partial="rotation_table", status=status)
+
+
+@require_POST
+@project_view
+def rotation_rotate_view(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID) -> HttpResponse:
+    return _rotation_action(request, scope, rotation_id, "rotate")
+
+
+@require_POST
+@project_view
+def rotation_pause_view(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID) -> HttpResponse:
+    return _rotation_action(request, scope, rotation_id, "pause")
+
+
+@require_POST
+@project_view
+def rotation_resume_view(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID) -> HttpResponse:
+    return _rotation_action(request, scope, rotation_id, "resume")
+
+
+# --- new and edit -----------------------------------------------------------------------------------
+
+
+def _definable_environments(scope: ProjectScope, path: str) -> list[str]:
+    """Environments whose folder at *path* exists and where the caller may manage rotations."""
+    return [
+        column.slug
+        for column in matrix_columns(scope, path)
+        if column.state != ColumnState.NO_FOLDER and scope.access.can(MANAGE, environment=column.slug, path=path)
+    ]
+
+
+def _form_context(scope: ProjectScope, form: Any, **extra: Any) -> dict[str, Any]:
+    return _base(
+        scope,
+        form=form,
+        kinds=[(name, kind.label) for name, kind in KINDS.items()],
+        single_user_trade_off=SINGLE_USER_TRADE_OFF,
+        alternate_help=ALTERNATE_HELP,
+        **extra,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@project_view
+def rotation_new(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """GET: the form of one kind (``?kind=``; htmx asks for the form alone when another tab is
+    picked). POST: create, after the root credentials logged in."""
+    data = request.POST if request.method == "POST" else request.GET
+    path = canonical_path(data.get("path") or "/")
+    environments = _definable_environments(scope, path)
+    if not environments:
+        require_manage(scope, environment=data.get("environment") or "", path=path, resource="rotation")  # 403
+        raise NotFound(f"No folder at {path} in any environment: create it first")
+    kind = KINDS.get(data.get("kind") or "") or next(iter(KINDS.values()))
+    form_class = rotation_form_class(kind)
+    initial = {"path": path, "environment": data.get("environment") or environments[0]}
+    if request.method == "GET":
+        form: RotationBaseForm = form_class(initial=initial, environments=environments)
+        return page_or_partial(
+            request, FORM_PAGE, _form_context(scope, form, kind=kind, path=path), partial="rotation_form"
+        )
+    form = form_class(request.POST, initial=initial, environments=environments)
+    if form.is_valid():
+        try:
+            rotation = rotation_create(
+                scope=scope, environment=form.cleaned_data["environment"], path=path, data=form.rotation_input()
+            )
+        except DomainError as exc:
+            apply_domain_error(form, exc, aliases=form.error_aliases())
+        else:
+            return _redirect(request, _detail_url(rotation, saved="created"))
+    context = _form_context(scope, form, kind=kind, path=path)
+    return page_or_partial(request, FORM_PAGE, context, partial="rotation_form", status=422)
+
+
+@require_http_methods(["GET", "POST"])
+@project_view
+def rotation_edit(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID) -> HttpResponse:
+    """Description, schedule and new root credentials (tested live; empty keeps the stored ones)."""
+    rotation = rotation_by_id(scope, str(rotation_id))
+    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    kind = KINDS[rotation.kind]
+    form = RotationEditForm(request.POST or None, initial=edit_initial(rotation), kind=kind)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                rotation_update(scope=scope, rotation=rotation, change=form.change())
+            except DomainError as exc:
+                apply_domain_error(form, exc, aliases={**form.error_aliases(), "config": "__all__"})
+            else:
+                return _redirect(request, _detail_url(rotation, saved="updated"))
+        status = 422
+    context = _form_context(scope, form, kind=kind, rotation=rotation, path=rotation.folder.path)
+    return page_or_partial(request, FORM_PAGE, context, partial="rotation_form", status=status)
+
+
+@require_POST
+@project_view
+def rotation_delete_view(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID) -> HttpResponse:
+    """Delete the definition (the owned secrets stay); refused while a run holds it."""
+    rotation = rotation_by_id(scope, str(rotation_id))
+    try:
+        rotation_delete(scope=scope, rotation=rotation)
+    except DomainError as exc:
+        if exc.status == 403:
+            raise
+        return page_or_partial(
+            request, DETAIL_PAGE, _detail_context(scope, rotation, page_error=exc.message), status=exc.status
+        )
+    return _redirect(request, reverse("rotation_ui:list", args=[scope.project.slug]) + "?deleted=1")
+
+
+# --- one rotation -----------------------------------------------------------------------------------
+
+
+def _detail_context(scope: ProjectScope, rotation: Rotation, **extra: Any) -> dict[str, Any]:
+    plugin = kind_plugin(KINDS[rotation.kind])
+    return _base(
+        scope,
+        rotation=rotation,
+        kind=KINDS[rotation.kind],
+        config_fields=[
+            (declared.label, rotation.config.get(declared.name))
+            for declared in plugin.config_fields
+            if rotation.config.get(declared.name) not in (None, "")
+        ],
+        credential_labels=[declared.label for declared in plugin.secret_fields],
+        attempts=rotation_attempts(rotation, limit=50),
+        can_manage=_can_manage(scope, rotation),
+        single_user_trade_off=SINGLE_USER_TRADE_OFF,
+        **extra,
+    )
+
+
+@require_GET
+@project_view
+def rotation_page(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID) -> HttpResponse:
+    rotation = rotation_by_id(scope, str(rotation_id))
+    notice = {
+        "created": "Rotation saved: the root credentials logged in. Its first run issues the credential.",
+        "updated": "Changes saved.",
+    }.get(request.GET.get("saved") or "", "")
+    return page_or_partial(request, DETAIL_PAGE, _detail_context(scope, rotation, page_notice=notice))
