@@ -15,6 +15,9 @@ UNREACHABLE = 5  # network error, timeout, DNS, TLS: after retries
 SEALED = 6  # 503 "sealed": the server has no usable root key
 SERVER = 7  # 429 / 5xx after retries, or an answer that is not the API's
 PENDING_APPROVAL = 8  # 202: a change policy held the write; a change request waits for review
+ROTATION_RUNNING = 9  # rotations rotate: 409, a run already holds the rotation
+ROTATION_FAILED = 10  # rotations rotate --wait: the run ended failed
+WAIT_TIMEOUT = 11  # rotations rotate --wait: the run had not finished within --timeout
 COMMAND_NOT_EXECUTABLE = 126  # run: the command exists but cannot be executed
 COMMAND_NOT_FOUND = 127  # run: the command was not found
 
@@ -28,6 +31,9 @@ EXIT_CODES = {
     SEALED: "server sealed",
     SERVER: "rate limited or server error (after retries)",
     PENDING_APPROVAL: "held for approval: a change request was opened, nothing was written yet",
+    ROTATION_RUNNING: "a rotation of this credential is already running",
+    ROTATION_FAILED: "the rotation ran and failed (the owned secrets still hold the previous credential)",
+    WAIT_TIMEOUT: "gave up waiting for the rotation to finish (it may still finish)",
 }
 
 

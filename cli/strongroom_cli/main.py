@@ -24,6 +24,7 @@ FORMAT_NAMES = ("dotenv", "dotenv-export", "json", "yaml", "csv", "tfvars", "azu
 EPILOG = """exit codes: 0 ok · 1 usage or invalid request · 2 not authenticated (401, no token) ·
 3 forbidden (403) · 4 not found (404) · 5 server unreachable · 6 server sealed ·
 7 rate limited or server error after retries · 8 held for approval (a change request was opened) ·
+9 a rotation is already running · 10 the rotation failed · 11 timed out waiting for a rotation ·
 run: the command's own exit code
 (128+N when it died of signal N; 126 not executable, 127 not found). See docs/cli.md."""
 
@@ -213,6 +214,34 @@ def build_parser() -> Parser:
     lease_list.add_argument("--format", "-f", default="table", choices=("table", "json"))
     dynamic.set_defaults(module="dynamic_secrets")
 
+    rotations = commands.add_parser("rotations", help="list rotations and rotate a credential now")
+    rotation_actions = rotations.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    rotation_place = Parser(add_help=False)
+    rotation_place.add_argument(
+        "--projectId",
+        "--project-id",
+        "--project",
+        dest="project_id",
+        help="project id or slug (env STRONGROOM_PROJECT_ID)",
+    )
+    rotation_place.add_argument("--env", dest="environment", help="environment slug (default: all)")
+    rotation_place.add_argument("--path", help="folder (needs --env; default: every folder)")
+    rotations_list = rotation_actions.add_parser(
+        "list", parents=[connection, rotation_place], help="the project's rotations and their status"
+    )
+    rotations_list.add_argument("--format", "-f", default="table", choices=("table", "json"))
+    rotations_list.add_argument("--plain", action="store_true", help="print only the names, one per line")
+    rotations_rotate = rotation_actions.add_parser(
+        "rotate", parents=[connection, rotation_place], help="rotate NAME now (queued on the server)"
+    )
+    rotations_rotate.add_argument("name", metavar="NAME", help="the rotation's name (or id)")
+    rotations_rotate.add_argument("--wait", action="store_true", help="wait until the run has finished")
+    rotations_rotate.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds --wait waits at most (default 300)"
+    )
+    rotations_rotate.add_argument("--format", "-f", default="table", choices=("table", "json"))
+    rotations.set_defaults(module="rotations")
+
     whoami = commands.add_parser("whoami", parents=[connection], help="show who the token belongs to")
     whoami.set_defaults(module="whoami", action="whoami")
     return parser
@@ -233,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
         args = build_parser().parse_args(options)
         if not getattr(args, "module", None):
             raise CliError("a command is required (see `strongroom --help`)", USAGE)
-        if args.module in ("secrets", "folders", "approvals") and not getattr(args, "action", None):
+        if args.module in ("secrets", "folders", "approvals", "rotations") and not getattr(args, "action", None):
             raise CliError(f"`strongroom {args.module}` needs an action (see `strongroom {args.module} --help`)", USAGE)
         if args.module == "dynamic_secrets" and not getattr(args, "action", None):
             raise CliError("`strongroom dynamic-secrets lease` needs an action: create, renew, revoke or list", USAGE)
