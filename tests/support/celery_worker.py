@@ -8,6 +8,7 @@ own queue, so parallel test processes never steal each other's tasks.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -120,3 +121,73 @@ def require_postgres(reason: str) -> None:
     if os.environ.get("CI") or os.environ.get("STRONGROOM_TEST_REQUIRE_SERVICES"):
         pytest.fail(f"PostgreSQL test database required: {reason}")
     pytest.skip(reason)
+
+
+class WorkerPool:
+    """Celery worker processes consuming one queue of the test's own, each logging to its own file
+    in *tmp_path*: started (optionally with the real beat, ``-B``, whose messages go to the same
+    queue when the caller sets ``CELERY_TASK_DEFAULT_QUEUE``), killed with SIGKILL, restarted.
+    Subclasses (one per suite) choose the queue prefix and the environment."""
+
+    log_prefix = "worker"
+
+    def __init__(self, tmp_path: Path, queue: str, env: dict[str, str]) -> None:
+        self.tmp_path = tmp_path
+        self.queue = queue
+        self.env = env
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+
+    def start(self, *, beat: bool = False) -> subprocess.Popen[bytes]:
+        index = len(self.processes)
+        log_path = self.tmp_path / f"{self.log_prefix}-{index}.log"
+        self.logs.append(log_path)
+        beat_args = ["-B", "-s", str(self.tmp_path / f"beat-{index}.schedule")] if beat else []
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue,
+                    "--concurrency", "1", "--pool", "solo", "-l", "info",
+                    "--without-gossip", "--without-mingle", "--without-heartbeat",
+                    "-n", f"{self.queue}-{index}@%h", *beat_args,
+                ],
+                cwd=ROOT,
+                env=worker_env(self.env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self.processes.append(process)
+        deadline = time.monotonic() + 30
+        while "ready" not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("celery worker did not start:\n" + log_path.read_text()[-3000:])
+            time.sleep(0.1)
+        return process
+
+    @staticmethod
+    def kill(process: subprocess.Popen[bytes]) -> None:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def log_text(self) -> str:
+        return "\n".join(path.read_text() for path in self.logs if path.exists())
+
+
+def publish_to(app: Any, broker_url: str) -> None:
+    """Point this process's publishing at *broker_url*. The connection pool *and* the producer
+    pool built on it are cached once anything has published (a notification delivery enqueued by an
+    earlier test, say): both are dropped, or messages keep going to the old broker."""
+    app.conf.broker_url = broker_url
+    app.__dict__.pop("_pool", None)
+    app._pool = None
+    app.amqp._producer_pool = None

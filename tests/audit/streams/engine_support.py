@@ -13,10 +13,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,6 +31,7 @@ from audit.streams.credentials import stream_seal_credentials
 from audit.streams.delivery import DeliveryOutcome, stream_deliver
 from audit.streams.models import AuditStream
 from tests.audit.streams.emulators import Request, Response, WebhookReceiver
+from tests.support.celery_worker import WorkerPool
 
 SIGNING_SECRET = "whsec-engine-test-7d1f0c2a9b"
 
@@ -166,72 +164,37 @@ def deliver_until_caught_up(stream: AuditStream, *, rounds: int = 50) -> None:
 STREAM_BROKER_URL = os.environ.get("STRONGROOM_TEST_STREAM_BROKER_URL", "redis://127.0.0.1:6379/12")
 
 
-class StreamWorkers:
+class StreamWorkers(WorkerPool):
     """Celery worker processes on a queue of this test's own; killable with SIGKILL, restartable.
     ``beat=True`` runs the real beat scheduler inside the worker (``-B``), its messages on the same queue."""
+
+    log_prefix = "stream-worker"
 
     def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
         from tests.support.celery_worker import require_postgres
 
         require_postgres("a real worker needs the PostgreSQL test database")
         _require_redis()
-        self.queue = f"test-streams-{uuid.uuid4().hex[:12]}"
-        self.tmp_path = tmp_path
-        self.env = {
-            "CELERY_BROKER_URL": STREAM_BROKER_URL,
-            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
-            "STRONGROOM_AUDIT_STREAM_QUEUE": self.queue,
-            "STRONGROOM_OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
-            "CELERY_VISIBILITY_TIMEOUT": "5",
-            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
-            **env,
-        }
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self, *, beat: bool = False) -> subprocess.Popen[bytes]:
-        from tests.support.celery_worker import ROOT, worker_env
-
-        number = len(self.processes)
-        log_path = self.tmp_path / f"stream-worker-{number}.log"
-        extra = ["-B", "-s", str(self.tmp_path / f"beat-{number}")] if beat else []
-        with open(log_path, "w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue, "--concurrency", "1",
-                 "--pool", "solo", "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 "-n", f"{self.queue}-{number}@%h", *extra],
-                cwd=ROOT, env=worker_env(self.env), stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        self.processes.append(process)
-        deadline = time.monotonic() + 30
-        while "ready" not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("celery worker did not start:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.1)
-        return process
+        queue = f"test-streams-{uuid.uuid4().hex[:12]}"
+        super().__init__(
+            tmp_path,
+            queue,
+            {
+                "CELERY_BROKER_URL": STREAM_BROKER_URL,
+                "CELERY_TASK_DEFAULT_QUEUE": queue,
+                "STRONGROOM_AUDIT_STREAM_QUEUE": queue,
+                "STRONGROOM_OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
+                "CELERY_VISIBILITY_TIMEOUT": "5",
+                "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+                **env,
+            },
+        )
 
     def send(self, task: str, *args: Any) -> None:
         from config.celery import app
 
         with app.connection_for_write(STREAM_BROKER_URL) as conn:
             app.send_task(task, args=list(args), queue=self.queue, connection=conn)
-
-    @staticmethod
-    def kill(process: subprocess.Popen[bytes]) -> None:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    def logs(self) -> str:
-        return "".join(path.read_text() for path in sorted(self.tmp_path.glob("stream-worker-*.log")))
 
 
 def _require_redis() -> None:
