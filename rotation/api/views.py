@@ -13,7 +13,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dynamic.services.common import require_manage
 from rotation.api.serializers import (
     EmptyRequest,
     RotationAttemptListSerializer,
@@ -26,12 +25,12 @@ from rotation.api.serializers import (
 )
 from rotation.models import Rotation
 from rotation.selectors import rotation_attempts, rotation_by_id, rotation_list
-from rotation.services.dispatch import rotation_rotate_now
 from rotation.services.rotations import (
     RotationChange,
     RotationInput,
     rotation_create,
     rotation_delete,
+    rotation_request_now,
     rotation_set_paused,
     rotation_update,
 )
@@ -164,16 +163,7 @@ class RotationRotateApi(_ProjectApi):
         self.parse(EmptyRequest, request.data or {})
         scope = self.scope(project)
         found = rotation_by_id(scope, rotation)
-        require_manage(scope, environment=found.environment.slug, path=found.folder.path, resource=found.name)
-        rotation_rotate_now(found)
-        scope.audit(
-            "rotation.rotate_requested",
-            environment=found.environment.slug,
-            path=found.folder.path,
-            resource_type="rotation",
-            resource_id=str(found.public_id),
-            metadata={"name": found.name},
-        )
+        rotation_request_now(scope=scope, rotation=found)
         return Response(
             RotationQueuedSerializer({"queued": True, "rotation": found}).data, status=status.HTTP_202_ACCEPTED
         )

@@ -22,6 +22,7 @@ from rotation.kinds.base import ProviderError
 from rotation.kinds.registry import KINDS, kind_for
 from rotation.models import Rotation, RotationMode
 from rotation.sealing import open_root, seal_root
+from rotation.services.dispatch import rotation_rotate_now
 from rotation.services.engine import RotationInProgress, rotation_next_slot
 from rotation.services.schedule import ScheduleError, parse_cron
 from secrets_app.errors import Conflict, ValidationFailed
@@ -190,6 +191,22 @@ def rotation_set_paused(*, scope: ProjectScope, rotation: Rotation, paused: bool
         )
     rotation.refresh_from_db()
     return rotation
+
+
+def rotation_request_now(*, scope: ProjectScope, rotation: Rotation) -> None:
+    """ "Rotate now" for a person or identity: the manage right at the rotation's place, the run
+    queued (RotationInProgress, 409, while one holds it), and ``rotation.rotate_requested`` audited
+    (the run itself records rotation.run_started onwards)."""
+    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    rotation_rotate_now(rotation)
+    scope.audit(
+        "rotation.rotate_requested",
+        environment=rotation.environment.slug,
+        path=rotation.folder.path,
+        resource_type="rotation",
+        resource_id=str(rotation.public_id),
+        metadata={"name": rotation.name},
+    )
 
 
 def rotation_delete(*, scope: ProjectScope, rotation: Rotation) -> None:

@@ -21,8 +21,13 @@ from dynamic.services.common import MANAGE, require_manage
 from rotation.kinds.registry import KINDS
 from rotation.models import Rotation
 from rotation.selectors import rotation_attempts, rotation_by_id, rotation_list
-from rotation.services.dispatch import rotation_rotate_now
-from rotation.services.rotations import rotation_create, rotation_delete, rotation_set_paused, rotation_update
+from rotation.services.rotations import (
+    rotation_create,
+    rotation_delete,
+    rotation_request_now,
+    rotation_set_paused,
+    rotation_update,
+)
 from rotation.ui.forms import (
     ALTERNATE_HELP,
     SINGLE_USER_TRADE_OFF,
@@ -92,19 +97,7 @@ def _rotation_action(request: HttpRequest, scope: ProjectScope, rotation_id: uui
     status = 200
     try:
         if action == "rotate":
-            require_manage(
-                scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name
-            )
-            rotation_rotate_now(rotation)
-            # Recorded where the API records it: the run itself records rotation.run_started onwards.
-            scope.audit(
-                "rotation.rotate_requested",
-                environment=rotation.environment.slug,
-                path=rotation.folder.path,
-                resource_type="rotation",
-                resource_id=str(rotation.public_id),
-                metadata={"name": rotation.name},
-            )
+            rotation_request_now(scope=scope, rotation=rotation)
             notice = f"Rotation of {rotation.name} queued; the page shows the result when it has run."
         else:
             rotation_set_paused(scope=scope, rotation=rotation, paused=action == "pause")
