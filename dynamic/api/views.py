@@ -33,16 +33,15 @@ from dynamic.api.serializers import (
 )
 from dynamic.models import DynamicSecret
 from dynamic.providers.registry import providers_description
-from dynamic.selectors import dynamic_secret_by_id, dynamic_secret_list, lease_get, lease_list, target_allowlist
+from dynamic.selectors import dynamic_secret_by_id, dynamic_secret_list, lease_get, lease_list
 from dynamic.services.ado_runs import run_binding_resolve
 from dynamic.services.definitions import Definition, dynamic_secret_create, dynamic_secret_delete, dynamic_secret_update
 from dynamic.services.lease_idempotency import LeaseAlreadyCreated, lease_idempotency, lease_request_fingerprint
 from dynamic.services.leases import lease_create, lease_force_revoke, lease_renew, lease_revoke
-from dynamic.services.targets import target_allowlist_set
+from dynamic.services.targets import target_allowlist_get, target_allowlist_set
 from secrets_app.api.base import ApiView
 from secrets_app.api.schema import PROJECT, errors
 from secrets_app.errors import Conflict
-from secrets_app.selectors.access import org_admin_require
 from secrets_app.services.people import organization_get_for_principal
 
 SECRET_TAGS = ["dynamic secrets"]
@@ -339,14 +338,7 @@ class TargetAllowlistApi(ApiView):
     )
     def get(self, request: Request, organization: str) -> Response:
         found = organization_get_for_principal(self.principal, organization)
-        org_admin_require(
-            self.principal,
-            found.pk,
-            requested_action="dynamic_targets.read",
-            resource_type="dynamic_target_allowlist",
-            message="Only organization admins may see where dynamic secrets connect",
-        )
-        return Response({"entries": target_allowlist(found.pk)})
+        return Response({"entries": target_allowlist_get(principal=self.principal, organization=found)})
 
     @extend_schema(
         operation_id="dynamic_secret_targets_update",

@@ -8,11 +8,24 @@ from django.db import transaction
 
 from audit.services import audit_record
 from dynamic.models import TargetAllowlist
+from dynamic.selectors import target_allowlist
 from dynamic.targets import clean_entries
 from secrets_app.errors import ValidationFailed
 from secrets_app.models import Organization
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import org_admin_require
+
+
+def target_allowlist_get(*, principal: Principal, organization: Organization) -> list[str]:
+    """The allowlist, for an organization admin (403, audited, otherwise)."""
+    org_admin_require(
+        principal,
+        organization.pk,
+        requested_action="dynamic_targets.read",
+        resource_type="dynamic_target_allowlist",
+        message="Only organization admins may see where dynamic secrets connect",
+    )
+    return target_allowlist(organization.pk)
 
 
 def target_allowlist_set(*, principal: Principal, organization: Organization, entries: Sequence[object]) -> list[str]:

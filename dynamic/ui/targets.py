@@ -6,11 +6,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods
 
-from dynamic.selectors import target_allowlist
-from dynamic.services.targets import target_allowlist_set
+from dynamic.services.targets import target_allowlist_get, target_allowlist_set
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization
-from secrets_app.selectors.access import org_admin_require
 from secrets_app.ui.shortcuts import org_view, page_or_partial, principal_of
 
 PAGE = "dynamic/targets.html"
@@ -20,13 +18,7 @@ PAGE = "dynamic/targets.html"
 @org_view
 def target_allowlist_page(request: HttpRequest, organization: Organization) -> HttpResponse:
     principal = principal_of(request)
-    org_admin_require(
-        principal,
-        organization.pk,
-        requested_action="dynamic_targets.read",
-        resource_type="dynamic_target_allowlist",
-        message="Only organization admins may see where dynamic secrets connect",
-    )
+    current = target_allowlist_get(principal=principal, organization=organization)
     context: dict[str, object] = {"organization": organization, "nav": "people"}
     status = 200
     if request.method == "POST":
@@ -46,5 +38,5 @@ def target_allowlist_page(request: HttpRequest, organization: Organization) -> H
                 else "Saved: no target allowed."
             )
     else:
-        context["text"] = "\n".join(target_allowlist(organization.pk))
+        context["text"] = "\n".join(current)
     return page_or_partial(request, PAGE, context, partial="allowlist", status=status)
