@@ -60,3 +60,11 @@ def test_members_cannot_see_or_change_it(login: Any, seeded: Any) -> None:
     assert client.get(PAGE).status_code == 403
     assert client.post(PAGE, {"entries": "0.0.0.0/0"}, **HX).status_code == 403
     assert target_allowlist(seeded.organization.pk) == []
+
+
+def test_another_organization_s_admin_gets_not_found(login: Any, seeded: Any) -> None:
+    client = login(seeded.mallory)  # an admin, but of another organization
+
+    assert client.get(PAGE).status_code == 404
+    assert client.post(PAGE, {"entries": "0.0.0.0/0"}, **HX).status_code == 404
+    assert target_allowlist(seeded.organization.pk) == []
