@@ -8,7 +8,9 @@ drivers, safe error text) and their quoting-aware statement rendering: nothing i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from dynamic.providers.base import DynamicProvider, ProviderError, Target
@@ -16,12 +18,14 @@ from dynamic.providers.registry import PROVIDERS
 from dynamic.providers.templates import USERNAME_RE, TemplateError, render_statement
 from dynamic.services.common import connect_target
 
-__all__ = ["ProviderError", "RotationKind", "SqlCredentialsKind", "Target"]
+__all__ = ["IssuedCredential", "IssuedCredentialKind", "ProviderError", "RotationKind", "SqlCredentialsKind", "Target"]
 
 
 class RotationKind:
     kind: str = ""
     label: str = ""
+    # How many target users a rotation names, by mode (two users alternate, or one).
+    usernames_required: int | None = None  # None: 2 in alternate mode, 1 in single mode
     # The secrets a rotation of this kind owns, e.g. ("username", "password").
     mapping_fields: tuple[str, ...] = ("username", "password")
 
@@ -49,6 +53,72 @@ class RotationKind:
     def secret_values(self, *, username: str, password: str) -> dict[str, str]:
         """{mapping field: value} for the owned secrets."""
         return {"username": username, "password": password}
+
+    def invalidate(self, target: Target, *, username: str, password: str) -> None:
+        """Make the credential of *username* useless (a reveal-triggered rotation's reset of the
+        previously active user after the grace period): give it *password*, a fresh random value
+        nobody keeps. Password kinds only; ``IssuedCredentialKind`` deletes a key instead."""
+        self.set_password(target, username=username, password=password)
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A credential the target generated (an access key, a client secret). ``key_id`` names it in
+    the target and is not secret; ``secret`` is shown once by the target and kept only sealed."""
+
+    key_id: str
+    secret: str = dataclasses.field(repr=False)
+    expires_at: str = ""  # ISO-8601 when the target gives credentials an end (Entra), else ""
+
+
+class IssuedCredentialKind(RotationKind):
+    """Kinds where the **target** generates the secret (AWS IAM access keys, Entra application
+    client secrets): nothing can be written ahead and rolled forward, so the engine's write-ahead
+    record holds the *intent* before the target is asked and the issued key (sealed) right after.
+
+    One principal per rotation (``usernames == [principal]``: the IAM user name, the
+    application's object id). At rest it holds two keys: the **active** one the owned secrets
+    hold and the **previous** one, still valid for one more interval (as the two-user database
+    mode). A rotation deletes the previous key first (it is what the rotation retires, and AWS
+    allows two keys per user), issues a new one, verifies it, switches, and the active key
+    becomes the previous one. Keys the rotation does not know (an interrupted run's orphan) are
+    found by ``list_key_ids`` and deleted before a new one is issued."""
+
+    mapping_fields = ("key_id", "secret")
+    usernames_required = 1
+
+    def issue(self, target: Target, *, principal: str, label: str) -> IssuedCredential:
+        """Create a new credential for *principal*; *label* names it where the target allows
+        (Entra's displayName) so the rotation can tell its own keys from others."""
+        raise NotImplementedError
+
+    def verify(self, target: Target, *, principal: str, credential: IssuedCredential) -> None:
+        """Authenticate with *credential* alone (sts:GetCallerIdentity, a client-credentials
+        token request); ProviderError when the target refuses. Newly issued keys may take a
+        moment to be accepted: retry briefly inside."""
+        raise NotImplementedError
+
+    def delete(self, target: Target, *, principal: str, key_id: str) -> None:
+        """Delete the credential *key_id*. A key that no longer exists is success (idempotent)."""
+        raise NotImplementedError
+
+    def list_key_ids(self, target: Target, *, principal: str, label: str) -> list[str]:
+        """The ids of the credentials of *principal* this rotation may manage (for Entra, the
+        ones whose displayName is *label*)."""
+        raise NotImplementedError
+
+    def issued_values(self, credential: IssuedCredential) -> dict[str, str]:
+        """{mapping field: value} for the owned secrets."""
+        return {"key_id": credential.key_id, "secret": credential.secret}
+
+    def set_password(self, target: Target, *, username: str, password: str) -> None:
+        raise ProviderError("this kind's credentials are issued by the target, not set")
+
+    def verify_login(self, target: Target, *, username: str, password: str) -> None:
+        raise ProviderError("this kind's credentials are issued by the target, not set")
+
+    def invalidate(self, target: Target, *, username: str, password: str) -> None:
+        raise ProviderError("this kind retires a key by deleting it (IssuedCredentialKind.delete)")
 
 
 class SqlCredentialsKind(RotationKind):
