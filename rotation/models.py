@@ -39,7 +39,12 @@ class Rotation(models.Model):
     database, root username); the root password is sealed in ``credentials_ciphertext`` (AAD =
     ``rotation_aad``). ``usernames`` are the target's users (two in alternate mode), and
     ``active_index`` the one the owned secrets hold (None before the first rotation).
-    ``secrets_mapping`` maps ``username``/``password`` to secret keys in the folder."""
+    ``secrets_mapping`` maps ``username``/``password`` to secret keys in the folder.
+
+    Kinds whose target issues the credential (``IssuedCredentialKind``: AWS access keys, Entra
+    client secrets) name one principal in ``usernames`` and keep the ids of its keys in
+    ``issued_keys``: ``{"active": id, "previous": id}`` (ids are not secret; the secret of the
+    active key lives only in the owned secrets)."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rotations")
@@ -54,6 +59,7 @@ class Rotation(models.Model):
     usernames = models.JSONField(default=list)
     active_index = models.PositiveSmallIntegerField(null=True, blank=True)
     secrets_mapping = models.JSONField(default=dict)
+    issued_keys = models.JSONField(default=dict, blank=True)  # {"active": id, "previous": id}; issued kinds only
     # Schedule: every ``interval_days`` at ``rotate_at_hour:rotate_at_minute`` UTC, or ``cron``.
     interval_days = models.PositiveIntegerField(null=True, blank=True)
     rotate_at_hour = models.PositiveSmallIntegerField(default=0)
@@ -99,17 +105,28 @@ def pending_aad(*, rotation_public_id: uuid.UUID | str, public_id: uuid.UUID | s
     return f"rotation-pending|{rotation_public_id}|{public_id}|{user_index}".encode()
 
 
+def issued_aad(*, rotation_public_id: uuid.UUID | str, public_id: uuid.UUID | str, key_id: str) -> bytes:
+    """The binding of an issued credential's secret to its rotation, its pending record and its key id."""
+    return f"rotation-issued|{rotation_public_id}|{public_id}|{key_id}".encode()
+
+
 class PendingRotation(models.Model):
     """The write-ahead record: committed before the target is touched, deleted in the switch's
-    transaction. While it exists, every run re-applies *this* password to *this* user."""
+    transaction. While it exists, every run re-applies *this* password to *this* user.
+
+    For an ``IssuedCredentialKind`` it is first an *intent* (``key_id`` empty, no ciphertext:
+    the target has not answered yet, or a run died before recording the answer) and then, once
+    the target issued a key, ``key_id`` plus the sealed credential (AAD = ``issued_aad``),
+    committed before anything else happens: every later run verifies and switches *that* key."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     rotation = models.OneToOneField(Rotation, on_delete=models.CASCADE, related_name="pending")
     user_index = models.PositiveSmallIntegerField()
     username = models.CharField(max_length=128)
     password_ciphertext = models.BinaryField()
+    key_id = models.CharField(max_length=256, blank=True, default="")  # issued kinds: the key recorded
     created_at = models.DateTimeField(auto_now_add=True)
-    applied_at = models.DateTimeField(null=True, blank=True)  # the target accepted it at least once
+    applied_at = models.DateTimeField(null=True, blank=True)  # the target accepted (issued) it at least once
     verified_at = models.DateTimeField(null=True, blank=True)  # a login with it worked
 
     def __repr__(self) -> str:

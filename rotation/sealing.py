@@ -1,5 +1,7 @@
-"""A rotation's root credentials and its pending password at rest: sealed with the keyring's
-system data key (as ``dynamic.sealing`` does), each bound by AAD to the row that owns it."""
+"""A rotation's root credentials, its pending password and an issued credential awaiting its
+switch at rest: sealed with the keyring's system data key (as ``dynamic.sealing`` does), each
+bound by AAD to the row that owns it (an issued credential also to its key id, so a sealed secret
+cannot be passed off as another key's)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,20 @@ import json
 from collections.abc import Mapping
 
 from dynamic.sealing import CredentialsUnavailable
-from rotation.models import PendingRotation, Rotation, pending_aad, rotation_aad
+from rotation.kinds.base import IssuedCredential
+from rotation.models import PendingRotation, Rotation, issued_aad, pending_aad, rotation_aad
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.keyring import keyring
 
-__all__ = ["CredentialsUnavailable", "open_pending", "open_root", "seal_pending", "seal_root"]
+__all__ = [
+    "CredentialsUnavailable",
+    "open_issued",
+    "open_pending",
+    "open_root",
+    "seal_issued",
+    "seal_pending",
+    "seal_root",
+]
 
 
 def _seal(values: Mapping[str, str], aad: bytes) -> bytes:
@@ -51,3 +62,24 @@ def seal_pending(rotation: Rotation, pending: PendingRotation, password: str) ->
 
 def open_pending(rotation: Rotation, pending: PendingRotation) -> str:
     return _open(pending.password_ciphertext, _pending_aad(rotation, pending), f"rotation {rotation.name}")["password"]
+
+
+def _issued_aad(rotation: Rotation, pending: PendingRotation, key_id: str) -> bytes:
+    return issued_aad(rotation_public_id=rotation.public_id, public_id=pending.public_id, key_id=key_id)
+
+
+def seal_issued(rotation: Rotation, pending: PendingRotation, credential: IssuedCredential) -> bytes:
+    """The ciphertext for ``pending.password_ciphertext`` once the target issued *credential*."""
+    values = {"key_id": credential.key_id, "secret": credential.secret, "expires_at": credential.expires_at}
+    return _seal(values, _issued_aad(rotation, pending, credential.key_id))
+
+
+def open_issued(rotation: Rotation, pending: PendingRotation) -> IssuedCredential:
+    """The credential recorded in *pending* (whose ``key_id`` is set); CredentialsUnavailable when
+    the ciphertext does not belong to this record and key."""
+    values = _open(
+        pending.password_ciphertext, _issued_aad(rotation, pending, pending.key_id), f"rotation {rotation.name}"
+    )
+    if values.get("key_id") != pending.key_id:
+        raise CredentialsUnavailable(f"the sealed credentials of rotation {rotation.name} cannot be opened")
+    return IssuedCredential(key_id=values["key_id"], secret=values["secret"], expires_at=values.get("expires_at", ""))

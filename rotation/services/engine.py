@@ -22,6 +22,10 @@ status is ``failed``, project admins are notified (``rotation.failed``) and the 
 the next scheduled slot. The pending record survives failures: the password it holds may already
 be the user's.
 
+Kinds whose target *issues* the credential (``IssuedCredentialKind``: AWS access keys, Entra
+client secrets) take the same claim, conflict check, switch and failure path with their own
+write-ahead steps in ``rotation.services.issued``.
+
 Passwords never appear in logs, exceptions, audit metadata or attempt rows.
 """
 
@@ -42,6 +46,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from dynamic.providers.templates import generate_password, password_requirements_from
 from dynamic.services.common import failure_text
+from rotation.kinds.base import IssuedCredentialKind
 from rotation.kinds.registry import kind_for
 from rotation.models import (
     AttemptOutcome,
@@ -78,7 +83,7 @@ class RunResult:
     rolled_forward: bool = False
 
 
-def _audit(rotation: Rotation, action: str, *, outcome: str = "allow", **metadata: Any) -> None:
+def rotation_audit_step(rotation: Rotation, action: str, *, outcome: str = "allow", **metadata: Any) -> None:
     """One audit event for a step of the run, in its own transaction. Never a password."""
     with transaction.atomic():
         audit_record(
@@ -160,25 +165,67 @@ def _pending_for(rotation: Rotation) -> tuple[PendingRotation, str, bool]:
     return pending, password, False
 
 
-def _switch_secrets(rotation: Rotation, *, username: str, password: str, index: int) -> list[str]:
-    """Write the owned secrets (inside the caller's transaction); returns the keys written."""
-    kind = kind_for(rotation.kind)
+def rotation_write_owned(
+    rotation: Rotation, values: dict[str, str], *, unchanged: frozenset[str] = frozenset()
+) -> list[str]:
+    """Write the owned secrets from {mapping field: value} through the secret service, inside the
+    caller's transaction (under ``write_gate_bypassed("rotation")``); fields in *unchanged* whose
+    secret exists are left alone (no new version, no sync). Returns the keys written."""
     scope = rotation_scope(rotation)
-    values = kind.secret_values(username=username, password=password)
+    environment, path = rotation.environment.slug, rotation.folder.path
     written: list[str] = []
     for field, key in rotation.secrets_mapping.items():
-        previous_user = rotation.usernames[rotation.active_index] if rotation.active_index is not None else None
         exists = Secret.objects.filter(folder=rotation.folder, key=key, type="shared", deleted_at__isnull=True).exists()
-        if field == "username" and exists and previous_user == username:
-            continue  # unchanged (single-user mode): no new version, no sync
+        if field in unchanged and exists:
+            continue
         item = SecretInput(key=key, value=values[field])
-        environment, path = rotation.environment.slug, rotation.folder.path
         if exists:
             secret_update(scope=scope, environment=environment, path=path, key=key, item=item)
         else:
             secret_create(scope=scope, environment=environment, path=path, item=item)
         written.append(key)
     return written
+
+
+def _switch_secrets(rotation: Rotation, *, username: str, password: str, index: int) -> list[str]:
+    """Write the owned secrets (inside the caller's transaction); returns the keys written."""
+    kind = kind_for(rotation.kind)
+    previous_user = rotation.usernames[rotation.active_index] if rotation.active_index is not None else None
+    # Single-user mode: the username is unchanged, so no new version and no sync for it.
+    unchanged = frozenset({"username"}) if previous_user == username else frozenset()
+    return rotation_write_owned(rotation, kind.secret_values(username=username, password=password), unchanged=unchanged)
+
+
+def rotation_mark_rotated(
+    locked: Rotation, *, attempt: RotationAttempt, trigger: str, finished: dt.datetime, metadata: dict[str, Any]
+) -> None:
+    """The end of a switch, inside its transaction (*locked* is the row held ``select_for_update``,
+    its kind-specific fields already set): status, schedule, attempt and ``rotation.rotated``."""
+    locked.status = RotationStatus.SUCCESS
+    locked.last_rotated_at = finished
+    locked.last_error = ""
+    locked.failed_attempts = 0
+    locked.locked_until = None
+    locked.next_run_at = rotation_next_slot(locked, now=finished)
+    locked.save()
+    RotationAttempt.objects.filter(pk=attempt.pk).update(outcome=AttemptOutcome.SUCCESS, finished_at=finished)
+    audit_record(
+        action="rotation.rotated",
+        actor=rotation_actor(locked),
+        organization_id=locked.project.organization_id,
+        project_id=locked.project_id,
+        environment=locked.environment.slug,
+        path=locked.folder.path,
+        resource_type="rotation",
+        resource_id=str(locked.public_id),
+        metadata={
+            "name": locked.name,
+            "kind": locked.kind,
+            "trigger": trigger,
+            **metadata,
+            "write_gate_bypass": "rotation",
+        },
+    )
 
 
 def rotation_run(*, rotation_id: int, trigger: str = AttemptTrigger.SCHEDULE) -> RunResult:
@@ -195,17 +242,24 @@ def rotation_run(*, rotation_id: int, trigger: str = AttemptTrigger.SCHEDULE) ->
     attempt = RotationAttempt.objects.create(rotation=rotation, trigger=trigger)
     secrets_seen: list[str] = list(rotation.usernames) + [str(rotation.config.get("database") or "")]
     try:
-        _audit(rotation, "rotation.run_started", trigger=trigger, attempt=str(attempt.public_id))
+        rotation_audit_step(rotation, "rotation.run_started", trigger=trigger, attempt=str(attempt.public_id))
         rotation_check_conflicts(rotation)
         kind = kind_for(rotation.kind)
         root = open_root(rotation)
         secrets_seen += list(root.values())
+        if isinstance(kind, IssuedCredentialKind):
+            from rotation.services.issued import issued_rotate
+
+            rolled_forward = issued_rotate(
+                rotation, kind=kind, root=root, attempt=attempt, trigger=trigger, secrets_seen=secrets_seen
+            )
+            return RunResult(outcome=AttemptOutcome.SUCCESS, attempt_id=attempt.pk, rolled_forward=rolled_forward)
         pending, password, rolled_forward = _pending_for(rotation)
         secrets_seen.append(password)
         RotationAttempt.objects.filter(pk=attempt.pk).update(
             user_index=pending.user_index, username=pending.username, rolled_forward=rolled_forward
         )
-        _audit(
+        rotation_audit_step(
             rotation,
             "rotation.pending_rolled_forward" if rolled_forward else "rotation.pending_recorded",
             user_index=pending.user_index,
@@ -215,11 +269,15 @@ def rotation_run(*, rotation_id: int, trigger: str = AttemptTrigger.SCHEDULE) ->
         target = kind.target(organization_id=rotation.project.organization_id, config=rotation.config, credentials=root)
         kind.set_password(target, username=pending.username, password=password)
         PendingRotation.objects.filter(pk=pending.pk).update(applied_at=timezone.now())
-        _audit(rotation, "rotation.password_changed", user_index=pending.user_index, username=pending.username)
+        rotation_audit_step(
+            rotation, "rotation.password_changed", user_index=pending.user_index, username=pending.username
+        )
         crash_point("after_alter")
         kind.verify_login(target, username=pending.username, password=password)
         PendingRotation.objects.filter(pk=pending.pk).update(verified_at=timezone.now())
-        _audit(rotation, "rotation.login_verified", user_index=pending.user_index, username=pending.username)
+        rotation_audit_step(
+            rotation, "rotation.login_verified", user_index=pending.user_index, username=pending.username
+        )
         crash_point("after_verify")
         with write_gate_bypassed("rotation"), transaction.atomic():
             locked = (
@@ -228,35 +286,18 @@ def rotation_run(*, rotation_id: int, trigger: str = AttemptTrigger.SCHEDULE) ->
                 .get(pk=rotation.pk)
             )
             written = _switch_secrets(locked, username=pending.username, password=password, index=pending.user_index)
-            finished = timezone.now()
             PendingRotation.objects.filter(pk=pending.pk).delete()
             locked.active_index = pending.user_index
-            locked.status = RotationStatus.SUCCESS
-            locked.last_rotated_at = finished
-            locked.last_error = ""
-            locked.failed_attempts = 0
-            locked.locked_until = None
-            locked.next_run_at = rotation_next_slot(locked, now=finished)
-            locked.save()
-            RotationAttempt.objects.filter(pk=attempt.pk).update(outcome=AttemptOutcome.SUCCESS, finished_at=finished)
-            audit_record(
-                action="rotation.rotated",
-                actor=rotation_actor(locked),
-                organization_id=locked.project.organization_id,
-                project_id=locked.project_id,
-                environment=locked.environment.slug,
-                path=locked.folder.path,
-                resource_type="rotation",
-                resource_id=str(locked.public_id),
+            rotation_mark_rotated(
+                locked,
+                attempt=attempt,
+                trigger=trigger,
+                finished=timezone.now(),
                 metadata={
-                    "name": locked.name,
-                    "kind": locked.kind,
-                    "trigger": trigger,
                     "active_index": pending.user_index,
                     "username": pending.username,
                     "secrets": written,
                     "rolled_forward": rolled_forward,
-                    "write_gate_bypass": "rotation",
                 },
             )
         return RunResult(outcome=AttemptOutcome.SUCCESS, attempt_id=attempt.pk, rolled_forward=rolled_forward)

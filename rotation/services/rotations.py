@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from dynamic.services.common import failure_text, require_manage
 from dynamic.targets import TargetRefused
-from rotation.kinds.base import ProviderError
+from rotation.kinds.base import IssuedCredentialKind, ProviderError
 from rotation.kinds.registry import KINDS, kind_for
 from rotation.models import Rotation, RotationMode
 from rotation.sealing import open_root, seal_root
@@ -56,10 +56,14 @@ def _check(data: RotationInput) -> None:
         raise ValidationFailed("kind", f"must be one of {', '.join(sorted(KINDS))}")
     if data.mode not in RotationMode.values:
         raise ValidationFailed("mode", "must be alternate or single")
-    wanted = 2 if data.mode == RotationMode.ALTERNATE else 1
-    if len(data.usernames) != wanted or len(set(data.usernames)) != wanted:
-        raise ValidationFailed("usernames", f"{data.mode} mode needs {wanted} different username(s)")
     kind = kind_for(data.kind)
+    if isinstance(kind, IssuedCredentialKind) and data.mode == RotationMode.SINGLE:
+        # The target issues a new key next to the active one and the two alternate.
+        raise ValidationFailed("mode", f"{kind.label} rotations alternate two keys; single mode does not apply")
+    wanted = kind.usernames_required or (2 if data.mode == RotationMode.ALTERNATE else 1)
+    if len(data.usernames) != wanted or len(set(data.usernames)) != wanted:
+        what = "one principal" if isinstance(kind, IssuedCredentialKind) else f"{wanted} different username(s)"
+        raise ValidationFailed("usernames", f"{kind.label} in {data.mode} mode needs {what}")
     if set(data.secrets_mapping) != set(kind.mapping_fields):
         raise ValidationFailed("secretsMapping", f"must map exactly {', '.join(kind.mapping_fields)}")
     keys = list(data.secrets_mapping.values())
