@@ -31,13 +31,22 @@ from urllib.parse import quote
 
 import requests
 
-from dynamic.providers.base import DynamicProvider, PluginField, PluginFieldError, ProviderError, Target
-from dynamic.providers.http import TIMEOUT_SECONDS, status_error, target_session, transport_error
+from dynamic.providers.azure_entra_id.client import (
+    DEFAULT_AUTHORITY,
+    DEFAULT_GRAPH,
+    authority_url,
+    clean_entra_config,
+    client_credentials_token,
+    endpoint_of,
+    entra_endpoints,
+    graph_error,
+    graph_request,
+    graph_url,
+)
+from dynamic.providers.base import DynamicProvider, PluginField, ProviderError, Target
+from dynamic.providers.http import status_error, target_session
 from dynamic.providers.templates import POSTGRESQL
-from secrets_app import outbound
 
-DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
-DEFAULT_GRAPH = "https://graph.microsoft.com"
 # Infisical's alphabet for Entra passwords: none of them needs escaping anywhere.
 PASSWORD_SYMBOLS = "-_.~!*$#"  # noqa: S105 - an alphabet, not a password
 PASSWORD_LENGTH = 64
@@ -78,37 +87,20 @@ class AzureEntraIdProvider(DynamicProvider):
         self, *, config: Mapping[str, Any], credentials: Mapping[str, Any]
     ) -> tuple[dict[str, Any], dict[str, str]]:
         cleaned, secret_values = super().validate(config=config, credentials=credentials)
-        for name in ("authorityUrl", "graphUrl"):
-            if cleaned.get(name):
-                try:
-                    outbound.split_url(cleaned[name])
-                except outbound.OutboundRefused as exc:
-                    raise PluginFieldError(f"config.{name}", exc.reason) from None
-                cleaned[name] = cleaned[name].rstrip("/")
-        for name in ("tenantId", "userId", "applicationId"):
-            if any(char in cleaned[name] for char in "/?#%\\ "):
-                raise PluginFieldError(f"config.{name}", "must be an ID (no / ? # % or spaces)")
+        clean_entra_config(cleaned, ids=("tenantId", "userId", "applicationId"))
         return cleaned, secret_values
 
     def _authority(self, config: Mapping[str, Any]) -> str:
-        return str(config.get("authorityUrl") or DEFAULT_AUTHORITY)
+        return authority_url(config)
 
     def _graph(self, config: Mapping[str, Any]) -> str:
-        return str(config.get("graphUrl") or DEFAULT_GRAPH)
+        return graph_url(config)
 
     def endpoint(self, config: Mapping[str, Any]) -> tuple[str, int, str]:
-        return self._endpoint_of(self._graph(config))
+        return endpoint_of(graph_url(config))
 
     def endpoints(self, config: Mapping[str, Any]) -> list[tuple[str, int, str]]:
-        return [self.endpoint(config), self._endpoint_of(self._authority(config))]
-
-    @staticmethod
-    def _endpoint_of(url: str) -> tuple[str, int, str]:
-        try:
-            _, host, port = outbound.split_url(url)
-        except outbound.OutboundRefused:
-            return ("", 0, "")
-        return (host, port, "")
+        return entra_endpoints(config)
 
     def lease_username(self, config: Mapping[str, Any], rendered: str) -> str:
         return str(config["userId"])
@@ -116,32 +108,13 @@ class AzureEntraIdProvider(DynamicProvider):
     # --- calls ----------------------------------------------------------------------------------
 
     def _token(self, session: requests.Session, target: Target) -> str:
-        config = target.config
-        url = f"{self._authority(config)}/{quote(str(config['tenantId']), safe='')}/oauth2/v2.0/token"
-        try:
-            response = session.post(
-                url,
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": str(config["applicationId"]),
-                    "client_secret": target.credentials.get("clientSecret", ""),
-                    "scope": f"{self._graph(config)}/.default",
-                },
-                timeout=TIMEOUT_SECONDS,
-            )
-        except (requests.RequestException, outbound.OutboundRefused) as exc:
-            raise transport_error("token request", exc) from None
-        if response.status_code != 200:
-            error = status_error("token request", response)
-            code = _json(response).get("error")
-            if code in ("invalid_client", "unauthorized_client"):
-                error = ProviderError(f"token request: {code} (check applicationId and clientSecret)")
-                error.retryable = False
-            raise error
-        token = _json(response).get("access_token")
-        if not isinstance(token, str) or not token:
-            raise ProviderError("token request: the answer has no access_token")
-        return token
+        return client_credentials_token(
+            session,
+            config=target.config,
+            client_id=str(target.config["applicationId"]),
+            client_secret=target.credentials.get("clientSecret", ""),
+            check="applicationId and clientSecret",
+        )
 
     def _user_url(self, config: Mapping[str, Any], user_id: str) -> str:
         return f"{self._graph(config)}/v1.0/users/{quote(user_id, safe='@')}"
@@ -149,36 +122,29 @@ class AzureEntraIdProvider(DynamicProvider):
     def _set_password(self, target: Target, user_id: str, password: str, *, missing_ok: bool) -> None:
         with target_session(target) as session:
             token = self._token(session, target)
-            try:
-                response = session.patch(
-                    self._user_url(target.config, user_id),
-                    json={"passwordProfile": {"forceChangePasswordNextSignIn": False, "password": password}},
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=TIMEOUT_SECONDS,
-                )
-            except (requests.RequestException, outbound.OutboundRefused) as exc:
-                raise transport_error("password reset", exc) from None
+            response = graph_request(
+                session,
+                "PATCH",
+                self._user_url(target.config, user_id),
+                what="password reset",
+                token=token,
+                body={"passwordProfile": {"forceChangePasswordNextSignIn": False, "password": password}},
+            )
         if response.status_code == 404 and missing_ok:
             return
         if response.status_code not in (200, 204):
-            error = status_error("password reset", response)
-            code = _json(response).get("error", {})
-            if isinstance(code, dict) and code.get("code"):
-                error = ProviderError(f"{error}: {str(code['code'])[:80]}")
-                error.retryable = response.status_code not in (401, 403)
-            raise error
+            raise graph_error("password reset", response)
 
     def test(self, target: Target) -> None:
         with target_session(target) as session:
             token = self._token(session, target)
-            try:
-                response = session.get(
-                    self._user_url(target.config, str(target.config["userId"])),
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=TIMEOUT_SECONDS,
-                )
-            except (requests.RequestException, outbound.OutboundRefused) as exc:
-                raise transport_error("user lookup", exc) from None
+            response = graph_request(
+                session,
+                "GET",
+                self._user_url(target.config, str(target.config["userId"])),
+                what="user lookup",
+                token=token,
+            )
         if response.status_code == 404:
             raise ProviderError("user lookup: no user with that userId in the tenant")
         if response.status_code != 200:
@@ -203,11 +169,3 @@ class AzureEntraIdProvider(DynamicProvider):
     def revoke_user(self, target: Target, *, username: str, statements: Sequence[str]) -> str | None:
         self._set_password(target, username, unseen_password(), missing_ok=True)
         return None
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
