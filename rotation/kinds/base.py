@@ -107,8 +107,9 @@ class IssuedCredentialKind(RotationKind):
         ones whose displayName is *label*)."""
         raise NotImplementedError
 
-    def issued_values(self, credential: IssuedCredential) -> dict[str, str]:
-        """{mapping field: value} for the owned secrets."""
+    def issued_values(self, credential: IssuedCredential, *, config: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """{mapping field: value} for the owned secrets. *config*: the rotation's settings, for
+        owned secrets that hold one of them (Entra's client ID next to the secret)."""
         return {"key_id": credential.key_id, "secret": credential.secret}
 
     def set_password(self, target: Target, *, username: str, password: str) -> None:

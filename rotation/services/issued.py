@@ -133,7 +133,7 @@ def issued_rotate(
         locked = (
             Rotation.objects.select_for_update().select_related("project", "environment", "folder").get(pk=rotation.pk)
         )
-        written = rotation_write_owned(locked, kind.issued_values(credential))
+        written = rotation_write_owned(locked, kind.issued_values(credential, config=locked.config))
         PendingRotation.objects.filter(pk=pending.pk).delete()
         active, _previous = _keys(locked)
         keys = {"active": credential.key_id}
