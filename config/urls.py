@@ -77,6 +77,7 @@ urlpatterns = [
     path("api/", include("secrets_app.api.urls")),
     path("compat/infisical/", include("secrets_app.compat.urls")),
     path("compat/infisical/", include("dynamic.compat.urls")),
+    path("compat/infisical/", include("rotation.compat.urls")),
     path("scim/v2/", include("secrets_app.scim.urls")),
     path("", include("secrets_app.scim.ui_urls")),
     path("", include("syncs.ui.urls")),

@@ -582,3 +582,52 @@ def test_it_refuses_rotation_routes_to_anonymous_and_outsiders(
     assert anonymous.status_code == 401
     assert charlie.status_code == 404 and error_of(charlie)["code"] == "not_found", charlie.content
     assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+
+
+# --- Infisical's Secret Rotation v2 routes (rotation/compat/, the same selectors and services): the
+# compat error shape; anonymous 401, charlie and mallory 404 (the project, or the rotation id, is
+# invisible to them) -------------------------------------------------------------------------------
+CR = "compat/infisical/^api/v2/secret-rotations"
+CR_TYPE = CR + "/(?P<kind_type>[^/]+)"
+ROTATION_COMPAT_ROUTES: list[tuple[str, str, str]] = [
+    ("get", CR + "/?$", "api/v2/secret-rotations?projectId=acme"),
+    ("get", CR_TYPE + "/?$", "api/v2/secret-rotations/postgres-credentials?projectId=acme"),
+    ("get", CR_TYPE + "/rotation-name/(?P<name>[^/]+)/?$",
+     "api/v2/secret-rotations/postgres-credentials/rotation-name/db?projectId=acme&environment=dev&secretPath=/"),
+    ("get", CR_TYPE + "/(?P<rotation_id>[^/]+)/?$", f"api/v2/secret-rotations/postgres-credentials/{ROTATION}"),
+    ("post", CR_TYPE + "/(?P<rotation_id>[^/]+)/rotate-secrets/?$",
+     f"api/v2/secret-rotations/postgres-credentials/{ROTATION}/rotate-secrets"),
+]  # fmt: skip
+
+
+def test_it_covers_every_compat_rotation_route() -> None:
+    from tests.rotation.routes import rotation_compat_routes
+
+    assert rotation_compat_routes() == {(method, pattern) for method, pattern, _ in ROTATION_COMPAT_ROUTES}
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path"), ROTATION_COMPAT_ROUTES, ids=[f"{m} {p}" for m, p, _ in ROTATION_COMPAT_ROUTES]
+)
+def test_it_refuses_compat_rotation_routes_to_anonymous_and_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str
+) -> None:
+    from rotation.models import Rotation
+    from secrets_app.models import Folder
+
+    folder = Folder.objects.get(project=seeded.project, environment__slug="dev", path="/")
+    Rotation.objects.create(
+        public_id=ROTATION, project=seeded.project, environment=folder.environment, folder=folder, name="db",
+        kind="postgresql", usernames=["a", "b"], secrets_mapping={"username": "U", "password": "P"},
+    )  # fmt: skip
+    url = f"/compat/infisical/{path}"
+    anonymous = getattr(api(), method)(url)
+    charlie = getattr(api(seeded.charlie), method)(url)
+    mallory = getattr(api(seeded.mallory), method)(url)
+    alice = getattr(api(seeded.alice), method)(url)
+
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "UnauthorizedError"
+    for outsider in (charlie, mallory):
+        assert outsider.status_code == 404, outsider.content
+        assert outsider.json()["statusCode"] == 404 and outsider.json()["error"] == "NotFound"
+    assert alice.status_code == 200, alice.content  # the route and the rotation exist: the 404s are the refusal

@@ -285,6 +285,12 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"get {C}v1/dynamic-secrets/leases/(?P<lease_id>[^/]+)/?$": METADATA,
     f"delete {C}v1/dynamic-secrets/leases/(?P<lease_id>[^/]+)/?$": ("lease.revoked", "lease.revoke_failed", "lease.force_revoked"),
     f"post {C}v1/dynamic-secrets/leases/(?P<lease_id>[^/]+)/renew/?$": "lease.renewed",
+    # Infisical's Secret Rotation v2 routes (rotation/compat/, the same selectors and services as /api/v1)
+    f"get {C}v2/secret-rotations/?$": METADATA,
+    f"get {C}v2/secret-rotations/(?P<kind_type>[^/]+)/?$": METADATA,
+    f"get {C}v2/secret-rotations/(?P<kind_type>[^/]+)/rotation-name/(?P<name>[^/]+)/?$": METADATA,
+    f"get {C}v2/secret-rotations/(?P<kind_type>[^/]+)/(?P<rotation_id>[^/]+)/?$": METADATA,
+    f"post {C}v2/secret-rotations/(?P<kind_type>[^/]+)/(?P<rotation_id>[^/]+)/rotate-secrets/?$": "rotation.rotate_requested",
     # SCIM provisioning (the directory, as the system actor "scim")
     **{f"get scim/v2/{r}": METADATA for r in ("ServiceProviderConfig", "ResourceTypes", "Schemas", "Users", "Users/<str:id>", "Groups", "Groups/<str:id>")},
     "post scim/v2/Users": "user.provisioned",
