@@ -365,6 +365,9 @@ STRONGROOM_ADO_RUN_INLINE_REVOCATIONS = env_int("STRONGROOM_ADO_RUN_INLINE_REVOC
 STRONGROOM_ROTATION_RETRY_BASE_SECONDS = env_int("STRONGROOM_ROTATION_RETRY_BASE_SECONDS", 60)
 STRONGROOM_ROTATION_MAX_ATTEMPTS = env_int("STRONGROOM_ROTATION_MAX_ATTEMPTS", 5)
 STRONGROOM_ROTATION_LOCK_SECONDS = env_int("STRONGROOM_ROTATION_LOCK_SECONDS", 300)
+# After a run queued by a reveal (docs/rotation.md), the previously active user's password (the one a
+# person saw) is reset this many minutes later: time for consumers to re-read the secrets.
+STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES = env_int("STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES", 15)
 # Test seam only (tests/rotation): the worker SIGKILLs itself at this named step. Empty in production.
 STRONGROOM_ROTATION_TEST_CRASH_AT = env_str("STRONGROOM_ROTATION_TEST_CRASH_AT", "") or ""
 

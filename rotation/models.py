@@ -73,6 +73,14 @@ class Rotation(models.Model):
     last_rotated_at = models.DateTimeField(null=True, blank=True)
     last_attempted_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=1024, blank=True, default="")  # sanitised, never a value
+    # A person revealed an owned value where reveals schedule rotations: the next run is a "reveal"
+    # run, and its success schedules the reset of the previously active user (two-user mode), whose
+    # password the person saw and an ordinary rotation would leave valid for another interval.
+    reveal_requested_at = models.DateTimeField(null=True, blank=True)
+    reset_user_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    reset_key_id = models.CharField(max_length=256, blank=True, default="")  # issued kinds: the key to delete
+    reset_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    reset_failures = models.PositiveSmallIntegerField(default=0)
     created_by_label = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -93,6 +101,12 @@ class Rotation(models.Model):
     @property
     def owned_keys(self) -> list[str]:
         return [str(key) for key in self.secrets_mapping.values()]
+
+    @property
+    def reset_username(self) -> str:
+        """The user whose password a pending reset will change ("" when none is pending)."""
+        index = self.reset_user_index
+        return str(self.usernames[index]) if index is not None and 0 <= index < len(self.usernames) else ""
 
 
 def rotation_aad(*, public_id: uuid.UUID | str, project_id: int, kind: str) -> bytes:
@@ -145,6 +159,7 @@ class AttemptTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     MANUAL = "manual", "Rotate now"
     RETRY = "retry", "Retry"
+    REVEAL = "reveal", "Revealed in the UI"
 
 
 class RotationAttempt(models.Model):

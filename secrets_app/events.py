@@ -24,14 +24,23 @@ def announce_secret_change(*, project_id: int, environment_id: int, folder_id: i
 
 
 # Sent after commit when a person revealed a value in the UI, with ``project`` (Project),
-# ``environment`` (slug), ``path``, ``key`` and ``actor`` (the user). The rotation engine queues a
-# configured rotation of a revealed credential from here; receivers must never need the value.
+# ``environment`` (slug), ``path``, ``key``, ``actor`` (the user) and ``secret_id`` (the row read:
+# a personal override is a row of its own). The rotation app queues the rotation owning a revealed
+# credential from here; receivers must never need the value.
 secret_revealed = Signal()
 
 
-def announce_secret_revealed(*, project: object, environment: str, path: str, key: str, actor: object) -> None:
+def announce_secret_revealed(
+    *, project: object, environment: str, path: str, key: str, actor: object, secret_id: int | None = None
+) -> None:
     transaction.on_commit(
         lambda: secret_revealed.send(
-            sender="secrets_app", project=project, environment=environment, path=path, key=key, actor=actor
+            sender="secrets_app",
+            project=project,
+            environment=environment,
+            path=path,
+            key=key,
+            actor=actor,
+            secret_id=secret_id,
         )
     )

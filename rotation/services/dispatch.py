@@ -29,9 +29,14 @@ def rotations_dispatch_due(now: dt.datetime | None = None) -> int:
     """Queue one run per due rotation; duplicates are harmless (the run claims by compare-and-set)."""
     from rotation.tasks import rotation_run_task
 
-    due = Rotation.objects.filter(pk__in=rotations_due(now)).values_list("pk", "status")
-    for rotation_id, status in due:
-        trigger = AttemptTrigger.RETRY if status == RotationStatus.RETRYING else AttemptTrigger.SCHEDULE
+    due = Rotation.objects.filter(pk__in=rotations_due(now)).values_list("pk", "status", "reveal_requested_at")
+    for rotation_id, status, revealed_at in due:
+        if status == RotationStatus.RETRYING:
+            trigger = AttemptTrigger.RETRY
+        elif revealed_at is not None:
+            trigger = AttemptTrigger.REVEAL  # queued early by a reveal (rotation/services/reveal.py)
+        else:
+            trigger = AttemptTrigger.SCHEDULE
         transaction.on_commit(partial(rotation_run_task.delay, rotation_id, str(trigger)))
     return len(due)
 

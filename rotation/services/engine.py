@@ -200,13 +200,18 @@ def rotation_mark_rotated(
     locked: Rotation, *, attempt: RotationAttempt, trigger: str, finished: dt.datetime, metadata: dict[str, Any]
 ) -> None:
     """The end of a switch, inside its transaction (*locked* is the row held ``select_for_update``,
-    its kind-specific fields already set): status, schedule, attempt and ``rotation.rotated``."""
+    its kind-specific fields already set): status, schedule, attempt and ``rotation.rotated``; the
+    reset of the previously active user when a person revealed the value (rotation/services/reveal.py)."""
+    from rotation.services.reveal import reveal_after_rotated
+
+    first_run = locked.last_rotated_at is None
     locked.status = RotationStatus.SUCCESS
     locked.last_rotated_at = finished
     locked.last_error = ""
     locked.failed_attempts = 0
     locked.locked_until = None
     locked.next_run_at = rotation_next_slot(locked, now=finished)
+    reveal_after_rotated(locked, claimed_at=locked.last_attempted_at, finished=finished, first_run=first_run)
     locked.save()
     RotationAttempt.objects.filter(pk=attempt.pk).update(outcome=AttemptOutcome.SUCCESS, finished_at=finished)
     audit_record(

@@ -242,3 +242,20 @@ def edit_initial(rotation: Rotation) -> dict[str, Any]:
         "rotate_at": f"{rotation.rotate_at_hour:02d}:{rotation.rotate_at_minute:02d}",
         "cron": rotation.cron,
     }
+
+
+class RevealSettingsForm(UIForm):
+    """What a reveal in one environment sets in motion (``Environment.reveal_marks_due`` and
+    ``reveal_rotation_hours``), one form per environment on the rotations tab."""
+
+    environment = forms.CharField(widget=forms.HiddenInput)
+    enabled = forms.BooleanField(label="A reveal here schedules rotation", required=False)
+    hours = forms.IntegerField(label="Within (hours, 0: at once)", min_value=0, max_value=168, initial=24)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        slug = self.initial.get("environment") or (self.data.get("environment") if self.data else "") or "env"
+        self.auto_id = f"reveal-{slug}-%s"
+        # One row of a table per environment: the inputs sit in cells, tied to the row's form by id.
+        for name in ("enabled", "hours"):
+            self.fields[name].widget.attrs["form"] = f"reveal-form-{slug}"

@@ -13,6 +13,9 @@ _ONE = "projects/<slug:slug>/rotations/<uuid:rotation_id>/"
 urlpatterns = [
     path("projects/<slug:slug>/rotations/", views.rotation_list_page, name="list"),
     path("projects/<slug:slug>/rotations/new/", views.rotation_new, name="new"),
+    path(
+        "projects/<slug:slug>/rotations/reveal-settings/", views.rotation_reveal_settings_view, name="reveal_settings"
+    ),
     path(_ONE, views.rotation_page, name="detail"),
     path(f"{_ONE}edit/", views.rotation_edit, name="edit"),
     path(f"{_ONE}delete/", views.rotation_delete_view, name="delete"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -31,18 +32,22 @@ from rotation.services.rotations import (
 from rotation.ui.forms import (
     ALTERNATE_HELP,
     SINGLE_USER_TRADE_OFF,
+    RevealSettingsForm,
     RotationBaseForm,
     RotationEditForm,
     edit_initial,
     kind_plugin,
     rotation_form_class,
 )
-from secrets_app.errors import DomainError, NotFound
+from secrets_app.errors import DomainError, NotFound, ValidationFailed
 from secrets_app.paths import canonical_path
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.matrix import ColumnState, matrix_columns
+from secrets_app.selectors.projects import environment_list
+from secrets_app.services.projects import environment_update
 from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, page_or_partial, project_view
 
+ENVIRONMENTS_MANAGE = "environments.manage"
 LIST_PAGE = "rotation/list.html"
 FORM_PAGE = "rotation/form.html"
 DETAIL_PAGE = "rotation/detail.html"
@@ -72,12 +77,30 @@ def _base(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
 # --- the list ---------------------------------------------------------------------------------------
 
 
+def _reveal_settings(scope: ProjectScope, form: RevealSettingsForm | None = None) -> list[Any]:
+    """(environment, form) per environment for project admins (``environments.manage``), else []:
+    what a reveal there sets in motion. *form* replaces the bound form of its environment."""
+    if not scope.access.can(ENVIRONMENTS_MANAGE):
+        return []
+    rows = []
+    for env in environment_list(scope):
+        if form is not None and form.data.get("environment") == env.slug:
+            rows.append((env, form))
+            continue
+        initial = {"environment": env.slug, "enabled": env.reveal_marks_due, "hours": env.reveal_rotation_hours}
+        rows.append((env, RevealSettingsForm(initial=initial)))
+    return rows
+
+
 def _list_context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
     rotations = rotation_list(scope)
+    reveal_form = extra.pop("reveal_form", None)
     return _base(
         scope,
         rows=[(rotation, _can_manage(scope, rotation)) for rotation in rotations],
         can_create=scope.access.can(MANAGE),
+        reveal_rows=_reveal_settings(scope, reveal_form),
+        reveal_grace_minutes=settings.STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES,
         **extra,
     )
 
@@ -132,6 +155,36 @@ def rotation_pause_view(request: HttpRequest, scope: ProjectScope, rotation_id: 
 @project_view
 def rotation_resume_view(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID) -> HttpResponse:
     return _rotation_action(request, scope, rotation_id, "resume")
+
+
+@require_POST
+@project_view
+def rotation_reveal_settings_view(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """Save what a reveal in one environment sets in motion (project admins: the service refuses
+    others, 403). Answers the settings card (htmx) or the whole list page."""
+    form = RevealSettingsForm(request.POST)
+    notice, status = "", 422
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            env = environment_update(
+                scope=scope,
+                slug=data["environment"],
+                reveal_marks_due=data["enabled"],
+                reveal_rotation_hours=data["hours"],
+            )
+        except ValidationFailed as exc:
+            apply_domain_error(form, exc, aliases={"revealRotationHours": "hours"})
+        else:
+            when = f"within {env.reveal_rotation_hours} h" if env.reveal_rotation_hours else "at once"
+            notice = (
+                f"Saved: a reveal in {env.slug} now schedules the owning rotation {when} (other secrets: marked due)."
+                if env.reveal_marks_due
+                else f"Saved: a reveal in {env.slug} no longer schedules anything."
+            )
+            form, status = None, 200
+    context = _list_context(scope, reveal_form=form, reveal_notice=notice)
+    return page_or_partial(request, LIST_PAGE, context, partial="reveal_settings", status=status)
 
 
 # --- new and edit -----------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ class Environment(models.Model):
     position = models.PositiveIntegerField(default=0)
     # "A person revealing a value here marks it due for rotation" (docs/rotation.md, Rotation policies).
     reveal_marks_due = models.BooleanField(default=False)
+    # ... and, for a secret a rotation owns, queues that rotation within this many hours (0: at once).
+    reveal_rotation_hours = models.PositiveSmallIntegerField(default=24)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -17,6 +17,7 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from secrets_app.models import Secret, SecretType
+from secrets_app.reveal_rotation import RevealRotation, reveal_rotation_name
 from secrets_app.selectors.access import ProjectScope
 
 
@@ -145,6 +146,19 @@ def reveal_marks_due(scope: ProjectScope, environment: str) -> bool:
     from secrets_app.models import Environment
 
     return Environment.objects.filter(project=scope.project, slug=environment, reveal_marks_due=True).exists()
+
+
+def reveal_rotation_get(scope: ProjectScope, environment: str, path: str, key: str) -> RevealRotation | None:
+    """The rotation a reveal of this secret queues (and within how many hours), or None: the
+    environment does not mark reveals, or no (unpaused) rotation owns the secret, whose reveal then
+    marks it due instead."""
+    from secrets_app.models import Environment
+
+    env = Environment.objects.filter(project=scope.project, slug=environment, reveal_marks_due=True).first()
+    if env is None:
+        return None
+    name = reveal_rotation_name(project_id=scope.project.pk, environment=environment, path=path, key=key)
+    return RevealRotation(name=name, within_hours=env.reveal_rotation_hours) if name else None
 
 
 def secret_rotation_policy_get(scope: ProjectScope, secret_id: int) -> Secret | None:

@@ -132,6 +132,10 @@ def _audit(
     )
 
 
+# A reveal schedules the owning rotation within at most a week: longer defeats the point.
+REVEAL_ROTATION_MAX_HOURS = 168
+
+
 def environment_create(*, scope: ProjectScope, slug: str, name: str = "", position: int | None = None) -> Environment:
     require(scope, "environments.manage")
     slug = validate_slug(slug, field="slug")
@@ -158,9 +162,15 @@ def environment_update(
     new_slug: str | None = None,
     name: str | None = None,
     reveal_marks_due: bool | None = None,
+    reveal_rotation_hours: int | None = None,
 ) -> Environment:
-    """Rename, re-slug, or set whether a person revealing a value here marks it due for rotation."""
+    """Rename, re-slug, or set what a person revealing a value here sets in motion: the value is
+    marked due for rotation, or (a secret a rotation owns) that rotation runs within
+    ``reveal_rotation_hours`` (0..REVEAL_ROTATION_MAX_HOURS; 0: at once). ValidationFailed names
+    the field otherwise."""
     require(scope, "environments.manage")
+    if reveal_rotation_hours is not None and not 0 <= reveal_rotation_hours <= REVEAL_ROTATION_MAX_HOURS:
+        raise ValidationFailed("revealRotationHours", f"must be from 0 to {REVEAL_ROTATION_MAX_HOURS} hours")
     environment = Environment.objects.filter(project=scope.project, slug=slug).first()
     if environment is None:
         raise NotFound(f"Environment '{slug}' not found")
@@ -172,6 +182,9 @@ def environment_update(
     if reveal_marks_due is not None:
         environment.reveal_marks_due = reveal_marks_due
         metadata["reveal_marks_due"] = reveal_marks_due
+    if reveal_rotation_hours is not None:
+        environment.reveal_rotation_hours = reveal_rotation_hours
+        metadata["reveal_rotation_hours"] = reveal_rotation_hours
     try:
         with transaction.atomic():
             environment.save()

@@ -15,6 +15,7 @@ from secrets_app.errors import NotFound, ValidationFailed
 from secrets_app.events import announce_secret_revealed
 from secrets_app.guard import require
 from secrets_app.models import OrganizationMembership, Secret, SecretType
+from secrets_app.reveal_rotation import reveal_rotation_name
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.rotation_policies import due_view
 from secrets_app.selectors.tree import folder_get
@@ -80,9 +81,15 @@ def secret_rotation_policy_set(
 def secret_reveal_record(*, scope: ProjectScope, secret_id: int, environment: str, path: str, key: str) -> bool:
     """After a person revealed a value in the UI: announce ``secret_revealed`` (after commit) and,
     when the environment marks reveals, mark the secret due now, audit
-    ``secret.rotation_marked_due`` and remind its owner. Returns True when it was marked."""
+    ``secret.rotation_marked_due`` and remind its owner. A secret a rotation owns is not marked
+    (the rotation app queues the rotation from the signal). Returns True when it was marked."""
     announce_secret_revealed(
-        project=scope.project, environment=environment, path=path, key=key, actor=scope.principal.user
+        project=scope.project,
+        environment=environment,
+        path=path,
+        key=key,
+        actor=scope.principal.user,
+        secret_id=secret_id,
     )
     secret = (
         Secret.objects.filter(pk=secret_id, project=scope.project, type=SecretType.SHARED, deleted_at__isnull=True)
@@ -91,6 +98,10 @@ def secret_reveal_record(*, scope: ProjectScope, secret_id: int, environment: st
     )
     if secret is None or not secret.environment.reveal_marks_due:
         return False
+    if reveal_rotation_name(
+        project_id=scope.project.pk, environment=secret.environment.slug, path=secret.folder.path, key=secret.key
+    ):
+        return False  # a rotation owns it: its app's secret_revealed receiver queues that rotation
     from secrets_app.services.rotation_reminders import rotation_reminder_send
 
     now = timezone.now()

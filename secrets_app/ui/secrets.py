@@ -18,6 +18,7 @@ from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.rotation_policies import (
     due_status,
     reveal_marks_due,
+    reveal_rotation_get,
     rotation_due_at,
     rotation_owner_choices,
     secret_rotation_policy_get,
@@ -104,6 +105,7 @@ def _panel_context(scope: ProjectScope, environment: str, path: str, key: str, *
         "rotation_due_at": due_at,
         "rotation_status": due_status(due_at),
         "reveal_marks_due": reveal_marks_due(scope, environment),
+        "reveal_rotation": None if secret.is_personal_override else reveal_rotation_get(scope, environment, path, key),
         "versions": secret_versions(scope, environment=environment, path=path, key=key),
         "can_reveal": access.can("secrets.read_value", **where),
         "can_edit": access.can("secrets.edit", **where) and not secret.is_personal_override,
@@ -194,6 +196,7 @@ def secret_reveal(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
             "key": key,
             "error": exc.message,
             "reveal_marks_due": reveal_marks_due(scope, environment),
+            "reveal_rotation": reveal_rotation_get(scope, environment, path, key),
         }
         return no_store(page_or_partial(request, PANEL, context, partial="value_masked", status=exc.status))
     marked = secret_reveal_record(scope=scope, secret_id=secret.id, environment=environment, path=path, key=key)
@@ -203,6 +206,7 @@ def secret_reveal(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         "path": path,
         "secret": secret,
         "marked_due": marked,
+        "rotation_queued": None if secret.is_personal_override else reveal_rotation_get(scope, environment, path, key),
     }
     return no_store(page_or_partial(request, PANEL, context, partial="value_revealed"))
 
@@ -218,6 +222,7 @@ def secret_masked(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         "path": path,
         "key": key,
         "reveal_marks_due": reveal_marks_due(scope, environment),
+        "reveal_rotation": reveal_rotation_get(scope, environment, path, key),
     }
     return no_store(page_or_partial(request, PANEL, context, partial="value_masked"))
 

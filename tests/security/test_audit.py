@@ -431,6 +431,7 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     # rotations (docs/rotation.md); the runs themselves record rotation.run_started … rotation.rotated
     "projects/<slug:slug>/rotations/": METADATA,
     "projects/<slug:slug>/rotations/new/": "rotation.created",
+    "projects/<slug:slug>/rotations/reveal-settings/": "environment.updated",
     "projects/<slug:slug>/rotations/<uuid:rotation_id>/": METADATA,
     "projects/<slug:slug>/rotations/<uuid:rotation_id>/edit/": "rotation.updated",
     "projects/<slug:slug>/rotations/<uuid:rotation_id>/delete/": "rotation.deleted",

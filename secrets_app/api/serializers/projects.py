@@ -13,6 +13,7 @@ class EnvironmentSerializer(serializers.Serializer):
     name = serializers.CharField()
     position = serializers.IntegerField()
     revealMarksDue = serializers.BooleanField(source="reveal_marks_due")
+    revealRotationHours = serializers.IntegerField(source="reveal_rotation_hours")
 
 
 class EnvironmentListSerializer(serializers.Serializer):
@@ -75,7 +76,16 @@ class EnvironmentUpdateRequest(StrictSerializer):
     slug = serializers.CharField(required=False)
     name = serializers.CharField(required=False, allow_blank=True)
     revealMarksDue = serializers.BooleanField(
-        required=False, help_text="true: a person revealing a value here in the UI marks it due for rotation"
+        required=False,
+        help_text="true: a person revealing a value here in the UI marks it due for rotation, or queues the "
+        "rotation that owns it within revealRotationHours",
+    )
+    revealRotationHours = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=168,
+        help_text="With revealMarksDue: a reveal of a secret a rotation owns runs that rotation within this many "
+        "hours (0: at once; default 24)",
     )
 
 

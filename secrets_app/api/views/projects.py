@@ -142,6 +142,7 @@ class EnvironmentDetailApi(ApiView):
             new_slug=data.get("slug"),
             name=data.get("name"),
             reveal_marks_due=data.get("revealMarksDue"),
+            reveal_rotation_hours=data.get("revealRotationHours"),
         )
         return Response(EnvironmentSerializer(updated).data)
 
