@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from rotation.models import Rotation, RotationMode
+from rotation.models import RotationMode
 from secrets_app.api.fields import StrictSerializer
 
 
 class RotateAtUtcSerializer(StrictSerializer):
     hours = serializers.IntegerField(min_value=0, max_value=23, default=0)
     minutes = serializers.IntegerField(min_value=0, max_value=59, default=0)
-
-
-class PendingResetSerializer(serializers.Serializer):
-    userIndex = serializers.IntegerField(source="reset_user_index")  # noqa: N815
-    username = serializers.CharField(source="reset_username")
-    keyId = serializers.CharField(source="reset_key_id", help_text="Issued kinds: the key to delete; else empty")  # noqa: N815
-    dueAt = serializers.DateTimeField(source="reset_due_at")  # noqa: N815
-    failures = serializers.IntegerField(source="reset_failures", help_text="Failed attempts so far (retried)")
 
 
 class RotationListQuery(StrictSerializer):
@@ -32,17 +23,33 @@ class RotationCreateRequest(StrictSerializer):
     path = serializers.CharField(max_length=1024, default="/")
     name = serializers.CharField(max_length=64)
     description = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
-    kind = serializers.CharField(max_length=32, help_text="postgresql or mysql")
-    config = serializers.DictField(help_text="host, port, database, username (the root user)")
-    credentials = serializers.DictField(
-        child=serializers.CharField(trim_whitespace=False), write_only=True, help_text="Root password; never returned"
+    kind = serializers.CharField(max_length=32, help_text="postgresql, mysql or aws_iam_access_key")
+    config = serializers.DictField(
+        help_text="SQL kinds: host, port, database, username (the root user). aws_iam_access_key: region "
+        "(default us-east-1) and, optionally, endpointUrl (an AWS-compatible endpoint for IAM and STS)"
     )
-    mode = serializers.ChoiceField(choices=RotationMode.values, default=RotationMode.ALTERNATE)
+    credentials = serializers.DictField(
+        child=serializers.CharField(trim_whitespace=False),
+        write_only=True,
+        help_text="SQL kinds: {password} of the root user. aws_iam_access_key: {accessKey, secretAccessKey} of the "
+        "IAM identity that creates, lists and deletes the user's keys. Encrypted, never returned",
+    )
+    mode = serializers.ChoiceField(
+        choices=RotationMode.values,
+        default=RotationMode.ALTERNATE,
+        help_text="alternate (two users take turns) or single (SQL kinds only: brief downtime). aws_iam_access_key "
+        "always alternates two keys of one user",
+    )
     usernames = serializers.ListField(
-        child=serializers.CharField(max_length=63), min_length=1, max_length=2, help_text="Two pre-existing users"
+        child=serializers.CharField(max_length=64),
+        min_length=1,
+        max_length=2,
+        help_text="SQL kinds: two pre-existing users (one in single mode). aws_iam_access_key: [the IAM user name]",
     )
     secretsMapping = serializers.DictField(  # noqa: N815
-        child=serializers.CharField(max_length=255), help_text='{"username": "DB_USERNAME", "password": "DB_PASSWORD"}'
+        child=serializers.CharField(max_length=255),
+        help_text='SQL kinds: {"username": "DB_USERNAME", "password": "DB_PASSWORD"}. aws_iam_access_key: '
+        '{"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}',
     )
     intervalDays = serializers.IntegerField(required=False, allow_null=True, default=30)  # noqa: N815
     rotateAtUtc = RotateAtUtcSerializer(required=False)  # noqa: N815
@@ -70,6 +77,11 @@ class RotationSerializer(serializers.Serializer):
     mode = serializers.CharField()
     usernames = serializers.ListField(child=serializers.CharField())
     activeIndex = serializers.IntegerField(source="active_index", allow_null=True)  # noqa: N815
+    issuedKeys = serializers.DictField(  # noqa: N815
+        source="issued_keys",
+        child=serializers.CharField(),
+        help_text="Kinds whose target issues the credential: the ids (not secrets) of the active and previous key",
+    )
     secretsMapping = serializers.DictField(source="secrets_mapping", child=serializers.CharField())  # noqa: N815
     intervalDays = serializers.IntegerField(source="interval_days", allow_null=True)  # noqa: N815
     rotateAtUtc = serializers.SerializerMethodField()  # noqa: N815
@@ -80,24 +92,10 @@ class RotationSerializer(serializers.Serializer):
     lastRotatedAt = serializers.DateTimeField(source="last_rotated_at", allow_null=True)  # noqa: N815
     lastAttemptedAt = serializers.DateTimeField(source="last_attempted_at", allow_null=True)  # noqa: N815
     lastError = serializers.CharField(source="last_error")  # noqa: N815
-    revealRequestedAt = serializers.DateTimeField(  # noqa: N815
-        source="reveal_requested_at",
-        allow_null=True,
-        help_text="A person revealed an owned value where reveals schedule rotations; the next run is a reveal run",
-    )
-    pendingReset = serializers.SerializerMethodField(  # noqa: N815
-        help_text="After a reveal-triggered run: the previously active user (or key) reset when the grace period ends"
-    )
     createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815
 
     def get_rotateAtUtc(self, rotation: object) -> dict[str, int]:  # noqa: N802
         return {"hours": getattr(rotation, "rotate_at_hour", 0), "minutes": getattr(rotation, "rotate_at_minute", 0)}
-
-    @extend_schema_field(PendingResetSerializer(allow_null=True))
-    def get_pendingReset(self, rotation: Rotation) -> dict[str, object] | None:  # noqa: N802
-        if rotation.reset_due_at is None:
-            return None
-        return PendingResetSerializer(rotation).data
 
 
 class RotationListSerializer(serializers.Serializer):

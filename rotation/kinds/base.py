@@ -33,6 +33,10 @@ class RotationKind:
         """Raise ValueError (safe text) when the settings cannot work."""
         raise NotImplementedError
 
+    def check_credentials(self, credentials: Mapping[str, str]) -> None:
+        """Raise ValueError (safe text, naming the field, never a value) when root credentials are
+        missing or malformed. Default: nothing (a live login proves them)."""
+
     def target(self, *, organization_id: int, config: Mapping[str, Any], credentials: Mapping[str, str]) -> Target:
         """The admin connection, its address checked against the organization's allowlist
         (TargetRefused otherwise)."""
@@ -86,6 +90,13 @@ class IssuedCredentialKind(RotationKind):
 
     mapping_fields = ("key_id", "secret")
     usernames_required = 1
+
+    # Owned secret keys the create form proposes, by mapping field (empty: the form asks).
+    default_mapping: dict[str, str] = {}
+
+    def check_principal(self, target: Target, *, principal: str) -> None:
+        """On save, after ``test_root``: prove the root credentials can manage *principal*'s keys
+        (it exists, listing is allowed); ProviderError (safe text) otherwise. Default: nothing."""
 
     def issue(self, target: Target, *, principal: str, label: str) -> IssuedCredential:
         """Create a new credential for *principal*; *label* names it where the target allows

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from rotation.kinds.aws_iam import AwsIamAccessKeys
 from rotation.kinds.base import RotationKind
 from rotation.kinds.mysql import MySQLCredentials
 from rotation.kinds.postgresql import PostgreSQLCredentials
 
-KINDS: dict[str, RotationKind] = {kind.kind: kind for kind in (PostgreSQLCredentials(), MySQLCredentials())}
+KINDS: dict[str, RotationKind] = {
+    kind.kind: kind for kind in (PostgreSQLCredentials(), MySQLCredentials(), AwsIamAccessKeys())
+}
 
 
 def kind_for(name: str) -> RotationKind:

@@ -73,6 +73,10 @@ def _check(data: RotationInput) -> None:
         kind.check_config(data.config, data.usernames)
     except ValueError as exc:
         raise ValidationFailed("config", str(exc)) from None
+    try:
+        kind.check_credentials(data.credentials)
+    except ValueError as exc:
+        raise ValidationFailed("credentials", str(exc)) from None
     if data.cron:
         try:
             parse_cron(data.cron)
@@ -84,13 +88,24 @@ def _check(data: RotationInput) -> None:
         raise ValidationFailed("rotateAtUtc", "hours 0-23, minutes 0-59")
 
 
-def _test_root(scope: ProjectScope, kind_name: str, config: Mapping[str, Any], credentials: Mapping[str, str]) -> None:
+def _test_root(
+    scope: ProjectScope,
+    kind_name: str,
+    config: Mapping[str, Any],
+    credentials: Mapping[str, str],
+    usernames: list[str],
+) -> None:
     kind = kind_for(kind_name)
     try:
         target = kind.target(organization_id=scope.project.organization_id, config=config, credentials=credentials)
         kind.test_root(target)
     except (TargetRefused, ProviderError) as exc:
         raise ValidationFailed("config", failure_text(exc, list(credentials.values()))) from None
+    if isinstance(kind, IssuedCredentialKind):
+        try:
+            kind.check_principal(target, principal=usernames[0])
+        except ProviderError as exc:
+            raise ValidationFailed("usernames", failure_text(exc, list(credentials.values()))) from None
 
 
 def _refuse_mapping_conflicts(folder_id: int, keys: list[str], *, exclude: int | None = None) -> None:
@@ -124,7 +139,7 @@ def rotation_create(*, scope: ProjectScope, environment: str, path: str, data: R
     if Rotation.objects.filter(folder=folder, name=data.name).exists():
         raise Conflict(f"A rotation named '{data.name}' already exists at {folder.path}", fields={"name": ["taken"]})
     _refuse_mapping_conflicts(folder.pk, list(data.secrets_mapping.values()))
-    _test_root(scope, data.kind, data.config, data.credentials)
+    _test_root(scope, data.kind, data.config, data.credentials, data.usernames)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -237,11 +252,12 @@ def rotation_root_check(rotation: Rotation) -> None:
     kind = kind_for(rotation.kind)
     credentials = open_root(rotation)
     try:
-        kind.test_root(
-            kind.target(
-                organization_id=rotation.project.organization_id, config=rotation.config, credentials=credentials
-            )
+        target = kind.target(
+            organization_id=rotation.project.organization_id, config=rotation.config, credentials=credentials
         )
+        kind.test_root(target)
+        if isinstance(kind, IssuedCredentialKind):
+            kind.check_principal(target, principal=str(rotation.usernames[0]))
     except (TargetRefused, ProviderError) as exc:
         raise ValidationFailed("config", failure_text(exc, list(credentials.values()))) from None
 
@@ -274,7 +290,11 @@ def rotation_update(*, scope: ProjectScope, rotation: Rotation, change: Rotation
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
         raise ValidationFailed("rotateAtUtc", "hours 0-23, minutes 0-59")
     if change.credentials is not None:
-        _test_root(scope, rotation.kind, rotation.config, change.credentials)
+        try:
+            kind_for(rotation.kind).check_credentials(change.credentials)
+        except ValueError as exc:
+            raise ValidationFailed("credentials", str(exc)) from None
+        _test_root(scope, rotation.kind, rotation.config, change.credentials, list(rotation.usernames))
     with transaction.atomic():
         locked = (
             Rotation.objects.select_for_update().select_related("project", "environment", "folder").get(pk=rotation.pk)

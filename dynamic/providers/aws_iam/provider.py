@@ -61,7 +61,7 @@ _TAG_RE = re.compile(r"^([\w .:/=+\-@]{1,128})=([\w .:/=+\-@]{0,256})\Z")
 NOT_FOUND = "NoSuchEntity"
 
 
-def _aws_error(what: str, exc: BaseException) -> ProviderError:
+def aws_error(what: str, exc: BaseException) -> ProviderError:
     """A safe error for a failed call: AWS's code and message (they name ARNs and actions, never
     a secret key), or the transport failure."""
     from botocore.exceptions import ClientError
@@ -77,7 +77,7 @@ def _aws_error(what: str, exc: BaseException) -> ProviderError:
     return transport_error(what, exc)
 
 
-def _code(exc: BaseException) -> str:
+def aws_error_code(exc: BaseException) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code") or "")
 
 
@@ -100,6 +100,16 @@ def parse_tags(raw: Any) -> list[dict[str, str]]:
     if any(tag["Key"] == CREATED_BY[0] for tag in tags):
         raise PluginFieldError("config.tags", f"the tag {CREATED_BY[0]} is set by Strongroom")
     return tags
+
+
+def service_url(config: Mapping[str, Any], service: str) -> str:
+    """The URL of *service* (``iam`` or ``sts``): ``endpointUrl`` when set (both services go
+    there), else AWS's own (IAM is global, STS regional)."""
+    if config.get("endpointUrl"):
+        return str(config["endpointUrl"]).rstrip("/")
+    if service == "iam":
+        return "https://iam.amazonaws.com"
+    return f"https://sts.{config.get('region') or DEFAULT_REGION}.amazonaws.com"
 
 
 class AwsIamProvider(DynamicProvider):
@@ -189,11 +199,7 @@ class AwsIamProvider(DynamicProvider):
         return cleaned, secrets
 
     def _url(self, config: Mapping[str, Any], service: str) -> str:
-        if config.get("endpointUrl"):
-            return str(config["endpointUrl"]).rstrip("/")
-        if service == "iam":
-            return "https://iam.amazonaws.com"
-        return f"https://sts.{config.get('region') or DEFAULT_REGION}.amazonaws.com"
+        return service_url(config, service)
 
     def _service(self, config: Mapping[str, Any]) -> str:
         return "sts" if config.get("credentialType") == TEMPORARY else "iam"
@@ -226,7 +232,7 @@ class AwsIamProvider(DynamicProvider):
         try:
             return call(**kwargs)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a safe ProviderError
-            raise _aws_error(what, exc) from None
+            raise aws_error(what, exc) from None
 
     def test(self, target: Target) -> None:
         if self._service(target.config) == "sts":
@@ -263,11 +269,11 @@ class AwsIamProvider(DynamicProvider):
         try:
             iam.create_user(**create)
         except Exception as exc:  # noqa: BLE001
-            if _code(exc) == "EntityAlreadyExists":
+            if aws_error_code(exc) == "EntityAlreadyExists":
                 raise NothingCreated(
                     "CreateUser: an IAM user of that name exists already (not made by this lease; it is left alone)"
                 ) from None
-            raise _aws_error("CreateUser", exc) from None
+            raise aws_error("CreateUser", exc) from None
         try:
             for group in _csv(config.get("userGroups")):
                 self._call("AddUserToGroup", iam.add_user_to_group, GroupName=group, UserName=username)
@@ -351,9 +357,9 @@ class AwsIamProvider(DynamicProvider):
         try:
             tags = iam.list_user_tags(UserName=username).get("Tags", [])
         except Exception as exc:  # noqa: BLE001
-            if _code(exc) == NOT_FOUND:
+            if aws_error_code(exc) == NOT_FOUND:
                 return None  # gone already: revoked
-            raise _aws_error("ListUserTags", exc) from None
+            raise aws_error("ListUserTags", exc) from None
         if {"Key": CREATED_BY[0], "Value": CREATED_BY[1]} not in tags:
             return "the IAM user of that name was not made by a lease (no createdBy tag): left alone"
         self._delete_user(iam, username)
@@ -369,16 +375,16 @@ class AwsIamProvider(DynamicProvider):
                 for page in iam.get_paginator(operation).paginate(**kwargs):
                     items += page.get(key, [])
             except Exception as exc:  # noqa: BLE001
-                if _code(exc) != NOT_FOUND:
-                    raise _aws_error(operation, exc) from None
+                if aws_error_code(exc) != NOT_FOUND:
+                    raise aws_error(operation, exc) from None
             return items
 
         def quietly(what: str, call: Callable[..., Any], **kwargs: Any) -> None:
             try:
                 call(**kwargs)
             except Exception as exc:  # noqa: BLE001
-                if _code(exc) != NOT_FOUND:
-                    raise _aws_error(what, exc) from None
+                if aws_error_code(exc) != NOT_FOUND:
+                    raise aws_error(what, exc) from None
 
         for group in each("list_groups_for_user", "Groups", UserName=username):
             quietly("RemoveUserFromGroup", iam.remove_user_from_group, GroupName=group["GroupName"], UserName=username)

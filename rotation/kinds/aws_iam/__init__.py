@@ -1,0 +1,159 @@
+"""AWS IAM access keys of one IAM user, issued by IAM with the rotation's root access key.
+
+``CreateAccessKey`` / ``DeleteAccessKey`` / ``ListAccessKeys`` on the user; a new key is proved
+with ``sts:GetCallerIdentity`` signed by that key alone, and the answer's ARN must name the user.
+The endpoints (AWS's, or ``endpointUrl`` for an AWS-compatible service), the organization's target
+allowlist check, the pinned connections and the safe error text are the AWS IAM dynamic-secret
+provider's (``dynamic.providers.aws_iam.provider``).
+
+The IAM user belongs to the rotation: every access key of it that is neither the active nor the
+previous one is deleted before a new key is issued (AWS allows two per user).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from dynamic.providers.aws_iam.provider import DEFAULT_REGION, NOT_FOUND, aws_error, aws_error_code, service_url
+from dynamic.providers.http import pin_botocore_client
+from dynamic.targets import target_address
+from rotation.kinds.base import IssuedCredential, IssuedCredentialKind, ProviderError, Target
+from secrets_app import outbound
+
+USER_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}\Z")
+REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}\Z")
+CONFIG_FIELDS = frozenset({"region", "endpointUrl"})
+CREDENTIAL_FIELDS = ("accessKey", "secretAccessKey")
+# IAM is eventually consistent: a new key can be refused by STS for a few seconds.
+VERIFY_SECONDS = 15.0
+_NOT_YET = ("InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException")
+_SESSION: Any = None
+_SESSION_LOCK = threading.Lock()
+
+
+class AwsIamAccessKeys(IssuedCredentialKind):
+    kind = "aws_iam_access_key"
+    label = "AWS IAM access keys"
+    default_mapping = {"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}
+    verify_seconds = VERIFY_SECONDS
+
+    def check_config(self, config: Mapping[str, Any], usernames: list[str]) -> None:
+        unknown = sorted(set(config) - CONFIG_FIELDS)
+        if unknown:
+            raise ValueError(f"config.{unknown[0]} is not a setting of {self.label} (region, endpointUrl)")
+        region = str(config.get("region") or "")
+        if region and not REGION_RE.match(region):
+            raise ValueError("config.region must be an AWS region such as eu-west-1")
+        if config.get("endpointUrl"):
+            try:
+                outbound.split_url(str(config["endpointUrl"]))
+            except outbound.OutboundRefused as exc:
+                raise ValueError(f"config.endpointUrl: {exc.reason}") from None
+        for username in usernames:
+            if not USER_NAME_RE.match(username):
+                raise ValueError("usernames: an IAM user name (letters, digits and +=,.@_-, 1-64 characters)")
+
+    def check_credentials(self, credentials: Mapping[str, str]) -> None:
+        """Raise ValueError naming the missing root credential."""
+        for name in CREDENTIAL_FIELDS:
+            if not str(credentials.get(name) or "").strip():
+                raise ValueError(f"credentials.{name} is required")
+
+    def target(self, *, organization_id: int, config: Mapping[str, Any], credentials: Mapping[str, str]) -> Target:
+        addresses: dict[str, str] = {}
+        for service in ("iam", "sts"):
+            try:
+                _, host, port = outbound.split_url(service_url(config, service))
+            except outbound.OutboundRefused as exc:
+                raise ProviderError(f"endpointUrl: {exc.reason}") from None
+            key = host.strip().lower().rstrip(".")
+            if key not in addresses:
+                addresses[key] = target_address(organization_id=organization_id, host=host, port=port)
+        return Target(
+            config=dict(config),
+            credentials=dict(credentials),
+            address=next(iter(addresses.values())),
+            addresses=addresses,
+        )
+
+    def _client(self, target: Target, service: str, *, key: str = "", secret: str = "") -> Any:
+        """A client signing with *key*/*secret* (default: the root key), dialling the checked
+        addresses only. Clients come from one shared session: a session loads the service models
+        once (~0.1 s each time otherwise); sessions are not thread-safe, so creation is locked."""
+        import boto3
+        from botocore.config import Config
+
+        global _SESSION
+        with _SESSION_LOCK:
+            if _SESSION is None:
+                _SESSION = boto3.session.Session()
+            client = _SESSION.client(
+                service,
+                endpoint_url=service_url(target.config, service),
+                region_name=str(target.config.get("region") or DEFAULT_REGION),
+                aws_access_key_id=key or str(target.credentials.get("accessKey") or ""),
+                aws_secret_access_key=secret or str(target.credentials.get("secretAccessKey") or ""),
+                config=Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"}),
+            )
+        pin_botocore_client(client, target)
+        return client
+
+    def test_root(self, target: Target) -> None:
+        try:
+            self._client(target, "sts").get_caller_identity()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a safe ProviderError
+            raise aws_error("GetCallerIdentity (root access key)", exc) from None
+
+    def check_principal(self, target: Target, *, principal: str) -> None:
+        try:
+            self._client(target, "iam").list_access_keys(UserName=principal)
+        except Exception as exc:  # noqa: BLE001
+            if aws_error_code(exc) == NOT_FOUND:
+                raise ProviderError(f"ListAccessKeys: the IAM user {principal} does not exist") from None
+            raise aws_error("ListAccessKeys", exc) from None
+
+    def issue(self, target: Target, *, principal: str, label: str) -> IssuedCredential:
+        try:
+            key = self._client(target, "iam").create_access_key(UserName=principal)["AccessKey"]
+        except Exception as exc:  # noqa: BLE001
+            raise aws_error("CreateAccessKey", exc) from None
+        return IssuedCredential(key_id=str(key["AccessKeyId"]), secret=str(key["SecretAccessKey"]))
+
+    def verify(self, target: Target, *, principal: str, credential: IssuedCredential) -> None:
+        sts = self._client(target, "sts", key=credential.key_id, secret=credential.secret)
+        deadline = time.monotonic() + self.verify_seconds
+        pause = 0.5
+        while True:
+            try:
+                arn = str(sts.get_caller_identity()["Arn"])
+                break
+            except Exception as exc:  # noqa: BLE001
+                if aws_error_code(exc) not in _NOT_YET or time.monotonic() + pause > deadline:
+                    raise aws_error("GetCallerIdentity (new access key)", exc) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 4.0)
+        # arn:aws:iam::<account>:user/<path/>name — the key must be the expected user's.
+        resource = arn.split(":", 5)[-1]
+        if not resource.startswith("user/") or resource.rsplit("/", 1)[-1] != principal:
+            raise ProviderError(f"GetCallerIdentity: the new access key belongs to {resource}, not user/{principal}")
+
+    def delete(self, target: Target, *, principal: str, key_id: str) -> None:
+        try:
+            self._client(target, "iam").delete_access_key(UserName=principal, AccessKeyId=key_id)
+        except Exception as exc:  # noqa: BLE001
+            if aws_error_code(exc) != NOT_FOUND:
+                raise aws_error("DeleteAccessKey", exc) from None
+
+    def list_key_ids(self, target: Target, *, principal: str, label: str) -> list[str]:
+        iam = self._client(target, "iam")
+        ids: list[str] = []
+        try:
+            for page in iam.get_paginator("list_access_keys").paginate(UserName=principal):
+                ids += [str(key["AccessKeyId"]) for key in page.get("AccessKeyMetadata", [])]
+        except Exception as exc:  # noqa: BLE001
+            raise aws_error("ListAccessKeys", exc) from None
+        return ids

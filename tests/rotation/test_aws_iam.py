@@ -1,0 +1,288 @@
+"""AWS IAM access key rotation against moto in server mode with authentication enforced, driven by
+the real boto3: a key that "works" signed a real ``sts:GetCallerIdentity``, a retired key is
+refused with ``InvalidClientTokenId``. The rotation's root is an IAM user holding only the policy
+docs/rotation.md asks for (moto matches only ``"Resource": "*"``; the docs scope it to the users).
+
+PYTEST_DONT_REWRITE: these assertions handle real secret access keys, so a failure reports the
+line, never the values pytest's rewriting would print.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.api.conftest import error_of
+from tests.dynamic.providers.aws import MotoServer, RecordingProxy, moto_session
+from tests.support.celery_worker import WorkerPool, require_postgres, send_task
+
+pytestmark = pytest.mark.django_db
+KIND = "aws_iam_access_key"
+KEY_ID, SECRET = "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"
+MAPPING = {"key_id": KEY_ID, "secret": SECRET}
+ROOT_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    yield from moto_session()
+
+
+@pytest.fixture(scope="session")
+def root_key(moto: MotoServer) -> tuple[str, str]:
+    """The access key of a least-privilege IAM user the rotations act as."""
+    iam = moto.client("iam")
+    name = f"strongroom-rotator-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="rotate-keys", PolicyDocument=json.dumps(ROOT_POLICY))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+@pytest.fixture
+def app_user(moto: MotoServer) -> str:
+    """A fresh IAM user whose keys a rotation owns."""
+    name = f"app-{uuid.uuid4().hex[:8]}"
+    moto.client("iam").create_user(UserName=name)
+    return name
+
+
+def _define(cast: Any, root_key: tuple[str, str], user: str, url: str, name: str = "aws") -> Any:
+    from rotation.services.rotations import RotationInput, rotation_create
+
+    return rotation_create(
+        scope=cast.scope(cast.alice),
+        environment="dev",
+        path="/",
+        data=RotationInput(
+            name=name,
+            kind=KIND,
+            config={"region": "us-east-1", "endpointUrl": url},
+            credentials={"accessKey": root_key[0], "secretAccessKey": root_key[1]},
+            usernames=[user],
+            secrets_mapping=dict(MAPPING),
+        ),
+    )
+
+
+def _owned(cast: Any) -> dict[str, str]:
+    from secrets_app.selectors.secrets import secret_list
+
+    result = secret_list(cast.scope(cast.alice), environment="dev", path="/", include_values=True)
+    return {view.key: str(view.value) for view in result.secrets if view.key in (KEY_ID, SECRET)}
+
+
+def _caller(moto: MotoServer, key: str, secret: str) -> str:
+    """The ARN STS answers for the key, or the error code it refuses it with."""
+    try:
+        return str(moto.client("sts", key, secret).get_caller_identity()["Arn"])
+    except ClientError as exc:
+        return str(exc.response["Error"]["Code"])
+
+
+def _keys(moto: MotoServer, user: str) -> set[str]:
+    listed = moto.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+    return {key["AccessKeyId"] for key in listed}
+
+
+def _rotate(rotation: Any) -> Any:
+    from rotation.models import Rotation
+    from rotation.services.engine import rotation_run
+
+    result = rotation_run(rotation_id=rotation.pk)
+    assert result.outcome == "success", Rotation.objects.get(pk=rotation.pk).last_error
+    return Rotation.objects.get(pk=rotation.pk)
+
+
+def test_it_rotates_to_a_new_key_and_retires_the_oldest_one_rotation_later(
+    cast: Any, allow_local: None, moto: MotoServer, root_key: tuple[str, str], app_user: str
+) -> None:
+    from audit.models import AuditEvent
+
+    rotation = _define(cast, root_key, app_user, moto.url)
+    arn_suffix = f":user/{app_user}"
+
+    first = _rotate(rotation)
+    one = _owned(cast)
+    assert _caller(moto, one[KEY_ID], one[SECRET]).endswith(arn_suffix)  # the new key works, alone
+    assert first.issued_keys == {"active": one[KEY_ID]}
+    assert _keys(moto, app_user) == {one[KEY_ID]}
+
+    second = _rotate(rotation)
+    two = _owned(cast)
+    assert two[KEY_ID] != one[KEY_ID] and _caller(moto, two[KEY_ID], two[SECRET]).endswith(arn_suffix)
+    assert _caller(moto, one[KEY_ID], one[SECRET]).endswith(arn_suffix)  # previous: valid one more interval
+    assert second.issued_keys == {"active": two[KEY_ID], "previous": one[KEY_ID]}
+    assert _keys(moto, app_user) == {one[KEY_ID], two[KEY_ID]}
+
+    third = _rotate(rotation)
+    three = _owned(cast)
+    assert _caller(moto, three[KEY_ID], three[SECRET]).endswith(arn_suffix)
+    assert _caller(moto, two[KEY_ID], two[SECRET]).endswith(arn_suffix)
+    assert _caller(moto, one[KEY_ID], one[SECRET]) == "InvalidClientTokenId"  # the oldest: deleted
+    assert third.issued_keys == {"active": three[KEY_ID], "previous": two[KEY_ID]}
+    assert _keys(moto, app_user) == {two[KEY_ID], three[KEY_ID]}  # never more than two
+
+    events = AuditEvent.objects.filter(resource_id=str(rotation.public_id))
+    rotated = [event.metadata for event in events if event.action == "rotation.rotated"]
+    assert {meta["key_id"] for meta in rotated} == {one[KEY_ID], two[KEY_ID], three[KEY_ID]}
+    dumped = json.dumps([event.metadata for event in events])
+    assert not any(values[SECRET] in dumped for values in (one, two, three)) and root_key[1] not in dumped
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("step", ["after_pending", "issued_unrecorded", "after_issue", "after_verify"])
+def test_a_worker_killed_mid_rotation_converges_with_no_orphaned_key(
+    cast: Any,
+    allow_local: None,
+    moto: MotoServer,
+    root_key: tuple[str, str],
+    app_user: str,
+    tmp_path: Path,
+    step: str,
+) -> None:
+    require_postgres("a real worker needs the PostgreSQL test database")
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from rotation.models import PendingRotation, Rotation
+    from rotation.services.engine import rotation_run
+
+    rotation = _define(cast, root_key, app_user, moto.url)
+    _rotate(rotation)
+    oldest = _owned(cast)
+    _rotate(rotation)
+    before = _owned(cast)  # active; ``oldest`` is the previous key, the one the next run retires
+
+    pool = WorkerPool(tmp_path, f"test-{uuid.uuid4().hex[:12]}", {"STRONGROOM_ROTATION_TEST_CRASH_AT": step})
+    try:
+        worker = pool.start()
+        send_task("rotation.tasks.rotation_run", [rotation.pk, "manual"], pool.queue)
+        worker.wait(timeout=40)
+    finally:
+        pool.stop_all()
+    assert worker.returncode == -9  # SIGKILL at the step, nothing cleaned up
+
+    pending = PendingRotation.objects.get(rotation=rotation)
+    assert bool(pending.key_id) is (step in ("after_issue", "after_verify"))
+    held = _keys(moto, app_user)
+    assert _owned(cast) == before and _caller(moto, before[KEY_ID], before[SECRET]).endswith(app_user)
+    if step == "issued_unrecorded":
+        orphans = held - {before[KEY_ID], oldest[KEY_ID]}
+        assert len(orphans) == 1 and not pending.key_id  # issued, never recorded
+    Rotation.objects.filter(pk=rotation.pk).update(locked_until=timezone.now() - dt.timedelta(seconds=1))
+
+    result = rotation_run(rotation_id=rotation.pk, trigger="retry")
+
+    assert result.outcome == "success" and result.rolled_forward
+    after = _owned(cast)
+    if pending.key_id:
+        assert after[KEY_ID] == pending.key_id  # the recorded key was switched, never issued over
+    assert _caller(moto, after[KEY_ID], after[SECRET]).endswith(app_user)
+    assert _caller(moto, before[KEY_ID], before[SECRET]).endswith(app_user)  # now the previous one
+    assert _caller(moto, oldest[KEY_ID], oldest[SECRET]) == "InvalidClientTokenId"
+    assert _keys(moto, app_user) == {before[KEY_ID], after[KEY_ID]}  # no orphan left
+    assert Rotation.objects.get(pk=rotation.pk).issued_keys == {"active": after[KEY_ID], "previous": before[KEY_ID]}
+    assert not PendingRotation.objects.filter(rotation=rotation).exists()
+    log = pool.log_text()
+    assert not any(secret in log for secret in (after[SECRET], before[SECRET], root_key[1]))
+
+
+def test_a_target_that_is_down_fails_with_a_safe_reason_and_leaves_the_secrets_alone(
+    cast: Any, allow_local: None, moto: MotoServer, root_key: tuple[str, str], app_user: str
+) -> None:
+    from rotation.models import Rotation, RotationAttempt
+    from rotation.services.engine import rotation_run
+
+    proxy = RecordingProxy(moto.url)
+    try:
+        rotation = _define(cast, root_key, app_user, proxy.url)
+        _rotate(rotation)
+    finally:
+        proxy.stop()  # the endpoint is gone
+    before = _owned(cast)
+
+    result = rotation_run(rotation_id=rotation.pk)
+
+    assert result.outcome == "failed"
+    failed = Rotation.objects.get(pk=rotation.pk)
+    assert failed.status == "retrying" and "connection failed" in failed.last_error
+    assert RotationAttempt.objects.get(pk=result.attempt_id).error == failed.last_error
+    assert root_key[1] not in failed.last_error and before[SECRET] not in failed.last_error
+    assert _owned(cast) == before and _caller(moto, before[KEY_ID], before[SECRET]).endswith(app_user)
+    assert _keys(moto, app_user) == {before[KEY_ID]} and failed.issued_keys == {"active": before[KEY_ID]}
+
+
+BASE = "/api/v1/projects/acme/rotations/"
+
+
+def _body(moto: MotoServer, root_key: tuple[str, str], user: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "environment": "dev",
+        "name": "deploy-keys",
+        "kind": KIND,
+        "config": {"region": "eu-west-1", "endpointUrl": moto.url},
+        "credentials": {"accessKey": root_key[0], "secretAccessKey": root_key[1]},
+        "usernames": [user],
+        "secretsMapping": dict(MAPPING),
+        "intervalDays": 30,
+        **extra,
+    }
+
+
+def test_the_api_creates_and_lists_an_aws_rotation_and_names_the_field_it_refuses(
+    cast: Any, api: Any, allow_local: None, moto: MotoServer, root_key: tuple[str, str], app_user: str
+) -> None:
+    alice, bob, charlie = api(cast.alice), api(cast.bob), api(cast.charlie)
+    body = _body(moto, root_key, app_user)
+    for bad, field in (
+        ({"mode": "single"}, "mode"),
+        ({"usernames": [app_user, "other-user"]}, "usernames"),
+        ({"usernames": ["no-such-user"]}, "usernames"),
+        ({"config": {"region": "moon-1", "endpointUrl": moto.url}}, "config"),
+        ({"config": {"endpointUrl": moto.url, "host": "db"}}, "config"),
+        ({"credentials": {"accessKey": root_key[0]}}, "credentials"),
+        ({"credentials": {"accessKey": root_key[0], "secretAccessKey": "wrong-secret"}}, "config"),
+        ({"secretsMapping": {"username": "A", "password": "B"}}, "secretsMapping"),
+    ):
+        refused = alice.post(BASE, {**body, **bad}, format="json")
+        assert refused.status_code == 400, (bad, refused.status_code)
+        assert field in json.dumps(error_of(refused)), (bad, error_of(refused))
+        assert root_key[1] not in refused.content.decode()
+    assert charlie.post(BASE, body, format="json").status_code == 404
+    assert bob.post(BASE, body, format="json").status_code == 403
+
+    created = alice.post(BASE, body, format="json")
+    assert created.status_code == 201, error_of(created)
+    rotation = created.json()
+    assert root_key[1] not in created.content.decode()
+    assert (rotation["kind"], rotation["mode"], rotation["usernames"]) == (KIND, "alternate", [app_user])
+    assert rotation["secretsMapping"] == MAPPING and rotation["issuedKeys"] == {}
+    assert rotation["config"] == {"region": "eu-west-1", "endpointUrl": moto.url}
+    listed = bob.get(BASE).json()["rotations"]
+    assert [(item["name"], item["kind"]) for item in listed] == [("deploy-keys", KIND)]
+    assert charlie.get(BASE).status_code == 404
+
+    from rotation.models import Rotation
+
+    _rotate(Rotation.objects.get(public_id=rotation["id"]))
+    shown = bob.get(f"{BASE}{rotation['id']}/").json()
+    owned = _owned(cast)
+    assert shown["issuedKeys"] == {"active": owned[KEY_ID]} and owned[SECRET] not in json.dumps(shown)
