@@ -2,9 +2,13 @@
 
 Infisical keeps the admin credentials in a separate App Connection; a rotation here holds its root
 settings itself, so ``connection`` is derived from the rotation: ``{app, name, id}`` as Infisical
-has it (``id`` a stable UUID derived from the rotation's), plus the non-secret settings (host,
-port, database, root username, TLS). Never the root password, never a generated password:
-Infisical's ``generated-credentials`` route is not served.
+has it (``id`` a stable UUID derived from the rotation's), plus the type's settings that are not
+secret (SQL: host, port, database, root username, TLS). Never a root credential, never a
+generated one: Infisical's ``generated-credentials`` route is not served.
+
+Types are served when their kind is registered (``rotation.kinds.registry``): PostgreSQL and
+MySQL credentials, AWS IAM user access keys (``aws-iam-user-secret``) and Entra application
+client secrets (``azure-client-secret``).
 
 Statuses: Infisical knows ``success`` and ``failed``. Ours map onto them where they mean the same
 (``retrying`` is a failed attempt that will be retried: ``failed``, with the sanitised reason);
@@ -15,27 +19,13 @@ rotated — Infisical issues credentials on create) and ``running`` (a run holds
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from rotation.models import Rotation, RotationMode, RotationStatus
 from secrets_app.compat.shapes import compat_id, iso
 
-# our kind -> Infisical's rotation type; kinds not listed answer under their own name
-TYPE_OF_KIND = {
-    "postgresql": "postgres-credentials",
-    "mysql": "mysql-credentials",
-}
-KIND_OF_TYPE = {rotation_type: kind for kind, rotation_type in TYPE_OF_KIND.items()}
-# Infisical's rotation type -> the App Connection ``app`` it uses
-CONNECTION_APP = {
-    "postgres-credentials": "postgres",
-    "mysql-credentials": "mysql",
-}
-# Infisical's secretsMapping field -> ours, per rotation type (the SQL kinds use the same names)
-MAPPING_FIELDS: dict[str, dict[str, str]] = {
-    "postgres-credentials": {"username": "username", "password": "password"},
-    "mysql-credentials": {"username": "username", "password": "password"},
-}
 STATUS: dict[str, str] = {
     RotationStatus.NEW: "pending",
     RotationStatus.RUNNING: "running",
@@ -43,37 +33,10 @@ STATUS: dict[str, str] = {
     RotationStatus.RETRYING: "failed",
     RotationStatus.FAILED: "failed",
 }
-CONNECTION_SETTINGS = ("host", "port", "database", "username")
 _CONNECTION_NAMESPACE = uuid.UUID("8f0c4d7e-2b6a-4f51-9a3e-5d1c7b9e0a42")  # fixed: the ids stay stable
 
 
-def rotation_type(rotation: Rotation) -> str:
-    return TYPE_OF_KIND.get(rotation.kind, rotation.kind)
-
-
-def connection_id(rotation: Rotation) -> str:
-    return str(uuid.uuid5(_CONNECTION_NAMESPACE, str(rotation.public_id)))
-
-
-def connection_shape(rotation: Rotation) -> dict[str, Any]:
-    """The root connection: Infisical's ``{app, name, id}`` and the settings that are not secret.
-    A whitelist, so nothing a kind adds to ``config`` later (or a password) leaks through."""
-    config = rotation.config or {}
-    kind_type = rotation_type(rotation)
-    shape: dict[str, Any] = {
-        "app": CONNECTION_APP.get(kind_type, rotation.kind),
-        "name": f"{rotation.name}-root",
-        "id": connection_id(rotation),
-    }
-    for key in CONNECTION_SETTINGS:
-        if config.get(key) not in (None, ""):
-            shape[key] = config[key]
-    if kind_type in ("postgres-credentials", "mysql-credentials"):
-        shape["sslEnabled"] = bool(config.get("tls")) or config.get("sslmode") in ("require", "verify-full")
-    return shape
-
-
-def _parameters(rotation: Rotation) -> dict[str, Any]:
+def _sql_parameters(rotation: Rotation) -> dict[str, Any]:
     from rotation.kinds.registry import KINDS
 
     users = list(rotation.usernames or [])
@@ -91,12 +54,117 @@ def _parameters(rotation: Rotation) -> dict[str, Any]:
     return parameters
 
 
+def _aws_parameters(rotation: Rotation) -> dict[str, Any]:
+    users = list(rotation.usernames or [])
+    return {"userName": users[0] if users else None, "region": (rotation.config or {}).get("region") or None}
+
+
+def _azure_parameters(rotation: Rotation) -> dict[str, Any]:
+    config = rotation.config or {}
+    return {"objectId": config.get("objectId"), "clientId": config.get("clientId")}
+
+
+def _sql_ssl(config: dict[str, Any]) -> dict[str, Any]:
+    return {"sslEnabled": bool(config.get("tls")) or config.get("sslmode") in ("require", "verify-full")}
+
+
+@dataclass(frozen=True)
+class RotationType:
+    """One of Infisical's rotation types served here, and how our kind maps onto it."""
+
+    name: str  # Infisical's type, in the URL and in ``type``
+    kind: str  # our kind
+    app: str  # the App Connection ``app`` Infisical pairs with the type
+    mapping: dict[str, str]  # Infisical's secretsMapping field -> ours
+    parameters: Callable[[Rotation], dict[str, Any]]
+    # the root connection's settings that are not secret (a whitelist: config may grow)
+    connection_settings: tuple[str, ...] = ()
+    connection_extra: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda config: {})
+
+
+_SQL_MAPPING = {"username": "username", "password": "password"}
+_SQL_SETTINGS = ("host", "port", "database", "username")
+TYPES: dict[str, RotationType] = {
+    item.name: item
+    for item in (
+        RotationType(
+            "postgres-credentials", "postgresql", "postgres", _SQL_MAPPING, _sql_parameters, _SQL_SETTINGS, _sql_ssl
+        ),
+        RotationType("mysql-credentials", "mysql", "mysql", _SQL_MAPPING, _sql_parameters, _SQL_SETTINGS, _sql_ssl),
+        RotationType(
+            "aws-iam-user-secret",
+            "aws_iam_access_key",
+            "aws",
+            {"accessKeyId": "key_id", "secretAccessKey": "secret"},
+            _aws_parameters,
+            ("endpointUrl",),
+        ),
+        RotationType(
+            "azure-client-secret",
+            "azure_client_secret",
+            "azure-client-secrets",
+            {"clientId": "client_id", "clientSecret": "client_secret"},
+            _azure_parameters,
+            ("tenantId", "adminClientId", "authorityUrl", "graphUrl"),
+        ),
+    )
+}
+TYPE_OF_KIND = {item.kind: item for item in TYPES.values()}
+
+
+def served_type(name: str) -> RotationType | None:
+    """The type called *name* when its kind exists here (a kind not registered yet is not served)."""
+    from rotation.kinds.registry import KINDS
+
+    item = TYPES.get(name)
+    return item if item is not None and item.kind in KINDS else None
+
+
+def served_type_names() -> list[str]:
+    return sorted(name for name in TYPES if served_type(name) is not None)
+
+
+def rotation_type(rotation: Rotation) -> str:
+    """Infisical's type of the rotation; a kind without one answers under its own name."""
+    item = TYPE_OF_KIND.get(rotation.kind)
+    return item.name if item is not None else rotation.kind
+
+
+def connection_id(rotation: Rotation) -> str:
+    return str(uuid.uuid5(_CONNECTION_NAMESPACE, str(rotation.public_id)))
+
+
+def connection_shape(rotation: Rotation) -> dict[str, Any]:
+    """The root connection: Infisical's ``{app, name, id}`` and the settings that are not secret.
+    Root credentials live sealed outside ``config`` and are never read here."""
+    config = dict(rotation.config or {})
+    item = TYPE_OF_KIND.get(rotation.kind)
+    shape: dict[str, Any] = {
+        "app": item.app if item is not None else rotation.kind,
+        "name": f"{rotation.name}-root",
+        "id": connection_id(rotation),
+    }
+    if item is not None:
+        for key in item.connection_settings:
+            if config.get(key) not in (None, ""):
+                shape[key] = config[key]
+        shape.update(item.connection_extra(config))
+    return shape
+
+
+def _parameters(rotation: Rotation) -> dict[str, Any]:
+    item = TYPE_OF_KIND.get(rotation.kind)
+    if item is None:
+        return {"usernames": list(rotation.usernames or [])}
+    return item.parameters(rotation)
+
+
 def _secrets_mapping(rotation: Rotation) -> dict[str, str]:
-    fields = MAPPING_FIELDS.get(rotation_type(rotation))
+    item = TYPE_OF_KIND.get(rotation.kind)
     mapping = rotation.secrets_mapping or {}
-    if fields is None:
+    if item is None:
         return dict(mapping)
-    return {theirs: mapping[ours] for theirs, ours in fields.items() if ours in mapping}
+    return {theirs: mapping[ours] for theirs, ours in item.mapping.items() if ours in mapping}
 
 
 def _message(rotation: Rotation) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from rotation.compat.shapes import KIND_OF_TYPE, rotation_shape, rotation_type
+from rotation.compat.shapes import rotation_shape, rotation_type, served_type, served_type_names
 from rotation.models import Rotation
 from rotation.selectors import rotation_by_name, rotation_find, rotation_list
 from rotation.services.rotations import rotation_request_now
@@ -31,8 +31,8 @@ PROJECT_PARAMS = ("projectId", "workspaceId", "projectSlug", "workspaceSlug")
 
 def _supported(kind_type: str) -> str:
     """The rotation type of the URL, or 404 as for a route that does not exist."""
-    if kind_type not in KIND_OF_TYPE:
-        supported = ", ".join(sorted(KIND_OF_TYPE))
+    if served_type(kind_type) is None:
+        supported = ", ".join(served_type_names())
         raise CompatError(404, f"Secret rotation type '{kind_type}' is not supported here ({supported})")
     return kind_type
 
