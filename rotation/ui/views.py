@@ -182,8 +182,9 @@ def rotation_reveal_settings_view(request: HttpRequest, scope: ProjectScope) -> 
                 if env.reveal_marks_due
                 else f"Saved: a reveal in {env.slug} no longer schedules anything."
             )
-            form, status = None, 200
-    context = _list_context(scope, reveal_form=form, reveal_notice=notice)
+            status = 200
+    # A saved form is rebuilt from the stored values; a refused one keeps what was typed.
+    context = _list_context(scope, reveal_form=form if status != 200 else None, reveal_notice=notice)
     return page_or_partial(request, LIST_PAGE, context, partial="reveal_settings", status=status)
 
 

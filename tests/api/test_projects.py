@@ -95,8 +95,15 @@ class TestEnvironments:
             "name": "QA",
             "position": 3,
             "revealMarksDue": False,
+            "revealRotationHours": 24,
         }
-        assert renamed.json() == {"slug": "test", "name": "Test", "position": 3, "revealMarksDue": False}
+        assert renamed.json() == {
+            "slug": "test",
+            "name": "Test",
+            "position": 3,
+            "revealMarksDue": False,
+            "revealRotationHours": 24,
+        }
         assert [e["slug"] for e in reordered.json()["environments"]] == ["test", "prod", "staging", "dev"]
         assert deleted.status_code == 204
         assert [e["slug"] for e in client.get(url("environments/")).json()["environments"]] == [

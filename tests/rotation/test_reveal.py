@@ -229,3 +229,27 @@ def test_the_environment_api_sets_the_hours_next_to_reveal_marks_due(cast: Any, 
     assert bad.status_code == 400 and "revealRotationHours" in bad.content.decode()
     assert api(cast.bob).patch(url, {"revealRotationHours": 1}, format="json").status_code == 403
     assert api(cast.charlie).patch(url, {"revealRotationHours": 1}, format="json").status_code in (403, 404)
+
+
+def test_zero_hours_rotates_at_once(
+    cast: Any,
+    allow_local: None,
+    pg_rotation_target: RotationTarget,
+    django_capture_on_commit_callbacks: Any,
+    eager: None,
+) -> None:
+    from rotation.models import Rotation
+    from rotation.services.engine import rotation_run
+    from secrets_app.models import Environment
+
+    Environment.objects.filter(project=cast.project, slug="dev").update(reveal_marks_due=True, reveal_rotation_hours=0)
+    rotation = define_rotation(cast, pg_rotation_target)
+    rotation_run(rotation_id=rotation.pk, trigger="manual")
+    revealed = owned_values(cast)
+
+    page = _reveal(cast.alice, django_capture_on_commit_callbacks)
+
+    assert "is scheduled to run now" in page
+    after = Rotation.objects.get(pk=rotation.pk)
+    assert after.attempts.first().trigger == "reveal" and after.active_index == 1
+    assert owned_values(cast)["DB_PASSWORD"] != revealed["DB_PASSWORD"]
