@@ -225,3 +225,51 @@ def test_members_read_but_may_not_rotate_and_other_projects_and_organizations_ge
     _error(calls.post(f"{item}/rotate-secrets", None), 401, "UnauthorizedError")
     assert Rotation.objects.get(pk=rotation.pk).status == "new"
     assert not calls.leaked(_passwords(pg_rotation_target))
+
+
+def _stored_rotation(cast: Any, *, name: str, kind: str, config: dict[str, Any], usernames: list[str],
+                     mapping: dict[str, str], credentials: dict[str, str]) -> Any:  # fmt: skip
+    """A rotation row as rotation_create stores it, without the live check against the provider's
+    target (the routes here only read it and queue runs; tests/rotation/test_aws_iam.py and
+    test_azure_client_secret.py run those kinds against their emulators)."""
+    from rotation.models import Rotation
+    from rotation.sealing import seal_root
+    from secrets_app.models import Folder
+
+    folder = Folder.objects.get(project=cast.project, environment__slug="dev", path="/")
+    rotation = Rotation(
+        project=cast.project, environment=folder.environment, folder=folder, name=name, kind=kind, config=config,
+        usernames=usernames, secrets_mapping=mapping, interval_days=7, rotate_at_hour=2, rotate_at_minute=15,
+    )  # fmt: skip
+    rotation.credentials_ciphertext = seal_root(rotation, credentials)
+    rotation.save()
+    return rotation
+
+
+def test_aws_iam_key_rotations_answer_as_aws_iam_user_secret(
+    cast: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    root = {"accessKey": "AKIAROOTCANARY000001", "secretAccessKey": "root-secret-canary-0123456789abcdef"}
+    rotation = _stored_rotation(
+        cast, name="ci-deployer", kind="aws_iam_access_key", usernames=["ci-deployer"], credentials=root,
+        config={"region": "eu-west-1", "endpointUrl": "https://iam.example.test"},
+        mapping={"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"},
+    )  # fmt: skip
+    calls, token = Calls(), _token(cast.project, "rot-admin", "admin")
+
+    listed = calls.get(f"{ROT}/aws-iam-user-secret?projectId=acme", token).json()["secretRotations"]
+    assert [item["id"] for item in listed] == [str(rotation.public_id)]
+    shape = calls.get(f"{ROT}/aws-iam-user-secret/{rotation.public_id}", token).json()["secretRotation"]
+    assert (shape["type"], shape["parameters"], shape["secretsMapping"]) == (
+        "aws-iam-user-secret",
+        {"userName": "ci-deployer", "region": "eu-west-1"},
+        {"accessKeyId": "AWS_ACCESS_KEY_ID", "secretAccessKey": "AWS_SECRET_ACCESS_KEY"},
+    )
+    assert shape["connection"]["app"] == "aws" and shape["connection"]["endpointUrl"] == "https://iam.example.test"
+    assert (shape["rotationInterval"], shape["rotateAtUtc"]) == (7, {"hours": 2, "minutes": 15})
+    assert calls.get(f"{ROT}?projectId=acme", token).json()["secretRotations"][0]["type"] == "aws-iam-user-secret"
+    _error(calls.get(f"{ROT}/postgres-credentials/{rotation.public_id}", token), 404, "NotFound")
+    with django_capture_on_commit_callbacks() as queued:
+        assert calls.post(f"{ROT}/aws-iam-user-secret/{rotation.public_id}/rotate-secrets", token).status_code == 200
+    assert len(queued) == 1
+    assert not calls.leaked(list(root.values()))
