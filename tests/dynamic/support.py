@@ -18,14 +18,15 @@ BROKER_URL = "redis://127.0.0.1:6379/14"
 
 
 class StoppablePort:
-    """Listens on a free 127.0.0.1 port and forwards each connection to (host, port) until
-    ``stop()``: afterwards connections are refused, as from a database server that is down."""
+    """Listens on a free 127.0.0.1 port (or *listen_port*: the same port again, a server that came
+    back) and forwards each connection to (host, port) until ``stop()``: afterwards connections are
+    refused, as from a database server that is down."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, listen_port: int = 0) -> None:
         self.upstream = (host, port)
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind(("127.0.0.1", listen_port))
         self.listener.listen(32)
         self.port = int(self.listener.getsockname()[1])
         self.sockets: list[socket.socket] = []

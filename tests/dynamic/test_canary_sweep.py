@@ -7,16 +7,11 @@ revoked at expiry by a real worker."""
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection as db_connection
 
 from audit.models import AuditEvent
 from tests.dynamic import support
@@ -29,41 +24,10 @@ from tests.dynamic.test_ado_runs import (  # noqa: F401  (ado, connection, hook:
     post_hook,
     run_state_event,
 )
-from tests.secrets_app.test_canary import encodings
+from tests.support.canary import canaries_found, pg_dump, process_log, redis_dump, rows
 from tests.support.celery_worker import require_postgres, wait_until
 
 BROKER_URL = "redis://127.0.0.1:6379/6"
-
-
-def _redis_dump(url: str) -> bytes:
-    """Every key and value of the broker's database, whatever its type."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    parts: list[bytes] = []
-    for key in client.scan_iter(count=1000):
-        kind = client.type(key).decode()
-        parts.append(key)
-        if kind == "string":
-            parts.append(client.get(key) or b"")
-        elif kind == "list":
-            parts += client.lrange(key, 0, -1)
-        elif kind == "hash":
-            for field, value in client.hgetall(key).items():
-                parts += [field, value]
-        elif kind == "set":
-            parts += list(client.smembers(key))
-        elif kind == "zset":
-            parts += [member for member, _ in client.zrange(key, 0, -1, withscores=True)]
-    return b"\n".join(parts)
-
-
-def _pg_dump() -> bytes:
-    db = db_connection.settings_dict
-    env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
-    command = ["pg_dump", "--no-owner", "-h", db.get("HOST") or "127.0.0.1", "-p", str(db.get("PORT") or 5432)]
-    command += ["-U", db.get("USER") or "postgres", db["NAME"]]
-    return subprocess.run(command, capture_output=True, env=env, check=True, timeout=120).stdout
 
 
 @pytest.mark.slow
@@ -85,14 +49,8 @@ def test_no_leased_or_root_password_in_pg_dump_logs_broker_or_audit(
     settings.STRONGROOM_DYNAMIC_RETRY_BASE_SECONDS = 0
     monkeypatch.setattr(support, "BROKER_URL", BROKER_URL)
     web_log = tmp_path / "web.log"
-    handler = logging.FileHandler(web_log)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
     broker_seen: list[bytes] = []
-    try:
+    with process_log(web_log):
         secret = define(cast, pg_target, name="canary", default_ttl=3, max_ttl=60)
         with support.dynamic_workers(tmp_path, settings) as workers:
             workers.start()
@@ -101,16 +59,12 @@ def test_no_leased_or_root_password_in_pg_dump_logs_broker_or_audit(
             expiring = lease_for_run(api, cast, secret, ado, run_b)
             assert bound.status_code == 201 and expiring.status_code == 201, bound.content
             issued = [bound.json()["data"], expiring.json()["data"]]
-            broker_seen.append(_redis_dump(BROKER_URL))  # the revocation messages, held with their ETA
+            broker_seen.append(redis_dump(BROKER_URL))  # the revocation messages, held with their ETA
 
             assert post_hook(api(), hook, run_state_event(run_a)).json()["revoked"] == 1
             wait_until(lambda: not pg_role_exists(issued[1]["DB_USERNAME"]), timeout=20)  # the worker, at expiry
-            broker_seen.append(_redis_dump(BROKER_URL))
+            broker_seen.append(redis_dump(BROKER_URL))
         worker_logs = workers.log_text()
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous_level)
-        handler.close()
 
     assert "lease_revoke" in worker_logs  # the worker really handled the revocation
     assert not pg_role_exists(issued[0]["DB_USERNAME"])
@@ -118,8 +72,8 @@ def test_no_leased_or_root_password_in_pg_dump_logs_broker_or_audit(
         "root password": pg_target.password,
         **{f"leased password {i}": data["DB_PASSWORD"] for i, data in enumerate(issued)},
     }
-    dump = _pg_dump()
-    audit_rows = json.dumps(list(AuditEvent.objects.values()), default=str, ensure_ascii=False).encode()
+    dump = pg_dump()
+    audit_rows = rows(AuditEvent.objects.values())
     places = {
         "pg_dump": dump,
         "web log": web_log.read_bytes(),
@@ -129,10 +83,4 @@ def test_no_leased_or_root_password_in_pg_dump_logs_broker_or_audit(
     }
     assert issued[0]["DB_USERNAME"].encode() in dump and b"lease.run_ended" in audit_rows  # the sweep is real
     assert web_log.stat().st_size > 0 and b"dynamic.tasks.lease_revoke" in places["broker"]
-    found = [
-        f"{name} in {place}"
-        for name, value in canaries.items()
-        for place, haystack in places.items()
-        if any(form in haystack for form in encodings(value))
-    ]
-    assert found == []
+    assert canaries_found(canaries, places) == []
