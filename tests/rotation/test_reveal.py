@@ -17,7 +17,20 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.dynamic.providers.aws import MotoServer
 from tests.rotation.conftest import RotationTarget, define_rotation, login, owned_values
+from tests.rotation.test_aws_iam import (  # noqa: F401 - fixtures
+    KEY_ID,
+    SECRET,
+    _caller,
+    _define,
+    _keys,
+    _owned,
+    _rotate,
+    app_user,
+    moto,
+    root_key,
+)
 
 REVEAL = "/projects/acme/secrets/value/?environment=dev&path=/&key=DB_PASSWORD"
 PANEL = "/projects/acme/secrets/item/?environment=dev&path=/&key=DB_PASSWORD"
@@ -45,11 +58,11 @@ def counted(cast: Any) -> Any:
     return cast
 
 
-def _reveal(user: Any, capture: Any) -> str:
+def _reveal(user: Any, capture: Any, key: str = "DB_PASSWORD") -> str:
     client = Client()
     client.force_login(user)
     with capture(execute=True):
-        response = client.get(REVEAL, **HX)
+        response = client.get(REVEAL.replace("DB_PASSWORD", key), **HX)
     return response.content.decode() if response.status_code == 200 else str(response.status_code)
 
 
@@ -253,3 +266,38 @@ def test_zero_hours_rotates_at_once(
     after = Rotation.objects.get(pk=rotation.pk)
     assert after.attempts.first().trigger == "reveal" and after.active_index == 1
     assert owned_values(cast)["DB_PASSWORD"] != revealed["DB_PASSWORD"]
+
+
+def test_a_revealed_issued_key_is_deleted_after_the_run(
+    counted: Any,
+    allow_local: None,
+    moto: MotoServer,  # noqa: F811
+    root_key: tuple[str, str],  # noqa: F811
+    app_user: str,  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+    eager: None,
+    settings: Any,
+) -> None:
+    """Kinds whose target issues the credential: the reset deletes the key the person saw (AWS IAM
+    access keys against moto with authentication enforced)."""
+    from rotation.models import Rotation
+
+    settings.STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES = 0
+    rotation = _define(counted, root_key, app_user, moto.url)
+    _rotate(rotation)
+    revealed = _owned(counted)
+    arn = f":user/{app_user}"
+
+    assert "is scheduled" in _reveal(counted.alice, django_capture_on_commit_callbacks, key=SECRET)
+    _run_due(rotation, django_capture_on_commit_callbacks)
+    after_run = Rotation.objects.get(pk=rotation.pk)
+    assert after_run.attempts.first().trigger == "reveal" and after_run.reset_key_id == revealed[KEY_ID]
+    assert _caller(moto, revealed[KEY_ID], revealed[SECRET]).endswith(arn)  # valid during the grace period
+
+    _beat(django_capture_on_commit_callbacks)
+    current = _owned(counted)
+    assert _caller(moto, revealed[KEY_ID], revealed[SECRET]) == "InvalidClientTokenId"
+    assert _caller(moto, current[KEY_ID], current[SECRET]).endswith(arn)
+    assert _keys(moto, app_user) == {current[KEY_ID]}
+    final = Rotation.objects.get(pk=rotation.pk)
+    assert "previous" not in final.issued_keys and final.reset_due_at is None
