@@ -84,7 +84,9 @@ class TypedRotationItemView(CompatView):
 class TypedRotationByNameView(CompatView):
     """GET /api/v2/secret-rotations/{type}/rotation-name/{name}?projectId=&environment=&secretPath=."""
 
-    def get(self, request: HttpRequest, principal: Principal, params: Params, kind_type: str, name: str) -> Any:
+    def get(
+        self, request: HttpRequest, principal: Principal, params: Params, kind_type: str, name: str
+    ) -> dict[str, Any]:
         _supported(kind_type)
         environment = params.string("environment", required=True) or ""
         path = params.string("secretPath", required=True) or "/"
