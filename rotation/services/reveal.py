@@ -71,6 +71,15 @@ def _reveal_hours(rotation: Rotation) -> int:
     )
 
 
+def reveal_slot(rotation: Rotation, slot: dt.datetime | None) -> dt.datetime | None:
+    """*slot*, or the earlier slot a standing reveal asked for: a schedule edited or resumed after
+    a reveal must not push the reveal's run later."""
+    if rotation.reveal_requested_at is None:
+        return slot
+    due = rotation.reveal_requested_at + dt.timedelta(hours=_reveal_hours(rotation))
+    return min(slot, due) if slot else due
+
+
 def rotation_reveal_queue(
     *, project_id: int, environment: str, path: str, key: str, actor: Any, secret_id: int | None = None
 ) -> Rotation | None:
@@ -152,8 +161,7 @@ def reveal_after_rotated(
         return
     if claimed_at is not None and revealed > claimed_at:
         # Revealed during this run: maybe the value this run replaced, maybe the new one.
-        due = revealed + dt.timedelta(hours=_reveal_hours(locked))
-        locked.next_run_at = min(locked.next_run_at, due) if locked.next_run_at else due
+        locked.next_run_at = reveal_slot(locked, locked.next_run_at)
         return
     locked.reveal_requested_at = None
     grace = dt.timedelta(minutes=int(getattr(settings, "STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES", 15)))

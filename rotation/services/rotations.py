@@ -24,6 +24,7 @@ from rotation.models import Rotation, RotationMode
 from rotation.sealing import open_root, seal_root
 from rotation.services.dispatch import rotation_rotate_now
 from rotation.services.engine import RotationInProgress, rotation_next_slot
+from rotation.services.reveal import reveal_slot
 from rotation.services.schedule import ScheduleError, parse_cron
 from secrets_app.errors import Conflict, ValidationFailed
 from secrets_app.models import Secret
@@ -198,7 +199,7 @@ def rotation_set_paused(*, scope: ProjectScope, rotation: Rotation, paused: bool
     with transaction.atomic():
         locked = Rotation.objects.select_for_update().get(pk=rotation.pk)
         locked.paused = paused
-        locked.next_run_at = None if paused else rotation_next_slot(locked, now=timezone.now())
+        locked.next_run_at = None if paused else reveal_slot(locked, rotation_next_slot(locked, now=timezone.now()))
         locked.save(update_fields=["paused", "next_run_at", "updated_at"])
         scope.audit(
             "rotation.paused" if paused else "rotation.resumed",
@@ -306,8 +307,8 @@ def rotation_update(*, scope: ProjectScope, rotation: Rotation, change: Rotation
         if change.credentials is not None:
             locked.credentials_ciphertext = seal_root(locked, change.credentials)
         if not locked.paused and locked.status not in ("retrying",):
-            locked.next_run_at = (
-                rotation_next_slot(locked, now=timezone.now()) if locked.last_rotated_at else locked.next_run_at
+            locked.next_run_at = reveal_slot(
+                locked, rotation_next_slot(locked, now=timezone.now()) if locked.last_rotated_at else locked.next_run_at
             )
         locked.save()
         scope.audit(

@@ -101,6 +101,7 @@ def test_it_queues_the_rotation_on_a_reveal_and_resets_the_revealed_user_after_t
     from audit.models import AuditEvent
     from rotation.models import Rotation
     from rotation.services.engine import rotation_run
+    from rotation.services.rotations import RotationChange, rotation_update
     from secrets_app.models import Secret
 
     settings.STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES = 0
@@ -125,6 +126,9 @@ def test_it_queues_the_rotation_on_a_reveal_and_resets_the_revealed_user_after_t
     assert AuditEvent.objects.filter(action="rotation.reveal_queued", actor_label=counted.alice.get_username()).exists()
     # A secret a rotation owns is rotated, not marked due for its owner.
     assert Secret.objects.get(key="DB_PASSWORD").rotation_due_at is None
+    # Editing the schedule meanwhile does not push the reveal's run later.
+    rotation_update(scope=counted.scope(counted.alice), rotation=queued, change=RotationChange(interval_days=10))
+    assert Rotation.objects.get(pk=rotation.pk).next_run_at == queued.next_run_at
 
     _run_due(rotation, django_capture_on_commit_callbacks)
     rotated = Rotation.objects.get(pk=rotation.pk)
