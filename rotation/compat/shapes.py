@@ -12,8 +12,9 @@ client secrets (``azure-client-secret``).
 
 Statuses: Infisical knows ``success`` and ``failed``. Ours map onto them where they mean the same
 (``retrying`` is a failed attempt that will be retried: ``failed``, with the sanitised reason);
-the two states Infisical does not have keep a name of their own: ``pending`` (defined, never
-rotated — Infisical issues credentials on create) and ``running`` (a run holds the rotation).
+the states Infisical does not have keep a name of their own: ``pending`` (defined, never rotated —
+Infisical issues credentials on create), ``running`` (a run holds the rotation) and, in the answer
+to "rotate" only, ``queued``.
 """
 
 from __future__ import annotations
@@ -175,8 +176,11 @@ def _message(rotation: Rotation) -> str | None:
     return rotation.last_error
 
 
-def rotation_shape(rotation: Rotation) -> dict[str, Any]:
-    """The rotation as Infisical's routes answer it (``secretRotation``)."""
+def rotation_shape(rotation: Rotation, *, queued: bool = False) -> dict[str, Any]:
+    """The rotation as Infisical's routes answer it (``secretRotation``). *queued*: the answer to
+    "rotate", whose run has not started yet: ``rotationStatus`` says ``queued``, so a script that
+    checks for ``success`` (Infisical rotates inside the request) does not take the previous
+    run's outcome for this one's."""
     environment, folder = rotation.environment, rotation.folder
     scheduled = bool(rotation.interval_days or rotation.cron)
     return {
@@ -195,7 +199,7 @@ def rotation_shape(rotation: Rotation) -> dict[str, Any]:
         "isAutoRotationEnabled": scheduled and not rotation.paused,
         "rotationInterval": rotation.interval_days,  # None for a cron schedule (Infisical has none)
         "rotateAtUtc": {"hours": rotation.rotate_at_hour, "minutes": rotation.rotate_at_minute},
-        "rotationStatus": STATUS.get(rotation.status, rotation.status),
+        "rotationStatus": "queued" if queued else STATUS.get(rotation.status, rotation.status),
         "lastRotationAttemptedAt": iso(rotation.last_attempted_at),
         "lastRotatedAt": iso(rotation.last_rotated_at),
         "lastRotationJobId": None,

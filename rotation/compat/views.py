@@ -7,8 +7,8 @@ Infisical's routes by id carry no project: the selector finds the rotation's pro
 kind is not the type in the URL is a 404 too (Infisical answers 400 there).
 
 "Rotate" queues a run, as our own API does, and answers Infisical's 200 ``{secretRotation}`` at
-once (Infisical rotates inside the request); the run's outcome shows in ``rotationStatus``,
-``lastRotatedAt`` and ``lastRotationMessage`` afterwards. While a run holds the rotation the answer
+once (Infisical rotates inside the request) with ``rotationStatus: "queued"``; the run's outcome
+shows in ``rotationStatus``, ``lastRotatedAt`` and ``lastRotationMessage`` afterwards. While a run holds the rotation the answer
 is Infisical's 400, with our message.
 """
 
@@ -108,4 +108,4 @@ class TypedRotationRotateView(CompatView):
         _of_type(rotation, kind_type, rotation_id)
         rotation_request_now(scope=scope, rotation=rotation)
         rotation.refresh_from_db()
-        return {"secretRotation": rotation_shape(rotation)}
+        return {"secretRotation": rotation_shape(rotation, queued=True)}

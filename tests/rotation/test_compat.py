@@ -163,6 +163,7 @@ def test_rotate_queues_a_run_that_a_real_run_completes_and_a_held_rotation_says_
     with django_capture_on_commit_callbacks() as queued:
         rotated = calls.post(f"{url}/rotate-secrets", token)
     assert rotated.status_code == 200 and rotated.json()["secretRotation"]["id"] == str(rotation.public_id)
+    assert rotated.json()["secretRotation"]["rotationStatus"] == "queued"  # not the outcome of an earlier run
     assert len(queued) == 1  # one run queued (the worker's task), nothing rotated inside the request
     assert AuditEvent.objects.filter(action="rotation.rotate_requested", resource_id=str(rotation.public_id)).exists()
 
