@@ -305,3 +305,47 @@ def test_a_revealed_issued_key_is_deleted_after_the_run(
     assert _keys(moto, app_user) == {current[KEY_ID]}
     final = Rotation.objects.get(pk=rotation.pk)
     assert "previous" not in final.issued_keys and final.reset_due_at is None
+
+
+def test_a_reset_that_fails_is_audited_without_a_password_and_retried_until_the_revealed_password_dies(
+    counted: Any,
+    allow_local: None,
+    pg_rotation_target: RotationTarget,
+    django_capture_on_commit_callbacks: Any,
+    eager: None,
+    settings: Any,
+) -> None:
+    import socket
+
+    from audit.models import AuditEvent
+    from rotation.models import Rotation
+    from rotation.services.engine import rotation_run
+
+    settings.STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES = 0
+    target = pg_rotation_target
+    user_a = target.users[0]
+    rotation = define_rotation(counted, target)
+    rotation_run(rotation_id=rotation.pk, trigger="manual")
+    revealed = owned_values(counted)
+    _reveal(counted.alice, django_capture_on_commit_callbacks)
+    _run_due(rotation, django_capture_on_commit_callbacks)
+
+    with socket.socket() as probe:  # a port nothing listens on: the target is down
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    config = Rotation.objects.get(pk=rotation.pk).config
+    Rotation.objects.filter(pk=rotation.pk).update(config={**config, "port": closed})
+    _beat(django_capture_on_commit_callbacks)
+
+    failed = Rotation.objects.get(pk=rotation.pk)
+    [event] = AuditEvent.objects.filter(action="rotation.reset_failed")
+    assert event.outcome == "error" and event.metadata["reason"] and failed.reset_failures == 1
+    assert failed.reset_due_at is not None and failed.reset_due_at > timezone.now()  # retried later
+    assert login(target, user_a, revealed["DB_PASSWORD"])  # not reset yet
+
+    Rotation.objects.filter(pk=rotation.pk).update(config=config, reset_due_at=timezone.now())
+    _beat(django_capture_on_commit_callbacks)
+    assert not login(target, user_a, revealed["DB_PASSWORD"])
+    audit = _audit_text()
+    for secret in (revealed["DB_PASSWORD"], owned_values(counted)["DB_PASSWORD"], target.db.password):
+        assert secret not in audit
