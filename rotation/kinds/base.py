@@ -9,6 +9,7 @@ drivers, safe error text) and their quoting-aware statement rendering: nothing i
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -98,9 +99,13 @@ class IssuedCredentialKind(RotationKind):
         """On save, after ``test_root``: prove the root credentials can manage *principal*'s keys
         (it exists, listing is allowed); ProviderError (safe text) otherwise. Default: nothing."""
 
-    def issue(self, target: Target, *, principal: str, label: str) -> IssuedCredential:
+    def issue(
+        self, target: Target, *, principal: str, label: str, valid_for: dt.timedelta | None = None
+    ) -> IssuedCredential:
         """Create a new credential for *principal*; *label* names it where the target allows
-        (Entra's displayName) so the rotation can tell its own keys from others."""
+        (Entra's displayName) so the rotation can tell its own keys from others. *valid_for* is
+        the rotation's interval (None without a schedule), for targets that give a credential an
+        end date (Entra's endDateTime); others ignore it."""
         raise NotImplementedError
 
     def verify(self, target: Target, *, principal: str, credential: IssuedCredential) -> None:

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from rotation.kinds.aws_iam import AwsIamAccessKeys
+from rotation.kinds.azure_client_secret import AzureClientSecret
 from rotation.kinds.base import RotationKind
 from rotation.kinds.mysql import MySQLCredentials
 from rotation.kinds.postgresql import PostgreSQLCredentials
 
 KINDS: dict[str, RotationKind] = {
-    kind.kind: kind for kind in (PostgreSQLCredentials(), MySQLCredentials(), AwsIamAccessKeys())
+    kind.kind: kind for kind in (PostgreSQLCredentials(), MySQLCredentials(), AwsIamAccessKeys(), AzureClientSecret())
 }
 
 

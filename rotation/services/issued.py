@@ -28,6 +28,7 @@ audit metadata; secrets never.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from django.db import transaction
@@ -37,6 +38,7 @@ from rotation.kinds.base import IssuedCredential, IssuedCredentialKind, Target
 from rotation.models import PendingRotation, Rotation, RotationAttempt
 from rotation.sealing import open_issued, seal_issued
 from rotation.services.engine import crash_point, rotation_audit_step, rotation_mark_rotated, rotation_write_owned
+from rotation.services.schedule import next_cron_run
 from secrets_app.write_gate import write_gate_bypassed
 
 
@@ -44,6 +46,20 @@ def issued_label(rotation: Rotation) -> str:
     """The name a rotation gives its keys where the target keeps one (Entra's displayName): unique
     per rotation, so ``list_key_ids`` can tell its keys from anybody else's."""
     return f"strongroom-rotation-{rotation.public_id}"
+
+
+def issued_interval(rotation: Rotation) -> dt.timedelta | None:
+    """How long one key stays the active one: the rotation's interval; for a cron schedule the
+    longest gap between its next slots (an uneven cron must not end a key early); None for a
+    rotation without a schedule."""
+    if rotation.cron:
+        slots = [timezone.now()]
+        for _ in range(4):
+            slots.append(next_cron_run(rotation.cron, slots[-1]))
+        return max(later - earlier for earlier, later in zip(slots[1:], slots[2:], strict=False))
+    if rotation.interval_days:
+        return dt.timedelta(days=rotation.interval_days)
+    return None
 
 
 def _keys(rotation: Rotation) -> tuple[str, str]:
@@ -117,7 +133,9 @@ def issued_rotate(
         secrets_seen.append(credential.secret)
     else:
         _retire_and_clean(rotation, kind=kind, target=target, principal=principal)
-        credential = kind.issue(target, principal=principal, label=issued_label(rotation))
+        credential = kind.issue(
+            target, principal=principal, label=issued_label(rotation), valid_for=issued_interval(rotation)
+        )
         secrets_seen.append(credential.secret)
         crash_point("issued_unrecorded")
         _record(rotation, pending, credential)

@@ -36,7 +36,11 @@ ALTERNATE_HELP = (
 
 def kind_plugin(kind: RotationKind) -> PluginKind:
     """The plugin whose declared fields are this kind's connection settings (SQL kinds reuse their
-    dynamic-secret provider's declaration)."""
+    dynamic-secret provider's declaration; a kind with a ``plugin()`` declares its own)."""
+    own = getattr(kind, "plugin", None)
+    if own is not None:
+        declared: PluginKind = own()
+        return declared
     provider = getattr(kind, "provider", None)
     if provider is None:
         raise TypeError(f"rotation kind {kind.kind} declares no connection fields")
@@ -198,10 +202,72 @@ class RotationBaseForm(ScheduleFields):
 
 
 def rotation_form_class(kind: RotationKind) -> type[RotationBaseForm]:
-    """The new-rotation form of *kind*: the base fields plus the kind's declared connection fields."""
-    form_class: type[RotationBaseForm] = plugin_form_class(kind_plugin(kind), base=RotationBaseForm)
+    """The new-rotation form of *kind*: the base fields (or the kind's own form's, in
+    ``KIND_FORMS``) plus the kind's declared connection fields."""
+    base = KIND_FORMS.get(kind.kind, RotationBaseForm)
+    form_class: type[RotationBaseForm] = plugin_form_class(kind_plugin(kind), base=base)
     form_class.rotation_kind = kind
     return form_class
+
+
+class EntraClientSecretForm(RotationBaseForm):
+    """Entra application client secrets: no users and no mode (the application's secrets alternate,
+    the previous one valid one more interval); the application is ``objectId`` of the settings,
+    and the owned secrets are its client ID and the current client secret."""
+
+    id_prefix = "rot-entra"
+    fields_template = "rotation/_fields_azure_client_secret.html"
+    key_client_id = forms.CharField(
+        label="Secret key for the client ID",
+        max_length=255,
+        initial="AZURE_CLIENT_ID",
+        help_text="A new key in the folder; the rotation owns it.",
+        widget=forms.TextInput(attrs=_MONO),
+    )
+    key_client_secret = forms.CharField(
+        label="Secret key for the client secret",
+        max_length=255,
+        initial="AZURE_CLIENT_SECRET",
+        help_text="A new key in the folder; the rotation owns it.",
+        widget=forms.TextInput(attrs=_MONO),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("mode", "user_1", "user_2", "key_username", "key_password"):
+            del self.fields[name]
+
+    @classmethod
+    def error_aliases(cls) -> dict[str, str]:
+        aliases = super().error_aliases()
+        aliases.update({"usernames": "objectId", "secretsMapping": "key_client_id", "config": "__all__"})
+        return aliases
+
+    def rotation_input(self) -> RotationInput:
+        config, credentials = self.plugin_values()  # type: ignore[attr-defined]
+        data = self.cleaned_data
+        schedule = self.schedule_values()
+        return RotationInput(
+            name=data["name"],
+            kind=self.rotation_kind.kind,
+            config={key: value for key, value in config.items() if value not in (None, "")},
+            credentials=credentials,
+            usernames=[str(config.get("objectId") or "")],
+            secrets_mapping={
+                "client_id": data["key_client_id"].strip(),
+                "client_secret": data["key_client_secret"].strip(),
+            },
+            mode=RotationMode.ALTERNATE,
+            interval_days=schedule["interval_days"],
+            rotate_at_hour=schedule.get("rotate_at_hour", 0),
+            rotate_at_minute=schedule.get("rotate_at_minute", 0),
+            cron=schedule["cron"],
+            description=data.get("description") or "",
+        )
+
+
+# Kinds whose create form is not the two-user one, by kind name.
+KIND_FORMS: dict[str, type[RotationBaseForm]] = {"azure_client_secret": EntraClientSecretForm}
 
 
 class RotationEditForm(ScheduleFields):

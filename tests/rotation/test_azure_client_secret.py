@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from tests.emulators.entra_graph import EntraApplication, EntraGraphEmulator
+from tests.support.celery_worker import WorkerPool, require_postgres, send_task
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +238,246 @@ def test_graph_down_fails_safely(cast: Any, scene: Scene) -> None:
         kind.issue(target, principal=scene.app.id, label="l")
     assert failed.value.retryable is True
     assert scene.app.password_credentials == []
+
+
+# --- the engine: rotations of an application's client secrets ------------------------------------
+
+CLIENT_ID, CLIENT_SECRET = "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"
+
+
+def _define(cast: Any, scene: Scene, name: str = "entra", **kwargs: Any) -> Any:
+    from rotation.services.rotations import RotationInput, rotation_create
+
+    return rotation_create(
+        scope=cast.scope(cast.alice),
+        environment="dev",
+        path="/",
+        data=RotationInput(
+            name=name,
+            kind="azure_client_secret",
+            config=scene.config(),
+            credentials={"adminClientSecret": scene.admin_secret},
+            usernames=[scene.app.id],
+            secrets_mapping={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+            **kwargs,
+        ),
+    )
+
+
+def _owned(cast: Any) -> dict[str, str]:
+    from secrets_app.selectors.secrets import secret_list
+
+    result = secret_list(cast.scope(cast.alice), environment="dev", path="/", include_values=True)
+    return {view.key: str(view.value) for view in result.secrets if view.key in (CLIENT_ID, CLIENT_SECRET)}
+
+
+def _rotate(rotation: Any, trigger: str = "manual") -> Any:
+    from rotation.models import Rotation
+    from rotation.services.engine import rotation_run
+
+    result = rotation_run(rotation_id=rotation.pk, trigger=trigger)
+    assert result.outcome == "success", Rotation.objects.get(pk=rotation.pk).last_error
+    return Rotation.objects.get(pk=rotation.pk)
+
+
+def _labelled(scene: Scene, rotation: Any) -> set[str]:
+    from rotation.services.issued import issued_label
+
+    label = issued_label(rotation)
+    return {c.key_id for c in scene.app.password_credentials if c.display_name == label}
+
+
+def test_rotations_switch_to_a_secret_that_signs_in_and_retire_the_oldest_one_rotation_later(
+    cast: Any, scene: Scene
+) -> None:
+    from audit.models import AuditEvent
+
+    someone_elses = scene.entra.add_password(scene.app, "ci-pipeline")
+    rotation = _define(cast, scene, interval_days=30)
+
+    first = _rotate(rotation)
+    one = _owned(cast)
+    assert one[CLIENT_ID] == scene.app.app_id and scene.signs_in(one[CLIENT_SECRET])
+    assert first.issued_keys["active"] in _labelled(scene, rotation) and "previous" not in first.issued_keys
+    (issued,) = [c for c in scene.app.password_credentials if c.key_id == first.issued_keys["active"]]
+    lifetime = issued.end - issued.start  # two intervals plus the week's margin
+    assert dt.timedelta(days=66, hours=23) < lifetime <= dt.timedelta(days=67)
+
+    second = _rotate(rotation)
+    two = _owned(cast)
+    assert two[CLIENT_SECRET] != one[CLIENT_SECRET] and scene.signs_in(two[CLIENT_SECRET])
+    assert scene.signs_in(one[CLIENT_SECRET])  # previous: valid one more interval
+    assert (second.issued_keys["active"], second.issued_keys["previous"]) == (
+        _key_of(scene, two[CLIENT_SECRET]),
+        first.issued_keys["active"],
+    )
+
+    third = _rotate(rotation, trigger="schedule")
+    three = _owned(cast)
+    assert scene.signs_in(three[CLIENT_SECRET]) and scene.signs_in(two[CLIENT_SECRET])
+    assert scene.entra.client_credentials(scene.app.app_id, one[CLIENT_SECRET]) == 401  # the oldest: removed
+    assert _labelled(scene, rotation) == {third.issued_keys["active"], third.issued_keys["previous"]}
+    assert scene.signs_in(someone_elses.secret_text)  # never touched
+    assert someone_elses.key_id in scene.app.key_ids() and len(scene.app.password_credentials) == 3
+
+    events = AuditEvent.objects.filter(resource_id=str(rotation.public_id))
+    dumped = " ".join(str(event.metadata) for event in events)
+    assert {e.metadata["key_id"] for e in events if e.action == "rotation.rotated"} == {
+        first.issued_keys["active"],
+        second.issued_keys["active"],
+        third.issued_keys["active"],
+    }
+    assert not any(values[CLIENT_SECRET] in dumped for values in (one, two, three))
+    assert scene.admin_secret not in dumped and someone_elses.secret_text not in dumped
+
+
+def _key_of(scene: Scene, secret: str) -> str:
+    return next(c.key_id for c in scene.app.password_credentials if c.secret_text == secret)
+
+
+def test_graph_down_records_the_failure_and_leaves_the_secrets_alone(cast: Any, scene: Scene) -> None:
+    from rotation.models import Rotation
+    from rotation.services.engine import rotation_run
+
+    rotation = _define(cast, scene)
+    _rotate(rotation)
+    before, keys = _owned(cast), set(scene.app.key_ids())
+    scene.entra.graph_down = True
+
+    result = rotation_run(rotation_id=rotation.pk, trigger="manual")
+
+    failed = Rotation.objects.get(pk=rotation.pk)
+    assert result.outcome == "failed" and failed.status == "retrying" and failed.next_run_at is not None
+    assert "HTTP 503" in failed.last_error and before[CLIENT_SECRET] not in failed.last_error
+    assert failed.attempts.filter(outcome="failed").count() == 1
+    assert _owned(cast) == before and scene.signs_in(before[CLIENT_SECRET])
+    assert set(scene.app.key_ids()) == keys  # nothing added, nothing removed
+
+    scene.entra.graph_down = False
+    _rotate(rotation, trigger="retry")  # the intent of the failed run is rolled forward
+    after = _owned(cast)
+    assert scene.signs_in(after[CLIENT_SECRET]) and scene.signs_in(before[CLIENT_SECRET])
+
+
+def test_it_refuses_on_save_an_admin_application_without_the_permission(
+    cast: Any, entra: EntraGraphEmulator, allow_local: None
+) -> None:
+    from rotation.models import Rotation
+    from secrets_app.errors import ValidationFailed
+
+    reader = make_scene(entra, roles=("Application.Read.All",))
+    with pytest.raises(ValidationFailed) as refused:
+        _define(cast, reader)
+    assert "Application.ReadWrite.All" in str(refused.value) and reader.admin_secret not in str(refused.value)
+    assert not Rotation.objects.exists() and reader.app.password_credentials == []
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("step", ["after_pending", "issued_unrecorded", "after_issue", "after_verify"])
+def test_a_worker_killed_mid_rotation_converges_with_no_orphaned_secret(
+    cast: Any, scene: Scene, tmp_path: Path, step: str
+) -> None:
+    require_postgres("a real worker needs the PostgreSQL test database")
+    from django.utils import timezone
+
+    from rotation.models import PendingRotation, Rotation
+    from rotation.services.engine import rotation_run
+
+    rotation = _define(cast, scene)
+    _rotate(rotation)
+    oldest = _owned(cast)
+    _rotate(rotation)
+    before = _owned(cast)  # active; ``oldest`` is the previous one, which the next run retires
+
+    pool = WorkerPool(tmp_path, f"test-{uuid.uuid4().hex[:12]}", {"STRONGROOM_ROTATION_TEST_CRASH_AT": step})
+    try:
+        worker = pool.start()
+        send_task("rotation.tasks.rotation_run", [rotation.pk, "manual"], pool.queue)
+        worker.wait(timeout=40)
+    finally:
+        pool.stop_all()
+    assert worker.returncode == -9  # SIGKILL at the step, nothing cleaned up
+
+    pending = PendingRotation.objects.get(rotation=rotation)
+    assert bool(pending.key_id) is (step in ("after_issue", "after_verify"))
+    assert _owned(cast) == before and scene.signs_in(before[CLIENT_SECRET])
+    if step == "issued_unrecorded":
+        orphans = _labelled(scene, rotation) - {_key_of(scene, before[CLIENT_SECRET])}
+        assert len(orphans) == 1 and not pending.key_id  # issued, never recorded
+    Rotation.objects.filter(pk=rotation.pk).update(locked_until=timezone.now() - dt.timedelta(seconds=1))
+
+    result = rotation_run(rotation_id=rotation.pk, trigger="retry")
+
+    assert result.outcome == "success" and result.rolled_forward
+    after = _owned(cast)
+    if pending.key_id:
+        assert _key_of(scene, after[CLIENT_SECRET]) == pending.key_id  # switched, never issued over
+    assert scene.signs_in(after[CLIENT_SECRET]) and scene.signs_in(before[CLIENT_SECRET])
+    assert scene.entra.client_credentials(scene.app.app_id, oldest[CLIENT_SECRET]) == 401
+    active, previous = _key_of(scene, after[CLIENT_SECRET]), _key_of(scene, before[CLIENT_SECRET])
+    assert _labelled(scene, rotation) == {active, previous}  # no orphan left
+    keys = Rotation.objects.get(pk=rotation.pk).issued_keys
+    assert (keys["active"], keys["previous"]) == (active, previous)
+    assert not PendingRotation.objects.filter(rotation=rotation).exists()
+    log = pool.log_text()
+    assert not any(secret in log for secret in (after[CLIENT_SECRET], before[CLIENT_SECRET], scene.admin_secret))
+
+
+# --- the web UI ----------------------------------------------------------------------------------
+
+NEW = "/projects/acme/rotations/new/"
+
+
+def _form(scene: Scene, **extra: str) -> dict[str, str]:
+    return {
+        "kind": "azure_client_secret",
+        "path": "/",
+        "environment": "dev",
+        "name": "payments-api",
+        "description": "",
+        **scene.config(),
+        "adminClientSecret": scene.admin_secret,
+        "key_client_id": CLIENT_ID,
+        "key_client_secret": CLIENT_SECRET,
+        "schedule": "interval",
+        "interval_days": "30",
+        "rotate_at": "03:30",
+        "cron": "",
+        **extra,
+    }
+
+
+def test_the_new_rotation_form_creates_an_entra_rotation_tested_live(cast: Any, scene: Scene) -> None:
+    from django.test import Client
+
+    from rotation.models import Rotation
+    from tests.ui.conftest import HX, assert_csp_clean
+
+    alice = Client()
+    alice.force_login(cast.alice)
+    page = alice.get(NEW + "?kind=azure_client_secret")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Entra application client secret" in html
+    for label in ("Tenant ID", "Application object ID", "Application (client) ID", "Admin application (client) ID"):
+        assert label in html
+    assert 'name="adminClientSecret"' in html and 'type="password"' in html
+    assert "Application.ReadWrite.All" in html and 'value="AZURE_CLIENT_SECRET"' in html
+    assert "User 1" not in html and "Downtime trade-off" not in html  # no users, no mode to choose
+    assert_csp_clean(page)
+
+    wrong = "abc8Q~not-the-admin-secret-0123456789"
+    refused = alice.post(NEW, _form(scene, adminClientSecret=wrong), **HX)
+    assert refused.status_code == 422 and "invalid_client" in refused.content.decode()
+    assert wrong not in refused.content.decode() and not Rotation.objects.exists()
+
+    created = alice.post(NEW, _form(scene), **HX)
+
+    assert created.status_code == 204, created.content.decode()[:2000]
+    rotation = Rotation.objects.get()
+    assert (rotation.kind, rotation.usernames, rotation.mode) == ("azure_client_secret", [scene.app.id], "alternate")
+    assert rotation.secrets_mapping == {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    assert rotation.config["clientId"] == scene.app.app_id and "adminClientSecret" not in rotation.config
+    assert scene.app.password_credentials == []  # nothing issued before the first run
+    detail = alice.get(created["HX-Redirect"]).content.decode()
+    assert scene.app.id in detail and scene.admin.app_id in detail and scene.admin_secret not in detail

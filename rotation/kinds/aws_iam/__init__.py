@@ -12,6 +12,7 @@ previous one is deleted before a new key is issued (AWS allows two per user).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 import time
@@ -116,7 +117,9 @@ class AwsIamAccessKeys(IssuedCredentialKind):
                 raise ProviderError(f"ListAccessKeys: the IAM user {principal} does not exist") from None
             raise aws_error("ListAccessKeys", exc) from None
 
-    def issue(self, target: Target, *, principal: str, label: str) -> IssuedCredential:
+    def issue(
+        self, target: Target, *, principal: str, label: str, valid_for: dt.timedelta | None = None
+    ) -> IssuedCredential:
         try:
             key = self._client(target, "iam").create_access_key(UserName=principal)["AccessKey"]
         except Exception as exc:  # noqa: BLE001
