@@ -97,7 +97,7 @@ def _list_context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
     reveal_form = extra.pop("reveal_form", None)
     return _base(
         scope,
-        rows=[(rotation, _can_manage(scope, rotation)) for rotation in rotations],
+        rows=[(rotation, KINDS[rotation.kind].label, _can_manage(scope, rotation)) for rotation in rotations],
         can_create=scope.access.can(MANAGE),
         reveal_rows=_reveal_settings(scope, reveal_form),
         reveal_grace_minutes=settings.STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES,

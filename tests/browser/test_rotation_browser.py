@@ -1,0 +1,172 @@
+"""Rotations in Chromium against the password-checking private PostgreSQL (``scram_pg``): a project
+admin opens the Rotations tab, reads the single-user downtime warning when choosing single mode,
+creates a two-user PostgreSQL rotation with the form (its root login tested live), sees it listed
+with its status and next run, presses "Rotate now" and finds the attempt rotated on the rotation's
+page — the owned secrets now log in as the first user. A read-only member (viewer) sees the
+rotation but is offered neither the form nor "Rotate now".
+
+"Rotate now" queues the run on commit; here Celery runs it eagerly, inside the live server's
+request, as the other browser tests run their engines inline (the worker path is
+tests/rotation/test_canary_sweep.py). Screenshots go to /tmp/shots/rotation-*.png.
+
+PYTEST_DONT_REWRITE: these assertions handle real passwords, so a failure reports the line, never the
+values pytest's rewriting would print.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
+from tests.conftest import PASSWORD
+from tests.rotation.conftest import (  # noqa: F401 (fixtures)
+    RotationTarget,
+    allow_local,
+    login,
+    owned_values,
+    pg_rotation_target,
+    scram_pg,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SHOTS = Path("/tmp/shots")
+NAME = "payments-primary-db"
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+def test_an_admin_creates_and_rotates_a_two_user_rotation_and_a_viewer_gets_no_controls(
+    live_server: Any,
+    transactional_db: None,
+    browser: Any,  # noqa: F811
+    cast: Any,
+    allow_local: None,  # noqa: F811
+    pg_rotation_target: RotationTarget,  # noqa: F811
+    eager: None,
+) -> None:
+    from django.db import connections
+
+    SHOTS.mkdir(exist_ok=True)
+    try:
+        _flow(live_server.url, browser, cast, pg_rotation_target)
+    finally:
+        connections.close_all()  # see test_browser_flow: PostgreSQL must be able to drop the test database
+
+
+def _page(browser: Any, base_url: str, email: str) -> tuple[Any, list[str]]:  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error('CSP violation:',"
+        " e.violatedDirective, e.sourceFile, e.target && e.target.outerHTML && e.target.outerHTML.slice(0, 120)))"
+    )
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/projects/$"))
+    return page, problems
+
+
+def _flow(base_url: str, browser: Any, cast: Any, target: RotationTarget) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    from rotation.models import Rotation
+
+    db = target.db
+    page, problems = _page(browser, base_url, cast.alice.email)
+
+    # The Rotations tab: empty, with what to do next.
+    page.goto(f"{base_url}/projects/acme/")
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Rotations").click()
+    expect(page.get_by_role("heading", name="No rotations yet")).to_be_visible()
+    page.get_by_role("link", name="New rotation").click()
+
+    # The PostgreSQL form; choosing single mode shows the downtime trade-off.
+    form = page.locator("#rotation-form")
+    form.get_by_role("link", name="PostgreSQL").click()
+    expect(form.get_by_label("Port")).to_have_value("5432")
+    form.get_by_label("Single user (brief downtime)").check()
+    warning = form.locator("[data-trade-off]")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("Consumers holding the old password fail")
+    page.screenshot(path=str(SHOTS / "rotation-form-single.png"), full_page=True)
+
+    form.get_by_label("Two users, alternate").check()
+    form.get_by_label("Name", exact=True).fill(NAME)
+    form.get_by_label("Environment").select_option("dev")
+    form.get_by_label("Host").fill(db.host)
+    form.get_by_label("Port").fill(str(db.port))
+    form.get_by_label("Database").fill(db.database)
+    form.get_by_label("Root user").fill(db.username)
+    form.get_by_label("Root password").fill(db.password)
+    form.get_by_label("User 1").fill(target.users[0])
+    form.get_by_label("User 2 (two-user mode)").fill(target.users[1])
+    page.screenshot(path=str(SHOTS / "rotation-form.png"), full_page=True)
+    form.get_by_role("button", name="Test connection and save").click()
+    expect(page).to_have_url(re.compile(r"/rotations/[0-9a-f-]+/\?saved=created$"))
+    expect(page.locator(".alert-success").first).to_contain_text("the root credentials logged in")
+    assert db.password not in page.content()
+    rotation = Rotation.objects.get(name=NAME)
+    assert (rotation.mode, rotation.usernames) == ("alternate", target.users)
+
+    # Listed with its status and next run; "Rotate now" runs it (eagerly, see the module docstring).
+    page.get_by_role("navigation", name="Rotations").get_by_role("link", name="Rotations").click()
+    row = page.locator(f"#rotation-{rotation.public_id}")
+    expect(row).to_contain_text("not rotated yet")
+    expect(row).to_contain_text("never")
+    assert rotation.next_run_at is not None
+    expect(row).to_contain_text(rotation.next_run_at.strftime("%Y-%m-%d %H:%M"))
+    page.screenshot(path=str(SHOTS / "rotation-list.png"), full_page=True)
+    row.get_by_role("button", name="Rotate now").click()
+    expect(page.locator("#rotation-table .alert-success")).to_contain_text(f"Rotation of {NAME} queued")
+    expect(row.locator(".badge.ok")).to_have_text("ok")
+    page.screenshot(path=str(SHOTS / "rotation-list-rotated.png"), full_page=True)
+
+    # The rotation's page: the attempt, rotated, as user 1.
+    row.get_by_role("link", name=NAME).click()
+    attempt = page.locator("table.rot-attempts tbody tr")
+    expect(attempt).to_have_count(1)
+    expect(attempt.locator(".badge")).to_have_text("rotated")
+    expect(attempt).to_contain_text(target.users[0])
+    expect(attempt).to_contain_text("Rotate now")  # the trigger
+    page.screenshot(path=str(SHOTS / "rotation-detail.png"), full_page=True)
+    values = owned_values(cast)
+    assert values["DB_USERNAME"] == target.users[0] and login(target, target.users[0], values["DB_PASSWORD"])
+    assert values["DB_PASSWORD"] not in page.content() and db.password not in page.content()
+    assert problems == [], problems
+
+    # A read-only member: the rotation, without the form or any control.
+    viewer, viewer_problems = _page(browser, base_url, cast.dave.email)
+    viewer.goto(f"{base_url}/projects/acme/rotations/")
+    listed = viewer.locator(f"#rotation-{rotation.public_id}")
+    expect(listed).to_contain_text(NAME)
+    expect(viewer.get_by_role("link", name="New rotation")).to_have_count(0)
+    expect(viewer.get_by_role("button", name="Rotate now")).to_have_count(0)
+    viewer.screenshot(path=str(SHOTS / "rotation-viewer-list.png"), full_page=True)
+    listed.get_by_role("link", name=NAME).click()
+    expect(viewer.locator("table.rot-attempts tbody tr")).to_have_count(1)
+    for control in ("Rotate now", "Pause", "Delete rotation"):
+        expect(viewer.get_by_role("button", name=control)).to_have_count(0)
+    expect(viewer.get_by_role("link", name="Edit")).to_have_count(0)
+    viewer.screenshot(path=str(SHOTS / "rotation-viewer-detail.png"), full_page=True)
+    assert viewer.request.get(f"{base_url}/projects/acme/rotations/new/").status == 403
+    assert viewer_problems == [], viewer_problems
