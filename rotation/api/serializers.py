@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from rotation.models import RotationMode
+from rotation.models import Rotation, RotationMode
 from secrets_app.api.fields import StrictSerializer
 
 
 class RotateAtUtcSerializer(StrictSerializer):
     hours = serializers.IntegerField(min_value=0, max_value=23, default=0)
     minutes = serializers.IntegerField(min_value=0, max_value=59, default=0)
+
+
+class PendingResetSerializer(serializers.Serializer):
+    userIndex = serializers.IntegerField(source="reset_user_index")  # noqa: N815
+    username = serializers.CharField(source="reset_username")
+    keyId = serializers.CharField(source="reset_key_id", help_text="Issued kinds: the key to delete; else empty")  # noqa: N815
+    dueAt = serializers.DateTimeField(source="reset_due_at")  # noqa: N815
+    failures = serializers.IntegerField(source="reset_failures", help_text="Failed attempts so far (retried)")
 
 
 class RotationListQuery(StrictSerializer):
@@ -92,10 +101,24 @@ class RotationSerializer(serializers.Serializer):
     lastRotatedAt = serializers.DateTimeField(source="last_rotated_at", allow_null=True)  # noqa: N815
     lastAttemptedAt = serializers.DateTimeField(source="last_attempted_at", allow_null=True)  # noqa: N815
     lastError = serializers.CharField(source="last_error")  # noqa: N815
+    revealRequestedAt = serializers.DateTimeField(  # noqa: N815
+        source="reveal_requested_at",
+        allow_null=True,
+        help_text="A person revealed an owned value where reveals schedule rotations; the next run is a reveal run",
+    )
+    pendingReset = serializers.SerializerMethodField(  # noqa: N815
+        help_text="After a reveal-triggered run: the previously active user (or key) reset when the grace period ends"
+    )
     createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815
 
     def get_rotateAtUtc(self, rotation: object) -> dict[str, int]:  # noqa: N802
         return {"hours": getattr(rotation, "rotate_at_hour", 0), "minutes": getattr(rotation, "rotate_at_minute", 0)}
+
+    @extend_schema_field(PendingResetSerializer(allow_null=True))
+    def get_pendingReset(self, rotation: Rotation) -> dict[str, object] | None:  # noqa: N802
+        if rotation.reset_due_at is None:
+            return None
+        return PendingResetSerializer(rotation).data
 
 
 class RotationListSerializer(serializers.Serializer):
