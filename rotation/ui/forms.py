@@ -270,6 +270,69 @@ class EntraClientSecretForm(RotationBaseForm):
 KIND_FORMS: dict[str, type[RotationBaseForm]] = {"azure_client_secret": EntraClientSecretForm}
 
 
+class AwsAccessKeyForm(RotationBaseForm):
+    """AWS IAM access keys: one IAM user and no mode (two keys alternate, the previous one valid
+    one more interval); the owned secrets are the access key id and the secret access key."""
+
+    id_prefix = "rot-aws"
+    fields_template = "rotation/_fields_aws_iam_access_key.html"
+    key_key_id = forms.CharField(
+        label="Secret key for the access key ID",
+        max_length=255,
+        initial="AWS_ACCESS_KEY_ID",
+        help_text="A new key in the folder; the rotation owns it.",
+        widget=forms.TextInput(attrs=_MONO),
+    )
+    key_secret = forms.CharField(
+        label="Secret key for the secret access key",
+        max_length=255,
+        initial="AWS_SECRET_ACCESS_KEY",
+        help_text="A new key in the folder; the rotation owns it.",
+        widget=forms.TextInput(attrs=_MONO),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("mode", "user_2", "key_username", "key_password"):
+            del self.fields[name]
+        self.fields["user_1"] = forms.CharField(
+            label="IAM user name",
+            max_length=64,
+            help_text="The user whose access keys the rotation owns: give it a user of its own.",
+            widget=forms.TextInput(attrs=_MONO),
+        )
+
+    @classmethod
+    def error_aliases(cls) -> dict[str, str]:
+        aliases = super().error_aliases()
+        aliases.update(
+            {"usernames": "user_1", "secretsMapping": "key_key_id", "config": "__all__", "credentials": "accessKey"}
+        )
+        return aliases
+
+    def rotation_input(self) -> RotationInput:
+        config, credentials = self.plugin_values()  # type: ignore[attr-defined]
+        data = self.cleaned_data
+        schedule = self.schedule_values()
+        return RotationInput(
+            name=data["name"],
+            kind=self.rotation_kind.kind,
+            config={key: value for key, value in config.items() if value not in (None, "")},
+            credentials=credentials,
+            usernames=[data["user_1"].strip()],
+            secrets_mapping={"key_id": data["key_key_id"].strip(), "secret": data["key_secret"].strip()},
+            mode=RotationMode.ALTERNATE,
+            interval_days=schedule["interval_days"],
+            rotate_at_hour=schedule.get("rotate_at_hour", 0),
+            rotate_at_minute=schedule.get("rotate_at_minute", 0),
+            cron=schedule["cron"],
+            description=data.get("description") or "",
+        )
+
+
+KIND_FORMS["aws_iam_access_key"] = AwsAccessKeyForm
+
+
 class RotationEditForm(ScheduleFields):
     """Description, schedule and new root credentials (the kind's secret fields: empty keeps)."""
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dynamic.services.common import MANAGE, require_manage
+from rotation.kinds.base import IssuedCredentialKind
 from rotation.kinds.registry import KINDS
 from rotation.models import Rotation
 from rotation.selectors import rotation_attempts, rotation_by_id, rotation_list
@@ -297,6 +298,7 @@ def _detail_context(scope: ProjectScope, rotation: Rotation, **extra: Any) -> di
             if rotation.config.get(declared.name) not in (None, "")
         ],
         credential_labels=[declared.label for declared in plugin.secret_fields],
+        issued=isinstance(KINDS[rotation.kind], IssuedCredentialKind),
         attempts=rotation_attempts(rotation, limit=50),
         can_manage=_can_manage(scope, rotation),
         single_user_trade_off=SINGLE_USER_TRADE_OFF,

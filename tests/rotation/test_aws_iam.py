@@ -286,3 +286,64 @@ def test_the_api_creates_and_lists_an_aws_rotation_and_names_the_field_it_refuse
     shown = bob.get(f"{BASE}{rotation['id']}/").json()
     owned = _owned(cast)
     assert shown["issuedKeys"] == {"active": owned[KEY_ID]} and owned[SECRET] not in json.dumps(shown)
+
+
+def test_the_ui_form_creates_an_aws_rotation_whose_page_shows_the_key_ids_never_a_secret(
+    cast: Any, allow_local: None, moto: MotoServer, root_key: tuple[str, str], app_user: str
+) -> None:
+    from django.test import Client
+
+    from rotation.models import Rotation
+    from tests.ui.conftest import HX, assert_csp_clean
+
+    alice: Any = Client()
+    charlie: Any = Client()
+    alice.force_login(cast.alice)
+    charlie.force_login(cast.charlie)
+    new = "/projects/acme/rotations/new/"
+
+    form = alice.get(new + "?kind=" + KIND)
+    html = form.content.decode()
+    assert form.status_code == 200 and "IAM user name" in html and "Root secret access key" in html
+    assert 'value="AWS_ACCESS_KEY_ID"' in html and 'value="AWS_SECRET_ACCESS_KEY"' in html
+    assert "Downtime trade-off" not in html and "iam:CreateAccessKey" in html
+    assert_csp_clean(form)
+
+    post = {
+        "kind": KIND,
+        "path": "/",
+        "environment": "dev",
+        "name": "deploy-keys",
+        "region": "us-east-1",
+        "endpointUrl": moto.url,
+        "accessKey": root_key[0],
+        "secretAccessKey": root_key[1],
+        "user_1": app_user,
+        "key_key_id": KEY_ID,
+        "key_secret": SECRET,
+        "schedule": "interval",
+        "interval_days": "30",
+        "rotate_at": "03:30",
+        "cron": "",
+    }
+    refused = alice.post(new, {**post, "user_1": "no-such-user"}, **HX)
+    assert refused.status_code == 422 and not Rotation.objects.exists()
+    assert "does not exist" in refused.content.decode() and root_key[1] not in refused.content.decode()
+    assert charlie.post(new, post, **HX).status_code == 404 and not Rotation.objects.exists()
+
+    created = alice.post(new, post, **HX)
+    assert created.status_code == 204, created.content.decode()[:2000]
+    rotation = Rotation.objects.get()
+    assert (rotation.kind, rotation.usernames, rotation.mode) == (KIND, [app_user], "alternate")
+    assert rotation.secrets_mapping == MAPPING and rotation.config == {"region": "us-east-1", "endpointUrl": moto.url}
+
+    _rotate(rotation)
+    _rotate(rotation)
+    rotation.refresh_from_db()
+    page = alice.get(f"/projects/acme/rotations/{rotation.public_id}/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Active key" in html and "Previous key" in html
+    assert rotation.issued_keys["active"] in html and rotation.issued_keys["previous"] in html
+    assert _owned(cast)[SECRET] not in html and root_key[1] not in html and "set, encrypted" in html
+    assert_csp_clean(page)
+    assert charlie.get(f"/projects/acme/rotations/{rotation.public_id}/").status_code == 404

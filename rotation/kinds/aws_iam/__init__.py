@@ -24,6 +24,7 @@ from dynamic.providers.http import pin_botocore_client
 from dynamic.targets import target_address
 from rotation.kinds.base import IssuedCredential, IssuedCredentialKind, ProviderError, Target
 from secrets_app import outbound
+from secrets_app.plugins import PluginField, PluginKind
 
 USER_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}\Z")
 REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}\Z")
@@ -36,11 +37,42 @@ _SESSION: Any = None
 _SESSION_LOCK = threading.Lock()
 
 
+class AwsIamRotationFields(PluginKind):
+    """The settings and root credentials of the kind, as the UI's forms and pages declare them."""
+
+    kind = "aws_iam_access_key"
+    label = "AWS IAM access keys"
+    description = "Access keys of one IAM user, issued by IAM and verified with sts:GetCallerIdentity."
+    fields = (
+        PluginField("region", "Region", required=False, placeholder=DEFAULT_REGION, max_length=32),
+        PluginField(
+            "endpointUrl",
+            "Endpoint URL",
+            input="url",
+            required=False,
+            help="Leave empty for AWS. IAM and STS calls both go here when set.",
+            max_length=500,
+        ),
+        PluginField(
+            "accessKey",
+            "Root access key ID",
+            secret=True,
+            input="password",
+            help="Of the identity that creates, lists and deletes the user's keys.",
+            max_length=128,
+        ),
+        PluginField("secretAccessKey", "Root secret access key", secret=True, input="password", max_length=128),
+    )
+
+
 class AwsIamAccessKeys(IssuedCredentialKind):
     kind = "aws_iam_access_key"
     label = "AWS IAM access keys"
     default_mapping = {"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}
     verify_seconds = VERIFY_SECONDS
+
+    def plugin(self) -> PluginKind:
+        return AwsIamRotationFields()
 
     def check_config(self, config: Mapping[str, Any], usernames: list[str]) -> None:
         unknown = sorted(set(config) - CONFIG_FIELDS)
