@@ -32,33 +32,41 @@ class RotationCreateRequest(StrictSerializer):
     path = serializers.CharField(max_length=1024, default="/")
     name = serializers.CharField(max_length=64)
     description = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
-    kind = serializers.CharField(max_length=32, help_text="postgresql, mysql or aws_iam_access_key")
+    kind = serializers.CharField(
+        max_length=32, help_text="postgresql, mysql, aws_iam_access_key or azure_client_secret"
+    )
     config = serializers.DictField(
         help_text="SQL kinds: host, port, database, username (the root user). aws_iam_access_key: region "
-        "(default us-east-1) and, optionally, endpointUrl (an AWS-compatible endpoint for IAM and STS)"
+        "(default us-east-1) and, optionally, endpointUrl (an AWS-compatible endpoint for IAM and STS). "
+        "azure_client_secret: tenantId, objectId and clientId of the application whose secrets rotate, "
+        "adminClientId of the application that manages them (Graph application permission "
+        "Application.ReadWrite.All), optionally authorityUrl and graphUrl (national clouds)"
     )
     credentials = serializers.DictField(
         child=serializers.CharField(trim_whitespace=False),
         write_only=True,
         help_text="SQL kinds: {password} of the root user. aws_iam_access_key: {accessKey, secretAccessKey} of the "
-        "IAM identity that creates, lists and deletes the user's keys. Encrypted, never returned",
+        "IAM identity that creates, lists and deletes the user's keys. azure_client_secret: {adminClientSecret} "
+        "of the admin application. Encrypted, never returned",
     )
     mode = serializers.ChoiceField(
         choices=RotationMode.values,
         default=RotationMode.ALTERNATE,
         help_text="alternate (two users take turns) or single (SQL kinds only: brief downtime). aws_iam_access_key "
-        "always alternates two keys of one user",
+        "and azure_client_secret always alternate two keys of one user or application",
     )
     usernames = serializers.ListField(
         child=serializers.CharField(max_length=64),
         min_length=1,
         max_length=2,
-        help_text="SQL kinds: two pre-existing users (one in single mode). aws_iam_access_key: [the IAM user name]",
+        help_text="SQL kinds: two pre-existing users (one in single mode). aws_iam_access_key: [the IAM user name]. "
+        "azure_client_secret: [config.objectId]",
     )
     secretsMapping = serializers.DictField(  # noqa: N815
         child=serializers.CharField(max_length=255),
         help_text='SQL kinds: {"username": "DB_USERNAME", "password": "DB_PASSWORD"}. aws_iam_access_key: '
-        '{"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}',
+        '{"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}. azure_client_secret: '
+        '{"client_id": "AZURE_CLIENT_ID", "client_secret": "AZURE_CLIENT_SECRET"}',
     )
     intervalDays = serializers.IntegerField(required=False, allow_null=True, default=30)  # noqa: N815
     rotateAtUtc = RotateAtUtcSerializer(required=False)  # noqa: N815

@@ -481,3 +481,61 @@ def test_the_new_rotation_form_creates_an_entra_rotation_tested_live(cast: Any, 
     assert scene.app.password_credentials == []  # nothing issued before the first run
     detail = alice.get(created["HX-Redirect"]).content.decode()
     assert scene.app.id in detail and scene.admin.app_id in detail and scene.admin_secret not in detail
+
+
+# --- the API -------------------------------------------------------------------------------------
+
+API = "/api/v1/projects/acme/rotations/"
+
+
+def test_the_api_creates_an_entra_rotation_and_names_the_field_it_refuses(cast: Any, api: Any, scene: Scene) -> None:
+    import json
+
+    from tests.api.conftest import error_of
+
+    alice, bob, charlie = api(cast.alice), api(cast.bob), api(cast.charlie)
+    body = {
+        "environment": "dev",
+        "path": "/",
+        "name": "payments-api",
+        "kind": "azure_client_secret",
+        "config": scene.config(),
+        "credentials": {"adminClientSecret": scene.admin_secret},
+        "usernames": [scene.app.id],
+        "secretsMapping": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        "intervalDays": 30,
+    }
+    for bad, named in (
+        ({"mode": "single"}, "mode"),
+        ({"usernames": [scene.admin.id]}, "config"),
+        ({"config": {**scene.config(), "objectId": ""}}, "config"),
+        ({"config": {**scene.config(), "graphUrl": "not a url"}}, "config"),
+        ({"credentials": {}}, "credentials"),
+        ({"credentials": {"adminClientSecret": "abc8Q~wrong-secret-0123456789"}}, "config"),
+        ({"secretsMapping": {"key_id": "A", "secret": "B"}}, "secretsMapping"),
+    ):
+        refused = alice.post(API, {**body, **bad}, format="json")
+        assert refused.status_code == 400, (bad, refused.status_code)
+        assert named in json.dumps(error_of(refused)), (bad, error_of(refused))
+        assert scene.admin_secret not in refused.content.decode()
+    assert charlie.post(API, body, format="json").status_code == 404
+    assert bob.post(API, body, format="json").status_code == 403
+    assert scene.app.password_credentials == []  # no refused request changed the application
+
+    created = alice.post(API, body, format="json")
+    assert created.status_code == 201, error_of(created)
+    rotation = created.json()
+    assert scene.admin_secret not in created.content.decode() and "adminClientSecret" not in rotation["config"]
+    assert (rotation["kind"], rotation["usernames"], rotation["issuedKeys"]) == (
+        "azure_client_secret",
+        [scene.app.id],
+        {},
+    )
+
+    from rotation.models import Rotation
+
+    _rotate(Rotation.objects.get(public_id=rotation["id"]))
+    shown = bob.get(f"{API}{rotation['id']}/").json()
+    owned = _owned(cast)
+    assert shown["issuedKeys"]["active"] == _key_of(scene, owned[CLIENT_SECRET])
+    assert owned[CLIENT_SECRET] not in json.dumps(shown)
