@@ -482,6 +482,18 @@ def test_the_new_rotation_form_creates_an_entra_rotation_tested_live(cast: Any, 
     detail = alice.get(created["HX-Redirect"]).content.decode()
     assert scene.app.id in detail and scene.admin.app_id in detail and scene.admin_secret not in detail
 
+    edit = f"/projects/acme/rotations/{rotation.public_id}/edit/"
+    page = alice.get(edit).content.decode()
+    assert "Admin client secret" in page and "leave empty to keep" in page and scene.admin_secret not in page
+    schedule = {"schedule": "interval", "interval_days": "14", "rotate_at": "01:00", "cron": "", "description": ""}
+    wrong = alice.post(edit, {**schedule, "adminClientSecret": "abc8Q~still-not-the-admin-secret-01"}, **HX)
+    assert wrong.status_code == 422 and "invalid_client" in wrong.content.decode()
+    renewed = scene.entra.add_password(scene.admin, "strongroom-2").secret_text  # the admin app's new secret
+    saved = alice.post(edit, {**schedule, "adminClientSecret": renewed}, **HX)
+    assert saved.status_code == 204, saved.content.decode()[:2000]
+    rotation.refresh_from_db()
+    assert rotation.interval_days == 14 and renewed not in alice.get(edit).content.decode()
+
 
 # --- the API -------------------------------------------------------------------------------------
 
