@@ -274,3 +274,29 @@ def test_aws_iam_key_rotations_answer_as_aws_iam_user_secret(
         assert calls.post(f"{ROT}/aws-iam-user-secret/{rotation.public_id}/rotate-secrets", token).status_code == 200
     assert len(queued) == 1
     assert not calls.leaked(list(root.values()))
+
+
+def test_entra_client_secret_rotations_answer_as_azure_client_secret(cast: Any) -> None:
+    root = {"adminClientSecret": "admin-secret-canary-0123456789abcdef"}
+    object_id, client_id = "11111111-2222-4333-8444-555555555555", "66666666-7777-4888-9999-000000000000"
+    rotation = _stored_rotation(
+        cast, name="web-app", kind="azure_client_secret", usernames=[object_id], credentials=root,
+        config={"tenantId": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "objectId": object_id, "clientId": client_id,
+                "adminClientId": "99999999-8888-4777-8666-555555555555"},
+        mapping={"client_id": "AZURE_CLIENT_ID", "client_secret": "AZURE_CLIENT_SECRET"},
+    )  # fmt: skip
+    calls, token = Calls(), _token(cast.project, "rot-member", "member")
+
+    shape = calls.get(
+        f"{ROT}/azure-client-secret/rotation-name/web-app?projectId=acme&environment=dev&secretPath=/", token
+    ).json()["secretRotation"]
+    assert (shape["id"], shape["type"], shape["parameters"], shape["secretsMapping"]) == (
+        str(rotation.public_id),
+        "azure-client-secret",
+        {"objectId": object_id, "clientId": client_id},
+        {"clientId": "AZURE_CLIENT_ID", "clientSecret": "AZURE_CLIENT_SECRET"},
+    )
+    assert shape["connection"]["app"] == "azure-client-secrets" and "adminClientSecret" not in shape["connection"]
+    assert [item["name"] for item in calls.get(f"{ROT}/azure-client-secret?projectId=acme", token).json()["secretRotations"]] == ["web-app"]  # fmt: skip
+    _error(calls.post(f"{ROT}/azure-client-secret/{rotation.public_id}/rotate-secrets", token), 403, "PermissionDenied")
+    assert not calls.leaked(list(root.values()))
