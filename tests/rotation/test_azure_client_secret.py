@@ -91,6 +91,8 @@ def _kind() -> Any:
 
 
 def test_an_issued_secret_gets_a_token_until_it_is_deleted(cast: Any, scene: Scene) -> None:
+    from rotation.kinds.base import ProviderError
+
     kind, target = _kind(), _target(cast, scene)
 
     issued = kind.issue(target, principal=scene.app.id, label="strongroom-rotation-a")
@@ -116,6 +118,9 @@ def test_an_issued_secret_gets_a_token_until_it_is_deleted(cast: Any, scene: Sce
     assert scene.entra.client_credentials(scene.app.app_id, issued.secret) == 401
     assert kind.list_key_ids(target, principal=scene.app.id, label="strongroom-rotation-a") == []
     kind.delete(target, principal=scene.app.id, key_id=issued.key_id)  # already gone: success
+    del scene.entra.applications[scene.app.id]  # the application itself deleted in the tenant
+    with pytest.raises(ProviderError, match="no application with that objectId"):
+        kind.delete(target, principal=scene.app.id, key_id=issued.key_id)
 
 
 def _admin_token(scene: Scene) -> str:

@@ -268,13 +268,11 @@ class AzureClientSecret(IssuedCredentialKind):
             )
             if response.status_code in (200, 204):
                 return
-            if response.status_code == 404:
-                raise ProviderError("remove password: no application with that objectId in the tenant")
             if response.status_code in (401, 403) or response.status_code >= 500:
                 raise graph_error("remove password", response)
-            # Graph answers a key id the application does not have with a 400 whose code is not
-            # part of the documented contract: read the application to tell "already gone" (success,
-            # the contract's idempotence) from a refusal.
+            # How Graph answers a key id the application does not have (a 400 or a 404) is not part
+            # of its documented contract: read the application to tell "already gone" (success, the
+            # contract's idempotence) from a refusal; a missing application fails the read.
             listed = self._application(session, target, token).get("passwordCredentials") or []
         if any(isinstance(item, dict) and item.get("keyId") == key_id for item in listed):
             raise graph_error("remove password", response)
