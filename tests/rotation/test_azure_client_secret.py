@@ -556,3 +556,15 @@ def test_the_api_creates_an_entra_rotation_and_names_the_field_it_refuses(cast: 
     owned = _owned(cast)
     assert shown["issuedKeys"]["active"] == _key_of(scene, owned[CLIENT_SECRET])
     assert owned[CLIENT_SECRET] not in json.dumps(shown)
+
+
+def test_graph_and_the_token_endpoint_must_be_on_the_target_allowlist(cast: Any, entra: EntraGraphEmulator) -> None:
+    from rotation.models import Rotation
+    from secrets_app.errors import ValidationFailed
+
+    scene = make_scene(entra)  # no allow_local: the organization allows no target
+    with pytest.raises(ValidationFailed, match="allowlist") as refused:
+        _define(cast, scene)
+    assert scene.admin_secret not in str(refused.value)
+    assert not Rotation.objects.exists()
+    assert not any(path.endswith("/token") for _, path, _ in entra.requests)  # never dialled
