@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dynamic.services.common import MANAGE, require_manage
 from rotation.kinds.base import IssuedCredentialKind
 from rotation.kinds.registry import KINDS
-from rotation.models import Rotation
+from rotation.models import Rotation, RotationStatus
 from rotation.selectors import rotation_attempts, rotation_by_id, rotation_list
 from rotation.services.rotations import (
     rotation_create,
@@ -93,11 +93,49 @@ def _reveal_settings(scope: ProjectScope, form: RevealSettingsForm | None = None
     return rows
 
 
-def _list_context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
+# A page that queued a run refreshes itself every few seconds until a newer attempt has finished
+# (or while one runs), so "Rotate now" ends on the result without a reload.
+POLL_SECONDS = 2
+
+
+def _poll_after(rotation: Rotation, after: int | None) -> int | None:
+    """The attempt id to wait past when a run of *rotation* is queued (*after*: the newest attempt
+    id when it was queued) or running; None when there is nothing to wait for."""
+    if after is None and rotation.status == RotationStatus.RUNNING:
+        finished = rotation.attempts.filter(finished_at__isnull=False).order_by("-id")
+        after = finished.values_list("id", flat=True).first() or 0
+    if after is None or rotation.attempts.filter(pk__gt=after, finished_at__isnull=False).exists():
+        return None
+    return after
+
+
+def _after(request: HttpRequest) -> int | None:
+    raw = request.GET.get("after") or ""
+    return int(raw) if raw.isdigit() else None
+
+
+def _newest_attempt_id(rotation: Rotation) -> int:
+    return rotation.attempts.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def _list_context(scope: ProjectScope, *, awaiting: dict[int, int] | None = None, **extra: Any) -> dict[str, Any]:
+    """*awaiting*: {rotation id: newest attempt id when its run was queued}."""
     rotations = rotation_list(scope)
     reveal_form = extra.pop("reveal_form", None)
+    waiting: dict[int, int] = {}
+    for rotation in rotations:
+        after = _poll_after(rotation, (awaiting or {}).get(rotation.pk))
+        if after is not None:
+            waiting[rotation.pk] = after
+    poll_url = ""
+    if waiting:
+        query = ",".join(f"{pk}:{after}" for pk, after in sorted(waiting.items()))
+        poll_url = reverse("rotation_ui:list", args=[scope.project.slug]) + f"?awaiting={query}"
     return _base(
         scope,
+        poll_url=poll_url,
+        poll_seconds=POLL_SECONDS,
+        awaiting_ids=set(waiting),
         rows=[(rotation, KINDS[rotation.kind].label, _can_manage(scope, rotation)) for rotation in rotations],
         can_create=scope.access.can(MANAGE),
         reveal_rows=_reveal_settings(scope, reveal_form),
@@ -109,8 +147,14 @@ def _list_context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
 @require_GET
 @project_view
 def rotation_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
-    """The project's rotations the caller may see (``secrets.read`` at their folder)."""
-    return page_or_partial(request, LIST_PAGE, _list_context(scope))
+    """The project's rotations the caller may see (``secrets.read`` at their folder). With
+    ``?awaiting=<rotation id>:<attempt id>,…`` (the table polling itself), htmx gets the table."""
+    awaiting: dict[int, int] = {}
+    for pair in (request.GET.get("awaiting") or "").split(","):
+        pk, _, after = pair.partition(":")
+        if pk.isdigit() and after.isdigit():
+            awaiting[int(pk)] = int(after)
+    return page_or_partial(request, LIST_PAGE, _list_context(scope, awaiting=awaiting), partial="rotation_table")
 
 
 def _rotation_action(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID, action: str) -> HttpResponse:
@@ -119,10 +163,12 @@ def _rotation_action(request: HttpRequest, scope: ProjectScope, rotation_id: uui
     rotation = rotation_by_id(scope, str(rotation_id))
     notice = error = ""
     status = 200
+    after: int | None = None
     try:
         if action == "rotate":
+            after = _newest_attempt_id(rotation)
             rotation_request_now(scope=scope, rotation=rotation)
-            notice = f"Rotation of {rotation.name} queued; the page shows the result when it has run."
+            notice = f"Rotation of {rotation.name} queued; this page shows the result when it has run."
         else:
             rotation_set_paused(scope=scope, rotation=rotation, paused=action == "pause")
             notice = f"{rotation.name} {'paused: no scheduled runs' if action == 'pause' else 'resumed'}."
@@ -132,11 +178,13 @@ def _rotation_action(request: HttpRequest, scope: ProjectScope, rotation_id: uui
         error, status = exc.message, exc.status
     if request.POST.get("from") == "detail":
         rotation.refresh_from_db()
-        context = _detail_context(scope, rotation, page_notice=notice, page_error=error)
+        context = _detail_context(scope, rotation, page_notice=notice, page_error=error, after=after)
         if is_htmx(request):
             return page_or_partial(request, DETAIL_PAGE, context, partial="status_card", status=status)
         return page_or_partial(request, DETAIL_PAGE, context, status=status)
-    context = _list_context(scope, notice=notice, error=error)
+    context = _list_context(
+        scope, awaiting={rotation.pk: after} if after is not None else None, notice=notice, error=error
+    )
     return page_or_partial(request, LIST_PAGE, context, partial="rotation_table", status=status)
 
 
@@ -286,11 +334,19 @@ def rotation_delete_view(request: HttpRequest, scope: ProjectScope, rotation_id:
 # --- one rotation -----------------------------------------------------------------------------------
 
 
-def _detail_context(scope: ProjectScope, rotation: Rotation, **extra: Any) -> dict[str, Any]:
+def _detail_context(
+    scope: ProjectScope, rotation: Rotation, *, after: int | None = None, **extra: Any
+) -> dict[str, Any]:
     plugin = kind_plugin(KINDS[rotation.kind])
+    wait_past = _poll_after(rotation, after)
+    awaiting = wait_past is not None
+    poll_url = _detail_url(rotation, fragment="status", after=str(wait_past)) if awaiting else ""
     return _base(
         scope,
         rotation=rotation,
+        awaiting=awaiting,
+        poll_url=poll_url,
+        poll_seconds=POLL_SECONDS,
         kind=KINDS[rotation.kind],
         config_fields=[
             (declared.label, rotation.config.get(declared.name))
@@ -314,4 +370,6 @@ def rotation_page(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.U
         "created": "Rotation saved: the root credentials logged in. Its first run issues the credential.",
         "updated": "Changes saved.",
     }.get(request.GET.get("saved") or "", "")
-    return page_or_partial(request, DETAIL_PAGE, _detail_context(scope, rotation, page_notice=notice))
+    context = _detail_context(scope, rotation, page_notice=notice, after=_after(request))
+    partial = "status_card" if request.GET.get("fragment") == "status" else None
+    return page_or_partial(request, DETAIL_PAGE, context, partial=partial)

@@ -220,3 +220,40 @@ def test_members_see_rotations_without_buttons_and_get_403_on_every_post(
     charlie = login(cast.charlie)
     assert charlie.get(LIST).status_code == 404
     assert charlie.post(_page(rotation, "rotate/")).status_code == 404
+
+
+def test_a_page_that_queued_a_run_refreshes_itself_until_the_result_is_there(
+    login: Any,
+    cast: Any,
+    allow_local: None,  # noqa: F811
+    mysql_rotation_target: RotationTarget,  # noqa: F811
+) -> None:
+    """No worker runs the queued task here (not eager): the card says it is queued and polls; once
+    a run has finished, the polled card shows the attempt and stops polling. The list does the same."""
+    import re
+
+    from rotation.services.engine import rotation_run
+    from tests.rotation.conftest import define_rotation
+
+    rotation = define_rotation(cast, mysql_rotation_target, name="app-db")
+    alice = login(cast.alice)
+    assert "hx-trigger" not in alice.get(_page(rotation)).content.decode().split('id="status-card"')[1][:300]
+
+    queued = alice.post(_page(rotation, "rotate/"), {"from": "detail"}, **HX).content.decode().strip()
+    poll = re.search(r'id="status-card"[^>]* hx-get="([^"]+)" hx-trigger="every 2s"', queued)
+    assert poll and "queued" in queued, queued[:1500]
+    polled = alice.get(poll.group(1).replace("&amp;", "&"), **HX).content.decode().strip()
+    assert polled.startswith('<section class="card" id="status-card"') and "Queued: waiting for a worker" in polled
+    assert 'hx-trigger="every 2s"' in polled and "No attempts yet" in polled
+
+    table = alice.post(_page(rotation, "rotate/"), **HX).content.decode()  # from the list: queued once more
+    table_poll = re.search(r'id="rotation-table" hx-get="([^"]+)"', table)
+    assert table_poll and "data-queued" in table
+
+    assert rotation_run(rotation_id=rotation.pk, trigger="manual").outcome == "success"
+    done = alice.get(poll.group(1).replace("&amp;", "&"), **HX).content.decode().strip()
+    assert '<span class="badge ok">rotated</span>' in done and "hx-trigger" not in done.split(">")[0]
+    assert "Queued" not in done
+    listed = alice.get(table_poll.group(1).replace("&amp;", "&"), **HX).content.decode().strip()
+    assert listed.startswith('<div id="rotation-table"') and "hx-get" not in listed.split(">")[0]
+    assert "data-queued" not in listed and '<span class="badge ok">ok</span>' in listed
