@@ -55,6 +55,12 @@ class RotationKind:
         """Log in as *username* with *password*; ProviderError when the target refuses."""
         raise NotImplementedError
 
+    def accepts_any_password(self, target: Target, *, username: str) -> bool:
+        """Does the target let *username* in with a password nobody set? Then a successful login
+        check proves nothing (PostgreSQL's ``trust`` in pg_hba.conf, say): the run still switches
+        (the password was changed), but the attempt says so. False where it cannot tell."""
+        return False
+
     def secret_values(self, *, username: str, password: str) -> dict[str, str]:
         """{mapping field: value} for the owned secrets."""
         return {"username": username, "password": password}
@@ -94,6 +100,10 @@ class IssuedCredentialKind(RotationKind):
 
     # Owned secret keys the create form proposes, by mapping field (empty: the form asks).
     default_mapping: dict[str, str] = {}
+    # How long a new key may take to be accepted and listed (eventual consistency): ``verify``
+    # retries that long, and the engine discards a pending key the target no longer lists only
+    # once it was recorded longer ago than this.
+    verify_seconds: float = 0.0
 
     def check_principal(self, target: Target, *, principal: str) -> None:
         """On save, after ``test_root``: prove the root credentials can manage *principal*'s keys
@@ -180,3 +190,12 @@ class SqlCredentialsKind(RotationKind):
             addresses=target.addresses,
         )
         self.provider().test(as_user)
+
+    def accepts_any_password(self, target: Target, *, username: str) -> bool:
+        import secrets
+
+        try:
+            self.verify_login(target, username=username, password=secrets.token_urlsafe(24))
+        except ProviderError:
+            return False
+        return True

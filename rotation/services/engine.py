@@ -68,6 +68,14 @@ from secrets_app.write_gate import write_gate_bypassed
 logger = logging.getLogger("strongroom.rotation")
 
 
+# Shown on a successful attempt whose login check could not fail (the target let the user in with
+# a wrong password too): the password was still changed and switched, but nothing proved it works.
+LOGIN_CHECK_PROVES_NOTHING = (
+    "Warning: the login check proves nothing here: the server also let {} in with a wrong password "
+    "(password authentication is off for Strongroom's address, e.g. 'trust' in pg_hba.conf)."
+)
+
+
 class RotationInProgress(Conflict):
     """Another run holds the rotation. Safe to show."""
 
@@ -280,8 +288,17 @@ def rotation_run(*, rotation_id: int, trigger: str = AttemptTrigger.SCHEDULE) ->
         crash_point("after_alter")
         kind.verify_login(target, username=pending.username, password=password)
         PendingRotation.objects.filter(pk=pending.pk).update(verified_at=timezone.now())
+        proves_nothing = kind.accepts_any_password(target, username=pending.username)
+        if proves_nothing:
+            RotationAttempt.objects.filter(pk=attempt.pk).update(
+                error=LOGIN_CHECK_PROVES_NOTHING.format(pending.username)
+            )
         rotation_audit_step(
-            rotation, "rotation.login_verified", user_index=pending.user_index, username=pending.username
+            rotation,
+            "rotation.login_verified",
+            user_index=pending.user_index,
+            username=pending.username,
+            check="inconclusive: the target accepts any password" if proves_nothing else "password checked",
         )
         crash_point("after_verify")
         with write_gate_bypassed("rotation"), transaction.atomic():

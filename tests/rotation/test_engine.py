@@ -181,3 +181,52 @@ def test_a_run_queued_for_a_deleted_rotation_does_nothing(cast: Any, target: Rot
 
     assert rotation_run_task(rotation.pk, "schedule") == "deleted"
     assert all(login(target, user, target.passwords[user]) for user in target.users)
+
+
+class _MachinePostgres:
+    """The machine's PostgreSQL (it trusts every login from 127.0.0.1), as ``_pg_target`` expects."""
+
+    port = 5432
+
+    def execute(self, statement: str) -> None:
+        from tests.dynamic.conftest import pg_admin
+
+        with pg_admin() as admin:
+            admin.execute(statement)
+
+
+def test_a_target_that_lets_anyone_in_still_rotates_but_the_attempt_says_the_check_proved_nothing(
+    cast: Any, allow_local: None, pg_rotation_target: RotationTarget
+) -> None:
+    """On a server that trusts Strongroom's address the login check cannot fail; the person reading
+    the attempts is told, while a password-checking server (scram_pg) gets no such note."""
+    from audit.models import AuditEvent
+    from rotation.services.engine import rotation_run
+    from tests.dynamic.conftest import pg_admin, postgres_available
+    from tests.rotation.conftest import _pg_target
+
+    if not postgres_available():
+        pytest.fail("the machine's PostgreSQL is not running on 127.0.0.1:5432")
+    checked = define_rotation(cast, pg_rotation_target, name="checked")
+    assert rotation_run(rotation_id=checked.pk, trigger="manual").outcome == "success"
+    assert checked.attempts.get().error == ""
+
+    trusting = _pg_target(_MachinePostgres())  # type: ignore[arg-type]
+    try:
+        rotation = define_rotation(
+            cast, trusting, name="trusting", mapping={"username": "T_USERNAME", "password": "T_PASSWORD"}
+        )
+        assert rotation_run(rotation_id=rotation.pk, trigger="manual").outcome == "success"
+        attempt = rotation.attempts.get()
+        assert attempt.outcome == "success" and attempt.error.startswith("Warning: the login check proves nothing")
+        assert trusting.users[0] in attempt.error
+        checks = [
+            event.metadata["check"]
+            for event in AuditEvent.objects.filter(action="rotation.login_verified").order_by("id")
+        ]
+        assert checks == ["password checked", "inconclusive: the target accepts any password"]
+    finally:
+        with pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{trusting.db.database}" WITH (FORCE)')
+            for role in (*trusting.users, trusting.db.username):
+                admin.execute(f'DROP ROLE IF EXISTS "{role}"')
