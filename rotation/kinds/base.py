@@ -190,12 +190,3 @@ class SqlCredentialsKind(RotationKind):
             addresses=target.addresses,
         )
         self.provider().test(as_user)
-
-    def accepts_any_password(self, target: Target, *, username: str) -> bool:
-        import secrets
-
-        try:
-            self.verify_login(target, username=username, password=secrets.token_urlsafe(24))
-        except ProviderError:
-            return False
-        return True
