@@ -494,6 +494,11 @@ def test_the_new_rotation_form_creates_an_entra_rotation_tested_live(cast: Any, 
     assert scene.app.password_credentials == []  # nothing issued before the first run
     detail = alice.get(created["HX-Redirect"]).content.decode()
     assert scene.app.id in detail and scene.admin.app_id in detail and scene.admin_secret not in detail
+    rotated = _rotate(rotation)
+    detail = alice.get(created["HX-Redirect"]).content.decode()
+    end = rotated.issued_keys["active_expires_at"][:10]  # two intervals and a week from now
+    assert rotated.issued_keys["active"] in detail and f"the target ends it on {end}" in detail
+    assert _owned(cast)[CLIENT_SECRET] not in detail
 
     edit = f"/projects/acme/rotations/{rotation.public_id}/edit/"
     page = alice.get(edit).content.decode()
