@@ -1,6 +1,6 @@
 """Rotations over REST, per project. Thin: parse, call one service or selector, serialize. Who may
-do what is decided by the services (``dynamic_secrets.manage`` to manage) and selectors
-(``secrets.read`` to see)."""
+do what is decided by the services (``rotations.manage`` to define, change, pause and delete;
+``rotations.rotate`` or ``rotations.manage`` to rotate now) and selectors (``secrets.read`` to see)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class RotationListApi(_ProjectApi):
         parameters=[PROJECT],
         request=RotationCreateRequest,
         responses={(201, JSON): RotationSerializer, **errors(400, 403, 404, 409)},
-        description="Define a rotation (`dynamic_secrets.manage`). The target must be on the organization's target "
+        description="Define a rotation (`rotations.manage`). The target must be on the organization's target "
         "allowlist; the root credentials are tested live, encrypted and never returned. The mapped secrets must not "
         "exist yet: the rotation owns them. Nothing on the target changes until the first run.",
     )
@@ -116,7 +116,7 @@ class RotationDetailApi(_ProjectApi):
         parameters=[PROJECT, ROTATION],
         request=RotationUpdateRequest,
         responses={(200, JSON): RotationSerializer, **errors(400, 403, 404)},
-        description="Change the description, schedule or root credentials (tested live).",
+        description="Change the description, schedule or root credentials, tested live (`rotations.manage`).",
     )
     def patch(self, request: Request, project: str, rotation: str) -> Response:
         data = self.parse(RotationUpdateRequest, request.data)
@@ -141,8 +141,8 @@ class RotationDetailApi(_ProjectApi):
         tags=TAGS,
         parameters=[PROJECT, ROTATION],
         responses={(200, JSON): OpenApiTypes.OBJECT, **errors(403, 404, 409)},
-        description="Delete the rotation. The owned secrets stay (the credential they hold keeps working); 409 while "
-        "a run holds it.",
+        description="Delete the rotation (`rotations.manage`). The owned secrets stay (the credential they hold keeps "
+        "working); 409 while a run holds it.",
     )
     def delete(self, request: Request, project: str, rotation: str) -> Response:
         scope = self.scope(project)
@@ -157,7 +157,8 @@ class RotationRotateApi(_ProjectApi):
         parameters=[PROJECT, ROTATION],
         request=EmptyRequest,
         responses={(202, JSON): RotationQueuedSerializer, **errors(403, 404, 409)},
-        description="Rotate now (`dynamic_secrets.manage`): queued, 202. 409 while a run holds the rotation.",
+        description="Rotate now (`rotations.rotate`, implied by `rotations.manage`): queued, 202. 409 while a run "
+        "holds the rotation.",
     )
     def post(self, request: Request, project: str, rotation: str) -> Response:
         self.parse(EmptyRequest, request.data or {})
@@ -187,7 +188,7 @@ class RotationPauseApi(_PauseApi):
         parameters=[PROJECT, ROTATION],
         request=EmptyRequest,
         responses={(200, JSON): RotationSerializer, **errors(403, 404)},
-        description="No scheduled runs until resumed; rotate now still works.",
+        description="No scheduled runs until resumed; rotate now still works (`rotations.manage`).",
     )
     def post(self, request: Request, project: str, rotation: str) -> Response:
         self.parse(EmptyRequest, request.data or {})
@@ -203,7 +204,7 @@ class RotationResumeApi(_PauseApi):
         parameters=[PROJECT, ROTATION],
         request=EmptyRequest,
         responses={(200, JSON): RotationSerializer, **errors(403, 404)},
-        description="Scheduled runs again, from the next slot.",
+        description="Scheduled runs again, from the next slot (`rotations.manage`).",
     )
     def post(self, request: Request, project: str, rotation: str) -> Response:
         self.parse(EmptyRequest, request.data or {})

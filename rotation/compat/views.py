@@ -1,6 +1,7 @@
 """``/api/v2/secret-rotations`` as Infisical serves it, onto ``rotation.selectors`` and
 ``rotation.services``. Thin: parse, call, shape — who may see or rotate what is decided there
-(``secrets.read`` at the folder to see, ``dynamic_secrets.manage`` to rotate), as on /api/v1.
+(``secrets.read`` at the folder to see, ``rotations.rotate`` or ``rotations.manage`` to rotate), as on
+/api/v1.
 
 Infisical's routes by id carry no project: the selector finds the rotation's project and answers
 404 alike for a missing rotation, another project's and another organization's. A rotation whose

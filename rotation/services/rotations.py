@@ -1,8 +1,9 @@
 """Defining rotations: create (root credentials tested live, target checked against the
 organization's allowlist, mapping conflicts refused), update, pause, resume, delete.
 
-Permissions: managing a rotation needs ``dynamic_secrets.manage`` (built-in admins only), the
-permission that already guards root database credentials; reading definitions (never the root
+Permissions (``rotation.services.permissions``): defining, changing, pausing, resuming and deleting
+need ``rotations.manage`` (built-in admins only: it guards the target's root credentials); "rotate
+now" needs ``rotations.rotate`` (or ``rotations.manage``); reading definitions (never the root
 password) needs ``secrets.read`` at the folder.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dynamic.services.common import failure_text, require_manage
+from dynamic.services.common import failure_text
 from dynamic.targets import TargetRefused
 from rotation.kinds.base import IssuedCredentialKind, ProviderError
 from rotation.kinds.registry import KINDS, kind_for
@@ -24,6 +25,7 @@ from rotation.models import Rotation, RotationMode
 from rotation.sealing import open_root, seal_root
 from rotation.services.dispatch import rotation_rotate_now
 from rotation.services.engine import RotationInProgress, rotation_next_slot
+from rotation.services.permissions import require_manage_rotations, require_rotate
 from rotation.services.reveal import reveal_slot
 from rotation.services.schedule import ScheduleError, parse_cron
 from secrets_app.errors import Conflict, ValidationFailed
@@ -135,7 +137,7 @@ def rotation_create(*, scope: ProjectScope, environment: str, path: str, data: R
     """Create a rotation after checking the name, mapping, schedule and target, and logging in
     with the root credentials. Nothing on the target is changed until the first run."""
     env, folder = folder_get(scope, environment, path)
-    require_manage(scope, environment=env.slug, path=folder.path, resource=data.name)
+    require_manage_rotations(scope, environment=env.slug, path=folder.path, resource=data.name)
     _check(data)
     if Rotation.objects.filter(folder=folder, name=data.name).exists():
         raise Conflict(f"A rotation named '{data.name}' already exists at {folder.path}", fields={"name": ["taken"]})
@@ -195,7 +197,9 @@ def _describe(rotation: Rotation) -> dict[str, Any]:
 
 def rotation_set_paused(*, scope: ProjectScope, rotation: Rotation, paused: bool) -> Rotation:
     """Pause (no scheduled runs; "rotate now" still works) or resume (next slot from now)."""
-    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    require_manage_rotations(
+        scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name
+    )
     with transaction.atomic():
         locked = Rotation.objects.select_for_update().get(pk=rotation.pk)
         locked.paused = paused
@@ -214,10 +218,10 @@ def rotation_set_paused(*, scope: ProjectScope, rotation: Rotation, paused: bool
 
 
 def rotation_request_now(*, scope: ProjectScope, rotation: Rotation) -> None:
-    """ "Rotate now" for a person or identity: the manage right at the rotation's place, the run
+    """ "Rotate now" for a person or identity: ``rotations.rotate`` (or ``rotations.manage``), the run
     queued (RotationInProgress, 409, while one holds it), and ``rotation.rotate_requested`` audited
     (the run itself records rotation.run_started onwards)."""
-    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    require_rotate(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
     rotation_rotate_now(rotation)
     scope.audit(
         "rotation.rotate_requested",
@@ -232,7 +236,9 @@ def rotation_request_now(*, scope: ProjectScope, rotation: Rotation) -> None:
 def rotation_delete(*, scope: ProjectScope, rotation: Rotation) -> None:
     """Delete the definition. The owned secrets stay as they are (the credential they hold keeps
     working); refused while a run holds the rotation."""
-    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    require_manage_rotations(
+        scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name
+    )
     with transaction.atomic():
         locked = Rotation.objects.select_for_update().get(pk=rotation.pk)
         if locked.locked_until and locked.locked_until > timezone.now():
@@ -276,7 +282,9 @@ class RotationChange:
 
 
 def rotation_update(*, scope: ProjectScope, rotation: Rotation, change: RotationChange) -> Rotation:
-    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    require_manage_rotations(
+        scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name
+    )
     cron = rotation.cron if change.cron is None else change.cron.strip()
     interval = rotation.interval_days if change.interval_days is None else change.interval_days
     hour = rotation.rotate_at_hour if change.rotate_at_hour is None else change.rotate_at_hour

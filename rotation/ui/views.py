@@ -18,11 +18,11 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dynamic.services.common import MANAGE, require_manage
 from rotation.kinds.base import IssuedCredentialKind
 from rotation.kinds.registry import KINDS
 from rotation.models import Rotation, RotationStatus
 from rotation.selectors import rotation_attempts, rotation_by_id, rotation_list
+from rotation.services.permissions import can_manage_rotations, can_rotate, require_manage_rotations
 from rotation.services.rotations import (
     rotation_create,
     rotation_delete,
@@ -52,6 +52,7 @@ ENVIRONMENTS_MANAGE = "environments.manage"
 LIST_PAGE = "rotation/list.html"
 FORM_PAGE = "rotation/form.html"
 DETAIL_PAGE = "rotation/detail.html"
+ISSUED_MODE_LABEL = "Two keys, alternate"
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
@@ -68,7 +69,19 @@ def _detail_url(rotation: Rotation, **query: str) -> str:
 
 
 def _can_manage(scope: ProjectScope, rotation: Rotation) -> bool:
-    return scope.access.can(MANAGE, environment=rotation.environment.slug, path=rotation.folder.path, tags=())
+    return can_manage_rotations(scope, environment=rotation.environment.slug, path=rotation.folder.path)
+
+
+def _can_rotate(scope: ProjectScope, rotation: Rotation) -> bool:
+    return can_rotate(scope, environment=rotation.environment.slug, path=rotation.folder.path)
+
+
+def mode_label(rotation: Rotation) -> str:
+    """How the rotation alternates, in words: kinds whose target issues the credential (AWS, Entra)
+    alternate two keys of one principal, not two users."""
+    if isinstance(KINDS[rotation.kind], IssuedCredentialKind):
+        return ISSUED_MODE_LABEL
+    return str(rotation.get_mode_display())
 
 
 def _base(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
@@ -127,6 +140,16 @@ def _list_context(scope: ProjectScope, *, awaiting: dict[int, int] | None = None
         after = _poll_after(rotation, (awaiting or {}).get(rotation.pk))
         if after is not None:
             waiting[rotation.pk] = after
+    rows = [
+        (
+            rotation,
+            KINDS[rotation.kind].label,
+            mode_label(rotation),
+            _can_rotate(scope, rotation),
+            _can_manage(scope, rotation),
+        )
+        for rotation in rotations
+    ]
     poll_url = ""
     if waiting:
         query = ",".join(f"{pk}:{after}" for pk, after in sorted(waiting.items()))
@@ -136,8 +159,11 @@ def _list_context(scope: ProjectScope, *, awaiting: dict[int, int] | None = None
         poll_url=poll_url,
         poll_seconds=POLL_SECONDS,
         awaiting_ids=set(waiting),
-        rows=[(rotation, KINDS[rotation.kind].label, _can_manage(scope, rotation)) for rotation in rotations],
-        can_create=scope.access.can(MANAGE),
+        rows=rows,
+        # A column of empty cells for someone who may do nothing (a viewer) is dropped; managing
+        # implies rotating, so "may rotate" is "has an action".
+        show_actions=any(row[3] for row in rows),
+        can_create=can_manage_rotations(scope),
         reveal_rows=_reveal_settings(scope, reveal_form),
         reveal_grace_minutes=settings.STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES,
         **extra,
@@ -245,7 +271,7 @@ def _definable_environments(scope: ProjectScope, path: str) -> list[str]:
     return [
         column.slug
         for column in matrix_columns(scope, path)
-        if column.state != ColumnState.NO_FOLDER and scope.access.can(MANAGE, environment=column.slug, path=path)
+        if column.state != ColumnState.NO_FOLDER and can_manage_rotations(scope, environment=column.slug, path=path)
     ]
 
 
@@ -269,7 +295,7 @@ def rotation_new(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     path = canonical_path(data.get("path") or "/")
     environments = _definable_environments(scope, path)
     if not environments:
-        require_manage(scope, environment=data.get("environment") or "", path=path, resource="rotation")  # 403
+        require_manage_rotations(scope, environment=data.get("environment") or "", path=path, resource="rotation")
         raise NotFound(f"No folder at {path} in any environment: create it first")
     kind = KINDS.get(data.get("kind") or "") or next(iter(KINDS.values()))
     form_class = rotation_form_class(kind)
@@ -298,7 +324,9 @@ def rotation_new(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
 def rotation_edit(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.UUID) -> HttpResponse:
     """Description, schedule and new root credentials (tested live; empty keeps the stored ones)."""
     rotation = rotation_by_id(scope, str(rotation_id))
-    require_manage(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
+    require_manage_rotations(
+        scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name
+    )
     kind = KINDS[rotation.kind]
     form = RotationEditForm(request.POST or None, initial=edit_initial(rotation), kind=kind)
     status = 200
@@ -355,8 +383,10 @@ def _detail_context(
         ],
         credential_labels=[declared.label for declared in plugin.secret_fields],
         issued=isinstance(KINDS[rotation.kind], IssuedCredentialKind),
+        mode_label=mode_label(rotation),
         attempts=rotation_attempts(rotation, limit=50),
         can_manage=_can_manage(scope, rotation),
+        can_rotate=_can_rotate(scope, rotation),
         single_user_trade_off=SINGLE_USER_TRADE_OFF,
         **extra,
     )

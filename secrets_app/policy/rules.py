@@ -38,6 +38,8 @@ ACTIONS: dict[str, str] = {
     "syncs.manage": "Create, change, delete and trigger secret syncs (pushes values out of Strongroom)",
     "approvals.manage": "Create, change and delete approval policies (who must approve changes and access)",
     "dynamic_secrets.manage": "Define, change and delete dynamic secrets (root database credentials); force-revoke leases",
+    "rotations.manage": "Define, change and delete credential rotations (root credentials of the target)",
+    "rotations.rotate": "Rotate a credential now",
 }
 
 # Actions that are about a place in the secret tree; all others are project-wide.

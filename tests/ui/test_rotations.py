@@ -257,3 +257,86 @@ def test_a_page_that_queued_a_run_refreshes_itself_until_the_result_is_there(
     listed = alice.get(table_poll.group(1).replace("&amp;", "&"), **HX).content.decode().strip()
     assert listed.startswith('<div id="rotation-table"') and "hx-get" not in listed.split(">")[0]
     assert "data-queued" not in listed and '<span class="badge ok">ok</span>' in listed
+
+
+def test_an_on_call_role_gets_rotate_now_only_and_a_viewer_no_actions_column(
+    login: Any,
+    cast: Any,
+    allow_local: None,  # noqa: F811
+    mysql_rotation_target: RotationTarget,  # noqa: F811
+) -> None:
+    """``rotations.rotate`` alone (a custom on-call role): "Rotate now" on the list and the page,
+    no Pause, Edit, Delete or New rotation, and 403 naming rotations.manage for each of them; the
+    edit page (root settings) is refused. A viewer's list has no empty actions column."""
+    from tests.rotation.conftest import define_rotation
+    from tests.rotation.test_permissions import on_call
+
+    target = mysql_rotation_target
+    rotation = define_rotation(cast, target, name="app-db")
+    on_call(cast, cast.bob)
+    bob = login(cast.bob)
+    listed = bob.get(LIST).content.decode()
+    assert "Rotate now" in listed and "Pause" not in listed and "New rotation" not in listed
+    assert '<span class="sr-only">Actions</span>' in listed
+    page = bob.get(_page(rotation)).content.decode()
+    assert "Rotate now" in page and "press Rotate now" in page
+    assert "Pause" not in page and "Delete rotation" not in page and ">Edit</a>" not in page
+    _no_password(listed + page, target)
+
+    queued = bob.post(_page(rotation, "rotate/"), {"from": "detail"}, **HX)
+    assert queued.status_code == 200 and "Rotation of app-db queued" in queued.content.decode()
+    for suffix in ("pause/", "resume/", "delete/", "edit/"):
+        refused = bob.post(_page(rotation, suffix))
+        assert refused.status_code == 403 and "rotations.manage" in refused.content.decode(), suffix
+    edit = bob.get(_page(rotation, "edit/"))
+    assert edit.status_code == 403 and 'type="password"' not in edit.content.decode()
+    assert bob.get(NEW).status_code == 403
+    assert Rotation.objects.filter(pk=rotation.pk, paused=False).exists()
+
+    viewer = login(cast.dave).get(LIST).content.decode()
+    assert "app-db" in viewer and "Rotate now" not in viewer
+    assert "Actions</span>" not in viewer and 'class="actions rot-actions"' not in viewer
+
+
+def test_a_member_is_told_rotating_needs_rotations_rotate(
+    login: Any,
+    cast: Any,
+    allow_local: None,  # noqa: F811
+    mysql_rotation_target: RotationTarget,  # noqa: F811
+) -> None:
+    from tests.rotation.conftest import define_rotation
+
+    rotation = define_rotation(cast, mysql_rotation_target, name="app-db")
+    refused = login(cast.bob).post(_page(rotation, "rotate/"))
+    html = refused.content.decode()
+    assert refused.status_code == 403 and "rotations.rotate" in html and "dynamic secrets" not in html
+
+
+def test_kinds_whose_target_issues_keys_say_two_keys_not_two_users(
+    login: Any,
+    cast: Any,
+    allow_local: None,  # noqa: F811
+    mysql_rotation_target: RotationTarget,  # noqa: F811
+) -> None:
+    from secrets_app.models import Environment, Folder
+    from tests.rotation.conftest import define_rotation
+
+    define_rotation(cast, mysql_rotation_target, name="app-db")
+    env = Environment.objects.get(project=cast.project, slug="dev")
+    aws = Rotation.objects.create(
+        project=cast.project,
+        environment=env,
+        folder=Folder.objects.get(environment=env, parent__isnull=True),
+        name="ci-key",
+        kind="aws_iam_access_key",
+        config={"region": "us-east-1"},
+        credentials_ciphertext=b"",
+        usernames=["ci-deployer"],
+        secrets_mapping={"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"},
+    )
+    alice = login(cast.alice)
+    rows = alice.get(LIST).content.decode().split("<tbody>")[1]
+    aws_row, db_row = rows.split('id="rotation-')[2], rows.split('id="rotation-')[1]
+    assert "ci-key" in aws_row and "<td>Two keys, alternate</td>" in aws_row
+    assert "app-db" in db_row and "<td>Two users, alternate</td>" in db_row
+    assert "<dd>Two keys, alternate</dd>" in alice.get(_page(aws)).content.decode()
