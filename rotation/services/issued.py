@@ -21,9 +21,20 @@ write-ahead record holds the *intent* before the target is asked and the issued 
    the pending record deleted, the attempt and ``rotation.rotated`` recorded.
 
 A pending record *with* a key is rolled forward: verified and switched with that same key, never
-issued over. Between runs the principal holds at most two keys of the rotation's: the active one
-(in the owned secrets) and the previous one (still valid one more interval). Key ids appear in
-audit metadata; secrets never.
+issued over — unless the key was deleted outside the rotation (by hand, after it was recorded):
+when ``list_key_ids`` no longer has it, the record is discarded (``rotation.pending_discarded``,
+with the key id and the reason) and the run goes on from step 2 with a fresh intent, so a deleted
+key cannot fail every later run. The list is asked *before* verifying: a deleted key and a new key
+the target has not yet replicated are refused alike, so verification cannot tell them apart (and
+would wait the kind's whole ``verify_seconds`` for nothing), while the target's own list can. A
+record younger than ``verify_seconds`` is never discarded (the list may lag a fresh key): it is
+verified as usual, and a refusal is retried by a later run. A key still listed is verified as
+usual too; a refusal there is retried, never discarded (eventual consistency).
+
+Between runs the principal holds at most two keys of the rotation's: the active one (in the owned
+secrets) and the previous one (still valid one more interval). Deleting a key the target no longer
+has is success (``delete`` is idempotent), so a previous key deleted by hand does not stop a run.
+Key ids appear in audit metadata; secrets never.
 """
 
 from __future__ import annotations
@@ -92,6 +103,34 @@ def _intent(rotation: Rotation, principal: str) -> PendingRotation:
         )
 
 
+def _recorded_key_gone(
+    rotation: Rotation, pending: PendingRotation, *, kind: IssuedCredentialKind, target: Target, principal: str
+) -> bool:
+    """Whether the key *pending* holds was deleted outside the rotation: recorded longer ago than
+    the kind's ``verify_seconds`` and no longer listed by the target (see the module docstring)."""
+    settled = timezone.now() - dt.timedelta(seconds=kind.verify_seconds)
+    if pending.applied_at is not None and pending.applied_at > settled:
+        return False
+    return pending.key_id not in kind.list_key_ids(target, principal=principal, label=issued_label(rotation))
+
+
+def _discard(rotation: Rotation, pending: PendingRotation, *, principal: str) -> PendingRotation:
+    """Replace a pending record whose key is gone by a fresh intent, audited, in one transaction."""
+    with transaction.atomic():
+        PendingRotation.objects.filter(pk=pending.pk).delete()
+        intent = PendingRotation.objects.create(
+            rotation=rotation, user_index=0, username=principal, password_ciphertext=b"", key_id=""
+        )
+        rotation_audit_step(
+            rotation,
+            "rotation.pending_discarded",
+            principal=principal,
+            key_id=pending.key_id,
+            reason="the recorded key no longer exists in the target (deleted outside the rotation)",
+        )
+    return intent
+
+
 def _record(rotation: Rotation, pending: PendingRotation, credential: IssuedCredential) -> None:
     """Seal the issued key into the pending record and commit: from here on every run verifies and
     switches this key."""
@@ -131,7 +170,9 @@ def issued_rotate(
     if pending.key_id:
         credential = open_issued(rotation, pending)
         secrets_seen.append(credential.secret)
-    else:
+        if _recorded_key_gone(rotation, pending, kind=kind, target=target, principal=principal):
+            pending = _discard(rotation, pending, principal=principal)
+    if not pending.key_id:
         _retire_and_clean(rotation, kind=kind, target=target, principal=principal)
         credential = kind.issue(
             target, principal=principal, label=issued_label(rotation), valid_for=issued_interval(rotation)

@@ -7,10 +7,14 @@
   machine's MariaDB, which checks passwords.
 - ``pg_rotation_target`` / ``mysql_rotation_target``: a root account plus two application users
   with passwords of their own, fresh per test.
+- ``moto``: one moto server (authentication enforced) for the whole session and every file of
+  this folder; ``root_key``: a least-privilege IAM user the AWS rotations act as; ``app_user``: a
+  fresh IAM user per test whose keys a rotation owns.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -20,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.dynamic.conftest import DbTarget, allow_local, mysql_admin, mysql_target  # noqa: F401
+from tests.dynamic.providers.aws import MotoServer, moto_session
 from tests.faults.services import PrivatePostgres, ServiceUnavailable
 
 
@@ -42,6 +47,43 @@ def scram_pg() -> Iterator[ScramPostgres]:
         yield server
     finally:
         server.close()
+
+
+AWS_ROOT_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    yield from moto_session()
+
+
+@pytest.fixture(scope="session")
+def root_key(moto: MotoServer) -> tuple[str, str]:
+    """The access key of a least-privilege IAM user the rotations act as (the policy
+    docs/rotation.md asks for; moto matches only ``"Resource": "*"``)."""
+    iam = moto.client("iam")
+    name = f"strongroom-rotator-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="rotate-keys", PolicyDocument=json.dumps(AWS_ROOT_POLICY))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+@pytest.fixture
+def app_user(moto: MotoServer) -> str:
+    """A fresh IAM user whose keys a rotation owns."""
+    name = f"app-{uuid.uuid4().hex[:8]}"
+    moto.client("iam").create_user(UserName=name)
+    return name
 
 
 @dataclass

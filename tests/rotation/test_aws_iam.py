@@ -9,9 +9,8 @@ line, never the values pytest's rewriting would print.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,47 +18,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.api.conftest import error_of
-from tests.dynamic.providers.aws import MotoServer, RecordingProxy, moto_session
-from tests.support.celery_worker import WorkerPool, require_postgres, send_task
+from tests.dynamic.providers.aws import MotoServer, RecordingProxy
+from tests.support.celery_worker import require_postgres
+from tests.support.crash_runner import run_killed_at
 
 pytestmark = pytest.mark.django_db
 KIND = "aws_iam_access_key"
 KEY_ID, SECRET = "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"
 MAPPING = {"key_id": KEY_ID, "secret": SECRET}
-ROOT_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"],
-            "Resource": "*",
-        }
-    ],
-}
-
-
-@pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    yield from moto_session()
-
-
-@pytest.fixture(scope="session")
-def root_key(moto: MotoServer) -> tuple[str, str]:
-    """The access key of a least-privilege IAM user the rotations act as."""
-    iam = moto.client("iam")
-    name = f"strongroom-rotator-{uuid.uuid4().hex[:6]}"
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="rotate-keys", PolicyDocument=json.dumps(ROOT_POLICY))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return key["AccessKeyId"], key["SecretAccessKey"]
-
-
-@pytest.fixture
-def app_user(moto: MotoServer) -> str:
-    """A fresh IAM user whose keys a rotation owns."""
-    name = f"app-{uuid.uuid4().hex[:8]}"
-    moto.client("iam").create_user(UserName=name)
-    return name
 
 
 def _define(cast: Any, root_key: tuple[str, str], user: str, url: str, name: str = "aws") -> Any:
@@ -145,23 +111,30 @@ def test_it_rotates_to_a_new_key_and_retires_the_oldest_one_rotation_later(
     assert not any(values[SECRET] in dumped for values in (one, two, three)) and root_key[1] not in dumped
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("step", ["after_pending", "issued_unrecorded", "after_issue", "after_verify"])
-def test_a_worker_killed_mid_rotation_converges_with_no_orphaned_key(
-    cast: Any,
-    allow_local: None,
-    moto: MotoServer,
-    root_key: tuple[str, str],
-    app_user: str,
-    tmp_path: Path,
-    step: str,
-) -> None:
-    require_postgres("a real worker needs the PostgreSQL test database")
-    import datetime as dt
+CRASH_POINTS = ("after_pending", "issued_unrecorded", "after_issue", "after_verify")
 
+
+def _unlock(rotation: Any) -> None:
+    """End the dead run's claim (its lease would run out by itself)."""
     from django.utils import timezone
 
+    from rotation.models import Rotation
+
+    Rotation.objects.filter(pk=rotation.pk).update(locked_until=timezone.now() - dt.timedelta(seconds=1))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_run_killed_at_each_crash_point_converges_with_no_orphaned_key(
+    cast: Any, allow_local: None, moto: MotoServer, root_key: tuple[str, str], app_user: str, tmp_path: Path
+) -> None:
+    """One rotation, its run killed in turn at every crash point of the issued-credential path
+    (a real process SIGKILLed there, tests/support/crash_runner.py), then run again in this
+    process; one transactional test, as a database flush after each would cost more than the runs.
+    Last, a key recorded by a killed run and then deleted by hand: the next run discards the
+    record and converges on a fresh key instead of failing for ever."""
+    require_postgres("a separate process needs the PostgreSQL test database")
+    from audit.models import AuditEvent
     from rotation.models import PendingRotation, Rotation
     from rotation.services.engine import rotation_run
 
@@ -169,40 +142,77 @@ def test_a_worker_killed_mid_rotation_converges_with_no_orphaned_key(
     _rotate(rotation)
     oldest = _owned(cast)
     _rotate(rotation)
-    before = _owned(cast)  # active; ``oldest`` is the previous key, the one the next run retires
+    secrets_seen = [root_key[1], oldest[SECRET]]
+    for step in CRASH_POINTS:
+        before = _owned(cast)  # active; ``oldest`` is the previous key, the one the next run retires
+        log = tmp_path / f"{step}.log"
+        assert run_killed_at(step, rotation.pk, log) == -9, step  # SIGKILL at the step, nothing cleaned up
 
-    pool = WorkerPool(tmp_path, f"test-{uuid.uuid4().hex[:12]}", {"STRONGROOM_ROTATION_TEST_CRASH_AT": step})
-    try:
-        worker = pool.start()
-        send_task("rotation.tasks.rotation_run", [rotation.pk, "manual"], pool.queue)
-        worker.wait(timeout=40)
-    finally:
-        pool.stop_all()
-    assert worker.returncode == -9  # SIGKILL at the step, nothing cleaned up
+        pending = PendingRotation.objects.get(rotation=rotation)
+        assert bool(pending.key_id) is (step in ("after_issue", "after_verify")), step
+        held = _keys(moto, app_user)
+        assert _owned(cast) == before and _caller(moto, before[KEY_ID], before[SECRET]).endswith(app_user), step
+        if step == "issued_unrecorded":
+            orphans = held - {before[KEY_ID], oldest[KEY_ID]}
+            assert len(orphans) == 1 and not pending.key_id, step  # issued, never recorded
+        _unlock(rotation)
 
+        result = rotation_run(rotation_id=rotation.pk, trigger="retry")
+
+        assert result.outcome == "success" and result.rolled_forward, step
+        after = _owned(cast)
+        secrets_seen.append(after[SECRET])
+        if pending.key_id:
+            assert after[KEY_ID] == pending.key_id, step  # the recorded key was switched, never issued over
+        assert _caller(moto, after[KEY_ID], after[SECRET]).endswith(app_user), step
+        assert _caller(moto, before[KEY_ID], before[SECRET]).endswith(app_user), step  # now the previous one
+        assert _caller(moto, oldest[KEY_ID], oldest[SECRET]) == "InvalidClientTokenId", step
+        assert _keys(moto, app_user) == {before[KEY_ID], after[KEY_ID]}, step  # no orphan left
+        keys = Rotation.objects.get(pk=rotation.pk).issued_keys
+        assert keys == {"active": after[KEY_ID], "previous": before[KEY_ID]}, step
+        assert not PendingRotation.objects.filter(rotation=rotation).exists(), step
+        assert not any(secret in log.read_text() for secret in secrets_seen), step
+        oldest = before
+
+    # A key recorded by a killed run, then deleted by hand before the switch.
+    before = _owned(cast)
+    assert run_killed_at("after_issue", rotation.pk, tmp_path / "deleted.log") == -9
     pending = PendingRotation.objects.get(rotation=rotation)
-    assert bool(pending.key_id) is (step in ("after_issue", "after_verify"))
-    held = _keys(moto, app_user)
-    assert _owned(cast) == before and _caller(moto, before[KEY_ID], before[SECRET]).endswith(app_user)
-    if step == "issued_unrecorded":
-        orphans = held - {before[KEY_ID], oldest[KEY_ID]}
-        assert len(orphans) == 1 and not pending.key_id  # issued, never recorded
-    Rotation.objects.filter(pk=rotation.pk).update(locked_until=timezone.now() - dt.timedelta(seconds=1))
+    moto.client("iam").delete_access_key(UserName=app_user, AccessKeyId=pending.key_id)
+    # Recorded longer ago than IAM takes to list a new key (the kind's verify_seconds).
+    PendingRotation.objects.filter(pk=pending.pk).update(applied_at=pending.applied_at - dt.timedelta(minutes=5))
+    _unlock(rotation)
 
     result = rotation_run(rotation_id=rotation.pk, trigger="retry")
 
-    assert result.outcome == "success" and result.rolled_forward
+    assert result.outcome == "success", Rotation.objects.get(pk=rotation.pk).last_error
     after = _owned(cast)
-    if pending.key_id:
-        assert after[KEY_ID] == pending.key_id  # the recorded key was switched, never issued over
-    assert _caller(moto, after[KEY_ID], after[SECRET]).endswith(app_user)
-    assert _caller(moto, before[KEY_ID], before[SECRET]).endswith(app_user)  # now the previous one
-    assert _caller(moto, oldest[KEY_ID], oldest[SECRET]) == "InvalidClientTokenId"
-    assert _keys(moto, app_user) == {before[KEY_ID], after[KEY_ID]}  # no orphan left
+    assert after[KEY_ID] != pending.key_id and _caller(moto, after[KEY_ID], after[SECRET]).endswith(app_user)
+    assert _caller(moto, before[KEY_ID], before[SECRET]).endswith(app_user)
+    assert _keys(moto, app_user) == {before[KEY_ID], after[KEY_ID]}  # no orphan, the old previous retired
     assert Rotation.objects.get(pk=rotation.pk).issued_keys == {"active": after[KEY_ID], "previous": before[KEY_ID]}
     assert not PendingRotation.objects.filter(rotation=rotation).exists()
-    log = pool.log_text()
-    assert not any(secret in log for secret in (after[SECRET], before[SECRET], root_key[1]))
+    (discarded,) = AuditEvent.objects.filter(resource_id=str(rotation.public_id), action="rotation.pending_discarded")
+    assert discarded.metadata["key_id"] == pending.key_id and "no longer exists" in discarded.metadata["reason"]
+    assert _rotate(rotation).issued_keys["previous"] == after[KEY_ID]  # and later runs go on as usual
+
+
+def test_a_previous_key_deleted_by_hand_does_not_stop_the_next_run(
+    cast: Any, allow_local: None, moto: MotoServer, root_key: tuple[str, str], app_user: str
+) -> None:
+    rotation = _define(cast, root_key, app_user, moto.url)
+    _rotate(rotation)
+    previous = _owned(cast)
+    _rotate(rotation)
+    active = _owned(cast)
+    moto.client("iam").delete_access_key(UserName=app_user, AccessKeyId=previous[KEY_ID])
+
+    rotated = _rotate(rotation)
+
+    new = _owned(cast)
+    assert _caller(moto, new[KEY_ID], new[SECRET]).endswith(app_user)
+    assert rotated.issued_keys == {"active": new[KEY_ID], "previous": active[KEY_ID]}
+    assert _keys(moto, app_user) == {active[KEY_ID], new[KEY_ID]}
 
 
 def test_a_target_that_is_down_fails_with_a_safe_reason_and_leaves_the_secrets_alone(

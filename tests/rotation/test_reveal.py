@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from tests.dynamic.providers.aws import MotoServer
 from tests.rotation.conftest import RotationTarget, define_rotation, login, owned_values
-from tests.rotation.test_aws_iam import (  # noqa: F401 - fixtures
+from tests.rotation.test_aws_iam import (
     KEY_ID,
     SECRET,
     _caller,
@@ -27,9 +27,6 @@ from tests.rotation.test_aws_iam import (  # noqa: F401 - fixtures
     _keys,
     _owned,
     _rotate,
-    app_user,
-    moto,
-    root_key,
 )
 
 REVEAL = "/projects/acme/secrets/value/?environment=dev&path=/&key=DB_PASSWORD"
@@ -275,9 +272,9 @@ def test_zero_hours_rotates_at_once(
 def test_a_revealed_issued_key_is_deleted_after_the_run(
     counted: Any,
     allow_local: None,
-    moto: MotoServer,  # noqa: F811
-    root_key: tuple[str, str],  # noqa: F811
-    app_user: str,  # noqa: F811
+    moto: MotoServer,
+    root_key: tuple[str, str],
+    app_user: str,
     django_capture_on_commit_callbacks: Any,
     eager: None,
     settings: Any,
