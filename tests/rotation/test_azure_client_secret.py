@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,8 @@ import pytest
 import requests
 
 from tests.emulators.entra_graph import EntraApplication, EntraGraphEmulator
-from tests.support.celery_worker import WorkerPool, require_postgres, send_task
+from tests.support.celery_worker import require_postgres
+from tests.support.crash_runner import run_killed_at
 
 pytestmark = pytest.mark.django_db
 
@@ -136,6 +136,18 @@ def _admin_token(scene: Scene) -> str:
         timeout=10,
     )
     return str(answer.json()["access_token"])
+
+
+def _remove_by_hand(scene: Scene, key_id: str) -> None:
+    """What an administrator does in the portal: Graph's removePassword, outside the rotation."""
+    removed = requests.post(
+        f"{scene.entra.url}/v1.0/applications/{scene.app.id}/removePassword",
+        json={"keyId": key_id},
+        headers={"Authorization": f"Bearer {_admin_token(scene)}"},
+        verify=scene.entra.ca_file,
+        timeout=10,
+    )
+    assert removed.status_code == 204 and key_id not in scene.app.key_ids()
 
 
 def test_it_lists_and_deletes_only_the_keys_of_its_own_label(cast: Any, scene: Scene) -> None:
@@ -382,16 +394,23 @@ CRASH_POINTS = ("after_pending", "issued_unrecorded", "after_issue", "after_veri
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_at_each_crash_point_converges_with_no_orphaned_secret(
+def test_a_run_killed_at_each_crash_point_converges_with_no_orphaned_secret(
     cast: Any, scene: Scene, tmp_path: Path
 ) -> None:
-    """One rotation, killed in turn at every crash point of the issued-credential path (one
-    transactional test: the database flush after each would cost more than the runs)."""
-    require_postgres("a real worker needs the PostgreSQL test database")
+    """One rotation, its run killed in turn at every crash point of the issued-credential path (a
+    real process SIGKILLed there, tests/support/crash_runner.py), then run again in this process
+    (one transactional test: the database flush after each would cost more than the runs). Last,
+    a secret recorded by a killed run and then removed by hand: the next run discards the record
+    and converges on a fresh secret instead of failing for ever."""
+    require_postgres("a separate process needs the PostgreSQL test database")
     from django.utils import timezone
 
+    from audit.models import AuditEvent
     from rotation.models import PendingRotation, Rotation
     from rotation.services.engine import rotation_run
+
+    def unlock() -> None:  # the dead run's claim; its lease would run out by itself
+        Rotation.objects.filter(pk=rotation.pk).update(locked_until=timezone.now() - dt.timedelta(seconds=1))
 
     rotation = _define(cast, scene)
     _rotate(rotation)
@@ -400,16 +419,8 @@ def test_a_worker_killed_at_each_crash_point_converges_with_no_orphaned_secret(
         before = _owned(cast)  # active
         oldest = Rotation.objects.get(pk=rotation.pk).issued_keys["previous"]  # the next run retires it
         oldest_secret = next(c.secret_text for c in scene.app.password_credentials if c.key_id == oldest)
-        logs = tmp_path / step
-        logs.mkdir()
-        pool = WorkerPool(logs, f"test-{uuid.uuid4().hex[:12]}", {"STRONGROOM_ROTATION_TEST_CRASH_AT": step})
-        try:
-            worker = pool.start()
-            send_task("rotation.tasks.rotation_run", [rotation.pk, "manual"], pool.queue)
-            worker.wait(timeout=40)
-        finally:
-            pool.stop_all()
-        assert worker.returncode == -9, step  # SIGKILL at the step, nothing cleaned up
+        log = tmp_path / f"{step}.log"
+        assert run_killed_at(step, rotation.pk, log) == -9, step  # SIGKILL at the step, nothing cleaned up
 
         pending = PendingRotation.objects.get(rotation=rotation)
         assert bool(pending.key_id) is (step in ("after_issue", "after_verify")), step
@@ -417,7 +428,7 @@ def test_a_worker_killed_at_each_crash_point_converges_with_no_orphaned_secret(
         if step == "issued_unrecorded":
             orphans = _labelled(scene, rotation) - {_key_of(scene, before[CLIENT_SECRET]), oldest}
             assert len(orphans) == 1 and not pending.key_id, step  # issued, never recorded
-        Rotation.objects.filter(pk=rotation.pk).update(locked_until=timezone.now() - dt.timedelta(seconds=1))
+        unlock()
 
         result = rotation_run(rotation_id=rotation.pk, trigger="retry")
 
@@ -432,9 +443,46 @@ def test_a_worker_killed_at_each_crash_point_converges_with_no_orphaned_secret(
         keys = Rotation.objects.get(pk=rotation.pk).issued_keys
         assert (keys["active"], keys["previous"]) == (active, previous), step
         assert not PendingRotation.objects.filter(rotation=rotation).exists(), step
-        log = pool.log_text()
+        text = log.read_text()
         for secret in (after[CLIENT_SECRET], before[CLIENT_SECRET], scene.admin_secret):
-            assert secret not in log, step
+            assert secret not in text, step
+
+    # A secret recorded by a killed run, then removed by hand before the switch.
+    before = _owned(cast)
+    assert run_killed_at("after_issue", rotation.pk, tmp_path / "removed.log") == -9
+    pending = PendingRotation.objects.get(rotation=rotation)
+    _remove_by_hand(scene, pending.key_id)
+    # Recorded longer ago than Entra takes to list a new secret (the kind's verify_seconds).
+    PendingRotation.objects.filter(pk=pending.pk).update(applied_at=pending.applied_at - dt.timedelta(minutes=5))
+    unlock()
+
+    result = rotation_run(rotation_id=rotation.pk, trigger="retry")
+
+    assert result.outcome == "success", Rotation.objects.get(pk=rotation.pk).last_error
+    after = _owned(cast)
+    active, previous = _key_of(scene, after[CLIENT_SECRET]), _key_of(scene, before[CLIENT_SECRET])
+    assert active != pending.key_id and scene.signs_in(after[CLIENT_SECRET]) and scene.signs_in(before[CLIENT_SECRET])
+    assert _labelled(scene, rotation) == {active, previous}  # no orphan, the old previous retired
+    keys = Rotation.objects.get(pk=rotation.pk).issued_keys
+    assert (keys["active"], keys["previous"]) == (active, previous)
+    assert not PendingRotation.objects.filter(rotation=rotation).exists()
+    (discarded,) = AuditEvent.objects.filter(resource_id=str(rotation.public_id), action="rotation.pending_discarded")
+    assert discarded.metadata["key_id"] == pending.key_id and "no longer exists" in discarded.metadata["reason"]
+
+
+def test_a_previous_secret_removed_by_hand_does_not_stop_the_next_run(cast: Any, scene: Scene) -> None:
+    rotation = _define(cast, scene)
+    _rotate(rotation)
+    previous = _rotate(rotation).issued_keys["previous"]
+    active = _owned(cast)
+    _remove_by_hand(scene, previous)
+
+    rotated = _rotate(rotation)
+
+    new = _owned(cast)
+    assert scene.signs_in(new[CLIENT_SECRET]) and scene.signs_in(active[CLIENT_SECRET])
+    assert rotated.issued_keys["previous"] == _key_of(scene, active[CLIENT_SECRET])
+    assert _labelled(scene, rotation) == {rotated.issued_keys["active"], rotated.issued_keys["previous"]}
 
 
 # --- the web UI ----------------------------------------------------------------------------------
