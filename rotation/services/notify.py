@@ -13,6 +13,10 @@ from rotation.models import Rotation
 EVENT_KIND = "rotation.failed"
 
 
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
 def notify_failed(rotation: Rotation, *, attempts: int) -> None:
     """Queue the alert inside the caller's transaction (deliveries go out after it commits)."""
     base = settings.SITE_URL.rstrip("/")
@@ -23,7 +27,7 @@ def notify_failed(rotation: Rotation, *, attempts: int) -> None:
         event_kind=EVENT_KIND,
         title=f"Rotation '{rotation.name}' failed",
         summary=(
-            f"Strongroom tried {attempts} times to rotate {rotation.name} ({rotation.environment.slug}:"
+            f"Strongroom tried {_times(attempts)} to rotate {rotation.name} ({rotation.environment.slug}:"
             f"{rotation.folder.path}) and gave up for now. The owned secrets still hold the previous, valid "
             f"credential. The next attempt is at the next scheduled slot ({next_run}); fix the cause or "
             'press "rotate now".'

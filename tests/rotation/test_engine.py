@@ -169,7 +169,25 @@ def test_target_down_retries_then_fails_and_mails_the_admins(
     assert [message["To"] for message in smtp_server.messages] == ["alice@example.com"]
     body = smtp_server.messages[0].get_body(preferencelist=("plain",)).get_content()
     assert "Rotation 'db' failed" in smtp_server.messages[0]["Subject"]
+    assert "Strongroom tried 2 times to rotate db" in " ".join(body.split())
     assert before["DB_PASSWORD"] not in body and target.db.password not in body
+
+
+def test_a_rotation_that_gives_up_after_one_attempt_says_it_tried_once(
+    cast: Any, target: RotationTarget, settings: Any
+) -> None:
+    from notifications.models import Notification
+    from rotation.models import Rotation
+    from rotation.services.engine import rotation_run
+    from tests.notifications.fixtures import free_port
+
+    settings.STRONGROOM_ROTATION_MAX_ATTEMPTS = 1
+    rotation = define_rotation(cast, target)
+    Rotation.objects.filter(pk=rotation.pk).update(config={**rotation.config, "port": free_port()})  # nothing listens
+
+    assert rotation_run(rotation_id=rotation.pk).outcome == "failed"
+    summary = Notification.objects.get(event_kind="rotation.failed").summary
+    assert summary.startswith("Strongroom tried once to rotate db (dev:/) and gave up for now."), summary
 
 
 def test_a_run_queued_for_a_deleted_rotation_does_nothing(cast: Any, target: RotationTarget) -> None:
