@@ -9,6 +9,7 @@ service changes only the description, the schedule and the root credentials).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -45,6 +46,15 @@ def kind_plugin(kind: RotationKind) -> PluginKind:
     if provider is None:
         raise TypeError(f"rotation kind {kind.kind} declares no connection fields")
     plugin: PluginKind = provider()
+    root_user_help = getattr(kind, "root_user_help", "")
+    if root_user_help:
+        # The provider's help says what a dynamic secret's root needs; a rotation's root needs other
+        # rights. A subclass, not a change to the provider the dynamic-secret pages share.
+        fields = tuple(
+            dataclasses.replace(declared, help=root_user_help) if declared.name == "username" else declared
+            for declared in plugin.fields
+        )
+        plugin = type(type(plugin).__name__, (type(plugin),), {"fields": fields})()
     return plugin
 
 

@@ -340,3 +340,17 @@ def test_kinds_whose_target_issues_keys_say_two_keys_not_two_users(
     assert "ci-key" in aws_row and "<td>Two keys, alternate</td>" in aws_row
     assert "app-db" in db_row and "<td>Two users, alternate</td>" in db_row
     assert "<dd>Two keys, alternate</dd>" in alice.get(_page(aws)).content.decode()
+
+
+def test_the_root_user_help_says_what_a_rotation_needs(login: Any, cast: Any) -> None:
+    """Not the dynamic-secret provider's sentence (create roles, grant what leases get): the rights
+    to change another user's password. The dynamic-secret form keeps its own."""
+    alice = login(cast.alice)
+    postgres = alice.get(NEW + "?kind=postgresql").content.decode()
+    assert "CREATEROLE" in postgres and "PostgreSQL 16 and later" in postgres and "ADMIN OPTION" in postgres
+    mysql = alice.get(NEW + "?kind=mysql").content.decode()
+    assert "CREATE USER privilege" in mysql and "ALTER USER" in mysql
+    for html in (postgres, mysql):
+        assert "leases" not in html
+    dynamic = alice.get("/projects/acme/dynamic-secrets/new/?provider=postgresql").content.decode()
+    assert "grant what leases get" in dynamic and "ADMIN OPTION" not in dynamic

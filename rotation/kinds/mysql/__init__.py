@@ -11,3 +11,7 @@ class MySQLCredentials(SqlCredentialsKind):
     label = "MySQL / MariaDB credentials"
     provider_kind = "mysql"
     statement = "ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';"
+    root_user_help = (
+        "A user allowed to change the rotated users' passwords: the CREATE USER privilege (which covers "
+        "ALTER USER), or UPDATE on the mysql system schema."
+    )
