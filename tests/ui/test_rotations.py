@@ -347,7 +347,7 @@ def test_the_root_user_help_says_what_a_rotation_needs(login: Any, cast: Any) ->
     to change another user's password. The dynamic-secret form keeps its own."""
     alice = login(cast.alice)
     postgres = alice.get(NEW + "?kind=postgresql").content.decode()
-    assert "CREATEROLE" in postgres and "PostgreSQL 16 and later" in postgres and "ADMIN OPTION" in postgres
+    assert "CREATEROLE" in postgres and "PostgreSQL 16+" in postgres and "ADMIN OPTION" in postgres
     mysql = alice.get(NEW + "?kind=mysql").content.decode()
     assert "CREATE USER privilege" in mysql and "ALTER USER" in mysql
     for html in (postgres, mysql):

@@ -11,7 +11,4 @@ class MySQLCredentials(SqlCredentialsKind):
     label = "MySQL / MariaDB credentials"
     provider_kind = "mysql"
     statement = "ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';"
-    root_user_help = (
-        "A user allowed to change the rotated users' passwords: the CREATE USER privilege (which covers "
-        "ALTER USER), or UPDATE on the mysql system schema."
-    )
+    root_user_help = "Needs the CREATE USER privilege (it allows ALTER USER of the rotated users)."

@@ -13,11 +13,7 @@ class PostgreSQLCredentials(SqlCredentialsKind):
     label = "PostgreSQL credentials"
     provider_kind = "postgresql"
     statement = "ALTER ROLE \"{{username}}\" WITH PASSWORD '{{password}}';"
-    root_user_help = (
-        "A role with CREATEROLE that changes the rotated roles' passwords; on PostgreSQL 16 and later it also "
-        "needs ADMIN OPTION on each of them (the role that created them has it; else GRANT app_user TO root WITH "
-        "ADMIN OPTION)."
-    )
+    root_user_help = "Needs CREATEROLE and, on PostgreSQL 16+, ADMIN OPTION on the rotated roles."
 
     def accepts_any_password(self, target: Target, *, username: str) -> bool:
         """One login with a random wrong password (the server logs one failed login per run).
