@@ -389,7 +389,13 @@ class RevealSettingsForm(UIForm):
 
     environment = forms.CharField(widget=forms.HiddenInput)
     enabled = forms.BooleanField(label="A reveal here schedules rotation", required=False)
-    hours = forms.IntegerField(label="Within (hours, 0: at once)", min_value=0, max_value=168, initial=24)
+    hours = forms.IntegerField(
+        label="Within (hours, 0: at once)",
+        min_value=0,
+        max_value=168,
+        initial=24,
+        widget=forms.NumberInput(attrs={"class": "rot-hours"}),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -104,6 +104,8 @@ def _flow(base_url: str, browser: Any, cast: Any, target: RotationTarget) -> Non
     form = page.locator("#rotation-form")
     form.get_by_role("link", name="PostgreSQL").click()
     expect(form.get_by_label("Port")).to_have_value("5432")
+    expect(form.get_by_text("Needs CREATEROLE and, on PostgreSQL 16+")).to_be_visible()  # a rotation's root
+    page.screenshot(path=str(SHOTS / "perm-form-help.png"), full_page=True)
     form.get_by_label("Single user (brief downtime)").check()
     warning = form.locator("[data-trade-off]")
     expect(warning).to_be_visible()
@@ -169,4 +171,72 @@ def _flow(base_url: str, browser: Any, cast: Any, target: RotationTarget) -> Non
     expect(viewer.get_by_role("link", name="Edit")).to_have_count(0)
     viewer.screenshot(path=str(SHOTS / "rotation-viewer-detail.png"), full_page=True)
     assert viewer.request.get(f"{base_url}/projects/acme/rotations/new/").status == 403
+    viewer.goto(f"{base_url}/projects/acme/rotations/")
+    expect(viewer.locator("#rotation-table thead th")).to_have_count(7)  # no empty actions column
+    viewer.screenshot(path=str(SHOTS / "perm-viewer-list.png"), full_page=True)
     assert viewer_problems == [], viewer_problems
+
+    _on_call_and_reveal_card(base_url, browser, cast, page, rotation)
+
+
+def _on_call_and_reveal_card(base_url: str, browser: Any, cast: Any, admin: Any, rotation: Any) -> None:  # noqa: F811
+    """bob with a custom role holding only ``rotations.rotate`` (and ``secrets.read``): Rotate now
+    on the list and the page, nothing that changes the definition; the admin's reveal card: short
+    visible labels, accessible names naming the environment, narrow hour inputs; an AWS key
+    rotation's mode reads "Two keys, alternate"."""
+    from playwright.sync_api import expect
+
+    from rotation.models import Rotation
+    from tests.rotation.test_permissions import on_call
+
+    on_call(cast, cast.bob)
+    bob, bob_problems = _page(browser, base_url, cast.bob.email)
+    bob.goto(f"{base_url}/projects/acme/rotations/")
+    row = bob.locator(f"#rotation-{rotation.public_id}")
+    expect(row.get_by_role("button", name="Rotate now")).to_be_visible()
+    expect(row.get_by_role("button", name="Pause")).to_have_count(0)
+    expect(bob.get_by_role("link", name="New rotation")).to_have_count(0)
+    bob.screenshot(path=str(SHOTS / "perm-oncall-list.png"), full_page=True)
+    row.get_by_role("link", name=NAME).click()
+    for control in ("Pause", "Delete rotation"):
+        expect(bob.get_by_role("button", name=control)).to_have_count(0)
+    expect(bob.get_by_role("link", name="Edit")).to_have_count(0)
+    bob.get_by_role("button", name="Rotate now").click()
+    expect(bob.locator("table.rot-attempts tbody tr")).to_have_count(2)
+    expect(bob.locator("table.rot-attempts tbody tr").first.locator(".badge")).to_have_text("rotated")
+    bob.screenshot(path=str(SHOTS / "perm-oncall-detail.png"), full_page=True)
+    edit = bob.request.get(f"{base_url}/projects/acme/rotations/{rotation.public_id}/edit/")
+    assert edit.status == 403 and "rotations.manage" in edit.text()
+    assert bob_problems == [], bob_problems
+
+    issued = Rotation.objects.create(
+        project=rotation.project,
+        environment=rotation.environment,
+        folder=rotation.folder,
+        name="ci-deploy-key",
+        kind="aws_iam_access_key",
+        config={"region": "us-east-1"},
+        credentials_ciphertext=b"",
+        usernames=["ci-deployer"],
+        secrets_mapping={"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"},
+    )
+    admin.goto(f"{base_url}/projects/acme/rotations/")
+    expect(admin.locator(f"#rotation-{issued.public_id} td").nth(3)).to_have_text("Two keys, alternate")
+    expect(admin.locator(f"#rotation-{rotation.public_id} td").nth(3)).to_have_text("Two users, alternate")
+    admin.screenshot(path=str(SHOTS / "perm-admin-list.png"), full_page=True)
+
+    card = admin.locator("#reveal-settings")
+    dev = card.locator("#reveal-dev")
+    expect(dev).not_to_contain_text("dev:")
+    expect(dev).not_to_contain_text("Hours in")
+    toggle = card.get_by_label("On: a reveal in dev schedules rotation")
+    hours = card.get_by_label("Within how many hours in dev")
+    expect(toggle).to_be_visible()
+    expect(hours).to_be_visible()
+    box = hours.bounding_box()
+    assert box is not None and box["width"] < 120, box
+    toggle.check()
+    hours.fill("6")
+    card.get_by_role("button", name="Save dev").click()
+    expect(admin.locator("#reveal-settings .alert-success")).to_contain_text("within 6 h")
+    admin.locator("#reveal-settings").screenshot(path=str(SHOTS / "perm-reveal-card.png"))
