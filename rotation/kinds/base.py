@@ -93,7 +93,7 @@ class IssuedCredentialKind(RotationKind):
     mode). A rotation deletes the previous key first (it is what the rotation retires, and AWS
     allows two keys per user), issues a new one, verifies it, switches, and the active key
     becomes the previous one. Keys the rotation does not know (an interrupted run's orphan) are
-    found by ``list_key_ids`` and deleted before a new one is issued."""
+    found by ``orphan_key_ids`` and deleted before a new one is issued."""
 
     mapping_fields = ("key_id", "secret")
     usernames_required = 1
@@ -104,10 +104,18 @@ class IssuedCredentialKind(RotationKind):
     # retries that long, and the engine discards a pending key the target no longer lists only
     # once it was recorded longer ago than this.
     verify_seconds: float = 0.0
+    # How many keys the target lets one principal hold (AWS: 2), None for no small limit. A run
+    # that would go over it because of a key it may not delete fails with a reason naming it.
+    keys_per_principal: int | None = None
 
     def check_principal(self, target: Target, *, principal: str) -> None:
         """On save, after ``test_root``: prove the root credentials can manage *principal*'s keys
         (it exists, listing is allowed); ProviderError (safe text) otherwise. Default: nothing."""
+
+    def check_new_principal(self, target: Target, *, principal: str) -> None:
+        """On create only, after ``check_principal``: refuse a principal a new rotation cannot
+        manage as it stands (AWS: a user already holding its two keys); ProviderError (safe text).
+        Default: nothing."""
 
     def issue(
         self, target: Target, *, principal: str, label: str, valid_for: dt.timedelta | None = None
@@ -132,6 +140,12 @@ class IssuedCredentialKind(RotationKind):
         """The ids of the credentials of *principal* this rotation may manage (for Entra, the
         ones whose displayName is *label*)."""
         raise NotImplementedError
+
+    def orphan_key_ids(self, target: Target, *, principal: str, label: str, since: dt.datetime) -> list[str]:
+        """Of ``list_key_ids``, the keys a run may delete when the rotation does not know them (an
+        interrupted run's orphan): never a key created before *since* (the rotation's creation),
+        where the target dates its keys. Default: every listed key (the label proves whose it is)."""
+        return self.list_key_ids(target, principal=principal, label=label)
 
     def issued_values(self, credential: IssuedCredential, *, config: Mapping[str, Any] | None = None) -> dict[str, str]:
         """{mapping field: value} for the owned secrets. *config*: the rotation's settings, for

@@ -10,8 +10,11 @@ write-ahead record holds the *intent* before the target is asked and the issued 
    crash point ``after_pending``.
 2. **Retire and clean up** (also when an intent without a key is found: a run died between asking
    the target and recording its answer): delete the *previous* key (the one this rotation
-   retires; AWS allows two keys per user), then every key ``list_key_ids`` reports that is
-   neither the active nor the previous one — the orphan of a dead run.
+   retires; AWS allows two keys per user), then every key ``orphan_key_ids`` reports that is
+   neither the active nor the previous one — the orphan of a dead run. A key older than the
+   rotation (made by hand before it) is never an orphan: when such a key and the active one fill
+   the kind's ``keys_per_principal``, the run fails with a reason naming that key instead of
+   deleting it.
 3. **Issue** a key and seal it into the pending record, **committed** at once — crash points
    ``issued_unrecorded`` (issued, not recorded: step 2 of the next run deletes it) and
    ``after_issue``.
@@ -45,7 +48,7 @@ from collections.abc import Mapping
 from django.db import transaction
 from django.utils import timezone
 
-from rotation.kinds.base import IssuedCredential, IssuedCredentialKind, Target
+from rotation.kinds.base import IssuedCredential, IssuedCredentialKind, ProviderError, Target
 from rotation.models import PendingRotation, Rotation, RotationAttempt
 from rotation.sealing import open_issued, seal_issued
 from rotation.services.engine import crash_point, rotation_audit_step, rotation_mark_rotated, rotation_write_owned
@@ -88,12 +91,21 @@ def _retire_and_clean(rotation: Rotation, *, kind: IssuedCredentialKind, target:
         rotation.issued_keys = keys
         rotation_audit_step(rotation, "rotation.key_deleted", principal=principal, key_id=previous, reason="previous")
     label = issued_label(rotation)
-    listed = kind.list_key_ids(target, principal=principal, label=label)
+    listed = kind.orphan_key_ids(target, principal=principal, label=label, since=rotation.created_at)
     for key_id in listed:
         if key_id in (active, previous):
             continue
         kind.delete(target, principal=principal, key_id=key_id)
         rotation_audit_step(rotation, "rotation.key_deleted", principal=principal, key_id=key_id, reason="orphan")
+    if kind.keys_per_principal is not None:
+        held = kind.list_key_ids(target, principal=principal, label=label)
+        if len(held) >= kind.keys_per_principal:
+            others = sorted(set(held) - {active})
+            raise ProviderError(
+                f"{principal} holds {', '.join(others)}, created before this rotation and never deleted by it:"
+                f" with the active key that is the limit of {kind.keys_per_principal} keys, so no new key can be"
+                " issued. Delete that key by hand, or give the rotation a principal of its own"
+            )
 
 
 def _intent(rotation: Rotation, principal: str) -> PendingRotation:

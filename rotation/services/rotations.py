@@ -97,6 +97,8 @@ def _test_root(
     config: Mapping[str, Any],
     credentials: Mapping[str, str],
     usernames: list[str],
+    *,
+    creating: bool = False,
 ) -> None:
     kind = kind_for(kind_name)
     try:
@@ -107,6 +109,8 @@ def _test_root(
     if isinstance(kind, IssuedCredentialKind):
         try:
             kind.check_principal(target, principal=usernames[0])
+            if creating:
+                kind.check_new_principal(target, principal=usernames[0])
         except ProviderError as exc:
             raise ValidationFailed("usernames", failure_text(exc, list(credentials.values()))) from None
 
@@ -142,7 +146,7 @@ def rotation_create(*, scope: ProjectScope, environment: str, path: str, data: R
     if Rotation.objects.filter(folder=folder, name=data.name).exists():
         raise Conflict(f"A rotation named '{data.name}' already exists at {folder.path}", fields={"name": ["taken"]})
     _refuse_mapping_conflicts(folder.pk, list(data.secrets_mapping.values()))
-    _test_root(scope, data.kind, data.config, data.credentials, data.usernames)
+    _test_root(scope, data.kind, data.config, data.credentials, data.usernames, creating=True)
     now = timezone.now()
     try:
         with transaction.atomic():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,56 @@ def test_a_target_that_is_down_fails_with_a_safe_reason_and_leaves_the_secrets_a
     assert _keys(moto, app_user) == {before[KEY_ID]} and failed.issued_keys == {"active": before[KEY_ID]}
 
 
+def _next_second() -> None:
+    """IAM dates keys to the second: what is made before this call is older than what comes after."""
+    time.sleep(1.0 - time.time() % 1.0 + 0.01)
+
+
+def test_a_key_made_by_hand_before_the_rotation_is_never_deleted_and_a_full_user_fails_with_its_name(
+    cast: Any, allow_local: None, moto: MotoServer, root_key: tuple[str, str], app_user: str
+) -> None:
+    from rotation.models import Rotation
+    from rotation.services.engine import rotation_run
+
+    by_hand = moto.client("iam").create_access_key(UserName=app_user)["AccessKey"]
+    _next_second()
+    rotation = _define(cast, root_key, app_user, moto.url)
+
+    _rotate(rotation)  # the hand-made key is not an orphan: it is older than the rotation
+    first = _owned(cast)
+    assert _keys(moto, app_user) == {by_hand["AccessKeyId"], first[KEY_ID]}
+    assert _caller(moto, by_hand["AccessKeyId"], by_hand["SecretAccessKey"]).endswith(app_user)
+
+    result = rotation_run(rotation_id=rotation.pk)  # no room for a new key: say why, delete nothing
+
+    failed = Rotation.objects.get(pk=rotation.pk)
+    assert result.outcome == "failed" and failed.status == "retrying"
+    assert by_hand["AccessKeyId"] in failed.last_error and "created before this rotation" in failed.last_error
+    assert "Delete that key by hand" in failed.last_error and by_hand["SecretAccessKey"] not in failed.last_error
+    assert _keys(moto, app_user) == {by_hand["AccessKeyId"], first[KEY_ID]}
+    assert _caller(moto, by_hand["AccessKeyId"], by_hand["SecretAccessKey"]).endswith(app_user)
+    assert _owned(cast) == first and _caller(moto, first[KEY_ID], first[SECRET]).endswith(app_user)
+
+    moto.client("iam").delete_access_key(UserName=app_user, AccessKeyId=by_hand["AccessKeyId"])
+    second = _rotate(rotation)  # room again: the next run goes through
+    assert second.issued_keys == {"active": _owned(cast)[KEY_ID], "previous": first[KEY_ID]}
+
+
+def test_a_key_made_by_hand_after_the_rotation_is_taken_for_an_orphan_and_deleted(
+    cast: Any, allow_local: None, moto: MotoServer, root_key: tuple[str, str], app_user: str
+) -> None:
+    """The documented price of a user that is not dedicated to the rotation."""
+    rotation = _define(cast, root_key, app_user, moto.url)
+    _rotate(rotation)
+    first = _owned(cast)
+    stray = moto.client("iam").create_access_key(UserName=app_user)["AccessKey"]
+
+    second = _rotate(rotation)
+
+    assert _keys(moto, app_user) == {first[KEY_ID], second.issued_keys["active"]}
+    assert _caller(moto, stray["AccessKeyId"], stray["SecretAccessKey"]) == "InvalidClientTokenId"
+
+
 BASE = "/api/v1/projects/acme/rotations/"
 
 
@@ -279,6 +330,14 @@ def test_the_api_creates_and_lists_an_aws_rotation_and_names_the_field_it_refuse
     assert charlie.post(BASE, body, format="json").status_code == 404
     assert bob.post(BASE, body, format="json").status_code == 403
 
+    full = f"{app_user}-full"  # a user holding the two keys IAM allows: no room, and not dedicated
+    iam = moto.client("iam")
+    iam.create_user(UserName=full)
+    held = {iam.create_access_key(UserName=full)["AccessKey"]["AccessKeyId"] for _ in range(2)}
+    refused = alice.post(BASE, {**body, "usernames": [full]}, format="json")
+    assert refused.status_code == 400 and "usernames" in json.dumps(error_of(refused)), error_of(refused)
+    assert "dedicated to it" in json.dumps(error_of(refused)) and _keys(moto, full) == held
+
     created = alice.post(BASE, body, format="json")
     assert created.status_code == 201, error_of(created)
     rotation = created.json()
@@ -317,6 +376,7 @@ def test_the_ui_form_creates_an_aws_rotation_whose_page_shows_the_key_ids_never_
     assert form.status_code == 200 and "IAM user name" in html and "Root secret access key" in html
     assert 'value="AWS_ACCESS_KEY_ID"' in html and 'value="AWS_SECRET_ACCESS_KEY"' in html
     assert "Downtime trade-off" not in html and "iam:CreateAccessKey" in html
+    assert "Give the rotation an IAM user of its own" in html  # the orphan cleanup's condition, stated
     assert_csp_clean(form)
 
     post = {

@@ -6,8 +6,11 @@ The endpoints (AWS's, or ``endpointUrl`` for an AWS-compatible service), the org
 allowlist check, the pinned connections and the safe error text are the AWS IAM dynamic-secret
 provider's (``dynamic.providers.aws_iam.provider``).
 
-The IAM user belongs to the rotation: every access key of it that is neither the active nor the
-previous one is deleted before a new key is issued (AWS allows two per user).
+The IAM user must be dedicated to the rotation: every access key of it that is neither the active
+nor the previous one *and was created after the rotation* (``CreateDate``) is taken for a dead
+run's orphan and deleted before a new key is issued (AWS allows two per user). Keys older than the
+rotation (made by hand before it) are never touched: a user holding two keys is refused on create,
+and a run that finds one old key next to the active one fails with a reason naming it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ CONFIG_FIELDS = frozenset({"region", "endpointUrl"})
 CREDENTIAL_FIELDS = ("accessKey", "secretAccessKey")
 # IAM is eventually consistent: a new key can be refused by STS for a few seconds.
 VERIFY_SECONDS = 15.0
+KEYS_PER_USER = 2  # IAM's quota of access keys per user
 _NOT_YET = ("InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException")
 _SESSION: Any = None
 _SESSION_LOCK = threading.Lock()
@@ -70,6 +74,7 @@ class AwsIamAccessKeys(IssuedCredentialKind):
     label = "AWS IAM access keys"
     default_mapping = {"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}
     verify_seconds = VERIFY_SECONDS
+    keys_per_principal = KEYS_PER_USER
 
     def plugin(self) -> PluginKind:
         return AwsIamRotationFields()
@@ -149,6 +154,17 @@ class AwsIamAccessKeys(IssuedCredentialKind):
                 raise ProviderError(f"ListAccessKeys: the IAM user {principal} does not exist") from None
             raise aws_error("ListAccessKeys", exc) from None
 
+    def check_new_principal(self, target: Target, *, principal: str) -> None:
+        """A user already holding two keys is refused: the rotation would have no room for a key
+        of its own, and it never deletes keys older than itself."""
+        held = self._access_keys(target, principal)
+        if len(held) >= KEYS_PER_USER:
+            raise ProviderError(
+                f"the IAM user {principal} already holds {len(held)} access keys, the most IAM allows: a rotation"
+                " needs an IAM user dedicated to it (it never deletes keys made before it). Delete the user's"
+                " keys or create a user for the rotation"
+            )
+
     def issue(
         self, target: Target, *, principal: str, label: str, valid_for: dt.timedelta | None = None
     ) -> IssuedCredential:
@@ -183,12 +199,27 @@ class AwsIamAccessKeys(IssuedCredentialKind):
             if aws_error_code(exc) != NOT_FOUND:
                 raise aws_error("DeleteAccessKey", exc) from None
 
-    def list_key_ids(self, target: Target, *, principal: str, label: str) -> list[str]:
+    def _access_keys(self, target: Target, principal: str) -> list[dict[str, Any]]:
+        """The user's access keys' metadata (``AccessKeyId``, ``CreateDate`` …)."""
         iam = self._client(target, "iam")
-        ids: list[str] = []
+        keys: list[dict[str, Any]] = []
         try:
             for page in iam.get_paginator("list_access_keys").paginate(UserName=principal):
-                ids += [str(key["AccessKeyId"]) for key in page.get("AccessKeyMetadata", [])]
+                keys += page.get("AccessKeyMetadata", [])
         except Exception as exc:  # noqa: BLE001
             raise aws_error("ListAccessKeys", exc) from None
-        return ids
+        return keys
+
+    def list_key_ids(self, target: Target, *, principal: str, label: str) -> list[str]:
+        return [str(key["AccessKeyId"]) for key in self._access_keys(target, principal)]
+
+    def orphan_key_ids(self, target: Target, *, principal: str, label: str, since: dt.datetime) -> list[str]:
+        """The user's keys created at or after *since*. IAM dates keys to the second, so *since*
+        is taken to the second too: a key of the rotation's first run, issued within the second the
+        rotation was created, still counts as the rotation's."""
+        floor = since.replace(microsecond=0)
+        return [
+            str(key["AccessKeyId"])
+            for key in self._access_keys(target, principal)
+            if isinstance(key.get("CreateDate"), dt.datetime) and key["CreateDate"] >= floor
+        ]
