@@ -1,7 +1,8 @@
 """``strongroom rotations list|rotate`` as a subprocess against a live server and the machine's
 MariaDB: the list shows the rotation, ``rotate --wait`` ends when the run has switched the owned
 secrets to a new password that logs in, a rotate while a run holds the rotation is one line and exit
-9, a failed run is one line with the server's reason and exit 10, an unknown name one line and exit 4.
+9, a failed run is one line with the server's reason and exit 10, an unknown name one line and exit 4,
+a rotate without ``rotations.rotate`` one line naming it and exit 3.
 
 PYTEST_DONT_REWRITE: these assertions handle real passwords, so a failure reports the line, never the
 values pytest's rewriting would print.
@@ -136,3 +137,23 @@ def test_an_unknown_rotation_is_one_line_and_exit_4(rotating: CliServer) -> None
     assert missing.returncode == 4
     assert "no rotation named 'nope' in dev:/" in _one_line(missing.stderr)
     assert rotating.run("rotations", "rotate", "app-db", *_base(rotating), "--path=/x").returncode == 1
+
+
+def test_rotate_without_rotations_rotate_names_the_permission_and_exits_3(rotating: CliServer) -> None:
+    """bob (member) holds neither rotations action: one line naming what to ask for, exit 3;
+    with a custom role granting ``rotations.rotate`` alone the same command queues the run."""
+    from rotation.models import Rotation
+    from secrets_app.services.tokens import personal_token_create
+    from tests.rotation.test_permissions import on_call
+
+    bob = [f"--token={personal_token_create(user=rotating.cast.bob, name='cli-bob')[1]}", "--projectId=acme"]
+    refused = rotating.run("rotations", "rotate", "app-db", *bob)
+    assert refused.returncode == 3
+    line = _one_line(refused.stderr)
+    assert "not allowed to rotate credentials in this project (it needs rotations.rotate)" in line, line
+    assert "dynamic" not in line and not Rotation.objects.get(name="app-db").attempts.exists()
+
+    on_call(rotating.cast, rotating.cast.bob)
+    rotated = rotating.run("rotations", "rotate", "app-db", *bob, "--wait", "--timeout=20")
+    assert rotated.returncode == 0, rotated.stderr
+    assert Rotation.objects.get(name="app-db").attempts.filter(outcome="success").count() == 1
