@@ -354,3 +354,9 @@ def test_the_root_user_help_says_what_a_rotation_needs(login: Any, cast: Any) ->
         assert "leases" not in html
     dynamic = alice.get("/projects/acme/dynamic-secrets/new/?provider=postgresql").content.decode()
     assert "grant what leases get" in dynamic and "ADMIN OPTION" not in dynamic
+
+
+def test_the_list_speaks_of_every_kind_not_only_databases(login: Any, cast: Any) -> None:
+    html = login(cast.alice).get(LIST).content.decode()
+    assert "database passwords, cloud access keys, client secrets" in html
+    assert "an AWS access key, an Entra client secret" in html and "No rotations yet" in html
