@@ -69,6 +69,40 @@ def test_the_vocabulary_and_the_built_in_roles() -> None:
             assert access.can(action, environment="prod", path="/db", tags=()) is expected, (role, action)
 
 
+def test_custom_roles_over_the_api_accept_the_rotation_actions(cast: Any, api: Any) -> None:
+    alice = api(cast.alice)
+    roles = "/api/v1/projects/acme/roles/"
+    created = alice.post(
+        roles,
+        {
+            "slug": "on-call",
+            "name": "On call",
+            "rules": [*ON_CALL_RULES, {"action": "rotations.manage", "effect": "deny"}],
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert [rule["action"] for rule in created.json()["rules"]] == [
+        "secrets.read",
+        "rotations.rotate",
+        "rotations.manage",
+    ]
+    # Project-wide, as dynamic_secrets.manage: a rule limited to an environment is refused.
+    scoped = alice.post(
+        roles, {"slug": "prod-rotator", "rules": [{"action": "rotations.*", "environments": ["prod"]}]}, format="json"
+    )
+    assert scoped.status_code == 400 and "project-wide" in error_of(scoped)["fields"]["rules[0].action"][0]
+    unknown = alice.post(roles, {"slug": "bad", "rules": [{"action": "rotations.rotat"}]}, format="json")
+    assert unknown.status_code == 400 and list(error_of(unknown)["fields"]) == ["rules[0].action"]
+    # bob (member) has no roles.manage, let alone the rotation actions to hand out.
+    assert (
+        api(cast.bob)
+        .post(roles, {"slug": "mine", "rules": [{"action": "rotations.rotate"}]}, format="json")
+        .status_code
+        == 403
+    )
+
+
 def test_an_on_call_role_rotates_now_but_may_not_define_change_or_delete(
     cast: Any,
     api: Any,
