@@ -96,6 +96,9 @@ class IssuedCredentialKind(RotationKind):
     found by ``orphan_key_ids`` and deleted before a new one is issued."""
 
     mapping_fields = ("key_id", "secret")
+    # Owned fields whose value comes from the rotation's settings (which cannot change after
+    # create), not from the issued key: written once, never a new identical version per run.
+    settings_fields: tuple[str, ...] = ()
     usernames_required = 1
 
     # Owned secret keys the create form proposes, by mapping field (empty: the form asks).

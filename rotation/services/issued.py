@@ -204,7 +204,11 @@ def issued_rotate(
         locked = (
             Rotation.objects.select_for_update().select_related("project", "environment", "folder").get(pk=rotation.pk)
         )
-        written = rotation_write_owned(locked, kind.issued_values(credential, config=locked.config))
+        written = rotation_write_owned(
+            locked,
+            kind.issued_values(credential, config=locked.config),
+            unchanged=frozenset(kind.settings_fields),
+        )
         PendingRotation.objects.filter(pk=pending.pk).delete()
         active, _previous = _keys(locked)
         keys = {"active": credential.key_id}

@@ -346,6 +346,9 @@ def test_rotations_switch_to_a_secret_that_signs_in_and_retire_the_oldest_one_ro
     }
     assert not any(values[CLIENT_SECRET] in dumped for values in (one, two, three))
     assert scene.admin_secret not in dumped and someone_elses.secret_text not in dumped
+    # The client ID never changes: one version, written by the first run; the secret got three.
+    written = [e.metadata["secrets"] for e in events.order_by("id") if e.action == "rotation.rotated"]
+    assert written == [[CLIENT_ID, CLIENT_SECRET], [CLIENT_SECRET], [CLIENT_SECRET]]
 
 
 def _key_of(scene: Scene, secret: str) -> str:

@@ -96,6 +96,7 @@ class AzureClientSecret(IssuedCredentialKind):
     kind = "azure_client_secret"
     label = "Entra application client secret"
     mapping_fields = ("client_id", "client_secret")
+    settings_fields = ("client_id",)
     default_mapping = {"client_id": "AZURE_CLIENT_ID", "client_secret": "AZURE_CLIENT_SECRET"}
     verify_seconds = VERIFY_SECONDS
 
