@@ -209,3 +209,41 @@ def test_the_compat_rotate_route_follows_rotations_rotate(
         answered = client.post(url, "", content_type="application/json", **headers)
     assert answered.status_code == 200, answered.content
     assert answered.json()["secretRotation"]["rotationStatus"] == "queued" and len(queued) == 1
+
+
+def test_an_upgrade_keeps_what_custom_roles_could_do_with_rotations(cast: Any) -> None:
+    """Before rotations had actions of their own they asked dynamic_secrets.manage: migration
+    secrets_app 0014 gives each such rule a rotations.manage twin, an allow and a deny alike (a deny
+    also stops rotations.rotate, which the old action covered)."""
+    import importlib
+
+    from django.apps import apps
+
+    from secrets_app.models import ProjectMembership, RoleRule
+    from secrets_app.services.members import member_update, role_create
+
+    scope = cast.scope(cast.alice)
+    role_create(scope=scope, slug="dba", name="DBA", rules=[{"action": "dynamic_secrets.manage"}])
+    role_create(
+        scope=scope,
+        slug="almost-admin",
+        name="Almost admin",
+        rules=[{"action": "*"}, {"action": "dynamic_secrets.*", "effect": "deny"}],
+    )
+    for user, role in ((cast.bob, "dba"), (cast.dave, "almost-admin")):
+        membership = ProjectMembership.objects.get(project=cast.project, user=user)
+        member_update(scope=scope, membership_id=membership.pk, role=role)
+    assert not cast.scope(cast.bob).access.can("rotations.manage")  # what the new action alone would do
+
+    migration = importlib.import_module("secrets_app.migrations.0014_rotation_actions")
+    migration.forward(apps, None)
+    migration.forward(apps, None)  # twice: no second twin
+
+    from rotation.services.permissions import can_manage_rotations, can_rotate
+
+    assert list(RoleRule.objects.filter(action="rotations.manage").values_list("role__slug", "effect")) == [
+        ("dba", "allow"),
+        ("almost-admin", "deny"),
+    ]
+    assert can_manage_rotations(cast.scope(cast.bob)) and can_rotate(cast.scope(cast.bob))
+    assert not can_manage_rotations(cast.scope(cast.dave)) and not can_rotate(cast.scope(cast.dave))
