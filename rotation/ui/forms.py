@@ -188,21 +188,35 @@ class RotationBaseForm(ScheduleFields):
         )
         return aliases
 
-    def rotation_input(self) -> RotationInput:
-        config, credentials = self.plugin_values()  # type: ignore[attr-defined]
+    # What differs per kind: the target's users (or principal), the owned keys, the mode.
+    def target_usernames(self, config: dict[str, Any]) -> list[str]:
         data = self.cleaned_data
         users = [data["user_1"].strip()]
         if data["mode"] == RotationMode.ALTERNATE and data.get("user_2"):
             users.append(data["user_2"].strip())
+        return users
+
+    def owned_mapping(self) -> dict[str, str]:
+        return {
+            "username": self.cleaned_data["key_username"].strip(),
+            "password": self.cleaned_data["key_password"].strip(),
+        }
+
+    def rotation_mode(self) -> str:
+        return str(self.cleaned_data["mode"])
+
+    def rotation_input(self) -> RotationInput:
+        config, credentials = self.plugin_values()  # type: ignore[attr-defined]
+        data = self.cleaned_data
         schedule = self.schedule_values()
         return RotationInput(
             name=data["name"],
             kind=self.rotation_kind.kind,
             config={key: value for key, value in config.items() if value not in (None, "")},
             credentials=credentials,
-            usernames=users,
-            secrets_mapping={"username": data["key_username"].strip(), "password": data["key_password"].strip()},
-            mode=data["mode"],
+            usernames=self.target_usernames(config),
+            secrets_mapping=self.owned_mapping(),
+            mode=self.rotation_mode(),
             interval_days=schedule["interval_days"],
             rotate_at_hour=schedule.get("rotate_at_hour", 0),
             rotate_at_minute=schedule.get("rotate_at_minute", 0),
@@ -253,27 +267,15 @@ class EntraClientSecretForm(RotationBaseForm):
         aliases.update({"usernames": "objectId", "secretsMapping": "key_client_id", "config": "__all__"})
         return aliases
 
-    def rotation_input(self) -> RotationInput:
-        config, credentials = self.plugin_values()  # type: ignore[attr-defined]
+    def target_usernames(self, config: dict[str, Any]) -> list[str]:
+        return [str(config.get("objectId") or "")]
+
+    def owned_mapping(self) -> dict[str, str]:
         data = self.cleaned_data
-        schedule = self.schedule_values()
-        return RotationInput(
-            name=data["name"],
-            kind=self.rotation_kind.kind,
-            config={key: value for key, value in config.items() if value not in (None, "")},
-            credentials=credentials,
-            usernames=[str(config.get("objectId") or "")],
-            secrets_mapping={
-                "client_id": data["key_client_id"].strip(),
-                "client_secret": data["key_client_secret"].strip(),
-            },
-            mode=RotationMode.ALTERNATE,
-            interval_days=schedule["interval_days"],
-            rotate_at_hour=schedule.get("rotate_at_hour", 0),
-            rotate_at_minute=schedule.get("rotate_at_minute", 0),
-            cron=schedule["cron"],
-            description=data.get("description") or "",
-        )
+        return {"client_id": data["key_client_id"].strip(), "client_secret": data["key_client_secret"].strip()}
+
+    def rotation_mode(self) -> str:
+        return RotationMode.ALTERNATE
 
 
 # Kinds whose create form is not the two-user one, by kind name.
@@ -320,24 +322,14 @@ class AwsAccessKeyForm(RotationBaseForm):
         )
         return aliases
 
-    def rotation_input(self) -> RotationInput:
-        config, credentials = self.plugin_values()  # type: ignore[attr-defined]
-        data = self.cleaned_data
-        schedule = self.schedule_values()
-        return RotationInput(
-            name=data["name"],
-            kind=self.rotation_kind.kind,
-            config={key: value for key, value in config.items() if value not in (None, "")},
-            credentials=credentials,
-            usernames=[data["user_1"].strip()],
-            secrets_mapping={"key_id": data["key_key_id"].strip(), "secret": data["key_secret"].strip()},
-            mode=RotationMode.ALTERNATE,
-            interval_days=schedule["interval_days"],
-            rotate_at_hour=schedule.get("rotate_at_hour", 0),
-            rotate_at_minute=schedule.get("rotate_at_minute", 0),
-            cron=schedule["cron"],
-            description=data.get("description") or "",
-        )
+    def target_usernames(self, config: dict[str, Any]) -> list[str]:
+        return [self.cleaned_data["user_1"].strip()]
+
+    def owned_mapping(self) -> dict[str, str]:
+        return {"key_id": self.cleaned_data["key_key_id"].strip(), "secret": self.cleaned_data["key_secret"].strip()}
+
+    def rotation_mode(self) -> str:
+        return RotationMode.ALTERNATE
 
 
 KIND_FORMS["aws_iam_access_key"] = AwsAccessKeyForm
