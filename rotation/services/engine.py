@@ -91,21 +91,29 @@ class RunResult:
     rolled_forward: bool = False
 
 
+def rotation_audit(
+    rotation: Rotation, action: str, *, outcome: str = "allow", actor: Any = None, **metadata: Any
+) -> None:
+    """One audit event about *rotation* (its place, name and kind), inside the caller's
+    transaction; *actor* defaults to the rotation itself (system). Never a password."""
+    audit_record(
+        action=action,
+        actor=actor or rotation_actor(rotation),
+        outcome=outcome,
+        organization_id=rotation.project.organization_id,
+        project_id=rotation.project_id,
+        environment=rotation.environment.slug,
+        path=rotation.folder.path,
+        resource_type="rotation",
+        resource_id=str(rotation.public_id),
+        metadata={"name": rotation.name, "kind": rotation.kind, **metadata},
+    )
+
+
 def rotation_audit_step(rotation: Rotation, action: str, *, outcome: str = "allow", **metadata: Any) -> None:
-    """One audit event for a step of the run, in its own transaction. Never a password."""
+    """One audit event for a step of the run, in its own transaction."""
     with transaction.atomic():
-        audit_record(
-            action=action,
-            actor=rotation_actor(rotation),
-            outcome=outcome,
-            organization_id=rotation.project.organization_id,
-            project_id=rotation.project_id,
-            environment=rotation.environment.slug,
-            path=rotation.folder.path,
-            resource_type="rotation",
-            resource_id=str(rotation.public_id),
-            metadata={"name": rotation.name, "kind": rotation.kind, **metadata},
-        )
+        rotation_audit(rotation, action, outcome=outcome, **metadata)
 
 
 def crash_point(step: str) -> None:
@@ -222,23 +230,7 @@ def rotation_mark_rotated(
     reveal_after_rotated(locked, claimed_at=locked.last_attempted_at, finished=finished, first_run=first_run)
     locked.save()
     RotationAttempt.objects.filter(pk=attempt.pk).update(outcome=AttemptOutcome.SUCCESS, finished_at=finished)
-    audit_record(
-        action="rotation.rotated",
-        actor=rotation_actor(locked),
-        organization_id=locked.project.organization_id,
-        project_id=locked.project_id,
-        environment=locked.environment.slug,
-        path=locked.folder.path,
-        resource_type="rotation",
-        resource_id=str(locked.public_id),
-        metadata={
-            "name": locked.name,
-            "kind": locked.kind,
-            "trigger": trigger,
-            **metadata,
-            "write_gate_bypass": "rotation",
-        },
-    )
+    rotation_audit(locked, "rotation.rotated", trigger=trigger, **metadata, write_gate_bypass="rotation")
 
 
 def rotation_run(*, rotation_id: int, trigger: str = AttemptTrigger.SCHEDULE) -> RunResult:
@@ -355,17 +347,13 @@ def _record_failure(rotation: Rotation, attempt: RotationAttempt, reason: str) -
         RotationAttempt.objects.filter(pk=attempt.pk).update(
             outcome=AttemptOutcome.FAILED, error=reason, finished_at=now
         )
-        audit_record(
-            action="rotation.failed" if final else "rotation.attempt_failed",
-            actor=rotation_actor(locked),
+        rotation_audit(
+            locked,
+            "rotation.failed" if final else "rotation.attempt_failed",
             outcome="error",
-            organization_id=locked.project.organization_id,
-            project_id=locked.project_id,
-            environment=locked.environment.slug,
-            path=locked.folder.path,
-            resource_type="rotation",
-            resource_id=str(locked.public_id),
-            metadata={"name": locked.name, "kind": locked.kind, "attempt": tries, "final": final, "reason": reason},
+            attempt=tries,
+            final=final,
+            reason=reason,
         )
         if final:
             notify_failed(locked, attempts=tries)

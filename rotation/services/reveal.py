@@ -35,14 +35,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.services import audit_record
 from dynamic.providers.templates import generate_password, password_requirements_from
 from dynamic.services.common import failure_text
 from rotation.kinds.base import IssuedCredentialKind
 from rotation.kinds.registry import kind_for
 from rotation.models import AttemptTrigger, PendingRotation, Rotation, RotationMode
 from rotation.sealing import open_root
-from rotation.services.scope import rotation_actor
+from rotation.services.engine import rotation_audit
 from secrets_app.models import Environment, Secret, SecretType
 from secrets_app.principals import Principal
 
@@ -104,22 +103,14 @@ def rotation_reveal_queue(
         locked.next_run_at = min(locked.next_run_at, due) if locked.next_run_at else due
         locked.reveal_requested_at = locked.reveal_requested_at or now
         locked.save(update_fields=["next_run_at", "reveal_requested_at", "updated_at"])
-        who = Principal.for_user(actor).audit_actor() if actor is not None else rotation_actor(rotation)
-        audit_record(
-            action="rotation.reveal_queued",
+        who = Principal.for_user(actor).audit_actor() if actor is not None else None
+        rotation_audit(
+            rotation,
+            "rotation.reveal_queued",
             actor=who,
-            organization_id=rotation.project.organization_id,
-            project_id=rotation.project_id,
-            environment=rotation.environment.slug,
-            path=rotation.folder.path,
-            resource_type="rotation",
-            resource_id=str(rotation.public_id),
-            metadata={
-                "name": rotation.name,
-                "key": key,
-                "within_hours": hours,
-                "next_run_at": locked.next_run_at.isoformat(),
-            },
+            key=key,
+            within_hours=hours,
+            next_run_at=locked.next_run_at.isoformat(),
         )
         if hours == 0:
             from rotation.tasks import rotation_run_task
@@ -180,25 +171,10 @@ def reveal_after_rotated(
         what = {"user_index": previous, "username": locked.usernames[previous]}
     locked.reset_due_at = finished + grace
     locked.reset_failures = 0
-    _audit(locked, "rotation.reset_scheduled", due_at=locked.reset_due_at.isoformat(), **what)
+    rotation_audit(locked, "rotation.reset_scheduled", due_at=locked.reset_due_at.isoformat(), **what)
 
 
 # --- the reset ---------------------------------------------------------------------------------------
-
-
-def _audit(rotation: Rotation, action: str, *, outcome: str = "allow", **metadata: Any) -> None:
-    audit_record(
-        action=action,
-        actor=rotation_actor(rotation),
-        outcome=outcome,
-        organization_id=rotation.project.organization_id,
-        project_id=rotation.project_id,
-        environment=rotation.environment.slug,
-        path=rotation.folder.path,
-        resource_type="rotation",
-        resource_id=str(rotation.public_id),
-        metadata={"name": rotation.name, "kind": rotation.kind, **metadata},
-    )
 
 
 def rotation_resets_due(now: dt.datetime | None = None) -> list[int]:
@@ -280,7 +256,7 @@ def _reset(rotation_id: int, now: dt.datetime) -> str:
     if reason:
         with transaction.atomic():
             _clear(rotation.pk)
-            _audit(rotation, "rotation.reset_dropped", reason=reason, **what)
+            rotation_audit(rotation, "rotation.reset_dropped", reason=reason, **what)
         return "dropped"
     secrets_seen: list[str] = [*rotation.usernames, str(rotation.config.get("database") or "")]
     try:
@@ -304,7 +280,7 @@ def _reset(rotation_id: int, now: dt.datetime) -> str:
         retry_at = now + dt.timedelta(seconds=min(base * 2 ** (failures - 1), RESET_RETRY_MAX_SECONDS))
         with transaction.atomic():
             Rotation.objects.filter(pk=rotation.pk).update(reset_failures=failures, reset_due_at=retry_at)
-            _audit(
+            rotation_audit(
                 rotation,
                 "rotation.reset_failed",
                 outcome="error",
@@ -322,5 +298,5 @@ def _reset(rotation_id: int, now: dt.datetime) -> str:
                 locked.issued_keys = {k: v for k, v in locked.issued_keys.items() if k != "previous"}
                 locked.save(update_fields=["issued_keys", "updated_at"])
         _clear(rotation.pk)
-        _audit(rotation, "rotation.previous_user_reset", **what)
+        rotation_audit(rotation, "rotation.previous_user_reset", **what)
     return "reset"
