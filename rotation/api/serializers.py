@@ -59,7 +59,9 @@ class RotationCreateRequest(StrictSerializer):
         child=serializers.CharField(max_length=64),
         min_length=1,
         max_length=2,
-        help_text="SQL kinds: two pre-existing users (one in single mode). aws_iam_access_key: [the IAM user name]. "
+        help_text="SQL kinds: two pre-existing users (one in single mode). aws_iam_access_key: [the IAM user name], "
+        "a user dedicated to the rotation (refused when it already holds two access keys; its keys made before the "
+        "rotation are never deleted). "
         "azure_client_secret: [config.objectId]",
     )
     secretsMapping = serializers.DictField(  # noqa: N815
