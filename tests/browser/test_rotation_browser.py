@@ -16,7 +16,6 @@ values pytest's rewriting would print.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +31,11 @@ from tests.rotation.conftest import (  # noqa: F401 (fixtures)
     pg_rotation_target,
     scram_pg,
 )
+from tests.support.celery_worker import eager  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path("/tmp/shots")
 NAME = "payments-primary-db"
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def test_an_admin_creates_and_rotates_a_two_user_rotation_and_a_viewer_gets_no_controls(
@@ -55,7 +45,7 @@ def test_an_admin_creates_and_rotates_a_two_user_rotation_and_a_viewer_gets_no_c
     cast: Any,
     allow_local: None,  # noqa: F811
     pg_rotation_target: RotationTarget,  # noqa: F811
-    eager: None,
+    eager: None,  # noqa: F811
 ) -> None:
     from django.db import connections
 

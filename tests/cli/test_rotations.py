@@ -11,7 +11,6 @@ values pytest's rewriting would print.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,19 +18,9 @@ import pytest
 from tests.cli.conftest import CliServer
 from tests.dynamic.conftest import mysql_admin
 from tests.rotation.conftest import RotationTarget, define_rotation, login, mysql_rotation_target, mysql_target  # noqa: F401
+from tests.support.celery_worker import eager  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    # The live server's request thread runs the queued run itself (after its commit), as a worker would.
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

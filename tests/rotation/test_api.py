@@ -8,26 +8,16 @@ values pytest's rewriting would print.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.api.conftest import error_of
 from tests.rotation.conftest import RotationTarget, login, owned_values
+from tests.support.celery_worker import eager  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/projects/acme/rotations/"
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def _body(target: RotationTarget, **extra: Any) -> dict[str, Any]:
@@ -51,7 +41,7 @@ def test_a_rotation_over_the_api(
     api: Any,
     allow_local: None,
     mysql_rotation_target: RotationTarget,
-    eager: None,
+    eager: None,  # noqa: F811
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     target = mysql_rotation_target

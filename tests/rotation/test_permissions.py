@@ -10,7 +10,6 @@ values pytest's rewriting would print.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,20 +23,11 @@ from tests.compat.conftest import login as compat_login
 from tests.compat.conftest import make_machine
 from tests.rotation.conftest import RotationTarget, define_rotation, owned_values
 from tests.rotation.conftest import login as db_login
+from tests.support.celery_worker import eager  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/projects/acme/rotations/"
 ON_CALL_RULES = [{"action": "secrets.read"}, {"action": "rotations.rotate"}]
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def on_call(cast: Any, user: Any) -> None:
@@ -108,7 +98,7 @@ def test_an_on_call_role_rotates_now_but_may_not_define_change_or_delete(
     api: Any,
     allow_local: None,
     mysql_rotation_target: RotationTarget,
-    eager: None,
+    eager: None,  # noqa: F811
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     from secrets_app.services.members import role_create

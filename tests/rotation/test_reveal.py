@@ -10,7 +10,6 @@ values pytest's rewriting would print.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,23 +27,11 @@ from tests.rotation.test_aws_iam import (
     _owned,
     _rotate,
 )
+from tests.support.celery_worker import eager  # noqa: F401 (fixture)
 
 REVEAL = "/projects/acme/secrets/value/?environment=dev&path=/&key=DB_PASSWORD"
 PANEL = "/projects/acme/secrets/item/?environment=dev&path=/&key=DB_PASSWORD"
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    """Queued Celery tasks run in the test's process (the beat task's dispatch is what is tested)."""
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = previous
 
 
 @pytest.fixture
@@ -92,7 +79,7 @@ def test_it_queues_the_rotation_on_a_reveal_and_resets_the_revealed_user_after_t
     allow_local: None,
     pg_rotation_target: RotationTarget,
     django_capture_on_commit_callbacks: Any,
-    eager: None,
+    eager: None,  # noqa: F811
     settings: Any,
 ) -> None:
     from audit.models import AuditEvent
@@ -155,7 +142,7 @@ def test_a_rotation_in_between_drops_the_reset_and_the_active_credential_keeps_w
     allow_local: None,
     pg_rotation_target: RotationTarget,
     django_capture_on_commit_callbacks: Any,
-    eager: None,
+    eager: None,  # noqa: F811
     settings: Any,
 ) -> None:
     from audit.models import AuditEvent
@@ -250,7 +237,7 @@ def test_zero_hours_rotates_at_once(
     allow_local: None,
     pg_rotation_target: RotationTarget,
     django_capture_on_commit_callbacks: Any,
-    eager: None,
+    eager: None,  # noqa: F811
 ) -> None:
     from rotation.models import Rotation
     from rotation.services.engine import rotation_run
@@ -276,7 +263,7 @@ def test_a_revealed_issued_key_is_deleted_after_the_run(
     root_key: tuple[str, str],
     app_user: str,
     django_capture_on_commit_callbacks: Any,
-    eager: None,
+    eager: None,  # noqa: F811
     settings: Any,
 ) -> None:
     """Kinds whose target issues the credential: the reset deletes the key the person saw (AWS IAM
@@ -309,7 +296,7 @@ def test_a_reset_that_fails_is_audited_without_a_password_and_retried_until_the_
     allow_local: None,
     pg_rotation_target: RotationTarget,
     django_capture_on_commit_callbacks: Any,
-    eager: None,
+    eager: None,  # noqa: F811
     settings: Any,
 ) -> None:
     import socket

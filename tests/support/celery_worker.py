@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -191,3 +192,17 @@ def publish_to(app: Any, broker_url: str) -> None:
     app.__dict__.pop("_pool", None)
     app._pool = None
     app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Queued Celery tasks run in the process that queues them, after its commit, as a worker
+    would (a live server's request thread included). Import it where a test names it."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous

@@ -9,7 +9,6 @@ values pytest's rewriting would print.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,21 +22,12 @@ from tests.rotation.conftest import (  # noqa: F401 (fixtures)
     owned_values,
 )
 from tests.rotation.conftest import login as db_login
+from tests.support.celery_worker import eager  # noqa: F401 (fixture)
 from tests.ui.conftest import HX, assert_csp_clean
 
 pytestmark = pytest.mark.django_db
 LIST = "/projects/acme/rotations/"
 NEW = "/projects/acme/rotations/new/"
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def _form(target: RotationTarget, **extra: Any) -> dict[str, Any]:
@@ -80,7 +70,7 @@ def test_it_creates_a_rotation_and_rotate_now_shows_the_new_last_rotated_time(
     cast: Any,
     allow_local: None,  # noqa: F811
     mysql_rotation_target: RotationTarget,  # noqa: F811
-    eager: None,
+    eager: None,  # noqa: F811
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     target = mysql_rotation_target
