@@ -226,6 +226,8 @@ STRONGROOM_EMBEDDED_ROOT_KEY_PATH = DATA_DIR / "root.key"
 STRONGROOM_DATA_KEY_CACHE_SIZE = env_int("STRONGROOM_DATA_KEY_CACHE_SIZE", 1024)
 # Rotate a project's data key well before 2^32 random-nonce GCM encryptions (NIST SP 800-38D).
 STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS = env_int("STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS", 2**30)
+# Secret versions moved to a new data key per transaction of the background re-encryption.
+STRONGROOM_DATA_KEY_REENCRYPT_BATCH = env_int("STRONGROOM_DATA_KEY_REENCRYPT_BATCH", 500)
 STRONGROOM_MAX_SECRET_BYTES = env_int("STRONGROOM_MAX_SECRET_BYTES", 1024 * 1024)
 STRONGROOM_REFERENCE_DEPTH = 10
 # Rows younger than this wait for the next sealing pass (beat: every 5 s). Until sealed a row is

@@ -84,9 +84,11 @@ def data_key_rotate(*, project_id: int) -> DataKey:
     return data_key
 
 
-def data_key_reencrypt(*, project_id: int, batch_size: int = 500) -> int:
-    """Re-encrypt up to *batch_size* secret versions of the project that are not under its newest
-    data key. Idempotent (rows already moved are skipped). Returns how many rows it moved."""
+def data_key_reencrypt(*, project_id: int, batch_size: int | None = None) -> int:
+    """Re-encrypt up to *batch_size* (``STRONGROOM_DATA_KEY_REENCRYPT_BATCH``, 500) secret versions
+    of the project that are not under its newest data key, in one transaction. Idempotent (rows
+    already moved are skipped). Returns how many rows it moved."""
+    batch_size = batch_size or settings.STRONGROOM_DATA_KEY_REENCRYPT_BATCH
     from secrets_app.crypto import envelope as env
     from secrets_app.keyring import secret_field_aad
     from secrets_app.models import SecretVersion

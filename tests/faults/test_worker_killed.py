@@ -63,9 +63,11 @@ def test_F1_worker_killed_mid_sync_of_500_keys_resumes_on_a_new_worker_and_conve
 
 
 def test_F1_worker_killed_mid_data_key_reencryption_finishes_once_on_a_new_worker(make_stack: Any) -> None:
-    stack = make_stack()
+    # Batches of 100: eight transactions, so the kill after the first lands mid-job even when a
+    # loaded machine lets the worker commit a few more before it (500 + 300 did not, once).
+    stack = make_stack(STRONGROOM_DATA_KEY_REENCRYPT_BATCH="100")
     values = {f"K_{i:04d}": f"secret-{i}-\u00e9" for i in range(800)}
-    info = seed(stack, values)  # 800 versions to move: a batch of 500, then one of 300
+    info = seed(stack, values)  # 800 versions to move
     project_id = info["project_id"]
     (versions_before,) = stack.sql("SELECT count(*) FROM secrets_app_secretversion")[0]
     assert versions_before == 800
