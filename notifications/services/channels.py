@@ -35,6 +35,8 @@ KNOWN_EVENT_KINDS = (
     "leases.revoke_failed",
     "leases.irrevocable",
     "rotation.failed",
+    "rotation.reset_failed",
+    "rotation.due",
     "audit.stream_failed",
     "audit.stream_lagging",
 )

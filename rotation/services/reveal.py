@@ -289,6 +289,14 @@ def _reset(rotation_id: int, now: dt.datetime) -> str:
                 retry_at=retry_at.isoformat(),
                 **what,
             )
+            # Tell the admins once, when the run of failures reaches the rotation's own limit: the
+            # revealed value still works until the reset succeeds.
+            if failures == int(getattr(settings, "STRONGROOM_ROTATION_MAX_ATTEMPTS", 5)):
+                from rotation.services.notify import notify_reset_failed
+
+                who = f"key {rotation.reset_key_id}" if issued else rotation.reset_username
+                when = retry_at.strftime("%Y-%m-%d %H:%M UTC")
+                notify_reset_failed(rotation, attempts=failures, who=who, reason=text, retry_at=when)
         logger.warning("rotation %s: reset of the previous user failed (attempt %s)", rotation.public_id, failures)
         return "failed"
     with transaction.atomic():

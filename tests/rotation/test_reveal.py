@@ -17,6 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.dynamic.providers.aws import MotoServer
+from tests.notifications.fixtures import deliver_all, smtp_server  # noqa: F401 (fixture)
 from tests.rotation.conftest import RotationTarget, define_rotation, login, owned_values
 from tests.rotation.test_aws_iam import (
     KEY_ID,
@@ -298,6 +299,7 @@ def test_a_reset_that_fails_is_audited_without_a_password_and_retried_until_the_
     django_capture_on_commit_callbacks: Any,
     eager: None,  # noqa: F811
     settings: Any,
+    smtp_server: Any,  # noqa: F811
 ) -> None:
     import socket
 
@@ -306,6 +308,7 @@ def test_a_reset_that_fails_is_audited_without_a_password_and_retried_until_the_
     from rotation.services.engine import rotation_run
 
     settings.STRONGROOM_ROTATION_REVEAL_GRACE_MINUTES = 0
+    settings.STRONGROOM_ROTATION_MAX_ATTEMPTS = 3
     target = pg_rotation_target
     user_a = target.users[0]
     rotation = define_rotation(counted, target)
@@ -326,6 +329,20 @@ def test_a_reset_that_fails_is_audited_without_a_password_and_retried_until_the_
     assert event.outcome == "error" and event.metadata["reason"] and failed.reset_failures == 1
     assert failed.reset_due_at is not None and failed.reset_due_at > timezone.now()  # retried later
     assert login(target, user_a, revealed["DB_PASSWORD"])  # not reset yet
+
+    # As many failures in a row as a rotation may have: the admins hear that the revealed value
+    # still works — once, not at every retry.
+    for _ in range(2):
+        Rotation.objects.filter(pk=rotation.pk).update(reset_due_at=timezone.now())
+        _beat(django_capture_on_commit_callbacks)
+    assert Rotation.objects.get(pk=rotation.pk).reset_failures == 3
+    deliver_all()
+    assert [message["To"] for message in smtp_server.messages] == ["alice@example.com"]
+    mail = smtp_server.messages[0]
+    body = " ".join(mail.get_body(preferencelist=("plain",)).get_content().split())
+    assert "A revealed credential of 'db' is still valid" in mail["Subject"]
+    assert f"resetting {user_a}, which still accepts the revealed value, failed 3 times" in body
+    assert revealed["DB_PASSWORD"] not in body and target.db.password not in body
 
     Rotation.objects.filter(pk=rotation.pk).update(config=config, reset_due_at=timezone.now())
     _beat(django_capture_on_commit_callbacks)
