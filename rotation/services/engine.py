@@ -335,9 +335,11 @@ def _record_failure(rotation: Rotation, attempt: RotationAttempt, reason: str) -
         final = locked.failed_attempts >= max_attempts
         tries = locked.failed_attempts
         if final:
+            from rotation.services.reveal import reveal_retry_slot
+
             locked.status = RotationStatus.FAILED
             locked.failed_attempts = 0
-            locked.next_run_at = rotation_next_slot(locked, now=now)
+            locked.next_run_at = reveal_retry_slot(locked, rotation_next_slot(locked, now=now), now=now)
         else:
             locked.status = RotationStatus.RETRYING
             locked.next_run_at = now + dt.timedelta(seconds=base * 2 ** (tries - 1))

@@ -79,6 +79,15 @@ def reveal_slot(rotation: Rotation, slot: dt.datetime | None) -> dt.datetime | N
     return min(slot, due) if slot else due
 
 
+def reveal_retry_slot(rotation: Rotation, slot: dt.datetime | None, *, now: dt.datetime) -> dt.datetime | None:
+    """Where a rotation that failed for good tries next: its next slot, but while a reveal stands
+    (the revealed value still works) no later than an hour from now, like a failing reset."""
+    if rotation.reveal_requested_at is None:
+        return slot
+    soon = now + dt.timedelta(seconds=RESET_RETRY_MAX_SECONDS)
+    return min(slot, soon) if slot else soon
+
+
 def rotation_reveal_queue(
     *, project_id: int, environment: str, path: str, key: str, actor: Any, secret_id: int | None = None
 ) -> Rotation | None:

@@ -350,3 +350,36 @@ def test_a_reset_that_fails_is_audited_without_a_password_and_retried_until_the_
     audit = _audit_text()
     for secret in (revealed["DB_PASSWORD"], owned_values(counted)["DB_PASSWORD"], target.db.password):
         assert secret not in audit
+
+
+def test_a_reveal_run_that_fails_for_good_tries_again_within_the_hour_not_at_the_next_slot(
+    counted: Any,
+    allow_local: None,
+    pg_rotation_target: RotationTarget,
+    django_capture_on_commit_callbacks: Any,
+    eager: None,  # noqa: F811
+    settings: Any,
+) -> None:
+    """The revealed value works until a run replaces it and the reset kills it: a failure must not
+    leave it alive for a whole interval."""
+    from rotation.models import Rotation
+    from rotation.services.engine import rotation_run
+    from tests.notifications.fixtures import free_port
+
+    settings.STRONGROOM_ROTATION_MAX_ATTEMPTS = 1
+    rotation = define_rotation(counted, pg_rotation_target, interval_days=30)
+    rotation_run(rotation_id=rotation.pk, trigger="manual")
+    _reveal(counted.alice, django_capture_on_commit_callbacks)
+    config = Rotation.objects.get(pk=rotation.pk).config
+    Rotation.objects.filter(pk=rotation.pk).update(config={**config, "port": free_port()})  # the target is down
+    _run_due(rotation, django_capture_on_commit_callbacks)
+
+    failed = Rotation.objects.get(pk=rotation.pk)
+    assert failed.status == "failed" and failed.reveal_requested_at is not None
+    assert failed.next_run_at is not None and failed.next_run_at <= timezone.now() + dt.timedelta(hours=1)
+
+    Rotation.objects.filter(pk=rotation.pk).update(config=config)
+    _run_due(failed, django_capture_on_commit_callbacks)
+    done = Rotation.objects.get(pk=rotation.pk)
+    assert done.status == "success" and done.reveal_requested_at is None and done.reset_due_at is not None
+    assert done.next_run_at is not None and done.next_run_at > timezone.now() + dt.timedelta(days=29)
