@@ -6,7 +6,8 @@ database is dropped and recreated), BENCH_REDIS_URL (default redis://127.0.0.1:6
 BENCH_SECONDS per scenario (default 10), BENCH_CONCURRENCY (default 8), BENCH_WORKERS (gunicorn, 4),
 BENCH_SLOW_CLIENTS / BENCH_SLOWLORIS_SECONDS (50 / 60; BENCH_SLOWLORIS=0 skips it), BENCH_STREAM_EVENTS /
 BENCH_STREAM_SECONDS (audit stream throughput and lag: 5000 / 30; BENCH_STREAM=0 skips it), BENCH_LEASES /
-BENCH_LEASES_TIMED (dynamic secret leases revoked at once / creations timed: 1000 / 50; BENCH_DYNAMIC=0 skips it).
+BENCH_LEASES_TIMED (dynamic secret leases revoked at once / creations timed: 1000 / 50; BENCH_DYNAMIC=0 skips it),
+BENCH_STATEMENTS=0 skips the statements-per-request and profile split (bench/statements.py, its own settings there).
 """
 
 from __future__ import annotations
@@ -236,6 +237,12 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=20)
+    if os.environ.get("BENCH_STATEMENTS", "1") != "0":
+        from bench import statements
+
+        # Issue 14: SQL statements PostgreSQL receives per request and where the time goes; on a
+        # private cluster with pg_stat_statements, after the load above (nothing competes with it).
+        results["statements"] = statements.measure(redis_url)
     document = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "server": {"gunicorn_workers": int(workers), "database": "postgresql", "cache": "redis"},
