@@ -19,7 +19,8 @@ time to categories.
 ``make bench`` runs it when BENCH_STATEMENTS is not 0; ``python -m bench.statements`` runs only this.
 BENCH_STATEMENT_REQUESTS (default 50) requests are counted per type, BENCH_PROFILE_REQUESTS (200)
 profiled, BENCH_FILL_SECRETS (10000) secrets put into one folder for the create-as-it-fills case (0
-skips it).
+skips it), where creates also run for BENCH_CREATE_LOAD_SECONDS (10) on 4 connections against
+BENCH_WORKERS (4) gunicorn workers before and after the fill.
 """
 
 from __future__ import annotations
@@ -241,6 +242,53 @@ def _count(postgres: Any, client: _Client, case: Case, requests: int, body: dict
     return result
 
 
+def _gunicorn(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "config.wsgi",
+            "--config",
+            "config/gunicorn.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,  # the access log
+    )
+
+
+def _dev_folder_size(postgres: Any) -> int:
+    rows = postgres.execute(
+        "SELECT count(*) FROM secrets_app_secret s JOIN secrets_app_folder f ON f.id = s.folder_id "
+        "JOIN secrets_app_environment e ON e.id = f.environment_id "
+        "WHERE e.slug = 'dev' AND f.path = '/' AND s.deleted_at IS NULL",
+        database=DATABASE,
+    )
+    return int(rows[0][0])
+
+
+def _create_load(postgres: Any, port: int, token: str, run: str) -> dict[str, Any]:
+    from bench import loadgen
+
+    scenario = loadgen.Scenario(
+        "create_v1_dev",
+        "POST",
+        "/api/v1/projects/bench/secrets/",
+        # loadgen's {n} restarts at each run: the run's name keeps the keys of two runs apart
+        {"environment": "dev", "path": "/", "key": f"LOAD_{run}_{{n}}", "value": "x" * 32},
+        201,
+    )
+    before = _dev_folder_size(postgres)
+    seconds = float(os.environ.get("BENCH_CREATE_LOAD_SECONDS", "10"))
+    result = loadgen.run("127.0.0.1", port, token, scenario, seconds=seconds, processes=2, threads=2)
+    return {"folder_secrets_at_start": before, **result}
+
+
 def measure(redis_url: str) -> dict[str, Any]:
     from bench.harness import SETUP_SCRIPT, _free_port, _wait_http
 
@@ -272,23 +320,7 @@ def measure(redis_url: str) -> dict[str, Any]:
         )
         login_body = {"clientId": machine["clientId"], "clientSecret": machine["clientSecret"]}
         port = _free_port()
-        server = subprocess.Popen(
-            [
-                str(Path(PYTHON).parent / "gunicorn"),
-                "config.wsgi",
-                "--config",
-                "config/gunicorn.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,  # the access log
-        )
+        server = _gunicorn(port, 1, env)
         _wait_http(f"http://127.0.0.1:{port}/healthz")
         anonymous = _Client(port, {})
         login = next(case for case in cases(project_id) if case.name == "login_compat")
@@ -315,11 +347,23 @@ def measure(redis_url: str) -> dict[str, Any]:
                 "identity",
             )
             counted["create_compat_empty_folder"] = _count(postgres, clients["identity"], fill_case, requests)
-            started = time.monotonic()
-            subprocess.run([PYTHON, "-c", FILL, str(fill)], cwd=ROOT, env=env, check=True)
-            fill_seconds = time.monotonic() - started
-            counted[f"create_compat_folder_of_{fill}"] = _count(postgres, clients["identity"], fill_case, requests)
-            counted[f"create_compat_folder_of_{fill}"]["fill_seconds"] = round(fill_seconds, 1)
+            load_port = _free_port()
+            load_server = _gunicorn(load_port, int(os.environ.get("BENCH_WORKERS", "4")), env)
+            try:
+                _wait_http(f"http://127.0.0.1:{load_port}/healthz")
+                # #14's create case: 4 connections, production's worker count, /api/v1, into the
+                # same folder, before and after it is filled.
+                loads = [_create_load(postgres, load_port, personal, "EMPTY")]
+                started = time.monotonic()
+                subprocess.run([PYTHON, "-c", FILL, str(fill)], cwd=ROOT, env=env, check=True)
+                fill_seconds = time.monotonic() - started
+                counted[f"create_compat_folder_of_{fill}"] = _count(postgres, clients["identity"], fill_case, requests)
+                counted[f"create_compat_folder_of_{fill}"]["fill_seconds"] = round(fill_seconds, 1)
+                loads.append(_create_load(postgres, load_port, personal, "FULL"))
+            finally:
+                load_server.terminate()
+                load_server.wait(timeout=20)
+            counted["create_v1_c4_load"] = {"runs": loads}
         server.terminate()
         server.wait(timeout=20)
         server = None
@@ -338,7 +382,13 @@ def measure(redis_url: str) -> dict[str, Any]:
         profile = json.loads(child.stdout.strip().splitlines()[-1])
         for name, split in profile.items():
             counted.setdefault(name, {})["profile"] = split
-        return {"errors": 0, "requests_per_type": requests, "profiled_requests": profile_requests, "cases": counted}
+        errors = sum(run["errors"] for run in counted.get("create_v1_c4_load", {}).get("runs", []))
+        return {
+            "errors": errors,
+            "requests_per_type": requests,
+            "profiled_requests": profile_requests,
+            "cases": counted,
+        }
     finally:
         if server is not None:
             server.terminate()
