@@ -223,6 +223,19 @@ def _call(client: Any, method: str, path: str, body: dict[str, Any] | None) -> A
     )
 
 
+def _refused_to_outsiders(seeded: Any, api: Any, method: str, path: str, body: Any, *, charlie: int) -> None:
+    """Anonymous: 401. charlie (a member of acme-org): *charlie* — 403 where he is refused an
+    organization's setting, 404 where the project is not his. mallory (another organization): 404."""
+    anonymous = _call(api(), method, path, body)
+    refused = _call(api(seeded.charlie), method, path, body)
+    mallory = _call(api(seeded.mallory), method, path, body)
+
+    assert anonymous.status_code == 401
+    code = "permission_denied" if charlie == 403 else "not_found"
+    assert refused.status_code == charlie and error_of(refused)["code"] == code, refused.content
+    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+
+
 def _v1_routes() -> set[tuple[str, str]]:
     """(method, pattern) of every route under /api/v1/, from the URLconf itself."""
     from secrets_app.api import urls
@@ -423,13 +436,7 @@ def test_it_covers_every_audit_stream_route() -> None:
 def test_it_refuses_audit_stream_routes_to_anonymous_members_and_outsiders(
     seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
 ) -> None:
-    anonymous = _call(api(), method, path, body)
-    charlie = _call(api(seeded.charlie), method, path, body)
-    mallory = _call(api(seeded.mallory), method, path, body)
-
-    assert anonymous.status_code == 401
-    assert charlie.status_code == 403 and error_of(charlie)["code"] == "permission_denied", charlie.content
-    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=403)
 
 
 def test_it_lists_audit_stream_kinds_to_any_signed_in_caller_only(seeded: Any, api: Any) -> None:
@@ -478,13 +485,7 @@ def test_it_covers_every_dynamic_secret_route() -> None:
 def test_it_refuses_dynamic_secret_routes_to_anonymous_and_outsiders(
     seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
 ) -> None:
-    anonymous = _call(api(), method, path, body)
-    charlie = _call(api(seeded.charlie), method, path, body)
-    mallory = _call(api(seeded.mallory), method, path, body)
-
-    assert anonymous.status_code == 401
-    assert charlie.status_code == 404 and error_of(charlie)["code"] == "not_found", charlie.content
-    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=404)
 
 
 @pytest.mark.parametrize(
@@ -493,13 +494,7 @@ def test_it_refuses_dynamic_secret_routes_to_anonymous_and_outsiders(
 def test_it_refuses_the_dynamic_target_allowlist_to_anonymous_members_and_outsiders(
     seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
 ) -> None:
-    anonymous = _call(api(), method, path, body)
-    charlie = _call(api(seeded.charlie), method, path, body)
-    mallory = _call(api(seeded.mallory), method, path, body)
-
-    assert anonymous.status_code == 401
-    assert charlie.status_code == 403 and error_of(charlie)["code"] == "permission_denied", charlie.content
-    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=403)
 
 
 # --- run-scoped leases (config/urls.py): the Azure DevOps run hook is configured by org admins
@@ -530,13 +525,7 @@ def test_it_covers_every_run_hook_route() -> None:
 def test_it_refuses_the_run_hook_configuration_to_anonymous_members_and_outsiders(
     seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
 ) -> None:
-    anonymous = _call(api(), method, path, body)
-    charlie = _call(api(seeded.charlie), method, path, body)
-    mallory = _call(api(seeded.mallory), method, path, body)
-
-    assert anonymous.status_code == 401
-    assert charlie.status_code == 403 and error_of(charlie)["code"] == "permission_denied", charlie.content
-    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=403)
 
 
 def test_it_refuses_the_run_hook_receiver_to_strongroom_tokens_and_anonymous_callers(seeded: Any, api: Any) -> None:
@@ -575,13 +564,7 @@ def test_it_covers_every_rotation_route() -> None:
 def test_it_refuses_rotation_routes_to_anonymous_and_outsiders(
     seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
 ) -> None:
-    anonymous = _call(api(), method, path, body)
-    charlie = _call(api(seeded.charlie), method, path, body)
-    mallory = _call(api(seeded.mallory), method, path, body)
-
-    assert anonymous.status_code == 401
-    assert charlie.status_code == 404 and error_of(charlie)["code"] == "not_found", charlie.content
-    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found", mallory.content
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=404)
 
 
 # --- Infisical's Secret Rotation v2 routes (rotation/compat/, the same selectors and services): the
