@@ -58,6 +58,17 @@ def kind_plugin(kind: RotationKind) -> PluginKind:
     return plugin
 
 
+def _owned_key_field(label: str, initial: str) -> forms.CharField:
+    """The name of one secret the rotation owns in its folder."""
+    return forms.CharField(
+        label=label,
+        max_length=255,
+        initial=initial,
+        help_text="A new key in the folder; the rotation owns it.",
+        widget=forms.TextInput(attrs=_MONO),
+    )
+
+
 class ScheduleFields(UIForm):
     """Every N days at a UTC time, or a cron expression in UTC."""
 
@@ -143,20 +154,8 @@ class RotationBaseForm(ScheduleFields):
         help_text="A second existing user with the same grants; leave empty in single-user mode.",
         widget=forms.TextInput(attrs=_MONO),
     )
-    key_username = forms.CharField(
-        label="Secret key for the username",
-        max_length=255,
-        initial="DB_USERNAME",
-        help_text="A new key in the folder; the rotation owns it.",
-        widget=forms.TextInput(attrs=_MONO),
-    )
-    key_password = forms.CharField(
-        label="Secret key for the password",
-        max_length=255,
-        initial="DB_PASSWORD",
-        help_text="A new key in the folder; the rotation owns it.",
-        widget=forms.TextInput(attrs=_MONO),
-    )
+    key_username = _owned_key_field("Secret key for the username", "DB_USERNAME")
+    key_password = _owned_key_field("Secret key for the password", "DB_PASSWORD")
 
     plugin_kind: ClassVar[PluginKind]  # set by plugin_form_class
     rotation_kind: ClassVar[RotationKind]
@@ -241,20 +240,8 @@ class EntraClientSecretForm(RotationBaseForm):
 
     id_prefix = "rot-entra"
     fields_template = "rotation/_fields_azure_client_secret.html"
-    key_client_id = forms.CharField(
-        label="Secret key for the client ID",
-        max_length=255,
-        initial="AZURE_CLIENT_ID",
-        help_text="A new key in the folder; the rotation owns it.",
-        widget=forms.TextInput(attrs=_MONO),
-    )
-    key_client_secret = forms.CharField(
-        label="Secret key for the client secret",
-        max_length=255,
-        initial="AZURE_CLIENT_SECRET",
-        help_text="A new key in the folder; the rotation owns it.",
-        widget=forms.TextInput(attrs=_MONO),
-    )
+    key_client_id = _owned_key_field("Secret key for the client ID", "AZURE_CLIENT_ID")
+    key_client_secret = _owned_key_field("Secret key for the client secret", "AZURE_CLIENT_SECRET")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -288,20 +275,8 @@ class AwsAccessKeyForm(RotationBaseForm):
 
     id_prefix = "rot-aws"
     fields_template = "rotation/_fields_aws_iam_access_key.html"
-    key_key_id = forms.CharField(
-        label="Secret key for the access key ID",
-        max_length=255,
-        initial="AWS_ACCESS_KEY_ID",
-        help_text="A new key in the folder; the rotation owns it.",
-        widget=forms.TextInput(attrs=_MONO),
-    )
-    key_secret = forms.CharField(
-        label="Secret key for the secret access key",
-        max_length=255,
-        initial="AWS_SECRET_ACCESS_KEY",
-        help_text="A new key in the folder; the rotation owns it.",
-        widget=forms.TextInput(attrs=_MONO),
-    )
+    key_key_id = _owned_key_field("Secret key for the access key ID", "AWS_ACCESS_KEY_ID")
+    key_secret = _owned_key_field("Secret key for the secret access key", "AWS_SECRET_ACCESS_KEY")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
