@@ -4,7 +4,6 @@ dynamic secret's copy and each lease's snapshot are sealed separately, each to i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from dynamic.models import DynamicSecret, Lease, dynamic_secret_aad, lease_aad
@@ -17,14 +16,12 @@ class CredentialsUnavailable(Exception):
 
 
 def _seal(values: Mapping[str, str], aad: bytes) -> bytes:
-    return keyring.seal_with_root(json.dumps(dict(values), sort_keys=True).encode(), aad)
+    return keyring.seal_map_with_root(values, aad)
 
 
 def _open(ciphertext: bytes | memoryview | None, aad: bytes, what: str) -> dict[str, str]:
-    if not ciphertext:
-        return {}
     try:
-        return dict(json.loads(keyring.open_with_root(bytes(ciphertext), aad)))
+        return keyring.open_map_with_root(ciphertext, aad)
     except DecryptionError:
         raise CredentialsUnavailable(f"the root credentials of {what} cannot be opened; enter them again") from None
 

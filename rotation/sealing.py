@@ -5,7 +5,6 @@ cannot be passed off as another key's)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from dynamic.sealing import CredentialsUnavailable
@@ -26,14 +25,12 @@ __all__ = [
 
 
 def _seal(values: Mapping[str, str], aad: bytes) -> bytes:
-    return keyring.seal_with_root(json.dumps(dict(values), sort_keys=True).encode(), aad)
+    return keyring.seal_map_with_root(values, aad)
 
 
 def _open(ciphertext: bytes | memoryview | None, aad: bytes, what: str) -> dict[str, str]:
-    if not ciphertext:
-        return {}
     try:
-        return dict(json.loads(keyring.open_with_root(bytes(ciphertext), aad)))
+        return keyring.open_map_with_root(ciphertext, aad)
     except DecryptionError:
         raise CredentialsUnavailable(f"the sealed credentials of {what} cannot be opened") from None
 

@@ -7,8 +7,10 @@ and nothing falls back to plaintext. Unwrapped data keys are cached in process m
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -114,6 +116,17 @@ class Keyring:
         if key_id == root.key_id:  # sealed directly under the root key by an early version
             return envelope.decrypt(root.key, ciphertext, aad)
         return envelope.decrypt(self.data_key_by_id(key_id), ciphertext, aad)
+
+    def seal_map_with_root(self, values: Mapping[str, str], aad: bytes) -> bytes:
+        """``seal_with_root`` of a {name: value} map of server-owned credentials (JSON)."""
+        return self.seal_with_root(json.dumps(dict(values), sort_keys=True).encode(), aad)
+
+    def open_map_with_root(self, ciphertext: bytes | memoryview | None, aad: bytes) -> dict[str, str]:
+        """The map ``seal_map_with_root`` sealed ({} for no ciphertext); DecryptionError when it
+        cannot be opened (moved from another row, or its data key is gone)."""
+        if not ciphertext:
+            return {}
+        return dict(json.loads(self.open_with_root(bytes(ciphertext), aad)))
 
     def system_data_key(self) -> tuple[int, bytes]:
         data_key = DataKey.objects.filter(project__isnull=True).order_by("-version", "-id").only("id").first()

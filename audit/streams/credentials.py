@@ -8,7 +8,6 @@ values; ``stream_secret_strings`` + ``stream_scrub`` remove them from any text b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
 from audit.streams.base import StreamContext, StreamUnavailable
@@ -26,7 +25,7 @@ def _aad(stream: AuditStream) -> bytes:
 def stream_seal_credentials(stream: AuditStream, credentials: Mapping[str, str]) -> bytes:
     """The ciphertext to store in ``stream.credentials_ciphertext``. The row's ``public_id``,
     ``organization_id`` and ``kind`` must be final: they are bound into the ciphertext."""
-    return keyring.seal_with_root(json.dumps(dict(credentials), sort_keys=True).encode(), _aad(stream))
+    return keyring.seal_map_with_root(credentials, _aad(stream))
 
 
 def stream_open_credentials(stream: AuditStream) -> dict[str, str]:
@@ -36,10 +35,8 @@ def stream_open_credentials(stream: AuditStream) -> dict[str, str]:
     for an admin instead of parking good events) when the ciphertext cannot be opened: moved from
     another row, or sealed under a root key rotated since.
     """
-    if not stream.credentials_ciphertext:
-        return {}
     try:
-        return dict(json.loads(keyring.open_with_root(bytes(stream.credentials_ciphertext), _aad(stream))))
+        return keyring.open_map_with_root(stream.credentials_ciphertext, _aad(stream))
     except DecryptionError:
         raise StreamUnavailable(f"the credentials of stream {stream.name} cannot be opened; enter them again") from None
 

@@ -8,7 +8,6 @@ them at once (a test message), and the result is shown on the channel.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -44,15 +43,13 @@ KNOWN_EVENT_KINDS = (
 
 def _seal(channel: NotificationChannel, credentials: Mapping[str, str]) -> bytes:
     aad = channel_aad(public_id=channel.public_id, organization_id=channel.organization_id, kind=channel.kind)
-    return keyring.seal_with_root(json.dumps(dict(credentials), sort_keys=True).encode(), aad)
+    return keyring.seal_map_with_root(credentials, aad)
 
 
 def _open(channel: NotificationChannel) -> dict[str, str]:
-    if not channel.credentials_ciphertext:
-        return {}
     aad = channel_aad(public_id=channel.public_id, organization_id=channel.organization_id, kind=channel.kind)
     try:
-        return dict(json.loads(keyring.open_with_root(bytes(channel.credentials_ciphertext), aad)))
+        return keyring.open_map_with_root(channel.credentials_ciphertext, aad)
     except DecryptionError:
         # Moved from another row, or sealed under a root key rotated since: enter them again.
         raise FinalDeliveryError(
