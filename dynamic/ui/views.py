@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -35,21 +34,13 @@ from secrets_app.errors import Conflict, DomainError, ValidationFailed
 from secrets_app.paths import canonical_path
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.matrix import ColumnState, matrix_columns
-from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, no_store, page_or_partial, project_view
+from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, no_store, page_or_partial, project_view, redirect_to
 
 FORM_PAGE = "dynamic/form.html"
 DEFINITION_PAGE = "dynamic/secret.html"
 LEASES_PAGE = "dynamic/leases.html"
 LEASE_TABLE = "dynamic/_lease_table.html"
 LEASE_STATUS_FILTERS = ("live", *LeaseStatus.values)
-
-
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
-    if is_htmx(request):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
 
 
 def _secret_url(secret: DynamicSecret, **query: str) -> str:
@@ -114,7 +105,7 @@ def dynamic_secret_new(request: HttpRequest, scope: ProjectScope) -> HttpRespons
         except DomainError as exc:
             apply_domain_error(form, exc, aliases=form.error_aliases())
         else:
-            return _redirect(request, _secret_url(secret, saved="created"))
+            return redirect_to(request, _secret_url(secret, saved="created"))
     context = _form_context(scope, form, path=path)
     return page_or_partial(request, FORM_PAGE, context, partial="definition_form", status=422)
 
@@ -143,7 +134,7 @@ def dynamic_secret_edit(request: HttpRequest, scope: ProjectScope, secret_id: uu
             except DomainError as exc:
                 apply_domain_error(form, exc, aliases=form.error_aliases())
             else:
-                return _redirect(request, _secret_url(secret, saved="updated"))
+                return redirect_to(request, _secret_url(secret, saved="updated"))
         status = 422
     context = _form_context(scope, form, secret=secret, path=secret.folder.path)
     return page_or_partial(request, FORM_PAGE, context, partial="definition_form", status=status)
@@ -167,7 +158,7 @@ def dynamic_secret_delete_view(request: HttpRequest, scope: ProjectScope, secret
             raise Conflict(error)  # a toast: the page stays as it is
         return _secret_page(request, scope, secret, page_error=error, status=409)
     url = reverse("ui:project_detail", args=[scope.project.slug]) + f"?path={path}"
-    return _redirect(request, url)
+    return redirect_to(request, url)
 
 
 # --- a dynamic secret's page ------------------------------------------------------------------------

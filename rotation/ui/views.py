@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -46,21 +45,13 @@ from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.matrix import ColumnState, matrix_columns
 from secrets_app.selectors.projects import environment_list
 from secrets_app.services.projects import environment_update
-from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, page_or_partial, project_view
+from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, page_or_partial, project_view, redirect_to
 
 ENVIRONMENTS_MANAGE = "environments.manage"
 LIST_PAGE = "rotation/list.html"
 FORM_PAGE = "rotation/form.html"
 DETAIL_PAGE = "rotation/detail.html"
 ISSUED_MODE_LABEL = "Two keys, alternate"
-
-
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
-    if is_htmx(request):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
 
 
 def _detail_url(rotation: Rotation, **query: str) -> str:
@@ -314,7 +305,7 @@ def rotation_new(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         except DomainError as exc:
             apply_domain_error(form, exc, aliases=form.error_aliases())
         else:
-            return _redirect(request, _detail_url(rotation, saved="created"))
+            return redirect_to(request, _detail_url(rotation, saved="created"))
     context = _form_context(scope, form, kind=kind, path=path)
     return page_or_partial(request, FORM_PAGE, context, partial="rotation_form", status=422)
 
@@ -337,7 +328,7 @@ def rotation_edit(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.U
             except DomainError as exc:
                 apply_domain_error(form, exc, aliases={**form.error_aliases(), "config": "__all__"})
             else:
-                return _redirect(request, _detail_url(rotation, saved="updated"))
+                return redirect_to(request, _detail_url(rotation, saved="updated"))
         status = 422
     context = _form_context(scope, form, kind=kind, rotation=rotation, path=rotation.folder.path)
     return page_or_partial(request, FORM_PAGE, context, partial="rotation_form", status=status)
@@ -356,7 +347,7 @@ def rotation_delete_view(request: HttpRequest, scope: ProjectScope, rotation_id:
         return page_or_partial(
             request, DETAIL_PAGE, _detail_context(scope, rotation, page_error=exc.message), status=exc.status
         )
-    return _redirect(request, reverse("rotation_ui:list", args=[scope.project.slug]) + "?deleted=1")
+    return redirect_to(request, reverse("rotation_ui:list", args=[scope.project.slug]) + "?deleted=1")
 
 
 # --- one rotation -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from secrets_app.ui.shortcuts import (
     page_or_partial,
     principal_of,
     project_view,
+    redirect_to,
 )
 from syncs.access import (
     connection_get_for,
@@ -373,8 +374,4 @@ def sync_delete_view(request: HttpRequest, scope: ProjectScope, sync_id: str) ->
     from django.urls import reverse
 
     url = reverse("syncs_ui:sync_list", args=[scope.project.slug])
-    if request.headers.get("HX-Request"):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
+    return redirect_to(request, url)

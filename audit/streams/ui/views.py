@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -34,7 +33,7 @@ from audit.streams.ui.forms import ReplayForm, stream_form_class, stream_forms
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization
 from secrets_app.plugins import plugin_initial
-from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, org_view, page_or_partial, principal_of
+from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, org_view, page_or_partial, principal_of, redirect_to
 
 PAGE = "audit_streams/page.html"
 DETAIL = "audit_streams/stream.html"
@@ -240,9 +239,5 @@ def stream_delete_view(request: HttpRequest, organization: Organization, stream_
     if request.POST.get("from") == "detail":
         # The stream's own page is gone: go to the list (htmx follows HX-Redirect).
         target = reverse("audit_streams_ui:page", args=[organization.slug])
-        if is_htmx(request):
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = target
-            return response
-        return redirect(target)
+        return redirect_to(request, target)
     return _page(request, organization, partial="streams_section", notice=f"Stream {name} deleted.")
