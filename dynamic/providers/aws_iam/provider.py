@@ -56,6 +56,16 @@ ASSUME_ROLE_MAX_SECONDS = 12 * 3600
 FEDERATION_MAX_SECONDS = 36 * 3600
 FEDERATION_NAME_MAX = 32
 DEFAULT_REGION = "us-east-1"
+# Where the AWS APIs are: shared with the access-key rotation kind (rotation/kinds/aws_iam).
+REGION_FIELD = PluginField("region", "Region", required=False, placeholder=DEFAULT_REGION, max_length=32)
+ENDPOINT_FIELD = PluginField(
+    "endpointUrl",
+    "Endpoint URL",
+    input="url",
+    required=False,
+    help="Leave empty for AWS. IAM and STS calls both go here when set.",
+    max_length=500,
+)
 _PATH_RE = re.compile(r"^/(?:[\x21-\x7e]+/)*\Z")
 _TAG_RE = re.compile(r"^([\w .:/=+\-@]{1,128})=([\w .:/=+\-@]{0,256})\Z")
 NOT_FOUND = "NoSuchEntity"
@@ -126,15 +136,8 @@ class AwsIamProvider(DynamicProvider):
         ),
         PluginField("accessKey", "Access key ID", help="Of the IAM user Strongroom acts as.", max_length=128),
         PluginField("secretAccessKey", "Secret access key", secret=True, input="password", max_length=128),
-        PluginField("region", "Region", required=False, placeholder=DEFAULT_REGION, max_length=32),
-        PluginField(
-            "endpointUrl",
-            "Endpoint URL",
-            input="url",
-            required=False,
-            help="Leave empty for AWS. IAM and STS calls both go here when set.",
-            max_length=500,
-        ),
+        REGION_FIELD,
+        ENDPOINT_FIELD,
         PluginField("awsPath", "IAM path", required=False, placeholder="/strongroom/", max_length=512),
         PluginField("permissionBoundaryPolicyArn", "Permissions boundary ARN", required=False, max_length=2048),
         PluginField(

@@ -22,7 +22,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from dynamic.providers.aws_iam.provider import DEFAULT_REGION, NOT_FOUND, aws_error, aws_error_code, service_url
+from dynamic.providers.aws_iam.provider import (
+    DEFAULT_REGION,
+    ENDPOINT_FIELD,
+    NOT_FOUND,
+    REGION_FIELD,
+    aws_error,
+    aws_error_code,
+    service_url,
+)
 from dynamic.providers.http import pin_botocore_client
 from dynamic.targets import target_address
 from rotation.kinds.base import IssuedCredential, IssuedCredentialKind, ProviderError, Target
@@ -48,15 +56,8 @@ class AwsIamRotationFields(PluginKind):
     label = "AWS IAM access keys"
     description = "Access keys of one IAM user, issued by IAM and verified with sts:GetCallerIdentity."
     fields = (
-        PluginField("region", "Region", required=False, placeholder=DEFAULT_REGION, max_length=32),
-        PluginField(
-            "endpointUrl",
-            "Endpoint URL",
-            input="url",
-            required=False,
-            help="Leave empty for AWS. IAM and STS calls both go here when set.",
-            max_length=500,
-        ),
+        REGION_FIELD,
+        ENDPOINT_FIELD,
         PluginField(
             "accessKey",
             "Root access key ID",
