@@ -137,6 +137,18 @@ def _refuse_mapping_conflicts(folder_id: int, keys: list[str], *, exclude: int |
             )
 
 
+def _audit(scope: ProjectScope, rotation: Rotation, action: str, metadata: dict[str, Any]) -> None:
+    """One audit event of the caller (*scope*) about *rotation*, at its place."""
+    scope.audit(
+        action,
+        environment=rotation.environment.slug,
+        path=rotation.folder.path,
+        resource_type="rotation",
+        resource_id=str(rotation.public_id),
+        metadata=metadata,
+    )
+
+
 def rotation_create(*, scope: ProjectScope, environment: str, path: str, data: RotationInput) -> Rotation:
     """Create a rotation after checking the name, mapping, schedule and target, and logging in
     with the root credentials. Nothing on the target is changed until the first run."""
@@ -171,14 +183,7 @@ def rotation_create(*, scope: ProjectScope, environment: str, path: str, data: R
             # The first run issues the credential: due now when a schedule exists.
             rotation.next_run_at = now if (data.cron or data.interval_days) else None
             rotation.save()
-            scope.audit(
-                "rotation.created",
-                environment=env.slug,
-                path=folder.path,
-                resource_type="rotation",
-                resource_id=str(rotation.public_id),
-                metadata=_describe(rotation),
-            )
+            _audit(scope, rotation, "rotation.created", _describe(rotation))
     except IntegrityError:
         raise Conflict(f"A rotation named '{data.name}' already exists at {folder.path}") from None
     return rotation
@@ -209,14 +214,7 @@ def rotation_set_paused(*, scope: ProjectScope, rotation: Rotation, paused: bool
         locked.paused = paused
         locked.next_run_at = None if paused else reveal_slot(locked, rotation_next_slot(locked, now=timezone.now()))
         locked.save(update_fields=["paused", "next_run_at", "updated_at"])
-        scope.audit(
-            "rotation.paused" if paused else "rotation.resumed",
-            environment=rotation.environment.slug,
-            path=rotation.folder.path,
-            resource_type="rotation",
-            resource_id=str(rotation.public_id),
-            metadata={"name": rotation.name},
-        )
+        _audit(scope, rotation, "rotation.paused" if paused else "rotation.resumed", {"name": rotation.name})
     rotation.refresh_from_db()
     return rotation
 
@@ -227,14 +225,7 @@ def rotation_request_now(*, scope: ProjectScope, rotation: Rotation) -> None:
     (the run itself records rotation.run_started onwards)."""
     require_rotate(scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name)
     rotation_rotate_now(rotation)
-    scope.audit(
-        "rotation.rotate_requested",
-        environment=rotation.environment.slug,
-        path=rotation.folder.path,
-        resource_type="rotation",
-        resource_id=str(rotation.public_id),
-        metadata={"name": rotation.name},
-    )
+    _audit(scope, rotation, "rotation.rotate_requested", {"name": rotation.name})
 
 
 def rotation_delete(*, scope: ProjectScope, rotation: Rotation) -> None:
@@ -247,13 +238,11 @@ def rotation_delete(*, scope: ProjectScope, rotation: Rotation) -> None:
         locked = Rotation.objects.select_for_update().get(pk=rotation.pk)
         if locked.locked_until and locked.locked_until > timezone.now():
             raise RotationInProgress("A rotation of this credential is running; delete it when it has finished")
-        scope.audit(
+        _audit(
+            scope,
+            rotation,
             "rotation.deleted",
-            environment=rotation.environment.slug,
-            path=rotation.folder.path,
-            resource_type="rotation",
-            resource_id=str(rotation.public_id),
-            metadata={"name": rotation.name, "pending_discarded": hasattr(locked, "pending")},
+            {"name": rotation.name, "pending_discarded": hasattr(locked, "pending")},
         )
         locked.delete()
 
@@ -323,12 +312,10 @@ def rotation_update(*, scope: ProjectScope, rotation: Rotation, change: Rotation
                 locked, rotation_next_slot(locked, now=timezone.now()) if locked.last_rotated_at else locked.next_run_at
             )
         locked.save()
-        scope.audit(
+        _audit(
+            scope,
+            locked,
             "rotation.updated",
-            environment=locked.environment.slug,
-            path=locked.folder.path,
-            resource_type="rotation",
-            resource_id=str(locked.public_id),
-            metadata={**_describe(locked), "credentials_changed": change.credentials is not None},
+            {**_describe(locked), "credentials_changed": change.credentials is not None},
         )
     return locked
