@@ -237,3 +237,34 @@ def test_an_upgrade_keeps_what_custom_roles_could_do_with_rotations(cast: Any) -
     ]
     assert can_manage_rotations(cast.scope(cast.bob)) and can_rotate(cast.scope(cast.bob))
     assert not can_manage_rotations(cast.scope(cast.dave)) and not can_rotate(cast.scope(cast.dave))
+
+
+def test_an_identity_whose_id_is_an_admins_user_id_gets_nothing_of_the_admins_rights(
+    cast: Any, allow_local: None, mysql_rotation_target: RotationTarget, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Identities and people are told apart by kind, never by id: an identity outside the project
+    whose primary key equals alice's (a project admin) sees no rotation and queues nothing."""
+    from secrets_app.identities.services import client_secret_create_as, universal_auth_configure_as
+    from secrets_app.models import MachineIdentity
+    from tests.compat.conftest import SYSTEM, Machine
+
+    rotation = define_rotation(cast, mysql_rotation_target, name="app-db")
+    assert not MachineIdentity.objects.filter(pk=cast.alice.pk).exists()
+    identity = MachineIdentity.objects.create(pk=cast.alice.pk, organization=cast.project.organization, name="twin")
+    config, _created = universal_auth_configure_as(actor=SYSTEM, identity=identity, changes={})
+    _row, raw = client_secret_create_as(actor=SYSTEM, identity=identity, description="tests")
+    client = Client()
+    token = compat_login(client, Machine(identity=identity, client_id=str(config.client_id), client_secret=raw))
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+    with django_capture_on_commit_callbacks() as queued:
+        compat = client.post(
+            f"{COMPAT}/api/v2/secret-rotations/mysql-credentials/{rotation.public_id}/rotate-secrets",
+            "",
+            content_type="application/json",
+            **headers,
+        )
+        v1 = client.post(f"{API}{rotation.public_id}/rotate/", {}, content_type="application/json", **headers)
+        listed = client.get(API, **headers)
+    assert compat.status_code == 404 and v1.status_code == 404 and listed.status_code == 404
+    assert queued == [] and rotation.name not in listed.content.decode()
