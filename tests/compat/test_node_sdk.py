@@ -3,6 +3,7 @@ run with node against a live server; and the Node.js example of Infisical's Azur
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -24,10 +25,16 @@ def node_sdk() -> str:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
-    if not (NODE_DIR / "node_modules" / "@infisical" / "sdk").exists():
-        npm = shutil.which("npm")
-        assert npm, "npm is needed to install tests/compat/node (npm ci)"
-        subprocess.run([npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"], check=True, timeout=300)
+    # xdist workers each run this session fixture: one installs while the others wait on the lock,
+    # and the marker (written last) says the install finished, not merely that it began.
+    marker = NODE_DIR / "node_modules" / ".strongroom-installed"
+    with open(NODE_DIR / ".npm-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            npm = shutil.which("npm")
+            assert npm, "npm is needed to install tests/compat/node (npm ci)"
+            subprocess.run([npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"], check=True, timeout=300)
+            marker.write_text("npm ci done\n")
     return node
 
 
