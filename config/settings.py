@@ -58,10 +58,14 @@ INSTALLED_APPS = [
     "approvals",
     "dynamic",
     "rotation",
+    "access_cache",  # the access epoch: per-process caches of who may read what (docs/performance.md)
     "axes",  # people's login lockout (secrets_app/person_lockout.py)
+    "observability",  # /metrics and JSON log lines (docs/metrics.md)
 ]
 
 MIDDLEWARE = [
+    # First, so request latency includes every other middleware (docs/metrics.md).
+    "observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "secrets_app.middleware.RequestContextMiddleware",
@@ -506,11 +510,18 @@ STRONGROOM_SYNC_QUEUE = env_str("STRONGROOM_SYNC_QUEUE", "") or ""
 STRONGROOM_SYNC_RETRY_AFTER_MAX_SECONDS = env_int("STRONGROOM_SYNC_RETRY_AFTER_MAX_SECONDS", 3600)
 
 LOG_LEVEL = env_str("STRONGROOM_LOG_LEVEL", "INFO") or "INFO"
+# "json": one JSON object per line for log shippers (observability/logs.py, docs/metrics.md).
+LOG_FORMAT = env_str("STRONGROOM_LOG_FORMAT", "plain") or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise SettingError(f"STRONGROOM_LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "observability.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Never log request bodies or SQL parameters: they can hold secret values.
     # The Azure DevOps SDK and msrest log request bodies (secret values) at DEBUG.
@@ -524,6 +535,12 @@ LOGGING = {
         "slack_sdk": {"level": "WARNING"},
     },
 }
+
+# --- Metrics (docs/metrics.md) ----------------------------------------------------------------
+# Bearer token a Prometheus scraper sends to /metrics; unset, /metrics answers 404.
+STRONGROOM_METRICS_TOKEN = env_str("STRONGROOM_METRICS_TOKEN", "") or ""
+if STRONGROOM_METRICS_TOKEN and len(STRONGROOM_METRICS_TOKEN) < 16:
+    raise SettingError("STRONGROOM_METRICS_TOKEN must be at least 16 characters (e.g. openssl rand -hex 32)")
 
 if not DEBUG and SECRET_KEY.startswith("django-insecure"):
     raise SettingError("STRONGROOM_SECRET_KEY must not be an insecure placeholder")

@@ -15,7 +15,7 @@ wrong comparison needs ``principal.key.pk``, which reads as what it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -48,23 +48,28 @@ class Principal:
     is_superuser: bool = False
     identity: Any = None
     organization_id: int | None = None  # an identity's organization (people can belong to several)
+    # The access epoch the request's token check read (access_cache/epoch.py): what this principal
+    # may see is served from the per-process cache of that epoch. None: computed per request.
+    access_epoch: int | None = field(default=None, compare=False)
 
     @classmethod
-    def for_user(cls, user: Any) -> Principal:
+    def for_user(cls, user: Any, *, access_epoch: int | None = None) -> Principal:
         return cls(
             key=PrincipalKey(PrincipalKind.USER, user.pk),
             label=user.get_username(),
             user=user,
             is_superuser=bool(user.is_superuser),
+            access_epoch=access_epoch,
         )
 
     @classmethod
-    def for_identity(cls, identity: Any) -> Principal:
+    def for_identity(cls, identity: Any, *, access_epoch: int | None = None) -> Principal:
         return cls(
             key=PrincipalKey(PrincipalKind.IDENTITY, identity.pk),
             label=identity.name,
             identity=identity,
             organization_id=identity.organization_id,
+            access_epoch=access_epoch,
         )
 
     @property

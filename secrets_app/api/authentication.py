@@ -18,10 +18,10 @@ class IdentityRequestUser:
     is_active = True
     is_superuser = False
 
-    def __init__(self, identity: Any) -> None:
+    def __init__(self, identity: Any, *, access_epoch: int | None = None) -> None:
         self.identity = identity
         self.pk = identity.pk
-        self.principal = Principal.for_identity(identity)
+        self.principal = Principal.for_identity(identity, access_epoch=access_epoch)
 
     def get_username(self) -> str:
         return str(self.identity.name)
@@ -62,13 +62,14 @@ class BearerAuthentication(authentication.BaseAuthentication):
             except TokenError as exc:
                 token_rejected_record(raw_token=raw, reason=exc.reason, surface="api")
                 raise exceptions.AuthenticationFailed(exc.reason) from None
-            return IdentityRequestUser(row.identity), row
+            return IdentityRequestUser(row.identity, access_epoch=getattr(row, "access_epoch", None)), row
         from secrets_app.services.tokens import personal_token_authenticate
 
         user, token = personal_token_authenticate(raw_token=raw)
         if user is None:
             token_rejected_record(raw_token=raw, reason="Invalid, expired or revoked token", surface="api")
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token")
+        user.principal = Principal.for_user(user, access_epoch=getattr(token, "access_epoch", None))
         return user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -164,7 +164,7 @@ def authenticate(request: HttpRequest) -> Principal:
             token_rejected_record(raw_token=raw, reason=exc.reason, surface="compat")
             raise token_error(exc) from None
         request.auth = row  # type: ignore[attr-defined]  # as DRF's request.auth: the token row
-        return Principal.for_identity(row.identity)
+        return Principal.for_identity(row.identity, access_epoch=getattr(row, "access_epoch", None))
     if raw.startswith("st."):
         token_rejected_record(raw_token=None, reason="Service tokens are not supported", surface="compat")
         raise CompatError(401, "Service tokens are not supported; use a machine identity", error="UnauthorizedError")
@@ -175,7 +175,7 @@ def authenticate(request: HttpRequest) -> Principal:
         token_rejected_record(raw_token=raw, reason="Invalid, expired or revoked token", surface="compat")
         raise CompatError(403, "Invalid token. Please re-authenticate.", error="TokenError")
     request.auth = token  # type: ignore[attr-defined]
-    return Principal.for_user(user)
+    return Principal.for_user(user, access_epoch=getattr(token, "access_epoch", None))
 
 
 class Params:

@@ -20,7 +20,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.models import ActorType, Outcome
-from audit.services import AuditActor, audit_record
+from audit.services import AuditActor, audit_event_build, audit_record
+from secrets_app.identities.issue import login_rows_write
 from secrets_app.models import IdentityAccessToken, MachineIdentity, TokenSettings
 
 TOKEN_TYPE = "identityAccessToken"  # noqa: S105 (a claim value, not a credential)
@@ -83,12 +84,19 @@ def access_token_issue(
     settings_from: TokenSettings,
     ip: str,
     client_secret_id: int | None = None,
+    login: bool = False,
 ) -> IssuedToken:
-    """Create the row and sign the token. Call inside the login's transaction (its audit row too)."""
+    """Create the row and sign the token.
+
+    With *login* this is a machine login: its ``identity.logged_in`` audit event is written with the
+    row and, when *client_secret_id* is given, one use of that client secret is counted (up to its
+    limit, while unrevoked); all or nothing, one statement on PostgreSQL (``identities.issue``). Raises
+    ClientSecretUsedUp when the use cannot be counted, AuditWriteError when the rows are refused
+    (nothing written either way). Without *login*, call inside a transaction that audits."""
     now = timezone.now()
     ttl = settings_from.access_token_ttl
     max_ttl = max(settings_from.access_token_max_ttl, ttl)
-    row = IdentityAccessToken.objects.create(
+    row = IdentityAccessToken(
         identity=identity,
         auth_method=auth_method,
         client_secret_id=client_secret_id,
@@ -100,6 +108,18 @@ def access_token_issue(
         created_at=now,
         expires_at=now + datetime.timedelta(seconds=ttl),
     )
+    if login:
+        event = audit_event_build(
+            action="identity.logged_in",
+            actor=identity_actor(identity),
+            organization_id=identity.organization_id,
+            resource_type="identity",
+            resource_id=str(identity.public_id),
+            metadata={"method": auth_method, "token_id": None, "expires_in": ttl},  # token_id: set on insert
+        )
+        login_rows_write(row=row, event=event, client_secret_id=client_secret_id, used_at=now)
+    else:
+        row.save(force_insert=True)
     claims = {
         "identityId": str(identity.public_id),
         "identityAccessTokenId": str(row.pk),
@@ -124,7 +144,11 @@ def _row_for(raw_token: str) -> IdentityAccessToken:
         token_id = int(claims["identityAccessTokenId"])
     except (KeyError, TypeError, ValueError):
         raise TokenError("Invalid access token") from None
-    row = IdentityAccessToken.objects.select_related("identity").filter(pk=token_id).first()
+    if not 0 < token_id < 2**63:
+        raise TokenError("Invalid access token")
+    from secrets_app.token_rows import identity_token_row
+
+    row = identity_token_row(token_id)  # one statement: the row, its identity and the access epoch
     if row is None or str(row.identity.public_id) != claims.get("identityId"):
         raise TokenError("Invalid access token")
     return row

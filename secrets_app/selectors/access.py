@@ -6,6 +6,8 @@ kind), never a bare id, so a machine identity can never borrow a person's member
 
 from __future__ import annotations
 
+import copy
+import datetime
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from access_cache.store import access_cache
 from audit.models import Outcome
 from audit.noise import audit_denial_record
 from audit.services import AuditActor, audit_record
@@ -185,8 +188,44 @@ class ProjectScope:
 
 
 def project_scope(principal: Principal, project_ref: str) -> ProjectScope:
+    """The principal in the project *project_ref* names. With an access epoch (a token-checked API
+    request on PostgreSQL) the lookup is served from the per-process cache of that epoch, which any
+    change to memberships, roles, grants, groups, projects or the principal ends (access_cache)."""
+    if principal.access_epoch is None:
+        project, access = project_get_for_principal(principal, project_ref)
+        return ProjectScope(principal=principal, project=project, access=access)
+    project, access = access_cache.get_or_compute(
+        principal.access_epoch,
+        ("project_scope", principal.key, principal.is_superuser, project_ref),
+        lambda: _project_access_until(principal, project_ref),
+    )
+    # A copy per request: callers may set attributes on their project; the cached one stays as read.
+    return ProjectScope(principal=principal, project=copy.copy(project), access=access)
+
+
+def _project_access_until(
+    principal: Principal, project_ref: str
+) -> tuple[tuple[Project, ProjectAccess], datetime.datetime | None]:
+    """The project and access, and when they stop being true with no row changing: the next
+    start or end of one of the principal's temporary grants in the project."""
     project, access = project_get_for_principal(principal, project_ref)
-    return ProjectScope(principal=principal, project=project, access=access)
+    now = timezone.now()
+    grants = _principal_grants(principal).filter(project=project, revoked_at__isnull=True, ends_at__gt=now)
+    moments = [
+        moment
+        for starts_at, ends_at in grants.values_list("starts_at", "ends_at")
+        for moment in (starts_at, ends_at)
+        if moment > now
+    ]
+    return (project, access), min(moments, default=None)
+
+
+def _principal_grants(principal: Principal) -> QuerySet[TemporaryAccessGrant]:
+    if principal.identity_id is not None:
+        return TemporaryAccessGrant.objects.filter(identity_id=principal.identity_id)
+    if principal.user_id is not None:
+        return TemporaryAccessGrant.objects.filter(user_id=principal.user_id)
+    return TemporaryAccessGrant.objects.none()
 
 
 def project_scope_for(principal: Principal, project: Project) -> ProjectScope:

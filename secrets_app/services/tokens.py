@@ -79,11 +79,9 @@ def personal_token_authenticate(*, raw_token: str) -> tuple[Any, PersonalAccessT
     """The token's active user, or (None, None). Revocation and expiry take effect on the next request."""
     if not raw_token.startswith(TOKEN_PREFIX):
         return None, None
-    token = (
-        PersonalAccessToken.objects.filter(token_hash=token_hash(raw_token), revoked_at__isnull=True)
-        .select_related("user")
-        .first()
-    )
+    from secrets_app.token_rows import personal_token_row
+
+    token = personal_token_row(token_hash(raw_token))  # one statement, with the access epoch
     if token is None or not token.user.is_active:
         return None, None
     if token.expires_at is not None and token.expires_at <= timezone.now():
