@@ -47,3 +47,53 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = "-"
+
+# --- Metrics across workers (docs/metrics.md) ----------------------------------------------------
+# Every worker keeps its request metrics in memory-mapped files in one directory and a scrape of
+# /metrics, whichever worker answers it, sums them (prometheus-client's multiprocess mode). The
+# variable must be set before a worker imports prometheus-client, so it is set here in the master:
+# the operator's PROMETHEUS_MULTIPROC_DIR if given (emptied at start), else a fresh private directory
+# removed when the master exits.
+_METRICS_DIR_OWNED = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _METRICS_DIR_OWNED:
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="strongroom-metrics-")
+
+
+def on_starting(server: object) -> None:
+    """Start from zero: files left by an earlier run would be summed into this one's metrics."""
+    import pathlib
+
+    directory = pathlib.Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker that exited: its live-gauge files are dropped (counters and histograms stay summed)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    if _METRICS_DIR_OWNED:
+        import shutil
+
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+# STRONGROOM_LOG_FORMAT=json: gunicorn's own lines (errors, the access log) as JSON objects too, through
+# the same formatter as Django's (observability/logs.py). Not propagated: the root logger would print
+# each line a second time.
+if os.environ.get("STRONGROOM_LOG_FORMAT", "").strip() == "json":
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+        "formatters": {"generic": {"()": "observability.logs.JsonFormatter"}},
+    }

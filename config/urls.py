@@ -19,6 +19,7 @@ from syncs.api.urls import connection_urlpatterns, sync_urlpatterns
 
 urlpatterns = [
     path("", include("secrets_app.health_urls")),
+    path("", include("observability.urls")),
     path("api/v1/connections/", include((connection_urlpatterns, "syncs-api"), namespace="connections-api")),
     path("api/v1/projects/<str:project>/syncs/", include((sync_urlpatterns, "syncs-api"), namespace="syncs-api")),
     path(
