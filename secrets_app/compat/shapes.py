@@ -10,6 +10,7 @@ import datetime
 import uuid
 from typing import Any
 
+from access_cache.store import access_cache
 from secrets_app.models import Environment, Folder, Project, SecretImport, Tag
 
 HIDDEN_VALUE = "<hidden-by-infisical>"
@@ -96,10 +97,21 @@ def secret_shape(
 
 
 class TagIndex:
-    """The project's tags by slug, loaded once per request."""
+    """The project's tags by slug, loaded once per request — or once per access epoch with
+    ``TagIndex.of(scope)`` (tags are watched rows)."""
 
-    def __init__(self, project: Project) -> None:
-        self.by_slug = {tag.slug: tag for tag in Tag.objects.filter(project=project)}
+    def __init__(self, project: Project, by_slug: dict[str, Tag] | None = None) -> None:
+        self.by_slug = (
+            by_slug if by_slug is not None else {tag.slug: tag for tag in Tag.objects.filter(project=project)}
+        )
+
+    @classmethod
+    def of(cls, scope: Any) -> TagIndex:
+        def load() -> tuple[dict[str, Tag], None]:
+            return {tag.slug: tag for tag in Tag.objects.filter(project=scope.project)}, None
+
+        by_slug = access_cache.get_or_compute(scope.principal.access_epoch, ("tags", scope.project.pk), load)
+        return cls(scope.project, by_slug)
 
     def tags(self, slugs: list[str]) -> list[Tag]:
         return [self.by_slug[slug] for slug in slugs if slug in self.by_slug]
