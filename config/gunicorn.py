@@ -13,6 +13,11 @@ client can hold even so:
   (config/request_body.py reads it before Django runs, so a trickling body never holds a
   database connection).
 
+``STRONGROOM_WORKER_CLASS`` (``gevent``, ``sync`` or ``gthread``; default ``gevent``) overrides the
+worker class so the worker model can be chosen with evidence (``make bench`` runs with
+``BENCH_WORKER_CLASS``). Only gevent has the slow-client protection described above: a sync or
+gthread worker is held by a slow client for up to ``STRONGROOM_REQUEST_BODY_TIMEOUT`` seconds.
+
 This file is loaded by path, never imported as ``config.gunicorn``: importing the ``config``
 package would load Celery in the gunicorn master before gevent patches the workers.
 """
@@ -32,8 +37,18 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+WORKER_CLASSES = ("gevent", "sync", "gthread")
+
+
+def _worker_class() -> str:
+    raw = os.environ.get("STRONGROOM_WORKER_CLASS", "").strip() or "gevent"
+    if raw not in WORKER_CLASSES:
+        raise SystemExit(f"STRONGROOM_WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, got {raw!r}")
+    return raw
+
+
 wsgi_app = "config.wsgi:application"
-worker_class = "gevent"
+worker_class = _worker_class()
 workers = _int("WEB_CONCURRENCY", 2)
 # Connections one worker serves at once (slow ones included); past it, new ones wait in the backlog.
 worker_connections = _int("STRONGROOM_WEB_CONNECTIONS", 1000)
