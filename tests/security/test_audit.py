@@ -308,6 +308,7 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
 UI_MAP: dict[str, str | tuple[str, ...]] = {
     "healthz": PUBLIC,
     "readyz": PUBLIC,
+    "metrics": PUBLIC,  # counts and durations only; a scrape token, no caller identity (docs/metrics.md)
     "": METADATA,
     "login/": ("user.logged_in", "user.login_failed"),
     "login/verify/": ("user.logged_in", "user.login_failed"),
