@@ -64,7 +64,8 @@ def _location(params: Params) -> tuple[str, str]:
 def model_shape(
     scope: ProjectScope, secret: Secret, tags: TagIndex, *, value: str | None, comment: str | None
 ) -> dict[str, Any]:
-    secret.refresh_from_db()
+    """*secret* as a write service returned it: its fields, folder (with environment) and tags are
+    current, so nothing is read back."""
     return secret_shape(
         project=scope.project,
         secret_id=secret.pk,

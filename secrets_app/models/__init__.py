@@ -22,6 +22,7 @@ from secrets_app.models.scim import ScimPerson, ScimToken
 from secrets_app.models.secrets import (
     Folder,
     FolderCommit,
+    FolderCommitHead,
     IdempotencyRecord,
     Secret,
     SecretImport,
@@ -51,6 +52,7 @@ __all__ = [
     "GroupProjectMembership",
     "GroupSource",
     "FolderCommit",
+    "FolderCommitHead",
     "IdempotencyRecord",
     "OrgRole",
     "Organization",

@@ -149,16 +149,50 @@ class SecretImport(models.Model):
 
 
 class FolderCommit(models.Model):
-    """A point-in-time snapshot of one folder after a change: ``state`` maps secret id → version."""
+    """One change to a folder, for point-in-time recovery.
+
+    ``changes`` maps the ids of the secrets the change touched to their new version (``None``: deleted),
+    so a commit's row does not grow with the folder. Every ``FOLDER_COMMIT_CHECKPOINT_EVERY``-th commit
+    of a folder (and the first one after this scheme, or in a new folder) is also a checkpoint: its
+    ``state`` holds all the folder's live secrets (id → version); ``state`` is None on the others. The
+    folder's state after any commit is the nearest checkpoint at or before it with the later commits'
+    changes applied in id order (``selectors.commits.folder_commit_state``). Rows written before
+    deltas are all checkpoints, with ``changes`` None. ``live_count`` is the number of live secrets the
+    commit left."""
 
     folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="commits")
-    state = models.JSONField(default=dict)
+    state = models.JSONField(null=True, blank=True, default=None)
+    changes = models.JSONField(null=True, blank=True, default=None)
+    live_count = models.PositiveIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True, default="")
     actor_label = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            # newest commit of a folder, and the range of commits a state is rebuilt from
+            models.Index(fields=["folder", "id"], name="foldercommit_folder_id"),
+            models.Index(
+                fields=["folder", "id"], condition=models.Q(state__isnull=False), name="foldercommit_checkpoint"
+            ),
+        ]
+
+    @property
+    def is_checkpoint(self) -> bool:
+        return self.state is not None
+
+
+class FolderCommitHead(models.Model):
+    """Per folder: how many commits it has had and how many live secrets the newest left. Each commit
+    advances this row (``services.versions.folder_commit_record``) and holds its lock until the
+    transaction ends, so one folder's commits are written one at a time, in id order, and a
+    checkpoint sees every change committed before it."""
+
+    folder = models.OneToOneField(Folder, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    commits = models.BigIntegerField(default=0)
+    # Signed on purpose: only a checkpoint counts the folder; in between it is the running sum.
+    live_count = models.BigIntegerField(default=0)
 
 
 class IdempotencyRecord(models.Model):

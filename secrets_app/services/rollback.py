@@ -11,6 +11,7 @@ from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
 from secrets_app.models import FolderCommit, Secret, SecretType, SecretVersion
 from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.commits import folder_commit_state
 from secrets_app.selectors.tree import folder_get
 from secrets_app.services.integrity import audits_integrity_failures
 from secrets_app.services.versions import folder_commit_record, version_plaintext, version_write
@@ -62,7 +63,12 @@ def secret_rollback(*, scope: ProjectScope, environment: str, path: str, key: st
         if secret is None:
             raise NotFound(f"Secret '{key}' not found at {folder.path}")
         _restore_version(scope, secret, version)
-        folder_commit_record(folder=folder, message=f"roll back {key} to v{version}", principal=scope.principal)
+        folder_commit_record(
+            folder=folder,
+            message=f"roll back {key} to v{version}",
+            principal=scope.principal,
+            changes={secret.pk: secret.version},
+        )
         scope.audit(
             "secret.rolled_back",
             environment=env.slug,
@@ -84,7 +90,7 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
     if commit is None:
         raise NotFound("Commit not found in this folder")
     require(scope, "secrets.rollback", environment=env.slug, path=folder.path)
-    target = {int(secret_id): int(version) for secret_id, version in commit.state.items()}
+    target = folder_commit_state(commit)
     # Each secret the rollback would change is checked with its tags (a tag-limited deny holds), before
     # the transaction, so the refusal's audit row is committed.
     for secret in Secret.objects.filter(
@@ -118,11 +124,13 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
             for secret in Secret.objects.select_for_update().filter(folder=folder, deleted_at__isnull=True)
         }
         restored, reverted, removed = [], [], []
+        touched: dict[int, int | None] = {}
         for secret_id, newer in live.items():
             if secret_id not in target:
                 newer.deleted_at = timezone.now()
                 newer.save(update_fields=["deleted_at", "updated_at"])
                 removed.append(newer.key)
+                touched[secret_id] = None
         for secret_id, version in target.items():
             found = secrets.get(secret_id)
             if found is None:
@@ -137,11 +145,17 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
                 secret.deleted_at = None
                 secret.save(update_fields=["deleted_at", "updated_at"])
                 restored.append(secret.key)
+                touched[secret_id] = secret.version
             if secret.version != version:
                 _restore_version(scope, secret, version)
                 reverted.append(secret.key)
+                touched[secret_id] = secret.version
         new_commit = folder_commit_record(
-            folder=folder, message=f"roll back to commit {commit.pk}", principal=scope.principal
+            folder=folder,
+            message=f"roll back to commit {commit.pk}",
+            principal=scope.principal,
+            changes=touched,
+            live_change=len(restored) - len(removed),
         )
         scope.audit(
             "folder.rolled_back",

@@ -19,7 +19,7 @@ from secrets_app.models import Environment, Folder, Secret, SecretType, Tag
 from secrets_app.policy import ACTIONS
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
-from secrets_app.services.versions import folder_commit_record, version_write
+from secrets_app.services.versions import folder_commit_record, version_first_write, version_write
 from secrets_app.validation import encode_secret_value, validate_secret_key
 from secrets_app.write_gate import ChangeOp, ProposedChange, WriteIntent, write_gate_check
 
@@ -137,6 +137,16 @@ def _audit_write(
     )
 
 
+def _remember_tags(secret: Secret, tags: list[Tag]) -> None:
+    """A new row's tags are exactly *tags*: let ``secret.tags.all()`` (the response shapes) answer
+    from them without reading them back, the way ``prefetch_related`` fills its cache. The cached
+    query selects the same rows, so anything chained onto it stays right."""
+    known = Tag.objects.filter(pk__in=[tag.pk for tag in tags])
+    known._result_cache = list(tags)
+    known._prefetch_done = True  # type: ignore[attr-defined]
+    secret._prefetched_objects_cache = {"tags": known}  # type: ignore[attr-defined]
+
+
 def _create_locked(
     scope: ProjectScope,
     environment: Environment,
@@ -147,6 +157,9 @@ def _create_locked(
     owner: Any,
     tags: list[Tag] | None,
 ) -> Secret:
+    """Insert the secret at version 1 and its first version. Inside the caller's transaction, which
+    a duplicate ends: the partial unique index on live keys refuses it (Conflict), and the
+    transaction is rolled back as the Conflict leaves it, so no savepoint is needed."""
     value = encode_secret_value(item.value if item.value is not None else "")
     comment = encode_secret_value(item.comment, field="comment") if item.comment else None
     secret = Secret(
@@ -156,26 +169,29 @@ def _create_locked(
         key=key,
         type=secret_type,
         owner=owner,
+        version=1,
         created_by=scope.principal.user if scope.principal.kind == "user" else None,
     )
     _apply_metadata(secret, item)
     try:
-        with transaction.atomic():
-            secret.save()
+        secret.save(force_insert=True)
     except IntegrityError:
         raise Conflict(
             f"A secret named '{key}' already exists at {folder.path}", fields={"key": ["already exists"]}
         ) from None
-    if tags is not None:
-        secret.tags.set(tags)
-    version_write(secret=secret, value=value, comment=comment, change="created", principal=scope.principal)
+    if tags:
+        secret.tags.add(*tags)
+    _remember_tags(secret, tags or [])
+    version_first_write(secret=secret, value=value, comment=comment, principal=scope.principal)
     return secret
 
 
 def secret_create(
     *, scope: ProjectScope, environment: str, path: str, item: SecretInput, secret_type: str = SecretType.SHARED
 ) -> Secret:
-    """Create a secret at version 1. Raises Conflict (409) when a live secret has the key."""
+    """Create a secret at version 1. Raises Conflict (409) when a live secret has the key: checked
+    before the write gate (a duplicate is refused, not held for approval), and by the unique index
+    for a create that races it."""
     key = validate_secret_key(item.key)
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.create", environment=env.slug, path=folder.path, tags=item.tags or (), resource=key)
@@ -185,12 +201,10 @@ def secret_create(
         raise Conflict(f"A secret named '{key}' already exists at {folder.path}", fields={"key": ["already exists"]})
     _gate(scope, env, folder, "secret.created", [_proposed(ChangeOp.CREATE, key, item, secret_type=secret_type)])
     with transaction.atomic():
-        if _live_secret_query(folder, key, secret_type, owner).exists():
-            raise Conflict(
-                f"A secret named '{key}' already exists at {folder.path}", fields={"key": ["already exists"]}
-            )
         secret = _create_locked(scope, env, folder, item, key, secret_type, owner, tags)
-        folder_commit_record(folder=folder, message=f"create {key}", principal=scope.principal)
+        folder_commit_record(
+            folder=folder, message=f"create {key}", principal=scope.principal, changes={secret.pk: 1}, live_change=1
+        )
         _audit_write(scope, "secret.created", env, folder, [key], type=secret_type, version=1)
         announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
     return secret
@@ -211,6 +225,7 @@ def _lock_secret(folder: Folder, key: str, secret_type: str, owner: Any) -> Secr
     secret = _live_secret_query(folder, key, secret_type, owner).select_for_update().first()
     if secret is None:
         raise NotFound(f"Secret '{key}' not found at {folder.path}")
+    secret.folder = folder  # already loaded (with its environment): spare response shapes the queries
     return secret
 
 
@@ -241,7 +256,7 @@ def _update_locked(
                 secret=secret, value=value, comment=comment or None, change="updated", principal=scope.principal
             )
             secret.last_rotated_at = timezone.now() if value != old_value else secret.last_rotated_at
-            secret.save(update_fields=["last_rotated_at"])
+            secret.save(update_fields=["last_rotated_at", "updated_at"])
             changed_version = True
     return changed_version
 
@@ -301,7 +316,9 @@ def secret_update(
                 f"Secret '{key}' is at version {secret.version}, not {expected_version}", fields={"version": ["stale"]}
             )
         _update_locked(scope, secret, item, tags, renamed)
-        folder_commit_record(folder=folder, message=f"update {key}", principal=scope.principal)
+        folder_commit_record(
+            folder=folder, message=f"update {key}", principal=scope.principal, changes={secret.pk: secret.version}
+        )
         _audit_write(
             scope,
             "secret.updated",
@@ -336,7 +353,9 @@ def secret_delete(
         secret = _lock_secret(folder, key, secret_type, owner)
         secret.deleted_at = timezone.now()
         secret.save(update_fields=["deleted_at", "updated_at"])
-        folder_commit_record(folder=folder, message=f"delete {key}", principal=scope.principal)
+        folder_commit_record(
+            folder=folder, message=f"delete {key}", principal=scope.principal, changes={secret.pk: None}, live_change=-1
+        )
         _audit_write(scope, "secret.deleted", env, folder, [key], version=secret.version)
         announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
     return secret
@@ -385,6 +404,7 @@ def secret_bulk_upsert(*, scope: ProjectScope, environment: str, path: str, item
         ],
     )
     result = BulkResult()
+    changes: dict[int, int | None] = {}
     with transaction.atomic():
         existing = {
             secret.key: secret
@@ -396,12 +416,20 @@ def secret_bulk_upsert(*, scope: ProjectScope, environment: str, path: str, item
             if key in existing:
                 if _update_locked(scope, existing[key], item, tag_rows, None):
                     result.updated.append(key)
+                    changes[existing[key].pk] = existing[key].version
                 else:
                     result.unchanged.append(key)
             else:
-                _create_locked(scope, env, folder, item, key, SecretType.SHARED, None, tag_rows)
+                created = _create_locked(scope, env, folder, item, key, SecretType.SHARED, None, tag_rows)
                 result.created.append(key)
-        folder_commit_record(folder=folder, message=f"bulk upsert of {len(keys)} secrets", principal=scope.principal)
+                changes[created.pk] = created.version
+        folder_commit_record(
+            folder=folder,
+            message=f"bulk upsert of {len(keys)} secrets",
+            principal=scope.principal,
+            changes=changes,
+            live_change=len(result.created),
+        )
         _audit_write(
             scope, "secret.bulk_upserted", env, folder, keys, created=len(result.created), updated=len(result.updated)
         )

@@ -162,10 +162,7 @@ class CommitSerializer(serializers.Serializer):
     message = serializers.CharField()
     actor = serializers.CharField(source="actor_label")
     createdAt = serializers.DateTimeField(source="created_at")
-    secretCount = serializers.SerializerMethodField()
-
-    def get_secretCount(self, commit: Any) -> int:  # noqa: N802 - the JSON name
-        return len(commit.state or {})
+    secretCount = serializers.IntegerField(source="live_count", help_text="Live secrets the commit left")
 
 
 class CommitRollbackRequest(StrictSerializer):
