@@ -46,6 +46,9 @@ types: venv
 check: lint types test
 
 bench: venv
+	@# wrk drives the API cases (#14); Debian's package, installed the way .ci/run installs Chromium
+	@command -v wrk >/dev/null || { echo "bench: installing Debian's wrk"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench
 
 migrate: venv

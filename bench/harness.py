@@ -1,13 +1,16 @@
 """`make bench`: run Strongroom as in production (gunicorn + PostgreSQL + Redis) and measure it
-with a load generator in separate processes. Prints one JSON document.
+with load from separate processes. Prints one JSON document.
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/strongroom_bench — the
 database is dropped and recreated), BENCH_REDIS_URL (default redis://127.0.0.1:6379/14),
-BENCH_SECONDS per scenario (default 10), BENCH_CONCURRENCY (default 8), BENCH_WORKERS (gunicorn, 4),
-BENCH_SLOW_CLIENTS / BENCH_SLOWLORIS_SECONDS (50 / 60; BENCH_SLOWLORIS=0 skips it), BENCH_STREAM_EVENTS /
-BENCH_STREAM_SECONDS (audit stream throughput and lag: 5000 / 30; BENCH_STREAM=0 skips it), BENCH_LEASES /
-BENCH_LEASES_TIMED (dynamic secret leases revoked at once / creations timed: 1000 / 50; BENCH_DYNAMIC=0 skips it),
-BENCH_STATEMENTS=0 skips the statements-per-request and profile split (bench/statements.py, its own settings there).
+BENCH_WORKERS (gunicorn, 4), BENCH_SLOW_CLIENTS / BENCH_SLOWLORIS_SECONDS (50 / 60; BENCH_SLOWLORIS=0
+skips it), BENCH_STREAM_EVENTS / BENCH_STREAM_SECONDS (audit stream throughput and lag: 5000 / 30;
+BENCH_STREAM=0 skips it), BENCH_LEASES / BENCH_LEASES_TIMED (dynamic secret leases revoked at once /
+creations timed: 1000 / 50; BENCH_DYNAMIC=0 skips it), BENCH_WRK=0 skips the API cases driven by wrk
+(bench/wrk_cases.py: BENCH_SECONDS per case, default 10, BENCH_WARMUP_SECONDS, BENCH_FILL,
+WEB_CONCURRENCY, BENCH_WORKER_CLASS, BENCH_THREADS; its table goes to stderr and
+var/bench/wrk-<timestamp>.json), BENCH_STATEMENTS=0 skips the statements-per-request and profile
+split (bench/statements.py, its own settings there).
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
-
-from bench import loadgen
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -104,7 +105,6 @@ def main() -> int:
     database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/strongroom_bench")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     seconds = float(os.environ.get("BENCH_SECONDS", "10"))
-    concurrency = int(os.environ.get("BENCH_CONCURRENCY", "8"))
     workers = os.environ.get("BENCH_WORKERS", "4")
     _recreate_database(database_url)
     data_dir = tempfile.mkdtemp(prefix="strongroom-bench-")
@@ -127,30 +127,6 @@ def main() -> int:
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     setup = subprocess.run([PYTHON, "-c", SETUP_SCRIPT], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     token = json.loads(setup.stdout.strip().splitlines()[-1])["token"]
-    machine = json.loads(
-        subprocess.run(
-            [
-                PYTHON,
-                "manage.py",
-                "identity_create",
-                "--name",
-                "bench-ci",
-                "--project",
-                "bench",
-                "--role",
-                "viewer",
-                "--universal-auth",
-                "--json",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -167,44 +143,14 @@ def main() -> int:
         ],
         cwd=ROOT,
         env=env,
+        stdout=subprocess.DEVNULL,  # the access log: stdout is the JSON document
     )
     results: dict[str, Any] = {}
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz")
         base = "/api/v1/projects/bench/secrets"
-        scenarios = [
-            loadgen.Scenario(
-                "list_50_secrets", "GET", f"{base}/?environment=prod&path=/&include_values=true", None, 200
-            ),
-            loadgen.Scenario("get_one_secret", "GET", f"{base}/SECRET_007/?environment=prod&path=/", None, 200),
-            loadgen.Scenario(
-                "create_secret",
-                "POST",
-                f"{base}/",
-                {"environment": "prod", "path": "/", "key": "NEW_{n}", "value": "x" * 32},
-                201,
-            ),
-            loadgen.Scenario(
-                "machine_login",
-                "POST",
-                "/api/v1/auth/universal-auth/login",
-                {"clientId": machine["clientId"], "clientSecret": machine["clientSecret"]},
-                200,
-            ),
-        ]
-        # Before the load scenarios: create_secret adds hundreds of keys to the folder `run` reads.
+        # CLI wall times first, on the seeded project as it is.
         results["cli"] = {**_cli_wall_times(port, token), "errors": 0}
-        processes = 2 if concurrency >= 2 else 1
-        for scenario in scenarios:
-            results[scenario.name] = loadgen.run(
-                "127.0.0.1",
-                port,
-                token,
-                scenario,
-                seconds=seconds,
-                processes=processes,
-                threads=max(1, concurrency // processes),
-            )
         if os.environ.get("BENCH_SLOWLORIS", "1") != "0":
             from bench import slowloris
 
@@ -237,6 +183,14 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=20)
+    if os.environ.get("BENCH_WRK", "1") != "0":
+        from bench import wrk_cases
+
+        # Issue 14: the API cases, load from wrk (not Python on the same 2 cores), each with
+        # statements and server CPU per request; on a private cluster, with nothing else running.
+        results["wrk"] = wrk_cases.measure(redis_url)
+        path = wrk_cases.write_json(results["wrk"])
+        print(f"{wrk_cases.table(results['wrk']['cases'])}\n(wrk cases: {path})", file=sys.stderr)
     if os.environ.get("BENCH_STATEMENTS", "1") != "0":
         from bench import statements
 
