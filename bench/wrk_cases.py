@@ -19,7 +19,8 @@ wrk, then the counters again. Reported: req/s, p50/p99 ms (wrk's latency histogr
 JSON by the Lua ``done()``), non-2xx responses and socket errors (a case with any is flagged),
 statements per request (top-level calls in the bench database / requests; PostgreSQL's own
 foreign-key checks apart), server and database CPU ms per request. ``python -m bench.wrk_cases``
-prints the table and writes var/bench/wrk-<timestamp>.json; ``make bench`` runs it.
+prints the table and writes var/bench/wrk-<timestamp>.json; ``make bench`` runs it. BENCH_CASES
+(comma-separated name prefixes, e.g. ``compat_get,v1_login``) runs some cases only.
 """
 
 from __future__ import annotations
@@ -456,10 +457,21 @@ def run_case(target: Target, case: WrkCase, seconds: float, warmup: float, tag: 
     return result
 
 
+def _names() -> str:
+    return os.environ.get("BENCH_CASES", "")
+
+
+def selected(cases: list[WrkCase], names: str) -> list[WrkCase]:
+    """The cases whose name starts with one of the comma-separated ``names`` (all when empty)."""
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    return [case for case in cases if not wanted or any(case.name.startswith(name) for name in wanted)]
+
+
 def run_cases(target: Target, cases: list[WrkCase], *, seconds: float, warmup: float) -> dict[str, Any]:
+    """Each case in turn (BENCH_CASES, comma-separated name prefixes, picks some: e.g. ``compat_get,v1_login``)."""
     stamp = time.strftime("%H%M%S")
     results = {}
-    for index, case in enumerate(cases):
+    for index, case in enumerate(selected(cases, _names())):
         results[case.name] = run_case(target, case, seconds, warmup, f"W{stamp}_{index}")
         print(f"wrk: {case.name}: {results[case.name]['rps']} req/s", file=sys.stderr, flush=True)
     return results
@@ -626,6 +638,9 @@ def measure(redis_url: str) -> dict[str, Any]:
     seconds = float(os.environ.get("BENCH_SECONDS", "10"))
     warmup = float(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
     fill = int(os.environ.get("BENCH_FILL", "10000"))
+    blank = Layout("", "", "")
+    if not any("full" in case.name for case in selected(compat_cases("", blank) + v1_cases(blank), _names())):
+        fill = 0  # no case writes to the full folder
     stack = start_strongroom(redis_url, fill)
     try:
         layout = stack.layout

@@ -15,14 +15,18 @@ import pytest
 from bench.compare import ratio_table
 from bench.wrk_cases import (
     RESULT_MARK,
+    Layout,
     WrkCase,
+    compat_cases,
     lua_string,
     parse_proc_stat,
     parse_wrk_output,
     ratios,
     run_wrk,
+    selected,
     table,
     tree_cpu_ticks,
+    v1_cases,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,3 +176,18 @@ def test_one_real_wrk_second_sends_unique_keys_and_counts_the_refusals() -> None
     assert result["non2xx_by_status"] == {"503": result["non2xx"]}
     assert abs(result["non2xx"] - result["requests"] / 4) <= 2
     assert result["errors"] == result["non2xx"]
+
+
+def test_bench_cases_picks_cases_by_name_prefix_and_every_case_has_a_distinct_name() -> None:
+    layout = Layout(project_id="p", environment="dev", root="/wrkbench1")
+    cases = compat_cases("/compat/infisical", layout) + v1_cases(layout)
+    assert len({case.name for case in cases}) == len(cases) == 12
+    assert [case.name for case in selected(cases, "compat_get, v1_login")] == [
+        "compat_get_one_c1",
+        "compat_get_one_c16",
+        "v1_login_c4",
+    ]
+    assert selected(cases, "") == cases
+    creates = [case for case in cases if case.method == "POST" and case.auth]
+    assert all("{key}" in (case.path + (case.body or "")) for case in creates)
+    assert all(case.warmup is not None and "/wrkbench1/warm" in (case.warmup.body or "") for case in creates)
