@@ -67,13 +67,15 @@ accesslog = "-"
 # Every worker keeps its request metrics in memory-mapped files in one directory and a scrape of
 # /metrics, whichever worker answers it, sums them (prometheus-client's multiprocess mode). The
 # variable must be set before a worker imports prometheus-client, so it is set here in the master:
-# the operator's PROMETHEUS_MULTIPROC_DIR if given (emptied at start), else a fresh private directory
-# removed when the master exits.
-_METRICS_DIR_OWNED = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _METRICS_DIR_OWNED:
-    import tempfile
-
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="strongroom-metrics-")
+# the operator's PROMETHEUS_MULTIPROC_DIR, else ``metrics/`` in the data directory. Either is emptied
+# when gunicorn starts (so one directory per server: never share one between two gunicorns).
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(
+        os.environ.get("STRONGROOM_DATA_DIR") or os.path.join(os.path.dirname(os.path.dirname(__file__)), "var"),
+        "metrics",
+    ),
+)
 
 
 def on_starting(server: object) -> None:
@@ -91,13 +93,6 @@ def child_exit(server: object, worker: object) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
-
-
-def on_exit(server: object) -> None:
-    if _METRICS_DIR_OWNED:
-        import shutil
-
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 # STRONGROOM_LOG_FORMAT=json: gunicorn's own lines (errors, the access log) as JSON objects too, through
