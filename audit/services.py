@@ -40,6 +40,44 @@ def _clean(text: str, limit: int) -> str:
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text or "")[:limit]
 
 
+def audit_event_build(
+    *,
+    action: str,
+    actor: AuditActor,
+    outcome: str = Outcome.ALLOW,
+    organization_id: int | None = None,
+    project_id: int | None = None,
+    environment: str = "",
+    path: str = "",
+    resource_type: str = "",
+    resource_id: str | int = "",
+    metadata: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The unsaved row ``audit_record`` inserts (source IP, user agent and request id from the
+    request context, text cleaned and cut). For a caller that writes it in a statement of its own,
+    such as a machine login's token and audit rows in one INSERT (``secrets_app.identities.issue``)."""
+    context = current_request_context()
+    return AuditEvent(
+        occurred_at=timezone.now(),
+        action=action,
+        outcome=outcome,
+        actor_type=actor.type,
+        actor_id=str(actor.id),
+        actor_label=_clean(actor.label, 200),
+        actor_role=_clean(actor.role, 64),
+        organization_id=organization_id,
+        project_id=project_id,
+        environment=_clean(environment, 64),
+        path=_clean(path, 1024),
+        resource_type=resource_type,
+        resource_id=_clean(str(resource_id), 128),
+        source_ip=_clean(context.source_ip, 64),
+        user_agent=_clean(context.user_agent, 300),
+        request_id=context.request_id,
+        metadata=metadata or {},
+    )
+
+
 def audit_record(
     *,
     action: str,
@@ -57,30 +95,24 @@ def audit_record(
 
     Raises AuditWriteError when the database refuses the row, so a caller that maps its own
     IntegrityError to "already exists" can never mistake a failed audit write for a duplicate."""
-    context = current_request_context()
+    event = audit_event_build(
+        action=action,
+        actor=actor,
+        outcome=outcome,
+        organization_id=organization_id,
+        project_id=project_id,
+        environment=environment,
+        path=path,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        metadata=metadata,
+    )
     # Outside a transaction (the read path) the single INSERT is atomic by itself: no BEGIN/COMMIT
     # round trips. Inside one, a savepoint keeps a refused insert from poisoning the caller's block.
     guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
         with guard:
-            return AuditEvent.objects.create(
-                occurred_at=timezone.now(),
-                action=action,
-                outcome=outcome,
-                actor_type=actor.type,
-                actor_id=str(actor.id),
-                actor_label=_clean(actor.label, 200),
-                actor_role=_clean(actor.role, 64),
-                organization_id=organization_id,
-                project_id=project_id,
-                environment=_clean(environment, 64),
-                path=_clean(path, 1024),
-                resource_type=resource_type,
-                resource_id=_clean(str(resource_id), 128),
-                source_ip=_clean(context.source_ip, 64),
-                user_agent=_clean(context.user_agent, 300),
-                request_id=context.request_id,
-                metadata=metadata or {},
-            )
+            event.save(force_insert=True)
+            return event
     except DatabaseError as exc:
         raise AuditWriteError("the audit log refused the event, so the action was not performed") from exc

@@ -2,7 +2,7 @@
 
 A fixed one-minute window per (bucket, subject) counted in the shared Django cache
 (``STRONGROOM_RATE_LIMIT_CACHE``, Redis in production), so every gunicorn worker and every web
-node sees the same count: ``cache.add`` + ``cache.incr`` are atomic there, so N concurrent requests
+node sees the same count: one atomic round trip there (``counter_hit``), so N concurrent requests
 count N. Who uses it:
 
 - machine logins (native and compat): per route and client IP, ``STRONGROOM_LOGIN_RATE_PER_MINUTE``
@@ -33,7 +33,8 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from audit.models import Outcome
 from audit.services import audit_record
@@ -66,8 +67,32 @@ class RateLimitUnavailable(DomainError):
     code = "rate_limit_unavailable"
 
 
-def _store() -> object:
+def _store() -> BaseCache:
     return caches[getattr(settings, "STRONGROOM_RATE_LIMIT_CACHE", "default")]
+
+
+def counter_hit(store: BaseCache, key: str, *, timeout: int) -> int:
+    """Add one to the counter *key* in *store*, created at 0 to expire after *timeout* seconds when
+    missing; the new count. Store errors propagate (the caller decides: refuse, or count locally).
+
+    On Redis one round trip: ``MULTI; SET key 0 EX timeout NX; INCR key; EXEC`` (atomic, so N
+    concurrent hits count N on every worker; the value is the plain integer Django's Redis cache
+    stores for ints, so ``cache.get`` reads it). Other caches: ``add`` + ``incr``, again when the
+    counter expired in between."""
+    if isinstance(store, RedisCache):
+        redis_key = store.make_and_validate_key(key)
+        client = store._cache.get_client(redis_key, write=True)  # type: ignore[attr-defined]
+        pipeline = client.pipeline(transaction=True)
+        pipeline.set(redis_key, 0, ex=timeout, nx=True)
+        pipeline.incr(redis_key)
+        return int(pipeline.execute()[1])
+    for _ in range(3):
+        store.add(key, 0, timeout=timeout)
+        try:
+            return int(store.incr(key))
+        except ValueError:  # expired (or reset) between add and incr: again
+            continue
+    raise RuntimeError("the counter expired three times between add and incr")
 
 
 class _LocalWindows:
@@ -109,15 +134,8 @@ def rate_limit_hit(
     now = time.time()
     window = int(now // WINDOW_SECONDS)
     key = f"strongroom:rate:{bucket}:{subject}:{window}"
-    store = _store()
     try:
-        # add() creates the counter only if missing; incr() is atomic on Redis.
-        store.add(key, 0, timeout=WINDOW_SECONDS + 5)  # type: ignore[attr-defined]
-        try:
-            count = store.incr(key)  # type: ignore[attr-defined]
-        except ValueError:  # expired between add and incr: start it again
-            store.add(key, 0, timeout=WINDOW_SECONDS + 5)  # type: ignore[attr-defined]
-            count = store.incr(key)  # type: ignore[attr-defined]
+        count = counter_hit(_store(), key, timeout=WINDOW_SECONDS + 5)
     except Exception as exc:  # noqa: BLE001 - any store failure must refuse (or count locally), whatever its type
         if not local_fallback:
             logger.error("rate limiter unavailable for %s (%s); refusing the request", bucket, type(exc).__name__)
@@ -178,5 +196,6 @@ __all__ = [
     "RateLimited",
     "api_rate_per_minute",
     "api_request_rate_limit",
+    "counter_hit",
     "rate_limit_hit",
 ]

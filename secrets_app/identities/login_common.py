@@ -49,7 +49,6 @@ from secrets_app.identities.tokens import (
     access_token_issue,
     ip_allowed,
     login_failure_record,
-    login_success_record,
 )
 from secrets_app.models import MachineIdentity, OrganizationMembership, OrgRole, TokenSettings
 from secrets_app.principals import Principal
@@ -293,12 +292,13 @@ def run_login(
             identity=identity, method=method, reason=f"{refusal.status}: {refusal.detail or refusal.message}"
         )
         raise
+    # The token and audit rows are one statement; the transaction is for what the signal's
+    # receivers write with the token (an Azure DevOps run's claims), all or nothing.
     with transaction.atomic():
-        issued = access_token_issue(identity=identity, auth_method=method, settings_from=config, ip=ip)
+        issued = access_token_issue(identity=identity, auth_method=method, settings_from=config, ip=ip, login=True)
         machine_login_verified.send(
             sender="secrets_app", token=issued.row, config=config, claims=verified if isinstance(verified, dict) else {}
         )
-        login_success_record(identity=identity, method=method, issued=issued)
     return issued
 
 

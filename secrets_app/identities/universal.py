@@ -6,8 +6,8 @@ Threat model:
   each candidate is compared in constant time.
 * Guessing is bounded by a lockout per (identity, client id): ``lockout_threshold`` failures within
   ``lockout_counter_reset_seconds`` lock the client id for ``lockout_duration_seconds``. The state
-  lives in the shared cache (Redis in production, where ``add`` + ``incr`` are atomic, so counts are
-  exact under concurrency and shared by every worker). While locked, even the right secret gets the
+  lives in the shared cache (Redis in production, where a failure is counted in one atomic round
+  trip, ``ratelimit.counter_hit``, so counts are exact under concurrency and shared by every worker). While locked, even the right secret gets the
   same 401 as a wrong one. If the lockout state cannot be read or written, the login is refused.
 * An unknown client id and a known one with a wrong secret answer the same, after the same work.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import hmac
 import logging
@@ -23,23 +24,24 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, connections
 from django.utils import timezone
 
 from audit.context import current_request_context, reset_request_context, set_request_context
 from secrets_app.errors import DomainError
+from secrets_app.identities.issue import ClientSecretUsedUp
 from secrets_app.identities.tokens import (
     IssuedToken,
     access_token_issue,
     ip_allowed,
     login_failure_record,
-    login_success_record,
 )
-from secrets_app.models import AuthMethodKind, ClientSecret, UniversalAuth
+from secrets_app.models import AuthMethodKind, ClientSecret, MachineIdentity, UniversalAuth
+from secrets_app.ratelimit import counter_hit
 
 logger = logging.getLogger("strongroom.identities")
 
@@ -100,18 +102,22 @@ def _lockout_keys(config: UniversalAuth) -> tuple[str, str]:
 def _cache_call(operation: str, func, *args, **kwargs):  # type: ignore[no-untyped-def]
     try:
         return func(*args, **kwargs)
-    except ValueError:
-        raise
     except Exception as exc:  # noqa: BLE001 - any store failure refuses the login
         logger.error("lockout store unavailable during %s (%s); refusing the login", operation, type(exc).__name__)
         raise LoginUnavailable() from None
 
 
 def lockout_is_locked(config: UniversalAuth) -> bool:
+    return _lockout_read(config)[0]
+
+
+def _lockout_read(config: UniversalAuth) -> tuple[bool, int]:
+    """(locked, failures in the current window), read in one round trip (Redis MGET)."""
     if not config.lockout_enabled:
-        return False
-    _, locked_key = _lockout_keys(config)
-    return _cache_call("read", cache.get, locked_key) is not None
+        return False, 0
+    failures_key, locked_key = _lockout_keys(config)
+    found = _cache_call("read", cache.get_many, [failures_key, locked_key])
+    return found.get(locked_key) is not None, int(found.get(failures_key) or 0)
 
 
 def lockout_failure_count(config: UniversalAuth) -> int:
@@ -126,16 +132,7 @@ def _lockout_failure_record(config: UniversalAuth) -> bool:
         return False
     failures_key, locked_key = _lockout_keys(config)
     window = max(1, config.lockout_counter_reset_seconds)
-    count = 0
-    for _ in range(3):
-        _cache_call("write", cache.add, failures_key, 0, timeout=window)
-        try:
-            count = _cache_call("write", cache.incr, failures_key)
-            break
-        except ValueError:  # the window expired, or a concurrent failure locked and reset it: again
-            continue
-    else:
-        raise LoginUnavailable()
+    count = _cache_call("write", counter_hit, cache, failures_key, timeout=window)
     if count >= max(1, config.lockout_threshold):
         _cache_call("write", cache.set, locked_key, 1, timeout=max(1, config.lockout_duration_seconds))
         _cache_call("write", cache.delete, failures_key)
@@ -190,42 +187,93 @@ def universal_auth_login(*, client_id: str, client_secret: str, ip: str) -> Issu
         return _login(client_id=client_id, client_secret=client_secret, ip=ip)
 
 
-def _login(*, client_id: str, client_secret: str, ip: str) -> IssuedToken:
-    client_secret = client_secret or ""
-    presented_hash = client_secret_hash(client_secret)
+def _config_and_candidates(client_id: str, prefix: str) -> tuple[UniversalAuth | None, list[ClientSecret]]:
+    """The client id's config (its identity loaded) and its unrevoked secrets with *prefix*: one
+    statement. (None, []) for an unknown or malformed client id."""
     try:
         parsed_id = uuid.UUID(str(client_id))
     except ValueError:
-        parsed_id = None
-    config = (
-        UniversalAuth.objects.select_related("identity").filter(client_id=parsed_id).first()
-        if parsed_id is not None
-        else None
+        return None, []
+    sql, converters = _candidates_statement(connection.alias)
+    client_id_param = UniversalAuth._meta.get_field("client_id").get_db_prep_value(parsed_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix, client_id_param])
+        rows = cursor.fetchall()
+    config = None
+    candidates: list[ClientSecret] = []
+    for raw in rows:
+        values = list(raw)
+        for index, chain in converters:
+            for convert, expression in chain:
+                values[index] = convert(values[index], expression, connection)
+        instances = []
+        for model, start, names in _CANDIDATE_MODELS_LAYOUT:
+            instances.append(model.from_db(connection.alias, names, values[start : start + len(names)]))
+        config_row, identity, secret = instances
+        if config is None:
+            config = config_row
+            config.identity = identity
+        if secret.pk is not None:
+            candidates.append(secret)
+    return config, candidates
+
+
+_CANDIDATE_MODELS = ((UniversalAuth, "ua"), (MachineIdentity, "mi"), (ClientSecret, "cs"))
+_CANDIDATE_MODELS_LAYOUT: list[tuple[type[Any], int, list[str]]] = []
+for _model, _ in _CANDIDATE_MODELS:
+    _start = sum(len(names) for _, _, names in _CANDIDATE_MODELS_LAYOUT)
+    _CANDIDATE_MODELS_LAYOUT.append((_model, _start, [field.attname for field in _model._meta.concrete_fields]))
+
+
+@functools.cache
+def _candidates_statement(alias: str) -> tuple[str, list[tuple[int, list[tuple[Any, Any]]]]]:
+    """The SQL of :func:`_config_and_candidates` and, per column, the converters the ORM would apply
+    (so SQLite's text datetimes and every backend's JSON come back as the ORM gives them)."""
+    db = connections[alias]
+    quote = db.ops.quote_name
+    columns: list[str] = []
+    converters: list[tuple[int, list[tuple[Any, Any]]]] = []
+    for model, alias_name in _CANDIDATE_MODELS:
+        for field in model._meta.concrete_fields:
+            expression = field.get_col(alias_name)
+            chain = [
+                (convert, expression)
+                for convert in db.ops.get_db_converters(expression) + expression.get_db_converters(db)
+            ]
+            if chain:
+                converters.append((len(columns), chain))
+            columns.append(f"{alias_name}.{quote(field.column)}")
+    sql = (
+        f"SELECT {', '.join(columns)}"  # noqa: S608 - names only, values are %s parameters
+        f" FROM {quote(UniversalAuth._meta.db_table)} ua"
+        f" JOIN {quote(MachineIdentity._meta.db_table)} mi ON mi.id = ua.identity_id"
+        f" LEFT JOIN {quote(ClientSecret._meta.db_table)} cs"
+        " ON cs.universal_auth_id = ua.id AND cs.prefix = %s AND cs.revoked_at IS NULL"
+        " WHERE ua.client_id = %s"
     )
+    return sql, converters
+
+
+def _login(*, client_id: str, client_secret: str, ip: str) -> IssuedToken:
+    client_secret = client_secret or ""
+    presented_hash = client_secret_hash(client_secret)
+    # One statement whether or not the client id exists, so the answer's timing does not tell.
+    config, candidates = _config_and_candidates(client_id, client_secret[:PREFIX_LENGTH])
+    secret = _match(candidates, presented_hash)
     if config is None:
-        # Same work as a known client id (a lockout read, a candidate query, a compare), and the
-        # same 503 when the lockout store is down: the answer never tells whether the id exists.
+        # A lockout read too, and the same 503 when the lockout store is down: the answer never
+        # tells whether the id exists.
         _cache_call("read", cache.get, "strongroom:ua-lockout:unknown")
-        _match(
-            list(ClientSecret.objects.filter(universal_auth_id=-1, prefix=client_secret[:PREFIX_LENGTH])),
-            presented_hash,
-        )
         login_failure_record(identity=None, method=METHOD, reason="unknown client id")
         raise LoginRefused()
     identity = config.identity
 
-    if lockout_is_locked(config):
+    locked, failures = _lockout_read(config)
+    if locked:
         login_failure_record(identity=identity, method=METHOD, reason="locked out")
         raise LoginRefused()
 
-    now = timezone.now()
-    candidates = list(
-        ClientSecret.objects.filter(universal_auth=config, prefix=client_secret[:PREFIX_LENGTH]).filter(
-            revoked_at__isnull=True
-        )
-    )
-    secret = _match(candidates, presented_hash)
-    if secret is None or _secret_expired(secret, now) or not identity.is_active:
+    if secret is None or _secret_expired(secret, timezone.now()) or not identity.is_active:
         reason = "wrong client secret"
         if secret is not None:
             reason = "identity deactivated" if not identity.is_active else "client secret expired"
@@ -238,23 +286,19 @@ def _login(*, client_id: str, client_secret: str, ip: str) -> IssuedToken:
         raise LoginForbidden()
 
     # A success resets the failure count (and refuses the login if the store cannot be written).
-    if config.lockout_enabled:
+    # Failures counted after the read above stay counted: the stricter side of the race.
+    if failures:
         lockout_reset(config)
 
-    with transaction.atomic():
-        # Atomic use count: exactly num_uses_limit logins succeed, whatever the concurrency.
-        counted = ClientSecret.objects.filter(
-            Q(num_uses_limit=0) | Q(num_uses__lt=F("num_uses_limit")), pk=secret.pk, revoked_at__isnull=True
-        ).update(num_uses=F("num_uses") + 1, last_used_at=now)
-        if counted == 1:
-            issued = access_token_issue(
-                identity=identity, auth_method=METHOD, settings_from=config, ip=ip, client_secret_id=secret.pk
-            )
-            login_success_record(identity=identity, method=METHOD, issued=issued)
-    if counted != 1:
+    try:
+        # The use count (exactly num_uses_limit logins succeed, whatever the concurrency), the token
+        # row and its audit row: one statement, all or nothing.
+        return access_token_issue(
+            identity=identity, auth_method=METHOD, settings_from=config, ip=ip, client_secret_id=secret.pk, login=True
+        )
+    except ClientSecretUsedUp:
         login_failure_record(identity=identity, method=METHOD, reason=f"client secret {secret.pk}: use limit reached")
-        raise LoginRefused()
-    return issued
+        raise LoginRefused() from None
 
 
 __all__ = [
