@@ -28,7 +28,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = _request_id()
+        # django.request's lines ("Not Found: …") are written after the request's context has ended;
+        # they carry the request itself.
+        request_id = getattr(getattr(record, "request", None), "request_id", "") or _request_id()
         if request_id:
             entry["request_id"] = request_id
         if record.exc_info:

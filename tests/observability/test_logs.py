@@ -87,6 +87,8 @@ def test_it_logs_requests_as_json_without_secret_values(cast: Any, json_lines: i
     text = json_lines.getvalue()
     records = parsed(json_lines)
     assert all({"timestamp", "level", "logger", "message"} <= record.keys() for record in records)
+    refused = [record for record in records if record["logger"] == "django.request"]
+    assert refused and all(record["request_id"].startswith("req-") for record in refused)
     for leaked in (SECRET_VALUE, machine.client_secret, token):
         assert leaked not in text
 

@@ -221,3 +221,47 @@ def test_it_shows_audit_events_waiting_to_be_sealed(metrics_on: str, cast: Any) 
         occurred_at=timezone.now() - datetime.timedelta(minutes=2), action="secret.created", actor_type="system"
     )
     assert sample(scrape(), "strongroom_audit_unsealed_lag_seconds") >= 120
+
+
+def test_it_shows_an_undelivered_notification_but_not_a_digest_that_waits_on_purpose(
+    metrics_on: str, cast: Any
+) -> None:
+    from notifications.models import Delivery, DeliveryStatus, Notification
+
+    notification = Notification.objects.create(
+        organization=cast.organization, event_kind="secret.rotation_due", subject_ref="secret:1", title="Rotate it"
+    )
+    waiting = Delivery.objects.create(notification=notification, recipient_label="ops@example.com")
+    digest = Delivery.objects.create(notification=notification, recipient_label="team@example.com", digest=True)
+    Delivery.objects.create(notification=notification, recipient_label="done@example.com", status=DeliveryStatus.SENT)
+    three_minutes_ago = timezone.now() - datetime.timedelta(minutes=3)
+    Delivery.objects.filter(pk__in=[waiting.pk, digest.pk]).update(created_at=three_minutes_ago)
+
+    body = scrape()
+    assert sample(body, "strongroom_notification_deliveries_pending") == 1
+    assert 180 <= sample(body, "strongroom_notification_delivery_lag_seconds") < 280
+    assert "ops@example.com" not in body
+
+
+def test_it_shows_how_far_an_audit_stream_kind_is_behind(metrics_on: str, cast: Any) -> None:
+    from audit.models import AuditEvent
+    from audit.streams.models import AuditStream
+
+    newest = (
+        AuditEvent.objects.filter(organization_id=cast.organization.pk).order_by("-id").values_list("id", flat=True)
+    )
+    AuditStream.objects.create(
+        organization=cast.organization, kind="webhook", name="siem-prod", cursor_event_id=newest[0]
+    )
+    assert sample(scrape(), "strongroom_audit_stream_lag_seconds", kind="webhook") == 0
+
+    AuditEvent.objects.create(
+        occurred_at=timezone.now() - datetime.timedelta(minutes=10),
+        action="secret.value_read",
+        actor_type="identity",
+        organization_id=cast.organization.pk,
+    )
+    body = scrape()
+    assert 600 <= sample(body, "strongroom_audit_stream_lag_seconds", kind="webhook") < 700
+    assert sample(body, "strongroom_audit_streams", kind="webhook", state="active") == 1
+    assert "siem-prod" not in body
