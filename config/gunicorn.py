@@ -15,8 +15,8 @@ client can hold even so:
 
 ``STRONGROOM_WORKER_CLASS`` (``gevent``, ``sync`` or ``gthread``; default ``gevent``) overrides the
 worker class so the worker model can be chosen with evidence (``make bench`` runs with
-``BENCH_WORKER_CLASS``). Only gevent has the slow-client protection described above: a sync or
-gthread worker is held by a slow client for up to ``STRONGROOM_REQUEST_BODY_TIMEOUT`` seconds.
+``BENCH_WORKER_CLASS``). Only gevent has the slow-client protection described above: a slow client
+holds a whole sync worker, or a gthread thread, for as long as it trickles.
 
 This file is loaded by path, never imported as ``config.gunicorn``: importing the ``config``
 package would load Celery in the gunicorn master before gevent patches the workers.
