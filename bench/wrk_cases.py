@@ -631,6 +631,13 @@ def start_strongroom(redis_url: str, fill: int) -> Strongroom:
         raise
 
 
+def _commit() -> str:
+    """HEAD, with ``+changes`` when the working tree differs from it (figures of uncommitted code)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True)
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
 def measure(redis_url: str) -> dict[str, Any]:
     """All cases (compat and /api/v1) against a self-started Strongroom; the document ``make bench``
     puts under ``wrk`` (its ``errors`` is the sum over cases)."""
@@ -650,6 +657,7 @@ def measure(redis_url: str) -> dict[str, Any]:
         stack.close()
     return {
         "errors": sum(result["errors"] for result in results.values()),
+        "commit": _commit(),
         "seconds": seconds,
         "warmup_seconds": warmup,
         "server": stack.settings,
@@ -670,7 +678,7 @@ def main() -> int:
     document = measure(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
     path = write_json(document)
     print(table(document["cases"]))
-    print(f"\n{document['server']}; JSON: {path}")
+    print(f"\n{document['server']}, commit {document['commit']}; JSON: {path}")
     return 0 if document["errors"] == 0 else 1
 
 

@@ -153,11 +153,21 @@ class _Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def do_GET(self) -> None:
+        with self.lock:
+            self.keys.append(self.path)
+        payload = b'{"secret": {}}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def log_message(self, *args: Any) -> None:
         return
 
 
 def test_one_real_wrk_second_sends_unique_keys_and_counts_the_refusals() -> None:
+    _Recorder.keys = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -191,3 +201,20 @@ def test_bench_cases_picks_cases_by_name_prefix_and_every_case_has_a_distinct_na
     creates = [case for case in cases if case.method == "POST" and case.auth]
     assert all("{key}" in (case.path + (case.body or "")) for case in creates)
     assert all(case.warmup is not None and "/wrkbench1/warm" in (case.warmup.body or "") for case in creates)
+
+
+def test_a_read_case_sends_the_same_request_and_reports_no_errors() -> None:
+    _Recorder.keys = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        case = WrkCase("get", "GET", "/api/v3/secrets/raw/A?workspaceId=p&secretPath=%2Fx", None, connections=1)
+        result = run_wrk(f"http://127.0.0.1:{server.server_port}/", case, "tok", seconds=1, tag="unused")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["requests"] > 20
+    assert set(_Recorder.keys) == {"/api/v3/secrets/raw/A?workspaceId=p&secretPath=%2Fx"}
+    assert (result["errors"], result["non2xx"], result["non2xx_by_status"]) == (0, 0, {})
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
