@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.keyring import keyring, secret_field_aad
@@ -23,10 +25,25 @@ CHECKPOINT_EVERY = 500
 # another writer's lock sees that writer's committed row (PostgreSQL re-reads it), so counts never
 # go backwards. Plain SQL: the ORM has no upsert that returns the updated row.
 _ADVANCE_HEAD = (
-    "INSERT INTO {head} (folder_id, commits, live_count) VALUES (%s, 1, %s) "
-    "ON CONFLICT (folder_id) DO UPDATE SET commits = {head}.commits + 1, "
-    "live_count = {head}.live_count + excluded.live_count "
+    "INSERT INTO secrets_app_foldercommithead AS head (folder_id, commits, live_count) VALUES (%s, 1, %s) "
+    "ON CONFLICT (folder_id) DO UPDATE SET commits = head.commits + 1, "
+    "live_count = head.live_count + excluded.live_count "
     "RETURNING commits, live_count"
+)
+# PostgreSQL: the same, and the commit's row in the same statement unless it is a checkpoint (then
+# no row is written and the caller snapshots the folder in a statement of its own, which, started
+# after the lock was taken, sees every commit before it). Returns commits, live count, the new id.
+_ADVANCE_HEAD_AND_WRITE = (
+    "WITH advanced AS ("
+    "INSERT INTO secrets_app_foldercommithead AS head (folder_id, commits, live_count) VALUES (%s, 1, %s) "
+    "ON CONFLICT (folder_id) DO UPDATE SET commits = head.commits + 1, "
+    "live_count = head.live_count + excluded.live_count "
+    "RETURNING commits, live_count), "
+    "written AS ("
+    "INSERT INTO secrets_app_foldercommit (folder_id, state, changes, live_count, message, actor_label, created_at) "
+    "SELECT %s, NULL, %s::jsonb, GREATEST(advanced.live_count, 0), %s, %s, %s FROM advanced "
+    "WHERE (advanced.commits - 1) %% %s <> 0 RETURNING id) "
+    "SELECT advanced.commits, advanced.live_count, (SELECT id FROM written) FROM advanced"
 )
 
 
@@ -116,32 +133,51 @@ def folder_commit_record(
     Must run inside the writer's transaction, after its writes: advancing the folder's head row
     takes a lock held until the transaction ends, so one folder's commits get ids in the order they
     commit and a checkpoint (every ``FOLDER_COMMIT_CHECKPOINT_EVERY``-th commit, and the first of a
-    folder) snapshots exactly what the commits before it left. Two statements (three on a
-    checkpoint), whatever the folder's size except on checkpoints."""
+    folder) snapshots exactly what the commits before it left. One statement on PostgreSQL (two on
+    SQLite) whatever the folder's size; a checkpoint adds the snapshot's SELECT and INSERT."""
+    commit = FolderCommit(
+        folder=folder,
+        state=None,
+        changes={str(secret_id): version for secret_id, version in changes.items()},
+        message=message[:500],
+        actor_label=principal.label if principal else "system",
+        created_at=timezone.now(),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            _ADVANCE_HEAD.format(head=connection.ops.quote_name(FolderCommitHead._meta.db_table)),
-            [folder.pk, live_change],
-        )
-        commits, live_count = cursor.fetchone()
-    state: dict[str, int] | None = None
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                _ADVANCE_HEAD_AND_WRITE,
+                [
+                    folder.pk,
+                    live_change,
+                    folder.pk,
+                    json.dumps(commit.changes),
+                    commit.message,
+                    commit.actor_label,
+                    commit.created_at,
+                    _checkpoint_every(),
+                ],
+            )
+            commits, live_count, commit.pk = cursor.fetchone()
+        else:
+            cursor.execute(_ADVANCE_HEAD, [folder.pk, live_change])
+            commits, live_count = cursor.fetchone()
+    commit.live_count = max(live_count, 0)
+    if commit.pk is not None:
+        commit._state.adding = False
+        commit._state.db = connection.alias
+        return commit
     if (commits - 1) % _checkpoint_every() == 0:
-        state = {
+        commit.state = {
             str(secret_id): version
             for secret_id, version in Secret.objects.filter(folder=folder, deleted_at__isnull=True).values_list(
                 "id", "version"
             )
         }
-        if live_count != len(state):
+        if live_count != len(commit.state):
             # The head's running sum starts from zero in a folder that had secrets before its first
             # commit of this scheme; the checkpoint counts them.
-            live_count = len(state)
-            FolderCommitHead.objects.filter(folder=folder).update(live_count=live_count)
-    return FolderCommit.objects.create(
-        folder=folder,
-        state=state,
-        changes={str(secret_id): version for secret_id, version in changes.items()},
-        live_count=max(live_count, 0),
-        message=message[:500],
-        actor_label=principal.label if principal else "system",
-    )
+            commit.live_count = len(commit.state)
+            FolderCommitHead.objects.filter(folder=folder).update(live_count=commit.live_count)
+    commit.save(force_insert=True)
+    return commit
