@@ -19,6 +19,7 @@ from audit.services import audit_record
 from secrets_app.identities.tokens import identity_actor
 from secrets_app.models import IdentityAccessToken
 from tests.identities.universal_support import login, make_robot, require_shared_cache, unique_ip
+from tests.support.celery_worker import require_postgres
 
 TRIGGER = "test_refuse_login_audit"
 
@@ -57,8 +58,7 @@ def test_it_writes_the_token_the_secret_use_and_the_audit_row_audit_record_would
 
 
 def test_it_sends_two_statements_for_a_login_on_postgresql(cast: Any) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the one-statement write is PostgreSQL's; SQLite takes the ORM path")
+    require_postgres("the one-statement write is PostgreSQL's; SQLite takes the ORM path")
     robot = make_robot(cast, lockout_enabled=False)
     from secrets_app.identities.universal import universal_auth_login
 
