@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bench import wrk_cases
+from bench.wrk import ensure_wrk
 
 
 def ratio_table(ratios: dict[str, Any]) -> str:
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.client_secret:
         parser.error("--client-secret or BENCH_COMPARE_CLIENT_SECRET is required")
-    wrk_cases.ensure_wrk()
+    ensure_wrk()
     seconds = float(os.environ.get("BENCH_SECONDS", "10"))
     warmup = float(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
     fill = int(os.environ.get("BENCH_FILL", "10000"))

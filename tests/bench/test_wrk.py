@@ -1,5 +1,6 @@
-"""The wrk bench (bench/wrk_cases.py, bench/compare.py) reads its figures right: wrk's result line,
-CPU from /proc stat lines, the ratios, and one real wrk second against a tiny local server."""
+"""The wrk bench (bench/wrk.py, server_counters.py, wrk_cases.py, compare.py) reads its figures
+right: wrk's result line, CPU from /proc stat lines, the ratios, and real wrk seconds against a tiny
+local server."""
 
 from __future__ import annotations
 
@@ -13,21 +14,9 @@ from typing import Any
 import pytest
 
 from bench.compare import ratio_table
-from bench.wrk_cases import (
-    RESULT_MARK,
-    Layout,
-    WrkCase,
-    compat_cases,
-    lua_string,
-    parse_proc_stat,
-    parse_wrk_output,
-    ratios,
-    run_wrk,
-    selected,
-    table,
-    tree_cpu_ticks,
-    v1_cases,
-)
+from bench.server_counters import parse_proc_stat, tree_cpu_ticks
+from bench.wrk import RESULT_MARK, WrkCase, lua_string, parse_wrk_output, run_wrk
+from bench.wrk_cases import Layout, compat_cases, ratios, selected, table, v1_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -198,6 +187,7 @@ def test_bench_cases_picks_cases_by_name_prefix_and_every_case_has_a_distinct_na
         "v1_login_c4",
     ]
     assert selected(cases, "") == cases
+    assert [case.name for case in selected(cases, "compat_get_one_c1")] == ["compat_get_one_c1"]
     creates = [case for case in cases if case.method == "POST" and case.auth]
     assert all("{key}" in (case.path + (case.body or "")) for case in creates)
     assert all(case.warmup is not None and "/wrkbench1/warm" in (case.warmup.body or "") for case in creates)
