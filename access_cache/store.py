@@ -2,8 +2,11 @@
 
 Everything here is derived from rows the epoch triggers watch, so an entry is exact for as long as
 the epoch it was stored under is current. Entries of older epochs are dropped the first time a newer
-epoch is seen. A reader inside a transaction that sees an *older* epoch than the cache's neither reads nor writes
-the cache; one in autocommit (a committed epoch) starts the cache over at its epoch.
+epoch is seen. Only requests in autocommit use the cache (the API's reads, and the scope lookups writes make
+before their transaction): inside a transaction the epoch is the last committed one while the
+transaction may already see its own uncommitted changes, which must never be cached. A reader that
+sees an older epoch than the cache's (its statement ran just before a commit another request has
+already seen) neither reads nor writes the cache.
 
 An entry may also carry ``valid_until``: the moment it stops being true without any row changing (a
 temporary grant that opens or ends). It is not served from that moment on.
@@ -34,18 +37,17 @@ class EpochCache:
         self.hits = 0
         self.misses = 0
 
-    def _usable(self, database: str, epoch: int, *, committed: bool) -> bool:
-        """Whether entries for *epoch* may be read and written. A newer epoch replaces the entries.
-        An older one replaces them only when it was read outside a transaction (so it is committed):
-        then the entries came from a transaction that was rolled back, whose epoch is never reused."""
+    def _usable(self, database: str, epoch: int) -> bool:
+        """Whether entries for *epoch* may be read and written: a newer epoch replaces the entries,
+        an older one (read just before a commit another request has already seen) bypasses them."""
         current = self._epoch.get(database)
         if current == epoch:
             return True
-        if current is not None and epoch < current and not committed:
+        if current is not None and epoch < current:
             return False
         with self._lock:
             current = self._epoch.get(database)
-            if current != epoch and (current is None or epoch > current or committed):
+            if current is None or epoch > current:
                 self._entries = {key: value for key, value in self._entries.items() if key[0] != database}
                 self._epoch[database] = epoch
         return self._epoch.get(database) == epoch
@@ -61,11 +63,13 @@ class EpochCache:
     ) -> T:
         """The cached value for *key* at *epoch*, else ``compute()`` → (value, valid_until) stored.
         With *epoch* None (no epoch on this database) nothing is cached."""
-        if epoch is None:
-            return compute()[0]
         connection = connections[using]
+        if epoch is None or connection.in_atomic_block:
+            # Inside a transaction the epoch read is the last *committed* one (it moves at COMMIT)
+            # while this transaction may already see its own uncommitted changes to access.
+            return compute()[0]
         database = str(connection.settings_dict.get("NAME"))
-        usable = self._usable(database, epoch, committed=not connection.in_atomic_block)
+        usable = self._usable(database, epoch)
         if usable:
             found = self._entries.get((database, key))
             if found is not None:

@@ -112,7 +112,31 @@ def audit_record(
     guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
         with guard:
-            event.save(force_insert=True)
-            return event
+            return _insert(event)
     except DatabaseError as exc:
         raise AuditWriteError("the audit log refused the event, so the action was not performed") from exc
+
+
+_INSERT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+_insert_sql: dict[str, str] = {}
+
+
+def _insert(event: AuditEvent) -> AuditEvent:
+    """``event.save(force_insert=True)`` as one fixed INSERT, written once per process: recording a
+    read compiles no query (docs/performance.md)."""
+    vendor = connection.vendor
+    returning = connection.features.can_return_columns_from_insert
+    if vendor not in _insert_sql:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in _INSERT_FIELDS)
+        placeholders = ", ".join(["%s"] * len(_INSERT_FIELDS))
+        table = quote(AuditEvent._meta.db_table)
+        suffix = " RETURNING id" if returning else ""
+        _insert_sql[vendor] = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}){suffix}"  # noqa: S608
+    params = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in _INSERT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql[vendor], params)
+        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event

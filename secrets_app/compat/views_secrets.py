@@ -117,7 +117,7 @@ class SecretListView(CompatView):
             recursive=recursive,
             tag_filter=tag_slugs or None,
         )
-        tags = TagIndex(scope.project)
+        tags = TagIndex.of(scope)
         local = [view_shape(scope.project, view, tags) for view in result.secrets if view.imported_from is None]
         imports: dict[str, dict[str, Any]] = {}
         for view in result.secrets:
@@ -171,7 +171,7 @@ class SecretItemView(CompatView):
             if "path" in exc.fields or "environment" in exc.fields:
                 raise
             raise CompatError(404, f"Secret with name '{name}' not found", error="NotFound") from None
-        return {"secret": view_shape(scope.project, view, TagIndex(scope.project))}
+        return {"secret": view_shape(scope.project, view, TagIndex.of(scope))}
 
     def post(self, request: HttpRequest, principal: Principal, params: Params, name: str) -> dict[str, Any]:
         environment, path = _location(params)
@@ -183,7 +183,7 @@ class SecretItemView(CompatView):
         secret_type = _secret_type(params)
         params.check()
         scope = scope_from(principal, params)
-        tags = TagIndex(scope.project)
+        tags = TagIndex.of(scope)
         try:
             secret = secret_create(
                 scope=scope,
@@ -209,7 +209,7 @@ class SecretItemView(CompatView):
         secret_type = _secret_type(params)
         params.check()
         scope = scope_from(principal, params)
-        tags = TagIndex(scope.project)
+        tags = TagIndex.of(scope)
         value = raw_value if isinstance(raw_value, str) else None
         secret = secret_update(
             scope=scope,
@@ -235,7 +235,7 @@ class SecretItemView(CompatView):
         params.check()
         scope = scope_from(principal, params)
         secret = secret_delete(scope=scope, environment=environment, path=path, key=name, secret_type=secret_type)
-        return {"secret": model_shape(scope, secret, TagIndex(scope.project), value=None, comment=None)}
+        return {"secret": model_shape(scope, secret, TagIndex.of(scope), value=None, comment=None)}
 
 
 def _batch_items(params: Params) -> list[dict[str, Any]]:
@@ -337,7 +337,7 @@ class SecretBatchView(CompatView):
                 )
         params.check()
         scope = scope_from(principal, params)
-        tags = TagIndex(scope.project)
+        tags = TagIndex.of(scope)
         items = [_item_input(item, tags) for item in raw_items]
         # One transaction for all (the bulk service); an existing key is updated, not refused.
         secret_bulk_upsert(scope=scope, environment=environment, path=path, items=items)
@@ -355,7 +355,7 @@ class SecretBatchView(CompatView):
             )
         params.check()
         scope = scope_from(principal, params)
-        tags = TagIndex(scope.project)
+        tags = TagIndex.of(scope)
         simple = all(not item.get("newSecretName") and item.get("secretPath") in (None, path) for item in raw_items)
         if mode == "upsert" and simple:
             items = [_item_input(item, tags) for item in raw_items]
@@ -405,7 +405,7 @@ class SecretBatchView(CompatView):
         raw_items = _batch_items(params)
         params.check()
         scope = scope_from(principal, params)
-        tags = TagIndex(scope.project)
+        tags = TagIndex.of(scope)
         shapes = []
         _gate_batch(
             scope,

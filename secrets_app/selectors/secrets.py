@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import F, Prefetch
+from django.db import connection
 
 from secrets_app.errors import NotFound, PermissionDenied
 from secrets_app.guard import require
 from secrets_app.keyring import keyring
 from secrets_app.models import Folder, Secret, SecretImport, SecretType, SecretVersion, Tag
 from secrets_app.paths import canonical_path
+from secrets_app.rawsql import ModelColumns
 from secrets_app.references import expand_references
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get, folder_subtree
@@ -58,43 +60,160 @@ def current_plaintext(secret: Secret) -> tuple[bytes, bytes | None]:
     return version_plaintext(secret, version)
 
 
-def _live_secrets(folders: list[Folder], principal_user_id: int | None, key: str | None = None) -> list[Secret]:
-    """Live secrets of *folders* (shared, and the reader's personal ones), each wired to its folder
-    and environment from *folders* (whose environments are loaded) instead of a join per row."""
-    by_id = {folder.pk: folder for folder in folders}
-    query = Secret.objects.filter(folder__in=folders, deleted_at__isnull=True)
-    if key is not None:
-        query = query.filter(key=key)
-    query = query.prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "slug")))
-    shared_or_mine = query.filter(type=SecretType.SHARED)
-    if principal_user_id is not None:
-        shared_or_mine = shared_or_mine | query.filter(type=SecretType.PERSONAL, owner_id=principal_user_id)
-    secrets = list(shared_or_mine.order_by("folder__path", "key"))
-    for secret in secrets:
-        secret.folder = by_id[secret.folder_id]
-        secret.environment = secret.folder.environment
-    return secrets
+class LiveSecret:
+    """One live secret as the read path needs it: its columns, its tag slugs and the ciphertext of
+    its current version, from one statement (``_live_secrets``). Quacks like ``Secret`` for
+    ``decrypt_field`` and integrity reports; never holds a plaintext."""
 
-
-def _decrypt_current(secrets: list[Secret]) -> dict[int, tuple[str, str | None]]:
-    """Decrypt the current version of each secret, in one query."""
-    if not secrets:
-        return {}
-    by_id = {secret.pk: secret for secret in secrets}
-    # One indexed join for exactly the current versions, as tuples (no model instances).
-    rows = SecretVersion.objects.filter(secret_id__in=by_id, version=F("secret__version")).values_list(
-        "secret_id", "version", "value_ciphertext", "comment_ciphertext"
+    __slots__ = (
+        "pk",
+        "id",
+        "key",
+        "type",
+        "version",
+        "owner_label",
+        "purpose",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "folder_id",
+        "project_id",
+        "environment_id",
+        "folder",
+        "environment",
+        "tag_slugs",
+        "value_ciphertext",
+        "comment_ciphertext",
     )
+
+    pk: int
+    id: int
+    key: str
+    type: str
+    version: int
+    owner_label: str
+    purpose: str
+    expires_at: datetime.datetime | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    folder_id: int
+    project_id: int
+    environment_id: int
+    folder: Folder
+    environment: Any
+    tag_slugs: list[str]
+    value_ciphertext: bytes | None
+    comment_ciphertext: bytes | None
+
+    def __repr__(self) -> str:
+        return f"<LiveSecret {self.pk} {self.key} v{self.version}>"
+
+
+class _LiveSecretsQuery:
+    """The fixed statement behind ``_live_secrets`` (built once per process and vendor)."""
+
+    def __init__(self) -> None:
+        self.columns = ModelColumns(Secret, "s")
+        self._attnames = self.columns.attnames
+        self._sql: dict[tuple[str, int, bool, bool], str] = {}
+
+    def sql(self, folder_count: int, by_key: bool, with_personal: bool) -> str:
+        vendor = connection.vendor
+        cache_key = (vendor, folder_count, by_key, with_personal)
+        if cache_key not in self._sql:
+            through = Secret.tags.through._meta.db_table
+            tag_table = Tag._meta.db_table
+            tag_rows = f"FROM {through} st JOIN {tag_table} t ON t.id = st.tag_id WHERE st.secret_id = s.id"
+            if vendor == "postgresql":
+                tags = f"ARRAY(SELECT t.slug {tag_rows} ORDER BY t.slug)"
+            else:
+                tags = f"(SELECT group_concat(t.slug, ',') {tag_rows})"
+            placeholders = ", ".join(["%s"] * folder_count)
+            where = f"s.folder_id IN ({placeholders}) AND s.deleted_at IS NULL"
+            if by_key:
+                where += " AND s.key = %s"
+            where += " AND (s.type = %s OR (s.type = %s AND s.owner_id = %s))" if with_personal else " AND s.type = %s"
+            self._sql[cache_key] = (
+                f"SELECT {self.columns.select_list}, v.value_ciphertext, v.comment_ciphertext, {tags} "  # noqa: S608
+                f"FROM {Secret._meta.db_table} s LEFT JOIN {SecretVersion._meta.db_table} v "
+                f"ON v.secret_id = s.id AND v.version = s.version WHERE {where}"
+            )
+        return self._sql[cache_key]
+
+    def rows(self, folders: list[Folder], principal_user_id: int | None, key: str | None) -> list[LiveSecret]:
+        by_id = {folder.pk: folder for folder in folders}
+        params: list[Any] = list(by_id)
+        if key is not None:
+            params.append(key)
+        params.append(SecretType.SHARED)
+        if principal_user_id is not None:
+            params += [SecretType.PERSONAL, principal_user_id]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql(len(by_id), key is not None, principal_user_id is not None), params)
+            fetched = cursor.fetchall()
+        width = self.columns.width
+        found = []
+        for row in fetched:
+            secret = LiveSecret()
+            for attname, value in zip(self._attnames, self.columns.convert(row), strict=True):
+                if attname in _LIVE_COLUMNS:
+                    setattr(secret, attname, value)
+            secret.pk = secret.id
+            secret.value_ciphertext = row[width]
+            secret.comment_ciphertext = row[width + 1]
+            slugs = row[width + 2]
+            secret.tag_slugs = sorted(slugs.split(",")) if isinstance(slugs, str) else list(slugs or [])
+            secret.folder = by_id[secret.folder_id]
+            secret.environment = secret.folder.environment
+            found.append(secret)
+        found.sort(key=lambda item: (item.folder.path, item.key))
+        return found
+
+
+_LIVE_COLUMNS = frozenset(
+    {
+        "id",
+        "key",
+        "type",
+        "version",
+        "owner_label",
+        "purpose",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "folder_id",
+        "project_id",
+        "environment_id",
+    }
+)
+_live_query: _LiveSecretsQuery | None = None
+
+
+def _live_secrets(folders: list[Folder], principal_user_id: int | None, key: str | None = None) -> list[LiveSecret]:
+    """Live secrets of *folders* (shared, and the reader's personal ones) with their tag slugs and
+    current version's ciphertext, in one statement with no ORM compilation; each wired to its
+    folder and environment from *folders* (whose environments are loaded)."""
+    global _live_query
+    if not folders:
+        return []
+    if _live_query is None:
+        _live_query = _LiveSecretsQuery()
+    return _live_query.rows(folders, principal_user_id, key)
+
+
+def _decrypt_current(secrets: list[LiveSecret]) -> dict[int, tuple[str, str | None]]:
+    """Decrypt the current version of each secret (its ciphertext came with the secret's row)."""
     plain: dict[int, tuple[str, str | None]] = {}
-    for secret_id, version, value_ciphertext, comment_ciphertext in rows:
-        secret = by_id[secret_id]
-        value = decrypt_field(secret, version, "value", value_ciphertext).decode("utf-8")
+    for secret in secrets:
+        if secret.value_ciphertext is None:
+            continue  # no version row: nothing to decrypt (never the case for a live secret)
+        value = decrypt_field(secret, secret.version, "value", secret.value_ciphertext).decode("utf-8")  # type: ignore[arg-type]
         comment = (
-            decrypt_field(secret, version, "comment", comment_ciphertext).decode("utf-8")
-            if comment_ciphertext
+            decrypt_field(secret, secret.version, "comment", secret.comment_ciphertext).decode("utf-8")  # type: ignore[arg-type]
+            if secret.comment_ciphertext
             else None
         )
-        plain[secret_id] = (value, comment)
+        plain[secret.pk] = (value, comment)
     return plain
 
 
@@ -105,6 +224,7 @@ class _Reader:
         self.scope = scope
         self.user_id = scope.principal.user_id
         self._folder_values: dict[tuple[str, str], dict[str, str]] = {}
+        self.live: dict[int, LiveSecret] = {}  # what views() read, by id (with current ciphertexts)
 
     def views(
         self, folders: list[Folder], *, with_values: bool, only_type: str | None = None, key: str | None = None
@@ -118,11 +238,12 @@ class _Reader:
                 "secrets.read",
                 environment=secret.environment.slug,
                 path=secret.folder.path,
-                tags=[tag.slug for tag in secret.tags.all()],
+                tags=secret.tag_slugs,
             )
         ]
         # A personal override replaces the shared secret of the same key for its owner.
-        chosen: dict[tuple[int, str], Secret] = {}
+        self.live.update((secret.pk, secret) for secret in secrets)
+        chosen: dict[tuple[int, str], LiveSecret] = {}
         for secret in secrets:
             slot = (secret.folder_id, secret.key)
             if slot not in chosen or secret.type == SecretType.PERSONAL:
@@ -136,7 +257,7 @@ class _Reader:
                 "secrets.read_value",
                 environment=secret.environment.slug,
                 path=secret.folder.path,
-                tags=[tag.slug for tag in secret.tags.all()],
+                tags=secret.tag_slugs,
             )
         ]
         plain = _decrypt_current(readable)
@@ -151,7 +272,7 @@ class _Reader:
                     version=secret.version,
                     environment=secret.environment.slug,
                     path=secret.folder.path,
-                    tags=[tag.slug for tag in secret.tags.all()],
+                    tags=list(secret.tag_slugs),
                     owner_label=secret.owner_label,
                     purpose=secret.purpose,
                     expires_at=secret.expires_at,
@@ -337,12 +458,17 @@ def secret_get(
     if include_value:
         require(scope, "secrets.read_value", environment=view.environment, path=view.path, tags=view.tags, resource=key)
         wanted = version or view.version
-        row = SecretVersion.objects.filter(secret_id=view.id, version=wanted).select_related("secret").first()
-        if row is None:
-            raise NotFound(f"Secret '{key}' has no version {wanted}")
-        value, comment = version_plaintext(row.secret, row)
-        view.value = value.decode("utf-8")
-        view.comment = comment.decode("utf-8") if comment else None
+        live = reader.live.get(view.id)
+        if live is not None and wanted == live.version and live.value_ciphertext is not None:
+            # The current version's ciphertext came with the secret's row: no second statement.
+            view.value, view.comment = _decrypt_current([live])[view.id]
+        else:
+            row = SecretVersion.objects.filter(secret_id=view.id, version=wanted).select_related("secret").first()
+            if row is None:
+                raise NotFound(f"Secret '{key}' has no version {wanted}")
+            value, comment = version_plaintext(row.secret, row)
+            view.value = value.decode("utf-8")
+            view.comment = comment.decode("utf-8") if comment else None
         view.version = wanted
         references: set[tuple[str, str, str]] = set()
         if expand and "${" in view.value:
