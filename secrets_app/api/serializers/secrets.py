@@ -65,11 +65,34 @@ class SecretSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_null=True, help_text="Present only when the value was read")
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        if instance.value is None:
-            data.pop("value", None)
-            data.pop("comment", None)
-        return data
+        return secret_view_data(instance)
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def secret_view_data(view: Any) -> dict[str, Any]:
+    """``SecretSerializer``'s representation built directly (the fields above are its schema): a
+    list of 50 secrets is on the hot read path, and per-field serializer calls were half its time."""
+    to_text = _DATETIME.to_representation
+    data: dict[str, Any] = {
+        "key": view.key,
+        "type": view.type,
+        "version": view.version,
+        "environment": view.environment,
+        "path": view.path,
+        "tags": list(view.tags),
+        "ownerLabel": view.owner_label,
+        "purpose": view.purpose,
+        "expiresAt": to_text(view.expires_at) if view.expires_at is not None else None,
+        "createdAt": to_text(view.created_at),
+        "updatedAt": to_text(view.updated_at),
+        "importedFrom": view.imported_from,
+    }
+    if view.value is not None:
+        data["value"] = view.value
+        data["comment"] = view.comment
+    return data
 
 
 class SecretListSerializer(serializers.Serializer):
@@ -77,6 +100,12 @@ class SecretListSerializer(serializers.Serializer):
     importsSkipped = serializers.ListField(
         source="imports_skipped", child=serializers.CharField(), help_text="Imports you may not read (env:path)"
     )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "secrets": [secret_view_data(view) for view in instance.secrets],
+            "importsSkipped": list(instance.imports_skipped),
+        }
 
 
 class SecretMetadataSerializer(serializers.Serializer):
