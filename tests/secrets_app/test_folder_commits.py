@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from secrets_app.models import FolderCommit, Secret
 from secrets_app.selectors.commits import folder_commit_state
@@ -170,3 +171,44 @@ def test_it_keeps_commits_of_concurrent_writers_to_one_folder_consistent(cast, s
     newest = commits()[-1]
     assert folder_commit_state(newest) == live_ids()
     assert newest.live_count == len(live_ids()) == 1 + 4 * 4
+
+
+def _migrate_secrets_app(target: str | None) -> None:
+    """Migrate secrets_app to *target* (None: its newest migration)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    if target is None:
+        target = next(name for app, name in executor.loader.graph.leaf_nodes() if app == "secrets_app")
+    executor.migrate([("secrets_app", target)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_snapshot_commits_as_checkpoints_and_back(cast) -> None:
+    bob = cast.scope(cast.bob)
+    put(bob, "A", "a-1")
+    put(bob, "B", "b-1")
+    update(bob, "A", "a-2")  # a delta: going back, the migration gives it its full state again
+    a, b = Secret.objects.get(key="A"), Secret.objects.get(key="B")
+    _migrate_secrets_app("0014_rotation_actions")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT state FROM secrets_app_foldercommit WHERE folder_id = %s ORDER BY id", [a.folder_id])
+            snapshots = [json.loads(row[0]) if isinstance(row[0], str) else row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                "INSERT INTO secrets_app_foldercommit (folder_id, state, message, actor_label, created_at) "
+                "VALUES (%s, %s, 'snapshot era', '', CURRENT_TIMESTAMP)",
+                [a.folder_id, json.dumps({str(a.pk): 1, str(b.pk): 1})],
+            )
+    finally:
+        _migrate_secrets_app(None)
+    assert snapshots == [{str(a.pk): 1}, {str(a.pk): 1, str(b.pk): 1}, {str(a.pk): 2, str(b.pk): 1}]
+
+    legacy = FolderCommit.objects.get(message="snapshot era")
+    assert legacy.is_checkpoint and legacy.changes is None and legacy.live_count == 2
+    delete(bob, "B")
+    folder_rollback(scope=bob, environment="dev", path="/", commit_id=legacy.pk)
+
+    assert live_values(bob) == {"A": "a-1", "B": "b-1"}
+    assert commits()[-1].live_count == 2
