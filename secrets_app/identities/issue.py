@@ -42,7 +42,7 @@ class ClientSecretUsedUp(Exception):
 
 
 def _insert_params(instance: Model) -> list[Any]:
-    """*instance*'s INSERT parameters, as the ORM prepares them, in ``_columns`` order."""
+    """*instance*'s INSERT parameters, as the ORM prepares them, in ``_fields`` order."""
     return [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in _fields(type(instance))]
 
 

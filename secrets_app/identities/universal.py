@@ -187,28 +187,60 @@ def universal_auth_login(*, client_id: str, client_secret: str, ip: str) -> Issu
         return _login(client_id=client_id, client_secret=client_secret, ip=ip)
 
 
+_CANDIDATE_MODELS: tuple[tuple[type[Any], str], ...] = (
+    (UniversalAuth, "ua"),
+    (MachineIdentity, "mi"),
+    (ClientSecret, "cs"),
+)
+
+
+@functools.cache
+def _candidates_statement(alias: str) -> tuple[str, list[Any]]:
+    """The SQL of :func:`_config_and_candidates` (every column of the three models, in
+    ``_CANDIDATE_MODELS`` order) and the column expressions the ORM would convert values by."""
+    quote = connections[alias].ops.quote_name
+    expressions = [field.get_col(name) for model, name in _CANDIDATE_MODELS for field in model._meta.concrete_fields]
+    sql = (
+        f"SELECT {', '.join(f'{e.alias}.{quote(e.target.column)}' for e in expressions)}"  # noqa: S608 - names only
+        f" FROM {quote(UniversalAuth._meta.db_table)} ua"
+        f" JOIN {quote(MachineIdentity._meta.db_table)} mi ON mi.id = ua.identity_id"
+        f" LEFT JOIN {quote(ClientSecret._meta.db_table)} cs"
+        " ON cs.universal_auth_id = ua.id AND cs.prefix = %s AND cs.revoked_at IS NULL"
+        " WHERE ua.client_id = %s"
+    )
+    return sql, expressions
+
+
 def _config_and_candidates(client_id: str, prefix: str) -> tuple[UniversalAuth | None, list[ClientSecret]]:
     """The client id's config (its identity loaded) and its unrevoked secrets with *prefix*: one
-    statement. (None, []) for an unknown or malformed client id."""
+    statement, no ORM query compiled. (None, []) for an unknown or malformed client id."""
     try:
         parsed_id = uuid.UUID(str(client_id))
     except ValueError:
         return None, []
-    sql, converters = _candidates_statement(connection.alias)
+    sql, expressions = _candidates_statement(connection.alias)
     client_id_param = UniversalAuth._meta.get_field("client_id").get_db_prep_value(parsed_id, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, [prefix, client_id_param])
         rows = cursor.fetchall()
+    # The converters the ORM applies (JSON text → objects everywhere; SQLite's text datetimes, 0/1
+    # booleans and hex UUIDs too), taken from this connection as the ORM's compiler does.
+    converters = [
+        (index, converter, expression)
+        for index, expression in enumerate(expressions)
+        for converter in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+    ]
     config = None
     candidates: list[ClientSecret] = []
-    for raw in rows:
-        values = list(raw)
-        for index, chain in converters:
-            for convert, expression in chain:
-                values[index] = convert(values[index], expression, connection)
-        instances = []
-        for model, start, names in _CANDIDATE_MODELS_LAYOUT:
+    for row in rows:
+        values = list(row)
+        for index, converter, expression in converters:
+            values[index] = converter(values[index], expression, connection)
+        instances, start = [], 0
+        for model, _ in _CANDIDATE_MODELS:
+            names = [field.attname for field in model._meta.concrete_fields]
             instances.append(model.from_db(connection.alias, names, values[start : start + len(names)]))
+            start += len(names)
         config_row, identity, secret = instances
         if config is None:
             config = config_row
@@ -216,42 +248,6 @@ def _config_and_candidates(client_id: str, prefix: str) -> tuple[UniversalAuth |
         if secret.pk is not None:
             candidates.append(secret)
     return config, candidates
-
-
-_CANDIDATE_MODELS = ((UniversalAuth, "ua"), (MachineIdentity, "mi"), (ClientSecret, "cs"))
-_CANDIDATE_MODELS_LAYOUT: list[tuple[type[Any], int, list[str]]] = []
-for _model, _ in _CANDIDATE_MODELS:
-    _start = sum(len(names) for _, _, names in _CANDIDATE_MODELS_LAYOUT)
-    _CANDIDATE_MODELS_LAYOUT.append((_model, _start, [field.attname for field in _model._meta.concrete_fields]))
-
-
-@functools.cache
-def _candidates_statement(alias: str) -> tuple[str, list[tuple[int, list[tuple[Any, Any]]]]]:
-    """The SQL of :func:`_config_and_candidates` and, per column, the converters the ORM would apply
-    (so SQLite's text datetimes and every backend's JSON come back as the ORM gives them)."""
-    db = connections[alias]
-    quote = db.ops.quote_name
-    columns: list[str] = []
-    converters: list[tuple[int, list[tuple[Any, Any]]]] = []
-    for model, alias_name in _CANDIDATE_MODELS:
-        for field in model._meta.concrete_fields:
-            expression = field.get_col(alias_name)
-            chain = [
-                (convert, expression)
-                for convert in db.ops.get_db_converters(expression) + expression.get_db_converters(db)
-            ]
-            if chain:
-                converters.append((len(columns), chain))
-            columns.append(f"{alias_name}.{quote(field.column)}")
-    sql = (
-        f"SELECT {', '.join(columns)}"  # noqa: S608 - names only, values are %s parameters
-        f" FROM {quote(UniversalAuth._meta.db_table)} ua"
-        f" JOIN {quote(MachineIdentity._meta.db_table)} mi ON mi.id = ua.identity_id"
-        f" LEFT JOIN {quote(ClientSecret._meta.db_table)} cs"
-        " ON cs.universal_auth_id = ua.id AND cs.prefix = %s AND cs.revoked_at IS NULL"
-        " WHERE ua.client_id = %s"
-    )
-    return sql, converters
 
 
 def _login(*, client_id: str, client_secret: str, ip: str) -> IssuedToken:
