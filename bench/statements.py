@@ -17,6 +17,7 @@ unprofiled for the wall time per request, then under cProfile; ``bench.profile_s
 time to categories.
 
 ``make bench`` runs it when BENCH_STATEMENTS is not 0; ``python -m bench.statements`` runs only this.
+BENCH_PROFILE_DUMP=<dir> also writes each case's cProfile stats there (<case>.pstats).
 BENCH_STATEMENT_REQUESTS (default 50) requests are counted per type, BENCH_PROFILE_REQUESTS (200)
 profiled, BENCH_FILL_SECRETS (10000) secrets put into one folder for the create-as-it-fills case (0
 skips it), where creates also run for BENCH_CREATE_LOAD_SECONDS (10) on 4 connections against
@@ -444,6 +445,9 @@ def _profile_child(spec: dict[str, Any]) -> dict[str, Any]:
         profiler.disable()
         profiled_ms = (time.perf_counter() - started) * 1000 / requests
         stats = pstats.Stats(profiler)
+        dump_dir = os.environ.get("BENCH_PROFILE_DUMP")
+        if dump_dir:  # for `python -m pstats <dir>/<case>.pstats`
+            stats.dump_stats(os.path.join(dump_dir, f"{case.name}.pstats"))
         result[case.name] = {
             "in_process_ms_per_request": round(plain_ms, 2),
             "profiled_ms_per_request": round(profiled_ms, 2),
