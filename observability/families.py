@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from django.http import HttpRequest
+from django.urls import Resolver404, resolve
 
 COMPAT_AUTH = "compat_auth"
 COMPAT_SECRETS = "compat_secrets"
@@ -74,7 +75,14 @@ def request_family(request: HttpRequest) -> str:
     """The family of a request that has been through URL resolution (or not: ``static``/``unmatched``)."""
     match = request.resolver_match
     if match is None:
-        return STATIC if request.path_info.startswith("/static/") else UNMATCHED
+        # Answered before URL resolution (sealed 503, a refused body, a 404): resolve it now, so a
+        # sealed secret read still counts as compat_secrets. Only such requests pay for it.
+        if request.path_info.startswith("/static/"):
+            return STATIC
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            return UNMATCHED
     route = match.route
     family = _by_route.get(route)
     if family is None:

@@ -265,3 +265,28 @@ def test_it_shows_how_far_an_audit_stream_kind_is_behind(metrics_on: str, cast: 
     assert 600 <= sample(body, "strongroom_audit_stream_lag_seconds", kind="webhook") < 700
     assert sample(body, "strongroom_audit_streams", kind="webhook", state="active") == 1
     assert "siem-prod" not in body
+
+
+def test_it_counts_a_read_refused_while_sealed_in_its_own_family(metrics_on: str, tmp_path: Any, settings: Any) -> None:
+    from secrets_app.keyring import keyring
+
+    before = scrape()
+    keyring.reset()
+    try:
+        settings.STRONGROOM_ROOT_KEY = None
+        settings.STRONGROOM_EMBEDDED_ROOT_KEY_PATH = tmp_path / "none.key"
+        response = Client().get(f"{BASE}/api/v3/secrets/raw/{SECRET_NAME}?workspaceSlug=acme&environment=dev")
+    finally:
+        keyring.reset()
+    assert response.status_code == 503
+    after = scrape()
+
+    responses = "strongroom_http_responses_total"
+    assert (
+        sample(after, responses, family="compat_secrets", status="5xx")
+        - sample(before, responses, family="compat_secrets", status="5xx")
+        == 1
+    )
+    assert sample(after, responses, family="unmatched", status="5xx") == sample(
+        before, responses, family="unmatched", status="5xx"
+    )
