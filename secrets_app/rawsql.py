@@ -16,13 +16,16 @@ Converter = Callable[[Any, Any, Any], Any]
 
 
 class ModelColumns(Generic[M]):
-    """The concrete columns of *model* under *alias*, in ``_meta.concrete_fields`` order."""
+    """The concrete columns of *model* under *alias* (those named in *only*, when given), in
+    ``_meta.concrete_fields`` order."""
 
-    def __init__(self, model: type[M], alias: str, *, using: str = "default") -> None:
+    def __init__(
+        self, model: type[M], alias: str, *, using: str = "default", only: frozenset[str] | None = None
+    ) -> None:
         self.model = model
         self.alias = alias
         self.using = using
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [field for field in model._meta.concrete_fields if only is None or field.attname in only]
         self.attnames = [field.attname for field in self.fields]
         self.width = len(self.fields)
         quote = connections[using].ops.quote_name

@@ -29,6 +29,10 @@ from secrets_app.paths import path_matches
 from secrets_app.policy.globs import path_witnesses
 from secrets_app.policy.rules import ACTIONS, Rule, is_scoped
 
+# Decisions remembered per ProjectAccess (which the access cache keeps for an epoch): bounded, so a
+# caller reading many distinct paths cannot grow it without end.
+_MEMO_LIMIT = 4096
+
 
 @dataclass(frozen=True)
 class ProjectAccess:
@@ -53,13 +57,21 @@ class ProjectAccess:
         if not is_scoped(action):
             environment = path = tags = None
         tag_set = frozenset(tags) if tags is not None else None
+        # Decided once per place: a list of 50 secrets asks the same question 100 times.
+        key: tuple[object, ...] = ("can", action, environment, path, tag_set)
+        known = self._memo.get(key)
+        if known is not None:
+            return known
         allowed = False
         for rule in self.rules:
             if not rule.covers_action(action) or not _applies(rule, environment, path, tag_set):
                 continue
             if rule.is_deny:
-                return False
+                allowed = False
+                break
             allowed = True
+        if len(self._memo) < _MEMO_LIMIT:
+            self._memo[key] = allowed
         return allowed
 
     # --- the same decision asked over a region ------------------------------------------------

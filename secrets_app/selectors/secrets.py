@@ -113,7 +113,7 @@ class _LiveSecretsQuery:
     """The fixed statement behind ``_live_secrets`` (built once per process and vendor)."""
 
     def __init__(self) -> None:
-        self.columns = ModelColumns(Secret, "s")
+        self.columns = ModelColumns(Secret, "s", only=_LIVE_COLUMNS)
         self._attnames = self.columns.attnames
         self._sql: dict[tuple[str, int, bool, bool], str] = {}
 
@@ -156,8 +156,7 @@ class _LiveSecretsQuery:
         for row in fetched:
             secret = LiveSecret()
             for attname, value in zip(self._attnames, self.columns.convert(row), strict=True):
-                if attname in _LIVE_COLUMNS:
-                    setattr(secret, attname, value)
+                setattr(secret, attname, value)
             secret.pk = secret.id
             secret.value_ciphertext = row[width]
             secret.comment_ciphertext = row[width + 1]
