@@ -267,7 +267,9 @@ def test_it_shows_how_far_an_audit_stream_kind_is_behind(metrics_on: str, cast: 
     assert "siem-prod" not in body
 
 
-def test_it_counts_a_read_refused_while_sealed_in_its_own_family(metrics_on: str, tmp_path: Any, settings: Any) -> None:
+def test_it_counts_a_read_refused_while_sealed_in_its_own_family(
+    db: None, metrics_on: str, tmp_path: Any, settings: Any
+) -> None:
     from secrets_app.keyring import keyring
 
     before = scrape()
