@@ -132,16 +132,35 @@ def access_token_issue(
     )
 
 
+_verified_claims: dict[bytes, dict[str, object]] = {}
+_VERIFIED_CLAIMS_LIMIT = 10_000
+
+
+def _claims(raw_token: str) -> dict[str, object]:
+    """The token's claims once its signature checks out. A token's claims never change, so they are
+    remembered per process, keyed by a digest of the signing key and the token (never the token
+    itself); a forged or altered token has another digest and is checked in full."""
+    key = _signing_key()
+    digest = hashlib.sha256(key + raw_token.encode("utf-8", "surrogatepass")).digest()
+    claims = _verified_claims.get(digest)
+    if claims is None:
+        try:
+            # Expiry is decided by the row (renewal moves it), not by the claim.
+            claims = jwt.decode(raw_token, key, algorithms=[_ALGORITHM], options={"verify_exp": False})
+        except jwt.PyJWTError:
+            raise TokenError("Invalid access token") from None
+        if len(_verified_claims) >= _VERIFIED_CLAIMS_LIMIT:
+            _verified_claims.clear()
+        _verified_claims[digest] = claims
+    return claims
+
+
 def _row_for(raw_token: str) -> IdentityAccessToken:
-    try:
-        # Expiry is decided by the row (renewal moves it), not by the claim.
-        claims = jwt.decode(raw_token, _signing_key(), algorithms=[_ALGORITHM], options={"verify_exp": False})
-    except jwt.PyJWTError:
-        raise TokenError("Invalid access token") from None
+    claims = _claims(raw_token)
     if claims.get("authTokenType") != TOKEN_TYPE:
         raise TokenError("Invalid access token")
     try:
-        token_id = int(claims["identityAccessTokenId"])
+        token_id = int(str(claims["identityAccessTokenId"]))
     except (KeyError, TypeError, ValueError):
         raise TokenError("Invalid access token") from None
     if not 0 < token_id < 2**63:
