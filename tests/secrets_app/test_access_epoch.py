@@ -84,6 +84,40 @@ def test_a_get_one_and_a_list_cost_three_statements_once_the_cache_is_warm(clien
     assert values == {"API_TOKEN": "t0k3n-v4lue", "DB_PASSWORD": "s3cr3t-v4lue"}
 
 
+def test_the_native_api_reads_cost_three_statements_with_a_personal_token(
+    client: Any, world: Any, token_for: Any
+) -> None:
+    token = token_for(world.alice)
+    base = f"/api/v1/projects/{world.project.slug}/secrets/"
+    one = (f"{base}DB_PASSWORD/", {"environment": "prod", "path": "/"})
+    many = (base, {"environment": "prod", "path": "/", "include_values": "true"})
+    for url, params in (one, many, one, many):  # the first two fill the cache
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, params, **_auth(token))
+        assert response.status_code == 200, response.content
+    for url, params in (one, many):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, params, **_auth(token))
+        statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
+        assert statements == ["SELECT", "SELECT", "INSERT"], queries.captured_queries
+    assert response.json()["secrets"][1] | {"createdAt": None, "updatedAt": None} == {
+        "key": "DB_PASSWORD",
+        "type": "shared",
+        "version": 1,
+        "environment": "prod",
+        "path": "/",
+        "tags": [],
+        "ownerLabel": "",
+        "purpose": "",
+        "expiresAt": None,
+        "createdAt": None,
+        "updatedAt": None,
+        "importedFrom": None,
+        "value": "s3cr3t-v4lue",
+        "comment": None,
+    }
+
+
 def test_the_epoch_moves_with_access_changes_and_not_with_secret_writes(world: Any) -> None:
     before = epoch()
     secret_create(scope=world.scope(world.alice), environment="prod", path="/", item=SecretInput(key="MORE", value="x"))
