@@ -22,7 +22,9 @@ def _place(scope: ProjectScope, slug: str, path: str) -> tuple[Environment | Non
 
     def load() -> tuple[tuple[Environment | None, Folder | None], None]:
         environment = _environment_row(scope, slug)
-        folder = Folder.objects.filter(environment=environment, path=path).first() if environment else None
+        if environment is None:
+            return (None, None), None
+        folder = Folder.objects.filter(environment=environment, path=path).first()
         if folder is not None:
             folder.environment = environment  # already loaded: spare readers a query per folder
         return (environment, folder), None
@@ -30,12 +32,17 @@ def _place(scope: ProjectScope, slug: str, path: str) -> tuple[Environment | Non
     epoch = scope.principal.access_epoch
     if epoch is None:
         return load()[0]
-    environment, folder = access_cache.get_or_compute(epoch, ("place", scope.project.pk, slug, path), load)
+    cached_environment, cached_folder = access_cache.get_or_compute(
+        epoch, ("place", scope.project.pk, slug, path), load
+    )
+    if cached_environment is None:
+        return None, None
     # Copies: callers may set attributes on them; the cached ones stay as read.
-    environment = copy.copy(environment)
-    if folder is not None:
-        folder = copy.copy(folder)
-        folder.environment = environment
+    environment = copy.copy(cached_environment)
+    if cached_folder is None:
+        return environment, None
+    folder = copy.copy(cached_folder)
+    folder.environment = environment
     return environment, folder
 
 
