@@ -293,17 +293,6 @@ def login_failure_record(*, identity: MachineIdentity | None, method: str, reaso
     )
 
 
-def login_success_record(*, identity: MachineIdentity, method: str, issued: IssuedToken) -> None:
-    audit_record(
-        action="identity.logged_in",
-        actor=identity_actor(identity),
-        organization_id=identity.organization_id,
-        resource_type="identity",
-        resource_id=str(identity.public_id),
-        metadata={"method": method, "token_id": issued.row.pk, "expires_in": issued.expires_in},
-    )
-
-
 __all__ = [
     "IssuedToken",
     "TokenError",
@@ -315,7 +304,6 @@ __all__ = [
     "identity_tokens_revoke",
     "ip_allowed",
     "login_failure_record",
-    "login_success_record",
     "looks_like_identity_token",
     "token_row_signed",
 ]
