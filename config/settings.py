@@ -110,6 +110,9 @@ _GEVENT_WORKER = "gevent.monkey" in sys.modules and sys.modules["gevent.monkey"]
 DB_CONN_MAX_AGE = env_int("STRONGROOM_DB_CONN_MAX_AGE", 0 if _GEVENT_WORKER else 60)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with pooled connections checked without a round trip (config/postgresql).
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
     if _GEVENT_WORKER and DB_CONN_MAX_AGE == 0:
         # One worker serves up to STRONGROOM_WEB_CONNECTIONS requests at once: they share a bounded
         # pool (a request waits up to 2 s for a connection, then 503) instead of each opening one

@@ -34,7 +34,7 @@ def server(transactional_db: None, tmp_path: Path) -> Iterator[str]:
     from django.db import connection
 
     db = connection.settings_dict
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         pytest.skip("several server processes need the PostgreSQL test database")
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     port = _free_port()
