@@ -1,6 +1,6 @@
 # mypy: disable-error-code="attr-defined,misc"
-"""Django's PostgreSQL backend with one change: a pooled connection is checked without a round
-trip when a request borrows it (docs/performance.md, "Serving").
+"""Django's PostgreSQL backend with one change: a pooled or kept connection is checked without a
+round trip when a request borrows it (docs/performance.md, "Serving").
 
 Django's pool (``OPTIONS["pool"]``, used under the gevent worker) checks each borrowed connection
 with ``ConnectionPool.check_connection`` when ``CONN_HEALTH_CHECKS`` is on: an empty query sent to
@@ -59,3 +59,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
         )
         self._connection_pools.setdefault(self.alias, created)
         return self._connection_pools[self.alias]
+
+    def is_usable(self) -> bool:
+        """A kept connection (``CONN_MAX_AGE`` > 0: sync and gthread workers) is health-checked
+        when a request reuses it, and after an error in autocommit: the same check, no ``SELECT 1``."""
+        if self.connection is None:
+            return False
+        try:
+            idle_connection_check(self.connection)
+        except psycopg.Error:
+            return False
+        return True
