@@ -90,8 +90,13 @@ def audit_record(
     resource_type: str = "",
     resource_id: str | int = "",
     metadata: dict[str, Any] | None = None,
+    savepoint: bool = True,
 ) -> AuditEvent:
     """Insert one audit event. Must run inside the caller's transaction (fails closed otherwise).
+
+    Inside a transaction the INSERT gets a savepoint of its own, so a caller that catches the
+    refusal can go on. A write whose audit row is its last step and which fails as a whole when it
+    is refused passes ``savepoint=False`` and spares the two round trips.
 
     Raises AuditWriteError when the database refuses the row, so a caller that maps its own
     IntegrityError to "already exists" can never mistake a failed audit write for a duplicate."""
@@ -109,7 +114,7 @@ def audit_record(
     )
     # Outside a transaction (the read path) the single INSERT is atomic by itself: no BEGIN/COMMIT
     # round trips. Inside one, a savepoint keeps a refused insert from poisoning the caller's block.
-    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    guard = transaction.atomic() if connection.in_atomic_block and savepoint else nullcontext()
     try:
         with guard:
             return _insert(event)

@@ -134,6 +134,9 @@ def _audit_write(
         resource_type="secret",
         resource_id=keys[0] if len(keys) == 1 else "",
         metadata={"keys": keys[:500], "count": len(keys), **extra},
+        # No savepoint: a refused audit row fails the write's transaction as a whole (nothing
+        # below catches AuditWriteError), which is exactly fail closed.
+        savepoint=False,
     )
 
 
