@@ -51,6 +51,10 @@ WATCHED: dict[str, tuple[str, ...] | None] = {
     "secrets_app_groupmembership": None,
     "secrets_app_groupprojectmembership": None,
     "secrets_app_temporaryaccessgrant": None,
+    # 0002: what a secret write looks up (the change policy that governs it, the syncs it queues).
+    "approvals_approvalpolicy": None,
+    "approvals_policyenvironment": None,
+    "syncs_secretsync": ("project_id", "auto_sync"),  # UPDATE: only when these change (WHEN)
 }
 
 
@@ -85,6 +89,7 @@ def epoch_teardown_sql(tables: dict[str, tuple[str, ...] | None]) -> list[str]:
     for table in tables:
         statements += [
             f"DROP TRIGGER IF EXISTS {table}_access_epoch ON {table}",
+            f"DROP TRIGGER IF EXISTS {table}_access_epoch_update ON {table}",
             f"DROP TRIGGER IF EXISTS {table}_access_epoch_truncate ON {table}",
         ]
     return [
@@ -92,4 +97,21 @@ def epoch_teardown_sql(tables: dict[str, tuple[str, ...] | None]) -> list[str]:
         f"DROP FUNCTION IF EXISTS {BUMP_FUNCTION}()",
         f"DROP TABLE IF EXISTS {EPOCH_TABLE}",
         f"DROP SEQUENCE IF EXISTS {EPOCH_SEQUENCE}",
+    ]
+
+
+def epoch_triggers_when_changed_sql(table: str, columns: tuple[str, ...]) -> list[str]:
+    """As ``epoch_triggers_sql``, but an UPDATE bumps only when one of *columns* really changed
+    (a row saved whole by a busy status update, like a sync's, leaves the epoch alone)."""
+    changed = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in columns)
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_access_epoch ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_access_epoch_update ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_access_epoch_truncate ON {table}",
+        f"CREATE CONSTRAINT TRIGGER {table}_access_epoch AFTER INSERT OR DELETE ON {table} "
+        f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {BUMP_FUNCTION}()",
+        f"CREATE CONSTRAINT TRIGGER {table}_access_epoch_update AFTER UPDATE ON {table} "
+        f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION {BUMP_FUNCTION}()",
+        f"CREATE TRIGGER {table}_access_epoch_truncate AFTER TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {BUMP_FUNCTION}()",
     ]

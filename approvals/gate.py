@@ -9,7 +9,10 @@ under policies with ``applies_to_identities=False``; system principals (syncs re
 
 from __future__ import annotations
 
-from approvals.models import ChangeRequest
+import copy
+
+from access_cache.store import access_cache
+from approvals.models import ApprovalPolicy, ChangeRequest
 from approvals.notify import review_url
 from approvals.selectors.policies import policy_for
 from approvals.services.change_requests import change_request_open
@@ -42,17 +45,26 @@ def held_write_for(request: ChangeRequest) -> HeldWrite:
     )
 
 
+def _change_policy(intent: WriteIntent) -> ApprovalPolicy | None:
+    """The change policy governing *intent*'s place: from the access-epoch cache when the request
+    has an epoch (policies and the environments they cover are watched rows), a copy per request."""
+    project_id, environment_id, paths = intent.scope.project.pk, intent.environment.pk, tuple(_paths(intent))
+
+    def load() -> tuple[ApprovalPolicy | None, None]:
+        return policy_for(project_id=project_id, environment_id=environment_id, paths=paths, governs="changes"), None
+
+    policy = access_cache.get_or_compute(
+        intent.scope.principal.access_epoch, ("change_policy", project_id, environment_id, paths), load
+    )
+    return copy.copy(policy) if policy is not None else None
+
+
 def change_request_gate(intent: WriteIntent) -> HeldWrite | None:
     """Hold *intent* when a change policy governs its place; None lets it apply."""
     principal = intent.scope.principal
     if not (principal.is_user or principal.is_identity):
         return None
-    policy = policy_for(
-        project_id=intent.scope.project.pk,
-        environment_id=intent.environment.pk,
-        paths=_paths(intent),
-        governs="changes",
-    )
+    policy = _change_policy(intent)
     if policy is None:
         return None
     if principal.is_identity and not policy.applies_to_identities:

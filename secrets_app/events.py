@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.dispatch import Signal
 
-# Sent after commit with project_id, environment_id, folder_id when a folder's secrets changed.
+# Sent after commit with project_id, environment_id, folder_id (and the writer's access_epoch, or
+# None) when a folder's secrets changed.
 secret_changed = Signal()
 
 # Sent inside a machine login's transaction, after its access token row exists, with ``token``
@@ -15,10 +16,18 @@ secret_changed = Signal()
 machine_login_verified = Signal()
 
 
-def announce_secret_change(*, project_id: int, environment_id: int, folder_id: int) -> None:
+def announce_secret_change(
+    *, project_id: int, environment_id: int, folder_id: int, access_epoch: int | None = None
+) -> None:
+    """*access_epoch*: the writer's (access_cache), so receivers may answer their lookups from the
+    per-process cache of that epoch."""
     transaction.on_commit(
         lambda: secret_changed.send(
-            sender="secrets_app", project_id=project_id, environment_id=environment_id, folder_id=folder_id
+            sender="secrets_app",
+            project_id=project_id,
+            environment_id=environment_id,
+            folder_id=folder_id,
+            access_epoch=access_epoch,
         )
     )
 

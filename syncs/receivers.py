@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import receiver
 
+from access_cache.store import access_cache
 from secrets_app.events import secret_changed
 from syncs.models import SecretSync
 from syncs.services.queue import sync_request_run
@@ -21,12 +22,19 @@ from syncs.services.queue import sync_request_run
 logger = logging.getLogger("strongroom.syncs")
 
 
+def _auto_sync_ids(project_id: int) -> list[int]:
+    """The project's syncs that follow its changes (a watched choice: access_cache/epoch.py)."""
+    return list(SecretSync.objects.filter(project_id=project_id, auto_sync=True).values_list("id", flat=True))
+
+
 @receiver(secret_changed, dispatch_uid="syncs.on_secret_changed")
 def on_secret_changed(sender: Any, project_id: int, environment_id: int, folder_id: int, **kwargs: Any) -> None:
     # Runs after the secret write committed: a failure here must not turn that success into an
     # error answer. The reconciler re-queues from source_changed_at; a broker outage is logged.
     try:
-        sync_ids = list(SecretSync.objects.filter(project_id=project_id, auto_sync=True).values_list("id", flat=True))
+        sync_ids = access_cache.get_or_compute(
+            kwargs.get("access_epoch"), ("auto_syncs", project_id), lambda: (_auto_sync_ids(project_id), None)
+        )
         if not sync_ids:
             return
         with transaction.atomic():

@@ -209,7 +209,12 @@ def secret_create(
             folder=folder, message=f"create {key}", principal=scope.principal, changes={secret.pk: 1}, live_change=1
         )
         _audit_write(scope, "secret.created", env, folder, [key], type=secret_type, version=1)
-        announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
+        announce_secret_change(
+            project_id=scope.project.pk,
+            environment_id=env.pk,
+            folder_id=folder.pk,
+            access_epoch=scope.principal.access_epoch,
+        )
     return secret
 
 
@@ -331,7 +336,12 @@ def secret_update(
             version=secret.version,
             renamed_from=key if renamed else None,
         )
-        announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
+        announce_secret_change(
+            project_id=scope.project.pk,
+            environment_id=env.pk,
+            folder_id=folder.pk,
+            access_epoch=scope.principal.access_epoch,
+        )
     return secret
 
 
@@ -360,7 +370,12 @@ def secret_delete(
             folder=folder, message=f"delete {key}", principal=scope.principal, changes={secret.pk: None}, live_change=-1
         )
         _audit_write(scope, "secret.deleted", env, folder, [key], version=secret.version)
-        announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
+        announce_secret_change(
+            project_id=scope.project.pk,
+            environment_id=env.pk,
+            folder_id=folder.pk,
+            access_epoch=scope.principal.access_epoch,
+        )
     return secret
 
 
@@ -436,5 +451,10 @@ def secret_bulk_upsert(*, scope: ProjectScope, environment: str, path: str, item
         _audit_write(
             scope, "secret.bulk_upserted", env, folder, keys, created=len(result.created), updated=len(result.updated)
         )
-        announce_secret_change(project_id=scope.project.pk, environment_id=env.pk, folder_id=folder.pk)
+        announce_secret_change(
+            project_id=scope.project.pk,
+            environment_id=env.pk,
+            folder_id=folder.pk,
+            access_epoch=scope.principal.access_epoch,
+        )
     return result

@@ -225,3 +225,55 @@ def test_nothing_computed_inside_a_rolled_back_transaction_is_served_later(clien
     OrganizationMembership.objects.filter(user=world.dave).update(role=OrgRole.ADMIN)
     assert epoch() > inside
     assert get_one(client, world.project, token).status_code == 404
+
+
+def test_a_new_change_policy_holds_the_very_next_write(client: Any, world: Any) -> None:
+    from approvals.services.policies import MemberRef, approval_policy_create
+    from secrets_app.models import Secret
+
+    _identity, token = machine_token(client, world)
+
+    def create(key: str) -> Any:
+        return client.post(
+            f"{URL}/{key}",
+            {"workspaceId": str(world.project.public_id), "environment": "prod", "secretValue": "v"},
+            content_type="application/json",
+            **_auth(token),
+        )
+
+    assert create("FIRST").status_code == 200  # no policy: applied, and the lookup cached
+    assert create("SECOND").status_code == 200
+    approval_policy_create(
+        scope=world.scope(world.alice),
+        name="prod changes",
+        environments=["prod"],
+        approvers=[MemberRef(kind="user", ref=world.bob.email)],
+    )
+    held = create("THIRD")
+    assert "approval" in held.json(), held.content
+    assert not Secret.objects.filter(key="THIRD").exists()
+
+
+def test_a_sync_saved_whole_moves_the_epoch_only_when_it_starts_or_stops_following(world: Any) -> None:
+    from syncs.models import AppConnection, SecretSync, SyncStatus
+
+    connection_row = AppConnection.objects.create(
+        organization=world.organization, kind="azure_devops", method="pat", name="ado", credentials_ciphertext=b"x"
+    )
+    sync = SecretSync.objects.create(
+        project=world.project,
+        environment=world.project.environments.get(slug="dev"),
+        connection=connection_row,
+        owner=world.alice,
+        name="app",
+        target_key="a",
+        auto_sync=False,
+    )
+    before = epoch()
+    sync.status = SyncStatus.SUCCEEDED
+    sync.last_success_at = timezone.now()
+    sync.save()  # every column written, as a sync run does
+    assert epoch() == before
+    sync.auto_sync = True
+    sync.save()
+    assert epoch() > before
