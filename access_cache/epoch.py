@@ -20,11 +20,14 @@ folder is seen by the very next request, on every worker, with no time window.
 On other databases (SQLite under ``make run``) there is no epoch: the readers compute everything
 per request, as before.
 
-A new table whose rows change what a principal may see must be added to ``WATCHED`` in a new
-migration (``epoch_triggers_sql``), and to the test that lists them.
+A new table whose rows change what a principal may see, or what a cached lookup returns, gets its
+triggers in a new migration (``epoch_triggers_sql``) and its name in ``WATCHED``:
+``tests/secrets_app/test_access_epoch.py`` checks that the two agree.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 EPOCH_TABLE = "strongroom_access_epoch"
 EPOCH_SEQUENCE = "strongroom_access_epoch_seq"
@@ -115,3 +118,11 @@ def epoch_triggers_when_changed_sql(table: str, columns: tuple[str, ...]) -> lis
         f"CREATE TRIGGER {table}_access_epoch_truncate AFTER TRUNCATE ON {table} "
         f"FOR EACH STATEMENT EXECUTE FUNCTION {BUMP_FUNCTION}()",
     ]
+
+
+def run_on_postgresql(schema_editor: Any, statements: list[str]) -> None:
+    """A migration step of the epoch: PostgreSQL only (other databases have no epoch)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for statement in statements:
+        schema_editor.execute(statement)

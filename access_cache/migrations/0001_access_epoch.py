@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import migrations
 
-from access_cache.epoch import epoch_setup_sql, epoch_teardown_sql, epoch_triggers_sql
+from access_cache.epoch import epoch_setup_sql, epoch_teardown_sql, epoch_triggers_sql, run_on_postgresql
 
 # Frozen here: a later migration that watches another table adds its own triggers.
 WATCHED: dict[str, tuple[str, ...] | None] = {
@@ -30,22 +30,15 @@ WATCHED: dict[str, tuple[str, ...] | None] = {
 }
 
 
-def _run(schema_editor: Any, statements: list[str]) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for statement in statements:
-        schema_editor.execute(statement)
-
-
 def forwards(apps: Any, schema_editor: Any) -> None:
     statements = epoch_setup_sql()
     for table, columns in WATCHED.items():
         statements += epoch_triggers_sql(table, columns)
-    _run(schema_editor, statements)
+    run_on_postgresql(schema_editor, statements)
 
 
 def backwards(apps: Any, schema_editor: Any) -> None:
-    _run(schema_editor, epoch_teardown_sql(WATCHED))
+    run_on_postgresql(schema_editor, epoch_teardown_sql(WATCHED))
 
 
 class Migration(migrations.Migration):

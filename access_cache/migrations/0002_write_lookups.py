@@ -7,17 +7,10 @@ from typing import Any
 
 from django.db import migrations
 
-from access_cache.epoch import epoch_triggers_sql, epoch_triggers_when_changed_sql
+from access_cache.epoch import epoch_triggers_sql, epoch_triggers_when_changed_sql, run_on_postgresql
 
 WHOLE_ROWS = ("approvals_approvalpolicy", "approvals_policyenvironment")
 SYNCS = ("syncs_secretsync", ("project_id", "auto_sync"))
-
-
-def _run(schema_editor: Any, statements: list[str]) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for statement in statements:
-        schema_editor.execute(statement)
 
 
 def forwards(apps: Any, schema_editor: Any) -> None:
@@ -25,7 +18,7 @@ def forwards(apps: Any, schema_editor: Any) -> None:
     for table in WHOLE_ROWS:
         statements += epoch_triggers_sql(table, None)
     statements += epoch_triggers_when_changed_sql(*SYNCS)
-    _run(schema_editor, statements)
+    run_on_postgresql(schema_editor, statements)
 
 
 def backwards(apps: Any, schema_editor: Any) -> None:
@@ -33,7 +26,7 @@ def backwards(apps: Any, schema_editor: Any) -> None:
     for table in (*WHOLE_ROWS, SYNCS[0]):
         for suffix in ("", "_update", "_truncate"):
             statements.append(f"DROP TRIGGER IF EXISTS {table}_access_epoch{suffix} ON {table}")
-    _run(schema_editor, statements)
+    run_on_postgresql(schema_editor, statements)
 
 
 class Migration(migrations.Migration):

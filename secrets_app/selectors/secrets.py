@@ -169,22 +169,15 @@ class _LiveSecretsQuery:
         return found
 
 
-_LIVE_COLUMNS = frozenset(
-    {
-        "id",
-        "key",
-        "type",
-        "version",
-        "owner_label",
-        "purpose",
-        "expires_at",
-        "created_at",
-        "updated_at",
-        "folder_id",
-        "project_id",
-        "environment_id",
-    }
-)
+# The Secret columns the statement selects: LiveSecret's own fields, less what the statement adds.
+_LIVE_COLUMNS = frozenset(LiveSecret.__slots__) - {
+    "pk",
+    "folder",
+    "environment",
+    "tag_slugs",
+    "value_ciphertext",
+    "comment_ciphertext",
+}
 _live_query: _LiveSecretsQuery | None = None
 
 

@@ -19,6 +19,7 @@ from audit.services import audit_record
 from secrets_app.identities.tokens import identity_actor
 from secrets_app.models import IdentityAccessToken
 from tests.identities.universal_support import login, make_robot, require_shared_cache, unique_ip
+from tests.support.audit_refusal import allow_audit_inserts, refuse_audit_inserts
 from tests.support.celery_worker import require_postgres
 
 TRIGGER = "test_refuse_login_audit"
@@ -74,31 +75,9 @@ def test_it_sends_two_statements_for_a_login_on_postgresql(cast: Any) -> None:
 @pytest.fixture
 def audit_inserts_fail(cast: Any) -> Iterator[None]:
     """A trigger refuses every insert into the audit table while the test body runs."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"CREATE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                "BEGIN RAISE EXCEPTION 'audit insert refused (test)'; END; $$"
-            )
-            cursor.execute(
-                f"CREATE TRIGGER {TRIGGER} BEFORE INSERT ON audit_auditevent FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()"
-            )
-        else:
-            cursor.execute(
-                f"CREATE TRIGGER {TRIGGER} BEFORE INSERT ON audit_auditevent "
-                "BEGIN SELECT RAISE(ABORT, 'audit insert refused (test)'); END"
-            )
+    refuse_audit_inserts(TRIGGER)
     yield
-    _drop_trigger()
-
-
-def _drop_trigger() -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON audit_auditevent")
-            cursor.execute(f"DROP FUNCTION IF EXISTS {TRIGGER}()")
-        else:
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER}")
+    allow_audit_inserts(TRIGGER)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -113,7 +92,7 @@ def test_it_answers_no_token_and_keeps_nothing_when_the_audit_row_is_refused(cas
     robot.secret_row.refresh_from_db()
     assert (robot.secret_row.num_uses, robot.secret_row.last_used_at) == (0, None)
 
-    _drop_trigger()  # the audit log takes rows again: the secret's one use is still there
+    allow_audit_inserts(TRIGGER)  # the audit log takes rows again: the secret's one use is still there
     assert login(robot).status_code == 200
     assert login(robot).status_code == 401
     assert AuditEvent.objects.filter(action="identity.logged_in").count() == 1

@@ -277,3 +277,20 @@ def test_a_sync_saved_whole_moves_the_epoch_only_when_it_starts_or_stops_followi
     sync.auto_sync = True
     sync.save()
     assert epoch() > before
+
+
+def test_every_watched_table_has_its_epoch_triggers() -> None:
+    from access_cache.epoch import WATCHED
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE %s",
+            ["%_access_epoch%"],
+        )
+        found: dict[str, set[str]] = {}
+        for table, trigger in cursor.fetchall():
+            found.setdefault(table, set()).add(trigger.removeprefix(f"{table}_"))
+    assert set(found) == set(WATCHED)
+    for table in WATCHED:
+        # Row changes (at COMMIT) and TRUNCATE (a table may also have its UPDATE trigger apart).
+        assert {"access_epoch", "access_epoch_truncate"} <= found[table], table

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from audit.models import AuditEvent
 from audit.services import AuditWriteError
@@ -16,6 +16,7 @@ from secrets_app.services.folders import folder_create
 from secrets_app.services.rollback import secret_rollback
 from secrets_app.services.secrets import SecretInput, secret_bulk_upsert, secret_delete, secret_update
 from tests.secrets_app.conftest import put, value_of
+from tests.support.audit_refusal import allow_audit_inserts, refuse_audit_inserts
 
 TRIGGER = "test_refuse_audit_insert"
 
@@ -23,27 +24,9 @@ TRIGGER = "test_refuse_audit_insert"
 @pytest.fixture
 def audit_inserts_fail(cast) -> Iterator[None]:
     """A database trigger makes every insert into the audit table fail while the test body runs."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"CREATE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                "BEGIN RAISE EXCEPTION 'audit insert refused (test)'; END; $$"
-            )
-            cursor.execute(
-                f"CREATE TRIGGER {TRIGGER} BEFORE INSERT ON audit_auditevent FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()"
-            )
-        else:
-            cursor.execute(
-                f"CREATE TRIGGER {TRIGGER} BEFORE INSERT ON audit_auditevent "
-                "BEGIN SELECT RAISE(ABORT, 'audit insert refused (test)'); END"
-            )
+    refuse_audit_inserts(TRIGGER)
     yield
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON audit_auditevent")
-            cursor.execute(f"DROP FUNCTION IF EXISTS {TRIGGER}()")
-        else:
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER}")
+    allow_audit_inserts(TRIGGER)
 
 
 @pytest.fixture
