@@ -102,4 +102,6 @@ class ApiView(APIView):
         }
         if blank:
             raise ValidationError(blank)
-        return self.parse(serializer_class, request.query_params)
+        # The same instance validates (a serializer deep-copies its fields each time it is made).
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
