@@ -294,3 +294,28 @@ def test_every_watched_table_has_its_epoch_triggers() -> None:
     for table in WATCHED:
         # Row changes (at COMMIT) and TRUNCATE (a table may also have its UPDATE trigger apart).
         assert {"access_epoch", "access_epoch_truncate"} <= found[table], table
+
+
+def test_an_identity_whose_id_equals_an_org_admins_user_id_never_gets_the_admins_cached_access(
+    client: Any, world: Any, token_for: Any
+) -> None:
+    from django.db import connection as db
+
+    OrganizationMembership.objects.filter(user=world.charlie).update(role=OrgRole.ADMIN)
+    person_token = token_for(world.charlie)
+    assert get_one(client, world.project, person_token).status_code == 200  # caches charlie's admin scope
+    identity = MachineIdentity.objects.create(organization=world.organization, name="same-id")
+    # Give the identity charlie's primary key (people and identities live in two tables).
+    with db.cursor() as cursor:
+        cursor.execute("UPDATE secrets_app_machineidentity SET id = %s WHERE id = %s", [world.charlie.pk, identity.pk])
+    identity = MachineIdentity.objects.get(pk=world.charlie.pk)
+    from secrets_app.identities.services import client_secret_create_as, universal_auth_configure_as
+    from tests.compat.conftest import SYSTEM, Machine
+
+    config, _created = universal_auth_configure_as(actor=SYSTEM, identity=identity, changes={})
+    _row, raw = client_secret_create_as(actor=SYSTEM, identity=identity, description="tests")
+    machine_token_value = login(client, Machine(identity=identity, client_id=str(config.client_id), client_secret=raw))
+    assert get_one(client, world.project, person_token).status_code == 200  # still cached for the person
+    response = get_one(client, world.project, machine_token_value)
+    assert response.status_code == 404
+    assert "s3cr3t" not in response.content.decode()
