@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -20,7 +19,7 @@ import pytest
 import yaml
 
 from tests.observability.test_metrics import TOKEN, sample
-from tests.security.test_serving import Server, _database_url, _free_port, _stop
+from tests.security.test_serving import Server, _database_url, _free_port, _stop, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -55,24 +54,9 @@ def server(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any)
         "STRONGROOM_LOG_FORMAT": "json",
         "WEB_CONCURRENCY": "2",
     }
-    log = folder / "gunicorn.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    running = Server(port, process, log)
-    deadline = time.monotonic() + 45
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                _stop(process)
-                pytest.fail(f"gunicorn did not start:\n{running.output()[-4000:]}")
-            time.sleep(0.2)
+    running = start_server(argv, env, folder, port)
     yield running
-    _stop(process)
+    _stop(running.process)
 
 
 def _scrape(port: int) -> str:

@@ -89,6 +89,14 @@ def production_server(django_db_setup: None, django_db_blocker: Any, tmp_path_fa
         "STRONGROOM_LOGIN_RATE_PER_MINUTE": "1000000",
         "WEB_CONCURRENCY": "2",
     }
+    server = start_server(argv, env, folder, port)
+    yield server
+    _stop(server.process)
+
+
+def start_server(argv: list[str], env: dict[str, Any], folder: Path, port: int) -> Server:
+    """Start *argv* (a gunicorn command) logging to *folder*/gunicorn.log and wait until /healthz
+    answers on *port* (45 s at most: the test fails with the server's output)."""
     log = folder / "gunicorn.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
@@ -99,14 +107,12 @@ def production_server(django_db_setup: None, django_db_blocker: Any, tmp_path_fa
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                break
+                return server
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 _stop(process)
                 pytest.fail(f"gunicorn did not start:\n{server.output()[-4000:]}")
             time.sleep(0.2)
-    yield server
-    _stop(process)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
