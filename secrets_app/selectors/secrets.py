@@ -1,23 +1,21 @@
 """Secret reads. Permission filtering happens here, once: names need ``secrets.read``, values
 ``secrets.read_value`` (checked per secret, with its tags). Values are decrypted only when asked
-for, and every read is audited in the same transaction before anything is returned."""
+for, and every read is recorded by one audit INSERT that must succeed before anything is returned
+(fail closed; a read changes nothing, so it needs no transaction of its own)."""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any
-
-from django.db import connection
 
 from secrets_app.errors import NotFound, PermissionDenied
 from secrets_app.guard import require
 from secrets_app.keyring import keyring
-from secrets_app.models import Folder, Secret, SecretImport, SecretType, SecretVersion, Tag
+from secrets_app.models import Folder, Secret, SecretImport, SecretType, SecretVersion
 from secrets_app.paths import canonical_path
-from secrets_app.rawsql import ModelColumns
 from secrets_app.references import expand_references
 from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.live_secrets import LiveSecret, live_secrets
 from secrets_app.selectors.tree import folder_get, folder_subtree
 from secrets_app.services.integrity import audits_integrity_failures
 from secrets_app.services.versions import decrypt_field, version_plaintext
@@ -60,139 +58,6 @@ def current_plaintext(secret: Secret) -> tuple[bytes, bytes | None]:
     return version_plaintext(secret, version)
 
 
-class LiveSecret:
-    """One live secret as the read path needs it: its columns, its tag slugs and the ciphertext of
-    its current version, from one statement (``_live_secrets``). Quacks like ``Secret`` for
-    ``decrypt_field`` and integrity reports; never holds a plaintext."""
-
-    __slots__ = (
-        "pk",
-        "id",
-        "key",
-        "type",
-        "version",
-        "owner_label",
-        "purpose",
-        "expires_at",
-        "created_at",
-        "updated_at",
-        "folder_id",
-        "project_id",
-        "environment_id",
-        "folder",
-        "environment",
-        "tag_slugs",
-        "value_ciphertext",
-        "comment_ciphertext",
-    )
-
-    pk: int
-    id: int
-    key: str
-    type: str
-    version: int
-    owner_label: str
-    purpose: str
-    expires_at: datetime.datetime | None
-    created_at: datetime.datetime
-    updated_at: datetime.datetime
-    folder_id: int
-    project_id: int
-    environment_id: int
-    folder: Folder
-    environment: Any
-    tag_slugs: list[str]
-    value_ciphertext: bytes | None
-    comment_ciphertext: bytes | None
-
-    def __repr__(self) -> str:
-        return f"<LiveSecret {self.pk} {self.key} v{self.version}>"
-
-
-class _LiveSecretsQuery:
-    """The fixed statement behind ``_live_secrets`` (built once per process and vendor)."""
-
-    def __init__(self) -> None:
-        self.columns = ModelColumns(Secret, "s", only=_LIVE_COLUMNS)
-        self._attnames = self.columns.attnames
-        self._sql: dict[tuple[str, int, bool, bool], str] = {}
-
-    def sql(self, folder_count: int, by_key: bool, with_personal: bool) -> str:
-        vendor = connection.vendor
-        cache_key = (vendor, folder_count, by_key, with_personal)
-        if cache_key not in self._sql:
-            through = Secret.tags.through._meta.db_table
-            tag_table = Tag._meta.db_table
-            tag_rows = f"FROM {through} st JOIN {tag_table} t ON t.id = st.tag_id WHERE st.secret_id = s.id"
-            if vendor == "postgresql":
-                tags = f"ARRAY(SELECT t.slug {tag_rows} ORDER BY t.slug)"
-            else:
-                tags = f"(SELECT group_concat(t.slug, ',') {tag_rows})"
-            placeholders = ", ".join(["%s"] * folder_count)
-            where = f"s.folder_id IN ({placeholders}) AND s.deleted_at IS NULL"
-            if by_key:
-                where += " AND s.key = %s"
-            where += " AND (s.type = %s OR (s.type = %s AND s.owner_id = %s))" if with_personal else " AND s.type = %s"
-            self._sql[cache_key] = (
-                f"SELECT {self.columns.select_list}, v.value_ciphertext, v.comment_ciphertext, {tags} "  # noqa: S608
-                f"FROM {Secret._meta.db_table} s LEFT JOIN {SecretVersion._meta.db_table} v "
-                f"ON v.secret_id = s.id AND v.version = s.version WHERE {where}"
-            )
-        return self._sql[cache_key]
-
-    def rows(self, folders: list[Folder], principal_user_id: int | None, key: str | None) -> list[LiveSecret]:
-        by_id = {folder.pk: folder for folder in folders}
-        params: list[Any] = list(by_id)
-        if key is not None:
-            params.append(key)
-        params.append(SecretType.SHARED)
-        if principal_user_id is not None:
-            params += [SecretType.PERSONAL, principal_user_id]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql(len(by_id), key is not None, principal_user_id is not None), params)
-            fetched = cursor.fetchall()
-        width = self.columns.width
-        found = []
-        for row in fetched:
-            secret = LiveSecret()
-            for attname, value in zip(self._attnames, self.columns.convert(row), strict=True):
-                setattr(secret, attname, value)
-            secret.pk = secret.id
-            secret.value_ciphertext = row[width]
-            secret.comment_ciphertext = row[width + 1]
-            slugs = row[width + 2]
-            secret.tag_slugs = sorted(slugs.split(",")) if isinstance(slugs, str) else list(slugs or [])
-            secret.folder = by_id[secret.folder_id]
-            secret.environment = secret.folder.environment
-            found.append(secret)
-        found.sort(key=lambda item: (item.folder.path, item.key))
-        return found
-
-
-# The Secret columns the statement selects: LiveSecret's own fields, less what the statement adds.
-_LIVE_COLUMNS = frozenset(LiveSecret.__slots__) - {
-    "pk",
-    "folder",
-    "environment",
-    "tag_slugs",
-    "value_ciphertext",
-    "comment_ciphertext",
-}
-_live_query: _LiveSecretsQuery | None = None
-
-
-def _live_secrets(folders: list[Folder], principal_user_id: int | None, key: str | None = None) -> list[LiveSecret]:
-    """Live secrets of *folders* (shared, and the reader's personal ones) with their tag slugs and
-    current version's ciphertext, in one statement with no ORM compilation; each wired to its
-    folder and environment from *folders* (whose environments are loaded)."""
-    global _live_query
-    if not folders:
-        return []
-    if _live_query is None:
-        _live_query = _LiveSecretsQuery()
-    return _live_query.rows(folders, principal_user_id, key)
-
-
 def _decrypt_current(secrets: list[LiveSecret]) -> dict[int, tuple[str, str | None]]:
     """Decrypt the current version of each secret (its ciphertext came with the secret's row)."""
     plain: dict[int, tuple[str, str | None]] = {}
@@ -224,7 +89,7 @@ class _Reader:
         access = self.scope.access
         secrets = [
             secret
-            for secret in _live_secrets(folders, self.user_id, key)
+            for secret in live_secrets(folders, self.user_id, key)
             if (only_type is None or secret.type == only_type)
             and access.can(
                 "secrets.read",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,13 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.observability.test_metrics import TOKEN, sample
-from tests.security.test_serving import Server, _database_url, _free_port, _stop, start_server
+from tests.security.test_serving import Server, _database_url, _free_port, _stop, compose_web_argv, start_server
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 
@@ -30,11 +26,8 @@ pytestmark = pytest.mark.slow
 def server(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Server]:
     from django.conf import settings
 
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    argv = list(compose["services"]["web"]["command"])
     port = _free_port()
-    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
-    argv[0] = str(VENV_BIN / argv[0])
+    argv = compose_web_argv(port)
     with django_db_blocker.unblock():
         database_url = _database_url()
     folder = tmp_path_factory.mktemp("metrics-server")

@@ -319,3 +319,16 @@ def test_an_identity_whose_id_equals_an_org_admins_user_id_never_gets_the_admins
     response = get_one(client, world.project, machine_token_value)
     assert response.status_code == 404
     assert "s3cr3t" not in response.content.decode()
+
+
+def test_another_organizations_admin_and_a_lower_role_get_nothing_from_a_warm_cache(
+    client: Any, world: Any, token_for: Any
+) -> None:
+    admin = token_for(world.alice)
+    assert get_one(client, world.project, admin).json()["secret"]["secretValue"] == "s3cr3t-v4lue"  # warm
+    outsider = get_one(client, world.project, token_for(world.mallory))  # admin of another organization
+    assert outsider.status_code == 404
+    assert "s3cr3t" not in outsider.content.decode()
+    _identity, viewer = machine_token(client, world, role="no-access", name="ci-none")
+    assert get_one(client, world.project, viewer).status_code == 404
+    assert get_one(client, world.project, admin).status_code == 200  # the admin's entry is untouched

@@ -63,11 +63,8 @@ def production_server(django_db_setup: None, django_db_blocker: Any, tmp_path_fa
     """gunicorn as docker-compose.yml starts it (2 workers), on the test database."""
     from django.conf import settings
 
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    argv = list(compose["services"]["web"]["command"])
     port = _free_port()
-    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
-    argv[0] = str(VENV_BIN / argv[0])
+    argv = compose_web_argv(port)
     with django_db_blocker.unblock():
         database_url = _database_url()
     folder = tmp_path_factory.mktemp("production-server")
@@ -92,6 +89,15 @@ def production_server(django_db_setup: None, django_db_blocker: Any, tmp_path_fa
     server = start_server(argv, env, folder, port)
     yield server
     _stop(server.process)
+
+
+def compose_web_argv(port: int) -> list[str]:
+    """docker-compose.yml's web command, bound to 127.0.0.1:*port*, run from this venv."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    argv = list(compose["services"]["web"]["command"])
+    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    argv[0] = str(VENV_BIN / argv[0])
+    return argv
 
 
 def start_server(argv: list[str], env: dict[str, Any], folder: Path, port: int) -> Server:
