@@ -741,7 +741,8 @@ action(type="omfile" file="{self.output}" template="strongroom_test" flushOnTXEn
     def records(self) -> list[dict[str, Any]]:
         try:
             with open(self.output, encoding="utf-8") as file:
-                return [json.loads(line) for line in file if line.strip()]
+                # Only whole lines: rsyslogd may be half-way through writing the last one.
+                return [json.loads(line) for line in file if line.endswith("\n") and line.strip()]
         except FileNotFoundError:
             return []
 
