@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "approvals",
     "dynamic",
     "rotation",
+    "governance",  # the governance dashboard, quarantine, parity, least privilege, pipeline gate
     "access_cache",  # the access epoch: per-process caches of who may read what (docs/performance.md)
     "axes",  # people's login lockout (secrets_app/person_lockout.py)
     "observability",  # /metrics and JSON log lines (docs/metrics.md)

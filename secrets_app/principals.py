@@ -51,6 +51,9 @@ class Principal:
     # The access epoch the request's token check read (access_cache/epoch.py): what this principal
     # may see is served from the per-process cache of that epoch. None: computed per request.
     access_epoch: int | None = field(default=None, compare=False)
+    # The machine identity's access token row (pk) the request came with: read events name it so
+    # governance can tell which Azure DevOps run a delivery went to (dynamic.AdoRunToken).
+    token_id: int | None = field(default=None, compare=False)
 
     @classmethod
     def for_user(cls, user: Any, *, access_epoch: int | None = None) -> Principal:
@@ -63,13 +66,16 @@ class Principal:
         )
 
     @classmethod
-    def for_identity(cls, identity: Any, *, access_epoch: int | None = None) -> Principal:
+    def for_identity(
+        cls, identity: Any, *, access_epoch: int | None = None, token_id: int | None = None
+    ) -> Principal:
         return cls(
             key=PrincipalKey(PrincipalKind.IDENTITY, identity.pk),
             label=identity.name,
             identity=identity,
             organization_id=identity.organization_id,
             access_epoch=access_epoch,
+            token_id=token_id,
         )
 
     @property

@@ -18,10 +18,10 @@ class IdentityRequestUser:
     is_active = True
     is_superuser = False
 
-    def __init__(self, identity: Any, *, access_epoch: int | None = None) -> None:
+    def __init__(self, identity: Any, *, access_epoch: int | None = None, token_id: int | None = None) -> None:
         self.identity = identity
         self.pk = identity.pk
-        self.principal = Principal.for_identity(identity, access_epoch=access_epoch)
+        self.principal = Principal.for_identity(identity, access_epoch=access_epoch, token_id=token_id)
 
     def get_username(self) -> str:
         return str(self.identity.name)
@@ -62,7 +62,9 @@ class BearerAuthentication(authentication.BaseAuthentication):
             except TokenError as exc:
                 token_rejected_record(raw_token=raw, reason=exc.reason, surface="api")
                 raise exceptions.AuthenticationFailed(exc.reason) from None
-            return IdentityRequestUser(row.identity, access_epoch=getattr(row, "access_epoch", None)), row
+            return IdentityRequestUser(
+                row.identity, access_epoch=getattr(row, "access_epoch", None), token_id=row.pk
+            ), row
         from secrets_app.services.tokens import personal_token_authenticate
 
         user, token = personal_token_authenticate(raw_token=raw)

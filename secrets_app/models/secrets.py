@@ -71,6 +71,9 @@ class Secret(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Quarantined (governance app, docs/governance.md): a single read answers 423 and a list or
+    # ``run`` leaves the key out with a warning; the value and its versions are untouched.
+    quarantined_at = models.DateTimeField(null=True, blank=True)
     last_read_at = models.DateTimeField(null=True, blank=True)
     last_rotated_at = models.DateTimeField(null=True, blank=True)
     # Rotation policy (docs/rotation.md): due at the newest version's creation + interval, or at

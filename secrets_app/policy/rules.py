@@ -40,6 +40,8 @@ ACTIONS: dict[str, str] = {
     "dynamic_secrets.manage": "Define, change and delete dynamic secrets (root database credentials); force-revoke leases",
     "rotations.manage": "Define, change and delete credential rotations (root credentials of the target)",
     "rotations.rotate": "Rotate a credential now",
+    "governance.read": "See the governance figures: what was delivered to whom, risk flags, parity, proposals",
+    "governance.manage": "Quarantine and restore secrets, flag leaks, set the governance policy, apply proposals",
 }
 
 # Actions that are about a place in the secret tree; all others are project-wide.
@@ -96,7 +98,15 @@ def _allow(*actions: str) -> tuple[Rule, ...]:
 BUILTIN_RULES: dict[str, tuple[Rule, ...]] = {
     "admin": _allow("*"),
     "member": _allow(
-        "secrets.*", "folders.*", "imports.*", "tags.manage", "members.read", "roles.read", "audit.read", "syncs.read"
+        "secrets.*",
+        "folders.*",
+        "imports.*",
+        "tags.manage",
+        "members.read",
+        "roles.read",
+        "audit.read",
+        "syncs.read",
+        "governance.read",
     ),
     "viewer": _allow("secrets.read", "folders.read", "imports.read", "members.read", "roles.read"),
     "no-access": (),

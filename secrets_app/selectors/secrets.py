@@ -207,6 +207,8 @@ def _audit_read(
             "ids": [view.id for view in views][:500],
             "count": len(views),
             **extra,
+            # the identity's access token row: governance maps it to the Azure DevOps run it proved
+            **({"token": scope.principal.token_id} if scope.principal.token_id is not None else {}),
         },
     )
 
