@@ -66,9 +66,7 @@ class Principal:
         )
 
     @classmethod
-    def for_identity(
-        cls, identity: Any, *, access_epoch: int | None = None, token_id: int | None = None
-    ) -> Principal:
+    def for_identity(cls, identity: Any, *, access_epoch: int | None = None, token_id: int | None = None) -> Principal:
         return cls(
             key=PrincipalKey(PrincipalKind.IDENTITY, identity.pk),
             label=identity.name,
