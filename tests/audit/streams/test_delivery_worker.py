@@ -23,7 +23,9 @@ def test_a_worker_killed_mid_batch_loses_nothing(stream_org: Any, receiver: Rece
     receiver.delay = 0.15  # each batch takes a while at the receiver, so the kill lands mid-run
     workers = stream_workers(
         STRONGROOM_AUDIT_STREAM_BATCH_MAX_EVENTS="20",
-        STRONGROOM_AUDIT_STREAM_BATCHES_PER_RUN="4",  # a run queues its successor every 4 batches
+        # A run queues its successor every 8 batches: the kill (after 3) lands inside the first run,
+        # with ~5 batches (0.75 s) to spare, never in the gap between two runs.
+        STRONGROOM_AUDIT_STREAM_BATCHES_PER_RUN="8",
         STRONGROOM_AUDIT_STREAM_LEASE_SECONDS="3",
         STRONGROOM_AUDIT_STREAM_DISPATCH_SECONDS="1",
     )
