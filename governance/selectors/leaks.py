@@ -1,0 +1,36 @@
+"""Leak flags that are in force. A flag is active while nobody cleared it and the secret still holds
+the value it was raised on: a new version (rotation, edit, rollback) ends it by itself, so nothing
+has to clear flags when values change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import F, QuerySet
+
+from governance.models import LeakFlag
+
+
+def active_leak_flags(
+    *, project_ids: Iterable[int] | None = None, secret_ids: Iterable[int] | None = None
+) -> QuerySet[LeakFlag]:
+    """Active flags (``cleared_at`` null, ``flagged_version`` equal to the secret's version, the
+    secret live) of the given projects and/or secrets, newest first. No permission filtering: the
+    caller passes ids it already resolved through its scope. Neither argument: every active flag."""
+    flags = LeakFlag.objects.filter(
+        cleared_at__isnull=True,
+        flagged_version=F("secret__version"),
+        secret__deleted_at__isnull=True,
+    )
+    if project_ids is not None:
+        flags = flags.filter(project_id__in=list(project_ids))
+    if secret_ids is not None:
+        flags = flags.filter(secret_id__in=list(secret_ids))
+    return flags.order_by("-id")
+
+
+def leaked_secret_ids(*, project_ids: Iterable[int] | None = None, secret_ids: Iterable[int] | None = None) -> set[int]:
+    """The ids of secrets with at least one active flag (one query)."""
+    return set(
+        active_leak_flags(project_ids=project_ids, secret_ids=secret_ids).values_list("secret_id", flat=True).distinct()
+    )
