@@ -1,0 +1,49 @@
+"""Governance REST routes, mounted under ``/api/v1/`` (config/urls.py) in the ``governance-api``
+namespace. Each part keeps its views in its own ``views_<part>.py``; add your routes below."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from governance.api import views_dashboard
+
+app_name = "governance-api"
+
+urlpatterns = [
+    # Dashboard (figures, charts, risk list, consumers)
+    path(
+        "organizations/<str:organization>/governance/dashboard/",
+        views_dashboard.OrganizationDashboardApi.as_view(),
+        name="org-dashboard",
+    ),
+    path(
+        "organizations/<str:organization>/governance/top-consumers/",
+        views_dashboard.OrganizationTopConsumersApi.as_view(),
+        name="org-top-consumers",
+    ),
+    path(
+        "organizations/<str:organization>/governance/risks/",
+        views_dashboard.OrganizationRiskListApi.as_view(),
+        name="org-risks",
+    ),
+    path(
+        "projects/<str:project>/governance/dashboard/",
+        views_dashboard.ProjectDashboardApi.as_view(),
+        name="project-dashboard",
+    ),
+    path(
+        "projects/<str:project>/governance/risks/",
+        views_dashboard.ProjectRiskListApi.as_view(),
+        name="project-risks",
+    ),
+    path(
+        "projects/<str:project>/governance/top-consumers/",
+        views_dashboard.ProjectTopConsumersApi.as_view(),
+        name="project-top-consumers",
+    ),
+    path(
+        "projects/<str:project>/governance/secrets/<str:secret>/consumers/",
+        views_dashboard.SecretConsumersApi.as_view(),
+        name="secret-consumers",
+    ),
+]
