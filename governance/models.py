@@ -56,6 +56,8 @@ class SecretDelivery(models.Model):
     last_user_agent = models.CharField(max_length=300, blank=True, default="")
     # "ado-org/project-id/definition-id#run-id" when the last delivery's token proved an Azure DevOps run
     last_pipeline = models.CharField(max_length=300, blank=True, default="")
+    # The last single-value read (``secret.value_read``) by this consumer: for a person, a reveal.
+    last_revealed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
