@@ -250,6 +250,8 @@ class PipelineGate(models.Model):
         Environment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )  # parity must hold from this environment (e.g. staging) to the gate's (prod)
     require_no_irrevocable_leases = models.BooleanField(default=True)
+    # how the check is configured in Azure DevOps: waitForCompletion false (ApiResponse) or true (Callback)
+    mode = models.CharField(max_length=16, choices=GateMode.choices, default=GateMode.API_RESPONSE)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
