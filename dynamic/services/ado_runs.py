@@ -156,25 +156,18 @@ def parse_ado_run(raw: str) -> tuple[str, str, int]:
     return org, project, int(rest)
 
 
-def run_binding_from_access_token(*, organization_id: int, ado_run: str, access_token: str) -> RunBinding:
-    """Prove ``ado_run`` with the pipeline's ``System.AccessToken``: the build exists in that
-    project of that organization and is in progress. Raises ValidationFailed (400: bad format, no
-    connection for the organization, token refused, build unknown or not in progress) or
-    AdoUnavailable (502). The token is used once, here, and never kept."""
-    org, project, build_id = parse_ado_run(ado_run)
-    if not access_token or not access_token.strip():
-        raise ValidationFailed("adoAccessToken", "required with adoRun: the pipeline's System.AccessToken")
-    connection = connection_for_org(organization_id, org)
-    if connection is None:
-        raise ValidationFailed(
-            "adoRun", "no Azure DevOps connection of this organization is for that Azure DevOps organization"
-        )
+def build_read(*, org_url: str, project: str, build_id: int, access_token: str) -> Any:
+    """``GET {org_url}/{project}/_apis/build/builds/{build_id}`` with the pipeline's own token
+    (``System.AccessToken``, or an Invoke REST API check's ``AuthToken``): the build as Azure DevOps
+    answers it (``status``, ``project.id``, ``definition.id``…). *org_url* must be the organization
+    URL of one of the Strongroom organization's Azure DevOps connections: the token goes there and
+    nowhere else, and is never kept, logged or put in an error. Raises ValidationFailed
+    (``adoAccessToken``: token refused; ``adoRun``: build not found) or AdoUnavailable (502)."""
     from msrest.authentication import BasicTokenAuthentication
 
     from syncs.providers.azure_devops.client import call
     from syncs.providers.base import AuthError, ConfigError, ProviderError
 
-    org_url = str(connection.config.get("organization_url", "")).strip().rstrip("/")
     try:
         ado = _guarded(org_url, BasicTokenAuthentication({"access_token": access_token.strip()}))
         builds = call(ado, "discover the build API", ado.clients_v7_1.get_build_client)
@@ -192,6 +185,24 @@ def run_binding_from_access_token(*, organization_id: int, ado_run: str, access_
         raise AdoUnavailable("Azure DevOps could not be asked about the build") from None
     if build is None:
         raise ValidationFailed("adoRun", f"build {build_id} was not found in project {project}")
+    return build
+
+
+def run_binding_from_access_token(*, organization_id: int, ado_run: str, access_token: str) -> RunBinding:
+    """Prove ``ado_run`` with the pipeline's ``System.AccessToken``: the build exists in that
+    project of that organization and is in progress. Raises ValidationFailed (400: bad format, no
+    connection for the organization, token refused, build unknown or not in progress) or
+    AdoUnavailable (502). The token is used once, here, and never kept."""
+    org, project, build_id = parse_ado_run(ado_run)
+    if not access_token or not access_token.strip():
+        raise ValidationFailed("adoAccessToken", "required with adoRun: the pipeline's System.AccessToken")
+    connection = connection_for_org(organization_id, org)
+    if connection is None:
+        raise ValidationFailed(
+            "adoRun", "no Azure DevOps connection of this organization is for that Azure DevOps organization"
+        )
+    org_url = str(connection.config.get("organization_url", "")).strip().rstrip("/")
+    build = build_read(org_url=org_url, project=project, build_id=build_id, access_token=access_token)
     status = str(getattr(build, "status", "") or "")
     if status != IN_PROGRESS:
         raise ValidationFailed(

@@ -7,8 +7,12 @@ list/get (project level); plus ``GET {org}/_apis/projects[/{id}]`` (the core are
 603fe2ac…) which Strongroom uses to resolve the project GUID a group reference needs and to test a
 connection; and builds (``GET {org}/{project}/_apis/build/builds/{buildId}`` and
 ``…/build/builds?buildIds=1,2``, location 0cd358e1…, ado-governance.md §3.1) for run-scoped
-leases, readable with a PAT or a pipeline's job token (``job_tokens``: token → the one project
-it may read, as ``System.AccessToken`` is scoped to its project). Service semantics follow §1.6: secret values are never returned (``value: null``),
+leases and the pipeline gate's run proof, readable with a PAT or a pipeline's job token
+(``job_tokens``: token → the one project it may read, as ``System.AccessToken`` is scoped to its
+project); and the plan events route an Invoke REST API check in Callback mode is completed through
+(``POST {org}/{projectId}/_apis/distributedtask/hubs/{hub}/plans/{planId}/events``, §1.4: a job
+token as ``Bearer`` or ``Basic base64(":" + token)``, body ``name``/``taskId``/``jobId``/``result``,
+204; recorded in ``plan_events``). Service semantics follow §1.6: secret values are never returned (``value: null``),
 PUT replaces the whole variable set, a secret sent without a value keeps its stored value, POST
 needs a project reference, DELETE removes the group from the listed projects.
 
@@ -164,6 +168,7 @@ class AzureDevOpsEmulator:
         self.tokens = set(tokens)
         self.job_tokens: dict[str, str] = {}  # System.AccessToken -> the project id it may read
         self.builds: dict[int, dict[str, Any]] = {}
+        self.plan_events: list[dict[str, Any]] = []  # TaskCompleted events received (hub, plan, body, auth kind)
         self.projects: dict[str, str] = {}  # id -> name
         self.groups: dict[int, Group] = {}
         self.requests: list[Recorded] = []
@@ -285,13 +290,20 @@ class AzureDevOpsEmulator:
             group.modified_on = _now()
             group.modified_by = by
 
-    def add_build(self, *, project: str = "proj1", status: str = "inProgress", build_id: int | None = None) -> int:
+    def add_build(
+        self, *, project: str = "proj1", status: str = "inProgress", build_id: int | None = None, definition_id: int = 7
+    ) -> int:
         """A pipeline run (build) in *project*; ``status`` inProgress | completed | cancelling | notStarted."""
         project_id = self._project_id(project)
         assert project_id is not None
         with self._lock:
             build_id = build_id or (max(self.builds, default=100) + 1)
-            self.builds[build_id] = {"project_id": project_id, "status": status, "result": None}
+            self.builds[build_id] = {
+                "project_id": project_id,
+                "status": status,
+                "result": None,
+                "definition_id": definition_id,
+            }
             return build_id
 
     def finish_build(self, build_id: int, result: str = "succeeded") -> None:
@@ -352,6 +364,8 @@ class AzureDevOpsEmulator:
             except Exception:
                 return None
             pat = decoded.split(":", 1)[1] if ":" in decoded else ""
+            if pat in self.job_tokens:  # VssBasicCredential("", token): a job token sent as Basic
+                return f"job:{self.job_tokens[pat]}"
             return f"pat:{pat[:4]}" if pat in self.pats else None
         if auth.startswith("Bearer "):
             token = auth[7:]
@@ -418,8 +432,17 @@ class AzureDevOpsEmulator:
         if len(parts) >= 4 and [p.lower() for p in parts[1:4]] == ["_apis", "build", "builds"]:
             with self._lock:
                 return self._builds(parts[0], parts[4:], query, caller)
+        if len(parts) == 8 and [p.lower() for p in (parts[1], parts[2], parts[3], parts[5], parts[7])] == [
+            "_apis",
+            "distributedtask",
+            "hubs",
+            "plans",
+            "events",
+        ]:
+            with self._lock:
+                return self._plan_event(method, parts[0], parts[4], parts[6], query, headers, body, caller)
         if caller.startswith("job:"):
-            return 401, {}, None  # a job token reads builds only (in this emulator)
+            return 401, {}, None  # a job token reads builds and completes its plan's tasks only (in this emulator)
         with self._lock:
             if parts[:3] == ["_apis", "distributedtask", "variablegroups"]:
                 if self.delay and method in ("POST", "PUT", "DELETE"):
@@ -566,9 +589,42 @@ class AzureDevOpsEmulator:
             "result": build["result"],
             "url": url,
             "project": {"id": project_id, "name": self.projects[project_id], "state": "wellFormed"},
-            "definition": {"id": 7, "name": "web-ci", "type": "build"},
+            "definition": {"id": build.get("definition_id", 7), "name": "web-ci", "type": "build"},
             "_links": {"web": {"href": f"{self.org_url}/{project_id}/_build/results?buildId={build_id}"}},
         }
+
+    def _plan_event(
+        self,
+        method: str,
+        project: str,
+        hub: str,
+        plan_id: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: Any,
+        caller: str,
+    ) -> tuple[int, dict[str, str], Any]:
+        """``POST …/hubs/{hub}/plans/{planId}/events?api-version=2.0-preview.1`` (§1.4): a job token of
+        the project; ``name``, ``taskId``, ``jobId`` and ``result`` required; 204."""
+        if method != "POST":
+            return 405, {}, _wrapped("Method not allowed", "MethodNotAllowed", 405)
+        project_id = self._project_id(project)
+        if project_id is None or not caller.startswith("job:") or caller[4:] != project_id:
+            return 401, {}, None
+        version = (query.get("api-version") or [""])[0] or headers.get("accept", "").partition("api-version=")[2]
+        if not version.startswith("2.0-preview"):
+            return 400, {}, _wrapped("api-version 2.0-preview.1 is required", "VssInvalidPreviewVersionException", 400)
+        if not isinstance(body, dict) or any(
+            not str(body.get(name) or "") for name in ("name", "taskId", "jobId", "result")
+        ):
+            return 400, {}, _wrapped("name, taskId, jobId and result are required", "ArgumentNullException", 400)
+        if body["name"] != "TaskCompleted" or body["result"] not in ("succeeded", "failed"):
+            return 400, {}, _wrapped("unknown event or result", "ArgumentException", 400)
+        scheme = headers.get("authorization", "").split(" ", 1)[0]
+        self.plan_events.append(
+            {"project_id": project_id, "hub": hub, "plan_id": plan_id, "body": copy.deepcopy(body), "auth": scheme}
+        )
+        return 204, {}, None
 
     def _builds(
         self, project: str, rest: list[str], query: dict[str, list[str]], caller: str
