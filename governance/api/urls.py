@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from governance.api import views_dashboard
+from governance.api import views_dashboard, views_parity
 
 app_name = "governance-api"
 
@@ -45,5 +45,11 @@ urlpatterns = [
         "projects/<str:project>/governance/secrets/<str:secret>/consumers/",
         views_dashboard.SecretConsumersApi.as_view(),
         name="secret-consumers",
+    ),
+    # Environment parity
+    path(
+        "projects/<str:project>/governance/parity/",
+        views_parity.ProjectParityApi.as_view(),
+        name="project-parity",
     ),
 ]
