@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the history fixture is imported, then named by the tests)
 """Environment parity (governance/selectors/parity.py): missing, extra and same-value keys between
 two environments, as the system and as a person who may see only part of them."""
 
@@ -14,37 +15,7 @@ from secrets_app.errors import NotFound, PermissionDenied, ValidationFailed
 from secrets_app.models import Environment, Secret
 from secrets_app.services.members import member_update, role_create
 from secrets_app.services.secrets import SecretInput, secret_create
-
-STAGING_DB = "postgres://staging-db-value-7f3a"
-PROD_DB = "postgres://prod-db-value-91bc"
-SHARED_TOKEN = "shared-token-value-5d2e"
-ALL_VALUES = [STAGING_DB, PROD_DB, SHARED_TOKEN, "dev-only-value-c1", "prod-extra-value-3b", "api-key-same-9e"]
-
-
-@pytest.fixture
-def history(cast: Any) -> Any:
-    """staging → prod at /: DATABASE_URL differs; API_TOKEN same value; NEW_FLAG only in staging
-    (missing in prod); LEGACY only in prod (extra). /backend/api: API_KEY same in both, CACHE only
-    in staging. dev: a dev-only key (never part of staging → prod)."""
-    scope = cast.scope(cast.alice)
-
-    def put(env: str, path: str, key: str, value: str) -> None:
-        secret_create(scope=scope, environment=env, path=path, item=SecretInput(key=key, value=value))
-
-    put("staging", "/", "DATABASE_URL", STAGING_DB)
-    put("prod", "/", "DATABASE_URL", PROD_DB)
-    put("staging", "/", "API_TOKEN", SHARED_TOKEN)
-    put("prod", "/", "API_TOKEN", SHARED_TOKEN)
-    put("staging", "/", "NEW_FLAG", "on")
-    put("prod", "/", "LEGACY", "prod-extra-value-3b")
-    put("dev", "/", "DEV_ONLY", "dev-only-value-c1")
-    from secrets_app.services.folders import folder_ensure
-
-    for env in ("staging", "prod"):
-        folder_ensure(scope=scope, environment=env, path="/backend/api")
-        put(env, "/backend/api", "API_KEY", "api-key-same-9e")
-    put("staging", "/backend/api", "CACHE", "redis://cache")
-    return cast
+from tests.governance.parity_fixtures import ALL_VALUES, history  # noqa: F401  (the fixture)
 
 
 def _env(cast: Any, slug: str) -> Environment:
