@@ -53,7 +53,7 @@ class ParityCountsSerializer(serializers.Serializer):
 
 
 class ParityReportSerializer(serializers.Serializer):
-    source = serializers.CharField()  # type: ignore[assignment]  (a field named like Field.source)
+    source = serializers.CharField()  # type: ignore[assignment]
     target = serializers.CharField()
     path = serializers.CharField()
     recursive = serializers.BooleanField()
