@@ -242,6 +242,27 @@ def build_parser() -> Parser:
     rotations_rotate.add_argument("--format", "-f", default="table", choices=("table", "json"))
     rotations.set_defaults(module="rotations")
 
+    check = commands.add_parser("check", help="checks a pipeline can gate on (exit 0 pass, 1 fail, 2 error)")
+    check_actions = check.add_subparsers(dest="action", metavar="CHECK", parser_class=Parser)
+    parity = check_actions.add_parser(
+        "parity", parents=[connection], help="are the source environment's keys all in the target?"
+    )
+    parity.add_argument(
+        "--projectId",
+        "--project-id",
+        "--project",
+        dest="project_id",
+        help="project id or slug (env STRONGROOM_PROJECT_ID)",
+    )
+    parity.add_argument("--from", dest="source", required=True, help="source environment slug (e.g. staging)")
+    parity.add_argument("--to", dest="target", required=True, help="target environment slug (e.g. prod)")
+    parity.add_argument("--path", default="/", help="folder (default /)")
+    _bool_flag(parity, "--recursive", True, "include subfolders")
+    parity.add_argument("--fail-on-same-value", action="store_true", help="fail when a key has the same value in both")
+    parity.add_argument("--fail-on-extra", action="store_true", help="fail when the target has keys the source lacks")
+    parity.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(module="check")
+
     whoami = commands.add_parser("whoami", parents=[connection], help="show who the token belongs to")
     whoami.set_defaults(module="whoami", action="whoami")
     return parser
@@ -255,14 +276,22 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
+# ``strongroom check …`` exits like ``diff``: 0 pass, 1 fail, and this for any error (usage,
+# credentials, permission, connection) so a pipeline never mistakes an error for a failed check.
+CHECK_ERROR = 2
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    checking = bool(argv) and argv[0] == "check"
     try:
         options, command = split_command(argv)
         args = build_parser().parse_args(options)
         if not getattr(args, "module", None):
             raise CliError("a command is required (see `strongroom --help`)", USAGE)
-        if args.module in ("secrets", "folders", "approvals", "rotations") and not getattr(args, "action", None):
+        if args.module in ("secrets", "folders", "approvals", "rotations", "check") and not getattr(
+            args, "action", None
+        ):
             raise CliError(f"`strongroom {args.module}` needs an action (see `strongroom {args.module} --help`)", USAGE)
         if args.module == "dynamic_secrets" and not getattr(args, "action", None):
             raise CliError("`strongroom dynamic-secrets lease` needs an action: create, renew, revoke or list", USAGE)
@@ -276,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.code
     except CliError as exc:
         sys.stderr.write(f"strongroom: error: {exc.message}\n")
-        code = exc.code
+        code = CHECK_ERROR if checking else exc.code
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
@@ -287,6 +316,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(
             f"strongroom: error: internal error ({type(exc).__name__}); set STRONGROOM_DEBUG=1 for details\n"
         )
-        code = 70
+        code = CHECK_ERROR if checking else 70
     sys.stdout.flush()
     sys.exit(code)
