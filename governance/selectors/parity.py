@@ -53,7 +53,8 @@ class ParityReport:
     """``missing``: in source, not in target. ``extra``: in target, not in source. ``same_value``:
     present in both with equal values (a warning). ``unknown``: (path, key, reason) the caller
     could not decide (``Unknown``). ``quarantined``: environment slug -> places quarantined there
-    (present, but a read would be refused). ``ok`` is true when nothing is missing."""
+    (present, but a read would be refused). ``ok`` is true when nothing is missing, and nothing
+    could be (no key is unknown for ``Unknown.PRESENCE``)."""
 
     source: str
     target: str
@@ -68,7 +69,7 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
-        return not self.missing
+        return not self.missing and not any(reason == Unknown.PRESENCE for _, _, reason in self.unknown)
 
     def is_quarantined(self, environment: str, place: Place) -> bool:
         return place in self.quarantined.get(environment, [])
