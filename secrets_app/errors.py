@@ -41,3 +41,10 @@ class Conflict(DomainError):
 class PreconditionFailed(DomainError):
     status = 412
     code = "precondition_failed"
+
+
+class SecretQuarantined(DomainError):
+    """A single read of a quarantined secret (governance): 423 Locked, naming the quarantine."""
+
+    status = 423
+    code = "secret_quarantined"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import urllib.parse
 from collections.abc import Sequence
 
@@ -28,7 +29,8 @@ def fetch_secrets(
     expand: bool = True,
     tags: Sequence[str] | None = None,
 ) -> list[dict]:
-    """Every secret (with its value) of *paths*, one request per path, in path order."""
+    """Every secret (with its value) of *paths*, one request per path, in path order. The server's
+    warnings (a quarantined key left out) go to stderr, one line each: the command still runs."""
     if not project:
         raise CliError("no project: pass --projectId (or set STRONGROOM_PROJECT_ID / INFISICAL_PROJECT_ID)", USAGE)
     items: list[dict] = []
@@ -50,6 +52,10 @@ def fetch_secrets(
         if not isinstance(secrets, list):
             raise CliError("the server's answer has no secrets list: is --domain a Strongroom server?", 7)
         items.extend(item for item in secrets if isinstance(item, dict) and isinstance(item.get("key"), str))
+        warnings = answer.get("warnings") if isinstance(answer, dict) else None
+        for warning in warnings if isinstance(warnings, list) else []:
+            if isinstance(warning, str):
+                sys.stderr.write(f"strongroom: warning: {warning}\n")
     return items
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from secrets_app.compat.http import CompatError, CompatView, Invalid, Params, issue
+from secrets_app.compat.http import CompatError, CompatView, Invalid, Params, etag_response, issue
 from secrets_app.compat.shapes import TagIndex, compat_id, secret_shape, view_shape
 from secrets_app.errors import Conflict, NotFound
 from secrets_app.guard import all_or_nothing
@@ -87,14 +87,19 @@ def _current_value(
 ) -> tuple[str | None, str | None]:
     if not may_read_values(scope, environment, path):
         return None, None
+    view = secret_get(scope, environment=environment, path=path, key=key, include_value=False, secret_type=secret_type)
+    if view.quarantined_at is not None:
+        return None, None  # the write went through; a quarantined value is not handed back
     view = secret_get(scope, environment=environment, path=path, key=key, include_value=True, secret_type=secret_type)
     return view.value, view.comment
 
 
 class SecretListView(CompatView):
-    """GET /api/v3/secrets/raw and GET /api/v4/secrets."""
+    """GET /api/v3/secrets/raw and GET /api/v4/secrets. Quarantined keys are left out; Infisical's
+    shape is kept (SDKs drop unknown fields) with an extra ``warnings`` list naming them and one
+    ``X-Strongroom-Warning`` header (the warnings joined by ``; ``)."""
 
-    def get(self, request: HttpRequest, principal: Principal, params: Params) -> dict[str, Any]:
+    def get(self, request: HttpRequest, principal: Principal, params: Params) -> dict[str, Any] | HttpResponse:
         view_values = params.boolean("viewSecretValue", default=True)
         expand = params.boolean("expandSecretReferences", default=False)
         recursive = params.boolean("recursive", default=False)
@@ -140,7 +145,14 @@ class SecretListView(CompatView):
             shape.pop("createdAt")
             shape.pop("updatedAt")
             entry["secrets"].append(shape)
-        return {"secrets": local, "imports": list(imports.values())}
+        body: dict[str, Any] = {"secrets": local, "imports": list(imports.values())}
+        if not result.warnings:
+            return body
+        body["warnings"] = result.warnings
+        response = etag_response(request, body)
+        # Header values are names and dates only (keys are [A-Za-z0-9_.-]); never a value.
+        response["X-Strongroom-Warning"] = "; ".join(result.warnings)[:4000]
+        return response
 
 
 class SecretItemView(CompatView):

@@ -29,6 +29,7 @@ class LiveSecret:
         "expires_at",
         "created_at",
         "updated_at",
+        "quarantined_at",
         "folder_id",
         "project_id",
         "environment_id",
@@ -49,6 +50,7 @@ class LiveSecret:
     expires_at: datetime.datetime | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    quarantined_at: datetime.datetime | None  # governance: a quarantined secret is never delivered
     folder_id: int
     project_id: int
     environment_id: int

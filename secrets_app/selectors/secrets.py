@@ -13,6 +13,7 @@ from secrets_app.guard import require
 from secrets_app.keyring import keyring
 from secrets_app.models import Folder, Secret, SecretImport, SecretType, SecretVersion
 from secrets_app.paths import canonical_path
+from secrets_app.quarantine import QuarantinedKey, quarantined_keys, quarantined_read_refuse
 from secrets_app.references import expand_references
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.live_secrets import LiveSecret, live_secrets
@@ -42,6 +43,7 @@ class SecretView:
     comment: str | None = None
     imported_from: str | None = None
     is_personal_override: bool = False
+    quarantined_at: datetime.datetime | None = None  # never with a value: a quarantined secret is not delivered
 
     def __repr__(self) -> str:  # never show the value
         return f"<SecretView {self.environment}:{self.path}:{self.key} v{self.version}>"
@@ -51,6 +53,12 @@ class SecretView:
 class ReadResult:
     secrets: list[SecretView]
     imports_skipped: list[str] = field(default_factory=list)
+    quarantined: list[QuarantinedKey] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per key left out (clients print them: ``strongroom run`` on stderr)."""
+        return [item.warning for item in self.quarantined]
 
 
 def current_plaintext(secret: Secret) -> tuple[bytes, bytes | None]:
@@ -77,15 +85,28 @@ def _decrypt_current(secrets: list[LiveSecret]) -> dict[int, tuple[str, str | No
 class _Reader:
     """One request's read: permission checks, decryption and reference resolution, cached."""
 
-    def __init__(self, scope: ProjectScope) -> None:
+    def __init__(self, scope: ProjectScope, *, keep_quarantined: bool = False) -> None:
         self.scope = scope
         self.user_id = scope.principal.user_id
         self._folder_values: dict[tuple[str, str], dict[str, str]] = {}
+        self._folder_held: dict[tuple[str, str], dict[str, LiveSecret]] = {}
         self.live: dict[int, LiveSecret] = {}  # what views() read, by id (with current ciphertexts)
+        # Quarantined secrets met (chosen for their slot), by id. Their values are never decrypted;
+        # with keep_quarantined they stay in views() (names only, for the UI and single gets).
+        self.keep_quarantined = keep_quarantined
+        self.quarantined: dict[int, LiveSecret] = {}
 
     def views(
-        self, folders: list[Folder], *, with_values: bool, only_type: str | None = None, key: str | None = None
+        self,
+        folders: list[Folder],
+        *,
+        with_values: bool,
+        only_type: str | None = None,
+        key: str | None = None,
+        held_out: dict[int, LiveSecret] | None = None,
     ) -> list[SecretView]:
+        """The secrets of *folders* the caller may see; quarantined ones met go to *held_out*
+        (default: ``self.quarantined``, what the read names in its warnings)."""
         access = self.scope.access
         secrets = [
             secret
@@ -106,10 +127,16 @@ class _Reader:
             if slot not in chosen or secret.type == SecretType.PERSONAL:
                 chosen[slot] = secret
         ordered = sorted(chosen.values(), key=lambda item: (item.folder.path, item.key))
+        held = [secret for secret in ordered if secret.quarantined_at is not None]
+        if held:
+            (self.quarantined if held_out is None else held_out).update((secret.pk, secret) for secret in held)
+            if not self.keep_quarantined:
+                ordered = [secret for secret in ordered if secret.quarantined_at is None]
         readable = [
             secret
             for secret in ordered
             if with_values
+            and secret.quarantined_at is None
             and access.can(
                 "secrets.read_value",
                 environment=secret.environment.slug,
@@ -138,6 +165,7 @@ class _Reader:
                     value=value,
                     comment=comment,
                     is_personal_override=secret.type == SecretType.PERSONAL,
+                    quarantined_at=secret.quarantined_at,
                 )
             )
         return views
@@ -158,11 +186,16 @@ class _Reader:
                 .first()
             )
             values: dict[str, str] = {}
+            held: dict[int, LiveSecret] = {}
             if folder is not None:
-                for view in self.views([folder], with_values=True):
+                for view in self.views([folder], with_values=True, held_out=held):
                     if view.value is not None:
                         values[view.key] = view.value
             self._folder_values[cache_key] = values
+            self._folder_held[cache_key] = {secret.key: secret for secret in held.values()}
+        quarantined = self._folder_held[cache_key].get(key)
+        if quarantined is not None:  # left unresolved, and named in the read's warnings
+            self.quarantined[quarantined.pk] = quarantined
         return self._folder_values[cache_key].get(key)
 
     def imported(
@@ -226,6 +259,7 @@ def secret_list(
     tag_filter: list[str] | None = None,
     audit_action: str | None = None,
     audited: bool = True,
+    include_quarantined: bool = False,
 ) -> ReadResult:
     """The secrets the caller may see at a place (with imports, and subfolders when recursive).
     Local keys win over imported ones; earlier imports win over later ones.
@@ -233,19 +267,25 @@ def secret_list(
     *audit_action* names the recorded event when the caller reads for a purpose other than handing
     the values over. With ``audited=False`` nothing is recorded here: the caller records one event
     for several reads itself (the UI's environment matrix, one ``secret.values_compared`` per page)
-    and must do so before it returns anything derived from the values."""
+    and must do so before it returns anything derived from the values.
+
+    Quarantined secrets (governance) are left out, and named in ``ReadResult.quarantined`` (so the
+    caller can warn) and in the audit event; a quarantined key also hides an imported one of the
+    same name, and a ``${KEY}`` reference to one stays unresolved. With *include_quarantined* (the
+    UI's matrix) they stay in the list, without a value, carrying ``quarantined_at``."""
     keyring.root()  # sealed: no answer about secrets at all, names included (raises SealedError)
     env, folder = folder_get(scope, environment, path)
     # Gates only: each secret is then checked with its tags (a role may be limited to tagged secrets).
     require(scope, "secrets.read", environment=env.slug, path=folder.path, some_tags=True)
     if include_values:
         require(scope, "secrets.read_value", environment=env.slug, path=folder.path, some_tags=True)
-    reader = _Reader(scope)
+    reader = _Reader(scope, keep_quarantined=include_quarantined)
     folders = folder_subtree(folder) if recursive else [folder]
     views = reader.views(folders, with_values=include_values)
     skipped: list[str] = []
     if include_imports:
         present = {(view.path, view.key) for view in views}
+        present |= {(held.folder.path, held.key) for held in reader.quarantined.values()}
         for view in reader.imported(
             folder, with_values=include_values, seen={(env.pk, folder.path)}, depth=0, skipped=skipped
         ):
@@ -263,8 +303,9 @@ def secret_list(
                 )
                 view.value = expansion.value
                 references |= expansion.references
+    quarantined = quarantined_keys(reader.quarantined.values(), env.slug, folder.path, tag_filter)
     if not audited:
-        return ReadResult(secrets=views, imports_skipped=skipped)
+        return ReadResult(secrets=views, imports_skipped=skipped, quarantined=quarantined)
     # One INSERT, atomic by itself: the values are returned only if it succeeded.
     _audit_read(
         scope,
@@ -276,9 +317,10 @@ def secret_list(
             "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100],
             "recursive": recursive,
             "imports": include_imports,
+            **({"quarantined": [item.label for item in quarantined][:100]} if quarantined else {}),
         },
     )
-    return ReadResult(secrets=views, imports_skipped=skipped)
+    return ReadResult(secrets=views, imports_skipped=skipped, quarantined=quarantined)
 
 
 @audits_integrity_failures
@@ -295,12 +337,15 @@ def secret_get(
     secret_type: str | None = None,
 ) -> SecretView:
     """One secret (the caller's personal override when one exists, unless *secret_type* asks for
-    ``shared`` or ``personal`` explicitly). With *version*, that version's value."""
+    ``shared`` or ``personal`` explicitly). With *version*, that version's value.
+
+    A quarantined secret's value (any version) is refused: SecretQuarantined (423), audited as
+    ``secret.quarantined_read_refused``; its metadata (``include_value=False``) is still answered."""
     keyring.root()  # sealed: raises SealedError
     key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
-    reader = _Reader(scope)
+    reader = _Reader(scope, keep_quarantined=True)
     matches = reader.views([folder], with_values=False, only_type=secret_type, key=key)
     if not matches and include_imports:
         skipped: list[str] = []
@@ -316,6 +361,8 @@ def secret_get(
     view = matches[0]
     if include_value:
         require(scope, "secrets.read_value", environment=view.environment, path=view.path, tags=view.tags, resource=key)
+        if view.quarantined_at is not None:
+            quarantined_read_refuse(scope, environment=env.slug, path=folder.path, view=view)
         wanted = version or view.version
         live = reader.live.get(view.id)
         if live is not None and wanted == live.version and live.value_ciphertext is not None:
@@ -341,7 +388,15 @@ def secret_get(
             env.slug,
             folder.path,
             [view],
-            {"version": wanted, "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100]},
+            {
+                "version": wanted,
+                "references": sorted(f"{e}:{p}:{k}" for e, p, k in references)[:100],
+                **(
+                    {"quarantined": [item.label for item in unresolved][:100]}
+                    if (unresolved := quarantined_keys(reader.quarantined.values(), env.slug, folder.path))
+                    else {}
+                ),
+            },
         )
     return view
 
@@ -379,6 +434,7 @@ def secret_versions(scope: ProjectScope, *, environment: str, path: str, key: st
 
 __all__ = [
     "PermissionDenied",
+    "QuarantinedKey",
     "ReadResult",
     "SecretView",
     "VersionView",

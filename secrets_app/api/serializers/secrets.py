@@ -100,11 +100,16 @@ class SecretListSerializer(serializers.Serializer):
     importsSkipped = serializers.ListField(
         source="imports_skipped", child=serializers.CharField(), help_text="Imports you may not read (env:path)"
     )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="One line per quarantined key left out of `secrets` (the list itself never fails for them)",
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return {
             "secrets": [secret_view_data(view) for view in instance.secrets],
             "importsSkipped": list(instance.imports_skipped),
+            "warnings": list(instance.warnings),
         }
 
 

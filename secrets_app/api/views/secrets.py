@@ -79,7 +79,8 @@ class SecretListApi(ApiView):
         parameters=[PROJECT, SecretListQuery],
         responses={200: SecretListSerializer, **errors(400, 403, 404)},
         description="Secrets at a folder. With `include_values=true` (needs secrets.read_value) each secret "
-        "has `value` and `comment`; without it neither key is present.",
+        "has `value` and `comment`; without it neither key is present. Quarantined secrets are left out and "
+        "named in `warnings`.",
     )
     def get(self, request: Request, project: str) -> Response:
         scope = self.scope(project)
@@ -121,9 +122,10 @@ class SecretListApi(ApiView):
     get=extend_schema(
         operation_id="secrets_retrieve",
         parameters=[PROJECT, KEY, SecretGetQuery],
-        responses={200: SecretSerializer, **errors(400, 403, 404)},
+        responses={200: SecretSerializer, **errors(400, 403, 404, 423)},
         description="One secret with its value (needs secrets.read_value; `include_value=false` for metadata "
-        "only). The ETag header carries the version, for `If-Match` on a later PATCH.",
+        "only). The ETag header carries the version, for `If-Match` on a later PATCH. A quarantined secret's "
+        "value is refused with 423 naming the quarantine (its owner is alerted).",
     ),
     patch=extend_schema(
         operation_id="secrets_update",
