@@ -57,9 +57,10 @@ def handle(args: argparse.Namespace) -> int:
         raise CliError("--from and --to name the same environment", USAGE)
     domain = config.resolve_domain(args.domain)
     client = Client(domain, config.resolve_token(args.token, domain))
-    answer = client.get(
+    answer = client.request(
+        "GET",
         project_path(project) + "governance/parity/",
-        **{
+        query={
             "from": args.source,
             "to": args.target,
             "path": args.path,
