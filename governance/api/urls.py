@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from governance.api import views_dashboard, views_parity
+from governance.api import views_dashboard, views_gate, views_parity
 
 app_name = "governance-api"
 
@@ -51,5 +51,27 @@ urlpatterns = [
         "projects/<str:project>/governance/parity/",
         views_parity.ProjectParityApi.as_view(),
         name="project-parity",
+    ),
+    # Pipeline gate (Azure DevOps Invoke REST API check; docs/governance.md)
+    path(
+        "organizations/<str:organization>/governance/pipeline-gates/",
+        views_gate.PipelineGateListApi.as_view(),
+        name="pipeline-gates",
+    ),
+    path(
+        "organizations/<str:organization>/governance/pipeline-gates/<str:gate>/",
+        views_gate.PipelineGateDetailApi.as_view(),
+        name="pipeline-gate-detail",
+    ),
+    path(
+        "organizations/<str:organization>/governance/pipeline-gates/<str:gate>/decisions/",
+        views_gate.PipelineGateDecisionListApi.as_view(),
+        name="pipeline-gate-decisions",
+    ),
+    path("governance/ado-gates/<str:gate>/check", views_gate.AdoGateCheckApi.as_view(), name="ado-gate-check"),
+    path(
+        "governance/pipeline-gates/<str:gate>/evaluate",
+        views_gate.PipelineGateEvaluateApi.as_view(),
+        name="pipeline-gate-evaluate",
     ),
 ]
