@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from governance.ui import views_dashboard
+from governance.ui import views_dashboard, views_parity
 
 app_name = "governance"
 
@@ -25,4 +25,6 @@ urlpatterns = [
         views_dashboard.secret_consumers,
         name="secret_consumers",
     ),
+    # Environment parity
+    path("projects/<slug:slug>/governance/parity/", views_parity.parity_page, name="parity"),
 ]
