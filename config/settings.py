@@ -388,6 +388,10 @@ STRONGROOM_ROTATION_DUE_SOON_DAYS = env_int("STRONGROOM_ROTATION_DUE_SOON_DAYS",
 # How often the reminder sweep runs (one reminder per secret and due period, whatever the rate).
 STRONGROOM_ROTATION_REMINDER_SECONDS = env_int("STRONGROOM_ROTATION_REMINDER_SECONDS", 86400)
 
+# --- Governance engine (docs/governance.md): how often beat refreshes what the dashboard shows ----
+STRONGROOM_GOVERNANCE_DELIVERIES_SECONDS = env_int("STRONGROOM_GOVERNANCE_DELIVERIES_SECONDS", 30)
+STRONGROOM_GOVERNANCE_RISK_SECONDS = env_int("STRONGROOM_GOVERNANCE_RISK_SECONDS", 300)
+
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
     # Queues a delivery for every audit stream with new sealed events (docs/audit-streams.md).
@@ -434,6 +438,17 @@ CELERY_BEAT_SCHEDULE = {
     "dynamic-ado-runs-poll": {
         "task": "dynamic.tasks.ado_runs_poll",
         "schedule": float(STRONGROOM_ADO_RUN_POLL_SECONDS),
+    },
+    # Governance (docs/governance.md): deliveries from the audit log, then per-secret risk and the
+    # day's snapshots, which the dashboard reads instead of scanning the audit log per page view.
+    "governance-deliveries": {
+        "task": "governance.tasks.deliveries_refresh",
+        "schedule": float(STRONGROOM_GOVERNANCE_DELIVERIES_SECONDS),
+    },
+    "governance-risk": {"task": "governance.tasks.risk_refresh", "schedule": float(STRONGROOM_GOVERNANCE_RISK_SECONDS)},
+    "governance-snapshots": {
+        "task": "governance.tasks.snapshots_refresh",
+        "schedule": float(STRONGROOM_GOVERNANCE_RISK_SECONDS),
     },
 }
 
