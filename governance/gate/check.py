@@ -225,7 +225,7 @@ def gate_check(*, gate_id: str, authorization: str, headers: dict[str, str], bod
     existing = GateDecision.objects.filter(
         gate=gate, build_id=request.build_id, stage_attempt=request.stage_attempt
     ).first()
-    if existing is not None and not (_is_proof_failure(existing) and proof_problem is None):
+    if existing is not None and not _is_proof_failure(existing):
         return _repeat(gate, existing, request, callback=callback)
     evaluation: Evaluation | None = _proof_failure(proof_problem) if proof_problem else None
     if evaluation is None and not callback:
