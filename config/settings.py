@@ -450,6 +450,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.tasks.snapshots_refresh",
         "schedule": float(STRONGROOM_GOVERNANCE_RISK_SECONDS),
     },
+    # Proposes (never performs) deletion of secrets quarantined and quiet for the policy's days.
+    "governance-quarantine-deletion": {"task": "governance.tasks_quarantine.deletion_propose", "schedule": 3600.0},
 }
 
 # --- Approvals (docs/approvals.md) -------------------------------------------------------------

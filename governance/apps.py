@@ -14,3 +14,11 @@ class GovernanceConfig(AppConfig):
     label = "governance"
     verbose_name = "Governance"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # A refused read of a quarantined secret is counted and alerts the owner (docs/governance.md).
+        from governance.services.quarantine import quarantine_refusal_record
+        from secrets_app.quarantine import quarantine_refusal_register
+
+        quarantine_refusal_register(quarantine_refusal_record)
+        import governance.tasks_quarantine  # noqa: F401  (registers the beat task with Celery)

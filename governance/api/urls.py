@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from governance.api import views_dashboard, views_gate, views_parity
+from governance.api import views_dashboard, views_gate, views_leaks, views_parity, views_quarantine
 
 app_name = "governance-api"
 
@@ -73,5 +73,37 @@ urlpatterns = [
         "governance/pipeline-gates/<str:gate>/evaluate",
         views_gate.PipelineGateEvaluateApi.as_view(),
         name="pipeline-gate-evaluate",
+    ),
+    # Quarantine (unused -> quarantined -> deletion proposed), leak flags, the governance policy
+    path(
+        "projects/<str:project>/governance/quarantine-candidates/",
+        views_quarantine.QuarantineCandidatesApi.as_view(),
+        name="quarantine-candidates",
+    ),
+    path(
+        "projects/<str:project>/governance/quarantines/",
+        views_quarantine.QuarantineListApi.as_view(),
+        name="quarantines",
+    ),
+    path(
+        "projects/<str:project>/governance/quarantines/<int:secret>/restore/",
+        views_quarantine.QuarantineRestoreApi.as_view(),
+        name="quarantine-restore",
+    ),
+    path(
+        "projects/<str:project>/governance/quarantines/<int:secret>/delete/",
+        views_quarantine.QuarantineDeleteApi.as_view(),
+        name="quarantine-delete",
+    ),
+    path(
+        "projects/<str:project>/governance/policy/",
+        views_quarantine.GovernancePolicyApi.as_view(),
+        name="policy",
+    ),
+    path("projects/<str:project>/governance/leak-flags/", views_leaks.LeakFlagListApi.as_view(), name="leak-flags"),
+    path(
+        "projects/<str:project>/governance/leak-flags/<int:flag>/clear/",
+        views_leaks.LeakFlagClearApi.as_view(),
+        name="leak-flag-clear",
     ),
 ]

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from django.db.models import F, QuerySet
 
 from governance.models import LeakFlag
+from secrets_app.guard import require
+from secrets_app.selectors.access import ProjectScope
 
 
 def active_leak_flags(
@@ -34,3 +36,19 @@ def leaked_secret_ids(*, project_ids: Iterable[int] | None = None, secret_ids: I
     return set(
         active_leak_flags(project_ids=project_ids, secret_ids=secret_ids).values_list("secret_id", flat=True).distinct()
     )
+
+
+def leak_flag_list(scope: ProjectScope, *, include_ended: bool = False) -> list[LeakFlag]:
+    """The project's leak flags for people (``governance.read``): the active ones, or with
+    *include_ended* every flag (``active`` set on each), newest first, each with its secret."""
+    require(scope, "governance.read")
+    active_ids = set(active_leak_flags(project_ids=[scope.project.pk]).values_list("pk", flat=True))
+    rows = LeakFlag.objects.filter(project=scope.project).select_related(
+        "secret__environment", "secret__folder", "flagged_by", "cleared_by"
+    )
+    if not include_ended:
+        rows = rows.filter(pk__in=active_ids)
+    flags = list(rows.order_by("-id")[:1000])
+    for flag in flags:
+        flag.active = flag.pk in active_ids  # type: ignore[attr-defined]
+    return flags

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from governance.ui import views_dashboard, views_parity
+from governance.ui import views_dashboard, views_parity, views_quarantine
 
 app_name = "governance"
 
@@ -27,4 +27,19 @@ urlpatterns = [
     ),
     # Environment parity
     path("projects/<slug:slug>/governance/parity/", views_parity.parity_page, name="parity"),
+    # Quarantine (unused -> quarantined -> deletion proposed), leak flags, the governance policy
+    path("projects/<slug:slug>/governance/quarantine/", views_quarantine.quarantine_page, name="quarantine"),
+    path(
+        "projects/<slug:slug>/governance/quarantine/restore/",
+        views_quarantine.quarantine_restore,
+        name="quarantine_restore",
+    ),
+    path(
+        "projects/<slug:slug>/governance/quarantine/delete/",
+        views_quarantine.quarantine_delete,
+        name="quarantine_delete",
+    ),
+    path("projects/<slug:slug>/governance/leaks/", views_quarantine.leak_flag, name="leak_flag"),
+    path("projects/<slug:slug>/governance/leaks/<int:flag>/clear/", views_quarantine.leak_clear, name="leak_clear"),
+    path("projects/<slug:slug>/governance/policy/", views_quarantine.policy_update, name="policy"),
 ]

@@ -65,6 +65,7 @@ class MatrixCell:
     group: int | None = None  # equality class among the cells whose value was compared
     tags: list[str] = field(default_factory=list)
     is_personal_override: bool = False
+    quarantined: bool = False  # governance: listed (names only), its value neither compared nor delivered
 
     @property
     def group_label(self) -> str:
@@ -149,21 +150,32 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
     caller list it; values are read (and the comparison audited) only where the caller may read them."""
     path = canonical_path(path)
     columns = matrix_columns(scope, path)
-    # key -> environment slug -> (version, digest or None, tags, personal)
-    found: dict[str, dict[str, tuple[int, bytes | None, list[str], bool]]] = {}
+    # key -> environment slug -> (version, digest or None, tags, personal, quarantined)
+    found: dict[str, dict[str, tuple[int, bytes | None, list[str], bool, bool]]] = {}
     read_ids: list[int] = []
     for column in columns:
         if column.state != ColumnState.OK:
             continue
         result = secret_list(
-            scope, environment=column.slug, path=path, include_values=column.can_read_values, audited=False
+            scope,
+            environment=column.slug,
+            path=path,
+            include_values=column.can_read_values,
+            audited=False,
+            include_quarantined=True,
         )
         column.secret_count = len(result.secrets)
         read_ids.extend(view.id for view in result.secrets)
         for view in result.secrets:
             digest = hashlib.sha256(view.value.encode("utf-8")).digest() if view.value is not None else None
             view.value = view.comment = None  # drop plaintext as soon as it is hashed
-            found.setdefault(view.key, {})[column.slug] = (view.version, digest, view.tags, view.is_personal_override)
+            found.setdefault(view.key, {})[column.slug] = (
+                view.version,
+                digest,
+                view.tags,
+                view.is_personal_override,
+                view.quarantined_at is not None,
+            )
 
     rows = []
     for key in sorted(found):
@@ -178,7 +190,7 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
             if column.slug not in per_env:
                 cells.append(MatrixCell(environment=column.slug, state=CellState.MISSING))
                 continue
-            version, digest, tags, personal = per_env[column.slug]
+            version, digest, tags, personal, quarantined = per_env[column.slug]
             digests[column.slug] = digest
             group = groups.setdefault(digest, len(groups)) if digest is not None else None
             cells.append(
@@ -189,6 +201,7 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
                     group=group,
                     tags=tags,
                     is_personal_override=personal,
+                    quarantined=quarantined,
                 )
             )
         comparison = _comparison(cells, digests)

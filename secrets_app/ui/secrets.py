@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from secrets_app.errors import DomainError, PermissionDenied, ValidationFailed
+from secrets_app.errors import DomainError, PermissionDenied, SecretQuarantined, ValidationFailed
 from secrets_app.paths import canonical_path
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.rotation_policies import (
@@ -107,7 +107,8 @@ def _panel_context(scope: ProjectScope, environment: str, path: str, key: str, *
         "reveal_marks_due": reveal_marks_due(scope, environment),
         "reveal_rotation": None if secret.is_personal_override else reveal_rotation_get(scope, environment, path, key),
         "versions": secret_versions(scope, environment=environment, path=path, key=key),
-        "can_reveal": access.can("secrets.read_value", **where),
+        "can_reveal": access.can("secrets.read_value", **where) and secret.quarantined_at is None,
+        "can_restore_quarantine": secret.quarantined_at is not None and access.can("governance.manage"),
         "can_edit": access.can("secrets.edit", **where) and not secret.is_personal_override,
         "can_delete": access.can("secrets.delete", **where) and not secret.is_personal_override,
         "can_rollback": access.can("secrets.rollback", **where) and not secret.is_personal_override,
@@ -183,12 +184,13 @@ def _secret_edit(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
 @require_GET
 @project_view
 def secret_reveal(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
-    """The one response that contains a value: an audited ``secret.value_read``."""
+    """The one response that contains a value: an audited ``secret.value_read``. A quarantined
+    secret answers 423 with the masked box naming the quarantine (audited as a refused read)."""
     environment, path, key = _address(request.GET)
     request.secret_response = True  # type: ignore[attr-defined]  # SecurityHeadersMiddleware: no-store
     try:
         secret = secret_get(scope, environment=environment, path=path, key=key, include_value=True)
-    except PermissionDenied as exc:
+    except (PermissionDenied, SecretQuarantined) as exc:
         context = {
             "project": scope.project,
             "environment": environment,

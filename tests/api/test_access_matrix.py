@@ -614,3 +614,30 @@ def test_it_refuses_compat_rotation_routes_to_anonymous_and_outsiders(
         assert outsider.status_code == 404, outsider.content
         assert outsider.json()["statusCode"] == 404 and outsider.json()["error"] == "NotFound"
     assert alice.status_code == 200, alice.content  # the route and the rotation exist: the 404s are the refusal
+
+
+# Governance: quarantine, leak flags and the policy (governance/api/urls.py, mounted beside /api/v1/).
+G = P + "governance/"
+GOVERNANCE_QUARANTINE_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("get", G + "quarantine-candidates/", None),
+    ("get", G + "quarantines/", None),
+    ("post", G + "quarantines/", {"secrets": [1]}),
+    ("post", G + "quarantines/1/restore/", None),
+    ("post", G + "quarantines/1/delete/", None),
+    ("get", G + "policy/", None),
+    ("patch", G + "policy/", {"staleAfterDays": 30}),
+    ("get", G + "leak-flags/", None),
+    ("post", G + "leak-flags/", {"secret": 1, "reason": "pasted in a ticket"}),
+    ("post", G + "leak-flags/1/clear/", {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    GOVERNANCE_QUARANTINE_ROUTES,
+    ids=[f"{m} {p}" for m, p, _ in GOVERNANCE_QUARANTINE_ROUTES],
+)
+def test_it_refuses_quarantine_and_leak_routes_to_outsiders(
+    seeded: Any, api: Any, method: str, path: str, body: Any
+) -> None:
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=404)

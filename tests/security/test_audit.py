@@ -301,6 +301,17 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     "put scim/v2/Groups/<str:id>": ("group.updated", "group.member_added", "group.member_removed"),
     "patch scim/v2/Groups/<str:id>": ("group.updated", "group.member_added", "group.member_removed"),
     "delete scim/v2/Groups/<str:id>": "group.deleted",
+    # governance: quarantine, leak flags, the policy
+    f"get {PRJ}governance/quarantine-candidates/": METADATA,
+    f"get {PRJ}governance/quarantines/": METADATA,
+    f"post {PRJ}governance/quarantines/": "secret.quarantined",
+    f"post {PRJ}governance/quarantines/<int:secret>/restore/": "secret.quarantine_restored",
+    f"post {PRJ}governance/quarantines/<int:secret>/delete/": "secret.deleted",
+    f"get {PRJ}governance/policy/": METADATA,
+    f"patch {PRJ}governance/policy/": "governance.policy_updated",
+    f"get {PRJ}governance/leak-flags/": METADATA,
+    f"post {PRJ}governance/leak-flags/": "secret.leak_flagged",
+    f"post {PRJ}governance/leak-flags/<int:flag>/clear/": "secret.leak_cleared",
 }  # fmt: skip
 
 # The htmx UI's function views (methods are not declared on them): route -> actions its writes or
@@ -439,6 +450,13 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/rotations/<uuid:rotation_id>/rotate/": "rotation.rotate_requested",
     "projects/<slug:slug>/rotations/<uuid:rotation_id>/pause/": "rotation.paused",
     "projects/<slug:slug>/rotations/<uuid:rotation_id>/resume/": "rotation.resumed",
+    # governance: quarantine, leak flags, the policy
+    "projects/<slug:slug>/governance/quarantine/": "secret.quarantined",
+    "projects/<slug:slug>/governance/quarantine/restore/": "secret.quarantine_restored",
+    "projects/<slug:slug>/governance/quarantine/delete/": "secret.deleted",
+    "projects/<slug:slug>/governance/leaks/": "secret.leak_flagged",
+    "projects/<slug:slug>/governance/leaks/<int:flag>/clear/": "secret.leak_cleared",
+    "projects/<slug:slug>/governance/policy/": "governance.policy_updated",
 }  # fmt: skip
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -471,7 +489,7 @@ def _operations() -> tuple[set[str], set[str]]:
 
 def _recorded_actions() -> str:
     """Every source file that can record an audit event, as one text to search action names in."""
-    apps = ("secrets_app", "syncs", "audit", "approvals", "notifications", "dynamic", "rotation")
+    apps = ("secrets_app", "syncs", "audit", "approvals", "notifications", "dynamic", "rotation", "governance")
     files = [path for app in apps for path in ROOT.glob(f"{app}/**/*.py")]
     return "\n".join(path.read_text(encoding="utf-8") for path in files if "migrations" not in path.parts)
 
