@@ -6,10 +6,11 @@ event that delivered values (``secret.values_read``: a list or ``run`` with valu
 ``DeliveryDay`` (per project, environment, day and consumer). ``secret.listed`` delivers names only
 and a denied read delivers nothing, so neither counts.
 
-Each batch is a handful of statements whatever its size: the events are aggregated in Python, the
-existing rows for the touched keys are read in one query each, then new rows are inserted and
-existing ones updated in bulk. Counts must be added to, which ``bulk_create(update_conflicts=…)``
-cannot do, and the same code runs on SQLite (``make run``) and PostgreSQL.
+Each batch is a handful of statements whatever its size: the events are aggregated in Python, then
+each table gets one ``INSERT … ON CONFLICT DO UPDATE`` per thousand rows that adds the counts and
+keeps the later delivery's address, agent and pipeline (``bulk_create(update_conflicts=…)`` can only
+overwrite, and reading the existing rows first then ``bulk_update`` was far slower at 10,000
+secrets: its CASE per row and column). The same SQL runs on SQLite (``make run``) and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import datetime
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -32,7 +34,7 @@ DELIVERING_ACTIONS = ("secret.values_read", "secret.value_read")
 REVEAL_ACTION = "secret.value_read"
 CURSOR = "governance-deliveries"
 CONSUMER_KINDS = (ConsumerKind.USER.value, ConsumerKind.IDENTITY.value)
-BULK_BATCH = 1000
+UPSERT_BATCH = 1000
 
 
 @dataclass
@@ -56,7 +58,7 @@ class _Day:
     keys: int
 
 
-def _pipelines(token_ids: Iterable[int]) -> dict[int, str]:
+def _pipelines(token_ids: Iterable[Any]) -> dict[int, str]:
     """access token pk -> "ado-org/project-id/definition-id#build-id" for tokens that proved a run."""
     from dynamic.models import AdoRunToken
 
@@ -69,7 +71,7 @@ def _pipelines(token_ids: Iterable[int]) -> dict[int, str]:
     return {token_id: f"{org}/{project}/{definition}#{build}" for token_id, org, project, definition, build in rows}
 
 
-def _events(position: int, horizon: datetime.datetime, batch_size: int) -> list[dict[str, Any]]:
+def _events(position: int, horizon: datetime.datetime, batch_size: int) -> list[Any]:
     return list(
         AuditEvent.objects.filter(
             id__gt=position, action__in=DELIVERING_ACTIONS, outcome="allow", occurred_at__lte=horizon
@@ -117,7 +119,8 @@ def _aggregate(
             continue
         at = event["occurred_at"]
         label = event["actor_label"]
-        pipeline = pipelines.get(metadata.get("token"), "") if kind == ConsumerKind.IDENTITY else ""
+        token = metadata.get("token")
+        pipeline = pipelines.get(token, "") if kind == ConsumerKind.IDENTITY and isinstance(token, int) else ""
         revealed = at if event["action"] == REVEAL_ACTION else None
         for secret_id in ids:
             key = (secret_id, kind, consumer_id)
@@ -152,98 +155,106 @@ def _aggregate(
     return deliveries, days
 
 
-def _apply_deliveries(deliveries: dict[tuple[int, str, int], _Delivery]) -> None:
-    if not deliveries:
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    return cast("Field[Any, Any]", model._meta.get_field(name))
+
+
+def _upsert(model: type[Model], rows: list[dict[str, Any]], *, conflict: list[str], updates: dict[str, str]) -> None:
+    """``INSERT … ON CONFLICT (conflict) DO UPDATE SET column = expression`` for *rows*, a thousand
+    rows per statement. In *updates*, ``{old}`` stands for the stored row and ``excluded`` for the
+    new one; every expression sees the stored row as it was (SQL UPDATE semantics). The same SQL
+    runs on PostgreSQL and SQLite (3.24+)."""
+    if not rows:
         return
-    secret_ids = {key[0] for key in deliveries}
-    consumer_ids = {key[2] for key in deliveries}
-    existing = {
-        (row.secret_id, row.consumer_kind, row.consumer_id): row
-        for row in SecretDelivery.objects.filter(secret_id__in=secret_ids, consumer_id__in=consumer_ids)
-    }
-    new, changed = [], []
-    for key, found in deliveries.items():
-        row = existing.get(key)
-        if row is None:
-            new.append(
-                SecretDelivery(
-                    secret_id=key[0],
-                    project_id=found.project_id,
-                    consumer_kind=key[1],
-                    consumer_id=key[2],
-                    consumer_label=found.label[:200],
-                    first_delivered_at=found.first,
-                    last_delivered_at=found.last,
-                    deliveries=found.count,
-                    last_source_ip=found.ip[:64],
-                    last_user_agent=found.user_agent[:300],
-                    last_pipeline=found.pipeline[:300],
-                    last_revealed_at=found.revealed,
-                )
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    fields = [_field(model, name) for name in rows[0]]
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    assignments = ", ".join(
+        f"{quote(_field(model, name).column)} = {expression.format(old=table)}" for name, expression in updates.items()
+    )
+    target = ", ".join(quote(_field(model, name).column) for name in conflict)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), UPSERT_BATCH):
+            chunk = rows[start : start + UPSERT_BATCH]
+            params: list[Any] = []
+            for row in chunk:
+                params.extend(field.get_db_prep_save(row[field.name], connection) for field in fields)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))} "  # noqa: S608 - names from our models
+                f"ON CONFLICT ({target}) DO UPDATE SET {assignments}",
+                params,
             )
-            continue
-        row.consumer_label = found.label[:200]
-        row.first_delivered_at = min(row.first_delivered_at, found.first)
-        row.deliveries += found.count
-        if found.last >= row.last_delivered_at:
-            row.last_delivered_at = found.last
-            row.last_source_ip, row.last_user_agent = found.ip[:64], found.user_agent[:300]
-            row.last_pipeline = found.pipeline[:300]
-        if found.revealed is not None and (row.last_revealed_at is None or found.revealed > row.last_revealed_at):
-            row.last_revealed_at = found.revealed
-        changed.append(row)
-    SecretDelivery.objects.bulk_create(new, batch_size=BULK_BATCH)
-    SecretDelivery.objects.bulk_update(
-        changed,
-        [
-            "consumer_label",
-            "first_delivered_at",
-            "last_delivered_at",
-            "deliveries",
-            "last_source_ip",
-            "last_user_agent",
-            "last_pipeline",
-            "last_revealed_at",
-        ],
-        batch_size=BULK_BATCH,
+
+
+def _later(value: str) -> str:
+    """The stored *value* column, or the new one when the new delivery is the later one."""
+    return f"CASE WHEN excluded.last_delivered_at >= {{old}}.last_delivered_at THEN excluded.{value} ELSE {{old}}.{value} END"
+
+
+def _apply_deliveries(deliveries: dict[tuple[int, str, int], _Delivery]) -> None:
+    rows = [
+        {
+            "secret": secret_id,
+            "project": found.project_id,
+            "consumer_kind": kind,
+            "consumer_id": consumer_id,
+            "consumer_label": found.label[:200],
+            "first_delivered_at": found.first,
+            "last_delivered_at": found.last,
+            "deliveries": found.count,
+            "last_source_ip": found.ip[:64],
+            "last_user_agent": found.user_agent[:300],
+            "last_pipeline": found.pipeline[:300],
+            "last_revealed_at": found.revealed,
+        }
+        for (secret_id, kind, consumer_id), found in deliveries.items()
+    ]
+    _upsert(
+        SecretDelivery,
+        rows,
+        conflict=["secret", "consumer_kind", "consumer_id"],
+        updates={
+            "consumer_label": "excluded.consumer_label",
+            "first_delivered_at": "CASE WHEN excluded.first_delivered_at < {old}.first_delivered_at"
+            " THEN excluded.first_delivered_at ELSE {old}.first_delivered_at END",
+            "last_source_ip": _later("last_source_ip"),
+            "last_user_agent": _later("last_user_agent"),
+            "last_pipeline": _later("last_pipeline"),
+            "last_delivered_at": _later("last_delivered_at"),
+            "deliveries": "{old}.deliveries + excluded.deliveries",
+            "last_revealed_at": "CASE WHEN {old}.last_revealed_at IS NULL OR excluded.last_revealed_at > "
+            "{old}.last_revealed_at THEN excluded.last_revealed_at ELSE {old}.last_revealed_at END",
+        },
     )
 
 
 def _apply_days(days: dict[tuple[int, str, datetime.date, str, int], _Day]) -> None:
-    if not days:
-        return
-    existing = {
-        (row.project_id, row.environment, row.day, row.consumer_kind, row.consumer_id): row
-        for row in DeliveryDay.objects.filter(
-            project_id__in={key[0] for key in days},
-            day__in={key[2] for key in days},
-            consumer_id__in={key[4] for key in days},
-        )
-    }
-    new, changed = [], []
-    for key, found in days.items():
-        row = existing.get(key)
-        if row is None:
-            new.append(
-                DeliveryDay(
-                    organization_id=found.organization_id,
-                    project_id=key[0],
-                    environment=key[1],
-                    day=key[2],
-                    consumer_kind=key[3],
-                    consumer_id=key[4],
-                    consumer_label=found.label[:200],
-                    events=found.events,
-                    keys=found.keys,
-                )
-            )
-            continue
-        row.events += found.events
-        row.keys += found.keys
-        row.consumer_label = found.label[:200]
-        changed.append(row)
-    DeliveryDay.objects.bulk_create(new, batch_size=BULK_BATCH)
-    DeliveryDay.objects.bulk_update(changed, ["events", "keys", "consumer_label"], batch_size=BULK_BATCH)
+    rows = [
+        {
+            "organization_id": found.organization_id,
+            "project": project_id,
+            "environment": environment,
+            "day": day,
+            "consumer_kind": kind,
+            "consumer_id": consumer_id,
+            "consumer_label": found.label[:200],
+            "events": found.events,
+            "keys": found.keys,
+        }
+        for (project_id, environment, day, kind, consumer_id), found in days.items()
+    ]
+    _upsert(
+        DeliveryDay,
+        rows,
+        conflict=["project", "environment", "day", "consumer_kind", "consumer_id"],
+        updates={
+            "consumer_label": "excluded.consumer_label",
+            "events": "{old}.events + excluded.events",
+            "keys": "{old}.keys + excluded.keys",
+        },
+    )
 
 
 def deliveries_refresh(*, batch_size: int = 5000) -> int:

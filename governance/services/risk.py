@@ -148,7 +148,7 @@ def _owners(user_ids: set[int]) -> dict[int, tuple[str, bool]]:
     return {pk: (username, active) for pk, username, active in users.values_list("pk", "username", "is_active")}
 
 
-def _same_values(secrets: list[dict[str, Any]], env_slugs: dict[int, str]) -> dict[int, list[str]]:
+def _same_values(secrets: list[Any], env_slugs: dict[int, str]) -> dict[int, list[str]]:
     """secret id -> slugs of the other environments of its project holding the same key at the same
     path with an equal value."""
     places: dict[tuple[int, str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -167,11 +167,11 @@ def _same_values(secrets: list[dict[str, Any]], env_slugs: dict[int, str]) -> di
         except Exception:  # noqa: BLE001 - a sealed keyring or a bad ciphertext skips the comparison only
             logger.warning("governance: could not compare values of project %s", project_id)
             continue
-        for group in groups:
-            for secret_id in group:
+        for equal in groups:
+            for secret_id in equal:
                 others = {
                     env_slugs[env_of[other]]
-                    for other in group
+                    for other in equal
                     if other != secret_id and place_of[other] == place_of[secret_id]
                 }
                 if others:
