@@ -10,7 +10,8 @@ creations timed: 1000 / 50; BENCH_DYNAMIC=0 skips it), BENCH_WRK=0 skips the API
 (bench/wrk_cases.py: BENCH_SECONDS per case, default 10, BENCH_WARMUP_SECONDS, BENCH_FILL,
 WEB_CONCURRENCY, BENCH_WORKER_CLASS, BENCH_THREADS; its table goes to stderr and
 var/bench/wrk-<timestamp>.json), BENCH_STATEMENTS=0 skips the statements-per-request and profile
-split (bench/statements.py, its own settings there).
+split (bench/statements.py, its own settings there). BENCH_GOVERNANCE=0 skips the governance
+dashboard at scale (bench/governance.py, its own settings there).
 """
 
 from __future__ import annotations
@@ -180,6 +181,11 @@ def main() -> int:
 
             # Issue 12: lease creation p50 and 1,000 leases expiring at once revoked (goal: 60 s).
             results["leases"] = lease_revocation.measure(port, token, env)
+        if os.environ.get("BENCH_GOVERNANCE", "1") != "0":
+            from bench import governance
+
+            # Issue 15: the dashboard's render time at 10,000 secrets / 1,000,000 audit rows (goal < 1 s).
+            results["governance"] = governance.measure(port, token, env)
     finally:
         server.terminate()
         server.wait(timeout=20)
