@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from governance.api import views_dashboard, views_gate, views_leaks, views_parity, views_quarantine
+from governance.api import (
+    views_dashboard,
+    views_gate,
+    views_leaks,
+    views_least_privilege,
+    views_parity,
+    views_quarantine,
+)
 
 app_name = "governance-api"
 
@@ -105,5 +112,21 @@ urlpatterns = [
         "projects/<str:project>/governance/leak-flags/<int:flag>/clear/",
         views_leaks.LeakFlagClearApi.as_view(),
         name="leak-flag-clear",
+    ),
+    # Least-privilege proposals
+    path(
+        "projects/<str:project>/governance/least-privilege/",
+        views_least_privilege.LeastPrivilegeListApi.as_view(),
+        name="least-privilege",
+    ),
+    path(
+        "projects/<str:project>/governance/least-privilege/<str:identity>/",
+        views_least_privilege.LeastPrivilegeDetailApi.as_view(),
+        name="least-privilege-identity",
+    ),
+    path(
+        "projects/<str:project>/governance/least-privilege/<str:identity>/apply/",
+        views_least_privilege.LeastPrivilegeApplyApi.as_view(),
+        name="least-privilege-apply",
     ),
 ]
