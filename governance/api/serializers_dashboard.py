@@ -30,6 +30,7 @@ class ProjectFiguresSerializer(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
     secrets = serializers.IntegerField()
+    atRisk = serializers.IntegerField(source="at_risk", help_text="Secrets with at least one flag")
     flags = serializers.DictField(source="flagged", child=serializers.IntegerField())
     environments = EnvironmentFiguresSerializer(many=True)
     identities = serializers.IntegerField()
@@ -98,7 +99,9 @@ class TopConsumersSerializer(serializers.Serializer):
 
 
 class RiskQuery(serializers.Serializer):
-    flag = serializers.ChoiceField(choices=list(FLAG_NAMES), required=False)
+    flag = serializers.ChoiceField(
+        choices=[*FLAG_NAMES, "any"], required=False, help_text="One risk flag, or any (at least one flag)"
+    )
     project = serializers.CharField(required=False, help_text="Project slug (organization list only)")
     environment = serializers.CharField(required=False, help_text="Environment slug")
     path = serializers.CharField(required=False, help_text="Path prefix: /app matches /app and /app/x")

@@ -84,7 +84,10 @@ class Figure:
 
 
 def _risk_aggregates(project_ids: tuple[int, ...], now: datetime.datetime) -> dict[str, Any]:
-    aggregates: dict[str, Any] = {"secrets": Count("secret_id")}
+    aggregates: dict[str, Any] = {
+        "secrets": Count("secret_id"),
+        "at_risk": Count("secret_id", filter=_any_flag()),
+    }
     for name in FLAG_NAMES:
         aggregates[f"flag_{name}"] = Count("secret_id", filter=Q(**{name: True}))
     for key, _, low, high in AGE_BUCKETS:
@@ -93,6 +96,13 @@ def _risk_aggregates(project_ids: tuple[int, ...], now: datetime.datetime) -> di
             condition &= Q(changed_at__gt=now - datetime.timedelta(days=high))
         aggregates[f"age_{key}"] = Count("secret_id", filter=condition)
     return aggregates
+
+
+def _any_flag() -> Q:
+    condition = Q()
+    for name in FLAG_NAMES:
+        condition |= Q(**{name: True})
+    return condition
 
 
 def _risk_rows(scope: DashboardScope, now: datetime.datetime) -> list[dict[str, Any]]:
@@ -195,6 +205,7 @@ def dashboard_figures(scope: DashboardScope, *, now: datetime.datetime | None = 
             "slug": project.slug,
             "name": project.name,
             "secrets": 0,
+            "at_risk": 0,
             "flagged": dict.fromkeys(FLAG_NAMES, 0),
             "environments": [],
             **{key: core.get(project.pk, {}).get(key, 0) for key, _ in COUNTS if key not in LISTED},
@@ -202,6 +213,7 @@ def dashboard_figures(scope: DashboardScope, *, now: datetime.datetime | None = 
     for row in risk:
         entry = per_project[row["project_id"]]
         entry["secrets"] += row["secrets"]
+        entry["at_risk"] += row["at_risk"]
         env_flags = {name: row[f"flag_{name}"] for name in FLAG_NAMES}
         entry["environments"].append({"slug": row["environment__slug"], "secrets": row["secrets"], "flags": env_flags})
         for name in FLAG_NAMES:

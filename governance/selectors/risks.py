@@ -26,6 +26,7 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "key": ("key", "path", "environment__position", "secret_id"),
 }
 DEFAULT_SORT = "-score"
+ANY_FLAG = "any"  # ?flag=any: secrets with at least one flag
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ class RiskFilters:
 def risk_filters_parse(params: Any) -> RiskFilters:
     """Validated filters from query parameters (a ValidationFailed naming the field otherwise)."""
     flag = (params.get("flag") or "").strip() or None
-    if flag is not None and flag not in FLAG_NAMES:
-        raise ValidationFailed("flag", f"must be one of: {', '.join(FLAG_NAMES)}")
+    if flag is not None and flag not in (*FLAG_NAMES, ANY_FLAG):
+        raise ValidationFailed("flag", f"must be one of: {', '.join(FLAG_NAMES)}, or {ANY_FLAG}")
     sort = (params.get("sort") or "").strip() or DEFAULT_SORT
     if sort.lstrip("-") not in SORTS:
         raise ValidationFailed("sort", f"must be one of: {', '.join(SORTS)} (prefix - to reverse)")
@@ -112,7 +113,12 @@ def _is_uuid(text: str) -> bool:
 def risk_list(scope: DashboardScope, filters: RiskFilters) -> QuerySet[SecretRisk]:
     """The scope's risk rows matching *filters*, sorted (lazy: page or stream it)."""
     rows = SecretRisk.objects.filter(project_id__in=scope.project_ids).select_related("project", "environment")
-    if filters.flag:
+    if filters.flag == ANY_FLAG:
+        any_flag = Q()
+        for name in FLAG_NAMES:
+            any_flag |= Q(**{name: True})
+        rows = rows.filter(any_flag)
+    elif filters.flag:
         rows = rows.filter(**{filters.flag: True})
     if filters.project:
         rows = rows.filter(project__slug=filters.project)

@@ -2,7 +2,8 @@
 before the core UI so the dashboard is the home page. Each part keeps its views in its own
 ``views_<part>.py``; add your routes below.
 
-Agreed names: ``governance:identity_access`` (kwargs ``project`` slug, ``identity`` public id) is the
+Agreed names: ``governance:secret_consumers`` (kwargs ``slug``, ``secret_id``) is a secret's
+"delivered to" page; ``governance:identity_access`` (kwargs ``project`` slug, ``identity`` public id) is the
 per-identity "granted vs delivered" page."""
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ app_name = "governance"
 urlpatterns = [
     # Dashboard
     path("", views_dashboard.home, name="home"),
-    path("governance/", views_dashboard.org_dashboard, name="org_dashboard"),
-    path("governance/risks/", views_dashboard.org_risks, name="org_risks"),
+    path("org/<slug:org_slug>/governance/", views_dashboard.org_dashboard, name="org_dashboard"),
+    path("org/<slug:org_slug>/governance/risks/", views_dashboard.org_risks, name="org_risks"),
     path("projects/<slug:slug>/governance/", views_dashboard.project_dashboard, name="project_dashboard"),
     path("projects/<slug:slug>/governance/risks/", views_dashboard.project_risks, name="project_risks"),
     path(
-        "projects/<slug:slug>/governance/secrets/<str:secret>/",
-        views_dashboard.secret_consumers,
+        "projects/<slug:slug>/governance/secrets/<int:secret_id>/",
+        views_dashboard.secret_consumers_page,
         name="secret_consumers",
     ),
     # Environment parity
