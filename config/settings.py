@@ -159,7 +159,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "ui:login"
-LOGIN_REDIRECT_URL = "ui:project_list"
+LOGIN_REDIRECT_URL = "governance:home"
 # --- People's sessions and login lockout (docs/operations.md, "Sessions and sign-in") ------
 # Served over https (STRONGROOM_SITE_URL is https://…, or STRONGROOM_HTTPS=true): Secure cookies
 # with __Host- names and HSTS. Plain http (`make run` on http://127.0.0.1) keeps the plain names,

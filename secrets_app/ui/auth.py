@@ -61,7 +61,7 @@ def _next_url(request: HttpRequest) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
         return candidate
-    return reverse("ui:project_list")
+    return reverse("governance:home")  # the dashboard
 
 
 def _password_refusal(user: Any) -> str | None:

@@ -37,7 +37,7 @@ def test_it_creates_a_person_at_first_sign_in_and_their_group_shows_them_the_pro
 
     response = sign_in(client)
 
-    assert response.status_code == 302 and response["Location"] == "/projects/"
+    assert response.status_code == 302 and response["Location"] == "/"
     page = client.get("/projects/")
     assert page.status_code == 200 and b"Acme app" in page.content
     zoe = get_user_model().objects.get(email="zoe@acme.test")
@@ -164,7 +164,7 @@ def test_it_links_a_local_account_only_when_the_provider_verified_the_email(cast
     client = Client()
     response = sign_in(client)
 
-    assert response.status_code == 302 and response["Location"] == "/projects/"
+    assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/projects/").status_code == 200
     assert SsoIdentity.objects.get(user=cast.bob).organization == cast.organization
     assert _events("user.sso_linked")

@@ -39,9 +39,9 @@ def _code(seed: str, *, step_ahead: int = 0) -> str:
 
 
 @pytest.mark.django_db
-def test_it_redirects_root_to_projects(login, cast):
+def test_it_shows_the_dashboard_at_root(login, cast):
     response = login(cast.alice).get("/")
-    assert response.status_code == 302 and response["Location"] == "/projects/"
+    assert response.status_code == 200 and b"Acme dashboard" in response.content
 
 
 @pytest.mark.django_db
@@ -86,7 +86,7 @@ def test_it_ignores_an_offsite_next_url(client, cast):
     response = client.post(
         "/login/", {"email": "alice@example.com", "password": PASSWORD, "next": "https://evil.example/"}
     )
-    assert response["Location"] == "/projects/"
+    assert response["Location"] == "/"
 
 
 @pytest.mark.django_db
@@ -121,7 +121,7 @@ def test_it_enables_totp_and_then_asks_for_a_code_at_login(login, client, cast):
     assert AuditEvent.objects.filter(action="user.login_failed", metadata__username="alice@example.com").exists()
 
     right = client.post("/login/verify/", {"code": _code(seed, step_ahead=1)})
-    assert right.status_code == 302 and right["Location"] == "/projects/"
+    assert right.status_code == 302 and right["Location"] == "/"
     assert client.get("/projects/").status_code == 200
     assert logins.count() == before + 1
 
