@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from governance.ui import views_dashboard, views_parity, views_quarantine
+from governance.ui import views_dashboard, views_least_privilege, views_parity, views_quarantine
 
 app_name = "governance"
 
@@ -43,4 +43,20 @@ urlpatterns = [
     path("projects/<slug:slug>/governance/leaks/", views_quarantine.leak_flag, name="leak_flag"),
     path("projects/<slug:slug>/governance/leaks/<int:flag>/clear/", views_quarantine.leak_clear, name="leak_clear"),
     path("projects/<slug:slug>/governance/policy/", views_quarantine.policy_update, name="policy"),
+    # Least-privilege proposals; the per-identity "granted vs delivered" page
+    path(
+        "projects/<slug:slug>/governance/least-privilege/",
+        views_least_privilege.least_privilege_page,
+        name="least_privilege",
+    ),
+    path(
+        "projects/<slug:slug>/governance/least-privilege/<uuid:identity>/apply/",
+        views_least_privilege.least_privilege_apply_view,
+        name="least_privilege_apply",
+    ),
+    path(
+        "projects/<slug:project>/governance/identities/<uuid:identity>/",
+        views_least_privilege.identity_access_page,
+        name="identity_access",
+    ),
 ]
