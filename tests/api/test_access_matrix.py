@@ -641,3 +641,60 @@ def test_it_refuses_quarantine_and_leak_routes_to_outsiders(
     seeded: Any, api: Any, method: str, path: str, body: Any
 ) -> None:
     _refused_to_outsiders(seeded, api, method, path, body, charlie=404)
+
+
+# Governance dashboard (governance/api/views_dashboard.py): a project's figures, risks, top consumers
+# and a secret's consumers are 404 to charlie and mallory; the organization's answer charlie (a
+# member of acme-org) with nothing he may not read, and are 404 to mallory (another organization).
+GO = "organizations/acme-org/governance/"
+GOVERNANCE_DASHBOARD_PROJECT_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", "projects/<str:project>/governance/dashboard/", G + "dashboard/", None),
+    ("get", "projects/<str:project>/governance/risks/", G + "risks/", None),
+    ("get", "projects/<str:project>/governance/top-consumers/", G + "top-consumers/", None),
+    ("get", "projects/<str:project>/governance/secrets/<str:secret>/consumers/", G + "secrets/1/consumers/", None),
+]
+GOVERNANCE_DASHBOARD_ORG_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", "organizations/<str:organization>/governance/dashboard/", GO + "dashboard/", None),
+    ("get", "organizations/<str:organization>/governance/risks/", GO + "risks/", None),
+    ("get", "organizations/<str:organization>/governance/top-consumers/", GO + "top-consumers/", None),
+]
+
+
+def test_it_covers_every_governance_dashboard_route() -> None:
+    from governance.api import urls, views_dashboard
+
+    served = {
+        ("get", str(pattern.pattern))
+        for pattern in urls.urlpatterns
+        if isinstance(pattern, URLPattern) and pattern.callback.__module__ == views_dashboard.__name__
+    }
+    listed = {(m, p) for m, p, _, _ in GOVERNANCE_DASHBOARD_PROJECT_ROUTES + GOVERNANCE_DASHBOARD_ORG_ROUTES}
+    assert served == listed
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"),
+    GOVERNANCE_DASHBOARD_PROJECT_ROUTES,
+    ids=[p for _, p, _, _ in GOVERNANCE_DASHBOARD_PROJECT_ROUTES],
+)
+def test_it_refuses_the_governance_dashboard_of_a_project_to_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=404)
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"),
+    GOVERNANCE_DASHBOARD_ORG_ROUTES,
+    ids=[p for _, p, _, _ in GOVERNANCE_DASHBOARD_ORG_ROUTES],
+)
+def test_it_shows_charlie_an_empty_organization_dashboard_and_mallory_none(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    assert _call(api(), method, path, body).status_code == 401
+    mallory = _call(api(seeded.mallory), method, path, body)
+    assert mallory.status_code == 404 and error_of(mallory)["code"] == "not_found"
+    charlie = _call(api(seeded.charlie), method, path, body)
+    assert charlie.status_code == 200, charlie.content
+    answer = charlie.json()
+    assert answer.get("projects", []) == [] and answer.get("results", []) == [] and answer.get("count", 0) == 0

@@ -312,6 +312,14 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"get {PRJ}governance/leak-flags/": METADATA,
     f"post {PRJ}governance/leak-flags/": "secret.leak_flagged",
     f"post {PRJ}governance/leak-flags/<int:flag>/clear/": "secret.leak_cleared",
+    # governance dashboard (reads of precomputed figures: names and counts, never values)
+    f"get {PRJ}governance/dashboard/": METADATA,
+    f"get {PRJ}governance/risks/": METADATA,
+    f"get {PRJ}governance/top-consumers/": METADATA,
+    f"get {PRJ}governance/secrets/<str:secret>/consumers/": METADATA,
+    f"get {API}organizations/<str:organization>/governance/dashboard/": METADATA,
+    f"get {API}organizations/<str:organization>/governance/risks/": METADATA,
+    f"get {API}organizations/<str:organization>/governance/top-consumers/": METADATA,
 }  # fmt: skip
 
 # The htmx UI's function views (methods are not declared on them): route -> actions its writes or
@@ -450,6 +458,12 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/rotations/<uuid:rotation_id>/rotate/": "rotation.rotate_requested",
     "projects/<slug:slug>/rotations/<uuid:rotation_id>/pause/": "rotation.paused",
     "projects/<slug:slug>/rotations/<uuid:rotation_id>/resume/": "rotation.resumed",
+    # governance dashboard pages (figures, lists and CSV of names and counts, never values)
+    "org/<slug:org_slug>/governance/": METADATA,
+    "org/<slug:org_slug>/governance/risks/": METADATA,
+    "projects/<slug:slug>/governance/": METADATA,
+    "projects/<slug:slug>/governance/risks/": METADATA,
+    "projects/<slug:slug>/governance/secrets/<int:secret_id>/": METADATA,
     # governance: quarantine, leak flags, the policy
     "projects/<slug:slug>/governance/quarantine/": "secret.quarantined",
     "projects/<slug:slug>/governance/quarantine/restore/": "secret.quarantine_restored",
