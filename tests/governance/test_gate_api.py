@@ -5,7 +5,6 @@ the script-step evaluation for the gate's own identity; all in the OpenAPI schem
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from django.test import Client
@@ -141,7 +140,3 @@ def test_it_lists_the_gate_routes_in_the_openapi_schema(db: None) -> None:
         "/api/v1/governance/pipeline-gates/{gate}/evaluate",
     ):
         assert route in schema, route
-
-
-def _basic(world: GateWorld) -> str:
-    return "Basic " + base64.b64encode(f"{world.username}:{world.password}".encode()).decode()
