@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from governance.models import LeakFlag, Quarantine, QuarantineStatus
+from governance.services.policy import POLICY_FIELDS
 from secrets_app.api.fields import QueryBoolean, StrictSerializer
 
 
@@ -131,15 +132,6 @@ class GovernancePolicySerializer(serializers.Serializer):
     deleteAfterQuarantineDays = serializers.IntegerField(source="delete_after_quarantine_days")
 
 
-class GovernancePolicyRequest(StrictSerializer):
-    staleAfterDays = serializers.IntegerField(required=False)
-    maxConsumers = serializers.IntegerField(required=False)
-    expiringWithinDays = serializers.IntegerField(required=False)
-    revealedWithinDays = serializers.IntegerField(required=False)
-    quarantineAfterDays = serializers.IntegerField(required=False, allow_null=True)
-    deleteAfterQuarantineDays = serializers.IntegerField(required=False)
-
-
 POLICY_NAMES = {
     "staleAfterDays": "stale_after_days",
     "maxConsumers": "max_consumers",
@@ -148,3 +140,17 @@ POLICY_NAMES = {
     "quarantineAfterDays": "quarantine_after_days",
     "deleteAfterQuarantineDays": "delete_after_quarantine_days",
 }
+
+
+def _bounded(name: str) -> serializers.IntegerField:
+    low, high, nullable = POLICY_FIELDS[POLICY_NAMES[name]]
+    return serializers.IntegerField(required=False, min_value=low, max_value=high, allow_null=nullable)
+
+
+class GovernancePolicyRequest(StrictSerializer):
+    staleAfterDays = _bounded("staleAfterDays")
+    maxConsumers = _bounded("maxConsumers")
+    expiringWithinDays = _bounded("expiringWithinDays")
+    revealedWithinDays = _bounded("revealedWithinDays")
+    quarantineAfterDays = _bounded("quarantineAfterDays")
+    deleteAfterQuarantineDays = _bounded("deleteAfterQuarantineDays")
