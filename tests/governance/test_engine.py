@@ -348,3 +348,26 @@ def test_it_snapshots_the_days_figures_and_keeps_yesterdays(history: History) ->
         organization_id=cast.other_project.organization_id, project__isnull=True, day=NOW.date()
     )
     assert other.figures["secrets"] == 0 and other.figures["projects"] == {"evil": 0}
+
+
+def test_it_runs_the_engine_on_beat_and_from_the_command_line(cast: Any, settings: Any) -> None:
+    from django.core.management.base import CommandError
+
+    from config.celery import app
+    from governance import tasks
+    from governance.models import GovernanceSnapshot, SecretRisk
+    from secrets_app.services.secrets import SecretInput, secret_create
+
+    schedule = {name: entry["task"] for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
+    assert schedule["governance-deliveries"] == tasks.deliveries_refresh_task.name
+    assert schedule["governance-risk"] == tasks.risk_refresh_task.name
+    assert schedule["governance-snapshots"] == tasks.snapshots_refresh_task.name
+    assert {tasks.deliveries_refresh_task.name, tasks.risk_refresh_task.name} <= set(app.tasks)
+    secret_create(scope=cast.scope(cast.alice), environment="dev", path="/", item=SecretInput(key="A", value="1"))
+    assert tasks.deliveries_refresh_task.apply().get() == 0  # nothing read yet
+    assert tasks.risk_refresh_task.apply().get() == 1
+    assert tasks.snapshots_refresh_task.apply().get() == 4  # two organizations, two projects
+    assert SecretRisk.objects.get(key="A").never_delivered
+    assert GovernanceSnapshot.objects.filter(project=cast.project).count() == 1
+    with pytest.raises(CommandError, match="no organization with the slug 'nope'"):
+        call_command("governance_refresh", organization="nope")
