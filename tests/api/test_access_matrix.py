@@ -698,3 +698,39 @@ def test_it_shows_charlie_an_empty_organization_dashboard_and_mallory_none(
     assert charlie.status_code == 200, charlie.content
     answer = charlie.json()
     assert answer.get("projects", []) == [] and answer.get("results", []) == [] and answer.get("count", 0) == 0
+
+
+# Governance: environment parity and least-privilege proposals (governance/api/views_parity.py,
+# views_least_privilege.py): 404 to charlie and mallory.
+LP_IDENTITY = "00000000-0000-4000-8000-000000000007"
+GOVERNANCE_ACCESS_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", "projects/<str:project>/governance/parity/", G + "parity/?from=staging&to=prod", None),
+    ("get", "projects/<str:project>/governance/least-privilege/", G + "least-privilege/", None),
+    ("get", "projects/<str:project>/governance/least-privilege/<str:identity>/", f"{G}least-privilege/{LP_IDENTITY}/", None),
+    ("post", "projects/<str:project>/governance/least-privilege/<str:identity>/apply/", f"{G}least-privilege/{LP_IDENTITY}/apply/", {}),
+]  # fmt: skip
+
+
+def test_it_covers_every_parity_and_least_privilege_route() -> None:
+    from governance.api import urls, views_least_privilege, views_parity
+
+    modules = {views_parity.__name__, views_least_privilege.__name__}
+    served = {
+        (method, str(pattern.pattern))
+        for pattern in urls.urlpatterns
+        if isinstance(pattern, URLPattern) and pattern.callback.__module__ in modules
+        for method in ("get", "post")
+        if hasattr(pattern.callback.view_class, method)  # type: ignore[attr-defined]
+    }
+    assert served == {(m, p) for m, p, _, _ in GOVERNANCE_ACCESS_ROUTES}
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"),
+    GOVERNANCE_ACCESS_ROUTES,
+    ids=[f"{m} {p}" for m, p, _, _ in GOVERNANCE_ACCESS_ROUTES],
+)
+def test_it_refuses_parity_and_least_privilege_routes_to_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=404)

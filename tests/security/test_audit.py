@@ -320,6 +320,11 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"get {API}organizations/<str:organization>/governance/dashboard/": METADATA,
     f"get {API}organizations/<str:organization>/governance/risks/": METADATA,
     f"get {API}organizations/<str:organization>/governance/top-consumers/": METADATA,
+    # governance: environment parity (compares values: one audited event), least-privilege proposals
+    f"get {PRJ}governance/parity/": "environment.parity_checked",
+    f"get {PRJ}governance/least-privilege/": METADATA,
+    f"get {PRJ}governance/least-privilege/<str:identity>/": METADATA,
+    f"post {PRJ}governance/least-privilege/<str:identity>/apply/": "identity.least_privilege_applied",
 }  # fmt: skip
 
 # The htmx UI's function views (methods are not declared on them): route -> actions its writes or
@@ -471,6 +476,11 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/governance/leaks/": "secret.leak_flagged",
     "projects/<slug:slug>/governance/leaks/<int:flag>/clear/": "secret.leak_cleared",
     "projects/<slug:slug>/governance/policy/": "governance.policy_updated",
+    # governance: environment parity, least-privilege proposals and the granted-vs-delivered page
+    "projects/<slug:slug>/governance/parity/": "environment.parity_checked",
+    "projects/<slug:slug>/governance/least-privilege/": METADATA,
+    "projects/<slug:slug>/governance/least-privilege/<uuid:identity>/apply/": "identity.least_privilege_applied",
+    "projects/<slug:project>/governance/identities/<uuid:identity>/": METADATA,
 }  # fmt: skip
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
