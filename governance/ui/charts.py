@@ -81,13 +81,17 @@ def _grid(left: float, top: float, plot_w: float, plot_h: float, peak: int) -> l
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{AXIS}" stroke-width="1"/>'
         )
-        parts.append(_text(left - 6, y + 4, f"{round(peak * fraction):g}", anchor="end", size=10))
+        tick = peak * fraction
+        if tick == int(tick):  # no "0.5 reads" label on a small axis
+            parts.append(_text(left - 6, y + 4, f"{int(tick)}", anchor="end", size=10))
     return parts
 
 
-def stacked_bars(chart_id: str, title: str, days: Sequence[datetime.date], series: Sequence[Series]) -> SafeString:
+def stacked_bars(
+    chart_id: str, title: str, days: Sequence[datetime.date], series: Sequence[Series], *, width: int = 900
+) -> SafeString:
     """One stacked bar per day, one colour per series (environment), with a legend."""
-    width, height, left, bottom, top = 620, 240, 36, 48, 14
+    height, left, bottom, top = 200, 36, 48, 14
     plot_w, plot_h = width - left - 10, height - bottom - top
     totals = [sum(s.values[i] for s in series) for i in range(len(days))]
     peak = _nice_max(max(totals, default=0))
@@ -108,7 +112,7 @@ def stacked_bars(chart_id: str, title: str, days: Sequence[datetime.date], serie
                 f'height="{bar_h:.1f}" fill="{PALETTE[n % len(PALETTE)]}"><title>{escape(one.name)} '
                 f"{day.isoformat()}: {value}</title></rect>"
             )
-        if i % 7 == 0 or i == len(days) - 1:
+        if (len(days) - 1 - i) % 7 == 0:  # weekly ticks ending on the last day
             parts.append(_text(left + i * slot + slot / 2, top + plot_h + 14, day.strftime("%b %d"), size=10))
     parts += _legend([s.name for s in series], left, height - 12)
     parts.append("</svg>")
@@ -171,7 +175,7 @@ def line_chart(chart_id: str, title: str, days: Sequence[datetime.date], series:
                 f"{day.isoformat()}: {value}</title></circle>"
             )
     for i, day in enumerate(days):
-        if i == 0 or i == len(days) - 1 or (len(days) > 8 and i % 7 == 0):
+        if (len(days) - 1 - i) % max(len(days) // 4, 1) == 0:
             parts.append(_text(left + i * step, top + plot_h + 14, day.strftime("%b %d"), size=10))
     names = [s.name for s in series]
     legend = _legend(names, left, height - 10)
