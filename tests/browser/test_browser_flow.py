@@ -93,6 +93,8 @@ def _secret_lifecycle(base_url: str, browser: Any) -> None:
     page.get_by_label("Email").fill(ADMIN_EMAIL)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"://[^/]+/$"))  # the dashboard
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
     expect(page).to_have_url(re.compile(r"/projects/$"))
     expect(page.get_by_role("heading", name="No projects yet")).to_be_visible()
 
