@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from governance.ui import views_dashboard, views_least_privilege, views_parity, views_quarantine
+from governance.ui import views_dashboard, views_gate, views_least_privilege, views_parity, views_quarantine
 
 app_name = "governance"
 
@@ -59,4 +59,7 @@ urlpatterns = [
         views_least_privilege.identity_access_page,
         name="identity_access",
     ),
+    # Pipeline gates (organization admins)
+    path("org/<slug:org_slug>/governance/pipeline-gates/", views_gate.gates_page, name="pipeline_gates"),
+    path("org/<slug:org_slug>/governance/pipeline-gates/<uuid:gate>/", views_gate.gate_page, name="pipeline_gate"),
 ]
