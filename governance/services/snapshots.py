@@ -10,7 +10,7 @@ Figures (``figures`` JSON, the same keys for an organization and a project):
 - ``secrets``: live shared secrets; ``environments``: {slug: live secrets} (an organization's adds
   up environments of the same slug) and, for an organization, ``projects``: {slug: live secrets};
 - ``identities``: active machine identities (of the organization / members of the project);
-  ``people``: members of the organization / of the project;
+  ``people``: active members of the organization / of the project (directly or through a group);
 - ``syncs``: {total, healthy, failing} (failing: the last run failed or it is retrying);
 - ``dynamic_secrets``, ``leases``: {live, irrevocable};
 - ``rotations``: {total, ok, failing, overdue} (failing: retrying or failed; overdue: an unpaused
@@ -36,6 +36,7 @@ from governance.selectors.leaks import active_leak_flags
 from governance.services.risk import FLAGS, ROTATION_GRACE
 from secrets_app.models import (
     BookkeepingCursor,
+    GroupMembership,
     IdentityProjectMembership,
     MachineIdentity,
     Organization,
@@ -118,13 +119,19 @@ def _count_members(figures: _Figures, organization_id: int) -> None:
     )
     for row in identities:
         figures.add(row["project_id"], "identities", row["n"], organization=False)
-    people = (
-        ProjectMembership.objects.filter(project__organization_id=organization_id, user__is_active=True)
-        .values("project_id")
-        .annotate(n=Count("user_id", distinct=True))
+    # People of a project: its members and the members of its groups, each once.
+    people: dict[int, set[int]] = {}
+    direct = ProjectMembership.objects.filter(project__organization_id=organization_id, user__is_active=True)
+    grouped = GroupMembership.objects.filter(
+        group__organization_id=organization_id, user__is_active=True, group__project_memberships__isnull=False
     )
-    for row in people:
-        figures.add(row["project_id"], "people", row["n"], organization=False)
+    for project_id, user_id in [
+        *direct.values_list("project_id", "user_id"),
+        *grouped.values_list("group__project_memberships__project_id", "user_id"),
+    ]:
+        people.setdefault(project_id, set()).add(user_id)
+    for project_id, users in people.items():
+        figures.add(project_id, "people", len(users), organization=False)
 
 
 def _count_operations(figures: _Figures, organization_id: int, now: datetime.datetime) -> None:

@@ -302,8 +302,14 @@ def test_it_snapshots_the_days_figures_and_keeps_yesterdays(history: History) ->
     from governance.services.snapshots import snapshots_refresh
 
     cast = history.cast
+    from secrets_app.models import Group, GroupMembership, GroupProjectMembership
+
     with time_machine.travel(NOW - datetime.timedelta(days=1), tick=False):
         snapshots_refresh()  # before the engine saw anything: no flags yet
+    # charlie reaches the project through a group; dave, a member already, counts once.
+    group = Group.objects.create(organization=cast.organization, slug="auditors", name="Auditors")
+    GroupMembership.objects.bulk_create([GroupMembership(group=group, user=u) for u in (cast.charlie, cast.dave)])
+    GroupProjectMembership.objects.create(project=cast.project, group=group, builtin_role="viewer")
     _refresh_all()
     _refresh_all()  # the same day again: overwritten, not added
     rows = GovernanceSnapshot.objects.filter(organization_id=cast.organization.pk)
@@ -313,7 +319,7 @@ def test_it_snapshots_the_days_figures_and_keeps_yesterdays(history: History) ->
         "secrets": 11,
         "environments": {"dev": 4, "prod": 6, "staging": 1},
         "identities": 2,
-        "people": 3,  # alice, dave, erin (bob was deactivated)
+        "people": 4,  # alice, dave, erin and charlie (his group); bob was deactivated
         "syncs": {"total": 0, "healthy": 0, "failing": 0},
         "dynamic_secrets": 0,
         "leases": {"live": 0, "irrevocable": 0},
