@@ -25,6 +25,7 @@ EPILOG = """exit codes: 0 ok · 1 usage or invalid request · 2 not authenticate
 3 forbidden (403) · 4 not found (404) · 5 server unreachable · 6 server sealed ·
 7 rate limited or server error after retries · 8 held for approval (a change request was opened) ·
 9 a rotation is already running · 10 the rotation failed · 11 timed out waiting for a rotation ·
+gate: 0 pass · 1 fail (the reasons on stdout, one per line) · 2 usage, auth or connection error ·
 run: the command's own exit code
 (128+N when it died of signal N; 126 not executable, 127 not found). See docs/cli.md."""
 
@@ -59,6 +60,10 @@ def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help_t
         metavar="true|false",
         help=f"{help_text} (default {str(default).lower()})",
     )
+
+
+def _gate_usage_error(message: str) -> None:
+    raise CliError(f"{message} (see `strongroom gate --help`)", 2)
 
 
 def build_parser() -> Parser:
@@ -263,6 +268,15 @@ def build_parser() -> Parser:
     parity.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(module="check")
 
+    gate = commands.add_parser(
+        "gate",
+        parents=[connection],
+        help="ask a pipeline gate whether the secrets this pipeline reads are in order (exit 0 pass, 1 fail, 2 error)",
+    )
+    gate.add_argument("--gate", help="the pipeline gate's id (env STRONGROOM_GATE_ID)")
+    gate.set_defaults(module="gate")
+    setattr(gate, "error", _gate_usage_error)  # noqa: B010 - its own exit code for usage errors (2)
+
     whoami = commands.add_parser("whoami", parents=[connection], help="show who the token belongs to")
     whoami.set_defaults(module="whoami", action="whoami")
     return parser
@@ -286,7 +300,12 @@ def main(argv: list[str] | None = None) -> None:
     checking = bool(argv) and argv[0] == "check"
     try:
         options, command = split_command(argv)
-        args = build_parser().parse_args(options)
+        try:
+            args = build_parser().parse_args(options)
+        except CliError as exc:
+            if options[:1] == ["gate"]:  # `strongroom gate` keeps 1 for "the gate failed"
+                exc.code = 2
+            raise
         if not getattr(args, "module", None):
             raise CliError("a command is required (see `strongroom --help`)", USAGE)
         if args.module in ("secrets", "folders", "approvals", "rotations", "check") and not getattr(

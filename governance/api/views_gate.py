@@ -351,7 +351,6 @@ class AdoGateCheckApi(ApiView):
 
 class PipelineGateEvaluateApi(ApiView):
     permission_classes = [IsAuthenticated]
-    idempotency_storable = False
 
     @extend_schema(
         operation_id="pipeline_gate_evaluate",
