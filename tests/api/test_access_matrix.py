@@ -734,3 +734,68 @@ def test_it_refuses_parity_and_least_privilege_routes_to_outsiders(
     seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
 ) -> None:
     _refused_to_outsiders(seeded, api, method, path, body, charlie=404)
+
+
+# Governance: pipeline gates (governance/api/views_gate.py). Configured by organization admins
+# (charlie, a member of acme-org: 403; mallory: 404); the Azure DevOps check takes the gate's Basic
+# credentials only (a Strongroom token, anyone's, is no way in: 401); a script step's evaluation is
+# for the gate's own identity or an admin (charlie and mallory: 404).
+PIPELINE_GATE = "00000000-0000-4000-8000-000000000008"
+PG = "organizations/<str:organization>/governance/pipeline-gates/"
+PGA = "organizations/acme-org/governance/pipeline-gates/"
+PIPELINE_GATE_BODY = {
+    "name": "g",
+    "adoOrganization": "acme",
+    "adoProjectId": PIPELINE_GATE,
+    "adoDefinitionId": 7,
+    "project": "acme",
+    "environment": "prod",
+    "identity": "ci",
+}
+PIPELINE_GATE_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", PG, PGA, None),
+    ("post", PG, PGA, PIPELINE_GATE_BODY),
+    ("get", PG + "<str:gate>/", f"{PGA}{PIPELINE_GATE}/", None),
+    ("patch", PG + "<str:gate>/", f"{PGA}{PIPELINE_GATE}/", {"enabled": False}),
+    ("delete", PG + "<str:gate>/", f"{PGA}{PIPELINE_GATE}/", None),
+    ("get", PG + "<str:gate>/decisions/", f"{PGA}{PIPELINE_GATE}/decisions/", None),
+]  # fmt: skip
+PIPELINE_GATE_CHECK = ("post", "governance/ado-gates/<str:gate>/check", f"governance/ado-gates/{PIPELINE_GATE}/check")
+PIPELINE_GATE_EVALUATE = (
+    "post", "governance/pipeline-gates/<str:gate>/evaluate", f"governance/pipeline-gates/{PIPELINE_GATE}/evaluate",
+)  # fmt: skip
+
+
+def test_it_covers_every_pipeline_gate_route() -> None:
+    from governance.api import urls, views_gate
+
+    served = {
+        (method, str(pattern.pattern))
+        for pattern in urls.urlpatterns
+        if isinstance(pattern, URLPattern) and pattern.callback.__module__ == views_gate.__name__
+        for method in ("get", "post", "patch", "delete")
+        if hasattr(pattern.callback.view_class, method)  # type: ignore[attr-defined]
+    }
+    listed = {(m, p) for m, p, _, _ in PIPELINE_GATE_ROUTES} | {PIPELINE_GATE_CHECK[:2], PIPELINE_GATE_EVALUATE[:2]}
+    assert served == listed
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), PIPELINE_GATE_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in PIPELINE_GATE_ROUTES]
+)
+def test_it_refuses_the_pipeline_gate_configuration_to_members_and_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=403)
+
+
+def test_it_refuses_the_gate_check_to_strongroom_tokens_and_anonymous_callers(seeded: Any, api: Any) -> None:
+    method, _, path = PIPELINE_GATE_CHECK
+    for caller in (api(), api(seeded.charlie), api(seeded.mallory), api(seeded.alice)):
+        response = _call(caller, method, path, {"buildId": "1"})
+        assert response.status_code == 401 and error_of(response)["code"] == "unauthorized", response.content
+
+
+def test_it_refuses_the_gate_evaluation_to_outsiders(seeded: Any, api: Any) -> None:
+    method, _, path = PIPELINE_GATE_EVALUATE
+    _refused_to_outsiders(seeded, api, method, path, {}, charlie=404)

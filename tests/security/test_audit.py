@@ -325,6 +325,15 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"get {PRJ}governance/least-privilege/": METADATA,
     f"get {PRJ}governance/least-privilege/<str:identity>/": METADATA,
     f"post {PRJ}governance/least-privilege/<str:identity>/apply/": "identity.least_privilege_applied",
+    # governance: the pipeline gate (configuration by org admins; the Azure DevOps check; a script step's evaluation)
+    f"get {API}organizations/<str:organization>/governance/pipeline-gates/": METADATA,
+    f"post {API}organizations/<str:organization>/governance/pipeline-gates/": "pipeline_gate.created",
+    f"get {API}organizations/<str:organization>/governance/pipeline-gates/<str:gate>/": METADATA,
+    f"patch {API}organizations/<str:organization>/governance/pipeline-gates/<str:gate>/": "pipeline_gate.updated",
+    f"delete {API}organizations/<str:organization>/governance/pipeline-gates/<str:gate>/": "pipeline_gate.deleted",
+    f"get {API}organizations/<str:organization>/governance/pipeline-gates/<str:gate>/decisions/": METADATA,
+    f"post {API}governance/ado-gates/<str:gate>/check": ("gate.evaluated", "gate.auth_failed", "gate.callback_failed"),
+    f"post {API}governance/pipeline-gates/<str:gate>/evaluate": "gate.evaluated",
 }  # fmt: skip
 
 # The htmx UI's function views (methods are not declared on them): route -> actions its writes or
@@ -481,6 +490,9 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/governance/least-privilege/": METADATA,
     "projects/<slug:slug>/governance/least-privilege/<uuid:identity>/apply/": "identity.least_privilege_applied",
     "projects/<slug:project>/governance/identities/<uuid:identity>/": METADATA,
+    # governance: the organization's pipeline gates (org admins)
+    "org/<slug:org_slug>/governance/pipeline-gates/": "pipeline_gate.created",
+    "org/<slug:org_slug>/governance/pipeline-gates/<uuid:gate>/": ("pipeline_gate.updated", "pipeline_gate.deleted"),
 }  # fmt: skip
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
