@@ -37,7 +37,15 @@ def test_it_never_returns_values_or_digests(seeded):
         assert value not in dump
     for row in matrix.rows:
         for cell in row.cells:
-            assert set(vars(cell)) == {"environment", "state", "version", "group", "tags", "is_personal_override"}
+            assert set(vars(cell)) == {
+                "environment",
+                "state",
+                "version",
+                "group",
+                "tags",
+                "is_personal_override",
+                "quarantined",
+            }
 
 
 @pytest.mark.django_db
