@@ -14,8 +14,8 @@ The proposal (``Proposal``):
 - else **narrow**: ``secrets.read`` + ``secrets.read_value`` in the environments where values
   were delivered, at the tightest globs covering the delivered folders (``/backend/api/**``; a
   folder below another one delivered is covered by it); ``secrets.read`` alone (names) at exactly
-  the folders a recursive read started from, above those; write actions only where writes were seen
-  (read-only otherwise). Every proposed rule is intersected with the current rules (their tags
+  the other folders its reads started from (a recursive read from above, an import); write
+  actions only where writes were seen (read-only otherwise). Every proposed rule is intersected with the current rules (their tags
   and paths kept) and the current deny rules are carried over, so applying never widens access
   (checked with the containment proof ``grants_beyond``);
 - **keep** when the current rules grant nothing beyond the proposal (after an apply, re-reading
@@ -214,7 +214,11 @@ def propose(
     if not delivered and not written:
         if not allows:
             return Proposal(ProposalKind.KEEP, (), ["It holds no rights here already."])
-        return Proposal(ProposalKind.REMOVE, (), ["Nothing was delivered to it and it wrote nothing here."])
+        reasons = ["Nothing was delivered to it and it wrote nothing here."]
+        if requested:
+            listed = ", ".join(f"{path} in {environment}" for environment, path in sorted(set(requested))[:5])
+            reasons.append(f"It only listed names ({listed}).")
+        return Proposal(ProposalKind.REMOVE, (), reasons)
     wanted: list[Rule] = []
     folders: dict[str, set[str]] = defaultdict(set)
     for folder in delivered:
@@ -224,9 +228,9 @@ def propose(
         for glob in globs:
             wanted.extend(Rule("allow", action, frozenset({environment}), glob) for action in READ_VALUE_ACTIONS)
     for environment, start in sorted(set(requested)):
-        covered = any(path_matches(glob, start) for glob in value_globs.get(environment, []))
-        leads_to_delivery = any(_is_below(path, start) for path in folders.get(environment, ()))
-        if not covered and leads_to_delivery:
+        # Names at the folder a read started from (a recursive read from above, an import, a list
+        # of names): the read passes that folder's check; its values stay out of reach.
+        if not any(path_matches(glob, start) for glob in value_globs.get(environment, [])):
             wanted.append(Rule("allow", "secrets.read", frozenset({environment}), start))
     writes: dict[tuple[str, str], set[str]] = defaultdict(set)
     written_folders: dict[str, set[str]] = defaultdict(set)

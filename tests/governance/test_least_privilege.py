@@ -158,3 +158,15 @@ def test_it_covers_subfolders_by_their_ancestor_and_keeps_observed_writes_only()
         "allow secrets.read in dev at /",  # names only, where its recursive read started
         "allow secrets.edit in dev at /app/db/**",
     ]
+
+
+def test_it_keeps_names_where_an_import_was_read_from_and_proposes_removal_to_a_names_only_reader():
+    imported = propose(BUILTIN_RULES["member"], [_delivered("prod", "/shared", "K")], [], [("prod", "/app")])
+    assert imported.descriptions == [
+        "allow secrets.read in prod at /shared/**",
+        "allow secrets.read_value in prod at /shared/**",
+        "allow secrets.read in prod at /app",
+    ]
+    names_only = propose(BUILTIN_RULES["viewer"], [], [], [("dev", "/")])
+    assert names_only.kind == ProposalKind.REMOVE
+    assert names_only.reasons[-1] == "It only listed names (/ in dev)."
