@@ -270,7 +270,8 @@ def _queue_callback(decision: GateDecision, request: CheckRequest) -> None:
     """Inside the caller's transaction: routing + sealed token on the row, message on commit."""
     from governance.gate.tasks import enqueue_callback
 
-    routing = dict(decision.callback or {}) | request.routing() | {"attempts": 0}
+    kept = {k: v for k, v in (decision.callback or {}).items() if k not in ("next_at", "claimed_at")}
+    routing = kept | request.routing() | {"attempts": 0}
     GateDecision.objects.filter(pk=decision.pk).update(
         callback=routing,
         callback_token_ciphertext=token_seal(decision, request.auth_token),
@@ -320,6 +321,7 @@ def gate_callback_execute(*, decision_id: int) -> CallbackOutcome:
     decision = GateDecision.objects.select_related(
         "gate", "gate__project", "gate__environment", "gate__identity", "gate__parity_from"
     ).get(pk=decision_id)
+    GateDecision.objects.filter(pk=decision_id).update(callback=dict(decision.callback) | {"claimed_at": _epoch()})
     gate = decision.gate
     if decision.status == PENDING:
         evaluation = gate_evaluate(gate)
@@ -359,9 +361,40 @@ def gate_callback_execute(*, decision_id: int) -> CallbackOutcome:
     if posted.retry_after:
         delay = max(delay, min(posted.retry_after, 3600.0))
     GateDecision.objects.filter(pk=decision_id).update(
-        callback=routing | {"attempts": attempts}, callback_state="queued", callback_error=error[:500]
+        callback=routing | {"attempts": attempts, "next_at": _epoch() + delay},
+        callback_state="queued",
+        callback_error=error[:500],
     )
     return CallbackOutcome("retry", retry_in=delay)
+
+
+def _epoch() -> float:
+    return timezone.now().timestamp()
+
+
+def gate_callbacks_reconcile(*, stale_seconds: float = 300.0) -> list[int]:
+    """Beat: the ids of Callback-mode decisions whose message was lost — queued and due (its retry
+    time passed a minute ago, or it never had one and was decided a minute ago), or claimed by a
+    worker that died (``sending`` for *stale_seconds*) — set back to ``queued``; the caller
+    enqueues them. Correctness never depends on one message arriving."""
+    now = _epoch()
+    due: list[int] = []
+    recent = timezone.now() - datetime.timedelta(minutes=1)
+    pending = GateDecision.objects.filter(callback_state__in=("queued", "sending")).values_list(
+        "pk", "callback_state", "callback", "decided_at"
+    )
+    for pk, state, routing, decided_at in pending:
+        routing = routing or {}
+        if state == "sending":
+            if now - float(routing.get("claimed_at") or 0) > stale_seconds:
+                GateDecision.objects.filter(pk=pk, callback_state="sending").update(callback_state="queued")
+                due.append(pk)
+        elif "next_at" in routing:
+            if now - float(routing["next_at"]) > 60:
+                due.append(pk)
+        elif decided_at < recent:
+            due.append(pk)
+    return due
 
 
 def _audit_callback_failed(decision: GateDecision, gate: PipelineGate, status: int) -> None:

@@ -22,6 +22,17 @@ def gate_callback_task(decision_id: int) -> str:
     return outcome.state
 
 
+@shared_task(name="governance.gate.tasks.gate_callbacks_reconcile", acks_late=True, reject_on_worker_lost=True)
+def gate_callbacks_reconcile_task() -> int:
+    """Beat (every minute): re-send the messages of Callback-mode decisions that were lost."""
+    from governance.gate.check import gate_callbacks_reconcile
+
+    due = gate_callbacks_reconcile()
+    for decision_id in due:
+        enqueue_callback(decision_id)
+    return len(due)
+
+
 def enqueue_callback(decision_id: int, *, countdown: float | None = None) -> None:
     """Send one ``gate_callback`` message. A broker that is down is logged by decision id only."""
     options: dict[str, Any] = {}

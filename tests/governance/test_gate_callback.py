@@ -128,3 +128,25 @@ def test_it_refuses_a_callback_it_could_not_send(callback_world: GateWorld) -> N
 
     assert response.status_code == 400 and "PlanId is required" in response.json()["error"]["message"]
     assert not GateDecision.objects.exists()
+
+
+def test_it_sends_again_a_callback_whose_message_was_lost(
+    callback_world: GateWorld, django_capture_on_commit_callbacks: Any, caplog: Any
+) -> None:
+    import datetime
+    import logging
+
+    from governance.gate.tasks import gate_callbacks_reconcile_task
+
+    caplog.set_level(logging.DEBUG)
+    world = callback_world
+    _, headers, token, _lost = _check(world, django_capture_on_commit_callbacks)  # the message never runs
+    assert gate_callbacks_reconcile_task() == 0  # a fresh decision's message may still be on its way
+    GateDecision.objects.update(decided_at=GateDecision.objects.get().decided_at - datetime.timedelta(minutes=2))
+
+    assert gate_callbacks_reconcile_task() == 1  # beat: re-sent (and run eagerly)
+
+    assert [event["body"]["taskId"] for event in world.ado.plan_events] == [headers["TaskInstanceId"]]
+    assert GateDecision.objects.get().callback_state == "sent"
+    assert gate_callbacks_reconcile_task() == 0
+    assert token not in caplog.text
