@@ -452,6 +452,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Proposes (never performs) deletion of secrets quarantined and quiet for the policy's days.
     "governance-quarantine-deletion": {"task": "governance.tasks_quarantine.deletion_propose", "schedule": 3600.0},
+    # Re-sends pipeline gate callbacks (Callback mode) whose message was lost.
+    "governance-gate-callbacks": {"task": "governance.gate.tasks.gate_callbacks_reconcile", "schedule": 60.0},
 }
 
 # --- Approvals (docs/approvals.md) -------------------------------------------------------------

@@ -21,4 +21,5 @@ class GovernanceConfig(AppConfig):
         from secrets_app.quarantine import quarantine_refusal_register
 
         quarantine_refusal_register(quarantine_refusal_record)
+        import governance.gate.tasks  # noqa: F401  (the pipeline gate's callback and its reconciler)
         import governance.tasks_quarantine  # noqa: F401  (registers the beat task with Celery)
