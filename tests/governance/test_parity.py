@@ -184,3 +184,10 @@ def test_it_rejects_comparing_an_environment_with_itself(history):
     with pytest.raises(ValidationFailed) as raised:
         environment_parity(history.scope(history.alice), source="prod", target="prod")
     assert "target" in raised.value.fields
+
+
+@pytest.mark.django_db
+def test_it_compares_keys_only_when_asked_to(history):
+    report = _between(history, "staging", "prod", compare_values=False)
+    assert report.missing == [("/", "NEW_FLAG"), ("/backend/api", "CACHE")]
+    assert (report.same_value, report.compared) == ([], 0)
