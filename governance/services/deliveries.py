@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Field, Model
+from django.db.models import Field, Max, Model
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -61,11 +61,25 @@ def _pipelines(token_ids: Iterable[Any]) -> dict[int, str]:
     return {token_id: f"{org}/{project}/{definition}#{build}" for token_id, org, project, definition, build in rows}
 
 
-def _events(position: int, horizon: datetime.datetime, batch_size: int) -> list[Any]:
+def _settled_through(position: int, horizon: datetime.datetime) -> int | None:
+    """The highest event id up to which every event is older than *horizon* (None: no event after
+    *position*). Events younger than the seal delay may still have lower-id neighbours in flight,
+    and a web server with a clock behind may write an older ``occurred_at`` after a younger one: the
+    cursor never passes the first young event, whatever its action."""
+    young = (
+        AuditEvent.objects.filter(id__gt=position, occurred_at__gt=horizon)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if young is not None:
+        return young - 1
+    return AuditEvent.objects.filter(id__gt=position).aggregate(last=Max("id"))["last"]
+
+
+def _events(position: int, through: int, batch_size: int) -> list[Any]:
     return list(
-        AuditEvent.objects.filter(
-            id__gt=position, action__in=DELIVERING_ACTIONS, outcome="allow", occurred_at__lte=horizon
-        )
+        AuditEvent.objects.filter(id__gt=position, id__lte=through, action__in=DELIVERING_ACTIONS, outcome="allow")
         .order_by("id")
         .values(
             "id",
@@ -264,19 +278,23 @@ def _apply_days(days: dict[tuple[int, str, datetime.date, str, int], _Day]) -> N
 
 def deliveries_refresh(*, batch_size: int = 5000) -> int:
     """Fold up to *batch_size* new read events into deliveries and delivery days. Idempotent: a
-    cursor row, locked for the batch, remembers the last event applied, in the same transaction
-    as the rows it produced. Returns how many events were consumed (0: caught up)."""
-    # Events younger than the seal delay may still have lower-id neighbours in flight; wait for them.
+    cursor row, locked for the batch, remembers how far the log was read, in the same transaction
+    as the rows it produced. Returns how many read events were consumed (fewer than *batch_size*:
+    caught up with the log up to the seal delay)."""
     horizon = timezone.now() - datetime.timedelta(seconds=settings.STRONGROOM_AUDIT_SEAL_DELAY_SECONDS)
     with transaction.atomic():
         cursor, _ = BookkeepingCursor.objects.select_for_update().get_or_create(name=CURSOR)
-        events = _events(cursor.position, horizon, batch_size)
-        if not events:
+        through = _settled_through(cursor.position, horizon)
+        if through is None or through <= cursor.position:
             return 0
-        deliveries, days = _aggregate(events)
-        _apply_deliveries(deliveries)
-        _apply_days(days)
-        cursor.position = events[-1]["id"]
+        events = _events(cursor.position, through, batch_size)
+        if events:
+            rows, days = _aggregate(events)
+            _apply_deliveries(rows)
+            _apply_days(days)
+        # A short batch read every event up to *through*: the cursor moves past the other actions too,
+        # so the next run does not scan them again.
+        cursor.position = events[-1]["id"] if len(events) == batch_size else through
         cursor.save(update_fields=["position", "updated_at"])
     return len(events)
 

@@ -16,7 +16,10 @@ from rest_framework.test import APIClient
 
 from tests.identities.universal_support import bearer, login, make_robot
 
-NOW = datetime.datetime(2026, 5, 1, 12, 0, tzinfo=datetime.UTC)
+# Tomorrow noon: after the cast's own events (written at the real time), as history is in production.
+NOW = datetime.datetime.combine(
+    datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1), datetime.time(12), tzinfo=datetime.UTC
+)
 D0 = NOW - datetime.timedelta(days=120)  # secrets written
 D10 = NOW - datetime.timedelta(days=110)  # the pipeline reads prod (stale by now: 90 days)
 D115 = NOW - datetime.timedelta(days=5)  # the app reads dev twice
@@ -171,7 +174,9 @@ def _refresh_all() -> None:
         call_command("governance_refresh", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
-def test_it_records_each_delivery_per_consumer_with_address_and_pipeline(history: History) -> None:
+def test_it_records_each_delivery_per_consumer_with_address_and_pipeline(
+    history: History, token_for: Any, settings: Any
+) -> None:
     from governance.models import DeliveryDay, SecretDelivery
     from governance.services.deliveries import deliveries_refresh
 
@@ -237,6 +242,26 @@ def test_it_records_each_delivery_per_consumer_with_address_and_pipeline(history
     today = DeliveryDay.objects.get(project=cast.project, environment="dev", day=NOW.date(), consumer_label=app)
     assert (today.events, today.keys) == (1, 3)
     assert SecretDelivery.objects.filter(project=cast.project).count() == len(expected)
+
+    # The cursor never passes an event younger than the seal delay, even for an older one after it
+    # (written by a server whose clock is behind).
+    settings.STRONGROOM_AUDIT_SEAL_DELAY_SECONDS = 10
+    later = NOW + datetime.timedelta(minutes=1)
+    with time_machine.travel(later, tick=False):
+        _identity_list(history.app, "dev", ip="10.0.0.38", agent="app/1.3")
+    with time_machine.travel(later - datetime.timedelta(seconds=30), tick=False):
+        response = _person(token_for, cast.alice).get(
+            "/api/v1/projects/acme/secrets/?environment=staging&include_values=true"
+        )
+        assert response.status_code == 200
+    with time_machine.travel(later + datetime.timedelta(seconds=5), tick=False):
+        assert deliveries_refresh() == 0
+    with time_machine.travel(later + datetime.timedelta(seconds=15), tick=False):
+        assert deliveries_refresh() == 2
+    assert (
+        SecretDelivery.objects.get(secret_id=ids["staging:CLEAN"], consumer_label="alice@example.com").deliveries == 1
+    )
+    assert SecretDelivery.objects.get(secret_id=ids["dev:API_KEY"], consumer_label=app).deliveries == 4
 
 
 def test_it_flags_each_secret_with_exactly_its_risks(history: History) -> None:
