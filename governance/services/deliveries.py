@@ -66,14 +66,11 @@ def _settled_through(position: int, horizon: datetime.datetime) -> int | None:
     *position*). Events younger than the seal delay may still have lower-id neighbours in flight,
     and a web server with a clock behind may write an older ``occurred_at`` after a younger one: the
     cursor never passes the first young event, whatever its action."""
-    young = (
-        AuditEvent.objects.filter(id__gt=position, occurred_at__gt=horizon)
-        .order_by("id")
-        .values_list("id", flat=True)
-        .first()
-    )
-    if young is not None:
-        return young - 1
+    # No ORDER BY … LIMIT 1 here: that plan walks the primary key from *position* and, with no young
+    # event, reads the whole log after it; the few seconds of young events come off the time index.
+    young = list(AuditEvent.objects.filter(id__gt=position, occurred_at__gt=horizon).values_list("id", flat=True))
+    if young:
+        return min(young) - 1
     return AuditEvent.objects.filter(id__gt=position).aggregate(last=Max("id"))["last"]
 
 
