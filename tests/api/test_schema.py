@@ -69,6 +69,10 @@ def test_it_documents_every_route_and_method(schema: dict[str, Any]) -> None:
     from tests.rotation.routes import rotation_api_routes
 
     expected |= {(method, _openapi_path(pattern)) for method, pattern in rotation_api_routes()}
+    # Governance (dashboard, parity, least privilege, quarantine, leak flags, pipeline gate).
+    from tests.governance.routes import governance_api_routes
+
+    expected |= {(method, _openapi_path(pattern)) for method, pattern in governance_api_routes()}
 
     documented = {
         (method, path)
