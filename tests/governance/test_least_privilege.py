@@ -170,3 +170,52 @@ def test_it_keeps_names_where_an_import_was_read_from_and_proposes_removal_to_a_
     names_only = propose(BUILTIN_RULES["viewer"], [], [], [("dev", "/")])
     assert names_only.kind == ProposalKind.REMOVE
     assert names_only.reasons[-1] == "It only listed names (/ in dev)."
+
+
+ROLES = [
+    BUILTIN_RULES["admin"],
+    BUILTIN_RULES["member"],
+    BUILTIN_RULES["viewer"],
+    (Rule("allow", "secrets.*", frozenset({"dev"})), Rule("allow", "folders.*", frozenset({"dev"}))),
+    (
+        Rule("allow", "secrets.read_value", frozenset({"prod", "staging"}), "/app/**", frozenset({"pci"})),
+        Rule("allow", "secrets.read", frozenset(), "/**"),
+        Rule("deny", "secrets.*", frozenset({"prod"}), "/app/admin/**"),
+    ),
+]
+PLACES = [(env, path) for env in ("dev", "staging", "prod") for path in ("/", "/app", "/app/admin", "/app/db", "/x")]
+
+
+@pytest.mark.parametrize("role", range(len(ROLES)))
+def test_it_never_proposes_more_than_the_role_grants(role):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from secrets_app.policy import grants_beyond
+
+    places = st.lists(st.sampled_from(PLACES), max_size=6)
+
+    @settings(max_examples=30, deadline=None)
+    @given(delivered=places, written=places, requested=places)
+    def check(delivered, written, requested):
+        import datetime
+
+        at = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+        proposal = propose(
+            ROLES[role],
+            [_delivered(env, path, "K") for env, path in delivered],
+            [WrittenFolder(env, path, ["secret.updated"], 1, at) for env, path in written],
+            requested,
+        )
+        assert grants_beyond(proposal.rules, ROLES[role]) == []
+        if proposal.kind == ProposalKind.NARROW:
+            # Applied, the role holds exactly the proposal: proposing again narrows nothing further.
+            again = propose(
+                proposal.rules,
+                [_delivered(env, path, "K") for env, path in delivered],
+                [WrittenFolder(env, path, ["secret.updated"], 1, at) for env, path in written],
+                requested,
+            )
+            assert again.kind == ProposalKind.KEEP and set(again.rules) == set(proposal.rules)
+
+    check()
