@@ -80,7 +80,7 @@ def quarantine_candidates(scope: ProjectScope, *, now: datetime.datetime | None 
     )
     found = []
     for secret in rows:
-        delivered = secret.last  # type: ignore[attr-defined]
+        delivered = secret.last
         if delivered is not None and delivered >= cutoff:
             continue
         tags = [tag.slug for tag in secret.tags.all()]

@@ -61,7 +61,9 @@ def former_consumers(secret: Secret) -> list[AbstractBaseUser]:
     people who administer them (the project's and organization's admins)."""
     kinds = SecretDelivery.objects.filter(secret_id=secret.pk).values_list("consumer_kind", "consumer_id")
     user_ids = {consumer for kind, consumer in kinds if kind == ConsumerKind.USER}
-    people = list(get_user_model().objects.filter(pk__in=user_ids, is_active=True).order_by("pk"))
+    people: list[AbstractBaseUser] = list(
+        get_user_model().objects.filter(pk__in=user_ids, is_active=True).order_by("pk")
+    )
     if any(kind == ConsumerKind.IDENTITY for kind, _ in kinds):
         people += project_admins(secret.project_id, secret.project.organization_id)
     return people
