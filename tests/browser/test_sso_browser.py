@@ -78,7 +78,8 @@ def _sso_sign_in(base_url: str, chromium: Any, provider: OidcProvider) -> None:
     page.get_by_label("Work e-mail").fill("nia@acme.test")
     page.get_by_role("button", name="Continue").click()
 
-    expect(page).to_have_url(re.compile(rf"^{re.escape(base_url)}/projects/$"))
+    expect(page).to_have_url(re.compile(rf"^{re.escape(base_url)}/$"))  # the dashboard
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
     expect(page.get_by_role("link", name=re.compile("Payments API"))).to_be_visible()
     assert ("GET", "/authorize") in provider.requests and ("POST", "/token") in provider.requests
     assert AuditEvent.objects.filter(action="user.sso_login", actor_label="nia@acme.test").exists()
