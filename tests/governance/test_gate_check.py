@@ -269,3 +269,41 @@ def test_it_is_refused_to_a_disabled_or_deleted_gate(world: GateWorld) -> None:
     assert call_gate(Client(), world, build_id, token).status_code == 401
     world.gate.delete()
     assert call_gate(Client(), world, build_id, token).status_code == 401
+
+
+def test_it_fails_naming_a_secret_whose_rotation_failed(world: GateWorld) -> None:
+    from rotation.models import Rotation, RotationStatus
+    from secrets_app.models import Folder
+
+    folder = Folder.objects.get(environment__project=world.cast.project, environment__slug="prod", path="/backend")
+    Rotation.objects.create(
+        project=world.cast.project, environment=folder.environment, folder=folder, name="app-db",
+        kind="postgresql", usernames=["a", "b"], secrets_mapping={"username": "DB_USER", "password": "DB_PASSWORD"},
+        status=RotationStatus.FAILED, last_attempted_at=timezone.now(),
+    )  # fmt: skip
+
+    _, answer = _ask(world)
+
+    assert [(f["code"], f["key"]) for f in answer["findings"]] == [("rotation_failed", "DB_PASSWORD")]
+    assert "rotation 'app-db' failed (last attempt " in answer["reason"]
+
+
+def test_it_checks_only_the_secrets_the_gates_identity_may_read(world: GateWorld) -> None:
+    """The identity reads staging only: prod's leaked secret is not this pipeline's to read."""
+    from governance.models import LeakFlag
+    from secrets_app.models import IdentityProjectMembership
+    from secrets_app.services.members import role_create
+
+    role = role_create(
+        scope=world.cast.scope(world.cast.alice),
+        slug="staging-reader",
+        name="Staging reader",
+        rules=[{"effect": "allow", "action": "secrets.*", "environments": ["staging"]}],
+    )
+    IdentityProjectMembership.objects.filter(identity=world.identity).update(builtin_role="", custom_role=role)
+    secret = secret_at(world.cast, "API_KEY")
+    LeakFlag.objects.create(secret=secret, project=world.cast.project, reason="r", flagged_version=secret.version)
+
+    _, answer = _ask(world)
+
+    assert answer["status"] == "pass" and answer["reason"] == "0 secrets checked in prod: policy holds"
