@@ -305,8 +305,10 @@ class CallbackOutcome:
 
 
 def _finish(decision_id: int, state: str, error: str = "") -> None:
-    """Record the callback's end and erase the job token (it is never needed again)."""
-    GateDecision.objects.filter(pk=decision_id).update(
+    """Record the callback's end and erase the job token (it is never needed again). Only while
+    this worker holds the claim: a repeat of the check that re-queued the decision meanwhile (a new
+    task waits, with a new token) is left for its own message."""
+    GateDecision.objects.filter(pk=decision_id, callback_state="sending").update(
         callback_state=state, callback_error=error[:500], callback_token_ciphertext=None
     )
 
@@ -360,7 +362,7 @@ def gate_callback_execute(*, decision_id: int) -> CallbackOutcome:
     delay = CALLBACK_DELAYS[attempts - 1] * random.uniform(0.8, 1.2)  # noqa: S311 (jitter)
     if posted.retry_after:
         delay = max(delay, min(posted.retry_after, 3600.0))
-    GateDecision.objects.filter(pk=decision_id).update(
+    GateDecision.objects.filter(pk=decision_id, callback_state="sending").update(
         callback=routing | {"attempts": attempts, "next_at": _epoch() + delay},
         callback_state="queued",
         callback_error=error[:500],
