@@ -11,7 +11,7 @@ from governance.selectors.dashboard import FLAG_NAMES
 from governance.selectors.risks import SORTS
 
 
-class FigureSerializer(serializers.Serializer):
+class GovernanceFigureSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]
     value = serializers.IntegerField()
@@ -19,20 +19,20 @@ class FigureSerializer(serializers.Serializer):
     delta = serializers.IntegerField(allow_null=True, help_text="value - previous")
 
 
-class EnvironmentFiguresSerializer(serializers.Serializer):
+class GovernanceEnvironmentFiguresSerializer(serializers.Serializer):
     slug = serializers.CharField()
     secrets = serializers.IntegerField()
     flags = serializers.DictField(child=serializers.IntegerField(), help_text="Flag name → number of secrets")
 
 
-class ProjectFiguresSerializer(serializers.Serializer):
+class GovernanceProjectFiguresSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="project.public_id")
     slug = serializers.CharField()
     name = serializers.CharField()
     secrets = serializers.IntegerField()
     atRisk = serializers.IntegerField(source="at_risk", help_text="Secrets with at least one flag")
     flags = serializers.DictField(source="flagged", child=serializers.IntegerField())
-    environments = EnvironmentFiguresSerializer(many=True)
+    environments = GovernanceEnvironmentFiguresSerializer(many=True)
     identities = serializers.IntegerField()
     people = serializers.IntegerField()
     syncsHealthy = serializers.IntegerField(source="syncs_healthy")
@@ -45,60 +45,60 @@ class ProjectFiguresSerializer(serializers.Serializer):
     pendingApprovals = serializers.IntegerField(source="pending_approvals")
 
 
-class AgeBucketSerializer(serializers.Serializer):
+class GovernanceAgeBucketSerializer(serializers.Serializer):
     bucket = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]
     count = serializers.IntegerField()
 
 
-class ReadsSeriesSerializer(serializers.Serializer):
+class GovernanceReadsSeriesSerializer(serializers.Serializer):
     environment = serializers.CharField()
     values = serializers.ListField(child=serializers.IntegerField(), help_text="Read events per day, aligned to days")
     total = serializers.IntegerField()
 
 
-class ReadsSerializer(serializers.Serializer):
+class GovernanceReadsSerializer(serializers.Serializer):
     days = serializers.ListField(child=serializers.DateField())
-    series = ReadsSeriesSerializer(many=True)
+    series = GovernanceReadsSeriesSerializer(many=True)
 
 
-class ConsumerSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["user", "identity"])
+class GovernanceConsumerSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="user (a person) or identity (a machine identity)")
     label = serializers.CharField()  # type: ignore[assignment]
     identityId = serializers.UUIDField(source="identity_public_id", allow_null=True)
     events = serializers.IntegerField(help_text="Read events that delivered values")
     keys = serializers.IntegerField(help_text="Keys delivered (a list delivers every key of the folder)")
 
 
-class TrendPointSerializer(serializers.Serializer):
+class GovernanceTrendPointSerializer(serializers.Serializer):
     day = serializers.DateField()
     stale = serializers.IntegerField()
     neverDelivered = serializers.IntegerField(source="never_delivered")
 
 
-class ChartsSerializer(serializers.Serializer):
-    age = AgeBucketSerializer(many=True)
-    reads = ReadsSerializer()
-    topConsumers = ConsumerSerializer(source="top_consumers", many=True)
-    staleTrend = TrendPointSerializer(source="stale_trend", many=True)
+class GovernanceChartsSerializer(serializers.Serializer):
+    age = GovernanceAgeBucketSerializer(many=True)
+    reads = GovernanceReadsSerializer()
+    topConsumers = GovernanceConsumerSerializer(source="top_consumers", many=True)
+    staleTrend = GovernanceTrendPointSerializer(source="stale_trend", many=True)
 
 
-class DashboardSerializer(serializers.Serializer):
+class GovernanceDashboardSerializer(serializers.Serializer):
     organization = serializers.CharField(source="organization.slug")
     project = serializers.CharField(source="project.slug", allow_null=True, default=None)
     computedAt = serializers.DateTimeField(source="computed_at", allow_null=True)
-    counts = FigureSerializer(many=True)
-    flags = FigureSerializer(many=True)
-    projects = ProjectFiguresSerializer(many=True)
-    charts = ChartsSerializer()
+    counts = GovernanceFigureSerializer(many=True)
+    flags = GovernanceFigureSerializer(many=True)
+    projects = GovernanceProjectFiguresSerializer(many=True)
+    charts = GovernanceChartsSerializer()
 
 
-class TopConsumersSerializer(serializers.Serializer):
+class GovernanceTopConsumersSerializer(serializers.Serializer):
     days = serializers.IntegerField()
-    results = ConsumerSerializer(many=True)
+    results = GovernanceConsumerSerializer(many=True)
 
 
-class RiskQuery(serializers.Serializer):
+class GovernanceRiskQuery(serializers.Serializer):
     flag = serializers.ChoiceField(
         choices=[*FLAG_NAMES, "any"], required=False, help_text="One risk flag, or any (at least one flag)"
     )
@@ -116,7 +116,7 @@ class RiskQuery(serializers.Serializer):
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, help_text="csv: every row, no paging")
 
 
-class RiskSerializer(serializers.Serializer):
+class GovernanceRiskSerializer(serializers.Serializer):
     secretId = serializers.IntegerField(source="secret_id")
     project = serializers.CharField(source="project.slug")
     environment = serializers.CharField(source="environment.slug")
@@ -144,7 +144,7 @@ class RiskSerializer(serializers.Serializer):
         return [name for name in FLAG_NAMES if getattr(row, name)]
 
 
-class DeliverySerializer(serializers.Serializer):
+class GovernanceDeliverySerializer(serializers.Serializer):
     consumerKind = serializers.CharField(source="consumer_kind")
     consumer = serializers.CharField(source="consumer_label")
     identityId = serializers.UUIDField(source="identity_public_id", allow_null=True)
@@ -156,19 +156,19 @@ class DeliverySerializer(serializers.Serializer):
     lastPipeline = serializers.CharField(source="last_pipeline")
 
 
-class SecretConsumersSerializer(serializers.Serializer):
+class GovernanceSecretConsumersSerializer(serializers.Serializer):
     secretId = serializers.IntegerField(source="secret.pk")
     key = serializers.CharField(source="secret.key")
     environment = serializers.CharField(source="secret.environment.slug")
     path = serializers.CharField(source="secret.folder.path")
-    risk = RiskSerializer(allow_null=True)
-    deliveredTo = DeliverySerializer(source="deliveries", many=True)
+    risk = GovernanceRiskSerializer(allow_null=True)
+    deliveredTo = GovernanceDeliverySerializer(source="deliveries", many=True)
 
 
-class ConsumersQuery(serializers.Serializer):
+class GovernanceConsumersQuery(serializers.Serializer):
     format = serializers.ChoiceField(choices=["json", "csv"], required=False)
 
 
-class TopConsumersQuery(serializers.Serializer):
+class GovernanceTopConsumersQuery(serializers.Serializer):
     days = serializers.IntegerField(required=False, min_value=1, max_value=365, default=30)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=10)

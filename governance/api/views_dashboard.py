@@ -18,13 +18,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.api.serializers_dashboard import (
-    ConsumersQuery,
-    DashboardSerializer,
-    RiskQuery,
-    RiskSerializer,
-    SecretConsumersSerializer,
-    TopConsumersQuery,
-    TopConsumersSerializer,
+    GovernanceConsumersQuery,
+    GovernanceDashboardSerializer,
+    GovernanceRiskQuery,
+    GovernanceRiskSerializer,
+    GovernanceSecretConsumersSerializer,
+    GovernanceTopConsumersQuery,
+    GovernanceTopConsumersSerializer,
 )
 from governance.selectors.dashboard import dashboard_figures, top_consumers
 from governance.selectors.risks import (
@@ -75,10 +75,10 @@ class _DashboardApi(ApiView):
     def dashboard(self, scope: DashboardScope) -> Response:
         figures = dashboard_figures(scope)
         data = {"organization": scope.organization, "project": scope.project, **figures}
-        return Response(DashboardSerializer(data).data)
+        return Response(GovernanceDashboardSerializer(data).data)
 
     def risks(self, request: Request, scope: DashboardScope, name: str) -> Response | StreamingHttpResponse:
-        query = self.query(RiskQuery, request)
+        query = self.query(GovernanceRiskQuery, request)
         filters = risk_filters_parse(request.query_params)
         rows = risk_list(scope, filters)
         if wants_csv(request):
@@ -87,13 +87,17 @@ class _DashboardApi(ApiView):
         limit, offset = page_window(query)
         page = list(rows[offset : offset + limit])
         return paginated_response(
-            request, results=list(RiskSerializer(page, many=True).data), count=rows.count(), limit=limit, offset=offset
+            request,
+            results=list(GovernanceRiskSerializer(page, many=True).data),
+            count=rows.count(),
+            limit=limit,
+            offset=offset,
         )
 
     def top(self, request: Request, scope: DashboardScope) -> Response:
-        query = self.query(TopConsumersQuery, request)
+        query = self.query(GovernanceTopConsumersQuery, request)
         found = top_consumers(scope, today=timezone.now().date(), days=query["days"], limit=query["limit"])
-        return Response(TopConsumersSerializer({"days": query["days"], "results": found}).data)
+        return Response(GovernanceTopConsumersSerializer({"days": query["days"], "results": found}).data)
 
 
 class OrganizationDashboardApi(_DashboardApi):
@@ -101,7 +105,7 @@ class OrganizationDashboardApi(_DashboardApi):
         operation_id="governance_organization_dashboard",
         tags=TAGS,
         parameters=[ORGANIZATION],
-        responses={(200, JSON): DashboardSerializer, **errors(404)},
+        responses={(200, JSON): GovernanceDashboardSerializer, **errors(404)},
         description="The organization's governance figures: counts with their change over 7 days, risk flag "
         "counts, figures per project and environment, and the charts' data (age since last change, read events "
         "per environment and day over 30 days, top consumers, stale-secret trend). " + ORG_REACH,
@@ -114,8 +118,8 @@ class OrganizationTopConsumersApi(_DashboardApi):
     @extend_schema(
         operation_id="governance_organization_top_consumers",
         tags=TAGS,
-        parameters=[ORGANIZATION, TopConsumersQuery],
-        responses={(200, JSON): TopConsumersSerializer, **errors(400, 404)},
+        parameters=[ORGANIZATION, GovernanceTopConsumersQuery],
+        responses={(200, JSON): GovernanceTopConsumersSerializer, **errors(400, 404)},
         description="The people and machine identities whose reads delivered the most values over the last "
         "`days` days (read events; keys delivered). " + ORG_REACH,
     )
@@ -127,9 +131,9 @@ class OrganizationRiskListApi(_DashboardApi):
     @extend_schema(
         operation_id="governance_organization_risks",
         tags=TAGS,
-        parameters=[ORGANIZATION, RiskQuery],
+        parameters=[ORGANIZATION, GovernanceRiskQuery],
         responses={
-            (200, JSON): page_of(RiskSerializer, "GovernanceRiskPage"),
+            (200, JSON): page_of(GovernanceRiskSerializer, "GovernanceRiskPage"),
             (200, "text/csv"): CSV,
             **errors(400, 404),
         },
@@ -146,7 +150,7 @@ class ProjectDashboardApi(_DashboardApi):
         operation_id="governance_project_dashboard",
         tags=TAGS,
         parameters=[PROJECT],
-        responses={(200, JSON): DashboardSerializer, **errors(403, 404)},
+        responses={(200, JSON): GovernanceDashboardSerializer, **errors(403, 404)},
         description="The organization dashboard's figures and charts for one project (`governance.read`).",
     )
     def get(self, request: Request, project: str) -> Response:
@@ -157,9 +161,9 @@ class ProjectRiskListApi(_DashboardApi):
     @extend_schema(
         operation_id="governance_project_risks",
         tags=TAGS,
-        parameters=[PROJECT, RiskQuery],
+        parameters=[PROJECT, GovernanceRiskQuery],
         responses={
-            (200, JSON): page_of(RiskSerializer, "GovernanceProjectRiskPage"),
+            (200, JSON): page_of(GovernanceRiskSerializer, "GovernanceProjectRiskPage"),
             (200, "text/csv"): CSV,
             **errors(400, 403, 404),
         },
@@ -175,8 +179,8 @@ class ProjectTopConsumersApi(_DashboardApi):
     @extend_schema(
         operation_id="governance_project_top_consumers",
         tags=TAGS,
-        parameters=[PROJECT, TopConsumersQuery],
-        responses={(200, JSON): TopConsumersSerializer, **errors(400, 403, 404)},
+        parameters=[PROJECT, GovernanceTopConsumersQuery],
+        responses={(200, JSON): GovernanceTopConsumersSerializer, **errors(400, 403, 404)},
         description="The project's top consumers over the last `days` days (`governance.read`).",
     )
     def get(self, request: Request, project: str) -> Response:
@@ -187,14 +191,14 @@ class SecretConsumersApi(_DashboardApi):
     @extend_schema(
         operation_id="governance_secret_consumers",
         tags=TAGS,
-        parameters=[PROJECT, SECRET, ConsumersQuery],
-        responses={(200, JSON): SecretConsumersSerializer, (200, "text/csv"): CSV, **errors(400, 403, 404)},
+        parameters=[PROJECT, SECRET, GovernanceConsumersQuery],
+        responses={(200, JSON): GovernanceSecretConsumersSerializer, (200, "text/csv"): CSV, **errors(400, 403, 404)},
         description="Who one secret's value was delivered to (people and machine identities: first and last "
         "delivery, count, last IP, user agent and pipeline run), with the secret's risk facts and flags "
         '(`governance.read`). "Delivered" means the value was in a response, not that it was used.',
     )
     def get(self, request: Request, project: str, secret: str) -> Response | StreamingHttpResponse:
-        self.query(ConsumersQuery, request)
+        self.query(GovernanceConsumersQuery, request)
         scope = project_dashboard_scope(self.principal, project)
         found = secret_consumers(scope, _secret_id(secret))
         if wants_csv(request):
@@ -202,7 +206,7 @@ class SecretConsumersApi(_DashboardApi):
             return csv_download(
                 consumer_rows_csv(found.deliveries), f"secret-{found.secret.pk}-delivered-to-{stamp}.csv"
             )
-        return Response(SecretConsumersSerializer(found).data)
+        return Response(GovernanceSecretConsumersSerializer(found).data)
 
 
 def _secret_id(raw: str) -> int:
