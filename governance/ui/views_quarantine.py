@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from governance.models import QuarantineStatus
@@ -19,7 +21,7 @@ from governance.services.quarantine import secret_quarantine_delete, secret_quar
 from secrets_app.errors import DomainError, PermissionDenied, ValidationFailed
 from secrets_app.models import Secret, SecretType
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.ui.shortcuts import page_or_partial, project_view
+from secrets_app.ui.shortcuts import is_htmx, page_or_partial, project_view
 from secrets_app.write_gate import HeldForApproval
 
 PAGE = "governance/quarantine.html"
@@ -79,6 +81,9 @@ def _acting(request: HttpRequest, scope: ProjectScope, action: Any, notice: Any)
         return _answer(request, scope, status=202, notice="A change policy holds this delete for review.")
     except DomainError as exc:
         return _answer(request, scope, status=exc.status, error=exc.message)
+    if not is_htmx(request):  # a plain form (e.g. the secret panel's Restore): back to the page, no re-POST
+        messages.success(request, notice(result))
+        return redirect("governance:quarantine", scope.project.slug)
     return _answer(request, scope, notice=notice(result))
 
 

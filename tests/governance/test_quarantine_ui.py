@@ -71,6 +71,9 @@ def test_it_shows_the_badge_hides_the_reveal_and_answers_423_to_a_reveal(history
     # a member sees the badge but no Restore button
     bob_panel = _as(history.cast.bob).get("/projects/acme/secrets/item/?environment=dev&path=/&key=STALE", **HX)
     assert "Quarantined" in bob_panel.content.decode() and 'id="quarantine-restore"' not in bob_panel.content.decode()
+    # the panel's Restore is a plain form: back to the Quarantine page with the notice (no re-POST on reload)
+    restored = alice.post(PAGE + "restore/", {"secret": history.ids["STALE"]}, follow=True)
+    assert restored.redirect_chain == [(PAGE, 302)] and "Restored STALE" in restored.content.decode()
 
 
 def test_it_flags_a_leak_and_saves_the_policy_from_the_page(history: History) -> None:
