@@ -21,23 +21,22 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Field, Max, Model
+from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from governance.models import ConsumerKind, DeliveryDay, SecretDelivery
+from governance.services.upsert import rows_upsert
 from secrets_app.models import BookkeepingCursor, Project, Secret
 
 DELIVERING_ACTIONS = ("secret.values_read", "secret.value_read")
 REVEAL_ACTION = "secret.value_read"
 CURSOR = "governance-deliveries"
 CONSUMER_KINDS = (ConsumerKind.USER.value, ConsumerKind.IDENTITY.value)
-UPSERT_BATCH = 1000
-UNNEST_BATCH = 20000
 
 
 @dataclass
@@ -179,55 +178,13 @@ def _aggregate(
     return rows, days
 
 
-def _field(model: type[Model], name: str) -> Field[Any, Any]:
-    return cast("Field[Any, Any]", model._meta.get_field(name))
-
-
-def _upsert(model: type[Model], rows: list[dict[str, Any]], *, conflict: list[str], updates: dict[str, str]) -> None:
-    """``INSERT … ON CONFLICT (conflict) DO UPDATE SET column = expression`` for *rows* (keys: field
-    names, distinct on *conflict*). In *updates*, ``{old}`` stands for the stored row and
-    ``excluded`` for the new one; every expression sees the stored row as it was (SQL UPDATE
-    semantics). PostgreSQL gets one statement per ``UNNEST_BATCH`` rows, each column one array
-    parameter; SQLite (3.24+) a multi-row VALUES per ``UPSERT_BATCH`` rows."""
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    fields = [_field(model, name) for name in rows[0]]
-    columns = ", ".join(quote(column.column) for column in fields)
-    assignments = ", ".join(
-        f"{quote(_field(model, name).column)} = {expression.format(old=table)}" for name, expression in updates.items()
-    )
-    tail = (
-        f"ON CONFLICT ({', '.join(quote(_field(model, name).column) for name in conflict)}) DO UPDATE SET {assignments}"
-    )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in fields)
-            for start in range(0, len(rows), UNNEST_BATCH):
-                chunk = rows[start : start + UNNEST_BATCH]
-                cursor.execute(
-                    f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {tail}",  # noqa: S608 - our names
-                    [[row[column.name] for row in chunk] for column in fields],
-                )
-            return
-        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        for start in range(0, len(rows), UPSERT_BATCH):
-            chunk = rows[start : start + UPSERT_BATCH]
-            params = [column.get_db_prep_save(row[column.name], connection) for row in chunk for column in fields]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))} {tail}",  # noqa: S608
-                params,
-            )
-
-
 def _later(value: str) -> str:
     """The stored *value* column, or the new one when the new delivery is the later one."""
     return f"CASE WHEN excluded.last_delivered_at >= {{old}}.last_delivered_at THEN excluded.{value} ELSE {{old}}.{value} END"
 
 
 def _apply_deliveries(rows: list[dict[str, Any]]) -> None:
-    _upsert(
+    rows_upsert(
         SecretDelivery,
         rows,
         conflict=["secret", "consumer_kind", "consumer_id"],
@@ -261,7 +218,7 @@ def _apply_days(days: dict[tuple[int, str, datetime.date, str, int], _Day]) -> N
         }
         for (project_id, environment, day, kind, consumer_id), found in days.items()
     ]
-    _upsert(
+    rows_upsert(
         DeliveryDay,
         rows,
         conflict=["project", "environment", "day", "consumer_kind", "consumer_id"],

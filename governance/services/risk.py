@@ -4,7 +4,7 @@ already recorded (secrets and versions, deliveries, rotations, leak flags, polic
 A refresh of one organization is a fixed number of statements whatever its size: the secrets with
 their newest version, the deliveries, the owners, the rotations, the leak flags and the policies
 are read in one query each; values are compared per project in memory (``governance.values``:
-keyed digests that are never stored); the rows are written with one upsert per thousand secrets,
+keyed digests that are never stored); the rows are written with one upsert (``services.upsert``),
 and rows of secrets that are no longer live are deleted.
 
 Personal overrides are left out: they belong to one person and are not what the dashboard governs.
@@ -30,6 +30,7 @@ from django.utils import timezone
 from governance.models import ConsumerKind, SecretDelivery, SecretRisk
 from governance.policy import policies_for
 from governance.selectors.leaks import leaked_secret_ids
+from governance.services.upsert import replace_all, rows_upsert
 from governance.values import equal_value_groups
 from secrets_app.models import BookkeepingCursor, Organization, Secret, SecretType, SecretVersion
 from secrets_app.selectors.rotation_policies import rotation_due_at
@@ -56,7 +57,6 @@ FLAGS = tuple(WEIGHTS)
 # dispatcher runs every minute; a worker may be busy).
 ROTATION_GRACE = datetime.timedelta(hours=1)
 FAILING_ROTATION_STATUSES = ("retrying", "failed")
-WRITE_BATCH = 1000
 FIELDS = [
     "organization_id",
     "project",
@@ -265,36 +265,34 @@ def _organization_compute(organization_id: int, now: datetime.datetime) -> int:
             "quarantined": s["quarantined_at"] is not None,
         }
         rows.append(
-            SecretRisk(
-                secret_id=s["id"],
-                organization_id=organization_id,
-                project_id=s["project_id"],
-                environment_id=s["environment_id"],
-                path=s["folder__path"],
-                key=s["key"],
-                version=s["version"],
-                created_at=s["created_at"],
-                changed_at=changed_at,
-                last_rotated_at=last_rotated,
-                rotation_due_at=due,
-                expires_at=expires,
-                last_delivered_at=used.last_at,
-                last_delivered_to=used.last_to[:200],
-                consumers=used.consumers,
-                owner_id=owner_id,
-                owner_label=(owner_label or "")[:200],
-                last_revealed_at=used.revealed_at,
-                last_revealed_by=used.revealed_by[:200],
-                same_value_in=same.get(s["id"], []),
-                quarantined_at=s["quarantined_at"],
-                score=sum(WEIGHTS[name] for name, on in flags.items() if on),
-                computed_at=now,
+            {
+                "secret": s["id"],
+                "organization_id": organization_id,
+                "project": s["project_id"],
+                "environment": s["environment_id"],
+                "path": s["folder__path"],
+                "key": s["key"],
+                "version": s["version"],
+                "created_at": s["created_at"],
+                "changed_at": changed_at,
+                "last_rotated_at": last_rotated,
+                "rotation_due_at": due,
+                "expires_at": expires,
+                "last_delivered_at": used.last_at,
+                "last_delivered_to": used.last_to[:200],
+                "consumers": used.consumers,
+                "owner_id": owner_id,
+                "owner_label": (owner_label or "")[:200],
+                "last_revealed_at": used.revealed_at,
+                "last_revealed_by": used.revealed_by[:200],
+                "same_value_in": same.get(s["id"], []),
+                "quarantined_at": s["quarantined_at"],
                 **flags,
-            )
+                "score": sum(WEIGHTS[name] for name, on in flags.items() if on),
+                "computed_at": now,
+            }
         )
-    SecretRisk.objects.bulk_create(
-        rows, batch_size=WRITE_BATCH, update_conflicts=True, unique_fields=["secret"], update_fields=FIELDS
-    )
+    rows_upsert(SecretRisk, rows, conflict=["secret"], updates=replace_all(SecretRisk, FIELDS))
     # Rows of secrets deleted (or turned personal) since the last refresh.
     SecretRisk.objects.filter(organization_id=organization_id).filter(
         Q(secret__deleted_at__isnull=False) | ~Q(secret__type=SecretType.SHARED)
