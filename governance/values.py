@@ -11,6 +11,8 @@ import secrets as random_source
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db.models import F
+
 from secrets_app.models import Secret, SecretVersion
 from secrets_app.services.versions import decrypt_field
 
@@ -32,13 +34,12 @@ def value_digests(secret_ids: Iterable[int]) -> dict[int, bytes]:
         )
     }
     digests: dict[int, bytes] = {}
-    versions = SecretVersion.objects.filter(secret_id__in=list(secrets)).values_list(
+    # Only each secret's current version: one indexed row per secret (uniq_secret_version).
+    versions = SecretVersion.objects.filter(secret_id__in=list(secrets), version=F("secret__version")).values_list(
         "secret_id", "version", "value_ciphertext"
     )
     for secret_id, version, ciphertext in versions:
         secret = secrets[secret_id]
-        if version != secret.version:
-            continue
         plain = decrypt_field(secret, version, "value", ciphertext)
         digests[secret_id] = hmac.new(_DIGEST_KEY, plain, hashlib.sha256).digest()
     return digests
