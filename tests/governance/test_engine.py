@@ -322,6 +322,92 @@ def test_it_flags_each_secret_with_exactly_its_risks(history: History) -> None:
     assert SecretRisk.objects.filter(project=cast.project).count() == 10
 
 
+def _operations(cast: Any) -> None:
+    """Syncs (one healthy, one failed, one retrying), a dynamic secret with a live, an irrevocable
+    and a revoked lease, an overdue rotation, and an open change request, a pending and a decided
+    access request."""
+    from approvals.models import AccessRequest, ChangeRequest
+    from dynamic.models import DynamicSecret, Lease
+    from rotation.models import Rotation
+    from secrets_app.models import Folder
+    from syncs.models import AppConnection, SecretSync
+
+    root = Folder.objects.get(environment__project=cast.project, environment__slug="dev", path="/")
+    dev = root.environment
+    connection = AppConnection.objects.create(
+        organization=cast.organization, kind="azure_devops", method="pat", name="ado", credentials_ciphertext=b"x"
+    )
+    for name, status, attempts in (("ok", "succeeded", 0), ("broken", "failed", 3), ("again", "queued", 2)):
+        SecretSync.objects.create(
+            project=cast.project,
+            environment=dev,
+            name=name,
+            connection=connection,
+            target_key=f"ado:{name}",
+            owner=cast.alice,
+            status=status,
+            attempts=attempts,
+        )
+    dynamic = DynamicSecret.objects.create(
+        project=cast.project,
+        environment=dev,
+        folder=root,
+        name="db",
+        provider="postgresql",
+        credentials_ciphertext=b"x",
+        default_ttl=3600,
+    )
+    for status in ("active", "irrevocable", "revoked"):
+        Lease.objects.create(
+            dynamic_secret=dynamic,
+            project=cast.project,
+            organization_id_snapshot=cast.organization.pk,
+            project_id_snapshot=cast.project.pk,
+            environment_slug="dev",
+            path="/",
+            dynamic_secret_name="db",
+            dynamic_secret_public_id=dynamic.public_id,
+            provider="postgresql",
+            credentials_ciphertext=b"x",
+            username=f"u_{status}",
+            status=status,
+            expire_at=NOW + datetime.timedelta(hours=1),
+            actor_type="user",
+            actor_id=str(cast.alice.pk),
+            actor_label="alice@example.com",
+        )
+    Rotation.objects.create(
+        project=cast.project,
+        environment=dev,
+        folder=root,
+        name="late",
+        kind="postgresql",
+        credentials_ciphertext=b"x",
+        status="success",
+        next_run_at=NOW - datetime.timedelta(hours=2),
+    )
+    ChangeRequest.objects.create(
+        project=cast.project,
+        environment=dev,
+        path="/",
+        operation="secret.updated",
+        committer_label="erin@example.com",
+        expires_at=NOW + datetime.timedelta(days=1),
+    )
+    for status in ("pending", "rejected"):
+        AccessRequest.objects.create(
+            project=cast.project,
+            requester=cast.charlie,
+            environment=dev,
+            path="/**",
+            access=["read"],
+            duration_minutes=60,
+            reason="audit",
+            status=status,
+            expires_at=NOW + datetime.timedelta(days=1),
+        )
+
+
 def test_it_snapshots_the_days_figures_and_keeps_yesterdays(history: History) -> None:
     from governance.models import GovernanceSnapshot
     from governance.services.snapshots import snapshots_refresh
@@ -335,6 +421,7 @@ def test_it_snapshots_the_days_figures_and_keeps_yesterdays(history: History) ->
     group = Group.objects.create(organization=cast.organization, slug="auditors", name="Auditors")
     GroupMembership.objects.bulk_create([GroupMembership(group=group, user=u) for u in (cast.charlie, cast.dave)])
     GroupProjectMembership.objects.create(project=cast.project, group=group, builtin_role="viewer")
+    _operations(cast)
     _refresh_all()
     _refresh_all()  # the same day again: overwritten, not added
     rows = GovernanceSnapshot.objects.filter(organization_id=cast.organization.pk)
@@ -345,11 +432,11 @@ def test_it_snapshots_the_days_figures_and_keeps_yesterdays(history: History) ->
         "environments": {"dev": 4, "prod": 6, "staging": 1},
         "identities": 2,
         "people": 4,  # alice, dave, erin and charlie (his group); bob was deactivated
-        "syncs": {"total": 0, "healthy": 0, "failing": 0},
-        "dynamic_secrets": 0,
-        "leases": {"live": 0, "irrevocable": 0},
-        "rotations": {"total": 1, "ok": 0, "failing": 1, "overdue": 0},
-        "approvals_pending": 0,
+        "syncs": {"total": 3, "healthy": 1, "failing": 2},
+        "dynamic_secrets": 1,
+        "leases": {"live": 2, "irrevocable": 1},
+        "rotations": {"total": 2, "ok": 0, "failing": 1, "overdue": 1},
+        "approvals_pending": 2,
         "leak_flags": 1,
         "quarantined": 1,
         "flags": {
