@@ -86,6 +86,7 @@ class Figure:
 def _risk_aggregates(project_ids: tuple[int, ...], now: datetime.datetime) -> dict[str, Any]:
     aggregates: dict[str, Any] = {
         "secrets": Count("secret_id"),
+        "computed_at": Max("computed_at"),
         "at_risk": Count("secret_id", filter=_any_flag()),
     }
     for name in FLAG_NAMES:
@@ -242,7 +243,7 @@ def dashboard_figures(scope: DashboardScope, *, now: datetime.datetime | None = 
     counts = [Figure(key, label, totals[key], was(key)) for key, label in COUNTS]
     flag_figures = [Figure(name, label, flags[name], was(name)) for name, label in FLAGS]
     return {
-        "computed_at": _computed_at(scope),
+        "computed_at": max((row["computed_at"] for row in risk if row["computed_at"]), default=None),
         "counts": counts,
         "flags": flag_figures,
         "projects": [per_project[pid] for pid in by_id],
@@ -256,13 +257,6 @@ def dashboard_figures(scope: DashboardScope, *, now: datetime.datetime | None = 
             ],
         },
     }
-
-
-def _computed_at(scope: DashboardScope) -> datetime.datetime | None:
-    found: datetime.datetime | None = SecretRisk.objects.filter(project_id__in=scope.project_ids).aggregate(
-        at=Max("computed_at")
-    )["at"]
-    return found
 
 
 def reads_per_environment(scope: DashboardScope, *, today: datetime.date, days: int = CHART_DAYS) -> dict[str, Any]:

@@ -177,7 +177,7 @@ def home(request: HttpRequest) -> HttpResponse:
     memberships = organization_membership_list(request.user)
     if not memberships:
         return redirect("ui:project_list")
-    return _organization_page(request, memberships[0].organization, home=True)
+    return _organization_page(request, memberships[0].organization, home=True, memberships=memberships)
 
 
 @org_view
@@ -186,7 +186,9 @@ def org_dashboard(request: HttpRequest, organization: Organization) -> HttpRespo
     return _organization_page(request, organization)
 
 
-def _organization_page(request: HttpRequest, organization: Organization, *, home: bool = False) -> HttpResponse:
+def _organization_page(
+    request: HttpRequest, organization: Organization, *, home: bool = False, memberships: list[Any] | None = None
+) -> HttpResponse:
     scope = organization_dashboard_scope(principal_of(request), organization)
     risks_url = reverse("governance:org_risks", args=[organization.slug])
     context = _dashboard_context(scope, risks_url)
@@ -194,7 +196,7 @@ def _organization_page(request: HttpRequest, organization: Organization, *, home
         {
             "nav": "dashboard",
             "home": home,
-            "memberships": organization_membership_list(request.user),
+            "memberships": memberships if memberships is not None else organization_membership_list(request.user),
         }
     )
     return render(request, "governance/dashboard.html", context)

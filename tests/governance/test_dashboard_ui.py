@@ -177,6 +177,6 @@ def test_it_renders_the_home_page_with_a_fixed_number_of_queries(
 ) -> None:
     client = _client(history.cast.alice)
     client.get("/")
-    with django_assert_max_num_queries(45) as captured:
+    with django_assert_max_num_queries(40) as captured:
         assert client.get("/").status_code == 200
     assert not any("audit_auditevent" in q["sql"] for q in captured.captured_queries)
