@@ -22,6 +22,7 @@ from governance.models import GateDecision, PipelineGate
 from secrets_app.keyring import keyring
 
 PLAN_EVENTS_API_VERSION = "2.0-preview.1"
+LOG_API_VERSION = "7.1"  # task logs and timeline records of a plan
 BUILD_API_VERSION = "7.1"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HUB = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -198,17 +199,58 @@ class PostResult:
     retry_after: float | None = None
 
 
-def plan_event_post(*, org_url: str, routing: dict[str, str], token: str, result: str) -> PostResult:
+def _plan_url(org_url: str, routing: dict[str, str], tail: str, api_version: str) -> str:
+    return (
+        f"{org_url.rstrip('/')}/{quote(routing['project_id'], safe='')}/_apis/distributedtask/hubs/"
+        f"{quote(routing['hub_name'], safe='')}/plans/{quote(routing['plan_id'], safe='')}/{tail}"
+        f"?api-version={api_version}"
+    )
+
+
+def _log_lines(session: Any, org_url: str, routing: dict[str, str], token: str, lines: list[str]) -> bool:
+    """Best effort: the decision's reasons as the check's log (create a task log, append the lines,
+    point the task's timeline record at it), so a person sees *why* next to the result. Returns
+    whether it worked; a failure never stops the decision from being posted."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    try:
+        created = session.post(
+            _plan_url(org_url, routing, "logs", LOG_API_VERSION),
+            data=json.dumps({"path": f"logs\\{routing['task_instance_id']}"}),
+            headers=headers,
+            timeout=TIMEOUT_SECONDS,
+        )
+        if created.status_code != 200:
+            return False
+        log_id = int(created.json()["id"])
+        appended = session.post(
+            _plan_url(org_url, routing, f"logs/{log_id}", LOG_API_VERSION),
+            data="\n".join(lines).encode("utf-8") + b"\n",
+            headers=headers | {"Content-Type": "application/octet-stream"},
+            timeout=TIMEOUT_SECONDS,
+        )
+        record = {"id": routing["task_instance_id"], "log": {"id": log_id}}
+        timeline = quote(routing.get("timeline_id") or "", safe="")
+        linked = session.patch(
+            _plan_url(org_url, routing, f"timelines/{timeline}/records", LOG_API_VERSION),
+            data=json.dumps({"count": 1, "value": [record]}),
+            headers=headers,
+            timeout=TIMEOUT_SECONDS,
+        )
+        return appended.status_code == 200 and linked.status_code == 200
+    except Exception:  # noqa: BLE001 - the log is a courtesy; the decision matters
+        return False
+
+
+def plan_event_post(
+    *, org_url: str, routing: dict[str, str], token: str, result: str, lines: list[str] | None = None
+) -> PostResult:
     """POST ``TaskCompleted`` to the plan's events (§1.4) with ``Bearer {AuthToken}``, to the
-    connection's organization URL only. Never raises for an HTTP or network failure: the caller
-    decides (2xx done; 401/403/400/404 final; 429/5xx/0 retry)."""
+    connection's organization URL only (after the reasons as the check's log, when *lines* and a
+    timeline id are given). Never raises for an HTTP or network failure: the caller decides (2xx
+    done; 401/403/400/404 final; 429/5xx/0 retry)."""
     from secrets_app import outbound
 
-    url = (
-        f"{org_url.rstrip('/')}/{quote(routing['project_id'], safe='')}/_apis/distributedtask/hubs/"
-        f"{quote(routing['hub_name'], safe='')}/plans/{quote(routing['plan_id'], safe='')}/events"
-        f"?api-version={PLAN_EVENTS_API_VERSION}"
-    )
+    url = _plan_url(org_url, routing, "events", PLAN_EVENTS_API_VERSION)
     body = {
         "name": "TaskCompleted",
         "taskId": routing["task_instance_id"],
@@ -217,6 +259,8 @@ def plan_event_post(*, org_url: str, routing: dict[str, str], token: str, result
     }
     session = outbound.session(bound_to=[org_url])
     try:
+        if lines and routing.get("timeline_id"):
+            _log_lines(session, org_url, routing, token, lines)
         response = session.post(
             url,
             data=json.dumps(body),

@@ -344,7 +344,11 @@ def gate_callback_execute(*, decision_id: int) -> CallbackOutcome:
         _finish(decision_id, "failed", f"the job token could not be opened ({type(exc).__name__})")
         return CallbackOutcome("failed")
     result = "succeeded" if decision.status == PASS else "failed"
-    posted = plan_event_post(org_url=org_url, routing=routing, token=token, result=result)
+    lines = [f"Strongroom pipeline gate {gate.name!r}: {decision.status}", *[f"  {r}" for r in decision.reasons[:50]]]
+    first = not int(routing.get("attempts", 0))  # the log is written once, not at every retry
+    posted = plan_event_post(
+        org_url=org_url, routing=routing, token=token, result=result, lines=lines if first else None
+    )
     del token
     if 200 <= posted.status < 300:
         _finish(decision_id, "sent")

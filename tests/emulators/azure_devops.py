@@ -12,7 +12,8 @@ leases and the pipeline gate's run proof, readable with a PAT or a pipeline's jo
 project); and the plan events route an Invoke REST API check in Callback mode is completed through
 (``POST {org}/{projectId}/_apis/distributedtask/hubs/{hub}/plans/{planId}/events``, §1.4: a job
 token as ``Bearer`` or ``Basic base64(":" + token)``, body ``name``/``taskId``/``jobId``/``result``,
-204; recorded in ``plan_events``). Service semantics follow §1.6: secret values are never returned (``value: null``),
+204; recorded in ``plan_events``) with the task log routes a check appends its lines through (create a
+log, append lines, point the task's timeline record at it: ``plan_logs``, ``timeline_records``). Service semantics follow §1.6: secret values are never returned (``value: null``),
 PUT replaces the whole variable set, a secret sent without a value keeps its stored value, POST
 needs a project reference, DELETE removes the group from the listed projects.
 
@@ -169,6 +170,8 @@ class AzureDevOpsEmulator:
         self.job_tokens: dict[str, str] = {}  # System.AccessToken -> the project id it may read
         self.builds: dict[int, dict[str, Any]] = {}
         self.plan_events: list[dict[str, Any]] = []  # TaskCompleted events received (hub, plan, body, auth kind)
+        self.plan_logs: dict[int, dict[str, Any]] = {}  # log id -> {"plan_id", "path", "lines"}
+        self.timeline_records: list[dict[str, Any]] = []  # records PATCHed (plan, timeline, record)
         self.projects: dict[str, str] = {}  # id -> name
         self.groups: dict[int, Group] = {}
         self.requests: list[Recorded] = []
@@ -441,6 +444,14 @@ class AzureDevOpsEmulator:
         ]:
             with self._lock:
                 return self._plan_event(method, parts[0], parts[4], parts[6], query, headers, body, caller)
+        if len(parts) >= 8 and [p.lower() for p in (parts[1], parts[2], parts[3], parts[5])] == [
+            "_apis",
+            "distributedtask",
+            "hubs",
+            "plans",
+        ]:
+            with self._lock:
+                return self._plan_logs(method, parts[0], parts[6], parts[7:], body, caller)
         if caller.startswith("job:"):
             return 401, {}, None  # a job token reads builds and completes its plan's tasks only (in this emulator)
         with self._lock:
@@ -626,6 +637,35 @@ class AzureDevOpsEmulator:
         )
         return 204, {}, None
 
+    def _plan_logs(
+        self, method: str, project: str, plan_id: str, rest: list[str], body: Any, caller: str
+    ) -> tuple[int, dict[str, str], Any]:
+        """Task logs and timeline records of a plan (§1.4 step 3): ``POST …/logs`` {"path"} → {"id"};
+        ``POST …/logs/{id}`` (octet-stream lines); ``PATCH …/timelines/{id}/records`` {"value": [...]}."""
+        project_id = self._project_id(project)
+        if project_id is None or not caller.startswith("job:") or caller[4:] != project_id:
+            return 401, {}, None
+        kind = rest[0].lower()
+        if kind == "logs" and len(rest) == 1 and method == "POST" and isinstance(body, dict) and body.get("path"):
+            log_id = len(self.plan_logs) + 1
+            self.plan_logs[log_id] = {"plan_id": plan_id, "path": str(body["path"]), "lines": []}
+            return 200, {}, {"id": log_id, "path": body["path"], "lineCount": 0, "createdOn": _now()}
+        if kind == "logs" and len(rest) == 2 and method == "POST" and rest[1].isdigit():
+            log = self.plan_logs.get(int(rest[1]))
+            if log is None or log["plan_id"] != plan_id:
+                return 404, {}, _wrapped("Log not found", "TaskLogNotFoundException", 404)
+            text = body if isinstance(body, str) else ""
+            log["lines"] += text.splitlines()
+            return 200, {}, {"id": int(rest[1]), "path": log["path"], "lineCount": len(log["lines"])}
+        if kind == "timelines" and len(rest) == 3 and rest[2].lower() == "records" and method == "PATCH":
+            records = body.get("value") if isinstance(body, dict) else None
+            if not isinstance(records, list) or not records:
+                return 400, {}, _wrapped("records are required", "ArgumentNullException", 400)
+            for record in records:
+                self.timeline_records.append({"plan_id": plan_id, "timeline_id": rest[1], "record": record})
+            return 200, {}, {"count": len(records), "value": records}
+        return 404, {}, _wrapped("Not found", "RouteNotFound", 404)
+
     def _builds(
         self, project: str, rest: list[str], query: dict[str, list[str]], caller: str
     ) -> tuple[int, dict[str, str], Any]:
@@ -681,7 +721,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            body = None
+            # Octet-stream and text bodies (a task log's lines) are kept as text; bad JSON is None.
+            content_type = (self.headers.get("Content-Type") or "").lower()
+            body = raw.decode("utf-8", "replace") if content_type.startswith(("application/octet", "text/")) else None
         headers = {key.lower(): value for key, value in self.headers.items()}
         query = parse_qs(split.query)
         record = Recorded(self.command, split.path, query, headers, copy.deepcopy(body))

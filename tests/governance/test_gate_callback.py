@@ -89,6 +89,13 @@ def test_it_posts_failed_with_the_reasons_kept_on_the_decision(
     assert [event["body"]["result"] for event in world.ado.plan_events] == ["failed"]
     decision = GateDecision.objects.get(gate=world.gate)
     assert decision.status == "fail" and decision.reasons[0].startswith("DB_PASSWORD (/backend): flagged as leaked")
+    # The reasons are the check's log in Azure DevOps, linked from the task's timeline record.
+    ((log_id, log),) = world.ado.plan_logs.items()
+    assert log["lines"][0] == "Strongroom pipeline gate 'prod deploy': fail"
+    assert log["lines"][1].startswith("  DB_PASSWORD (/backend): flagged as leaked on ")
+    assert world.ado.timeline_records[0]["record"] == {
+        "id": decision.callback["task_instance_id"], "log": {"id": log_id}
+    }  # fmt: skip
 
 
 def test_it_retries_a_5xx_and_stops_at_a_refused_token(
@@ -101,6 +108,7 @@ def test_it_retries_a_5xx_and_stops_at_a_refused_token(
         callback()
     events = [r for r in world.ado.requests if r.path.endswith("/events")]
     assert [r.status for r in events] == [503, 204]
+    assert len(world.ado.plan_logs) == 1  # the reasons are logged once, not at every retry
     assert GateDecision.objects.get(gate=world.gate).callback_state == "sent"
 
     # A token Azure DevOps no longer accepts (401) is final: no retry, and the token is erased.
