@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -18,7 +20,13 @@ from governance.api.serializers_quarantine import (
     QuarantineSerializer,
     QuarantineStatusQuery,
 )
-from governance.selectors.quarantine import quarantine_candidates, quarantine_list
+from governance.api.views_dashboard import CSV, JSON, _CsvIsAParameter, csv_download, wants_csv
+from governance.selectors.quarantine import (
+    candidate_rows_csv,
+    quarantine_candidates,
+    quarantine_list,
+    quarantine_rows_csv,
+)
 from governance.services.policy import governance_policy_get, governance_policy_update
 from governance.services.quarantine import secret_quarantine_delete, secret_quarantine_restore, secrets_quarantine
 from secrets_app.api.base import ApiView
@@ -28,31 +36,47 @@ TAGS = ["governance"]
 SECRET = OpenApiParameter("secret", OpenApiTypes.INT, OpenApiParameter.PATH, description="Secret id (secretId)")
 
 
+def _stamp() -> str:
+    return timezone.now().strftime("%Y%m%d-%H%M%S")
+
+
 class QuarantineCandidatesApi(ApiView):
+    content_negotiation_class = _CsvIsAParameter
+
     @extend_schema(
         operation_id="governance_quarantine_candidates",
         tags=TAGS,
         parameters=[PROJECT],
-        responses={200: QuarantineCandidatesSerializer, **errors(403, 404)},
+        responses={(200, JSON): QuarantineCandidatesSerializer, (200, "text/csv"): CSV, **errors(403, 404)},
         description="Live secrets not delivered to anyone for the policy's `quarantineAfterDays` (never "
-        "delivered counts), longest idle first (`governance.read`). Empty when the policy offers no quarantine.",
+        "delivered counts), longest idle first (`governance.read`). Empty when the policy offers no quarantine. "
+        "`?format=csv` or `Accept: text/csv` downloads them.",
     )
-    def get(self, request: Request, project: str) -> Response:
-        return Response(QuarantineCandidatesSerializer(quarantine_candidates(self.scope(project))).data)
+    def get(self, request: Request, project: str) -> Response | StreamingHttpResponse:
+        scope = self.scope(project)
+        candidates = quarantine_candidates(scope)
+        if wants_csv(request):
+            return csv_download(candidate_rows_csv(candidates), f"{scope.project.slug}-unused-{_stamp()}.csv")
+        return Response(QuarantineCandidatesSerializer(candidates).data)
 
 
 class QuarantineListApi(ApiView):
+    content_negotiation_class = _CsvIsAParameter
+
     @extend_schema(
         operation_id="governance_quarantines_list",
         tags=TAGS,
         parameters=[PROJECT, QuarantineStatusQuery],
-        responses={200: QuarantineListSerializer, **errors(400, 403, 404)},
-        description="The project's quarantines (default: active) with refused-read counts (`governance.read`).",
+        responses={(200, JSON): QuarantineListSerializer, (200, "text/csv"): CSV, **errors(400, 403, 404)},
+        description="The project's quarantines (default: active) with refused-read counts (`governance.read`). "
+        "`?format=csv` or `Accept: text/csv` downloads them.",
     )
-    def get(self, request: Request, project: str) -> Response:
+    def get(self, request: Request, project: str) -> Response | StreamingHttpResponse:
         scope = self.scope(project)
         wanted = self.query(QuarantineStatusQuery, request)["status"]
         rows = quarantine_list(scope, status=None if wanted == "all" else wanted)
+        if wants_csv(request):
+            return csv_download(quarantine_rows_csv(rows), f"{scope.project.slug}-quarantines-{_stamp()}.csv")
         return Response(QuarantineListSerializer({"quarantines": rows}).data)
 
     @extend_schema(

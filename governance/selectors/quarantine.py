@@ -5,6 +5,7 @@ secrets the caller may not list (a path or tag rule) are left out."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import OuterRef, Subquery
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from governance.models import GovernancePolicy, Quarantine, QuarantineStatus, SecretDelivery
 from governance.policy import policy_for
+from governance.selectors.risks import _csv as csv_lines  # the dashboard's CSV writer (CSV-injection safe)
 from secrets_app.guard import require
 from secrets_app.models import Secret, SecretType
 from secrets_app.selectors.access import ProjectScope
@@ -117,3 +119,57 @@ def quarantine_list(scope: ProjectScope, *, status: str | None = QuarantineStatu
             scope, row.secret.environment.slug, row.secret.folder.path, [tag.slug for tag in row.secret.tags.all()]
         )
     ]
+
+
+CANDIDATE_COLUMNS = ("secret_id", "environment", "path", "key", "created_at", "last_delivered_at", "idle_days")
+QUARANTINE_COLUMNS = (
+    "secret_id",
+    "environment",
+    "path",
+    "key",
+    "status",
+    "reason",
+    "started_at",
+    "started_by",
+    "ended_at",
+    "refused_reads",
+    "last_refused_at",
+    "last_refused_to",
+    "deletion_proposed_at",
+)
+
+
+def candidate_rows_csv(candidates: Candidates) -> Iterator[str]:
+    """The candidates as CSV lines (header first); names and dates only."""
+    return csv_lines(
+        CANDIDATE_COLUMNS,
+        (
+            (c.id, c.environment, c.path, c.key, c.created_at, c.last_delivered_at, c.idle_days)
+            for c in candidates.secrets
+        ),
+    )
+
+
+def quarantine_rows_csv(rows: list[Quarantine]) -> Iterator[str]:
+    """The quarantines as CSV lines (header first); names, dates and counts only."""
+    return csv_lines(
+        QUARANTINE_COLUMNS,
+        (
+            (
+                row.secret_id,
+                row.secret.environment.slug,
+                row.secret.folder.path,
+                row.secret.key,
+                row.status,
+                row.reason,
+                row.started_at,
+                row.started_by.get_username() if row.started_by else "",
+                row.ended_at,
+                row.refused_reads,
+                row.last_refused_at,
+                row.last_refused_to,
+                row.deletion_proposed_at,
+            )
+            for row in rows
+        ),
+    )

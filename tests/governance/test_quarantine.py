@@ -267,3 +267,20 @@ def test_it_edits_the_policy_audited_and_names_a_bad_field(history: History, api
     event = AuditEvent.objects.get(action="governance.policy_updated")
     assert event.metadata["changed"] == {"quarantine_after_days": [90, None], "stale_after_days": [90, 60]}
     assert api(history.cast.bob).get(f"{GOV}/quarantine-candidates/").json()["candidates"] == []
+
+
+def test_it_downloads_candidates_and_quarantines_as_csv(history: History, api: Any) -> None:
+    quarantine_via_api(api, history, "STALE")
+    bob = api(history.cast.bob)
+
+    candidates = bob.get(f"{GOV}/quarantine-candidates/?format=csv")
+    quarantines = bob.get(f"{GOV}/quarantines/", HTTP_ACCEPT="text/csv")
+
+    assert candidates.status_code == 200 and candidates["Content-Type"].startswith("text/csv")
+    lines = b"".join(candidates.streaming_content).decode().splitlines()
+    assert lines[0] == "secret_id,environment,path,key,created_at,last_delivered_at,idle_days"
+    assert [line.split(",")[3] for line in lines[1:]] == ["NEVER", "REFERS"]
+    rows = b"".join(quarantines.streaming_content).decode().splitlines()
+    assert rows[0].startswith("secret_id,environment,path,key,status,reason") and len(rows) == 2
+    assert ",STALE,active,not delivered for 97 days," in rows[1]
+    assert VALUES["STALE"] not in rows[1]
