@@ -307,3 +307,15 @@ def test_it_checks_only_the_secrets_the_gates_identity_may_read(world: GateWorld
     _, answer = _ask(world)
 
     assert answer["status"] == "pass" and answer["reason"] == "0 secrets checked in prod: policy holds"
+
+
+def test_it_limits_calls_per_gate_and_client(world: GateWorld, settings: Any) -> None:
+    settings.STRONGROOM_GATE_RATE_PER_MINUTE = 2
+    build_id, token = world.run()
+    answers = [
+        call_gate(Client(), world, build_id, token, Authorization=world.basic(password="guess")) for _ in range(3)
+    ]
+
+    assert [a.status_code for a in answers] == [401, 401, 429]
+    assert int(answers[2]["Retry-After"]) >= 1
+    assert AuditEvent.objects.filter(action="gate.auth_failed").count() == 2
