@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from secrets_app.guard import require
 from secrets_app.models import Organization, Project
+from secrets_app.policy import ProjectAccess
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import (
     admin_organization_ids,
@@ -33,6 +34,7 @@ class DashboardScope:
     projects: tuple[Project, ...]
     whole_organization: bool
     project: Project | None = None
+    access: ProjectAccess | None = None  # the caller's, in ``project``
     project_ids: tuple[int, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -72,4 +74,5 @@ def project_dashboard_scope(principal: Principal, project_ref: str) -> Dashboard
         projects=(scope.project,),
         whole_organization=False,
         project=scope.project,
+        access=scope.access,
     )

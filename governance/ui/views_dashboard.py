@@ -220,10 +220,8 @@ def _project_view(view: Any) -> Any:
 
 
 def _project_header(scope: DashboardScope, request: HttpRequest) -> dict[str, Any]:
-    from secrets_app.selectors.access import project_access
-
-    assert scope.project is not None
-    access = project_access(principal_of(request), scope.project)
+    assert scope.project is not None and scope.access is not None
+    access = scope.access
     return {
         "project": scope.project,
         "role": access.role,

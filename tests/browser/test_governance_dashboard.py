@@ -13,6 +13,7 @@ from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOT = "/tmp/strongroom-governance-dashboard.png"
 SCREENSHOT_LIST = "/tmp/strongroom-governance-risks.png"
+SCREENSHOT_SECRET = "/tmp/strongroom-governance-secret.png"
 
 
 def test_it_lands_on_the_dashboard_and_clicks_a_number_through_to_its_list(
@@ -76,4 +77,5 @@ def _look(base_url: str, browser: Any) -> None:  # noqa: F811
     page.get_by_role("link", name="CACHE_URL").click()
     expect(page.get_by_role("heading", name="Delivered to")).to_be_visible()
     expect(page.locator('table[data-table="deliveries"] tbody tr')).to_have_count(2)
+    page.screenshot(path=SCREENSHOT_SECRET, full_page=True)
     assert problems == [], problems
