@@ -169,14 +169,14 @@ REFRESH = r"""
 import json, time, django
 django.setup()
 from audit.models import AuditEvent
-from governance.services.deliveries import deliveries_refresh
+from governance.services.deliveries import CATCH_UP_BATCH, deliveries_refresh
 from governance.services.risk import risk_refresh
 from governance.services.snapshots import snapshots_refresh
 
 figures = {}
 started = time.perf_counter()
 events = 0
-while consumed := deliveries_refresh():
+while consumed := deliveries_refresh(batch_size=CATCH_UP_BATCH):
     events += consumed
 figures["deliveries"] = round(time.perf_counter() - started, 2)
 figures["read_events"] = events

@@ -37,6 +37,7 @@ DELIVERING_ACTIONS = ("secret.values_read", "secret.value_read")
 REVEAL_ACTION = "secret.value_read"
 CURSOR = "governance-deliveries"
 CONSUMER_KINDS = (ConsumerKind.USER.value, ConsumerKind.IDENTITY.value)
+CATCH_UP_BATCH = 25000
 
 
 @dataclass
@@ -253,9 +254,11 @@ def deliveries_refresh(*, batch_size: int = 5000) -> int:
     return len(events)
 
 
-def deliveries_catch_up(*, batch_size: int = 5000, seconds: float = 20.0) -> int:
+def deliveries_catch_up(*, batch_size: int = CATCH_UP_BATCH, seconds: float = 20.0) -> int:
     """Run batches until caught up or *seconds* have passed (a beat run stays shorter than its
-    interval; the next run goes on from the cursor). Returns how many events were consumed."""
+    interval; the next run goes on from the cursor). Returns how many events were consumed.
+    Larger batches than the default one fold a backlog faster: a secret read by the same consumer
+    in many events of a batch is written once."""
     deadline = time.monotonic() + seconds
     total = 0
     while True:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from governance.services.deliveries import deliveries_refresh
+from governance.services.deliveries import CATCH_UP_BATCH, deliveries_refresh
 from governance.services.risk import risk_refresh
 from governance.services.snapshots import snapshots_refresh
 from secrets_app.models import Organization
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             if organization_id is None:
                 raise CommandError(f"no organization with the slug {options['organization']!r}")
         events = 0
-        while consumed := deliveries_refresh():
+        while consumed := deliveries_refresh(batch_size=CATCH_UP_BATCH):
             events += consumed
         secrets = risk_refresh(organization_id=organization_id)
         snapshots = snapshots_refresh(organization_id=organization_id)
