@@ -83,6 +83,10 @@ class QuarantineRequest(StrictSerializer):
     )
 
 
+class QuarantineActionRequest(StrictSerializer):
+    """No fields: the secret is in the path (an empty body, or none, is fine)."""
+
+
 class LeakFlagSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     secretId = serializers.IntegerField(source="secret_id")

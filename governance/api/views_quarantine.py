@@ -14,6 +14,7 @@ from governance.api.serializers_quarantine import (
     POLICY_NAMES,
     GovernancePolicyRequest,
     GovernancePolicySerializer,
+    QuarantineActionRequest,
     QuarantineCandidatesSerializer,
     QuarantineListSerializer,
     QuarantineRequest,
@@ -100,12 +101,14 @@ class QuarantineRestoreApi(ApiView):
         operation_id="governance_quarantine_restore",
         tags=TAGS,
         parameters=[PROJECT, SECRET],
-        request=None,
+        request=QuarantineActionRequest,
         responses={200: QuarantineSerializer, **errors(403, 404, 409)},
         description="End the secret's quarantine: its value is delivered again at once (`governance.manage`).",
     )
     def post(self, request: Request, project: str, secret: int) -> Response:
-        row = secret_quarantine_restore(scope=self.scope(project), secret_id=secret)
+        scope = self.scope(project)
+        self.parse(QuarantineActionRequest, request.data or {})
+        row = secret_quarantine_restore(scope=scope, secret_id=secret)
         return Response(QuarantineSerializer(row).data)
 
 
@@ -114,14 +117,16 @@ class QuarantineDeleteApi(ApiView):
         operation_id="governance_quarantine_delete",
         tags=TAGS,
         parameters=[PROJECT, SECRET],
-        request=None,
+        request=QuarantineActionRequest,
         responses={200: QuarantineSerializer, 202: None, **errors(403, 404, 409)},
         description="Delete a quarantined secret whose deletion was proposed (`governance.manage`, and the "
         "right to delete it): the ordinary soft delete, recoverable with a folder rollback. 202 when a change "
         "policy holds the delete for review. Nothing is ever deleted automatically.",
     )
     def post(self, request: Request, project: str, secret: int) -> Response:
-        row = secret_quarantine_delete(scope=self.scope(project), secret_id=secret)
+        scope = self.scope(project)
+        self.parse(QuarantineActionRequest, request.data or {})
+        row = secret_quarantine_delete(scope=scope, secret_id=secret)
         return Response(QuarantineSerializer(row).data)
 
 
