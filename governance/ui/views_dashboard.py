@@ -29,7 +29,7 @@ from governance.ui import charts
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization
 from secrets_app.selectors.organizations import organization_membership_list
-from secrets_app.ui.shortcuts import error_response, login_required, org_view, principal_of
+from secrets_app.ui.shortcuts import error_response, login_required, org_view, page_or_partial, principal_of
 
 PAGE_SIZE = 50
 FLAG_LABELS = dict(FLAGS)
@@ -288,7 +288,8 @@ def _risk_page(
             "projects_choice": [p.slug for p in scope.projects] if scope.project is None else [],
         }
     )
-    return render(request, "governance/risks.html", context)
+    # The filter form (htmx) swaps only the results; a link or a reload gets the page.
+    return page_or_partial(request, "governance/risks.html", context, partial="results")
 
 
 def _next_sort(current: str, key: str) -> str:

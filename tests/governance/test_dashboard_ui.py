@@ -180,3 +180,10 @@ def test_it_renders_the_home_page_with_a_fixed_number_of_queries(
     with django_assert_max_num_queries(40) as captured:
         assert client.get("/").status_code == 200
     assert not any("audit_auditevent" in q["sql"] for q in captured.captured_queries)
+
+
+def test_it_swaps_only_the_results_when_htmx_filters(history: History) -> None:
+    response = _client(history.cast.bob).get("/projects/acme/governance/risks/?environment=dev", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="gov-results">') and "<html" not in body
+    assert re.findall(r'data-secret="([^"]+)"', body) == ["dev:/:DEV_ONLY"]
