@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures are imported, then named by the tests)
 """``strongroom gate`` as a subprocess against a live server, logged in as the pipeline's machine
 identity: exit 0 when the gate passes, 1 with each reason on a line of its own when it fails (as
 ``##vso[task.logissue …]`` lines in Azure Pipelines), 2 with one readable line for usage and
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import CliServer
+from tests.governance.gate_fixtures import ado  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -61,6 +63,51 @@ def test_it_exits_0_when_the_gate_passes(gated: Any) -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode() == "pass: 1 secret checked in prod: policy holds\n"
+
+
+def test_it_answers_the_exact_request_of_the_azure_devops_check_over_http(gated: Any, ado: Any) -> None:
+    """The same gate, asked by the Invoke REST API check over a real socket, with the header names
+    spelled as the InvokeRESTAPI task sends them (ado-governance.md §1.2)."""
+    import base64
+
+    import requests
+
+    from governance.gate.services import gate_update
+    from secrets_app.principals import Principal
+    from syncs.services.connections import connection_create
+    from tests.governance.gate_fixtures import PAT, GateWorld, check_headers
+
+    server, gate_id, _token = gated
+    cast = server.cast
+    alice = Principal.for_user(cast.alice)
+    connection_create(
+        principal=alice, organization=cast.organization, kind="azure_devops", method="pat", name="ado",
+        credentials={"token": PAT}, config={"organization_url": ado.org_url},
+    )  # fmt: skip
+    gate, credentials = gate_update(
+        principal=alice, organization=cast.organization, gate_id=gate_id, reset_password=True
+    )
+    assert credentials is not None
+    world = GateWorld(cast, ado, gate, credentials.username, credentials.password, gate.identity)
+    build_id, job_token = world.run()
+
+    response = requests.post(
+        f"{server.url}/api/v1/governance/ado-gates/{gate_id}/check",
+        data=f'{{"buildId": "{build_id}", "stageAttempt": "1"}}',
+        headers=check_headers(world, build_id, job_token),
+        timeout=10,
+    )
+
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["status"] == "pass", response.text
+    assert set(response.json()) == {"status", "reason", "checkedAt", "findings"}
+    wrong = base64.b64encode(f"{credentials.username}:nope".encode()).decode()
+    refused = requests.post(
+        f"{server.url}/api/v1/governance/ado-gates/{gate_id}/check",
+        headers=check_headers(world, build_id, job_token, Authorization=f"Basic {wrong}"),
+        timeout=10,
+    )
+    assert refused.status_code == 401
 
 
 def test_it_exits_1_with_one_reason_per_line_when_the_gate_fails(gated: Any) -> None:
