@@ -150,8 +150,8 @@ class SecretListView(CompatView):
             return body
         body["warnings"] = result.warnings
         response = etag_response(request, body)
-        # Header values are names and dates only (keys are [A-Za-z0-9_.-]); never a value.
-        response["X-Strongroom-Warning"] = "; ".join(result.warnings)[:4000]
+        # Names and dates only, never a value; ASCII so no key can make the header unsendable.
+        response["X-Strongroom-Warning"] = "; ".join(result.warnings)[:4000].encode("ascii", "replace").decode()
         return response
 
 
