@@ -43,7 +43,7 @@ def _one_time_password(html: str) -> str:
 
 def _logs_in(email: str, password: str) -> bool:
     response = Client().post("/login/", {"email": email, "password": password})
-    return response.status_code == 302 and response["Location"] == "/projects/"
+    return response.status_code == 302 and response["Location"] == "/"  # the dashboard
 
 
 @pytest.mark.django_db
