@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import hmac
 import logging
 import random
 import uuid
@@ -147,7 +148,7 @@ def gate_authenticate(*, gate_id: str, authorization: str, client_ip: str) -> Pi
     sent = _basic(authorization or "")
     if sent is None:
         raise _auth_failed(gate, gate_id, "no Basic credentials")
-    user_ok = sent[0] == gate.username
+    user_ok = hmac.compare_digest(sent[0].encode("utf-8", "surrogatepass"), gate.username.encode())
     password_ok = gate_password_matches(gate, sent[1])
     if not (user_ok and password_ok):
         raise _auth_failed(gate, gate_id, "wrong username or password")
