@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from governance.selectors.dashboard import FLAG_NAMES
+from governance.selectors.dashboard import AGE_BUCKETS, FLAG_NAMES
 from governance.selectors.risks import SORTS
 
 
@@ -106,6 +106,11 @@ class GovernanceRiskQuery(serializers.Serializer):
     environment = serializers.CharField(required=False, help_text="Environment slug")
     path = serializers.CharField(required=False, help_text="Path prefix: /app matches /app and /app/x")
     consumer = serializers.CharField(required=False, help_text="identity:<identity id> or user:<user id>")
+    age = serializers.ChoiceField(
+        choices=[key for key, *_ in AGE_BUCKETS],
+        required=False,
+        help_text="Time since the last change: lt30, 30_90, 90_180, 180_365, gt365 (days)",
+    )
     sort = serializers.ChoiceField(
         choices=[s for name in SORTS for s in (name, f"-{name}")],
         required=False,

@@ -91,12 +91,18 @@ def _risk_aggregates(project_ids: tuple[int, ...], now: datetime.datetime) -> di
     }
     for name in FLAG_NAMES:
         aggregates[f"flag_{name}"] = Count("secret_id", filter=Q(**{name: True}))
-    for key, _, low, high in AGE_BUCKETS:
-        condition = Q(changed_at__lte=now - datetime.timedelta(days=low))
-        if high is not None:
-            condition &= Q(changed_at__gt=now - datetime.timedelta(days=high))
-        aggregates[f"age_{key}"] = Count("secret_id", filter=condition)
+    for key, *_ in AGE_BUCKETS:
+        aggregates[f"age_{key}"] = Count("secret_id", filter=age_q(key, now))
     return aggregates
+
+
+def age_q(bucket: str, now: datetime.datetime) -> Q:
+    """Secrets whose last change falls in the age bucket *bucket* (a key of AGE_BUCKETS)."""
+    _, _, low, high = next(b for b in AGE_BUCKETS if b[0] == bucket)
+    condition = Q(changed_at__lte=now - datetime.timedelta(days=low))
+    if high is not None:
+        condition &= Q(changed_at__gt=now - datetime.timedelta(days=high))
+    return condition
 
 
 def _any_flag() -> Q:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from governance.models import ConsumerKind, SecretDelivery, SecretRisk
-from governance.selectors.dashboard import FLAG_NAMES, FLAGS
+from governance.selectors.dashboard import AGE_BUCKETS, FLAG_NAMES, FLAGS, age_q
 from governance.selectors.scope import DashboardScope
 from secrets_app.errors import NotFound, ValidationFailed
 from secrets_app.models import MachineIdentity, Secret
@@ -26,6 +27,7 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "key": ("key", "path", "environment__position", "secret_id"),
 }
 DEFAULT_SORT = "-score"
+AGE_KEYS = tuple(key for key, *_ in AGE_BUCKETS)
 ANY_FLAG = "any"  # ?flag=any: secrets with at least one flag
 
 
@@ -36,6 +38,7 @@ class RiskFilters:
     environment: str | None = None  # slug
     path: str | None = None  # prefix, segment-aware: /app matches /app and /app/x, not /app-other
     consumer: str | None = None  # "identity:<public id>" or "user:<id>"
+    age: str | None = None  # an age bucket (AGE_BUCKETS): time since the last change
     sort: str = DEFAULT_SORT
 
     def query_string(self, **changes: Any) -> str:
@@ -48,6 +51,7 @@ class RiskFilters:
             "environment": self.environment,
             "path": self.path,
             "consumer": self.consumer,
+            "age": self.age,
             "sort": None if self.sort == DEFAULT_SORT else self.sort,
         }
         values.update(changes)
@@ -67,6 +71,9 @@ def risk_filters_parse(params: Any) -> RiskFilters:
         kind, _, ident = consumer.partition(":")
         if kind not in ConsumerKind.values or not ident:
             raise ValidationFailed("consumer", "must be identity:<identity id> or user:<user id>")
+    age = (params.get("age") or "").strip() or None
+    if age is not None and age not in AGE_KEYS:
+        raise ValidationFailed("age", f"must be one of: {', '.join(AGE_KEYS)}")
     path = (params.get("path") or "").strip() or None
     if path is not None:
         path = canonical_path(path)
@@ -76,6 +83,7 @@ def risk_filters_parse(params: Any) -> RiskFilters:
         environment=(params.get("environment") or "").strip() or None,
         path=path,
         consumer=consumer,
+        age=age,
         sort=sort,
     )
 
@@ -128,6 +136,8 @@ def risk_list(scope: DashboardScope, filters: RiskFilters) -> QuerySet[SecretRis
         rows = rows.filter(Q(path=filters.path) | Q(path__startswith=filters.path.rstrip("/") + "/"))
     if filters.consumer:
         rows = rows.filter(_consumer_q(filters.consumer, scope.project_ids))
+    if filters.age:
+        rows = rows.filter(age_q(filters.age, timezone.now()))
     name = filters.sort.lstrip("-")
     order = list(SORTS[name])
     if filters.sort.startswith("-"):

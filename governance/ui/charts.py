@@ -52,8 +52,10 @@ def _text(x: float, y: float, text: str, *, anchor: str = "middle", size: int = 
     )
 
 
-def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence[int]) -> SafeString:
-    """Vertical bars, one per label, each with its value above it."""
+def bar_chart(
+    chart_id: str, title: str, labels: Sequence[str], values: Sequence[int], *, links: Sequence[str] | None = None
+) -> SafeString:
+    """Vertical bars, one per label, each with its value above it (a link each, with *links*)."""
     width, height, left, bottom, top = 520, 220, 36, 34, 18
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = _nice_max(max(values, default=0))
@@ -65,10 +67,14 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
         bar_h = plot_h * value / peak
         x = left + i * slot + slot * 0.15
         y = top + plot_h - bar_h
+        if links:
+            parts.append(f'<a href="{escape(links[i])}" aria-label="{escape(label)}: {value}">')
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{bar_h:.1f}" rx="3" fill="{BAR}"/>'
         )
         parts.append(_text(x + slot * 0.35, y - 4, str(value), fill="#18202b"))
+        if links:
+            parts.append("</a>")
         parts.append(_text(x + slot * 0.35, height - bottom + 16, label))
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308  (every label and number is escaped above)

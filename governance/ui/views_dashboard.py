@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from governance.selectors.dashboard import FLAGS, dashboard_figures
+from governance.selectors.dashboard import AGE_BUCKETS, FLAGS, dashboard_figures
 from governance.selectors.risks import (
     SORTS,
     RiskFilters,
@@ -33,6 +33,7 @@ from secrets_app.ui.shortcuts import error_response, login_required, org_view, p
 
 PAGE_SIZE = 50
 FLAG_LABELS = dict(FLAGS)
+AGE_LABELS = {key: label for key, label, *_ in AGE_BUCKETS}
 SORT_LABELS = {"score": "Risk", "age": "Age", "last_delivered": "Last delivered", "key": "Key"}
 
 
@@ -101,7 +102,7 @@ def _count_links(scope: DashboardScope, risks_url: str) -> dict[str, str]:
     }
 
 
-def _charts(figures: dict[str, Any]) -> dict[str, Any]:
+def _charts(figures: dict[str, Any], risks_url: str) -> dict[str, Any]:
     data = figures["charts"]
     reads = data["reads"]
     trend = data["stale_trend"]
@@ -112,6 +113,7 @@ def _charts(figures: dict[str, Any]) -> dict[str, Any]:
             "Secrets by age since their last change",
             [b["label"] for b in data["age"]],
             [b["count"] for b in data["age"]],
+            links=[f"{risks_url}?age={b['bucket']}&sort=-age" for b in data["age"]],
         ),
         "reads": charts.stacked_bars(
             "chart-reads",
@@ -163,7 +165,7 @@ def _dashboard_context(scope: DashboardScope, risks_url: str) -> dict[str, Any]:
         "figures": figures,
         "counts": [{"figure": f, "url": links[f.key]} for f in figures["counts"]],
         "flags": [{"figure": f, "url": f"{risks_url}?flag={f.key}"} for f in figures["flags"]],
-        "charts": _charts(figures),
+        "charts": _charts(figures, risks_url),
         "risks_url": risks_url,
         "flag_labels": FLAG_LABELS,
     }
@@ -284,6 +286,8 @@ def _risk_page(
             ],
             "environments": [slug for _, slug in environments],
             "csv_query": filters.query_string(format="csv"),
+            "age_label": AGE_LABELS.get(filters.age or "", ""),
+            "no_age_query": filters.query_string(age=None),
             "page_query": filters.query_string(),
             "projects_choice": [p.slug for p in scope.projects] if scope.project is None else [],
         }

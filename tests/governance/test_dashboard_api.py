@@ -87,6 +87,8 @@ def test_it_filters_sorts_and_pages_the_risk_list(history: History, api: Any) ->
     assert keys("path=/backend") == ["prod:CACHE_URL"]
     assert keys(f"consumer=identity:{history.identity.public_id}&sort=key") == ["prod:CACHE_URL", "prod:DATABASE_URL"]
     assert keys(f"consumer=user:{history.cast.bob.pk}") == ["prod:CACHE_URL"]
+    assert keys("age=gt365") == ["prod:API_TOKEN"]
+    assert keys("age=30_90&sort=key") == ["staging:DATABASE_URL"]
     assert keys("sort=-age")[0] == "prod:API_TOKEN"
     assert keys("sort=age")[0] == "prod:DATABASE_URL"
     assert keys("sort=last_delivered")[:2] == ["prod:API_TOKEN", "staging:DATABASE_URL"] or keys("sort=last_delivered")[

@@ -100,6 +100,10 @@ def test_it_gives_each_chart_a_text_alternative_with_the_numbers(history: Histor
     body = _page(_client(history.cast.bob), "/projects/acme/governance/")
     assert body.count('role="img"') == 4
     assert [row[1] for row in _table(body, "age")] == ["1", "1", "1", "1", "1"]
+    oldest = "/projects/acme/governance/risks/?age=gt365&amp;sort=-age"
+    assert body.count(f'href="{oldest}"') == 2  # the bar and its table cell open the list
+    listed = _page(_client(history.cast.bob), oldest.replace("&amp;", "&"))
+    assert re.findall(r'data-secret="([^"]+)"', listed) == ["prod:/:API_TOKEN"]
     reads = _table(body, "reads")
     assert len(reads) == 5 and reads[0][1:] == ["3", "0"] and reads[1][1:] == ["3", "2"]  # prod, staging
     assert [row[0:4] for row in _table(body, "top-consumers")] == [
