@@ -35,6 +35,7 @@ ERROR_NAMES = {
     403: "PermissionDenied",
     404: "NotFound",
     422: "ValidationFailure",
+    423: "Locked",
     429: "RateLimitExceeded",
     500: "InternalServerError",
     502: "BadGateway",
