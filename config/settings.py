@@ -250,6 +250,8 @@ STRONGROOM_AUDIT_ANCHOR_PATH = Path(
 ).resolve()
 # Machine logins (native and compat routes) per client IP and route per minute (Infisical: 25).
 STRONGROOM_LOGIN_RATE_PER_MINUTE = env_int("STRONGROOM_LOGIN_RATE_PER_MINUTE", 25)
+# Pipeline gate calls (the Azure DevOps check) per gate and client IP per minute (docs/governance.md).
+STRONGROOM_GATE_RATE_PER_MINUTE = env_int("STRONGROOM_GATE_RATE_PER_MINUTE", 120)
 # Token- and session-authenticated API requests (/api/v1, /compat/infisical) per person or machine
 # identity per minute, reads (GET/HEAD/OPTIONS) and writes counted apart: 429 with Retry-After beyond
 # them, 503 if the store below is down (secrets_app/ratelimit.py). 0 turns a limit off.
