@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOT = "/tmp/strongroom-governance-dashboard.png"
 SCREENSHOT_LIST = "/tmp/strongroom-governance-risks.png"
 SCREENSHOT_SECRET = "/tmp/strongroom-governance-secret.png"
+SCREENSHOT_PROJECT = "/tmp/strongroom-governance-project.png"
 
 
 def test_it_lands_on_the_dashboard_and_clicks_a_number_through_to_its_list(
@@ -71,6 +72,12 @@ def _look(base_url: str, browser: Any) -> None:  # noqa: F811
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("API_TOKEN")
     page.screenshot(path=SCREENSHOT_LIST, full_page=True)
+
+    # The project's Governance tab: the same figures, and its environments.
+    page.goto(f"{base_url}/projects/acme/")
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Governance").click()
+    expect(page.locator('table[data-table="environments"] tbody tr')).to_have_count(3)
+    page.screenshot(path=SCREENSHOT_PROJECT, full_page=True)
 
     # A key opens who it was delivered to.
     page.goto(f"{base_url}/projects/acme/governance/risks/?path=/backend")
