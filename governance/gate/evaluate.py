@@ -45,6 +45,7 @@ class Code:
     PARITY_MISSING = "parity_missing"
     LEASE_IRREVOCABLE = "lease_irrevocable"
     RUN_NOT_PROVEN = "run_not_proven"
+    NOTHING_READABLE = "nothing_readable"
 
 
 @dataclass
@@ -297,6 +298,15 @@ def gate_evaluate(gate: PipelineGate, *, now: datetime.datetime | None = None) -
     """Evaluate *gate*'s policy now. Never raises for a finding: it reports it."""
     now = now or timezone.now()
     rows = pipeline_secrets(gate)
+    if not rows:
+        # A pipeline that reads nothing here is almost always a gate pointing at the wrong
+        # identity, environment or paths: passing would hide that behind a green check.
+        paths = ", ".join(gate.paths or ["/"])
+        message = (
+            f"the gate's identity {gate.identity.name} may read no secret under {paths} in "
+            f"{gate.environment.slug}: check the gate's identity, environment and paths"
+        )
+        return Evaluation(status="fail", reason=message, findings=[Finding(Code.NOTHING_READABLE, message)], checked=0)
     findings: list[Finding] = []
     if gate.require_rotation_current:
         findings += _rotation_findings(rows, gate, now)

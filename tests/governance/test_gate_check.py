@@ -289,7 +289,8 @@ def test_it_fails_naming_a_secret_whose_rotation_failed(world: GateWorld) -> Non
 
 
 def test_it_checks_only_the_secrets_the_gates_identity_may_read(world: GateWorld) -> None:
-    """The identity reads staging only: prod's leaked secret is not this pipeline's to read."""
+    """The identity reads staging only: prod's leaked secret is not this pipeline's to read, and a
+    gate whose pipeline reads nothing fails (a misconfigured gate must not pass silently)."""
     from governance.models import LeakFlag
     from secrets_app.models import IdentityProjectMembership
     from secrets_app.services.members import role_create
@@ -306,7 +307,12 @@ def test_it_checks_only_the_secrets_the_gates_identity_may_read(world: GateWorld
 
     _, answer = _ask(world)
 
-    assert answer["status"] == "pass" and answer["reason"] == "0 secrets checked in prod: policy holds"
+    assert answer["status"] == "fail"
+    assert answer["reason"] == (
+        f"the gate's identity {world.identity.name} may read no secret under /backend in prod: "
+        "check the gate's identity, environment and paths"
+    )
+    assert [finding["code"] for finding in answer["findings"]] == ["nothing_readable"]
 
 
 def test_it_limits_calls_per_gate_and_client(world: GateWorld, settings: Any) -> None:
