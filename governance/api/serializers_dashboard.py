@@ -177,3 +177,4 @@ class GovernanceConsumersQuery(serializers.Serializer):
 class GovernanceTopConsumersQuery(serializers.Serializer):
     days = serializers.IntegerField(required=False, min_value=1, max_value=365, default=30)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=10)
+    format = serializers.ChoiceField(choices=["json", "csv"], required=False)

@@ -33,6 +33,7 @@ from governance.selectors.risks import (
     risk_list,
     risk_rows_csv,
     secret_consumers,
+    top_consumer_rows_csv,
 )
 from governance.selectors.scope import DashboardScope, organization_dashboard_scope, project_dashboard_scope
 from secrets_app.api.base import ApiView
@@ -94,9 +95,11 @@ class _DashboardApi(ApiView):
             offset=offset,
         )
 
-    def top(self, request: Request, scope: DashboardScope) -> Response:
+    def top(self, request: Request, scope: DashboardScope, name: str) -> Response | StreamingHttpResponse:
         query = self.query(GovernanceTopConsumersQuery, request)
         found = top_consumers(scope, today=timezone.now().date(), days=query["days"], limit=query["limit"])
+        if wants_csv(request):
+            return csv_download(top_consumer_rows_csv(found), f"{name}-top-consumers-{timezone.now():%Y%m%d}.csv")
         return Response(GovernanceTopConsumersSerializer({"days": query["days"], "results": found}).data)
 
 
@@ -119,12 +122,12 @@ class OrganizationTopConsumersApi(_DashboardApi):
         operation_id="governance_organization_top_consumers",
         tags=TAGS,
         parameters=[ORGANIZATION, GovernanceTopConsumersQuery],
-        responses={(200, JSON): GovernanceTopConsumersSerializer, **errors(400, 404)},
+        responses={(200, JSON): GovernanceTopConsumersSerializer, (200, "text/csv"): CSV, **errors(400, 404)},
         description="The people and machine identities whose reads delivered the most values over the last "
         "`days` days (read events; keys delivered). " + ORG_REACH,
     )
-    def get(self, request: Request, organization: str) -> Response:
-        return self.top(request, organization_dashboard_scope(self.principal, organization))
+    def get(self, request: Request, organization: str) -> Response | StreamingHttpResponse:
+        return self.top(request, organization_dashboard_scope(self.principal, organization), organization)
 
 
 class OrganizationRiskListApi(_DashboardApi):
@@ -180,11 +183,11 @@ class ProjectTopConsumersApi(_DashboardApi):
         operation_id="governance_project_top_consumers",
         tags=TAGS,
         parameters=[PROJECT, GovernanceTopConsumersQuery],
-        responses={(200, JSON): GovernanceTopConsumersSerializer, **errors(400, 403, 404)},
+        responses={(200, JSON): GovernanceTopConsumersSerializer, (200, "text/csv"): CSV, **errors(400, 403, 404)},
         description="The project's top consumers over the last `days` days (`governance.read`).",
     )
-    def get(self, request: Request, project: str) -> Response:
-        return self.top(request, project_dashboard_scope(self.principal, project))
+    def get(self, request: Request, project: str) -> Response | StreamingHttpResponse:
+        return self.top(request, project_dashboard_scope(self.principal, project), project)
 
 
 class SecretConsumersApi(_DashboardApi):

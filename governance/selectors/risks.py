@@ -289,3 +289,11 @@ def consumer_rows_csv(deliveries: list[SecretDelivery]) -> Iterator[str]:
             for d in deliveries
         ),
     )
+
+
+def top_consumer_rows_csv(consumers: list[dict[str, Any]]) -> Iterator[str]:
+    """``top_consumers`` rows as CSV lines (header first)."""
+    return _csv(
+        ("consumer_kind", "consumer", "identity_id", "read_events", "keys"),
+        ((c["kind"], c["label"], c["identity_public_id"] or "", c["events"], c["keys"]) for c in consumers),
+    )

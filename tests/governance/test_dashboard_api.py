@@ -144,6 +144,11 @@ def test_it_lists_who_a_secret_was_delivered_to(history: History, api: Any) -> N
 def test_it_answers_top_consumers(history: History, api: Any) -> None:
     body = api(history.cast.bob).get(f"{PROJECT}/top-consumers/?days=1").json()
     assert [(c["label"], c["events"]) for c in body["results"]] == [("ci-deployer", 3)]
+    rows = _rows(api(history.cast.bob).get(f"{PROJECT}/top-consumers/?format=csv"))
+    assert [(r["consumer"], r["read_events"], r["keys"]) for r in rows] == [
+        ("ci-deployer", "15", "30"),
+        ("bob@example.com", "2", "1"),
+    ]
 
 
 def test_it_hides_a_project_from_outsiders_and_refuses_a_viewer(history: History, api: Any) -> None:
