@@ -21,8 +21,6 @@ A completed run ends every live lease of that run in the hook's organization (``
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import hmac
 import json
@@ -41,6 +39,7 @@ from audit.services import ANONYMOUS_ACTOR, SYSTEM_ACTOR, audit_record
 from dynamic.models import AdoHookEvent, AdoRunHook, ado_run_hook_aad
 from dynamic.services.ado_runs import COMPLETED, new_hook_username, run_leases, run_leases_mark, run_leases_revoke
 from secrets_app.errors import DomainError, NotFound, ValidationFailed
+from secrets_app.http_basic import basic_credentials
 from secrets_app.keyring import keyring
 from secrets_app.models import Organization
 from secrets_app.principals import Principal
@@ -213,17 +212,6 @@ def ado_run_hook_delete(*, principal: Principal, organization: Organization, hoo
 # --- receiving -------------------------------------------------------------------------------------
 
 
-def _basic(header: str) -> tuple[str, str] | None:
-    if not header.startswith("Basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
-
-
 def _auth_failed(hook: AdoRunHook | None, hook_id: str, reason: str) -> HookUnauthorized:
     with transaction.atomic():
         audit_record(
@@ -258,7 +246,7 @@ def hook_authenticate(*, hook_id: str, authorization: str, headers: dict[str, st
     hook = AdoRunHook.objects.filter(public_id=_uuid_or_none(hook_id)).first()
     if hook is None:
         raise _auth_failed(None, hook_id, "unknown hook")
-    sent = _basic(authorization or "")
+    sent = basic_credentials(authorization or "")
     if sent is None:
         raise _auth_failed(hook, hook_id, "no Basic credentials")
     stored = _open(hook)

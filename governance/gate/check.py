@@ -21,8 +21,6 @@ to the plan (``governance.gate.tasks``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import hmac
 import logging
@@ -51,6 +49,7 @@ from governance.gate.evaluate import Code, Evaluation, Finding, findings_payload
 from governance.gate.services import gate_password_matches
 from governance.models import GateDecision, GateMode, PipelineGate
 from secrets_app.errors import DomainError
+from secrets_app.http_basic import basic_credentials
 from secrets_app.ratelimit import rate_limit_hit
 
 logger = logging.getLogger("strongroom.governance")
@@ -97,17 +96,6 @@ def answer_body(status: str, reason: str, findings: list[dict[str, Any]] | None 
     return {"status": status, "reason": reason[:1000], "checkedAt": _now_text(), "findings": findings or []}
 
 
-def _basic(header: str) -> tuple[str, str] | None:
-    if not header.startswith("Basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
-
-
 def _auth_failed(gate: PipelineGate | None, gate_id: str, reason: str) -> GateUnauthorized:
     with transaction.atomic():
         audit_record(
@@ -145,7 +133,7 @@ def gate_authenticate(*, gate_id: str, authorization: str, client_ip: str) -> Pi
     )
     if gate is None:
         raise _auth_failed(None, gate_id, "unknown gate")
-    sent = _basic(authorization or "")
+    sent = basic_credentials(authorization or "")
     if sent is None:
         raise _auth_failed(gate, gate_id, "no Basic credentials")
     user_ok = hmac.compare_digest(sent[0].encode("utf-8", "surrogatepass"), gate.username.encode())
