@@ -197,6 +197,10 @@ class GateDecisionListSerializer(serializers.Serializer):
     decisions = GateDecisionSerializer(many=True)
 
 
+class GateEvaluateRequest(StrictSerializer):
+    """No fields: the gate is in the path (an empty body, or none, is fine)."""
+
+
 class GateAnswerSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="pass or fail (pending: Callback mode, posted to the plan later)")
     reason = serializers.CharField()
@@ -356,7 +360,7 @@ class PipelineGateEvaluateApi(ApiView):
         operation_id="pipeline_gate_evaluate",
         tags=TAGS,
         parameters=[GATE],
-        request=None,
+        request=GateEvaluateRequest,
         responses={(200, JSON): GateAnswerSerializer, **errors(404)},
         description="Evaluate the gate now, for a script step (`strongroom gate`): the gate's own machine "
         "identity or an organization admin. Nothing is stored; audited as `gate.evaluated` (mode script).",
@@ -364,6 +368,7 @@ class PipelineGateEvaluateApi(ApiView):
     def post(self, request: Request, gate: str) -> Response:
         from governance.gate.check import answer_body
 
+        self.parse(GateEvaluateRequest, request.data or {})
         _, evaluation = gate_script_check(principal=self.principal, gate_id=gate)
         reason = evaluation.reason
         return Response(answer_body(evaluation.status, reason, findings_payload(evaluation.findings)))

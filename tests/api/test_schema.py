@@ -98,9 +98,14 @@ CREDENTIAL_RESPONSES = {
     "/api/v1/auth/kubernetes-auth/login",
     "/api/v1/projects/{project}/dynamic-secrets/{secret}/leases/",
     "/api/v1/organizations/{organization}/ado-run-hooks/",
+    "/api/v1/organizations/{organization}/governance/pipeline-gates/",
 }
 # POSTs from outside systems that are idempotent by their own event id (a replay is a no-op).
-EVENT_RECEIVERS = {"/api/v1/hooks/azure-devops/{hook}/run-state"}
+# Called by Azure DevOps, which sends no Idempotency-Key: a repeat is answered from the stored
+# event (the hook) or the stored decision of (BuildId, StageAttempt) (the pipeline gate's check).
+EVENT_RECEIVERS = {"/api/v1/hooks/azure-devops/{hook}/run-state", "/api/v1/governance/ado-gates/{gate}/check"}
+# POSTs that evaluate and store nothing (a repeat is a fresh answer, never a second change).
+EVALUATIONS = {"/api/v1/governance/pipeline-gates/{gate}/evaluate"}
 
 
 def test_it_documents_request_bodies_responses_errors_and_parameters(schema: dict[str, Any]) -> None:
@@ -111,7 +116,7 @@ def test_it_documents_request_bodies_responses_errors_and_parameters(schema: dic
             assert any(code.startswith("2") for code in operation["responses"]), where
             if method in ("post", "patch"):
                 assert "requestBody" in operation, where
-            if method == "post" and path not in CREDENTIAL_RESPONSES | EVENT_RECEIVERS:
+            if method == "post" and path not in CREDENTIAL_RESPONSES | EVENT_RECEIVERS | EVALUATIONS:
                 assert "Idempotency-Key" in [p["name"] for p in operation.get("parameters", [])], where
             for name in re.findall(r"{(\w+)}", path):
                 assert name in [p["name"] for p in operation["parameters"] if p["in"] == "path"], where

@@ -120,9 +120,9 @@ def test_it_evaluates_for_the_gates_own_identity_only(world: GateWorld, api: Any
     token = login.json()["accessToken"]
     path = f"/api/v1/governance/pipeline-gates/{world.gate.public_id}/evaluate"
 
-    own = Client().post(path, HTTP_AUTHORIZATION=f"Bearer {token}")
-    charlie = api(world.cast.charlie).post(path)
-    mallory = api(world.cast.mallory).post(path)
+    own = Client().post(path, {}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    charlie = api(world.cast.charlie).post(path, {}, format="json")
+    mallory = api(world.cast.mallory).post(path, {}, format="json")
 
     assert own.status_code == 200 and own.json()["status"] == "pass", own.content
     assert charlie.status_code == 404 and mallory.status_code == 404

@@ -143,6 +143,7 @@ def roles(cast: Any) -> Any:
             {"action": "tags.manage"},
             {"action": "audit.read"},
             {"action": "syncs.read"},
+            {"action": "governance.read"},
         ],
     )
     ProjectMembership.objects.filter(project=cast.project, user=cast.bob).update(
