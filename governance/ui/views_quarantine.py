@@ -47,6 +47,12 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
     can_manage = scope.access.can("governance.manage")
     return {
         "project": scope.project,
+        "role": scope.access.role,
+        "nav": "governance",
+        "can_see_members": scope.access.can("members.read"),
+        "can_see_audit": scope.access.can("audit.read"),
+        "can_see_syncs": scope.access.can("syncs.read"),
+        "can_see_governance": True,
         "candidates": candidates,
         "quarantines": quarantine_list(scope, status=QuarantineStatus.ACTIVE),
         "ended": quarantine_list(scope, status=None)[:20],
