@@ -10,11 +10,13 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from governance.api.views_dashboard import CSV, _CsvIsAParameter, csv_download, wants_csv
 from governance.selectors.least_privilege import (
     MAX_DAYS,
     IdentityAccess,
     identity_access,
     least_privilege_proposals,
+    proposal_rows_csv,
 )
 from governance.services.least_privilege import least_privilege_apply
 from secrets_app.api.base import ApiView
@@ -141,20 +143,30 @@ def access_data(access: IdentityAccess) -> dict[str, Any]:
 
 @extend_schema(tags=TAGS, parameters=[PROJECT])
 class LeastPrivilegeListApi(ApiView):
+    content_negotiation_class = _CsvIsAParameter
+
     @extend_schema(
         operation_id="governance_least_privilege_list",
         parameters=[DAYS],
-        responses={200: IdentityAccessListSerializer, **errors(400, 403, 404)},
+        responses={
+            (200, "application/json"): IdentityAccessListSerializer,
+            (200, "text/csv"): CSV,
+            **errors(400, 403, 404),
+        },
         description=(
             "Every machine identity of the project: what its role grants, what was delivered to it and "
             "what it wrote over `days`, and a narrower rule set (`narrow`), removal (`remove`: nothing "
-            "delivered) or `keep`. Needs `governance.read`."
+            "delivered) or `keep`. Needs `governance.read`. `?format=csv` or `Accept: text/csv`: one row "
+            "per identity."
         ),
     )
     def get(self, request: Request, project: str) -> Response:
         scope = self.scope(project)
         days = self.query(DaysQuery, request)["days"]
         accesses = least_privilege_proposals(scope, days=days)
+        if wants_csv(request):
+            filename = f"{scope.project.slug}-least-privilege-{days}d.csv"
+            return csv_download(proposal_rows_csv(accesses), filename)  # type: ignore[return-value]
         return Response({"days": days, "identities": [access_data(access) for access in accesses]})
 
 

@@ -10,7 +10,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.selectors.parity import ParityReport, Place, environment_parity
+from governance.api.views_dashboard import CSV, _CsvIsAParameter, csv_download, wants_csv
+from governance.selectors.parity import ParityReport, Place, environment_parity, parity_rows_csv
 from secrets_app.api.base import ApiView
 from secrets_app.api.fields import QueryBoolean
 from secrets_app.api.schema import PROJECT, errors
@@ -105,6 +106,8 @@ def parity_data(report: ParityReport) -> dict[str, Any]:
 
 @extend_schema(tags=["governance"], parameters=[PROJECT])
 class ProjectParityApi(ApiView):
+    content_negotiation_class = _CsvIsAParameter
+
     @extend_schema(
         operation_id="governance_parity",
         parameters=[
@@ -115,12 +118,13 @@ class ProjectParityApi(ApiView):
                 "recursive", str, OpenApiParameter.QUERY, description="true (default) or false", enum=["true", "false"]
             ),
         ],
-        responses={200: ParityReportSerializer, **errors(400, 403, 404)},
+        responses={(200, "application/json"): ParityReportSerializer, (200, "text/csv"): CSV, **errors(400, 403, 404)},
         description=(
             "Compare the keys of two environments before a promotion: keys missing in `to`, extra keys "
             "there, and keys with the same value in both (a warning). Needs `secrets.read` at `path` in "
             'both environments; "same value" is decided only where you may read both values, otherwise '
-            "the key is listed under `unknown`. Recorded as one `environment.parity_checked` event."
+            "the key is listed under `unknown`. Recorded as one `environment.parity_checked` event. "
+            "`?format=csv` or `Accept: text/csv`: one row per finding."
         ),
     )
     def get(self, request: Request, project: str) -> Response:
@@ -129,4 +133,8 @@ class ProjectParityApi(ApiView):
         report = environment_parity(
             scope, source=query["from"], target=query["to"], path=query["path"], recursive=query["recursive"]
         )
+        if wants_csv(request):
+            return csv_download(  # type: ignore[return-value]
+                parity_rows_csv(report), f"{scope.project.slug}-parity-{report.source}-{report.target}.csv"
+            )
         return Response(parity_data(report))

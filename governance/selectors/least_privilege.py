@@ -30,6 +30,7 @@ import datetime
 import hashlib
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Max
@@ -407,3 +408,23 @@ def identity_access(
     require(scope, "governance.read")
     membership = identity_membership_get(scope.project, identity_ref)
     return identity_accesses(project=scope.project, memberships=[membership], days=window)[0]
+
+
+def proposal_rows_csv(accesses: list[IdentityAccess]) -> Iterator[str]:
+    """One row per identity: its role, what was delivered to it, and the proposal (rules in words)."""
+    from governance.selectors.risks import csv_lines
+
+    rows = [
+        (
+            access.identity.name,
+            access.role,
+            " | ".join(rule.describe() for rule in access.granted),
+            " | ".join(f"{item.environment}:{item.path} ({len(item.keys)} keys)" for item in access.delivered),
+            access.proposal.kind,
+            " | ".join(rule.describe() for rule in access.proposal.rules),
+            " ".join(access.proposal.reasons),
+        )
+        for access in accesses
+    ]
+    header = ("identity", "role", "granted", "delivered", "proposal", "proposed_rules", "reasons")
+    return csv_lines(header, rows)

@@ -20,7 +20,7 @@ returned or recorded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db.models import Q
@@ -296,3 +296,15 @@ def _audit_parity(scope: ProjectScope, report: ParityReport, compared: list[Plac
             "keys": [_label(place) for place in compared][:AUDITED_KEYS_LIMIT],
         },
     )
+
+
+def parity_rows_csv(report: ParityReport) -> Iterator[str]:
+    """The report as CSV: one row per finding (missing, extra, same_value, unknown), names only."""
+    from governance.selectors.risks import csv_lines
+
+    rows: list[tuple[str, str, str, str]] = []
+    rows += [("missing", path, key, f"in {report.source}, not in {report.target}") for path, key in report.missing]
+    rows += [("extra", path, key, f"in {report.target}, not in {report.source}") for path, key in report.extra]
+    rows += [("same_value", path, key, "the same value in both") for path, key in report.same_value]
+    rows += [("unknown", path, key, reason) for path, key, reason in report.unknown]
+    return csv_lines(("finding", "path", "key", "detail"), rows)

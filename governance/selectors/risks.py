@@ -231,7 +231,8 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+def csv_lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """The header, then each row, as CSV lines (formula-looking cells neutralised), for streaming."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(list(header))
@@ -245,7 +246,7 @@ def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
 
 def risk_rows_csv(rows: QuerySet[SecretRisk]) -> Iterator[str]:
     """Every row of *rows* as CSV lines (header first), read in chunks."""
-    return _csv(
+    return csv_lines(
         RISK_COLUMNS,
         (
             (
@@ -273,7 +274,7 @@ def risk_rows_csv(rows: QuerySet[SecretRisk]) -> Iterator[str]:
 
 
 def consumer_rows_csv(deliveries: list[SecretDelivery]) -> Iterator[str]:
-    return _csv(
+    return csv_lines(
         CONSUMER_COLUMNS,
         (
             (
@@ -293,7 +294,7 @@ def consumer_rows_csv(deliveries: list[SecretDelivery]) -> Iterator[str]:
 
 def top_consumer_rows_csv(consumers: list[dict[str, Any]]) -> Iterator[str]:
     """``top_consumers`` rows as CSV lines (header first)."""
-    return _csv(
+    return csv_lines(
         ("consumer_kind", "consumer", "identity_id", "read_events", "keys"),
         ((c["kind"], c["label"], c["identity_public_id"] or "", c["events"], c["keys"]) for c in consumers),
     )

@@ -51,6 +51,11 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
 def least_privilege_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     days = _days(request)
     accesses = least_privilege_proposals(scope, days=days)
+    if request.GET.get("format") == "csv":
+        from governance.selectors.least_privilege import proposal_rows_csv
+        from governance.ui.views_dashboard import _csv
+
+        return _csv(proposal_rows_csv(accesses), f"{scope.project.slug}-least-privilege-{days}d.csv")  # type: ignore[return-value]
     return page_or_partial(
         request, LIST_PAGE, _context(scope, accesses=accesses, days=days, windows=(7, 30, 90)), partial="table"
     )

@@ -73,6 +73,12 @@ def parity_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         except DomainError as exc:
             context["error"] = exc.message
         else:
+            if request.GET.get("format") == "csv":
+                from governance.selectors.parity import parity_rows_csv
+                from governance.ui.views_dashboard import _csv
+
+                filename = f"{scope.project.slug}-parity-{report.source}-{report.target}.csv"
+                return _csv(parity_rows_csv(report), filename)  # type: ignore[return-value]
             both = (report.source, report.target)
             context["report"] = report
             context["missing"] = _rows(report, report.missing, (report.source,))

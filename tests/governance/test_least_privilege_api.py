@@ -83,3 +83,24 @@ def test_it_answers_404_for_an_identity_not_in_the_project(lp_history, api):
     client = api(lp_history.cast.alice)
     assert client.get(f"{URL}00000000-0000-4000-8000-000000000000/").status_code == 404
     assert client.get(f"{URL}not-a-uuid/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_downloads_the_proposals_as_csv(lp_history, api):
+    import csv
+    import io
+
+    response = api(lp_history.cast.alice).get(URL, {"format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode()
+    rows = {row["identity"]: row for row in csv.DictReader(io.StringIO(text))}
+    reader = rows["api-reader"]
+    assert (reader["role"], reader["proposal"]) == ("member", "narrow")
+    assert reader["delivered"] == "prod:/backend/api (2 keys)"
+    assert reader["proposed_rules"] == (
+        "allow secrets.read in prod at /backend/api/** | allow secrets.read_value in prod at /backend/api/**"
+    )
+    assert rows["idle-bot"]["proposal"] == "remove"
+    for value in VALUES:
+        assert value not in text

@@ -83,3 +83,14 @@ def test_it_answers_404_to_people_outside_the_project(lp_history):
         client = _login(who)
         assert client.get(LIST).status_code == 404
         assert client.get(_identity_url(lp_history)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_downloads_the_proposals_as_csv(lp_history):
+    client = Client()
+    client.force_login(lp_history.cast.alice)
+    response = client.get("/projects/acme/governance/least-privilege/", {"days": "30", "format": "csv"})
+    assert response.status_code == 200
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == "identity,role,granted,delivered,proposal,proposed_rules,reasons"
+    assert any(line.startswith("api-reader,member,") and ",narrow," in line for line in lines)

@@ -76,3 +76,21 @@ def test_it_is_in_the_openapi_schema(db, api, cast):
         "path",
         "recursive",
     }
+
+
+@pytest.mark.django_db
+def test_it_downloads_the_differences_as_csv(history, api):
+    response = api(history.alice).get(URL, {"from": "staging", "to": "prod", "format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines == [
+        "finding,path,key,detail",
+        'missing,/,NEW_FLAG,"in staging, not in prod"',
+        'missing,/backend/api,CACHE,"in staging, not in prod"',
+        'extra,/,LEGACY,"in prod, not in staging"',
+        "same_value,/,API_TOKEN,the same value in both",
+        "same_value,/backend/api,API_KEY,the same value in both",
+    ]
+    for value in ALL_VALUES:
+        assert value not in "\n".join(lines)

@@ -60,3 +60,15 @@ def test_it_says_why_it_cannot_compare_an_environment_the_caller_may_not_see(his
 def test_it_answers_404_to_people_outside_the_project(history, who):
     response = _login(getattr(history, who)).get(URL, {"from": "staging", "to": "prod"})
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_downloads_the_comparison_as_csv(history):
+    response = _login(history.alice).get(
+        URL, {"from": "staging", "to": "prod", "path": "/", "recursive": "true", "format": "csv"}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == "finding,path,key,detail" and 'missing,/,NEW_FLAG,"in staging, not in prod"' in lines
+    assert len(lines) == 6
