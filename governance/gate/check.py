@@ -114,9 +114,16 @@ def _auth_failed(gate: PipelineGate | None, gate_id: str, reason: str) -> GateUn
 def gate_authenticate(*, gate_id: str, authorization: str, client_ip: str) -> PipelineGate:
     """The enabled gate whose Basic credentials the request carries; GateUnauthorized (audited)
     otherwise. Counted by the rate limiter first (RateLimited, 429)."""
+    # Keyed by the gate's id when the path holds one, else one shared bucket per client: a caller
+    # spraying made-up ids is limited like one asking a single gate, and no raw path text (of any
+    # length or alphabet) becomes part of a cache key.
+    try:
+        bucket_gate = str(uuid.UUID(str(gate_id)))
+    except ValueError:
+        bucket_gate = "unknown"
     rate_limit_hit(
         bucket="ado-gate",
-        subject=f"{str(gate_id)[:64]}:{client_ip}",
+        subject=f"{bucket_gate}:{client_ip}",
         limit=int(getattr(settings, "STRONGROOM_GATE_RATE_PER_MINUTE", 120)),
         refused="Too many gate requests; retry after {retry_after} seconds",
         unavailable="The gate is temporarily unavailable; try again shortly",

@@ -325,3 +325,15 @@ def test_it_limits_calls_per_gate_and_client(world: GateWorld, settings: Any) ->
     assert [a.status_code for a in answers] == [401, 401, 429]
     assert int(answers[2]["Retry-After"]) >= 1
     assert AuditEvent.objects.filter(action="gate.auth_failed").count() == 2
+
+
+def test_it_counts_made_up_gate_ids_in_one_bucket_per_client(world: GateWorld, settings: Any) -> None:
+    """Spraying ids that are not gates (any text) is limited like asking one gate."""
+    settings.STRONGROOM_GATE_RATE_PER_MINUTE = 2
+    paths = ["not-a-gate", "\u00e9\u0004x", "00000000-0000-4000-8000-00000000000"]
+    answers = [
+        Client().post(f"/api/v1/governance/ado-gates/{path}/check", data="{}", content_type="application/json")
+        for path in paths
+    ]
+
+    assert [a.status_code for a in answers] == [401, 401, 429]
