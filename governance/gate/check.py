@@ -71,11 +71,6 @@ class GateRequestRefused(DomainError):
     code = "validation_error"
 
 
-class AdoUnreachable(DomainError):
-    status = 502
-    code = "bad_gateway"
-
-
 @dataclass
 class CheckAnswer:
     body: dict[str, Any]
@@ -216,7 +211,7 @@ def gate_check(*, gate_id: str, authorization: str, headers: dict[str, str], bod
         proof_problem = run_prove(gate, org_url, request)
     except AdoUnavailable:
         if callback:
-            raise AdoUnreachable("Azure DevOps could not be asked about the run; try again") from None
+            raise AdoUnavailable("Azure DevOps could not be asked about the run; try again") from None
         return CheckAnswer(answer_body(FAIL, "Azure DevOps could not be asked about the run; try again"))
     existing = GateDecision.objects.filter(
         gate=gate, build_id=request.build_id, stage_attempt=request.stage_attempt

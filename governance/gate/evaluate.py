@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from governance.models import PipelineGate
 from secrets_app.models import Secret, SecretType
-from secrets_app.paths import canonical_path, path_matches, validate_path_glob
+from secrets_app.paths import path_matches
 
 MAX_FINDINGS = 50  # in an answer (ADO shows the check's output in the run's checks panel: keep it small)
 
@@ -80,14 +80,9 @@ class Evaluation:
 def path_globs(paths: Iterable[str]) -> list[str]:
     """The gate's paths as segment globs: a folder means that folder and everything below it
     (``/backend`` → ``/backend/**``; ``/`` → everything); a glob (``/apps/*/db``) is kept as it is."""
-    globs = []
-    for raw in paths or ["/"]:
-        if "*" in raw or "?" in raw:
-            globs.append(validate_path_glob(raw, field="paths"))
-        else:
-            path = canonical_path(raw, field="paths")
-            globs.append("/**" if path == "/" else path + "/**")
-    return globs
+    from governance.selectors.parity import path_selection
+
+    return path_selection(list(paths or ["/"]), True)[1]
 
 
 def _selected(path: str, globs: list[str]) -> bool:

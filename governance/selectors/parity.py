@@ -91,7 +91,7 @@ class _Found:
     quarantined: bool
 
 
-def _selection(paths: Iterable[str], recursive: bool) -> tuple[Q | None, list[str]]:
+def path_selection(paths: Iterable[str], recursive: bool) -> tuple[Q | None, list[str]]:
     """A filter on ``folder__path`` for *paths* (canonical folders, or segment globs with ``*``;
     None: no filter) and the globs every row must finally match (the filter is a cheap superset)."""
     prefixes: list[tuple[str, bool]] = []  # (folder path, and the folders below it)
@@ -173,7 +173,7 @@ def parity_between(
     if source_environment.project_id != project.pk or target_environment.project_id != project.pk:
         raise ValueError("both environments must belong to the project")
     selected = list(paths) if paths else ["/"]
-    query, globs = _selection(selected, recursive)
+    query, globs = path_selection(selected, recursive)
     source = _secrets_at(source_environment, query, globs)
     target = _secrets_at(target_environment, query, globs)
     report = ParityReport(
@@ -235,7 +235,7 @@ def environment_parity(
     for slug in (source_env.slug, target_env.slug):
         require(scope, "secrets.read", environment=slug, path=canonical, some_tags=True)
     access = scope.access
-    query, globs = _selection([canonical], recursive)
+    query, globs = path_selection([canonical], recursive)
     src = _visible(access, source_env.slug, _secrets_at(source_env, query, globs))
     tgt = _visible(access, target_env.slug, _secrets_at(target_env, query, globs))
     report = ParityReport(source=source_env.slug, target=target_env.slug, paths=[canonical], recursive=recursive)

@@ -26,6 +26,7 @@ from governance.selectors.risks import (
 )
 from governance.selectors.scope import DashboardScope, organization_dashboard_scope, project_dashboard_scope
 from governance.ui import charts
+from governance.ui.header import project_header
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization
 from secrets_app.selectors.organizations import organization_membership_list
@@ -223,16 +224,7 @@ def _project_view(view: Any) -> Any:
 
 def _project_header(scope: DashboardScope, request: HttpRequest) -> dict[str, Any]:
     assert scope.project is not None and scope.access is not None
-    access = scope.access
-    return {
-        "project": scope.project,
-        "role": access.role,
-        "nav": "governance",
-        "can_see_members": access.can("members.read"),
-        "can_see_audit": access.can("audit.read"),
-        "can_see_syncs": access.can("syncs.read"),
-        "can_see_governance": True,
-    }
+    return project_header(scope.project, scope.access)
 
 
 @require_GET

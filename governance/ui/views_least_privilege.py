@@ -19,6 +19,7 @@ from governance.selectors.least_privilege import (
     least_privilege_proposals,
 )
 from governance.services.least_privilege import least_privilege_apply
+from governance.ui.header import project_header
 from secrets_app.errors import ValidationFailed
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.ui.shortcuts import is_htmx, page_or_partial, project_view, redirect_to
@@ -36,11 +37,7 @@ def _days(request: HttpRequest) -> int:
 
 def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
     return {
-        "project": scope.project,
-        "role": scope.access.role,
-        "nav": "governance",
-        "can_see_members": scope.access.can("members.read"),
-        "can_see_audit": scope.access.can("audit.read"),
+        **project_header(scope.project, scope.access),
         # Offered only to those the service would let through (it checks again, and containment).
         "can_apply": scope.access.can("members.manage") and scope.access.can("roles.manage"),
         **extra,

@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from governance.selectors.parity import Unknown, environment_parity
+from governance.ui.header import project_header
 from secrets_app.errors import DomainError, NotFound, PermissionDenied
 from secrets_app.models import Environment
 from secrets_app.selectors.access import ProjectScope
@@ -50,11 +51,7 @@ def parity_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     path = request.GET.get("path") or "/"
     recursive = request.GET.get("recursive", "true" if not asked else "") in ("true", "on", "1")
     context: dict[str, Any] = {
-        "project": scope.project,
-        "role": scope.access.role,
-        "nav": "governance",
-        "can_see_members": scope.access.can("members.read"),
-        "can_see_audit": scope.access.can("audit.read"),
+        **project_header(scope.project, scope.access),
         "environments": environments,
         "source": source,
         "target": target,

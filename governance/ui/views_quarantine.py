@@ -18,6 +18,7 @@ from governance.selectors.quarantine import quarantine_candidates, quarantine_li
 from governance.services.leaks import secret_leak_clear, secret_leak_flag
 from governance.services.policy import POLICY_FIELDS, governance_policy_update
 from governance.services.quarantine import secret_quarantine_delete, secret_quarantine_restore, secrets_quarantine
+from governance.ui.header import project_header
 from secrets_app.errors import DomainError, PermissionDenied, ValidationFailed
 from secrets_app.models import Secret, SecretType
 from secrets_app.selectors.access import ProjectScope
@@ -46,13 +47,7 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
     candidates = quarantine_candidates(scope)
     can_manage = scope.access.can("governance.manage")
     return {
-        "project": scope.project,
-        "role": scope.access.role,
-        "nav": "governance",
-        "can_see_members": scope.access.can("members.read"),
-        "can_see_audit": scope.access.can("audit.read"),
-        "can_see_syncs": scope.access.can("syncs.read"),
-        "can_see_governance": True,
+        **project_header(scope.project, scope.access),
         "candidates": candidates,
         "quarantines": quarantine_list(scope, status=QuarantineStatus.ACTIVE),
         "ended": quarantine_list(scope, status=None)[:20],
