@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "dynamic",
     "rotation",
     "governance",  # the governance dashboard, quarantine, parity, least privilege, pipeline gate
+    "estate",  # Azure DevOps estate discovery, findings and guided import (docs/ado-migration.md)
     "access_cache",  # the access epoch: per-process caches of who may read what (docs/performance.md)
     "axes",  # people's login lockout (secrets_app/person_lockout.py)
     "observability",  # /metrics and JSON log lines (docs/metrics.md)
@@ -394,6 +395,18 @@ STRONGROOM_ROTATION_REMINDER_SECONDS = env_int("STRONGROOM_ROTATION_REMINDER_SEC
 STRONGROOM_GOVERNANCE_DELIVERIES_SECONDS = env_int("STRONGROOM_GOVERNANCE_DELIVERIES_SECONDS", 30)
 STRONGROOM_GOVERNANCE_RISK_SECONDS = env_int("STRONGROOM_GOVERNANCE_RISK_SECONDS", 300)
 
+# --- Azure DevOps estate discovery (docs/ado-migration.md) --------------------------------------
+# Requests one scan keeps in flight to one Azure DevOps organization (one scan per organization).
+STRONGROOM_ESTATE_CONCURRENCY = env_int("STRONGROOM_ESTATE_CONCURRENCY", 4)
+# Items asked per page ($top) of a paged list.
+STRONGROOM_ESTATE_PAGE_SIZE = env_int("STRONGROOM_ESTATE_PAGE_SIZE", 100)
+# A throttled (429) or failing (5xx) request is retried this many times, waiting Retry-After
+# (at most STRONGROOM_ESTATE_MAX_RETRY_WAIT seconds each) or a backoff.
+STRONGROOM_ESTATE_RETRIES = env_int("STRONGROOM_ESTATE_RETRIES", 6)
+STRONGROOM_ESTATE_MAX_RETRY_WAIT = env_int("STRONGROOM_ESTATE_MAX_RETRY_WAIT", 60)
+# A running scan whose heartbeat is older than this is re-queued and resumes where it stopped.
+STRONGROOM_ESTATE_STALE_SECONDS = env_int("STRONGROOM_ESTATE_STALE_SECONDS", 300)
+
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.tasks.audit_seal_pending", "schedule": 5.0},
     # Queues a delivery for every audit stream with new sealed events (docs/audit-streams.md).
@@ -456,6 +469,8 @@ CELERY_BEAT_SCHEDULE = {
     "governance-quarantine-deletion": {"task": "governance.tasks_quarantine.deletion_propose", "schedule": 3600.0},
     # Re-sends pipeline gate callbacks (Callback mode) whose message was lost.
     "governance-gate-callbacks": {"task": "governance.gate.tasks.gate_callbacks_reconcile", "schedule": 60.0},
+    # Re-queues estate scans whose worker died (they resume after the last finished project).
+    "estate-scans-reconcile": {"task": "estate.tasks.estate_scans_reconcile", "schedule": 60.0},
 }
 
 # --- Approvals (docs/approvals.md) -------------------------------------------------------------
