@@ -1,11 +1,12 @@
 """Estate REST routes, mounted under ``/api/v1/organizations/<organization>/estate/`` (config/urls.py)
-in the ``estate-api`` namespace. Scans and the inventory live in ``views_scans.py``; imports in
-``views_imports.py``."""
+in the ``estate-api`` namespace. Scans, the inventory and findings are routed in ``urls_scans.py``;
+imports in ``urls_imports.py``."""
 
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from estate.api.urls_imports import urlpatterns as import_routes
+from estate.api.urls_scans import urlpatterns as scan_routes
 
 app_name = "estate-api"
 
-urlpatterns: list = []
+urlpatterns = [*scan_routes, *import_routes]
