@@ -26,6 +26,7 @@ EPILOG = """exit codes: 0 ok · 1 usage or invalid request · 2 not authenticate
 7 rate limited or server error after retries · 8 held for approval (a change request was opened) ·
 9 a rotation is already running · 10 the rotation failed · 11 timed out waiting for a rotation ·
 gate: 0 pass · 1 fail (the reasons on stdout, one per line) · 2 usage, auth or connection error ·
+ado: 0 done · 1 the scan or import failed (or a scan is already running) · 2 any other error ·
 run: the command's own exit code
 (128+N when it died of signal N; 126 not executable, 127 not found). See docs/cli.md."""
 
@@ -277,9 +278,67 @@ def build_parser() -> Parser:
     gate.set_defaults(module="gate")
     setattr(gate, "error", _gate_usage_error)  # noqa: B010 - its own exit code for usage errors (2)
 
+    _ado_parsers(commands, connection)
+
     whoami = commands.add_parser("whoami", parents=[connection], help="show who the token belongs to")
     whoami.set_defaults(module="whoami", action="whoami")
     return parser
+
+
+def _ado_parsers(commands: argparse._SubParsersAction, connection: Parser) -> None:
+    """``strongroom ado …``: the Azure DevOps estate (commands/ado.py; exit 0 done, 1 failed, 2 error)."""
+    ado = commands.add_parser("ado", help="discover an Azure DevOps estate and import from it (organization admins)")
+    setattr(ado, "error", _ado_usage_error)  # noqa: B010 - usage errors exit 2, like `check`
+    actions = ado.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    common = Parser(add_help=False)
+    common.add_argument("--org", required=True, help="the Strongroom organization's slug")
+
+    def action(name: str, help_text: str, formats: tuple[str, ...] = ("table", "json")) -> Parser:
+        parser: Parser = actions.add_parser(name, parents=[connection, common], help=help_text)
+        parser.add_argument("--format", "-f", default="table", choices=formats)
+        setattr(parser, "error", _ado_usage_error)  # noqa: B010
+        return parser
+
+    discover = action("discover", "scan the Azure DevOps organization behind a connection (read only)")
+    discover.add_argument("--connection", required=True, help="the Azure DevOps connection's name (or id)")
+    discover.add_argument("--wait", action="store_true", help="follow the scan until it ends, then summarise it")
+    discover.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits at most (default 600)")
+    scans = action("scans", "the latest scans and their status", ("table", "json", "csv"))
+    scans.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    resources = action("resources", "the inventory: groups, pipelines, connections…", ("table", "json", "csv"))
+    resources.add_argument(
+        "--kind", choices=("project", "variable_group", "pipeline", "service_connection", "secure_file")
+    )
+    resources.add_argument("--project", help="only this Azure DevOps project's (name or id)")
+    resources.add_argument("--finding", help="only resources with an open finding of this kind")
+    resources.add_argument("--q", help="name contains")
+    resources.add_argument("--include-removed", action="store_true", help="also what the latest scan no longer saw")
+    findings = action("findings", "what the scans found wrong, most severe first", ("table", "json", "csv"))
+    findings.add_argument("--severity", choices=("high", "medium", "low", "info"))
+    findings.add_argument("--kind", help="only findings of this kind (e.g. plain_secret_variable)")
+    findings.add_argument("--include-resolved", action="store_true", help="also findings a later scan no longer found")
+    imp = action("import", "bring a variable group's or pipeline's variables into Strongroom")
+    imp.add_argument("--resource", required=True, help="the resource's id (see `strongroom ado resources`)")
+    imp.add_argument("--project", required=True, help="the Strongroom project (slug or id)")
+    imp.add_argument("--env", dest="environment", required=True, help="the Strongroom environment slug")
+    imp.add_argument("--path", default="/", help="the folder (default /)")
+    imp.add_argument(
+        "--key", dest="keys", action="append", default=[], metavar="ADO=KEY", help="import ADO as KEY (repeatable)"
+    )
+    imp.add_argument("--skip", dest="skips", action="append", default=[], metavar="NAME", help="leave NAME out")
+    imp.add_argument(
+        "--values-csv", dest="values_csv", metavar="FILE", help="values Azure DevOps will not return: name,value rows"
+    )
+    imp.add_argument("--apply", action="store_true", help="write the import (otherwise: only the preview)")
+    imp.add_argument("--convert-to-sync", action="store_true", help="then let a Strongroom sync own the group")
+    imp.add_argument("--sync-name", help="the sync's name (default: the server's)")
+    imp.add_argument("--yes", action="store_true", help="confirm --convert-to-sync (it overwrites the group)")
+    imp.add_argument("--show-yaml", action="store_true", help="print the pipeline YAML change at the end")
+    ado.set_defaults(module="ado")
+
+
+def _ado_usage_error(message: str) -> None:
+    raise CliError(f"{message} (see `strongroom ado --help`)", 2)
 
 
 def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -303,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             args = build_parser().parse_args(options)
         except CliError as exc:
-            if options[:1] == ["gate"]:  # `strongroom gate` keeps 1 for "the gate failed"
+            if options[:1] in (["gate"], ["ado"]):  # they keep 1 for "the gate (the scan) failed"
                 exc.code = 2
             raise
         if not getattr(args, "module", None):
@@ -312,6 +371,8 @@ def main(argv: list[str] | None = None) -> None:
             args, "action", None
         ):
             raise CliError(f"`strongroom {args.module}` needs an action (see `strongroom {args.module} --help`)", USAGE)
+        if args.module == "ado" and not getattr(args, "action", None):
+            raise CliError("`strongroom ado` needs an action: discover, scans, resources, findings or import", 2)
         if args.module == "dynamic_secrets" and not getattr(args, "action", None):
             raise CliError("`strongroom dynamic-secrets lease` needs an action: create, renew, revoke or list", USAGE)
         if command and args.module != "run":

@@ -799,3 +799,43 @@ def test_it_refuses_the_gate_check_to_strongroom_tokens_and_anonymous_callers(se
 def test_it_refuses_the_gate_evaluation_to_outsiders(seeded: Any, api: Any) -> None:
     method, _, path = PIPELINE_GATE_EVALUATE
     _refused_to_outsiders(seeded, api, method, path, {}, charlie=404)
+
+
+# Estate: the Azure DevOps estate of an organization (estate/api/, under organizations/<org>/estate/).
+# Organization admins only: charlie (a member of acme-org, not an admin) 403, mallory 404.
+EA = "organizations/<str:organization>/estate/"
+EAA = "organizations/acme-org/estate/"
+ESTATE_SCAN = "00000000-0000-4000-8000-000000000009"
+ESTATE_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("get", EA + "scans/", EAA + "scans/", None),
+    ("post", EA + "scans/", EAA + "scans/", {"connection": "ado"}),
+    ("get", EA + "scans/<uuid:scan>/", f"{EAA}scans/{ESTATE_SCAN}/", None),
+    ("post", EA + "scans/<uuid:scan>/cancel/", f"{EAA}scans/{ESTATE_SCAN}/cancel/", {}),
+    ("get", EA + "summary/", EAA + "summary/", None),
+    ("get", EA + "resources/", EAA + "resources/?kind=variable_group", None),
+    ("get", EA + "resources/<int:resource>/", EAA + "resources/1/", None),
+    ("get", EA + "findings/", EAA + "findings/?severity=high", None),
+    ("get", EA + "resources/<int:resource>/import-suggestion/", EAA + "resources/1/import-suggestion/", None),
+    ("get", EA + "imports/", EAA + "imports/", None),
+    ("post", EA + "imports/", EAA + "imports/", {"resource": 1, "project": "acme", "environment": "dev", "path": "/"}),
+    ("get", EA + "imports/<uuid:import_id>/", f"{EAA}imports/{ESTATE_SCAN}/", None),
+    ("post", EA + "imports/<uuid:import_id>/preview/", f"{EAA}imports/{ESTATE_SCAN}/preview/", {}),
+    ("post", EA + "imports/<uuid:import_id>/apply/", f"{EAA}imports/{ESTATE_SCAN}/apply/", {}),
+    ("post", EA + "imports/<uuid:import_id>/values/", f"{EAA}imports/{ESTATE_SCAN}/values/", {"values": {"X": "v"}}),
+    ("post", EA + "imports/<uuid:import_id>/convert-to-sync/", f"{EAA}imports/{ESTATE_SCAN}/convert-to-sync/", {"confirm": True}),
+]  # fmt: skip
+
+
+def test_it_covers_every_estate_route() -> None:
+    from tests.estate.routes import estate_api_routes
+
+    assert estate_api_routes() == {(m, p) for m, p, _, _ in ESTATE_ROUTES}
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern", "path", "body"), ESTATE_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ESTATE_ROUTES]
+)
+def test_it_refuses_the_estate_to_members_and_outsiders(
+    seeded: Any, api: Any, method: str, pattern: str, path: str, body: Any
+) -> None:
+    _refused_to_outsiders(seeded, api, method, path, body, charlie=403)

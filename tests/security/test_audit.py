@@ -334,6 +334,24 @@ AUDIT_MAP: dict[str, str | tuple[str, ...]] = {
     f"get {API}organizations/<str:organization>/governance/pipeline-gates/<str:gate>/decisions/": METADATA,
     f"post {API}governance/ado-gates/<str:gate>/check": ("gate.evaluated", "gate.auth_failed", "gate.callback_failed"),
     f"post {API}governance/pipeline-gates/<str:gate>/evaluate": "gate.evaluated",
+    # the Azure DevOps estate (organization admins): scans, the inventory and findings (names and flags)
+    f"get {API}organizations/<str:organization>/estate/scans/": METADATA,
+    f"post {API}organizations/<str:organization>/estate/scans/": "estate.scan_requested",
+    f"get {API}organizations/<str:organization>/estate/scans/<uuid:scan>/": METADATA,
+    f"post {API}organizations/<str:organization>/estate/scans/<uuid:scan>/cancel/": "estate.scan_cancelled",
+    f"get {API}organizations/<str:organization>/estate/summary/": METADATA,
+    f"get {API}organizations/<str:organization>/estate/resources/": METADATA,
+    f"get {API}organizations/<str:organization>/estate/resources/<int:resource>/": METADATA,
+    f"get {API}organizations/<str:organization>/estate/findings/": METADATA,
+    # the Azure DevOps estate: guided imports (values are written through the secrets service)
+    f"get {API}organizations/<str:organization>/estate/resources/<int:resource>/import-suggestion/": METADATA,
+    f"get {API}organizations/<str:organization>/estate/imports/": METADATA,
+    f"post {API}organizations/<str:organization>/estate/imports/": "estate.import_created",
+    f"get {API}organizations/<str:organization>/estate/imports/<uuid:import_id>/": METADATA,
+    f"post {API}organizations/<str:organization>/estate/imports/<uuid:import_id>/preview/": "estate.import_previewed",
+    f"post {API}organizations/<str:organization>/estate/imports/<uuid:import_id>/apply/": "estate.import_applied",
+    f"post {API}organizations/<str:organization>/estate/imports/<uuid:import_id>/values/": "estate.import_values_entered",
+    f"post {API}organizations/<str:organization>/estate/imports/<uuid:import_id>/convert-to-sync/": "estate.import_converted_to_sync",
 }  # fmt: skip
 
 # The htmx UI's function views (methods are not declared on them): route -> actions its writes or
@@ -525,7 +543,17 @@ def _operations() -> tuple[set[str], set[str]]:
 
 def _recorded_actions() -> str:
     """Every source file that can record an audit event, as one text to search action names in."""
-    apps = ("secrets_app", "syncs", "audit", "approvals", "notifications", "dynamic", "rotation", "governance")
+    apps = (
+        "secrets_app",
+        "syncs",
+        "audit",
+        "approvals",
+        "notifications",
+        "dynamic",
+        "rotation",
+        "governance",
+        "estate",
+    )
     files = [path for app in apps for path in ROOT.glob(f"{app}/**/*.py")]
     return "\n".join(path.read_text(encoding="utf-8") for path in files if "migrations" not in path.parts)
 
