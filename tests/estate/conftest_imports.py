@@ -53,8 +53,8 @@ class Scanned:
         return Principal.for_user(self.cast.alice)
 
 
-@pytest.fixture
-def scanned(cast: Any, estate_ado: Any, estate_connection: Any, run_scan: Any) -> Scanned:
+@pytest.fixture(name="scanned")
+def scanned_fixture(cast: Any, estate_ado: Any, estate_connection: Any, run_scan: Any) -> Scanned:
     """The small estate (tests/estate/conftest.py), scanned once by alice (an organization admin)."""
     estate = seed_small_estate(estate_ado)
     scan = run_scan(cast, estate_connection)

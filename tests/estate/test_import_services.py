@@ -33,7 +33,7 @@ from tests.estate.conftest_imports import (
     kv_fixture,  # noqa: F401 - the kv fixture
     make_kv_connection,
     rescan,
-    scanned,  # noqa: F401 - the fixture
+    scanned_fixture,  # noqa: F401 - the scanned fixture
     value_of,
     version_of,
 )
@@ -201,7 +201,10 @@ def test_a_key_vault_group_is_read_through_a_key_vault_connection(scanned: Scann
     wrong = make_kv_connection(scanned.cast, kv, secret="wrong-secret", name="kv-wrong")
     with pytest.raises(ValidationFailed) as refused:
         import_apply(
-            principal=scanned.alice, estate_import=estate_import, key_vault_connection=wrong.name, vault_url=kv.vault_url
+            principal=scanned.alice,
+            estate_import=estate_import,
+            key_vault_connection=wrong.name,
+            vault_url=kv.vault_url,
         )
     assert "keyVaultConnection" in refused.value.fields
     with pytest.raises(ValidationFailed):
@@ -263,7 +266,9 @@ def test_it_suggests_a_place_and_keys(scanned: Scanned, cast: Any, run_scan: Any
     assert suggestion.environment == "prod"
     assert suggestion.path == "/payments"
     assert suggestion.keys == {"db.password": "db.password", "bad name": "bad_name"}
-    other = import_suggest(principal=scanned.alice, organization=cast.organization, resource=scanned.resource("other-stage"))
+    other = import_suggest(
+        principal=scanned.alice, organization=cast.organization, resource=scanned.resource("other-stage")
+    )
     assert other.project is None and other.path == "/other"
     assert tokens("webApi_PROD-vars") == ["web", "api", "prod", "vars"]
     assert suggest_key("a/b:c") == "a_b_c"
