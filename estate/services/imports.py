@@ -39,14 +39,20 @@ from estate.services.imports_source import (
     source_read,
     vault_read,
 )
-from estate.services.imports_write import bulk_write, import_scope, live_versions, recompute_status
+from estate.services.imports_write import (
+    bulk_write,
+    import_scope,
+    live_keys,
+    live_values,
+    live_versions,
+    recompute_status,
+)
 from secrets_app.errors import ValidationFailed
 from secrets_app.guard import all_or_nothing, require
 from secrets_app.models import Organization
 from secrets_app.paths import canonical_path
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import project_scope
-from secrets_app.selectors.secrets import current_plaintext
 from secrets_app.selectors.tree import environment_get
 from secrets_app.validation import validate_secret_key
 
@@ -261,21 +267,12 @@ def import_preview(
 ) -> ImportPreview:
     """Read the resource fresh and say, per variable, what applying would do. Plain values are
     compared in memory with Strongroom's current values; nothing is written."""
-    from secrets_app.models import Folder, Secret, SecretType
-
     scope = import_scope(principal, estate_import)
     read = source_read(estate_import.resource)
     values, notes, url, error = _values_for(estate_import, read, key_vault_connection, vault_url)
     items = {item.ado_name: item for item in estate_import.items.all()}
-    folder = Folder.objects.filter(environment=estate_import.environment, path=estate_import.path).first()
-    live = (
-        {
-            secret.key: secret
-            for secret in Secret.objects.filter(folder=folder, type=SecretType.SHARED, deleted_at__isnull=True)
-        }
-        if folder is not None
-        else {}
-    )
+    wanted = [item.key for item in items.values()] + [suggest_key(name) for name in read.variables if name not in items]
+    live = live_values(estate_import, wanted)
     preview = ImportPreview(vault_url=url, vault_error=error)
     if read.group_type == "AzureKeyVault" and key_vault_connection:
         preview.vault_readable = not error
@@ -288,11 +285,10 @@ def import_preview(
             row = PreviewRow(name, key, bool(item and item.is_secret), item.source if item else "", "skipped")
             row.note = GONE_NOTE if var is None else (item.note if item else "")
         elif name in values:
-            secret = live.get(key)
-            if secret is None:
+            if key not in live:
                 action = "create"
             else:
-                action = "unchanged" if current_plaintext(secret)[0] == values[name].encode() else "update"
+                action = "unchanged" if live[key] == values[name].encode() else "update"
             row = PreviewRow(name, key, var.is_secret, var.source, action, notes.get(name, ""))
         elif item is not None and item.status == ItemStatus.IMPORTED and var.source != ItemSource.PLAIN:
             row = PreviewRow(name, key, var.is_secret, var.source, "unchanged", "value entered before")
@@ -302,7 +298,7 @@ def import_preview(
     for row in preview.rows:
         preview.counts[row.action] = preview.counts.get(row.action, 0) + 1
     imported_keys = {row.key for row in preview.rows}
-    preview.other_keys = sorted(key for key in live if key not in imported_keys)
+    preview.other_keys = sorted(key for key in live_keys(estate_import) if key not in imported_keys)
     if estate_import.resource.kind == ResourceKind.VARIABLE_GROUP:
         preview.sync_note = (
             "Converted to a sync, the group would receive every secret of "
@@ -310,7 +306,7 @@ def import_preview(
             + (f", including {len(preview.other_keys)} not imported from it" if preview.other_keys else "")
             + "; variables of the group that Strongroom does not hold are left alone."
         )
-    del values, scope  # the scope was the permission check: a preview writes and audits nothing
+    del values, live, scope  # the scope was the permission check: a preview writes and audits nothing
     return preview
 
 
@@ -340,20 +336,24 @@ def import_apply(
         _sync_items(locked, _fresh_variables(read))
         items = [item for item in locked.items.all() if item.status != ItemStatus.SKIPPED]
         writes = {item.key: values[item.ado_name] for item in items if item.ado_name in values}
-        outcome = bulk_write(scope, locked, writes)
+        # Only what differs is sent: an unchanged value keeps its version and is never held for approval.
+        current = live_values(locked, list(writes))
+        changed = {key: value for key, value in writes.items() if current.get(key) != value.encode()}
+        outcome = bulk_write(scope, locked, changed)
+        outcome.counts["unchanged"] += len(writes) - len(changed)
         versions = live_versions(locked, [item.key for item in items])
         now = timezone.now()
         for item in items:
-            if item.key in writes and outcome.held is None:
+            if item.key in changed and outcome.held is not None:
+                item.status, item.note = ItemStatus.PENDING, "held for approval"
+            elif item.key in writes:
                 item.status, item.note = ItemStatus.IMPORTED, ""
                 item.imported_version, item.imported_at = versions.get(item.key), now
-            elif item.key in writes:
-                item.status, item.note = ItemStatus.PENDING, "held for approval"
             elif item.status != ItemStatus.IMPORTED or item.source == ItemSource.PLAIN:
                 item.status = ItemStatus.NEEDS_VALUE
                 item.note = notes.get(item.ado_name, "no value in Azure DevOps")[:240]
             item.save()
-        del writes, values
+        del writes, changed, current, values
         locked.counts = {**outcome.counts, **_status_counts(locked)}
         locked.applied_at = now
         locked.error = ""

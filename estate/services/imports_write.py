@@ -84,6 +84,35 @@ def live_versions(estate_import: EstateImport, keys: list[str]) -> dict[str, int
     )
 
 
+def live_keys(estate_import: EstateImport) -> list[str]:
+    """Keys of the live shared secrets at the import's place (names only)."""
+    return list(
+        Secret.objects.filter(
+            folder__environment=estate_import.environment,
+            folder__path=estate_import.path,
+            type=SecretType.SHARED,
+            deleted_at__isnull=True,
+        ).values_list("key", flat=True)
+    )
+
+
+def live_values(estate_import: EstateImport, keys: list[str]) -> dict[str, bytes]:
+    """The current values (decrypted, in memory only) of the shared secrets named in *keys* at the
+    import's place: what an import compares Azure DevOps values with."""
+    from secrets_app.selectors.secrets import current_plaintext
+
+    query = Secret.objects.filter(
+        folder__environment=estate_import.environment,
+        folder__path=estate_import.path,
+        type=SecretType.SHARED,
+        deleted_at__isnull=True,
+    )
+    if not keys:
+        return {}
+    query = query.filter(key__in=keys)
+    return {secret.key: current_plaintext(secret)[0] for secret in query}
+
+
 def recompute_status(estate_import: EstateImport, *, held: HeldWrite | None) -> None:
     """HELD when the last write was held; NEEDS_VALUES while an item waits for a value (or for
     a held write); COMPLETE otherwise. Not saved here."""

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.django_db(transaction=False)
 
 
 def _create(scanned: Scanned, name: str, *, kind: str = "variable_group", **place: Any) -> EstateImport:
-    defaults = {"project": "acme", "environment": "dev", "path": "/app"}
+    defaults: dict[str, Any] = {"project": "acme", "environment": "dev", "path": "/app"}
     defaults.update(place)
     return import_create(
         principal=scanned.alice,
@@ -88,6 +88,7 @@ def test_it_imports_a_plain_group_encrypted_and_a_second_apply_writes_nothing(sc
     assert updated.counts["updated"] == 1 and updated.counts["unchanged"] == 1
     assert version_of(scanned.cast, "prod", "/legacy", "REGION") == 2
     assert actions("estate.import") == ["estate.import_created"] + ["estate.import_applied"] * 3
+    assert actions("secret.bulk") == ["secret.bulk_upserted"] * 2  # the unchanged apply wrote nothing
     assert_no_value_leaked(preview.rows)
 
 
@@ -246,6 +247,7 @@ def test_an_approval_policy_holds_the_write(scanned: Scanned) -> None:
     estate_import = _create(scanned, "legacy", environment="prod", path="/")
     held = import_apply(principal=scanned.alice, estate_import=estate_import)
     assert held.status == ImportStatus.HELD
+    assert held.change_request_id is not None
     request = ChangeRequest.objects.get(pk=held.change_request_id)
     assert request.environment.slug == "prod"
     assert value_of(scanned.cast, "prod", "/", "REGION") is None
