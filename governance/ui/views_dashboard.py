@@ -29,6 +29,8 @@ from governance.ui import charts
 from governance.ui.header import project_header
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization
+from secrets_app.principals import Principal
+from secrets_app.selectors.access import is_org_admin
 from secrets_app.selectors.organizations import organization_membership_list
 from secrets_app.ui.shortcuts import error_response, login_required, org_view, page_or_partial, principal_of
 
@@ -200,9 +202,26 @@ def _organization_page(
             "nav": "dashboard",
             "home": home,
             "memberships": memberships if memberships is not None else organization_membership_list(request.user),
+            "estate": _estate_card(principal_of(request), organization),
         }
     )
     return render(request, "governance/dashboard.html", context)
+
+
+def _estate_card(principal: Principal, organization: Organization) -> dict[str, Any] | None:
+    """The "Azure DevOps estate" card (organization admins only: the estate is theirs to see)."""
+    if not is_org_admin(principal, organization.pk):
+        return None
+    from estate.selectors.inventory import estate_summary
+    from estate.ui.views_common import SEVERITY_LABELS, SEVERITY_ORDER, counted
+
+    summary = estate_summary(organization)
+    return {
+        "url": reverse("estate:home", args=[organization.slug]),
+        "summary": summary,
+        "counts": summary["counts"],
+        "by_severity": counted(summary["findings_by_severity"], SEVERITY_LABELS, SEVERITY_ORDER),
+    }
 
 
 def _project_view(view: Any) -> Any:

@@ -154,3 +154,23 @@ def test_a_plain_form_post_goes_back_to_the_page(estate: EstateWorld) -> None:
     response = signed_in(estate.cast.alice).post(f"{PAGE}scans/", {"connection": "ado"})
 
     assert response.status_code == 302 and response["Location"] == PAGE
+
+
+def test_the_dashboard_has_an_estate_card_for_admins_only(estate: EstateWorld) -> None:
+    cast = estate.cast
+    dashboard = "/org/acme-org/governance/"
+
+    html = signed_in(cast.alice).get(dashboard).content.decode()
+    people = signed_in(cast.alice).get("/org/acme-org/people/").content.decode()
+    bob = signed_in(cast.bob).get(dashboard)
+
+    card = re.search(r'<section class="card gov-section" aria-labelledby="gov-estate-title".*?</section>', html, re.S)
+    assert card is not None
+    assert 'data-estate="variable_groups"><span class="gov-label">Variable groups</span><span class="gov-value">2<' in (
+        card.group(0)
+    )
+    assert 'data-estate="open_findings"' in card.group(0) and ">3<" in card.group(0)
+    assert 'data-severity="high">1 high' in card.group(0) and 'data-severity="medium">2 medium' in card.group(0)
+    assert f'href="{PAGE}"' in card.group(0)
+    assert f'href="{PAGE}" class="button" id="ado-estate"' in people
+    assert bob.status_code == 200 and "gov-estate-title" not in bob.content.decode()
