@@ -11,7 +11,8 @@ creations timed: 1000 / 50; BENCH_DYNAMIC=0 skips it), BENCH_WRK=0 skips the API
 WEB_CONCURRENCY, BENCH_WORKER_CLASS, BENCH_THREADS; its table goes to stderr and
 var/bench/wrk-<timestamp>.json), BENCH_STATEMENTS=0 skips the statements-per-request and profile
 split (bench/statements.py, its own settings there). BENCH_GOVERNANCE=0 skips the governance
-dashboard at scale (bench/governance.py, its own settings there).
+dashboard at scale (bench/governance.py, its own settings there). BENCH_ESTATE=0 skips the Azure
+DevOps estate scan at scale (bench/estate.py, its own settings there).
 """
 
 from __future__ import annotations
@@ -186,6 +187,11 @@ def main() -> int:
 
             # Issue 15: the dashboard's render time at 10,000 secrets / 1,000,000 audit rows (goal < 1 s).
             results["governance"] = governance.measure(port, token, env)
+        if os.environ.get("BENCH_ESTATE", "1") != "0":
+            from bench import estate
+
+            # Issue 16: one discovery scan of 100 projects x 50 variable groups, and a re-scan.
+            results["estate"] = estate.measure(port, token, env)
     finally:
         server.terminate()
         server.wait(timeout=20)

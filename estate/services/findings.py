@@ -191,6 +191,7 @@ def findings_store(*, organization_id: int, connection_id: int, specs: list[Find
     wanted = {spec.key: spec for spec in specs}
     create: list[EstateFinding] = []
     update: list[EstateFinding] = []
+    touch: list[int] = []
     for key, spec in wanted.items():
         row = existing.get(key)
         if row is None:
@@ -210,6 +211,15 @@ def findings_store(*, organization_id: int, connection_id: int, specs: list[Find
                 )
             )
             continue
+        resource_id = spec.resource.pk if spec.resource is not None else None
+        if (
+            row.resolved_at is None
+            and row.resource_id == resource_id
+            and (row.severity, row.subject, row.detail, row.data)
+            == (spec.severity, spec.subject[:512], spec.detail[:400], spec.data)
+        ):
+            touch.append(row.pk)  # unchanged: one UPDATE for all of them below
+            continue
         row.resource = spec.resource
         row.severity, row.subject, row.detail, row.data = (
             spec.severity,
@@ -219,6 +229,8 @@ def findings_store(*, organization_id: int, connection_id: int, specs: list[Find
         )
         row.last_seen_at, row.resolved_at = now, None
         update.append(row)
+    if touch:
+        EstateFinding.objects.filter(pk__in=touch).update(last_seen_at=now)
     EstateFinding.objects.bulk_create(create, batch_size=500)
     EstateFinding.objects.bulk_update(
         update, ["resource", "severity", "subject", "detail", "data", "last_seen_at", "resolved_at"], batch_size=500

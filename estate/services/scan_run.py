@@ -150,6 +150,7 @@ class ScanRunner:
             }
             create: list[EstateResource] = []
             update: list[EstateResource] = []
+            touch: list[int] = []
             for record in records:
                 digest = fingerprint(record.details)
                 sync = self.syncs.find(record)
@@ -180,12 +181,24 @@ class ScanRunner:
                 if row.last_seen_scan_id != scan.pk and (row.fingerprint != digest or row.removed_at is not None):
                     self.diff["changed"] += 1
                     row.changed_at = now
+                same = (
+                    row.fingerprint == digest
+                    and row.removed_at is None
+                    and row.name == record.name[:512]
+                    and row.ado_project_name == record.project_name[:256]
+                    and row.managed_by_sync_id == (sync.pk if sync else None)
+                )
+                if same:  # the common case of a re-scan: one UPDATE for all of them below
+                    touch.append(row.pk)
+                    continue
                 row.ado_project_name, row.name = record.project_name[:256], record.name[:512]
                 row.details, row.fingerprint = record.details, digest
                 row.secret_count, row.variable_count = record.secret_count, record.variable_count
                 row.last_seen_scan, row.last_seen_at, row.removed_at = scan, now, None
                 row.managed_by_sync = sync
                 update.append(row)
+            if touch:
+                EstateResource.objects.filter(pk__in=touch).update(last_seen_scan=scan, last_seen_at=now)
             EstateResource.objects.bulk_create(create, batch_size=500)
             EstateResource.objects.bulk_update(
                 update,
