@@ -381,5 +381,9 @@ def handle(args: argparse.Namespace) -> int:
         return actions[args.action](args)
     except Failed:
         raise
+    except ApiError as exc:
+        # The generic hint names --projectId/--env/--path; here a 404 is the organization or an id.
+        message = exc.message.replace("; check --projectId, --env and --path", "; check --org and the ids given")
+        raise CliError(message, ERROR) from None
     except CliError as exc:
         raise CliError(exc.message, ERROR) from None
