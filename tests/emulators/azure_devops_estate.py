@@ -81,6 +81,10 @@ class EstateEmulator(AzureDevOpsEmulator):
         self.read_delay = 0.0
         self._next_definition = 1
 
+    def __enter__(self) -> EstateEmulator:
+        self.start()
+        return self
+
     # --- test helpers ------------------------------------------------------------------------
     def seed_keyvault_group(
         self,
