@@ -237,7 +237,10 @@ def _values_for(
         if var.source == ItemSource.PLAIN and var.value is not None:
             values[name] = var.value
     url, error = "", ""
-    kv_names = [name for name, var in read.variables.items() if var.source == ItemSource.KEY_VAULT]
+    kv_names = [name for name, var in read.variables.items() if var.source == ItemSource.KEY_VAULT and var.enabled]
+    for name, var in read.variables.items():
+        if var.source == ItemSource.KEY_VAULT and not var.enabled:
+            notes[name] = "disabled in the vault: enable it there, or enter the value"  # reading it would be refused
     if kv_names:
         url = str(vault_url or "").strip() or default_vault_url(read.vault)
         if not key_vault_connection:

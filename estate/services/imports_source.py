@@ -37,6 +37,7 @@ class SourceVariable:
     is_secret: bool
     source: str  # ItemSource
     value: str | None = field(default=None, repr=False)  # plain values only (and Key Vault values once read)
+    enabled: bool = True  # a Key Vault group's variable whose secret is disabled in the vault: False
 
 
 @dataclass
@@ -96,6 +97,7 @@ def source_read(resource: EstateResource) -> SourceRead:
                 is_secret=secret,
                 source=item_source(resource, is_secret=secret, group_type=group_type),
                 value=None if secret or value is None else str(value),
+                enabled=raw.get("enabled") is not False,
             )
         return SourceRead(
             variables=variables,

@@ -21,7 +21,7 @@ from syncs.models import InitialBehavior, SecretSync
 CONFIRM_MESSAGE = (
     "converting to a sync hands the group to Strongroom: the variables named like the secrets of "
     "{place} ({count} imported) are taken over and overwritten with Strongroom's values on every change; "
-    "nothing else in the group is touched. Send confirm=true to go ahead"
+    "nothing else in the group is touched"
 )
 
 
@@ -51,8 +51,15 @@ def import_convert_to_sync(
     scope = import_scope(principal, estate_import)
     place = f"{estate_import.environment.slug}:{estate_import.path}"
     if not confirm:
-        imported = estate_import.items.exclude(status="skipped").count()
-        raise ValidationFailed("confirm", CONFIRM_MESSAGE.format(place=place, count=imported))
+        kept = estate_import.items.exclude(status="skipped")
+        message = CONFIRM_MESSAGE.format(place=place, count=kept.count())
+        renamed = sorted(item.ado_name for item in kept if item.key != item.ado_name)
+        if renamed:
+            message += (
+                f". {len(renamed)} variable(s) imported under another key ({', '.join(renamed[:5])}) will be added "
+                "under the key's name; the old variables stay until you remove them"
+            )
+        raise ValidationFailed("confirm", message + ". Send confirm=true to go ahead")
     name = (sync_name or "").strip() or f"ado-{resource.ado_project_name}-{resource.name}"[:120]
     with all_or_nothing(scope):
         locked = EstateImport.objects.select_for_update().get(pk=estate_import.pk)

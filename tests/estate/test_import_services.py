@@ -174,7 +174,8 @@ def test_secret_variables_need_values_entered_as_json_or_csv(scanned: Scanned) -
 
 
 def test_a_key_vault_group_is_read_through_a_key_vault_connection(scanned: Scanned, kv: Any) -> None:
-    kv.seed("db-password", KV_DB_PASSWORD)  # api-key is not in the vault
+    kv.seed("db-password", KV_DB_PASSWORD)
+    kv.seed("api-key", "disabled-in-the-vault", enabled=False)  # disabled (Azure DevOps says so too): not read
     kv_connection = make_kv_connection(scanned.cast, kv)
     estate_import = _create(scanned, "kv-prod", environment="prod", path="/")
     assert {i.source for i in estate_import.items.all()} == {ItemSource.KEY_VAULT}
@@ -198,6 +199,7 @@ def test_a_key_vault_group_is_read_through_a_key_vault_connection(scanned: Scann
     assert applied.status == ImportStatus.NEEDS_VALUES
     assert value_of(scanned.cast, "prod", "/", "db-password") == KV_DB_PASSWORD
     assert applied.items.get(ado_name="api-key").status == ItemStatus.NEEDS_VALUE
+    assert applied.items.get(ado_name="api-key").note.startswith("disabled in the vault")
 
     wrong = make_kv_connection(scanned.cast, kv, secret="wrong-secret", name="kv-wrong")
     with pytest.raises(ValidationFailed) as refused:
