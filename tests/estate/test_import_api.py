@@ -200,3 +200,21 @@ def test_only_organization_admins_reach_imports(scanned: Scanned, api: Any, who:
         denied = AuditEvent.objects.filter(action="permission.denied", metadata__requested_action="estate.manage")
         assert denied.count() >= len(calls)
     assert PLAIN_SECRET_VALUE not in json.dumps([r.content.decode() for r in calls])
+
+
+def test_an_unreachable_or_vanished_group_is_refused_before_any_write(scanned: Scanned, api: Any) -> None:
+    alice = api(scanned.cast.alice)
+    group = scanned.resource("legacy")
+    created = alice.post(url("imports"), {"resource": group.pk, "project": "acme", "environment": "dev"}, format="json")
+    import_id = created.json()["id"]
+
+    scanned.ado.fail_next(401, path_contains="variablegroups")
+    refused = alice.post(url("import-apply", import_id=import_id), {}, format="json")
+    assert refused.status_code == 502
+    assert "read the variable group" in refused.json()["error"]["message"]
+
+    scanned.ado.delete_group(scanned.estate.legacy_group)
+    gone = alice.post(url("import-preview", import_id=import_id), {}, format="json")
+    assert gone.status_code == 409 and "no longer exists" in gone.json()["error"]["message"]
+    assert value_of(scanned.cast, "dev", "/", "REGION") is None
+    assert alice.get(url("import-detail", import_id=import_id)).json()["status"] == "draft"
