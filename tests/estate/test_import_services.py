@@ -254,6 +254,17 @@ def test_an_approval_policy_holds_the_write(scanned: Scanned) -> None:
     assert request.environment.slug == "prod"
     assert value_of(scanned.cast, "prod", "/", "REGION") is None
     assert {i.status for i in held.items.all()} == {ItemStatus.PENDING}
+
+    # bob approves, alice merges: the values land; applying again opens no second request.
+    from approvals.services.change_requests import change_request_merge, change_request_review
+
+    change_request_review(request=request, reviewer=scanned.cast.scope(scanned.cast.bob), status="approved")
+    change_request_merge(request=ChangeRequest.objects.get(pk=request.pk), by=scanned.cast.scope(scanned.cast.alice))
+    assert value_of(scanned.cast, "prod", "/", "REGION") == PLAIN_SETTING_VALUE
+    after = import_apply(principal=scanned.alice, estate_import=held)
+    assert after.status == ImportStatus.COMPLETE and after.change_request_id is None
+    assert after.counts["unchanged"] == 2
+    assert ChangeRequest.objects.count() == 1
     assert_no_value_leaked()
 
 
