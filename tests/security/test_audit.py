@@ -505,6 +505,13 @@ UI_MAP: dict[str, str | tuple[str, ...]] = {
     "projects/<slug:slug>/governance/policy/": "governance.policy_updated",
     # governance: environment parity, least-privilege proposals and the granted-vs-delivered page
     "projects/<slug:slug>/governance/parity/": "environment.parity_checked",
+    # the Azure DevOps estate (organization admins): the page, a scan, a resource, the import wizard
+    "org/<slug:org_slug>/estate/": METADATA,
+    "org/<slug:org_slug>/estate/scans/": "estate.scan_requested",
+    "org/<slug:org_slug>/estate/scans/<uuid:scan>/": METADATA,
+    "org/<slug:org_slug>/estate/resources/<int:resource>/": METADATA,
+    "org/<slug:org_slug>/estate/resources/<int:resource>/import/": "estate.import_created",
+    "org/<slug:org_slug>/estate/imports/<uuid:import_id>/": ("estate.import_applied", "estate.import_values_entered", "estate.import_converted_to_sync"),
     "projects/<slug:slug>/governance/least-privilege/": METADATA,
     "projects/<slug:slug>/governance/least-privilege/<uuid:identity>/apply/": "identity.least_privilege_applied",
     "projects/<slug:project>/governance/identities/<uuid:identity>/": METADATA,
