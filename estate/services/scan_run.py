@@ -122,22 +122,24 @@ class ScanRunner:
             raise _Lost
 
     def _record_project(self, read: ProjectRead, project: dict[str, Any], now: datetime.datetime) -> None:
-        """One finished project's rows, in one transaction with its ``done_projects`` entry."""
+        """One finished project's rows, in one transaction with its ``done_projects`` entry. A
+        project deleted during the scan records nothing (its rows are removed at completion)."""
         unique: dict[tuple[str, str], ResourceRecord] = {}
         for record in [] if read.missing else read.records:
             unique.setdefault((record.kind, record.external_id), record)  # a page overlap lists one twice
         records = list(unique.values())
-        records.insert(
-            0,
-            ResourceRecord(
-                ResourceKind.PROJECT,
-                read.project_id,
-                read.project_name,
-                read.project_id,
-                read.project_name,
-                {"state": str(project.get("state") or ""), "visibility": str(project.get("visibility") or "")},
-            ),
-        )
+        if not read.missing:
+            records.insert(
+                0,
+                ResourceRecord(
+                    ResourceKind.PROJECT,
+                    read.project_id,
+                    read.project_name,
+                    read.project_id,
+                    read.project_name,
+                    {"state": str(project.get("state") or ""), "visibility": str(project.get("visibility") or "")},
+                ),
+            )
         scan = self.scan
         with transaction.atomic():
             if not EstateScan.objects.select_for_update().filter(pk=scan.pk, status=ScanStatus.RUNNING).exists():

@@ -175,3 +175,20 @@ def test_a_cancelled_scan_stops_between_two_requests(estate_ado: Any) -> None:
     assert not scan.counts and EstateResource.objects.filter(removed_at__isnull=False).count() == 0
     actions = set(AuditEvent.objects.filter(resource_id=str(scan.public_id)).values_list("action", flat=True))
     assert actions == {"estate.scan_requested", "estate.scan_cancelled"}
+
+
+@pytest.mark.django_db
+def test_a_project_deleted_during_the_scan_is_skipped_and_its_resources_removed(
+    cast: Any, estate_ado: Any, estate_connection: Any, run_scan: Any
+) -> None:
+    from estate.models import EstateResource
+
+    world = seed_small_estate(estate_ado)
+    run_scan(cast, estate_connection)
+    # Listed, then gone before its groups are read (ADO answers 404 for a deleted project).
+    estate_ado.fail_next(404, path_contains=f"{world.proj2}/_apis/distributedtask/variablegroups")
+    scan = run_scan(cast, estate_connection)
+    assert scan.status == "succeeded", scan.error
+    gone = EstateResource.objects.filter(ado_project_id=world.proj2)
+    assert gone.count() == 3 and all(row.removed_at is not None for row in gone)  # project, group, connection
+    assert scan.diff == {"added": 0, "changed": 0, "removed": 3} and scan.counts["projects"] == 1
