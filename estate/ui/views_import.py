@@ -53,6 +53,14 @@ NOTICES = {
 }
 
 
+def _notice(code: str, estate_import: EstateImport) -> str | None:
+    if code == "applied" and estate_import.status == ImportStatus.NEEDS_VALUES:
+        return "Imported. Azure DevOps does not return secret values: enter the missing ones below."
+    if code == "applied" and estate_import.status == ImportStatus.HELD:
+        return "Sent for approval."
+    return NOTICES.get(code)
+
+
 def _message(exc: DomainError) -> str:
     fields = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in exc.fields.items())
     return f"{exc.message} ({fields})" if fields and fields not in exc.message else exc.message
@@ -188,7 +196,7 @@ def _detail_context(
         "items": items,
         "needs_value": [item for item in items if item.status == ItemStatus.NEEDS_VALUE],
         "applied": estate_import.status != ImportStatus.DRAFT,
-        "notice": NOTICES.get(request.GET.get("notice", "")),
+        "notice": _notice(request.GET.get("notice", ""), estate_import),
         "csv_form": ValuesCsvForm(),
         "convert_form": ConvertToSyncForm(),
         "sync": estate_import.sync,
