@@ -33,8 +33,8 @@ def test_it_scans_follows_a_finding_and_imports_a_group(
 ) -> None:
     from django.db import connections
 
-    from tests.estate.conftest import GOOD_PAT, make_estate_connection, seed_small_estate
     from tests.emulators.azure_devops_estate import EstateEmulator
+    from tests.estate.conftest import GOOD_PAT, make_estate_connection, seed_small_estate
 
     try:
         with EstateEmulator(pats=(GOOD_PAT,)) as ado:
