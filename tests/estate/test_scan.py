@@ -200,3 +200,19 @@ def test_a_refused_credential_fails_the_scan_with_a_safe_error(cast: Any, estate
     assert scan.error == "Azure DevOps refused access (401) while trying to list the projects"
     failed = AuditEvent.objects.get(action="estate.scan_failed", resource_id=str(scan.public_id))
     assert failed.metadata["error"] == scan.error and "wrong-pat" not in json.dumps(failed.metadata)
+
+
+def test_the_command_scans_as_an_org_admin_and_refuses_others(
+    cast: Any, estate_ado: Any, estate_connection: Any
+) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    seed_small_estate(estate_ado)
+    with pytest.raises(CommandError):
+        call_command("estate_scan", organization="acme-org", connection="ado-estate", email=cast.charlie.email)
+    out = StringIO()
+    call_command("estate_scan", organization="acme-org", connection="ado-estate", email=cast.alice.email, stdout=out)
+    assert "succeeded" in out.getvalue() and "plain_secret_variable: 2" in out.getvalue()
+    assert PLAIN_SECRET_VALUE not in out.getvalue()
