@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml as pyyaml
 
 from estate.models import EstateImport, ImportStatus, ItemSource, ItemStatus
 from estate.services.imports import (
@@ -229,6 +230,11 @@ def test_a_pipeline_definition_copies_plain_variables_and_asks_for_secret_ones(s
     assert "--env=dev" in yaml["cli"] and "--path=/web" in yaml["cli"] and "universal-auth" in yaml["cli"]
     assert "jwt-auth" in yaml["oidc"] and "AzureCLI@2" in yaml["oidc"] and "SIGNING_KEY" in yaml["oidc"]
     assert "infisical" not in yaml["cli"] + yaml["oidc"]
+    for text in yaml.values():  # valid Azure Pipelines YAML: the run step targets the import's place
+        parsed = pyyaml.safe_load(text)
+        assert parsed["variables"] == [{"name": "STRONGROOM_PROJECT", "value": "acme"}]
+        run = parsed["steps"][-1]["script"]
+        assert run.startswith("set -euo pipefail\nstrongroom run") and "--env=dev" in run and "--path=/web" in run
     group_yaml = import_pipeline_yaml(_create(scanned, "app-settings"))
     assert "#   - group: app-settings" in group_yaml["cli"]
     assert_no_value_leaked(yaml)
