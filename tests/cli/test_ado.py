@@ -135,6 +135,7 @@ def _resource_id(server: CliServer, name: str) -> str:
 
 
 def test_import_apply_copies_a_plain_group_and_values_csv_enters_the_secret(estate: Any, tmp_path: Any) -> None:
+    from syncs.models import SecretSync
     from tests.estate.conftest_imports import value_of
 
     server, _ado = estate
@@ -168,3 +169,12 @@ def test_import_apply_copies_a_plain_group_and_values_csv_enters_the_secret(esta
         assert value not in text, "a value reached the terminal"
     assert ": complete into acme:dev/" in completed.stdout.decode()
     assert "strongroom" in completed.stdout.decode().split("# the pipeline step", 1)[1]
+
+    converted = server.run(
+        "ado", "import", *_as_alice(server), "--resource", group, *place, "--key", "API_TOKEN=GITHUB_TOKEN",
+        "--convert-to-sync", "--sync-name", "app-settings-sync", "--yes",
+    )  # fmt: skip
+
+    assert converted.returncode == 0, converted.stderr
+    assert "converted: the sync app-settings-sync" in converted.stdout.decode()
+    assert SecretSync.objects.filter(project=server.cast.project, name="app-settings-sync").exists()

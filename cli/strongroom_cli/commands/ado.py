@@ -1,5 +1,5 @@
 """``strongroom ado discover|scans|resources|findings|import``: the Azure DevOps estate of an
-organization (organization admins; docs/estate.md).
+organization (organization admins; docs/cli.md, "strongroom ado").
 
 ``discover`` asks the server to scan the Azure DevOps organization behind a connection (read only);
 with ``--wait`` it follows the scan, printing progress lines (projects done of total) on stderr,
@@ -28,7 +28,7 @@ import urllib.parse
 from typing import Any
 
 from strongroom_cli import config
-from strongroom_cli.errors import CliError
+from strongroom_cli.errors import CliError, PendingApproval
 from strongroom_cli.http import ApiError, Client
 
 DONE, FAILED, ERROR = 0, 1, 2
@@ -381,6 +381,8 @@ def handle(args: argparse.Namespace) -> int:
         return actions[args.action](args)
     except Failed:
         raise
+    except PendingApproval as exc:  # a change policy held the write: not done, not an error
+        raise Failed(exc.message) from None
     except ApiError as exc:
         # The generic hint names --projectId/--env/--path; here a 404 is the organization or an id.
         message = exc.message.replace("; check --projectId, --env and --path", "; check --org and the ids given")
