@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from estate.models import FindingKind, ResourceKind
+from estate.models import FindingKind, ResourceKind, Severity
 
 MAX_CSV_BYTES = 256 * 1024
 
@@ -19,12 +19,14 @@ class EstateFilterForm(forms.Form):
     kind = forms.ChoiceField(required=False, choices=[("", "All kinds"), *ResourceKind.choices])
     project = forms.CharField(required=False, max_length=256)
     finding = forms.ChoiceField(required=False, choices=[("", "Any or none"), *FindingKind.choices])
+    severity = forms.ChoiceField(required=False, choices=[("", "Any"), *Severity.choices])
     q = forms.CharField(required=False, max_length=200, strip=True)
     connection = forms.CharField(required=False, max_length=120)
     removed = forms.BooleanField(required=False)
 
     def filters(self) -> dict[str, Any]:
-        """The valid filters as keyword arguments of ``resource_list`` (invalid ones dropped)."""
+        """The valid filters as keyword arguments of ``resource_list`` (invalid ones dropped);
+        ``severity`` (resources with an open finding of that severity) is applied by the view."""
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         return {
@@ -34,6 +36,10 @@ class EstateFilterForm(forms.Form):
             "q": data.get("q") or None,
             "include_removed": bool(data.get("removed")),
         }
+
+    def severity_filter(self) -> str | None:
+        self.is_valid()
+        return getattr(self, "cleaned_data", {}).get("severity") or None
 
 
 class ScanStartForm(forms.Form):

@@ -79,7 +79,10 @@ def summary_context(organization: Organization) -> dict[str, Any]:
             }
             for key, label, kind in COUNT_LABELS
         ],
-        "by_severity": counted(summary.get("findings_by_severity") or {}, SEVERITY_LABELS, SEVERITY_ORDER),
+        "by_severity": [
+            {**row, "url": f"{home}?{urlencode({'severity': row['key']})}"}
+            for row in counted(summary.get("findings_by_severity") or {}, SEVERITY_LABELS, SEVERITY_ORDER)
+        ],
         "by_kind": [
             {**row, "url": f"{home}?{urlencode({'finding': row['key']})}"}
             for row in counted(summary.get("findings_by_kind") or {}, FINDING_LABELS)
@@ -96,16 +99,20 @@ def rows_context(request: HttpRequest, organization: Organization, connections: 
         None,
     )
     rows = resource_list(organization, connection=connection, **filters)
+    severity = form.severity_filter() if form.is_bound else None
+    if severity:
+        rows = rows.filter(pk__in=finding_list(organization, severity=severity).values("resource_id"))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     _label_rows(organization, list(page.object_list))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     return {
         "filter_form": form,
-        "filters": {**filters, "connection": str(connection.public_id) if connection else ""},
+        "filters": {**filters, "connection": str(connection.public_id) if connection else "", "severity": severity},
         "finding_label": FINDING_LABELS.get(filters["finding"] or "", ""),
+        "severity_label": SEVERITY_LABELS.get(severity or "", ""),
         "page": page,
         "page_query": urlencode(query),
-        "filtered": any(filters.values()) or connection is not None,
+        "filtered": any(filters.values()) or connection is not None or bool(severity),
         "ado_projects": sorted({r.name for r in resource_list(organization, kind="project")}, key=str.lower),
     }
 

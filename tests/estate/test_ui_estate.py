@@ -28,7 +28,7 @@ def test_it_lists_the_resources_and_the_findings_of_the_last_scan(estate: Estate
     assert 'data-figure="variable_groups"' in html and "Succeeded" in html
     assert "3 open" in html  # the findings badge
     assert 'data-finding="plain_secret_variable"' in html and "Secret stored as a plain variable" in html
-    assert 'data-severity="high"' in html and 'data-severity="medium"' in html
+    assert f'href="{PAGE}?severity=high" data-severity="high"' in html and 'data-severity="medium"' in html
     assert "API_TOKEN" in html  # the finding names the variable; never its value
     assert PLAIN_VALUE not in html
     assert "private" in response["Cache-Control"]
@@ -41,6 +41,7 @@ def test_it_filters_the_rows_with_an_htmx_partial(estate: EstateWorld) -> None:
     by_project = alice.get(PAGE, {"project": "Payments"}, **HTMX).content.decode()
     by_finding = alice.get(PAGE, {"finding": "client_secret_connection"}, **HTMX).content.decode()
     by_search = alice.get(PAGE, {"q": "deploy"}, **HTMX).content.decode()
+    by_severity = alice.get(PAGE, {"severity": "medium"}, **HTMX).content.decode()
 
     assert by_kind.strip().startswith('<div id="rows"') and "<html" not in by_kind
     assert sorted(_names(by_kind)) == ["payments-kv", "web-prod"]
@@ -48,6 +49,7 @@ def test_it_filters_the_rows_with_an_htmx_partial(estate: EstateWorld) -> None:
     assert _names(by_finding) == ["azure-prod"]
     assert "with the finding “Service connection on a client secret" in by_finding
     assert _names(by_search) == ["web-deploy"]
+    assert _names(by_severity) == ["azure-prod", "web-prod"] and "with a medium finding" in by_severity
 
 
 def test_it_shows_removed_resources_only_when_asked(estate: EstateWorld) -> None:
