@@ -19,8 +19,11 @@ from tests.estate.conftest import (
 )
 from tests.estate.conftest_imports import (
     ENTERED_VALUE,
+    KV_DB_PASSWORD,
     Scanned,
     assert_no_value_leaked,
+    kv_fixture,  # noqa: F401 - the kv fixture
+    make_kv_connection,
     scanned_fixture,  # noqa: F401 - the scanned fixture
     value_of,
 )
@@ -167,9 +170,12 @@ def test_a_bad_mapping_is_refused_naming_the_field(scanned: Scanned) -> None:
     assert not EstateImport.objects.exists()
 
 
-def test_a_key_vault_group_offers_a_key_vault_connection(scanned: Scanned) -> None:
+def test_a_key_vault_group_is_read_through_the_chosen_key_vault_connection(scanned: Scanned, kv: Any) -> None:
     from estate.services.imports import import_create
 
+    kv.seed("db-password", KV_DB_PASSWORD)
+    kv_connection = make_kv_connection(scanned.cast, kv)
+    wrong = make_kv_connection(scanned.cast, kv, secret="wrong-secret", name="kv-wrong")
     estate_import = import_create(
         principal=scanned.alice,
         organization=scanned.cast.organization,
@@ -178,11 +184,28 @@ def test_a_key_vault_group_offers_a_key_vault_connection(scanned: Scanned) -> No
         environment="prod",
         path="/",
     )
+    alice = signed_in(scanned.cast.alice)
+    detail = f"{ESTATE}imports/{estate_import.public_id}/"
 
-    html = signed_in(scanned.cast.alice).get(f"{ESTATE}imports/{estate_import.public_id}/").content.decode()
+    picker = alice.get(detail).content.decode()
+    read = alice.get(detail, {"key_vault_connection": str(kv_connection.public_id), "vault_url": kv.vault_url})
+    refused = alice.post(
+        detail, {"action": "apply", "key_vault_connection": str(wrong.public_id), "vault_url": kv.vault_url}
+    )
+    assert value_of(scanned.cast, "prod", "/", "db-password") is None  # nothing half-written
+    applied = alice.post(
+        detail, {"action": "apply", "key_vault_connection": str(kv_connection.public_id), "vault_url": kv.vault_url}
+    )
 
-    assert 'id="kv-connection"' in html and "acme-kv" in html
-    assert 'id="apply-button"' in html
+    assert 'id="kv-connection"' in picker and "acme-kv" in picker and 'id="apply-button"' in picker
+    assert "The vault is readable" in read.content.decode()
+    assert re.search(r'data-variable="db-password">.*?Key Vault.*?badge ok">create', read.content.decode(), re.S)
+    assert refused.status_code == 400 and "could not be read" in refused.content.decode()
+    assert applied.status_code == 302
+    assert value_of(scanned.cast, "prod", "/", "db-password") == KV_DB_PASSWORD
+    for response in (picker, read.content.decode(), refused.content.decode()):
+        assert KV_DB_PASSWORD not in response
+    assert_no_value_leaked()
 
 
 def test_only_organization_admins_reach_the_resource_and_the_wizard(scanned: Scanned) -> None:
