@@ -36,7 +36,7 @@ from estate.services.imports import (
 )
 from estate.ui.forms import ConvertToSyncForm, ValuesCsvForm
 from estate.ui.views_common import estate_view
-from secrets_app.errors import DomainError
+from secrets_app.errors import DomainError, ValidationFailed
 from secrets_app.models import Environment, Organization, Project
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import project_list_for_principal
@@ -143,6 +143,8 @@ def import_new(request: HttpRequest, organization: Organization, resource: int) 
     project's environments). POST: record the mapping, then step 2."""
     principal = principal_of(request)
     found = resource_get(organization, resource)
+    if found.kind not in (ResourceKind.VARIABLE_GROUP, ResourceKind.PIPELINE):
+        raise ValidationFailed("resource", "only a variable group or a pipeline can be imported")
     if request.method == "POST":
         keys, skip = mapping_from_post(request.POST, len(_variables(found)))
         try:

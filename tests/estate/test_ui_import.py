@@ -234,6 +234,11 @@ def test_only_organization_admins_reach_the_resource_and_the_wizard(scanned: Sca
         assert client.post(urls[1], {"project": "acme", "environment": "dev", "path": "/"}).status_code == status
     assert value_of(cast, "dev", "/", "API_TOKEN") is None
     assert signed_in(cast.alice).get(f"{ESTATE}resources/999999/").status_code == 404
+    endpoint = scanned.resource("arm-prod", "service_connection")
+    not_importable = signed_in(cast.alice).get(f"{ESTATE}resources/{endpoint.pk}/import/")
+    assert (
+        not_importable.status_code == 400 and "only a variable group or a pipeline" in not_importable.content.decode()
+    )
 
 
 def test_a_pipeline_import_shows_the_yaml_without_the_variables(scanned: Any) -> None:
