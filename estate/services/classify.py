@@ -5,13 +5,16 @@ of credential does a service connection hold.
 scan. It returns a verdict and a short reason naming the rule ("name", "value shape: JWT") and
 never the value or a piece of it: callers store the verdict, drop the value.
 
-Why a heuristic of our own (and not detect-secrets, which is not a dependency): the questions are
-few and the answers must be explainable on the findings page. Rules, first match wins:
-1. known value shapes (private keys, JWTs, GitHub/AWS/Slack/Stripe/Azure tokens, connection strings
-   or URLs carrying a password, SAS signatures);
+Rules, first match wins:
+1. known token shapes: the Azure shapes below (storage and Service Bus connection strings, ADO.NET
+   connection strings with a password, URLs with a password, SAS signatures), then detect-secrets'
+   named detectors (JWT, private keys, GitHub/GitLab, AWS, Slack, Stripe, npm, PyPI, OpenAI,
+   Twilio, SendGrid, …: the library keeps that list current);
 2. a name that says secret (password, secret, token, apikey, connectionstring, pwd, …) with a value
    that is not obviously a setting (empty, a boolean, a number, a variable reference ``$(…)``);
 3. a long, high-entropy value with no spaces that is neither a GUID, a URL nor a path.
+detect-secrets' own entropy and keyword plugins are not used: they judge lines of source code, and
+given a bare value they flag plain words such as ``production``.
 """
 
 from __future__ import annotations
@@ -19,20 +22,26 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import cache
+from typing import Any
 
-# (compiled pattern, reason) — matched against the whole value.
+# detect-secrets secret types → our reasons (the wording shown on the findings page).
+_DETECTOR_REASONS = {
+    "JSON Web Token": "value shape: JWT",
+    "Private Key": "value shape: private key",
+    "GitHub Token": "value shape: GitHub token",
+    "AWS Access Key": "value shape: AWS access key",
+    "Slack Token": "value shape: Slack token",
+    "Stripe Access Key": "value shape: Stripe key",
+    "GitLab Token": "value shape: GitLab token",
+    "NPM tokens": "value shape: npm token",
+    "Basic Auth Credentials": "value shape: URL with a password",
+}
+# Detectors that judge source code or network facts rather than a credential's shape.
+_DETECTORS_LEFT_OUT = {"Base64HighEntropyString", "HexHighEntropyString", "KeywordDetector", "IPPublicDetector"}
+
+# (compiled pattern, reason): Azure shapes detect-secrets has no detector for.
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "value shape: private key"),
-    (re.compile(r"^eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*$"), "value shape: JWT"),
-    (
-        re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{40,}"),
-        "value shape: GitHub token",
-    ),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "value shape: AWS access key"),
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), "value shape: Slack token"),
-    (re.compile(r"\b[sr]k_live_[A-Za-z0-9]{16,}"), "value shape: Stripe key"),
-    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), "value shape: GitLab token"),
-    (re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), "value shape: npm token"),
     (re.compile(r"AccountKey=[^;\s]{10,}", re.IGNORECASE), "value shape: storage connection string"),
     (re.compile(r"SharedAccessKey=[^;\s]{10,}", re.IGNORECASE), "value shape: Service Bus connection string"),
     (
@@ -42,6 +51,25 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE), "value shape: URL with a password"),
     (re.compile(r"[?&]sig=[A-Za-z0-9%+/=]{20,}"), "value shape: SAS signature"),
 )
+
+
+@cache
+def _detectors() -> tuple[Any, ...]:
+    """detect-secrets' named detectors, built once per process."""
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+    classes: list[Any] = list(get_mapping_from_secret_type_to_class().values())
+    return tuple(detector() for detector in classes if detector.__name__ not in _DETECTORS_LEFT_OUT)
+
+
+def _known_token(text: str) -> str | None:
+    """Our reason when a detect-secrets detector recognises *text* (line by line), else None."""
+    lines = text.splitlines() or [text]
+    for detector in _detectors():
+        if any(True for line in lines for _ in detector.analyze_string(line)):
+            return _DETECTOR_REASONS.get(detector.secret_type, f"value shape: {detector.secret_type}")
+    return None
+
 
 # Name fragments (compared without separators, lower case) that say "this is a secret".
 _NAME_HINTS = (
@@ -108,6 +136,9 @@ def looks_secret(name: str, value: str | None) -> tuple[bool, str]:
     for pattern, reason in _SHAPES:
         if pattern.search(text):
             return True, reason
+    known = _known_token(text)
+    if known is not None:
+        return True, known
     if _name_says_secret(name) and not _NOT_A_SECRET.match(text):
         return True, "name"
     if _high_entropy(text):

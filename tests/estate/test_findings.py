@@ -31,6 +31,13 @@ JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNry
             "value shape: storage connection string",
         ),
         ("BROKER", "amqp://app:hunter2@rabbit:5672/", "value shape: URL with a password"),
+        # Shapes only detect-secrets' detectors know (no pattern of ours).
+        (
+            "MAILER",
+            "SG." + "abcdefghijklmnopqrstuv." + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            "value shape: SendGrid API Key",
+        ),
+        ("LLM", "sk-proj-" + "abcdefghijklmnopqrstT3BlbkFJabcdefghijklmnopqrst", "value shape: OpenAI Token"),
         ("DB_PASSWORD", "hunter2", "name"),
         ("smtp.pwd", "letmein", "name"),
         ("ConnectionString", "whatever-it-is", "name"),
