@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from estate.access import estate_organization
 from estate.api.serializers_scans import (
     EstateFindingSerializer,
+    EstatePageQuery,
     EstateResourceDetailSerializer,
     EstateResourceSerializer,
     EstateScanSerializer,
@@ -41,7 +42,7 @@ from estate.services.scans import scan_cancel, scan_request
 from governance.api.views_dashboard import CSV, JSON, _CsvIsAParameter, csv_download, wants_csv
 from governance.selectors.risks import csv_lines
 from secrets_app.api.base import ApiView
-from secrets_app.api.pagination import PageQuery, page_of, page_window, paginated_response
+from secrets_app.api.pagination import page_of, page_window, paginated_response
 from secrets_app.api.schema import errors
 from secrets_app.models import Organization
 
@@ -116,13 +117,13 @@ class ScanListApi(_EstateApi):
     @extend_schema(
         operation_id="estate_scans_list",
         tags=TAGS,
-        parameters=[ORGANIZATION, PageQuery],
+        parameters=[ORGANIZATION, EstatePageQuery],
         responses={200: page_of(EstateScanSerializer, "EstateScanPage"), **errors(400, 403, 404)},
         description="The organization's estate scans, newest first. " + ADMINS,
     )
     def get(self, request: Request, organization: str) -> Response:
         found = self.organization(organization)
-        query = self.query(PageQuery, request)
+        query = self.query(EstatePageQuery, request)
         return self.page(request, query, scan_list(found), EstateScanSerializer)
 
     @extend_schema(

@@ -252,3 +252,11 @@ def test_it_refuses_members_with_403_audited_and_everyone_else_with_404(
         assert refused.status_code == 404 and error_of(refused)["code"] == "not_found", refused.content
     assert anonymous.status_code == 401
     assert not EstateScan.objects.exists()
+
+
+def test_it_refuses_an_offset_past_any_list_with_400(world: Any, api: Any) -> None:
+    alice = api(world.alice)
+
+    for suffix in ("scans/", "resources/", "findings/"):
+        response = alice.get(BASE + suffix, {"offset": str(2**70)})
+        assert response.status_code == 400 and set(error_of(response)["fields"]) == {"offset"}, suffix
