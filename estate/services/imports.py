@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.utils import timezone
 
 from estate.models import (
@@ -71,6 +72,7 @@ __all__ = [
 
 IMPORTABLE = (ResourceKind.VARIABLE_GROUP, ResourceKind.PIPELINE)
 GONE_NOTE = "no longer in Azure DevOps"
+UNCOMPARED_NOTE = "already in Strongroom; not compared (you may not read its value)"
 
 
 def _importable(organization: Organization, resource: EstateResource) -> None:
@@ -275,7 +277,7 @@ def import_preview(
     values, notes, url, error = _values_for(estate_import, read, key_vault_connection, vault_url)
     items = {item.ado_name: item for item in estate_import.items.all()}
     wanted = [item.key for item in items.values()] + [suggest_key(name) for name in read.variables if name not in items]
-    live = live_values(estate_import, wanted)
+    live, unreadable = live_values(scope, estate_import, wanted)
     preview = ImportPreview(vault_url=url, vault_error=error)
     if read.group_type == "AzureKeyVault" and key_vault_connection:
         preview.vault_readable = not error
@@ -288,11 +290,14 @@ def import_preview(
             row = PreviewRow(name, key, bool(item and item.is_secret), item.source if item else "", "skipped")
             row.note = GONE_NOTE if var is None else (item.note if item else "")
         elif name in values:
-            if key not in live:
+            note = notes.get(name, "")
+            if key in unreadable:
+                action, note = "update", UNCOMPARED_NOTE
+            elif key not in live:
                 action = "create"
             else:
                 action = "unchanged" if live[key] == values[name].encode() else "update"
-            row = PreviewRow(name, key, var.is_secret, var.source, action, notes.get(name, ""))
+            row = PreviewRow(name, key, var.is_secret, var.source, action, note)
         elif item is not None and item.status == ItemStatus.IMPORTED and var.source != ItemSource.PLAIN:
             row = PreviewRow(name, key, var.is_secret, var.source, "unchanged", "value entered before")
         else:
@@ -309,7 +314,18 @@ def import_preview(
             + (f", including {len(preview.other_keys)} not imported from it" if preview.other_keys else "")
             + "; variables of the group that Strongroom does not hold are left alone."
         )
-    del values, live, scope  # the scope was the permission check: a preview writes and audits nothing
+    compared = sorted(row.key for row in preview.rows if row.key in live)
+    del values, live
+    with transaction.atomic():
+        # A preview writes nothing, but it compares values: who compared which keys is recorded.
+        scope.audit(
+            "estate.import_previewed",
+            environment=estate_import.environment.slug,
+            path=estate_import.path,
+            resource_type="estate_import",
+            resource_id=str(estate_import.public_id),
+            metadata={"resource": estate_import.resource.name, "counts": preview.counts, "compared": compared[:500]},
+        )
     return preview
 
 
@@ -340,7 +356,7 @@ def import_apply(
         items = [item for item in locked.items.all() if item.status != ItemStatus.SKIPPED]
         writes = {item.key: values[item.ado_name] for item in items if item.ado_name in values}
         # Only what differs is sent: an unchanged value keeps its version and is never held for approval.
-        current = live_values(locked, list(writes))
+        current, _ = live_values(scope, locked, list(writes))  # a value it may not read is sent as is
         changed = {key: value for key, value in writes.items() if current.get(key) != value.encode()}
         outcome = bulk_write(scope, locked, changed)
         outcome.counts["unchanged"] += len(writes) - len(changed)

@@ -96,21 +96,34 @@ def live_keys(estate_import: EstateImport) -> list[str]:
     )
 
 
-def live_values(estate_import: EstateImport, keys: list[str]) -> dict[str, bytes]:
+def live_values(scope: ProjectScope, estate_import: EstateImport, keys: list[str]) -> tuple[dict[str, bytes], set[str]]:
     """The current values (decrypted, in memory only) of the shared secrets named in *keys* at the
-    import's place: what an import compares Azure DevOps values with."""
+    import's place, which an import compares Azure DevOps values with; and the keys that exist but
+    whose value the principal may not read (``secrets.read_value`` with the secret's tags): those are
+    never decrypted nor compared (a comparison would tell whether they equal a value the person
+    can see in Azure DevOps)."""
     from secrets_app.selectors.secrets import current_plaintext
 
+    if not keys:
+        return {}, set()
     query = Secret.objects.filter(
         folder__environment=estate_import.environment,
         folder__path=estate_import.path,
         type=SecretType.SHARED,
         deleted_at__isnull=True,
-    )
-    if not keys:
-        return {}
-    query = query.filter(key__in=keys)
-    return {secret.key: current_plaintext(secret)[0] for secret in query}
+        key__in=keys,
+    ).prefetch_related("tags")
+    values: dict[str, bytes] = {}
+    unreadable: set[str] = set()
+    for secret in query:
+        tags = [tag.slug for tag in secret.tags.all()]
+        if scope.access.can(
+            "secrets.read_value", environment=estate_import.environment.slug, path=estate_import.path, tags=tags
+        ):
+            values[secret.key] = current_plaintext(secret)[0]
+        else:
+            unreadable.add(secret.key)
+    return values, unreadable
 
 
 def recompute_status(estate_import: EstateImport, *, held: HeldWrite | None) -> None:

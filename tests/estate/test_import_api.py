@@ -116,6 +116,7 @@ def test_the_full_flow_ends_with_the_group_managed_by_a_sync(scanned: Scanned, a
     assert actions("estate.import") == [
         "estate.import_created",
         "estate.import_created",
+        "estate.import_previewed",
         "estate.import_applied",
         "estate.import_values_entered",
         "estate.import_converted_to_sync",

@@ -67,6 +67,7 @@ def test_it_imports_a_plain_group_encrypted_and_a_second_apply_writes_nothing(sc
     }
     preview = import_preview(principal=scanned.alice, estate_import=estate_import)
     assert {row.ado_name: row.action for row in preview.rows} == {"ADMIN_PASSWORD": "create", "REGION": "create"}
+    assert actions()[-1] == "estate.import_previewed"  # a preview compares values: it is recorded
 
     applied = import_apply(principal=scanned.alice, estate_import=estate_import)
     assert applied.status == ImportStatus.COMPLETE
@@ -88,7 +89,14 @@ def test_it_imports_a_plain_group_encrypted_and_a_second_apply_writes_nothing(sc
     updated = import_apply(principal=scanned.alice, estate_import=estate_import)
     assert updated.counts["updated"] == 1 and updated.counts["unchanged"] == 1
     assert version_of(scanned.cast, "prod", "/legacy", "REGION") == 2
-    assert actions("estate.import") == ["estate.import_created"] + ["estate.import_applied"] * 3
+    assert actions("estate.import") == [
+        "estate.import_created",
+        "estate.import_previewed",
+        "estate.import_applied",
+        "estate.import_applied",
+        "estate.import_previewed",
+        "estate.import_applied",
+    ]
     assert actions("secret.bulk") == ["secret.bulk_upserted"] * 2  # the unchanged apply wrote nothing
     assert_no_value_leaked(preview.rows)
 
