@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from approvals.models import Enforcement, RequestStatus, ReviewStatus
 from secrets_app.api.fields import StrictSerializer
+from secrets_app.api.pagination import MAX_OFFSET
 
 
 # --- policies ---------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ class HeldWriteSerializer(serializers.Serializer):
 class ChangeRequestListQuery(StrictSerializer):
     status = serializers.ChoiceField(choices=RequestStatus.values, required=False)
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=200)
-    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+    offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_OFFSET)
 
 
 class ChangeReviewRequest(StrictSerializer):

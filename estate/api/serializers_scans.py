@@ -193,12 +193,7 @@ class EstateSummarySerializer(serializers.Serializer):
         return data
 
 
-class EstatePageQuery(PageQuery):
-    # Bounded: PostgreSQL refuses an OFFSET past a bigint (a 500), and no estate list comes near this.
-    offset = serializers.IntegerField(required=False, min_value=0, max_value=10**9, default=0)
-
-
-class ResourceQuery(EstatePageQuery):
+class ResourceQuery(PageQuery):
     kind = serializers.ChoiceField(choices=ResourceKind.choices, required=False)
     project = serializers.CharField(required=False, help_text="Azure DevOps project name or id")
     finding = serializers.ChoiceField(
@@ -208,7 +203,7 @@ class ResourceQuery(EstatePageQuery):
     includeRemoved = QueryBoolean(default=False, help_text="true: also resources the latest scan no longer saw")
 
 
-class FindingQuery(EstatePageQuery):
+class FindingQuery(PageQuery):
     kind = serializers.ChoiceField(choices=FindingKind.choices, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     resource = serializers.IntegerField(required=False, min_value=1, help_text="Only this resource's (its id)")

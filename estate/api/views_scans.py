@@ -20,12 +20,12 @@ from rest_framework.response import Response
 from estate.access import estate_organization
 from estate.api.serializers_scans import (
     EstateFindingSerializer,
-    EstatePageQuery,
     EstateResourceDetailSerializer,
     EstateResourceSerializer,
     EstateScanSerializer,
     EstateSummarySerializer,
     FindingQuery,
+    PageQuery,
     ResourceQuery,
     ScanCancelRequest,
     ScanStartRequest,
@@ -117,13 +117,13 @@ class ScanListApi(_EstateApi):
     @extend_schema(
         operation_id="estate_scans_list",
         tags=TAGS,
-        parameters=[ORGANIZATION, EstatePageQuery],
+        parameters=[ORGANIZATION, PageQuery],
         responses={200: page_of(EstateScanSerializer, "EstateScanPage"), **errors(400, 403, 404)},
         description="The organization's estate scans, newest first. " + ADMINS,
     )
     def get(self, request: Request, organization: str) -> Response:
         found = self.organization(organization)
-        query = self.query(EstatePageQuery, request)
+        query = self.query(PageQuery, request)
         return self.page(request, query, scan_list(found), EstateScanSerializer)
 
     @extend_schema(

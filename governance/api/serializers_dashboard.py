@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from governance.selectors.dashboard import AGE_BUCKETS, FLAG_NAMES
 from governance.selectors.risks import SORTS
+from secrets_app.api.pagination import MAX_OFFSET
 
 
 class GovernanceFigureSerializer(serializers.Serializer):
@@ -117,7 +118,7 @@ class GovernanceRiskQuery(serializers.Serializer):
         help_text="score, age, last_delivered, key; prefix - to reverse (default -score)",
     )
     limit = serializers.IntegerField(required=False, min_value=1, help_text="Page size (default 50, at most 500)")
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET, default=0)
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, help_text="csv: every row, no paging")
 
 

@@ -19,9 +19,13 @@ class StandardPagination(LimitOffsetPagination):
     max_limit = 500
 
 
+# PostgreSQL refuses an OFFSET beyond a bigint (a 500 from the database); no list comes near this.
+MAX_OFFSET = 10**9
+
+
 class PageQuery(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, help_text="Page size (default 50, at most 500)")
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 def page_window(query: dict[str, Any]) -> tuple[int, int]:

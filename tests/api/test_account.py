@@ -103,3 +103,12 @@ class TestAuditEvents:
         actions = {event["action"] for event in events}
         assert "organization.created" in actions or "user.created" in actions
         assert "project.created" in actions
+
+
+def test_an_offset_past_what_the_database_takes_is_a_400_naming_it(seeded: Any, api: Any) -> None:
+    # PostgreSQL refuses an OFFSET beyond a bigint: without a bound this was a 500.
+    client = api(seeded.alice)
+    for route in ("/api/v1/audit-events/", url("governance/risks/"), url("change-requests/")):
+        response = client.get(route, {"offset": 10**20})
+        assert response.status_code == 400, (route, response.content)
+        assert list(error_of(response)["fields"]) == ["offset"]

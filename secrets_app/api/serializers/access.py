@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from audit.models import Outcome
 from secrets_app.api.fields import SortedStrings, StrictSerializer
+from secrets_app.api.pagination import MAX_OFFSET
 
 
 # --- members ------------------------------------------------------------------------------------
@@ -116,7 +117,7 @@ class AuditEventQuery(serializers.Serializer):
     since = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
     until = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
     limit = serializers.IntegerField(required=False, min_value=1, help_text="Page size (default 50, at most 500)")
-    offset = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
 
 class AuditActorSerializer(serializers.Serializer):
@@ -180,7 +181,7 @@ class OrganizationAuditQuery(serializers.Serializer):
     since = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
     until = serializers.DateTimeField(required=False, help_text="ISO 8601 (naive means UTC), inclusive")
     limit = serializers.IntegerField(required=False, min_value=1, help_text="Page size (default 50, at most 500)")
-    offset = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
 
 class OrganizationAuditExportQuery(serializers.Serializer):
