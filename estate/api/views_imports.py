@@ -15,7 +15,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from estate.access import estate_organization
+from estate.api.common import ADMINS, ORGANIZATION, RESOURCE, TAGS, EstateApiView
 from estate.api.serializers_imports import (
     EstateImportConvertRequest,
     EstateImportConvertResponse,
@@ -39,18 +39,10 @@ from estate.services.imports import (
     import_values_csv,
     import_values_enter,
 )
-from secrets_app.api.base import ApiView
 from secrets_app.api.parsers import BoundedJSONParser
 from secrets_app.api.schema import errors
-from secrets_app.models import Organization
 
-TAGS = ["estate"]
-ORGANIZATION = OpenApiParameter(
-    "organization", OpenApiTypes.STR, OpenApiParameter.PATH, description="Organization slug"
-)
 IMPORT = OpenApiParameter("import_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Import id")
-RESOURCE = OpenApiParameter("resource", OpenApiTypes.INT, OpenApiParameter.PATH, description="Resource id")
-ADMINS = "Organization admins only (a member who is not an admin: 403, audited; anyone else: 404)."
 MAX_CSV_BODY = 1_000_000
 
 
@@ -69,10 +61,7 @@ class CsvTextParser(BaseParser):
             raise ParseError("the CSV body is not valid UTF-8") from None
 
 
-class _ImportApi(ApiView):
-    def organization(self, organization: str) -> Organization:
-        return estate_organization(self.principal, organization)
-
+class _ImportApi(EstateApiView):
     def estate_import(self, organization: str, import_id: Any) -> EstateImport:
         return import_get(self.organization(organization), str(import_id))
 

@@ -6,18 +6,16 @@ estate. Thin: decide access (``estate.access.estate_organization``: organization
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from estate.access import estate_organization
+from estate.api.common import ADMINS, ORGANIZATION, RESOURCE, TAGS, EstateApiView
 from estate.api.serializers_scans import (
     EstateFindingSerializer,
     EstateResourceDetailSerializer,
@@ -30,6 +28,7 @@ from estate.api.serializers_scans import (
     ScanCancelRequest,
     ScanStartRequest,
 )
+from estate.selectors.exports import export_stamp, finding_rows_csv, resource_rows_csv
 from estate.selectors.inventory import (
     estate_summary,
     finding_list,
@@ -40,70 +39,14 @@ from estate.selectors.inventory import (
 )
 from estate.services.scans import scan_cancel, scan_request
 from governance.api.views_dashboard import CSV, JSON, _CsvIsAParameter, csv_download, wants_csv
-from governance.selectors.risks import csv_lines
-from secrets_app.api.base import ApiView
 from secrets_app.api.pagination import page_of, page_window, paginated_response
 from secrets_app.api.schema import errors
-from secrets_app.models import Organization
 
-TAGS = ["estate"]
-ORGANIZATION = OpenApiParameter(
-    "organization", OpenApiTypes.STR, OpenApiParameter.PATH, description="Organization slug"
-)
 SCAN = OpenApiParameter("scan", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Scan id")
-RESOURCE = OpenApiParameter("resource", OpenApiTypes.INT, OpenApiParameter.PATH, description="Resource id")
-ADMINS = "Organization admins only (a member who is not an admin: 403, audited; anyone else: 404)."
-
-RESOURCE_COLUMNS = (
-    "id", "kind", "ado_project", "name", "external_id", "connection", "secret_variables", "variables",
-    "managed_by_sync", "first_seen_at", "last_seen_at", "changed_at", "removed_at",
-)  # fmt: skip
-FINDING_COLUMNS = (
-    "id", "severity", "kind", "title", "ado_project", "resource_kind", "resource", "subject", "detail",
-    "connection", "first_seen_at", "last_seen_at", "resolved_at",
-)  # fmt: skip
 
 
-def _stamp() -> str:
-    return timezone.now().strftime("%Y%m%d-%H%M%S")
-
-
-def resource_rows_csv(rows: Any) -> Iterator[str]:
-    return csv_lines(
-        RESOURCE_COLUMNS,
-        (
-            (
-                r.pk, r.kind, r.ado_project_name, r.name, r.external_id, r.connection.name, r.secret_count,
-                r.variable_count, r.managed_by_sync.public_id if r.managed_by_sync_id else "", r.first_seen_at,
-                r.last_seen_at, r.changed_at, r.removed_at,
-            )
-            for r in rows.iterator(chunk_size=2000)
-        ),
-    )  # fmt: skip
-
-
-def finding_rows_csv(rows: Any) -> Iterator[str]:
-    def resource(f: Any, name: str) -> Any:
-        return getattr(f.resource, name) if f.resource_id else ""
-
-    return csv_lines(
-        FINDING_COLUMNS,
-        (
-            (
-                f.pk, f.severity, f.kind, f.get_kind_display(), resource(f, "ado_project_name"),
-                resource(f, "kind"), resource(f, "name"), f.subject, f.detail, f.connection.name,
-                f.first_seen_at, f.last_seen_at, f.resolved_at,
-            )
-            for f in rows.iterator(chunk_size=2000)
-        ),
-    )  # fmt: skip
-
-
-class _EstateApi(ApiView):
+class _EstateApi(EstateApiView):
     content_negotiation_class = _CsvIsAParameter
-
-    def organization(self, organization: str) -> Organization:
-        return estate_organization(self.principal, organization)
 
     def page(self, request: Request, query: dict[str, Any], rows: Any, serializer: type) -> Response:
         limit, offset = page_window(query)
@@ -217,7 +160,7 @@ class ResourceListApi(_EstateApi):
             include_removed=query["includeRemoved"],
         ).select_related("connection")
         if wants_csv(request):
-            return csv_download(resource_rows_csv(rows), f"{found.slug}-estate-resources-{_stamp()}.csv")
+            return csv_download(resource_rows_csv(rows), f"{found.slug}-estate-resources-{export_stamp()}.csv")
         return self.page(request, query, rows, EstateResourceSerializer)
 
 
@@ -261,5 +204,5 @@ class FindingListApi(_EstateApi):
             resource=resource_get(found, query["resource"]) if query.get("resource") else None,
         ).select_related("connection")
         if wants_csv(request):
-            return csv_download(finding_rows_csv(rows), f"{found.slug}-estate-findings-{_stamp()}.csv")
+            return csv_download(finding_rows_csv(rows), f"{found.slug}-estate-findings-{export_stamp()}.csv")
         return self.page(request, query, rows, EstateFindingSerializer)
