@@ -3,12 +3,14 @@
 
 1. ``./.env`` is loaded if present (real environment variables win; see .env.example).
    ``STRONGROOM_DATA_DIR`` defaults to ``./var`` (SQLite database, root key, broker folders).
-2. ``manage.py migrate``, ``collectstatic``, ``bootstrap --admin-email …`` (prints the first admin's
-   password once, and creates ``var/root.key`` (0600) when no root key is configured), then
+2. ``manage.py migrate``, ``collectstatic``, ``bootstrap --json --admin-email …`` (creates the first admin
+   and ``var/root.key`` (0600) when no root key is configured), then
    ``governance_refresh`` so the dashboard has figures from the first page view.
 3. Starts gunicorn (127.0.0.1:$PORT, 2 workers, production's config/gunicorn.py), a Celery worker
    and Celery beat. Their output is shown here, each line prefixed with ``web |``, ``worker |`` or
-   ``beat |``. "Strongroom is running" is printed once ``/readyz`` answers 200.
+   ``beat |``. "Strongroom is running" is printed once ``/readyz`` answers 200, followed by
+   the first admin's generated password in a box (printed only then, only once: worker output
+   cannot scroll it away).
 
 Ctrl-C (SIGINT) or SIGTERM stops all three. If the launcher itself is killed (even SIGKILL), the
 kernel stops them too (PR_SET_PDEATHSIG), so nothing is left holding the port. If any one of them exits, the others are stopped and
@@ -18,6 +20,7 @@ this script exits non-zero: a half-running Strongroom is worse than a stopped on
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -74,6 +77,37 @@ def _manage(env: dict[str, str], *args: str) -> None:
     result = subprocess.run(command, cwd=ROOT, env=env, check=False)
     if result.returncode != 0:
         raise SystemExit(f"launch: `manage.py {' '.join(args)}` failed (exit {result.returncode}); not starting.")
+
+
+def _bootstrap(env: dict[str, str], admin_email: str) -> str | None:
+    """Run ``manage.py bootstrap --json``; return the boxed first-login notice when a password was
+    generated (printed last, after "running", so worker output cannot scroll it away), else None.
+    The password is only held in memory and printed once."""
+    command = [sys.executable, str(ROOT / "manage.py"), "bootstrap", "--json", "--admin-email", admin_email]
+    result = subprocess.run(command, cwd=ROOT, env=env, check=False, stdout=subprocess.PIPE)
+    if result.returncode != 0:
+        raise SystemExit(f"launch: `manage.py bootstrap` failed (exit {result.returncode}); not starting.")
+    facts = json.loads(result.stdout.decode("utf-8").strip().splitlines()[-1])
+    if facts.get("rootKeyGenerated"):
+        print("launch: generated a root key in the data directory (0600). Back it up: without it nothing decrypts.")
+    if not facts.get("adminPassword"):
+        state = "created (password from STRONGROOM_ADMIN_PASSWORD)" if facts.get("adminCreated") else "exists"
+        print(f"launch: admin {facts.get('adminEmail')} {state}.", flush=True)
+        return None
+    return first_login_box(str(facts["adminEmail"]), str(facts["adminPassword"]))
+
+
+def first_login_box(email: str, password: str) -> str:
+    """A few lines of ASCII box holding the first admin's sign-in, for a terminal."""
+    lines = [
+        "First admin created (the password is shown only this once):",
+        f"  e-mail:   {email}",
+        f"  password: {password}",
+        "Change it after logging in (Account & security).",
+    ]
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join([rule, *(f"| {line.ljust(width)} |" for line in lines), rule])
 
 
 def _bootstrap_available() -> bool:
@@ -175,7 +209,7 @@ def main() -> int:
         return 1
     _manage(env, "migrate", "--noinput")
     _manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-    _manage(env, "bootstrap", "--admin-email", admin_email)
+    first_login = _bootstrap(env, admin_email)
     # The dashboard has figures from the first page view (beat's first run comes one interval later).
     _manage(env, "governance_refresh")
 
@@ -207,10 +241,14 @@ def main() -> int:
         if _wait_until_ready(url, processes, stopping):
             with lock:
                 print(f"\nStrongroom is running at {url}  (Ctrl-C stops it)\n", flush=True)
+                if first_login:
+                    print(first_login, flush=True)
         elif not stopping.is_set():
             print(
                 f"launch: {url}readyz did not answer 200 within {READY_TIMEOUT_SECONDS}s", file=sys.stderr, flush=True
             )
+            if first_login:
+                print(first_login, flush=True)  # still shown once: the account exists either way
 
         exit_code = 0
         while not stopping.is_set():

@@ -171,3 +171,17 @@ def _port_taken(port: int) -> bool:
 
 def _alive(pids: list[int]) -> list[int]:
     return [pid for pid in pids if Path(f"/proc/{pid}").exists() and _state(pid) != "zombie"]
+
+
+def test_the_first_admin_password_comes_last_boxed_and_once(launch: Launch) -> None:
+    running = launch.wait_for(rf"Strongroom is running at http://127\.0\.0\.1:{launch.port}/")
+    box = launch.wait_for(r"\+-+\+\n\| First admin created[^\n]*\|\n(\|[^\n]*\|\n)+\+-+\+")
+    password = re.search(r"\| +password: (\S+) +\|", box.group(0))
+    launch.wait_for(r"worker\s*\| .*ready\.")
+    output = launch.output()
+
+    assert password is not None, box.group(0)
+    assert box.start() > running.end(), "the password box must follow the running line"
+    assert output.count(password.group(1)) == 1, "the password is printed exactly once"
+    assert "admin@strongroom.local" in box.group(0)
+    assert not re.search(r"^(web|worker|beat)\s*\|.*" + re.escape(password.group(1)), output, re.M)
