@@ -8,7 +8,9 @@ at start-up instead of silently falling back.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from types import FrameType
 
 
 class SettingError(RuntimeError):
@@ -16,6 +18,7 @@ class SettingError(RuntimeError):
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
+    _record_read(name)
     value = os.environ.get(name)
     if value is not None and value != "":
         return value
@@ -55,3 +58,16 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+#: Every variable read through the helpers above, with the files that asked for it. Filled as settings
+#: are read (config/settings.py at import); scripts/settings_table.py compares it with what it finds
+#: in that file's source, so the generated settings table cannot miss a read.
+READS: dict[str, set[str]] = {}
+
+
+def _record_read(name: str) -> None:
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back  # env_int → env_str: credit the caller outside this module
+    READS.setdefault(name, set()).add(frame.f_code.co_filename if frame is not None else "?")

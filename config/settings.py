@@ -15,6 +15,8 @@ import dj_database_url
 from config.env import SettingError, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where the embedded default keeps its data: SQLite database, generated keys, Celery's filesystem
+# broker and beat schedule, mail files, the audit anchor.
 DATA_DIR = Path(env_str("STRONGROOM_DATA_DIR", str(BASE_DIR / "var")) or "var").resolve()
 
 
@@ -30,10 +32,15 @@ def _data_file_secret(filename: str, nbytes: int = 48) -> str:
     return value
 
 
+# Django's debug mode: never in production.
 DEBUG = env_bool("STRONGROOM_DEBUG", False)
+# Django's signing key (sessions, CSRF); changing it signs everyone out.
 SECRET_KEY = env_str("STRONGROOM_SECRET_KEY") or _data_file_secret("django-secret.key")
+# Comma-separated host names this server answers to.
 ALLOWED_HOSTS = env_list("STRONGROOM_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# Comma-separated origins (scheme://host[:port]) trusted for CSRF, e.g. https://secrets.example.com.
 CSRF_TRUSTED_ORIGINS = env_list("STRONGROOM_CSRF_TRUSTED_ORIGINS", [])
+# The public URL, used in links the server sends (e-mails, approval notifications).
 SITE_URL = env_str("STRONGROOM_SITE_URL", "http://127.0.0.1:8000") or ""
 # Requests are only believed to come from X-Forwarded-For when the direct peer is one of these.
 TRUSTED_PROXIES = env_list("STRONGROOM_TRUSTED_PROXIES", [])
@@ -104,11 +111,14 @@ TEMPLATES = [
     }
 ]
 
+# Unset: SQLite in the data directory. Production: PostgreSQL, as the app role (web, worker, beat)
+# or the owner role (migrate, db_roles); docs/operations.md, "Database roles".
 DATABASE_URL = env_str("DATABASE_URL")
 # Under gunicorn's gevent worker (config/gunicorn.py) each request runs in a greenlet of its own and
 # Django's connections are per greenlet: a kept connection would outlive its greenlet unused, one
 # idle PostgreSQL connection per request served. There each request borrows one from a pool instead.
 _GEVENT_WORKER = "gevent.monkey" in sys.modules and sys.modules["gevent.monkey"].is_module_patched("socket")
+# Seconds a PostgreSQL connection is kept between requests (0 under gevent: pooled instead).
 DB_CONN_MAX_AGE = env_int("STRONGROOM_DB_CONN_MAX_AGE", 0 if _GEVENT_WORKER else 60)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)}
@@ -135,6 +145,8 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Unset: the file cache and Celery's filesystem broker in the data directory. Production: Redis
+# (cache, Celery broker, rate-limit and lockout counters).
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -175,6 +187,7 @@ STRONGROOM_SESSION_IDLE_SECONDS = env_int("STRONGROOM_SESSION_IDLE_SECONDS", 30 
 # A session signed in through the organization's identity provider goes back through it this often
 # (silent while the directory still accepts the person); 0 turns it off.
 STRONGROOM_SSO_REVALIDATE_SECONDS = env_int("STRONGROOM_SSO_REVALIDATE_SECONDS", 60 * 60)
+# Send session and CSRF cookies over HTTPS only.
 SESSION_COOKIE_SECURE = env_bool("STRONGROOM_SECURE_COOKIES", SERVED_OVER_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if SESSION_COOKIE_SECURE:
@@ -232,11 +245,13 @@ STRONGROOM_REQUEST_BODY_TIMEOUT = env_int("STRONGROOM_REQUEST_BODY_TIMEOUT", 30)
 # STRONGROOM_ROOT_KEY (or STRONGROOM_ROOT_KEY_FILE) wins; the data-dir file is the embedded default.
 STRONGROOM_ROOT_KEY = env_str("STRONGROOM_ROOT_KEY")
 STRONGROOM_EMBEDDED_ROOT_KEY_PATH = DATA_DIR / "root.key"
+# How many unwrapped project data keys each process keeps in memory.
 STRONGROOM_DATA_KEY_CACHE_SIZE = env_int("STRONGROOM_DATA_KEY_CACHE_SIZE", 1024)
 # Rotate a project's data key well before 2^32 random-nonce GCM encryptions (NIST SP 800-38D).
 STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS = env_int("STRONGROOM_DATA_KEY_MAX_ENCRYPTIONS", 2**30)
 # Secret versions moved to a new data key per transaction of the background re-encryption.
 STRONGROOM_DATA_KEY_REENCRYPT_BATCH = env_int("STRONGROOM_DATA_KEY_REENCRYPT_BATCH", 500)
+# Largest secret value accepted, in bytes.
 STRONGROOM_MAX_SECRET_BYTES = env_int("STRONGROOM_MAX_SECRET_BYTES", 1024 * 1024)
 STRONGROOM_REFERENCE_DEPTH = 10
 # Rows younger than this wait for the next sealing pass (beat: every 5 s). Until sealed a row is
@@ -316,6 +331,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
+# Celery's broker when it is not REDIS_URL (default: REDIS_URL, else the filesystem broker).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = DATA_DIR / "broker"
@@ -341,6 +357,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Run tasks inline in the calling process instead of on a worker (debugging only).
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # The queue tasks (and beat's messages) go to when no route names one; one per deployment sharing a broker.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery"
@@ -361,6 +378,7 @@ STRONGROOM_DYNAMIC_CLAIM_SECONDS = env_int("STRONGROOM_DYNAMIC_CLAIM_SECONDS", 1
 STRONGROOM_DYNAMIC_ETA_HORIZON_SECONDS = env_int("STRONGROOM_DYNAMIC_ETA_HORIZON_SECONDS", 300)
 # A due lease whose message should have run this long ago is sent again by the sweeper.
 STRONGROOM_DYNAMIC_LOST_SECONDS = env_int("STRONGROOM_DYNAMIC_LOST_SECONDS", 60)
+# How often the beat sweeper looks for due leases (seconds).
 STRONGROOM_DYNAMIC_SWEEP_SECONDS = env_int("STRONGROOM_DYNAMIC_SWEEP_SECONDS", 15)
 # The Celery queue revocations go to (empty: the default queue).
 STRONGROOM_DYNAMIC_QUEUE = env_str("STRONGROOM_DYNAMIC_QUEUE", "") or ""
@@ -392,7 +410,9 @@ STRONGROOM_ROTATION_DUE_SOON_DAYS = env_int("STRONGROOM_ROTATION_DUE_SOON_DAYS",
 STRONGROOM_ROTATION_REMINDER_SECONDS = env_int("STRONGROOM_ROTATION_REMINDER_SECONDS", 86400)
 
 # --- Governance engine (docs/governance.md): how often beat refreshes what the dashboard shows ----
+# How often beat folds new read events into deliveries (seconds).
 STRONGROOM_GOVERNANCE_DELIVERIES_SECONDS = env_int("STRONGROOM_GOVERNANCE_DELIVERIES_SECONDS", 30)
+# How often beat recomputes per-secret risk and the day's snapshots (seconds).
 STRONGROOM_GOVERNANCE_RISK_SECONDS = env_int("STRONGROOM_GOVERNANCE_RISK_SECONDS", 300)
 
 # --- Azure DevOps estate discovery (docs/ado-migration.md) --------------------------------------
@@ -492,13 +512,16 @@ EMAIL_BACKEND = (
     )
     or ""
 )
+# The SMTP server, its port, credentials and STARTTLS (the SMTP backend only).
 EMAIL_HOST = env_str("STRONGROOM_EMAIL_HOST", "localhost") or "localhost"
 EMAIL_PORT = env_int("STRONGROOM_EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("STRONGROOM_EMAIL_USER", "") or ""
 EMAIL_HOST_PASSWORD = env_str("STRONGROOM_EMAIL_PASSWORD", "") or ""
 EMAIL_USE_TLS = env_bool("STRONGROOM_EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
+# Directory the file backend writes mail to.
 EMAIL_FILE_PATH = env_str("STRONGROOM_EMAIL_FILE_PATH", str(DATA_DIR / "mail")) or ""
+# The From address of the e-mail Strongroom sends.
 DEFAULT_FROM_EMAIL = env_str("STRONGROOM_EMAIL_FROM", "strongroom@localhost") or "strongroom@localhost"
 
 # --- Notifications (docs/notifications.md) ------------------------------------------------------
@@ -506,14 +529,18 @@ DEFAULT_FROM_EMAIL = env_str("STRONGROOM_EMAIL_FROM", "strongroom@localhost") or
 STRONGROOM_NOTIFICATIONS_RETRY_DELAYS = [
     float(value) for value in env_list("STRONGROOM_NOTIFICATIONS_RETRY_DELAYS", ["30", "120", "600", "1800", "7200"])
 ]
+# A Retry-After (Slack/Teams 429) longer than this is capped.
 STRONGROOM_NOTIFICATIONS_RETRY_AFTER_MAX_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_RETRY_AFTER_MAX_SECONDS", 3600)
 # Retries due sooner than this are delayed Celery messages; later ones are picked up by the reconciler.
 STRONGROOM_NOTIFICATIONS_COUNTDOWN_MAX_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_COUNTDOWN_MAX_SECONDS", 300)
 # A pending delivery not enqueued for this long is re-enqueued; a claim this old is freed.
 STRONGROOM_NOTIFICATIONS_LOST_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_LOST_SECONDS", 300)
 STRONGROOM_NOTIFICATIONS_STALE_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_STALE_SECONDS", 300)
+# How long a digest route collects before its one message (seconds).
 STRONGROOM_NOTIFICATIONS_DIGEST_SECONDS = env_int("STRONGROOM_NOTIFICATIONS_DIGEST_SECONDS", 86400)
+# Seconds per HTTP request to a notification channel.
 STRONGROOM_NOTIFICATIONS_HTTP_TIMEOUT = env_int("STRONGROOM_NOTIFICATIONS_HTTP_TIMEOUT", 10)
+# The Celery queue delivery tasks go to (empty: the default queue).
 STRONGROOM_NOTIFICATIONS_QUEUE = env_str("STRONGROOM_NOTIFICATIONS_QUEUE", "") or ""
 # Slack's Web API base URL; only tests point it elsewhere (an emulator). Not a per-channel setting.
 STRONGROOM_SLACK_API_URL = env_str("STRONGROOM_SLACK_API_URL", "https://slack.com/api/") or ""
@@ -527,11 +554,13 @@ STRONGROOM_OUTBOUND_ALLOWED_HOSTS = env_list("STRONGROOM_OUTBOUND_ALLOWED_HOSTS"
 # --- People's single sign-on (docs/sso.md) -----------------------------------------------------
 # Microsoft Graph, asked for a person's groups when Entra's token has too many to list ("overage").
 STRONGROOM_GRAPH_BASE_URL = env_str("STRONGROOM_GRAPH_BASE_URL", "https://graph.microsoft.com") or ""
+# The scope of the app's Microsoft Graph token.
 STRONGROOM_GRAPH_SCOPE = env_str("STRONGROOM_GRAPH_SCOPE", "https://graph.microsoft.com/.default") or ""
 
 # --- Secret syncs (docs/syncs.md) -------------------------------------------------------------
 # The older name of STRONGROOM_OUTBOUND_ALLOWED_HOSTS (both are honoured, for every outbound request).
 STRONGROOM_SYNC_ALLOWED_HOSTS = env_list("STRONGROOM_SYNC_ALLOWED_HOSTS", [])
+# Seconds per HTTP request to a sync destination.
 STRONGROOM_SYNC_HTTP_TIMEOUT = env_int("STRONGROOM_SYNC_HTTP_TIMEOUT", 30)
 STRONGROOM_SYNC_ADO_BATCH = env_int("STRONGROOM_SYNC_ADO_BATCH", 100)  # variable values per ADO PUT
 # Retries: exponential backoff with full jitter, base * 2^(attempt-1) capped, at most N attempts.
@@ -549,6 +578,7 @@ STRONGROOM_SYNC_QUEUE = env_str("STRONGROOM_SYNC_QUEUE", "") or ""
 # Retry-After beyond this is capped (a destination asking for a day is retried after this).
 STRONGROOM_SYNC_RETRY_AFTER_MAX_SECONDS = env_int("STRONGROOM_SYNC_RETRY_AFTER_MAX_SECONDS", 3600)
 
+# Root logger level: DEBUG, INFO, WARNING, ERROR.
 LOG_LEVEL = env_str("STRONGROOM_LOG_LEVEL", "INFO") or "INFO"
 # "json": one JSON object per line for log shippers (observability/logs.py, docs/metrics.md).
 LOG_FORMAT = env_str("STRONGROOM_LOG_FORMAT", "plain") or "plain"
