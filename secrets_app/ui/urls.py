@@ -7,10 +7,12 @@ from django.urls import path
 from secrets_app.ui import (
     audit,
     auth,
+    folder_actions,
     groups,
     identities,
     members,
     people,
+    project_settings,
     projects,
     rotation_policies,
     secrets,
@@ -38,6 +40,9 @@ urlpatterns = [
     path("projects/", projects.project_list, name="project_list"),
     path("projects/<slug:slug>/", projects.project_detail, name="project_detail"),
     path("projects/<slug:slug>/folders/", projects.folder_create, name="folder_create"),
+    path("projects/<slug:slug>/folders/actions/", folder_actions.folder_actions, name="folder_actions"),
+    path("projects/<slug:slug>/folders/rename/", folder_actions.folder_rename, name="folder_rename"),
+    path("projects/<slug:slug>/folders/delete/", folder_actions.folder_delete, name="folder_delete"),
     path("projects/<slug:slug>/imports/", projects.import_create, name="import_create"),
     path("projects/<slug:slug>/imports/<int:import_id>/", projects.import_delete, name="import_delete"),
     path("projects/<slug:slug>/tags/", projects.tag_create, name="tag_create"),
@@ -56,6 +61,29 @@ urlpatterns = [
         name="secret_rotation_policy",
     ),
     path("projects/<slug:slug>/secrets-due/", rotation_policies.secrets_due_page, name="secrets_due"),
+    # Project settings: the project's name, its environments, deleting it
+    path("projects/<slug:slug>/settings/", project_settings.settings_page, name="project_settings"),
+    path("projects/<slug:slug>/settings/delete/", project_settings.project_delete, name="project_delete"),
+    path(
+        "projects/<slug:slug>/settings/environments/",
+        project_settings.environment_add,
+        name="environment_add",
+    ),
+    path(
+        "projects/<slug:slug>/settings/environments/<slug:environment>/rename/",
+        project_settings.environment_rename,
+        name="environment_rename",
+    ),
+    path(
+        "projects/<slug:slug>/settings/environments/<slug:environment>/move/",
+        project_settings.environment_move,
+        name="environment_move",
+    ),
+    path(
+        "projects/<slug:slug>/settings/environments/<slug:environment>/delete/",
+        project_settings.environment_delete,
+        name="environment_delete",
+    ),
     # Members and roles
     path("projects/<slug:slug>/members/", members.member_page, name="members"),
     path("projects/<slug:slug>/members/<int:membership_id>/", members.member_item, name="member_item"),
