@@ -6,6 +6,11 @@ starts and puts its credentials in the environment (``PREFIX`` + the provider's 
 would otherwise expire first (``strongroom_cli.leases``), and revokes it when the command ends —
 also when it ends because SIGTERM or SIGINT was forwarded to it, and when starting it failed.
 
+Before the command starts (and before each ``--watch`` restart) the environment it would get is
+measured (``strongroom_cli.environ_limits``): one ``KEY=value`` over 131,072 bytes or a whole
+environment over 1 MiB is refused in one line naming the keys (exit 1; on a restart the running
+command is kept, with a warning), instead of the kernel's "Argument list too long" naming none.
+
 Reserved names are never overwritten (the command must still find its programs and home):
 ``RESERVED_NAMES`` and any name starting with ``XDG_`` or ``LC_``. The command's exit code
 is returned; SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to it.
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -24,6 +30,7 @@ import time
 from typing import TYPE_CHECKING
 
 from strongroom_cli import config, source, tokens
+from strongroom_cli.environ_limits import oversize_reason
 from strongroom_cli.errors import COMMAND_NOT_EXECUTABLE, COMMAND_NOT_FOUND, USAGE, CliError
 from strongroom_cli.http import Client
 
@@ -77,6 +84,25 @@ def child_environment(secrets: dict[str, str], base: dict[str, str], *, quiet: b
             continue
         env[key] = value
     return env
+
+
+def export_hint(args: argparse.Namespace) -> str:
+    """The ``strongroom export`` command that writes the same selection to a file."""
+    words = ["strongroom", "export", "--env", args.environment]
+    for path in args.paths or ["/"]:
+        words += ["--path", path]
+    if args.recursive:
+        words.append("--recursive")
+    return " ".join(shlex.quote(word) for word in words) + " --format dotenv -o FILE"
+
+
+def measured_environment(
+    values: dict[str, str], base: dict[str, str], *, quiet: bool
+) -> tuple[dict[str, str], str | None]:
+    """The child's environment and, when the kernel would refuse it, why (keys named, no value)."""
+    env = child_environment(values, base, quiet=quiet)
+    placed = [key for key, value in values.items() if env.get(key) == value and not is_reserved(key)]
+    return env, oversize_reason(env, placed)
 
 
 def fingerprint(secrets: dict[str, str]) -> str:
@@ -246,11 +272,17 @@ def _run(
     leased = keeper.take_all() if keeper is not None else {}
     seen_values = set(secrets.values()) | set(leased.values())
 
-    def start(values: dict[str, str], quiet: bool = False) -> Child:
-        env = child_environment({**values, **leased}, dict(os.environ), quiet=quiet)
+    def environment(values: dict[str, str], quiet: bool = False) -> tuple[dict[str, str], str | None]:
+        return measured_environment({**values, **leased}, dict(os.environ), quiet=quiet)
+
+    def start(env: dict[str, str]) -> Child:
         return Child(argv, env, sorted(seen_values) if args.mask else None)
 
-    child = start(secrets)
+    env, too_big = environment(secrets)
+    if too_big is not None:
+        hint = export_hint(args)
+        raise CliError(f"{too_big}; the command was not started. Write such secrets to a file instead: {hint}", USAGE)
+    child = start(env)
     current.append(child)
     last = fingerprint(secrets)
     next_check = time.monotonic() + args.watch_interval
@@ -280,6 +312,12 @@ def _run(
         if fingerprint(fresh) == last:
             continue
         last = fingerprint(fresh)
+        fresh_env, too_big = environment(fresh, quiet=True)
+        if too_big is not None:
+            warn(
+                f"secrets changed but {too_big}; the running command is kept. Write such secrets to a file: {export_hint(args)}"
+            )
+            continue
         seen_values.update(fresh.values())
         sys.stderr.write("strongroom: secrets changed, restarting the command\n")
         sys.stderr.flush()
@@ -287,6 +325,6 @@ def _run(
         current.clear()
         # Started before it is visible to the signal handler: a signal in between reaches no one,
         # exactly as if it had come during the restart.
-        child = start(fresh, quiet=True)
+        child = start(fresh_env)
         current.append(child)
         time.sleep(0)
