@@ -240,6 +240,19 @@ class PasswordChangeForm(UIForm):
         help_text="At least 12 characters, not a common password.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+    confirm_password = forms.CharField(
+        label="Confirm new password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        """The two new-password fields must match; otherwise nothing is changed."""
+        data = super().clean() or {}
+        new, confirm = data.get("new_password"), data.get("confirm_password")
+        if new is not None and confirm is not None and new != confirm:
+            self.add_error("confirm_password", "Does not match the new password: type the same password twice.")
+        return data
 
 
 RULE_ACTIONS = ["*", "secrets.*", *ACTIONS]

@@ -8,12 +8,13 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from secrets_app.errors import DomainError
 from secrets_app.models import GroupSource, Organization
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.selectors.groups import group_detail, group_list, person_effective_access
+from secrets_app.selectors.groups import group_detail, group_list, person_effective_access, project_group_list
 from secrets_app.services import groups as group_services
 from secrets_app.ui.group_forms import GroupCreateForm, GroupMemberAddForm, GroupUpdateForm, ProjectGroupAddForm
 from secrets_app.ui.shortcuts import apply_domain_error, org_view, page_or_partial, principal_of, project_view
@@ -225,8 +226,19 @@ def project_group_item_view(request: HttpRequest, scope: ProjectScope, group: st
                 return _members_groups_section(
                     scope, request, groups_error="Choose one of the listed roles.", status=422
                 )
+            previous = next((i.role_slug for i in project_group_list(scope) if i.group.slug == group), None)
             group_services.group_project_role_update(scope=scope, group_ref=group, role=role)
-            notice = f"Group {group} now holds {role}."
+            undo = member_ui.role_undo(
+                f"Role of group {group}",
+                previous,
+                role,
+                url=reverse("ui:project_group_item", args=[scope.project.slug, group]),
+                target="#project-groups",
+                offered=member_ui._context(scope)["role_values"],
+            )
+            return _members_groups_section(
+                scope, request, groups_notice=undo.get("notice"), groups_undo=undo.get("undo")
+            )
     except DomainError as exc:
         return _members_groups_section(scope, request, groups_error=exc.message, status=exc.status)
     return _members_groups_section(scope, request, groups_notice=notice)

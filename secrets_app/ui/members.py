@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
@@ -146,13 +147,40 @@ def member_item(request: HttpRequest, scope: ProjectScope, membership_id: int) -
                     partial="members_section",
                     status=422,
                 )
-            member_services.member_update(scope=scope, membership_id=membership_id, role=form.cleaned_data["role"])
-            notice = "Role changed."
+            previous = next((m.role_slug for m in member_list(scope) if m.pk == membership_id), None)
+            membership = member_services.member_update(
+                scope=scope, membership_id=membership_id, role=form.cleaned_data["role"]
+            )
+            context = _context(scope)
+            undo = role_undo(
+                f"Role of {membership.user.email}",
+                previous,
+                membership.role_slug,
+                url=reverse("ui:member_item", args=[scope.project.slug, membership.pk]),
+                target="#members",
+                offered=context["role_values"],
+            )
+            context.update(undo)
+            return page_or_partial(request, PAGE, context, partial="members_section")
     except DomainError as exc:
         return page_or_partial(
             request, PAGE, _context(scope, error=exc.message), partial="members_section", status=exc.status
         )
     return page_or_partial(request, PAGE, _context(scope, notice=notice), partial="members_section")
+
+
+def role_undo(
+    subject: str, previous: str | None, current: str, *, url: str, target: str, offered: list[str]
+) -> dict[str, Any]:
+    """Context for templates/components/role_undo.html after a role change: the notice says what changed,
+    and "Undo" posts the previous role back to the same endpoint (an ordinary, audited role change).
+    Undo is offered only when the previous role is one the caller may still hand out."""
+    if previous is None or previous == current:
+        return {"notice": f"{subject} is {current}."}
+    message = f"{subject} changed from {previous} to {current}."
+    if previous not in offered:
+        return {"notice": message}
+    return {"undo": {"message": message, "url": url, "target": target, "role": previous}}
 
 
 @require_POST

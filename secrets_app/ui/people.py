@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from secrets_app.errors import DomainError
@@ -14,6 +15,7 @@ from secrets_app.models import Organization, OrgRole
 from secrets_app.services.lockout import person_locked_ids, person_unlock
 from secrets_app.services.people import person_add, person_deactivate, person_list, person_set_role
 from secrets_app.ui.forms import PersonAddForm, PersonDeactivateForm, PersonRoleForm
+from secrets_app.ui.members import role_undo
 from secrets_app.ui.shortcuts import apply_domain_error, no_store, org_view, page_or_partial, principal_of
 
 PAGE = "pages/people.html"
@@ -87,13 +89,24 @@ def person_role(request: HttpRequest, organization: Organization, user_id: int) 
     form = PersonRoleForm(request.POST)
     if not form.is_valid():
         return _section(request, organization, error="Choose admin or member.", status=422)
+    principal = principal_of(request)
+    people = person_list(principal=principal, organization=organization)
+    previous = next((person.role for person in people if person.user_id == user_id), None)
     try:
         membership = person_set_role(
-            principal=principal_of(request), organization=organization, user_id=user_id, role=form.cleaned_data["role"]
+            principal=principal, organization=organization, user_id=user_id, role=form.cleaned_data["role"]
         )
     except DomainError as exc:
         return _section(request, organization, error=exc.message, status=exc.status)
-    return _section(request, organization, notice=f"{membership.user.email} is now an organization {membership.role}.")
+    undo = role_undo(
+        f"Organization role of {membership.user.email}",
+        previous,
+        membership.role,
+        url=reverse("ui:person_role", args=[organization.slug, user_id]),
+        target="#people",
+        offered=[value for value, _ in OrgRole.choices],
+    )
+    return _section(request, organization, **undo)
 
 
 @require_POST

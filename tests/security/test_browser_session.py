@@ -75,7 +75,7 @@ def test_B7_changing_the_password_ends_the_other_sessions(cast: Any) -> None:
     new_password = "a-much-better-passphrase-2026"
     changed = laptop.post(
         "/account/password/",
-        {"current_password": PASSWORD, "new_password": new_password},
+        {"current_password": PASSWORD, "new_password": new_password, "confirm_password": new_password},
     )
     assert changed.status_code in (200, 302)
     assert laptop.get("/projects/").status_code == 200

@@ -89,7 +89,7 @@ def test_the_members_page_gives_a_group_a_grantable_role_and_takes_it_away(login
     assert login(cast.charlie).get("/projects/acme/").status_code == 200
 
     changed = ui.post("/projects/acme/groups/readers/", {"role": "member"}, **HX)
-    assert "now holds member" in changed.content.decode()
+    assert "Role of group readers changed from viewer to member." in changed.content.decode()
     assert GroupProjectMembership.objects.get(group=readers).builtin_role == "member"
     removed = ui.delete("/projects/acme/groups/readers/", **HX)
     assert "removed from the project" in removed.content.decode()

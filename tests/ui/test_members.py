@@ -59,7 +59,7 @@ def test_it_changes_a_role_and_removes_a_member(login, cast):
     client = login(cast.alice)
     dave = ProjectMembership.objects.get(project=cast.project, user=cast.dave)
     changed = client.post(f"/projects/acme/members/{dave.pk}/", {"role": "member"}, **HX)
-    assert changed.status_code == 200 and b"Role changed." in changed.content
+    assert changed.status_code == 200 and b"Role of dave@example.com changed from " in changed.content
     dave.refresh_from_db()
     assert dave.builtin_role == "member"
     custom = client.post(f"/projects/acme/members/{dave.pk}/", {"role": "dev-only"}, **HX)
