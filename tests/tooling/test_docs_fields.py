@@ -277,3 +277,50 @@ def test_sync_options_documented_in_prose_are_request_fields() -> None:
 
     assert {"autoSync", "options"} <= named
     assert sorted(named - create) == []
+
+
+TOP_LEVEL = {entry.name for entry in ROOT.iterdir() if not entry.name.startswith(".")}
+
+
+def repository_paths(text: str) -> list[tuple[str, str | None]]:
+    """Backticked ``path`` or ``path::name`` spans whose first segment is a top-level entry of the
+    repository (``api/`` alone is a pattern, not a path)."""
+    found = []
+    for span in re.findall(r"`([^`\s]+)`", text):
+        path, _, name = span.partition("::")
+        if "/" in path and path.split("/")[0] in TOP_LEVEL:
+            found.append((path, name or None))
+    return found
+
+
+def _defines(source: str, name: str) -> bool:
+    return (
+        re.search(rf"^\s*(?:def|class)\s+{re.escape(name)}\b|^{re.escape(name)}\s*[:=]", source, re.MULTILINE)
+        is not None
+    )
+
+
+def test_every_path_and_name_in_architecture_md_exists() -> None:
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    named = repository_paths(text)
+    missing = []
+    for path, name in named:
+        target = ROOT / path
+        if not target.exists():
+            missing.append(path)
+        elif name is not None and not _defines(target.read_text(encoding="utf-8"), name):
+            missing.append(f"{path}::{name}")
+    links = re.findall(r"\]\(([\w.-]+\.md)(?:#[\w-]*)?\)", text)
+
+    assert len(named) >= 40 and {"secrets_app/guard.py", "scripts/run_tests.py"} <= {p for p, _ in named}
+    assert missing == []
+    assert [link for link in links if not (DOCS / link).exists()] == []
+
+
+def test_a_moved_file_or_renamed_function_is_reported() -> None:
+    named = repository_paths("`secrets_app/guard.py::require` `secrets_app/nowhere.py` `api/` `/api/v1`")
+
+    assert named == [("secrets_app/guard.py", "require"), ("secrets_app/nowhere.py", None)]
+    assert _defines((ROOT / "secrets_app/guard.py").read_text(encoding="utf-8"), "require")
+    assert not _defines((ROOT / "secrets_app/guard.py").read_text(encoding="utf-8"), "requires")
+    assert not (ROOT / "secrets_app/nowhere.py").exists()
