@@ -38,6 +38,9 @@ class EnvironmentRenameForm(UIForm):
         # One form per row: ids must not collide between rows.
         self.id_prefix = f"env-{environment}"
         super().__init__(*args, **kwargs)
+        # Every row has these fields: the label says whose they are (screen readers list them all).
+        self.fields["slug"].label = f"New slug for {environment}"
+        self.fields["name"].label = f"Display name of {environment}"
 
 
 class ProjectDeleteForm(UIForm):
