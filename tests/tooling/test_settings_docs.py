@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -113,3 +114,33 @@ def test_env_example_mentions_every_setting_and_nothing_else() -> None:
     assert sorted(read - mentioned) == [], ".env.example lacks these settings"
     assert sorted(mentioned - read - as_files) == [], ".env.example mentions variables nothing reads"
     assert "STRONGROOM_SYNC_CA_BUNDLE" in mentioned
+
+
+# Named in the docs only to say they are gone.
+NAMED_AS_GONE = {"STRONGROOM_ALLOW_INSECURE_ISSUERS"}
+
+
+def test_every_variable_the_docs_name_is_read_somewhere() -> None:
+    """A STRONGROOM_* or CELERY_* name in README.md or docs/*.md is a setting above, or is read by
+    some other code of the repository (the CLI's variables, test knobs, pipeline variables)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pattern = re.compile(r"\b(?:STRONGROOM|CELERY)_[A-Z0-9_]*[A-Z0-9]")
+    documented = {name for page in pages for name in pattern.findall(page.read_text(encoding="utf-8"))}
+    settings = _names(settings_table.settings_read()) | _names(list(settings_table.READ_ELSEWHERE))
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py", "*.yml", "*.toml", "Makefile", "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    code = "\n".join((ROOT / path).read_text(encoding="utf-8") for path in tracked if (ROOT / path).is_file())
+    in_code = set(pattern.findall(code))
+
+    unknown = {
+        name
+        for name in documented - settings - NAMED_AS_GONE
+        if name not in in_code and name.removesuffix("_FILE") not in settings
+    }
+    assert sorted(unknown) == []
+    assert "STRONGROOM_SYNC_CA_BUNDLE" in documented & settings
