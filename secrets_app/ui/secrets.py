@@ -45,6 +45,7 @@ from secrets_app.ui.shortcuts import (
     project_view,
     render_fragments,
 )
+from secrets_app.ui.value_size import value_size_warnings
 
 PANEL = "components/secret_panel.html"
 PANEL_FORM_IDS = "panel-new-%s"  # the panel's add form sits on the page beside the matrix's
@@ -172,8 +173,18 @@ def _secret_edit(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
+            warnings = (
+                value_size_warnings(scope, environment=environment, path=path, key=secret.key, value=data["value"])
+                if data["value"] != ""
+                else []
+            )
             context = _panel_context(
-                scope, environment, path, secret.key, notice=f"Saved. {secret.key} is at v{secret.version}."
+                scope,
+                environment,
+                path,
+                secret.key,
+                notice=f"Saved. {secret.key} is at v{secret.version}.",
+                notice_warnings=warnings,
             )
             return render_fragments(request, [(f"{PANEL}#panel", context), *refreshed_workspace(request, scope, path)])
     # The form keeps what was typed (the person's own input), never the stored value.
@@ -279,9 +290,14 @@ def secret_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
             apply_domain_error(form, exc)
         else:
             notice = f"Added {secret.key} to {data['environment']}."
-            fresh = workspace_context(scope, path, notice=notice, add_open=True)
+            warnings = value_size_warnings(
+                scope, environment=data["environment"], path=path, key=secret.key, value=data["value"]
+            )
+            fresh = workspace_context(scope, path, notice=notice, notice_warnings=warnings, add_open=True)
             if from_panel:
-                context = _panel_context(scope, data["environment"], path, secret.key, notice=notice)
+                context = _panel_context(
+                    scope, data["environment"], path, secret.key, notice=notice, notice_warnings=warnings
+                )
                 return render_fragments(request, [(f"{PANEL}#panel", context), *oob_refresh(fresh)])
             # The matrix is the target; the emptied form and the counters come out of band.
             matrix, env_list = oob_refresh(fresh)
