@@ -144,3 +144,50 @@ def test_every_variable_the_docs_name_is_read_somewhere() -> None:
     }
     assert sorted(unknown) == []
     assert "STRONGROOM_SYNC_CA_BUNDLE" in documented & settings
+
+
+def _literal_defaults() -> dict[str, str]:
+    """Settings whose default is one literal value, as text (computed and unset defaults excluded)."""
+    found = {}
+    for setting in settings_table.settings_read():
+        if setting.name in settings_table.COMPUTED_DEFAULTS:
+            continue
+        if setting.default == "(empty)":
+            found[setting.name] = ""
+        elif re.fullmatch(r"`[^`]*`", setting.default):
+            found[setting.name] = setting.default.strip("`")
+    return found
+
+
+def test_env_example_shows_each_literal_default_as_the_code_has_it() -> None:
+    defaults = _literal_defaults()
+    shown = re.findall(r"^# ?([A-Z][A-Z0-9_]*)=(.*)$", (ROOT / ".env.example").read_text(encoding="utf-8"), re.M)
+    wrong = [
+        f"{name}={value} (code: {defaults[name]!r})" for name, value in shown if defaults.get(name, value) != value
+    ]
+
+    assert len([name for name, _ in shown if name in defaults]) >= 80
+    assert wrong == []
+
+
+def test_numbers_in_the_docs_settings_tables_are_the_code_defaults() -> None:
+    """A docs table row ``| `NAME` | 300 | …`` states the default: it must be the code's."""
+    defaults = _literal_defaults()
+    wrong = []
+    checked = 0
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        if settings_table.START_MARKER in text:  # the generated table agrees by construction
+            start, end = text.index(settings_table.START_MARKER), text.index(settings_table.END_MARKER)
+            text = text[:start] + "\n" * text.count("\n", start, end) + text[end:]
+        for number, line in enumerate(text.splitlines(), 1):
+            row = re.match(r"\|\s*`([A-Z0-9_]+)`\s*\|\s*`?(\d+)`?\s*\|", line)
+            if not (row and row.group(1) in defaults):
+                continue
+            checked += 1
+            if defaults[row.group(1)] != row.group(2):
+                wrong.append(
+                    f"docs/{page.name}:{number}: {row.group(1)} = {row.group(2)}, code: {defaults[row.group(1)]}"
+                )
+
+    assert wrong == []
