@@ -92,4 +92,20 @@ def _flow(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
     expect(page.locator(".undo-notice")).to_contain_text("changed from member to viewer.")
     dave.refresh_from_db()
     assert dave.builtin_role == "viewer"
-    assert problems == [], problems
+
+    # Account: the confirmation must match; the TOTP setup shows a QR code drawn on the server.
+    page.goto(f"{base_url}/account/")
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("a-brand-new-passphrase-42")
+    page.get_by_label("Confirm new password").fill("a-brand-new-passphrase-43")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#password")).to_contain_text("Does not match the new password")
+    page.get_by_role("button", name="Set up two-factor authentication").click()
+    qr = page.get_by_role("img", name="QR code of the authenticator setup key")
+    expect(qr).to_be_visible()
+    box = qr.bounding_box()
+    assert box and box["width"] >= 120 and abs(box["width"] - box["height"]) < 1
+    qr.scroll_into_view_if_needed()
+    page.screenshot(path=SHOT.format("account-totp-qr"))
+    # The mismatch answers 422 on purpose (the form with its field error); anything else is a problem.
+    assert [p for p in problems if "status of 422" not in p] == [], problems
