@@ -122,3 +122,23 @@ def test_the_limit_is_the_kernels(tmp_path: Path) -> None:
     with pytest.raises(OSError) as refused:
         subprocess.run(["/bin/sh", "-c", ":"], env={key: "n" * (longest + 1)}, check=False)
     assert refused.value.errno == errno.E2BIG
+
+
+def test_a_watched_change_too_big_to_pass_keeps_the_running_command(cli_server: CliServer) -> None:
+    process = cli_server.popen(
+        "run", "--token", cli_server.token, "--projectId", "acme", "--watch", "--watch-interval", "0.3", "--",
+        PY, "-c", "import os, time; print('greeting=' + os.environ['GREETING'], flush=True); time.sleep(60)",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline() == b"greeting=hello-from-dev\n"
+        put(cli_server.cast, "BIG_CERT_BUNDLE", "BIGVALUE-5e1d" + "v" * 200_000)
+        warning = process.stderr.readline()  # the next check sees the change
+        assert warning.startswith(b"strongroom: warning: secrets changed but BIG_CERT_BUNDLE (200,030 bytes) is over")
+        assert b"the running command is kept" in warning and b"BIGVALUE" not in warning
+        assert process.poll() is None  # still the first command: not stopped, not restarted
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=20)
+    assert b"restarting" not in err and b"greeting=" not in out  # never started a second time
