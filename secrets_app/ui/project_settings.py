@@ -84,7 +84,8 @@ def _environments(request: HttpRequest, scope: ProjectScope, *, status: int = 20
 def settings_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     """GET: the settings page. POST: rename the project (``project.edit``)."""
     if request.method == "GET":
-        return page_or_partial(request, PAGE, _context(scope))
+        notice = "Project renamed." if request.GET.get("renamed") else ""
+        return page_or_partial(request, PAGE, _context(scope, project_notice=notice))
     form = ProjectRenameForm(request.POST)
     if form.is_valid():
         try:
@@ -92,8 +93,8 @@ def settings_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
-            context = _context(scope, project_notice="Project renamed.")
-            return page_or_partial(request, PAGE, context, partial="project_card")
+            # The whole page again: the name is in the header and the top bar too.
+            return redirect_to(request, reverse("ui:project_settings", args=[scope.project.slug]) + "?renamed=1")
     return page_or_partial(request, PAGE, _context(scope, rename_form=form), partial="project_card", status=422)
 
 

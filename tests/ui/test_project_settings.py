@@ -40,11 +40,19 @@ def test_it_shows_environments_in_order_with_what_deleting_each_removes(login, s
 
 @pytest.mark.django_db
 def test_it_renames_the_project(login, cast):
-    response = login(cast.alice).post(PAGE, {"name": "Acme platform"}, **HX)
-    assert response.status_code == 200 and b"Project renamed." in response.content
+    client = login(cast.alice)
+    response = client.post(PAGE, {"name": "Acme platform"}, **HX)
+    assert response.status_code == 204 and response["HX-Redirect"] == PAGE + "?renamed=1"
+    html = client.get(response["HX-Redirect"]).content.decode()
+    assert "Project renamed." in html and "<h1>Acme platform</h1>" in html
     cast.project.refresh_from_db()
     assert cast.project.name == "Acme platform"
     assert _audited("project.updated", project_id=cast.project.pk, resource_id="acme")
+    empty = client.post(PAGE, {"name": ""}, **HX)
+    assert empty.status_code == 422 and 'id="project-name"' in empty.content.decode()
+    assert b"field-error" in empty.content
+    cast.project.refresh_from_db()
+    assert cast.project.name == "Acme platform"
 
 
 @pytest.mark.django_db
