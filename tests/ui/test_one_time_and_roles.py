@@ -3,10 +3,12 @@ one-click (audited) undo, "confirm new password", and the TOTP QR code rendered 
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from typing import Any
 
 import pytest
+import segno
 
 from audit.models import AuditEvent
 from secrets_app.models import MachineIdentity, OrganizationMembership, OrgRole, ProjectMembership
@@ -141,4 +143,10 @@ def test_totp_setup_shows_a_server_rendered_qr_code(login: Any, cast: Any) -> No
     assert 'id="totp-secret">' in html  # the setup key as text, as before
     assert not re.search(r'(src|href)="https?:', html), "no external image or service"
     assert "http" not in svg.group(0)
+    # It encodes the otpauth:// URI shown under it (same modules as a fresh encoding of that URI).
+    uri = html_lib.unescape(re.search(r'<code class="mono wrap">(otpauth://[^<]+)</code>', html).group(1))
+    assert uri.startswith("otpauth://totp/") and "secret=" in uri
+    paths = re.findall(r' d="([^"]+)"', svg.group(0))
+    fresh = segno.make(uri, error="m").svg_inline(scale=4, border=4, dark="#000", light="#fff")
+    assert len(paths) == 2 and paths == re.findall(r' d="([^"]+)"', fresh)  # background, then the modules
     assert_csp_clean(response)
