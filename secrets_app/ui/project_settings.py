@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from secrets_app.errors import DomainError, ValidationFailed
+from secrets_app.errors import DomainError, NotFound, ValidationFailed
 from secrets_app.guard import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.contents import environment_contents_list
@@ -138,13 +138,15 @@ def environment_move(request: HttpRequest, scope: ProjectScope, environment: str
     if direction not in ("up", "down"):
         raise ValidationFailed("direction", "must be up or down")
     order = [item.environment.slug for item in environment_contents_list(scope)]
-    if environment in order:
-        index = order.index(environment)
-        other = index - 1 if direction == "up" else index + 1
-        if 0 <= other < len(order):
-            order[index], order[other] = order[other], order[index]
-    # Unknown slugs and moves past either end still reach the service: it decides (403 first).
-    project_services.environment_reorder(scope=scope, slugs=order if environment in order else [*order, environment])
+    if environment not in order:
+        require(scope, "environments.manage")  # refused people learn nothing about which slugs exist
+        raise NotFound(f"Environment '{environment}' not found")
+    index = order.index(environment)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(order):
+        order[index], order[other] = order[other], order[index]
+    # A move past either end keeps the order; the service still decides and audits it.
+    project_services.environment_reorder(scope=scope, slugs=order)
     return _environments(request, scope, env_notice=f"Moved {environment} {direction}.")
 
 

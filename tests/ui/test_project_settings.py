@@ -78,6 +78,9 @@ def test_it_adds_renames_moves_and_deletes_an_environment(login, cast):
     client.post(ENVS + "staging/move/", {"direction": "up"}, **HX)
     assert _order(cast.project) == ["staging", "dev", "uat", "prod"]
 
+    assert client.post(ENVS + "nope/move/", {"direction": "up"}).status_code == 404
+    assert client.post(ENVS + "uat/move/", {"direction": "sideways"}).status_code == 400
+
     deleted = client.post(ENVS + "uat/delete/", **HX)
     assert deleted.status_code == 200 and b"Deleted environment uat." in deleted.content
     assert _order(cast.project) == ["staging", "dev", "prod"]
