@@ -133,3 +133,21 @@ def test_the_root_folder_cannot_be_renamed_or_deleted(login, tree):
     response = login(tree.alice).post(DELETE, {"path": "/", "environments": ["dev"]})
     assert response.status_code == 400 and b"root folder cannot be renamed or deleted" in response.content
     assert Folder.objects.filter(project=tree.project, path="/").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_delete_held_by_a_change_policy_opens_a_request_and_deletes_nothing(login, tree):
+    from approvals.services.policies import MemberRef, approval_policy_create
+
+    approval_policy_create(
+        scope=tree.scope(tree.alice),
+        name="dev-guard",
+        environments=["dev"],
+        path="/**",
+        approvers=[MemberRef(kind="user", ref=tree.bob.email)],
+        bypassers=[],
+    )
+    response = login(tree.alice).post(DELETE, {"path": "/backend", "environments": ["dev"]}, **HX)
+    assert response.status_code == 200 and response["HX-Retarget"] == "main"
+    assert "Change request opened — nothing was changed yet." in response.content.decode()
+    assert _paths(tree, "dev") == ["/", "/backend", "/backend/jobs"]
