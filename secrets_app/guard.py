@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from secrets_app.errors import PermissionDenied
+from secrets_app.policy.phrases import action_phrase
 from secrets_app.selectors.access import ProjectScope
 
 
@@ -43,7 +44,7 @@ def require(
         "resource_id": resource,
     }
     scope.audit_denial(action, **denial)
-    error = PermissionDenied(f"You are not allowed to {action.replace('.', ' ').replace('_', ' ')} here")
+    error = PermissionDenied(f"You are not allowed to {action_phrase(action)} here")
     error.audit = (action, denial)  # type: ignore[attr-defined]
     raise error
 

@@ -114,7 +114,7 @@ def test_a_viewer_sees_no_controls_and_is_refused_with_403(login, tree):
     assert "Your role does not let you rename or delete this folder." in html
     assert "Rename folder" not in html and "Delete folder" not in html
     renamed = client.post(RENAME, {"path": "/backend", "name": "api", "environments": ["dev"]})
-    assert renamed.status_code == 403 and "You are not allowed to folders edit here" in renamed.content.decode()
+    assert renamed.status_code == 403 and "You are not allowed to rename folders here" in renamed.content.decode()
     deleted = client.post(DELETE, {"path": "/backend", "environments": ["dev"]})
     assert deleted.status_code == 403
     assert _paths(tree, "dev") == ["/", "/backend", "/backend/jobs"]

@@ -1,0 +1,27 @@
+"""Words and navigation (#17): refusals speak in phrases, roles by name, environments by name with
+their slug, and the top navigation and the organization settings area offer only what a person may open."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from secrets_app.policy.phrases import ACTION_PHRASES, action_phrase
+from secrets_app.policy.rules import ACTIONS
+
+
+def test_every_action_has_a_phrase_without_dots():
+    assert set(ACTION_PHRASES) == set(ACTIONS)
+    for action in ACTIONS:
+        assert "." not in action_phrase(action) and action_phrase(action)
+    assert action_phrase("audit.read") == "read the project's audit log"
+
+
+@pytest.mark.django_db
+def test_a_refused_page_names_the_action_in_words(login, cast):
+    response = login(cast.dave).get("/projects/acme/audit/")  # a viewer may not read the audit log
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "You are not allowed to read the project&#x27;s audit log here" in html
+    assert "audit read" not in html and "audit.read" not in html
