@@ -1,0 +1,71 @@
+"""Issue 17 layout in Chromium at 1366×900: a 256-character key (and a deep folder path) must not push the page
+wider than the window — not in the add notice, the matrix, the secret panel or the folder history panel.
+Screenshots: /tmp/strongroom-s17-longkey.png, /tmp/strongroom-s17-identity-after.png.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+WIDTH = 1366
+LONG_KEY = ("SERVICE_ACCOUNT_TOKEN_" * 12)[:255] + "Z"  # 256 characters, no space to break at
+
+
+def test_a_256_character_key_wraps_in_notices_panels_and_history(
+    live_server: Any,
+    transactional_db: None,
+    browser: Any,  # noqa: F811
+    cast: Any,
+) -> None:
+    from django.db import connections
+
+    try:
+        _long_key(live_server.url, browser)
+    finally:
+        connections.close_all()  # see test_browser_flow: PostgreSQL must be able to drop the test database
+
+
+def _width(page: Any) -> int:
+    return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
+def _long_key(base_url: str, browser: Any) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    assert len(LONG_KEY) == 256
+    page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Email").fill("alice@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
+
+    page.goto(f"{base_url}/projects/acme/")
+    page.locator(".add-secret-box > summary").click()
+    form = page.locator(".add-secret-form")
+    form.get_by_label("Key").fill(LONG_KEY)
+    form.get_by_label("Environment").select_option("dev")
+    form.get_by_label("Value").fill("long-key-value")
+    form.get_by_role("button", name="Save secret").click()
+    expect(page.locator(".add-secret .alert-success")).to_contain_text(LONG_KEY[:40])
+    assert _width(page) <= WIDTH, f"the add notice made the page {_width(page)} px wide"
+
+    row = page.locator("tr.matrix-row", has_text=LONG_KEY[:40])
+    row.locator("td.cell-set button").first.click()
+    panel = page.locator("#panel")
+    expect(panel.get_by_role("heading", name=LONG_KEY)).to_be_visible()
+    assert _width(page) <= WIDTH, f"the secret panel made the page {_width(page)} px wide"
+
+    page.get_by_role("button", name="History").click()
+    expect(panel.locator("table.commits tbody tr")).to_have_count(1)
+    expect(panel.locator("table.commits")).to_contain_text(LONG_KEY[:40])
+    assert _width(page) <= WIDTH, f"the history panel made the page {_width(page)} px wide"
+    page.screenshot(path="/tmp/strongroom-s17-longkey.png", full_page=True)
