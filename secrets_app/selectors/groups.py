@@ -99,6 +99,11 @@ class AccessSource:
     kind: str
     role: str
     group: Group | None = None
+    name: str = ""  # what people read: a custom role's name (empty: show ``role``)
+
+
+def _role_name(membership: Any) -> str:
+    return membership.custom_role.name if membership.custom_role_id and membership.custom_role else ""
 
 
 @dataclass
@@ -140,7 +145,7 @@ def person_effective_access(*, principal: Principal, organization: Organization,
         "custom_role"
     ):
         rows.setdefault(direct.project_id, ProjectAccessRow(by_id[direct.project_id])).sources.append(
-            AccessSource("direct", direct.role_slug)
+            AccessSource("direct", direct.role_slug, name=_role_name(direct))
         )
     for granted in (
         GroupProjectMembership.objects.filter(project__organization=organization, group__memberships__user=user)
@@ -148,7 +153,7 @@ def person_effective_access(*, principal: Principal, organization: Organization,
         .order_by("group__slug")
     ):
         rows.setdefault(granted.project_id, ProjectAccessRow(by_id[granted.project_id])).sources.append(
-            AccessSource("group", granted.role_slug, granted.group)
+            AccessSource("group", granted.role_slug, granted.group, name=_role_name(granted))
         )
     result = []
     for project_id in sorted(rows, key=lambda pk: (by_id[pk].name, pk)):

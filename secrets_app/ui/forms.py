@@ -351,8 +351,9 @@ class AuditExportForm(forms.Form):
     format = forms.ChoiceField(choices=EXPORT_FORMAT_CHOICES)
 
 
-def role_choices(custom_roles: Iterable[str], *, may_grant_admin: bool) -> list[tuple[str, str]]:
+def role_choices(custom_roles: Iterable[str | tuple[str, str]], *, may_grant_admin: bool) -> list[tuple[str, str]]:
     builtins = [
         (choice.value, choice.label) for choice in BuiltinRole if may_grant_admin or choice != BuiltinRole.ADMIN
     ]
-    return builtins + [(slug, slug) for slug in custom_roles]
+    # A custom role is offered as (slug, name); a bare slug is its own label.
+    return builtins + [(role, role) if isinstance(role, str) else role for role in custom_roles]

@@ -53,7 +53,7 @@ def _blank_rule(index: int) -> dict[str, Any]:
 def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
     access = scope.access
     roles = role_list(scope) if access.can("roles.read") else []
-    custom = [role.slug for role in roles if not role.builtin]
+    custom = [(role.slug, role.name or role.slug) for role in roles if not role.builtin]
     # Offer only the roles the caller may hand out (the service refuses the others anyway).
     grantable = {slug for slug, rules in BUILTIN_RULES.items() if grants.may_grant(scope, rules)}
     grantable |= {role.slug for role in roles if not role.builtin and grants.may_grant(scope, role.rules)}

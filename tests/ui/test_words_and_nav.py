@@ -3,8 +3,6 @@ their slug, and the top navigation and the organization settings area offer only
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from secrets_app.policy.phrases import ACTION_PHRASES, action_phrase
@@ -25,3 +23,26 @@ def test_a_refused_page_names_the_action_in_words(login, cast):
     html = response.content.decode()
     assert "You are not allowed to read the project&#x27;s audit log here" in html
     assert "audit read" not in html and "audit.read" not in html
+
+
+@pytest.fixture
+def olga(cast):
+    """An organization admin of acme-org."""
+    from secrets_app.models import OrgRole
+    from secrets_app.services.users import user_create
+    from tests.conftest import PASSWORD
+
+    return user_create(
+        email="olga@example.com", password=PASSWORD, organization=cast.organization, org_role=OrgRole.ADMIN
+    )
+
+
+@pytest.mark.django_db
+def test_a_custom_role_is_shown_by_its_name_on_the_members_and_access_pages(login, cast, olga):
+    members = login(cast.alice).get("/projects/acme/members/").content.decode()
+    erin_row = members[members.index("erin@example.com") : members.index("</tr>", members.index("erin@example.com"))]
+    assert "Developer (dev only)" in erin_row  # the badge and the selected option
+    assert '<option value="dev-only" selected>Developer (dev only)</option>' in erin_row
+    assert ">dev-only<" not in erin_row  # the slug is only a tooltip/value
+    access = login(olga).get(f"/org/acme-org/people/{cast.erin.pk}/access/").content.decode()
+    assert 'title="dev-only">Developer (dev only)</span>' in access
