@@ -69,3 +69,54 @@ def _long_key(base_url: str, browser: Any) -> None:  # noqa: F811
     expect(panel.locator("table.commits")).to_contain_text(LONG_KEY[:40])
     assert _width(page) <= WIDTH, f"the history panel made the page {_width(page)} px wide"
     page.screenshot(path="/tmp/strongroom-s17-longkey.png", full_page=True)
+
+
+def test_the_identity_page_collapses_unconfigured_methods_and_checkboxes_sit_by_their_labels(
+    live_server: Any,
+    transactional_db: None,
+    browser: Any,  # noqa: F811
+    cast: Any,
+) -> None:
+    from django.db import connections
+
+    try:
+        _identity(live_server.url, browser, cast)
+    finally:
+        connections.close_all()
+
+
+def _identity(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
+    import os
+
+    from playwright.sync_api import expect
+
+    from tests.identities.universal_support import make_robot
+
+    robot = make_robot(cast)  # alice becomes org admin; universal auth attached; JWT/OIDC/Kubernetes not
+    page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Email").fill("alice@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
+    page.goto(f"{base_url}/org/acme-org/identities/{robot.identity.public_id}/")
+    shot = os.environ.get("S17_IDENTITY_SHOT", "/tmp/strongroom-s17-identity-after.png")
+    page.screenshot(path=shot, full_page=True)
+    assert _width(page) <= WIDTH
+
+    # The lockout checkbox sits right before its label, on the same line.
+    box = page.get_by_label("Lock out after failed logins").bounding_box()
+    label = page.locator("label", has_text="Lock out after failed logins").bounding_box()
+    assert box and label
+    assert 0 <= label["x"] - (box["x"] + box["width"]) <= 16, (box, label)
+    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) <= 6, (box, label)
+
+    # Unconfigured methods are one "Add …" button each; opening one shows its whole form.
+    for name in ("JWT", "OIDC", "Kubernetes"):
+        expect(page.get_by_role("button", name=f"Configure {name} auth")).to_be_hidden()
+    page.locator("#identity-kubernetes summary").click()
+    expect(page.get_by_role("button", name="Configure Kubernetes auth")).to_be_visible()
+    expect(page.get_by_label("Kubernetes host")).to_be_visible()
+    # No live token: no "Revoke all".
+    expect(page.get_by_role("button", name="Revoke all tokens")).to_have_count(0)
