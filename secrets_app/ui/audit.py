@@ -1,13 +1,16 @@
 """The audit log viewers: a project's (``audit.read``) and an organization's (org admins), with
-filters (hx-get + hx-push-url), "load more" pages and streamed exports of what the filters select.
+filters that apply as they change (hx-get + hx-push-url, so a filtered view is a shareable URL),
+resources named (``audit_viewer.resource_labels``), rows that open into the event's detail (same
+permission as the page), "load more" pages and streamed exports of what the filters select.
 Every page read is recorded (``audit.log_read``), every export too (``audit.exported``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.forms import Select
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from secrets_app.errors import DomainError, ValidationFailed
@@ -20,6 +23,7 @@ from secrets_app.selectors.audit_export import (
     organization_audit_page,
 )
 from secrets_app.selectors.audit_log import project_audit_actions, project_audit_page
+from secrets_app.selectors.audit_viewer import organization_audit_event, project_audit_event, resource_labels
 from secrets_app.selectors.projects import environment_list
 from secrets_app.services.audit_settings import audit_retention_set
 from secrets_app.ui.forms import AuditExportForm, AuditFilterForm, OrganizationAuditFilterForm
@@ -28,6 +32,21 @@ from secrets_app.ui.shortcuts import is_htmx, org_view, page_or_partial, princip
 PAGE = "pages/audit.html"
 ORG_PAGE = "pages/org_audit.html"
 ORG_PAGE_SIZE = 50
+DETAIL = "components/audit_event_detail.html"
+DETAIL_PAGE = "pages/audit_event.html"
+# Filters apply as they change: selects and dates on change, text after typing pauses. The inputs
+# inherit hx-get/hx-target/hx-include from their form, so each request carries every filter.
+_LIVE = {"select": "change", "date": "change", "text": "keyup changed delay:400ms, change"}
+
+
+def _live_filters(form: AuditFilterForm) -> AuditFilterForm:
+    for field in form.fields.values():
+        kind = getattr(field.widget, "input_type", "")
+        trigger = _LIVE.get(kind or "") or (_LIVE["select"] if isinstance(field.widget, Select) else None)
+        if kind == "hidden" or trigger is None:
+            continue
+        field.widget.attrs["hx-trigger"] = trigger
+    return form
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
@@ -65,16 +84,19 @@ def _valid_filters(form: AuditFilterForm) -> dict[str, Any]:
 def audit_log(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     """Full page; ``#results`` when filters change; ``#more_rows`` for the next page (``before``)."""
     form = AuditFilterForm(request.GET or None, environments=[env.slug for env in environment_list(scope)])
+    _live_filters(form)
     valid = form.is_valid() if request.GET else True
     filters = form.filters() if valid and request.GET else {}
     before = form.cleaned_data.get("before") if valid and request.GET else None
     page = project_audit_page(scope, filters=filters, before=before) if valid else None
+    labels = resource_labels(page.events) if page else {}
     context = {
         "project": scope.project,
         "role": scope.access.role,
         "nav": "audit",
         "form": form,
         "page": page,
+        "rows": [(event, labels.get(event.pk)) for event in page.events] if page else [],
         "query": _query_without(request, "before"),
         "actions": project_audit_actions(scope),
         "can_see_members": scope.access.can("members.read"),
@@ -84,6 +106,24 @@ def audit_log(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     if is_htmx(request):
         partial = "more_rows" if before else "results"
     return page_or_partial(request, PAGE, context, partial=partial, status=200 if valid else 422)
+
+
+@require_GET
+@project_view
+def audit_event(request: HttpRequest, scope: ProjectScope, event_id: int) -> HttpResponse:
+    """One event opened (the row's htmx detail fragment, or a page without htmx): its metadata,
+    request context and place in the hash chain. Exactly the page's permission (``audit.read``)."""
+    detail = project_audit_event(scope, event_id)
+    return render(request, DETAIL if is_htmx(request) else DETAIL_PAGE, {"detail": detail, "project": scope.project})
+
+
+@require_GET
+@org_view
+def org_audit_event(request: HttpRequest, organization: Organization, event_id: int) -> HttpResponse:
+    """One event of the organization's log opened; org admins only, as the page."""
+    detail = organization_audit_event(principal_of(request), organization.slug, event_id)
+    context = {"detail": detail, "organization": organization}
+    return render(request, DETAIL if is_htmx(request) else DETAIL_PAGE, context)
 
 
 @require_GET
@@ -111,6 +151,7 @@ def org_audit_log(request: HttpRequest, organization: Organization) -> HttpRespo
 
 def _org_audit_context(request: HttpRequest, organization: Organization) -> tuple[dict[str, Any], bool, Any]:
     form = OrganizationAuditFilterForm(request.GET or None)
+    _live_filters(form)
     valid = form.is_valid() if request.GET else True
     cleaned = form.cleaned_data if valid and request.GET else {}
     filters = form.filters() if cleaned else {}
@@ -127,12 +168,15 @@ def _org_audit_context(request: HttpRequest, organization: Organization) -> tupl
             before=before,
         )
     next_cursor = page.events[-1].pk if page and page.count > len(page.events) else None
+    labels = resource_labels(page.events) if page else {}
     context = {
         "organization": organization,
         "nav": "org_audit",
         "form": form,
         "page": page,
-        "rows": [(event, page.projects.get(event.project_id or 0)) for event in page.events] if page else [],
+        "rows": [(event, page.projects.get(event.project_id or 0), labels.get(event.pk)) for event in page.events]
+        if page
+        else [],
         "next_cursor": next_cursor,
         "scope_all": scope_all,
         "query": _query_without(request, "before"),

@@ -105,6 +105,7 @@ urlpatterns = [
     path("org/<slug:org_slug>/audit/", audit.org_audit_log, name="org_audit"),
     path("org/<slug:org_slug>/audit/retention/", audit.org_audit_retention, name="org_audit_retention"),
     path("org/<slug:org_slug>/audit/export/", audit.org_audit_export, name="org_audit_export"),
+    path("org/<slug:org_slug>/audit/<int:event_id>/", audit.org_audit_event, name="org_audit_event"),
     path("org/<slug:org_slug>/people/<int:user_id>/access/", groups.person_access_page, name="person_access"),
     path("org/<slug:org_slug>/groups/", groups.groups_page, name="groups"),
     path("org/<slug:org_slug>/groups/<slug:group>/", groups.group_page, name="group"),
@@ -177,4 +178,5 @@ urlpatterns = [
     # Audit log
     path("projects/<slug:slug>/audit/", audit.audit_log, name="audit"),
     path("projects/<slug:slug>/audit/export/", audit.audit_export, name="audit_export"),
+    path("projects/<slug:slug>/audit/<int:event_id>/", audit.audit_event, name="audit_event"),
 ]
