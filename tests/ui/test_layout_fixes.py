@@ -11,6 +11,7 @@ import pytest
 
 from tests.identities.universal_support import login as machine_login
 from tests.identities.universal_support import make_org_admin, make_robot
+from tests.governance.gate_fixtures import ado, world  # noqa: F401 (fixtures)
 from tests.ui.conftest import HX, assert_csp_clean
 
 PAGE = "/org/acme-org/identities/"
@@ -76,3 +77,55 @@ def test_revoke_all_tokens_is_offered_only_when_a_token_is_live(login: Any, cast
     assert machine_login(robot).status_code == 200
     card = ui.get(detail).content.decode().split('id="identity-tokens"', 1)[1]
     assert "Revoke all tokens" in card and "1 live token." in card
+
+
+GATES = "/org/acme-org/governance/pipeline-gates/"
+
+
+def _gate_password_once(html: str) -> str:
+    """The gate password: inside the one-time <dialog>, and nowhere else on the page."""
+    dialog = re.search(r'<dialog class="one-time-dialog" id="gate-password-dialog".*?</dialog>', html, re.S)
+    assert dialog, "no one-time dialog for the gate password"
+    password = re.search(r'id="gate-password">([^<]+)</code>', dialog.group(0))
+    assert password
+    value = password.group(1)
+    assert len(value) >= 20 and html.count(value) == 1, "the password must appear once, in the dialog"
+    assert "js/one_time.js" in html
+    return value
+
+
+def test_the_gate_password_is_shown_once_in_the_one_time_dialog(world: Any) -> None:
+    from django.test import Client
+
+    from governance.models import PipelineGate
+    from tests.governance.gate_fixtures import PROJECT_ID
+
+    alice = Client()
+    alice.force_login(world.cast.alice)
+    form = {
+        "name": "layout gate",
+        "ado_organization": "acme",
+        "ado_project_id": PROJECT_ID,
+        "ado_definition_id": "7",
+        "project": "acme",
+        "environment": "staging",
+        "paths": "/backend",
+        "identity": str(world.identity.public_id),
+        "mode": "api_response",
+    }
+    created = alice.post(GATES, form)  # the plain form post answers the whole page
+    assert created.status_code == 200, created.content[:400]
+    first = _gate_password_once(created.content.decode())
+    assert_csp_clean_fragment(created.content.decode())
+
+    gate = PipelineGate.objects.get(name="layout gate")
+    page = alice.get(f"{GATES}{gate.public_id}/")
+    assert "gate-password" not in page.content.decode() and first not in page.content.decode()
+    reset = alice.post(f"{GATES}{gate.public_id}/", {"action": "reset-password"}, **HX)
+    assert reset.status_code == 200
+    second = _gate_password_once(reset.content.decode() + page.content.decode())
+    assert second != first
+
+
+def assert_csp_clean_fragment(html: str) -> None:
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html, re.I) and not re.search(r"\sstyle\s*=", html, re.I)
