@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.governance.gate_fixtures import ado, world  # noqa: F401 (fixtures)
 from tests.identities.universal_support import login as machine_login
 from tests.identities.universal_support import make_org_admin, make_robot
-from tests.governance.gate_fixtures import ado, world  # noqa: F401 (fixtures)
 from tests.ui.conftest import HX, assert_csp_clean
 
 PAGE = "/org/acme-org/identities/"
@@ -94,7 +94,7 @@ def _gate_password_once(html: str) -> str:
     return value
 
 
-def test_the_gate_password_is_shown_once_in_the_one_time_dialog(world: Any) -> None:
+def test_the_gate_password_is_shown_once_in_the_one_time_dialog(world: Any) -> None:  # noqa: F811
     from django.test import Client
 
     from governance.models import PipelineGate
@@ -121,7 +121,7 @@ def test_the_gate_password_is_shown_once_in_the_one_time_dialog(world: Any) -> N
     gate = PipelineGate.objects.get(name="layout gate")
     page = alice.get(f"{GATES}{gate.public_id}/")
     assert "gate-password" not in page.content.decode() and first not in page.content.decode()
-    reset = alice.post(f"{GATES}{gate.public_id}/", {"action": "reset-password"}, **HX)
+    reset = alice.post(f"{GATES}{gate.public_id}/", {"action": "reset-password"}, HTTP_HX_REQUEST="true")
     assert reset.status_code == 200
     second = _gate_password_once(reset.content.decode() + page.content.decode())
     assert second != first
