@@ -46,3 +46,15 @@ def test_a_custom_role_is_shown_by_its_name_on_the_members_and_access_pages(logi
     assert ">dev-only<" not in erin_row  # the slug is only a tooltip/value
     access = login(olga).get(f"/org/acme-org/people/{cast.erin.pk}/access/").content.decode()
     assert 'title="dev-only">Developer (dev only)</span>' in access
+
+
+@pytest.mark.django_db
+def test_the_sidebar_and_matrix_name_each_environment_with_its_slug(login, seeded):
+    html = login(seeded.alice).get("/projects/acme/").content.decode()
+    sidebar = html[html.index('id="env-list"') : html.index("</section>", html.index('id="env-list"'))]
+    for name, slug in (("Development", "dev"), ("Production", "prod")):
+        labelled = f'<span class="env-name">{name}</span> <code class="env-slug muted small">{slug}</code>'
+        assert labelled in sidebar
+        assert html.count(labelled) >= 2  # the matrix header says the same
+    # a slug that only repeats the name is not shown twice
+    assert '<span class="env-name">Staging</span>' in sidebar and ">staging</code>" not in html
