@@ -12,6 +12,7 @@ import pytest
 
 from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
 from tests.conftest import PASSWORD
+from tests.governance.gate_fixtures import ado, world  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 WIDTH = 1366
@@ -120,3 +121,43 @@ def _identity(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
     expect(page.get_by_label("Kubernetes host")).to_be_visible()
     # No live token: no "Revoke all".
     expect(page.get_by_role("button", name="Revoke all tokens")).to_have_count(0)
+
+
+def test_a_reset_gate_password_is_shown_once_in_the_one_time_dialog(
+    live_server: Any,
+    transactional_db: None,
+    browser: Any,  # noqa: F811
+    world: Any,  # noqa: F811
+) -> None:
+    from django.db import connections
+
+    try:
+        _gate_dialog(live_server.url, browser, world)
+    finally:
+        connections.close_all()
+
+
+def _gate_dialog(base_url: str, browser: Any, world: Any) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
+    page.set_default_timeout(10_000)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Email").fill("alice@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
+    page.goto(f"{base_url}/org/acme-org/governance/pipeline-gates/{world.gate.public_id}/")
+    page.get_by_role("button", name="Reset the password").click()
+
+    dialog = page.locator("dialog.one-time-dialog")
+    expect(dialog).to_be_visible()
+    assert page.evaluate("document.querySelector('dialog.one-time-dialog').matches(':modal')")
+    password = dialog.locator("#gate-password").inner_text()
+    assert len(password) >= 20 and password != world.password
+    expect(dialog.locator("#gate-password-extra")).to_have_text(world.username)
+    page.screenshot(path="/tmp/strongroom-s17-gate-dialog.png")
+    dialog.get_by_role("button", name="I have stored it").click()
+    expect(page.locator("dialog.one-time-dialog")).to_have_count(0)
+    assert password not in page.content()
