@@ -3,6 +3,8 @@ their slug, and the top navigation and the organization settings area offer only
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from secrets_app.policy.phrases import ACTION_PHRASES, action_phrase
@@ -58,3 +60,46 @@ def test_the_sidebar_and_matrix_name_each_environment_with_its_slug(login, seede
         assert html.count(labelled) >= 2  # the matrix header says the same
     # a slug that only repeats the name is not shown twice
     assert '<span class="env-name">Staging</span>' in sidebar and ">staging</code>" not in html
+
+
+SETTINGS_LABELS = (
+    "People",
+    "Groups",
+    "Identities",
+    "Connections",
+    "Notification channels",
+    "Audit streams",
+    "Azure DevOps estate",
+    "Pipeline gates",
+    "SCIM",
+)
+_SETTINGS_LINK = re.compile(r'<a href="([^"]+)" data-org-nav="[a-z_]+"(?: aria-current="page")?>([^<]+)</a>')
+_TOP_NAV = re.compile(r'<nav class="topnav".*?</nav>', re.DOTALL)
+
+
+@pytest.mark.django_db
+def test_the_top_navigation_offers_identities_and_groups_to_admins_only(login, cast, olga):
+    member_nav = _TOP_NAV.search(login(cast.bob).get("/").content.decode()).group(0)
+    assert "People" in member_nav
+    assert "/org/acme-org/identities/" not in member_nav and "/org/acme-org/groups/" not in member_nav
+    admin_nav = _TOP_NAV.search(login(olga).get("/").content.decode()).group(0)
+    assert ">Identities</a>" in admin_nav and ">Groups</a>" in admin_nav
+
+
+@pytest.mark.django_db
+def test_the_settings_sub_navigation_lists_every_page_an_admin_may_open_and_each_answers(login, cast, olga):
+    admin = login(olga)
+    links = _SETTINGS_LINK.findall(admin.get("/org/acme-org/people/").content.decode())
+    assert [label for _, label in links] == list(SETTINGS_LABELS)
+    assert ("/org/acme-org/connections/", "Connections") in links  # reachable outside a project
+    for url, label in links:
+        page = admin.get(url)
+        assert page.status_code == 200, (label, page.status_code)
+    scim = admin.get("/org/acme-org/scim/").content.decode()
+    assert '<a href="/org/acme-org/scim/" data-org-nav="scim" aria-current="page">SCIM</a>' in scim
+
+
+@pytest.mark.django_db
+def test_a_member_sees_only_people_in_the_settings_sub_navigation(login, cast):
+    links = _SETTINGS_LINK.findall(login(cast.bob).get("/org/acme-org/people/").content.decode())
+    assert links == [("/org/acme-org/people/", "People")]
