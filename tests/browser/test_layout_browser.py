@@ -107,11 +107,7 @@ def _identity(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
     assert _width(page) <= WIDTH
 
     # The lockout checkbox sits right before its label, on the same line.
-    box = page.get_by_label("Lock out after failed logins").bounding_box()
-    label = page.locator("label", has_text="Lock out after failed logins").bounding_box()
-    assert box and label
-    assert 0 <= label["x"] - (box["x"] + box["width"]) <= 16, (box, label)
-    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) <= 6, (box, label)
+    _assert_checkbox_by_label(page, "Lock out after failed logins")
 
     # Unconfigured methods are one "Add …" button each; opening one shows its whole form.
     for name in ("JWT", "OIDC", "Kubernetes"):
@@ -119,6 +115,8 @@ def _identity(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
     page.locator("#identity-kubernetes summary").click()
     expect(page.get_by_role("button", name="Configure Kubernetes auth")).to_be_visible()
     expect(page.get_by_label("Kubernetes host")).to_be_visible()
+    for text in ("Clear the stored CA", "Clear the stored reviewer JWT"):  # the same rule in a form row
+        _assert_checkbox_by_label(page, text)
     # No live token: no "Revoke all".
     expect(page.get_by_role("button", name="Revoke all tokens")).to_have_count(0)
 
@@ -161,3 +159,12 @@ def _gate_dialog(base_url: str, browser: Any, world: Any) -> None:  # noqa: F811
     dialog.get_by_role("button", name="I have stored it").click()
     expect(page.locator("dialog.one-time-dialog")).to_have_count(0)
     assert password not in page.content()
+
+
+def _assert_checkbox_by_label(page: Any, text: str) -> None:
+    """The checkbox labelled ``text`` sits just left of its label, vertically centred on it."""
+    box = page.get_by_label(text, exact=True).bounding_box()
+    label = page.locator("label", has_text=text).first.bounding_box()
+    assert box and label, text
+    assert 0 <= label["x"] - (box["x"] + box["width"]) <= 16, (text, box, label)
+    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) <= 6, (text, box, label)
