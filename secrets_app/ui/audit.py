@@ -34,18 +34,19 @@ ORG_PAGE = "pages/org_audit.html"
 ORG_PAGE_SIZE = 50
 DETAIL = "components/audit_event_detail.html"
 DETAIL_PAGE = "pages/audit_event.html"
-# Filters apply as they change: selects and dates on change, text after typing pauses. The inputs
-# inherit hx-get/hx-target/hx-include from their form, so each request carries every filter.
+# Filters apply as they change: selects and dates on change, text after typing pauses. Each input
+# gets the page's hx-get and inherits hx-target/hx-push-url/hx-include="closest form" from the form,
+# so each request carries every filter and the URL keeps them.
 _LIVE = {"select": "change", "date": "change", "text": "keyup changed delay:400ms, change"}
 
 
-def _live_filters(form: AuditFilterForm) -> AuditFilterForm:
+def _live_filters(form: AuditFilterForm, url: str) -> AuditFilterForm:
     for field in form.fields.values():
         kind = getattr(field.widget, "input_type", "")
         trigger = _LIVE.get(kind or "") or (_LIVE["select"] if isinstance(field.widget, Select) else None)
         if kind == "hidden" or trigger is None:
             continue
-        field.widget.attrs["hx-trigger"] = trigger
+        field.widget.attrs.update({"hx-get": url, "hx-trigger": trigger})
     return form
 
 
@@ -84,7 +85,7 @@ def _valid_filters(form: AuditFilterForm) -> dict[str, Any]:
 def audit_log(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     """Full page; ``#results`` when filters change; ``#more_rows`` for the next page (``before``)."""
     form = AuditFilterForm(request.GET or None, environments=[env.slug for env in environment_list(scope)])
-    _live_filters(form)
+    _live_filters(form, request.path)
     valid = form.is_valid() if request.GET else True
     filters = form.filters() if valid and request.GET else {}
     before = form.cleaned_data.get("before") if valid and request.GET else None
@@ -151,7 +152,7 @@ def org_audit_log(request: HttpRequest, organization: Organization) -> HttpRespo
 
 def _org_audit_context(request: HttpRequest, organization: Organization) -> tuple[dict[str, Any], bool, Any]:
     form = OrganizationAuditFilterForm(request.GET or None)
-    _live_filters(form)
+    _live_filters(form, request.path)
     valid = form.is_valid() if request.GET else True
     cleaned = form.cleaned_data if valid and request.GET else {}
     filters = form.filters() if cleaned else {}

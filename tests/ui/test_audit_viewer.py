@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
+from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
 from tests.ui.conftest import ALL_VALUES, HX, assert_no_values
 
 PAGE = "/projects/acme/audit/"
@@ -131,7 +132,7 @@ def test_the_detail_lists_the_keys_read_and_no_value(login, seeded):
     )
     listed = next(event for event in read.order_by("-id") if len(event.metadata.get("keys", [])) > 1)
     page = client.get(PAGE).content.decode()
-    assert f"/projects/acme/audit/{listed.pk}/" in page and 'hx-trigger="click once"' in page
+    assert f"/projects/acme/audit/{listed.pk}/" in page and f'hx-target="#event-{listed.pk}-detail"' in page
     detail = client.get(f"/projects/acme/audit/{listed.pk}/", **HX)
     assert detail.status_code == 200
     html = detail.content.decode()
@@ -169,6 +170,7 @@ def test_the_detail_has_the_page_permission(login, seeded, olivia):
 def test_the_filters_apply_on_change_and_stay_in_the_url(login, seeded, olivia):
     for page in (PAGE, ORG_PAGE):
         html = login(olivia if page == ORG_PAGE else seeded.alice).get(page).content.decode()
+        live = f'hx-get="{page}"'  # each input asks for the page itself, with the whole form
         form = re.search(r'<form class="filters".*?</form>', html, re.S)
         assert form is not None
         form_html = form.group(0)
@@ -176,10 +178,74 @@ def test_the_filters_apply_on_change_and_stay_in_the_url(login, seeded, olivia):
         org = page == ORG_PAGE  # the organization's environment filter is free text
         for name in ("outcome", "scope") if org else ("outcome", "environment"):
             select = re.search(rf'<select[^>]*name="{name}"[^>]*>', form_html)
-            assert select is not None and 'hx-trigger="change"' in select.group(0), name
+            assert select is not None and 'hx-trigger="change"' in select.group(0) and live in select.group(0), name
         for name in ("action", "actor", "environment") if org else ("action", "actor"):
             field = re.search(rf'<input[^>]*name="{name}"[^>]*>', form_html)
-            assert field is not None and 'hx-trigger="keyup changed delay:400ms, change"' in field.group(0), name
+            assert field is not None and live in field.group(0), name
+            assert 'hx-trigger="keyup changed delay:400ms, change"' in field.group(0), name
         for name in ("since", "until"):
             field = re.search(rf'<input[^>]*name="{name}"[^>]*>', form_html)
             assert field is not None and 'hx-trigger="change"' in field.group(0), name
+
+
+SCREENSHOT = "/tmp/strongroom-s17-audit.png"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_in_chromium_typing_and_choosing_filter_without_enter(
+    live_server: Any,
+    transactional_db: None,
+    browser: Any,  # noqa: F811
+) -> None:
+    from django.db import connections
+
+    try:
+        _walk(live_server.url, browser)
+    finally:
+        connections.close_all()
+
+
+def _walk(base_url: str, browser: Any) -> None:  # noqa: F811
+    from django.contrib.auth import get_user_model
+    from playwright.sync_api import expect
+
+    from secrets_app.principals import Principal
+    from secrets_app.selectors.access import project_scope_for
+    from secrets_app.selectors.secrets import secret_list
+    from secrets_app.services.bootstrap import bootstrap
+    from secrets_app.services.projects import project_create
+    from secrets_app.services.secrets import SecretInput, secret_create
+    from tests.browser.test_browser_flow import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    result = bootstrap(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
+    admin = Principal.for_user(get_user_model().objects.get(email=ADMIN_EMAIL))
+    project = project_create(principal=admin, organization=result.organization, slug="shop", name="Shop")
+    scope = project_scope_for(admin, project)
+    for key in ("DATABASE_URL", "STRIPE_KEY"):
+        secret_create(scope=scope, environment="dev", path="/", item=SecretInput(key=key, value=ALL_VALUES[0]))
+    secret_list(scope, environment="dev")  # a listing: one secret.listed event naming both keys
+
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
+    page.goto(f"{base_url}/projects/shop/audit/")
+
+    page.get_by_label("Action").press_sequentially("secret.listed", delay=30)  # no Enter, no Apply
+    expect(page).to_have_url(re.compile(r"action=secret\.listed"))
+    expect(page.locator("#results tbody tr").first).to_contain_text("secret.listed")
+    page.get_by_label("Outcome").select_option("allow")
+    expect(page).to_have_url(re.compile(r"outcome=allow"))
+    row = page.locator("#results tbody tr").first
+    expect(row).to_contain_text("2 secrets")
+    expect(row.get_by_role("link", name=re.compile("Details"))).to_be_visible()
+    assert ALL_VALUES[0] not in page.content()
+    page.screenshot(path=SCREENSHOT, full_page=True)
+    assert problems == [], problems
