@@ -132,7 +132,11 @@ def test_the_detail_lists_the_keys_read_and_no_value(login, seeded):
     )
     listed = next(event for event in read.order_by("-id") if len(event.metadata.get("keys", [])) > 1)
     page = client.get(PAGE).content.decode()
-    assert f"/projects/acme/audit/{listed.pk}/" in page and f'hx-target="#event-{listed.pk}-detail"' in page
+    assert f'href="/projects/acme/audit/{listed.pk}/"' in page  # each row links to its event's page
+    opened = client.get(f"/projects/acme/audit/{listed.pk}/")
+    assert opened.status_code == 200 and all(
+        f"<li>{key}</li>" in opened.content.decode() for key in listed.metadata["keys"]
+    )
     detail = client.get(f"/projects/acme/audit/{listed.pk}/", **HX)
     assert detail.status_code == 200
     html = detail.content.decode()
