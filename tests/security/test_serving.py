@@ -342,7 +342,11 @@ def test_E2_password_hashing_does_not_stall_the_worker(production_server: Server
     # 401: the form, shown again with its error.
     assert len(attempts) >= 8 and set(attempts) == {401}, (attempts[:20], production_server.output()[-3000:])
     assert summary["failures"] == 0, summary
-    assert summary["p99_ms"] < 200, summary
+    # A stalled event loop delays nearly every probe by a hash (~0.2 s); one or two late probes out
+    # of ~60 are the other test worker taking the CPU on a 2-core machine, not a stall.
+    slow = [ms for ms in health.latencies_ms if ms >= 200]
+    assert len(slow) <= max(2, summary["count"] // 20), summary
+    assert summary["max_ms"] < 1000, summary
 
 
 # --- deeply nested JSON (Django's request handling, so the test client suffices) ------------------
