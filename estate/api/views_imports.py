@@ -62,6 +62,14 @@ class CsvTextParser(BaseParser):
 
 
 class _ImportApi(EstateApiView):
+    def key_vault_source(self, request: Request) -> dict[str, str | None]:
+        """The Key Vault connection and vault URL a preview or apply may read values through."""
+        data = self.parse(EstateImportKeyVaultRequest, request.data or {})
+        return {
+            "key_vault_connection": data.get("keyVaultConnection") or None,
+            "vault_url": data.get("vaultUrl") or None,
+        }
+
     def estate_import(self, organization: str, import_id: Any) -> EstateImport:
         return import_get(self.organization(organization), str(import_id))
 
@@ -159,12 +167,8 @@ class ImportPreviewApi(_ImportApi):
     )
     def post(self, request: Request, organization: str, import_id: Any) -> Response:
         estate_import = self.estate_import(organization, import_id)
-        data = self.parse(EstateImportKeyVaultRequest, request.data or {})
         preview = import_preview(
-            principal=self.principal,
-            estate_import=estate_import,
-            key_vault_connection=data.get("keyVaultConnection") or None,
-            vault_url=data.get("vaultUrl") or None,
+            principal=self.principal, estate_import=estate_import, **self.key_vault_source(request)
         )
         return Response(EstateImportPreviewSerializer(preview).data)
 
@@ -184,13 +188,7 @@ class ImportApplyApi(_ImportApi):
     )
     def post(self, request: Request, organization: str, import_id: Any) -> Response:
         estate_import = self.estate_import(organization, import_id)
-        data = self.parse(EstateImportKeyVaultRequest, request.data or {})
-        applied = import_apply(
-            principal=self.principal,
-            estate_import=estate_import,
-            key_vault_connection=data.get("keyVaultConnection") or None,
-            vault_url=data.get("vaultUrl") or None,
-        )
+        applied = import_apply(principal=self.principal, estate_import=estate_import, **self.key_vault_source(request))
         return Response(_detail(applied))
 
 
