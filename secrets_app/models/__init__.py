@@ -14,6 +14,7 @@ from secrets_app.models.identities import (
     TokenSettings,
     UniversalAuth,
 )
+from secrets_app.models.invitations import Invitation, InvitationStatus, RecoveryCode
 from secrets_app.models.keys import DataKey, RootKeyCheck
 from secrets_app.models.organizations import Organization, OrganizationMembership, OrgRole
 from secrets_app.models.projects import Environment, Project
@@ -54,6 +55,8 @@ __all__ = [
     "FolderCommit",
     "FolderCommitHead",
     "IdempotencyRecord",
+    "Invitation",
+    "InvitationStatus",
     "OrgRole",
     "Organization",
     "OrganizationMembership",
@@ -63,6 +66,7 @@ __all__ = [
     "TemporaryAccessGrant",
     "Project",
     "ProjectMembership",
+    "RecoveryCode",
     "Role",
     "RoleRule",
     "RootKeyCheck",
