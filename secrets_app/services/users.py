@@ -12,9 +12,10 @@ from django.db import IntegrityError, transaction
 
 from audit.models import ActorType
 from audit.services import AuditActor, audit_record
+from secrets_app.crypto.bindings import totp_seed_aad
 from secrets_app.errors import Conflict, ValidationFailed
 from secrets_app.keyring import keyring
-from secrets_app.models import Organization, OrganizationMembership, OrgRole, UserTOTP
+from secrets_app.models import Organization, OrganizationMembership, OrgRole, RecoveryCode, UserTOTP
 
 
 def _actor(user: Any) -> AuditActor:
@@ -61,7 +62,7 @@ def user_create(
 
 
 def _seed_aad(user: Any) -> bytes:
-    return f"user-totp|{user.pk}".encode()
+    return totp_seed_aad(user_id=user.pk)
 
 
 def user_totp_begin(*, user: Any) -> str:
@@ -124,6 +125,14 @@ def user_totp_check(*, user: Any, code: str) -> bool:
 
 
 def user_totp_disable(*, user: Any) -> None:
+    """Turn the second factor off; its recovery codes go with it."""
     with transaction.atomic():
         UserTOTP.objects.filter(user=user).delete()
-        audit_record(action="user.totp_disabled", actor=_actor(user), resource_type="user", resource_id=str(user.pk))
+        codes, _ = RecoveryCode.objects.filter(user=user).delete()
+        audit_record(
+            action="user.totp_disabled",
+            actor=_actor(user),
+            resource_type="user",
+            resource_id=str(user.pk),
+            metadata={"recovery_codes_deleted": codes},
+        )

@@ -1,4 +1,5 @@
-"""Login (password, then TOTP when the person has one), logout, and the account page (TOTP, tokens).
+"""Login (password, then TOTP or a recovery code when the person has one), logout, and the account
+page (password, TOTP and its recovery codes, tokens).
 
 Login goes through Django's ``authenticate``/``login`` so the login audit signals fire. With a
 second factor, the session holds only a *pending* login (user id, backend, deadline, attempts)
@@ -35,7 +36,15 @@ from secrets_app.selectors.tokens import personal_token_list
 from secrets_app.services import tokens as token_services
 from secrets_app.services import users as user_services
 from secrets_app.services.people import password_change
+from secrets_app.services.recovery_codes import (
+    RECOVERY_CODE_COUNT,
+    recovery_code_use,
+    recovery_codes_regenerate,
+    recovery_codes_remaining,
+    user_totp_enable,
+)
 from secrets_app.services.sso_login import PasswordRefused, password_login_check, password_login_completed
+from secrets_app.ui.account_forms import RecoveryCodeLoginForm, RecoveryCodesRegenerateForm
 from secrets_app.ui.forms import LoginForm, PasswordChangeForm, TokenCreateForm, TotpForm
 from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, login_required, no_store, page_or_partial
 
@@ -138,7 +147,11 @@ def login_totp(request: HttpRequest) -> HttpResponse:
     if found is None:
         return redirect("ui:login")
     pending, user = found
-    form = TotpForm(request.POST or None)
+    # A recovery code comes from its own form on the page; it is counted like a TOTP code.
+    by_recovery = request.method == "POST" and "recovery_code" in request.POST
+    form: TotpForm | RecoveryCodeLoginForm = (
+        RecoveryCodeLoginForm(request.POST) if by_recovery else TotpForm(request.POST or None)
+    )
     status = 200
     if request.method == "POST" and form.is_valid():
         credentials = {"username": user.get_username()}
@@ -148,7 +161,7 @@ def login_totp(request: HttpRequest) -> HttpResponse:
             if not AxesProxyHandler.is_allowed(request, credentials):
                 request.session.pop(PENDING_KEY, None)
                 return _login_refused(request, LoginForm(), message=_locked_message(), status=429)
-            if user_services.user_totp_check(user=user, code=form.cleaned_data["code"]):
+            if _second_factor_ok(user, form):
                 lockout_clear(username=user.get_username())
                 request.session.pop(PENDING_KEY, None)
                 login(request, user, backend=pending["backend"])
@@ -161,16 +174,37 @@ def login_totp(request: HttpRequest) -> HttpResponse:
         except LoginLockoutUnavailable as exc:
             lockout_refusal_record(username=user.get_username())
             form.add_error(None, exc.message)
-            return render(request, "pages/login_totp.html", {"form": form, "email": user.email}, status=exc.status)
+            return _totp_page(request, user, form, status=exc.status)
         if getattr(request, "axes_locked_out", False):
             request.session.pop(PENDING_KEY, None)
             return _login_refused(request, LoginForm(), message=_locked_message(), status=429)
-        form.add_error("code", "That code is not valid. Codes change every 30 seconds.")
+        if by_recovery:
+            form.add_error("recovery_code", "That recovery code is not valid, or it was used already.")
+        else:
+            form.add_error("code", "That code is not valid. Codes change every 30 seconds.")
         status = 401
         if pending["attempts"] >= PENDING_ATTEMPTS:
             request.session.pop(PENDING_KEY, None)
             return redirect("ui:login")
-    return render(request, "pages/login_totp.html", {"form": form, "email": user.email}, status=status)
+    return _totp_page(request, user, form, status=status)
+
+
+def _second_factor_ok(user: Any, form: TotpForm | RecoveryCodeLoginForm) -> bool:
+    if isinstance(form, RecoveryCodeLoginForm):
+        return recovery_code_use(user=user, code=form.cleaned_data["recovery_code"])
+    return user_services.user_totp_check(user=user, code=form.cleaned_data["code"])
+
+
+def _totp_page(request: HttpRequest, user: Any, form: TotpForm | RecoveryCodeLoginForm, *, status: int) -> HttpResponse:
+    """The second step; the form that was posted keeps its errors, the other one is fresh."""
+    recovery = isinstance(form, RecoveryCodeLoginForm)
+    context = {
+        "form": TotpForm() if recovery else form,
+        "recovery_form": form if recovery else RecoveryCodeLoginForm(),
+        "recovery_open": recovery,
+        "email": user.email,
+    }
+    return render(request, "pages/login_totp.html", context, status=status)
 
 
 @require_POST
@@ -185,6 +219,9 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def _account_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         "totp_enabled": user_services.user_totp_required(request.user),
+        "recovery_remaining": recovery_codes_remaining(request.user),
+        "recovery_total": RECOVERY_CODE_COUNT,
+        "recovery_form": RecoveryCodesRegenerateForm(),
         "tokens": personal_token_list(request.user),
         "token_form": TokenCreateForm(),
         "totp_form": TotpForm(),
@@ -253,11 +290,15 @@ def totp_confirm(request: HttpRequest) -> HttpResponse:
     """Success replaces the whole TOTP section; a wrong code re-renders only the code form, so the
     setup key shown above it stays on screen."""
     form = TotpForm(request.POST)
-    if form.is_valid() and user_services.user_totp_confirm(user=request.user, code=form.cleaned_data["code"]):
+    codes = user_totp_enable(user=request.user, code=form.cleaned_data["code"]) if form.is_valid() else None
+    if codes is not None:
         context = _account_context(
-            request, totp_notice="Two-factor authentication is on. You will be asked for a code at every login."
+            request,
+            totp_notice="Two-factor authentication is on. You will be asked for a code at every login.",
+            new_recovery_codes="\n".join(codes),
         )
-        response = page_or_partial(request, "pages/account.html", context, partial="totp")
+        # The recovery codes are in this response only: never cache it.
+        response = no_store(page_or_partial(request, "pages/account.html", context, partial="totp"))
         return retarget(response, "#totp") if is_htmx(request) else response
     if form.is_valid():
         form.add_error("code", "That code is not valid. Codes change every 30 seconds.")
@@ -278,6 +319,24 @@ def totp_disable(request: HttpRequest) -> HttpResponse:
     return page_or_partial(
         request, "pages/account.html", _account_context(request, totp_form=form), partial="totp", status=422
     )
+
+
+@login_required
+@require_POST
+def recovery_codes_regenerate_view(request: HttpRequest) -> HttpResponse:
+    """New recovery codes (the old ones stop working), proven by the password or a TOTP code."""
+    form = RecoveryCodesRegenerateForm(request.POST)
+    if form.is_valid():
+        try:
+            codes = recovery_codes_regenerate(user=request.user, password_or_code=form.cleaned_data["password_or_code"])
+        except DomainError as exc:
+            apply_domain_error(form, exc, aliases={"passwordOrCode": "password_or_code"})
+        else:
+            notice = "New recovery codes are ready; the old ones no longer work."
+            context = _account_context(request, totp_notice=notice, new_recovery_codes="\n".join(codes))
+            return no_store(page_or_partial(request, "pages/account.html", context, partial="totp"))
+    context = _account_context(request, recovery_form=form)
+    return page_or_partial(request, "pages/account.html", context, partial="totp", status=422)
 
 
 @login_required
