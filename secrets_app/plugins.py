@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, ClassVar, Generic, TypeVar
 
-INPUT_KINDS = ("text", "url", "email", "password", "choice", "bool", "int", "textarea")
+INPUT_KINDS = ("text", "url", "email", "password", "choice", "radio", "bool", "int", "textarea")
 
 
 class PluginError(Exception):
@@ -65,16 +65,18 @@ class PluginField:
     help: str = ""
     placeholder: str = ""
     max_length: int = 2000
+    default: Any = None  # what a new form shows (not applied to API input: required stays required)
 
     @property
     def group(self) -> str:
         """Where the value lives: ``credentials`` (secret) or ``config``."""
         return "credentials" if self.secret else "config"
 
-    def clean(self, raw: Any) -> Any:
-        """The cleaned value of this field, or ``PluginFieldError`` (never echoing *raw*).
-        Returns None for an empty optional field."""
-        where = f"{self.group}.{self.name}"
+    def clean(self, raw: Any, *, prefix: str | None = None) -> Any:
+        """The cleaned value of this field, or ``PluginFieldError`` naming ``<prefix>.<name>``
+        (*prefix* defaults to the group) and never echoing *raw*. Returns None for an empty
+        optional field."""
+        where = f"{prefix or self.group}.{self.name}"
         if self.input == "bool":
             if isinstance(raw, bool):
                 return raw
@@ -101,7 +103,7 @@ class PluginField:
         if not isinstance(raw, str):
             raise PluginFieldError(where, "must be text")
         value = raw if self.secret else raw.strip()
-        if self.input == "choice" and value not in {choice for choice, _ in self.choices}:
+        if self.input in ("choice", "radio") and value not in {choice for choice, _ in self.choices}:
             raise PluginFieldError(where, f"must be one of {', '.join(choice for choice, _ in self.choices)}")
         return self._clean_text(where, value)
 
@@ -148,27 +150,40 @@ class PluginKind:
     ) -> tuple[dict[str, Any], dict[str, str]]:
         """(cleaned config, cleaned credentials), or ``PluginFieldError`` naming the field.
         Unknown names are refused (a typo must not be dropped silently)."""
-        unknown = sorted(set(config) - {declared.name for declared in self.config_fields})
-        if unknown:
-            raise PluginFieldError(f"config.{unknown[0]}", "unknown field")
-        unknown = sorted(set(credentials) - {declared.name for declared in self.secret_fields})
-        if unknown:
-            raise PluginFieldError(f"credentials.{unknown[0]}", "unknown field")
-        cleaned_config: dict[str, Any] = {}
-        for declared in self.config_fields:
-            value = declared.clean(config.get(declared.name))
-            if value is not None:
-                cleaned_config[declared.name] = value
-        cleaned_credentials: dict[str, str] = {}
-        for declared in self.secret_fields:
-            value = declared.clean(credentials.get(declared.name))
-            if value is not None:
-                cleaned_credentials[declared.name] = str(value)
+        # Both groups' unknown names first: a typo is the first thing a caller is told.
+        for group, values, declared in (
+            ("config", config, self.config_fields),
+            ("credentials", credentials, self.secret_fields),
+        ):
+            unknown = sorted(set(values) - {item.name for item in declared})
+            if unknown:
+                raise PluginFieldError(f"{group}.{unknown[0]}", "unknown field")
+        cleaned_config = clean_declared(self.config_fields, config, prefix="config")
+        cleaned_credentials = {
+            name: str(value)
+            for name, value in clean_declared(self.secret_fields, credentials, prefix="credentials").items()
+        }
         return cleaned_config, cleaned_credentials
 
     def describe(self) -> str:
         """One paragraph for the OpenAPI description: the kind and its fields."""
         return plugin_description(self)
+
+
+def clean_declared(declared: Iterable[PluginField], values: Mapping[str, Any], *, prefix: str) -> dict[str, Any]:
+    """*values* cleaned field by field as *declared* (empty optional ones left out), or
+    ``PluginFieldError`` naming ``<prefix>.<name>``. Unknown names are refused: a typo must not
+    be dropped silently."""
+    fields = tuple(declared)
+    unknown = sorted(set(values) - {item.name for item in fields})
+    if unknown:
+        raise PluginFieldError(f"{prefix}.{unknown[0]}", "unknown field")
+    cleaned: dict[str, Any] = {}
+    for item in fields:
+        value = item.clean(values.get(item.name), prefix=prefix)
+        if value is not None:
+            cleaned[item.name] = value
+    return cleaned
 
 
 # Any class with ``kind`` and ``label`` class attributes: PluginKind subclasses, and sync providers
@@ -261,9 +276,13 @@ def plugin_form_class(kind: PluginKind, *, editing: bool = False, base: type | N
             )
         elif declared.input == "bool":
             form_field = forms.BooleanField(label=declared.label, required=False, help_text=help_text)
-        elif declared.input == "choice":
+        elif declared.input in ("choice", "radio"):
             form_field = forms.ChoiceField(
-                label=declared.label, required=required, choices=list(declared.choices), help_text=help_text
+                label=declared.label,
+                required=required,
+                choices=list(declared.choices),
+                help_text=help_text,
+                widget=forms.RadioSelect if declared.input == "radio" else forms.Select,
             )
         elif declared.input == "int":
             form_field = forms.IntegerField(
@@ -284,6 +303,8 @@ def plugin_form_class(kind: PluginKind, *, editing: bool = False, base: type | N
                 widget=widget,
                 help_text=help_text,
             )
+        if declared.default is not None and not declared.secret:
+            form_field.initial = declared.default
         attrs[declared.name] = form_field
 
     def plugin_values(self: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -335,7 +356,7 @@ def plugin_serializer_fields(kind: PluginKind, *, group: str) -> dict[str, Any]:
             built[declared.name] = serializers.BooleanField(**common)
         elif declared.input == "int":
             built[declared.name] = serializers.IntegerField(**common)
-        elif declared.input == "choice":
+        elif declared.input in ("choice", "radio"):
             built[declared.name] = serializers.ChoiceField(choices=[c for c, _ in declared.choices], **common)
         elif declared.input == "email":
             built[declared.name] = serializers.ListField(child=serializers.EmailField(), **common)
@@ -385,6 +406,7 @@ __all__ = [
     "PluginKind",
     "PluginRegistry",
     "PresenceFlags",
+    "clean_declared",
     "plugin_description",
     "plugin_form_class",
     "plugin_initial",

@@ -16,8 +16,20 @@ from secrets_app.models import Environment, Organization, Project
 
 
 class ConnectionKind(models.TextChoices):
+    """Names of the kinds other rooms ask for by name (the estate reads Azure DevOps, imports
+    from Key Vault). Not the field's choices: those are every registered kind
+    (``connection_kinds``)."""
+
     AZURE_DEVOPS = "azure_devops", "Azure DevOps"
     AZURE_KEY_VAULT = "azure_key_vault", "Azure Key Vault"
+
+
+def connection_kinds() -> list[tuple[str, str]]:
+    """The destination kinds registered now (``syncs.providers.registry``): derived at run time,
+    so a new kind needs no migration."""
+    from syncs.providers.registry import kinds
+
+    return kinds()
 
 
 class ConnectionTestStatus(models.TextChoices):
@@ -28,12 +40,12 @@ class ConnectionTestStatus(models.TextChoices):
 
 class AppConnection(models.Model):
     """Credentials to one outside system, owned by an organization. ``credentials_ciphertext`` is
-    the JSON of the secret fields sealed with the root key; AAD = ``connection_aad(...)``, so a
+    the JSON of the secret fields sealed with the root key; AAD = ``secrets_app/crypto/bindings.py::connection_aad``, so a
     ciphertext copied onto another row fails to open. ``config`` holds non-secret settings only."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="app_connections")
-    kind = models.CharField(max_length=32, choices=ConnectionKind.choices)
+    kind = models.CharField(max_length=32, choices=connection_kinds)
     method = models.CharField(max_length=32)
     name = models.CharField(max_length=120)
     description = models.CharField(max_length=500, blank=True, default="")
@@ -58,11 +70,6 @@ class AppConnection(models.Model):
         return f"<AppConnection {self.pk} {self.kind} {self.name!r}>"
 
     __str__ = __repr__
-
-
-def connection_aad(*, public_id: uuid.UUID | str, organization_id: int, kind: str) -> bytes:
-    """The binding of a connection's sealed credentials to its row."""
-    return f"app-connection|{public_id}|{organization_id}|{kind}".encode()
 
 
 class SyncStatus(models.TextChoices):

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from secrets_app.plugins import PluginFieldError
+from secrets_app.plugins import PluginField, PluginFieldError, clean_declared
 from syncs.providers.types import (  # noqa: F401  (re-exported: the interface's public names)
     ActionKind,
     AppliedItem,
@@ -70,6 +70,11 @@ class SyncProvider:
       their declared fields; the connection form and the API description derive from them.
     - ``reveals_values``: the destination returns values on read (KV yes, ADO secrets no); it
       decides whether drift can see a changed value and whether adopt/import is possible.
+    - ``destination_fields`` / ``option_fields``: what a sync names at the destination (the API's
+      ``destination``) and its per-sync options (``options``), declared as ``PluginField``s; the
+      "new sync" form and the default ``validate_destination`` derive from them.
+    - ``destination_noun`` ("a variable group") and ``form_labels`` (a shared sync form field
+      relabelled for this destination: ``{"confirm_overwrite": "…"}``): UI wording only.
     """
 
     kind: ClassVar[str] = ""
@@ -77,6 +82,10 @@ class SyncProvider:
     description: ClassVar[str] = ""
     methods: ClassVar[tuple[ConnectionMethod, ...]] = ()
     reveals_values: ClassVar[bool] = False
+    destination_fields: ClassVar[tuple[PluginField, ...]] = ()
+    option_fields: ClassVar[tuple[PluginField, ...]] = ()
+    destination_noun: ClassVar[str] = ""
+    form_labels: ClassVar[dict[str, str]] = {}
 
     # --- connections ------------------------------------------------------------------------
     def method(self, slug: str) -> ConnectionMethod:
@@ -111,8 +120,13 @@ class SyncProvider:
     ) -> dict[str, Any]:
         """Return the cleaned destination config for a sync, or raise ``ConfigError`` naming the
         field. Called at save time *and* again before each run (URLs are re-checked at connect
-        time, so a DNS change cannot turn a saved destination into an internal one)."""
-        raise NotImplementedError
+        time, so a DNS change cannot turn a saved destination into an internal one).
+        The base cleans the declared ``destination_fields``; override (calling it or not) for
+        checks a declaration cannot state."""
+        try:
+            return clean_declared(self.destination_fields, destination, prefix="destination")
+        except PluginFieldError as exc:
+            raise ConfigError(str(exc)) from None
 
     def target_key(self, destination: Mapping[str, Any]) -> str:
         """A stable string naming the remote container (``ado:https://dev.azure.com/acme/proj/grp``).

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.http import QueryDict
 
-from secrets_app.plugins import PluginError, plugin_form_class
+from secrets_app.plugins import PluginError, PluginField, PluginKind, plugin_form_class
 from secrets_app.ui.forms import UIForm
 from syncs.models import InitialBehavior
 from syncs.providers.base import ConnectionMethod, SyncProvider
@@ -107,10 +107,11 @@ def connection_form(
     return connection_form_class(provider, declared)(data)
 
 
-class _SyncFormBase(UIForm):
-    """What every sync has: source, connection and options. Subclasses add the destination."""
+class SyncFormBase(UIForm):
+    """What every sync has: source, connection and options. The destination's declared fields
+    follow (``sync_form_class``); no provider writes a form."""
 
-    kind = forms.CharField(widget=forms.HiddenInput)
+    kind = forms.CharField(required=False, widget=forms.HiddenInput)
     name = forms.CharField(
         label="Name", max_length=120, widget=forms.TextInput(attrs={"placeholder": "e.g. pipeline-dev"})
     )
@@ -135,64 +136,59 @@ class _SyncFormBase(UIForm):
         label="Delete a managed variable when its secret is deleted", required=False, initial=True
     )
 
+    provider: ClassVar[SyncProvider]  # set by sync_form_class
+
     def __init__(self, *args: Any, environments: list[str], connections: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.initial.setdefault("kind", self.provider.kind)
         self.fields["environment"].choices = [(slug, slug) for slug in environments]  # type: ignore[attr-defined]
         self.fields["connection"].choices = connections  # type: ignore[attr-defined]
+        for name, label in self.provider.form_labels.items():
+            self.fields[name].label = label
+
+    def destination_fields(self) -> list[forms.BoundField]:
+        """The declared destination and option fields, in declaration order."""
+        return [self[declared.name] for declared in (*self.provider.destination_fields, *self.provider.option_fields)]
+
+    def _declared_values(self, declared: tuple[PluginField, ...]) -> dict[str, Any]:
+        config, _ = self.plugin_values()  # type: ignore[attr-defined]
+        return {item.name: config[item.name] for item in declared if config.get(item.name) not in (None, "")}
 
     def destination(self) -> dict[str, Any]:
-        raise NotImplementedError
+        return self._declared_values(self.provider.destination_fields)
 
     def provider_options(self) -> dict[str, Any]:
-        return {}
+        return self._declared_values(self.provider.option_fields)
+
+    @classmethod
+    def error_aliases(cls) -> dict[str, str]:
+        """Service error fields → form fields."""
+        aliases = {
+            "confirmOverwrite": "confirm_overwrite",
+            "keyNameTemplate": "key_name_template",
+            "initialBehavior": "initial_behavior",
+        }
+        aliases.update({f"destination.{item.name}": item.name for item in cls.provider.destination_fields})
+        aliases.update({f"options.{item.name}": item.name for item in cls.provider.option_fields})
+        return aliases
 
 
-class SyncCreateForm(_SyncFormBase):
-    """A sync to an Azure DevOps variable group."""
-
-    id_prefix = "sync"
-    destination_kind = "azure_devops"
-    kind = forms.CharField(initial="azure_devops", required=False, widget=forms.HiddenInput)
-    project = forms.CharField(label="Azure DevOps project", widget=forms.TextInput(attrs=_MONO))
-    group_name = forms.CharField(
-        label="Variable group", widget=forms.TextInput(attrs={**_MONO, "placeholder": "e.g. app-dev-secrets"}),
-        help_text="Created if absent. Variables already in it that this sync does not manage are never touched.",
-    )  # fmt: skip
-
-    def destination(self) -> dict[str, Any]:
-        return {"project": self.cleaned_data["project"], "group_name": self.cleaned_data["group_name"]}
-
-
-class KeyVaultSyncCreateForm(_SyncFormBase):
-    """A sync to an Azure Key Vault."""
-
-    id_prefix = "sync-kv"
-    destination_kind = "azure_key_vault"
-    kind = forms.CharField(initial="azure_key_vault", widget=forms.HiddenInput)
-    vault_url = forms.CharField(
-        label="Vault URL", widget=forms.URLInput(attrs={**_MONO, "placeholder": "https://NAME.vault.azure.net"}),
-        help_text="Secrets already in it that this sync does not manage are never touched.",
-    )  # fmt: skip
-    removal = forms.ChoiceField(
-        label="When a managed secret is removed",
-        choices=[
-            ("disable", "Disable it in the vault (value kept)"),
-            ("delete", "Delete it (soft delete, recoverable)"),
-        ],
-        initial="disable",
-        widget=forms.RadioSelect,
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["delete_on_source_removal"].label = "Remove a managed secret when its Strongroom secret is deleted"
-        self.fields["confirm_overwrite"].label = "I understand: existing secrets with the same names are overwritten"
-
-    def destination(self) -> dict[str, Any]:
-        return {"vault_url": self.cleaned_data["vault_url"].strip()}
-
-    def provider_options(self) -> dict[str, Any]:
-        return {"removal": self.cleaned_data["removal"]}
+def sync_form_class(provider: SyncProvider) -> type[SyncFormBase]:
+    """The "new sync" form of *provider*: the shared fields plus its declared destination and
+    option fields (``plugin_form_class``)."""
+    declaration = type(
+        f"{type(provider).__name__}Destination",
+        (PluginKind,),
+        {
+            "kind": provider.kind,
+            "label": provider.label,
+            "fields": (*provider.destination_fields, *provider.option_fields),
+        },
+    )()
+    form_class: type[SyncFormBase] = plugin_form_class(declaration, base=SyncFormBase)
+    form_class.provider = provider
+    form_class.id_prefix = f"sync-{provider.kind}"
+    return form_class
 
 
 class SyncDeleteForm(UIForm):

@@ -41,10 +41,10 @@ from syncs.services.drift import sync_drift_adopt, sync_drift_check
 from syncs.services.syncs import sync_create, sync_delete, sync_trigger
 from syncs.ui.forms import (
     ConnectionBaseForm,
-    KeyVaultSyncCreateForm,
-    SyncCreateForm,
     SyncDeleteForm,
+    SyncFormBase,
     connection_form,
+    sync_form_class,
 )
 
 LIST_PAGE = "syncs/sync_list.html"
@@ -200,22 +200,25 @@ def _list_context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
         "syncs": [_labelled(sync) for sync in sync_list(scope)],
         "connections": connections,
         "organization": scope.project.organization,
-        "form": _sync_form(SyncCreateForm, scope, connections),
-        "kv_form": _sync_form(KeyVaultSyncCreateForm, scope, connections),
+        "sync_forms": [_sync_form(provider, scope, connections) for provider in _sync_providers()],
+        "active_kind": "",
     }
     context.update(extra)
     return context
 
 
-SyncForm = SyncCreateForm | KeyVaultSyncCreateForm
+def _sync_providers() -> list[SyncProvider]:
+    """Every destination kind that imports and declares where a sync writes."""
+    providers = [provider_for(kind) for kind, _ in PROVIDERS.kinds()]
+    return [provider for provider in providers if provider.destination_fields]
 
 
 def _sync_form(
-    form_class: type[SyncForm], scope: ProjectScope, connections: list[AppConnection], data: Any = None
-) -> SyncForm:
+    provider: SyncProvider, scope: ProjectScope, connections: list[AppConnection], data: Any = None
+) -> SyncFormBase:
     """A create form offering only the connections of its destination kind."""
-    choices = [(str(c.public_id), c.name) for c in connections if c.kind == form_class.destination_kind]
-    return form_class(data, environments=_environments(scope), connections=choices)
+    choices = [(str(c.public_id), c.name) for c in connections if c.kind == provider.kind]
+    return sync_form_class(provider)(data, environments=_environments(scope), connections=choices)
 
 
 @require_http_methods(["GET", "POST"])
@@ -224,9 +227,14 @@ def sync_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     if request.method == "GET":
         return page_or_partial(request, LIST_PAGE, _list_context(scope))
     context = _list_context(scope)
-    key_vault = request.POST.get("kind") == "azure_key_vault"
-    form_class = KeyVaultSyncCreateForm if key_vault else SyncCreateForm
-    form = _sync_form(form_class, scope, context["connections"], request.POST)
+    providers = _sync_providers()
+    # ``kind`` names the form; without it, the first destination kind's (forms of older pages).
+    kind = request.POST.get("kind") or (providers[0].kind if providers else "")
+    provider = next((item for item in providers if item.kind == kind), None)
+    if provider is None:
+        context["error"] = "Unknown destination kind."
+        return page_or_partial(request, LIST_PAGE, context, partial="create_form", status=400)
+    form = _sync_form(provider, scope, context["connections"], request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -246,24 +254,13 @@ def sync_list_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
                 delete_on_source_removal=data["delete_on_source_removal"],
             )
         except DomainError as exc:
-            apply_domain_error(
-                form,
-                exc,
-                aliases={
-                    "confirmOverwrite": "confirm_overwrite",
-                    "keyNameTemplate": "key_name_template",
-                    "destination.group_name": "group_name",
-                    "destination.project": "project",
-                    "destination.vault_url": "vault_url",
-                    "initialBehavior": "initial_behavior",
-                },
-            )
+            apply_domain_error(form, exc, aliases=form.error_aliases())
         else:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = _detail_url(scope, sync)
             return response if request.headers.get("HX-Request") else redirect(_detail_url(scope, sync))
-    context["kv_form" if key_vault else "form"] = form
-    context["active_kind"] = form_class.destination_kind
+    context["sync_forms"] = [form if item.provider is provider else item for item in context["sync_forms"]]
+    context["active_kind"] = provider.kind
     return page_or_partial(request, LIST_PAGE, context, partial="create_form", status=422)
 
 

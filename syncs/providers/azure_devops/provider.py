@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from secrets_app.plugins import PluginField
 from syncs.netguard import check_destination_url
 from syncs.providers import entra
 from syncs.providers.base import (
@@ -106,6 +107,17 @@ class AzureDevOpsProvider(SyncProvider):
     names_case_insensitive = True  # ADO variable names are case-insensitive
     description = "Variables of a variable group, every one a secret"
     methods = (PersonalAccessToken(), AccessToken(), ServicePrincipal())
+    # The API also takes ``organization_url`` (must be the connection's) and ``description``.
+    destination_fields = (
+        PluginField("project", "Azure DevOps project", max_length=200),
+        PluginField(
+            "group_name",
+            "Variable group",
+            placeholder="e.g. app-dev-secrets",
+            help="Created if absent. Variables already in it that this sync does not manage are never touched.",
+            max_length=200,
+        ),
+    )
 
     # --- connections ------------------------------------------------------------------------
     def validate_connection(

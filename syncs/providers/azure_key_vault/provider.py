@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from secrets_app.plugins import PluginField
 from syncs.netguard import allowlisted_host, check_destination_url
 from syncs.providers import entra
 from syncs.providers.base import (
@@ -124,6 +125,31 @@ class AzureKeyVaultProvider(SyncProvider):
     names_case_insensitive = True  # Key Vault names are case-insensitive
     description = "Secrets of a vault, tagged managed-by=strongroom"
     methods = (ServicePrincipal(),)
+    destination_fields = (
+        PluginField(
+            "vault_url",
+            "Vault URL",
+            input="url",
+            placeholder="https://NAME.vault.azure.net",
+            help="Secrets already in it that this sync does not manage are never touched.",
+        ),
+    )
+    option_fields = (
+        PluginField(
+            "removal",
+            "When a managed secret is removed",
+            input="radio",
+            choices=(
+                ("disable", "Disable it in the vault (value kept)"),
+                ("delete", "Delete it (soft delete, recoverable)"),
+            ),
+            default="disable",
+        ),
+    )
+    form_labels = {
+        "delete_on_source_removal": "Remove a managed secret when its Strongroom secret is deleted",
+        "confirm_overwrite": "I understand: existing secrets with the same names are overwritten",
+    }
 
     # --- connections ------------------------------------------------------------------------
     def validate_connection(
