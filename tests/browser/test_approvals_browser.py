@@ -21,7 +21,6 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
 from tests.conftest import PASSWORD
 from tests.notifications.fixtures import deliver_all, smtp_server  # noqa: F401 (fixture)
 
@@ -37,7 +36,7 @@ SHOTS = "/tmp/strongroom-approvals-{}.png"  # the other pages, for people to loo
 def test_two_approvers_review_a_held_prod_write_from_their_mailed_links(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     smtp_server: Any,  # noqa: F811
     settings: Any,
     caplog: pytest.LogCaptureFixture,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_browser_flow import ADMIN_EMAIL, ADMIN_PASSWORD, browser  # noqa: F401 (fixture)
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOT = "/tmp/strongroom-org-audit.png"
@@ -16,7 +16,7 @@ SCREENSHOT = "/tmp/strongroom-org-audit.png"
 def test_it_filters_the_organization_log_and_links_exports(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     from django.db import connections
 
@@ -26,24 +26,15 @@ def test_it_filters_the_organization_log_and_links_exports(
         connections.close_all()
 
 
-def _look(base_url: str, browser: Any) -> None:  # noqa: F811
+def _look(base_url: str, browser: Any) -> None:
     from playwright.sync_api import expect
 
     from secrets_app.services.bootstrap import bootstrap
 
     result = bootstrap(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
     slug = result.organization.slug
-    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))  # the dashboard
+    page = sign_in(browser, base_url, ADMIN_EMAIL, ADMIN_PASSWORD, (1440, 900), problems=problems)
 
     page.goto(f"{base_url}/org/{slug}/people/")
     page.locator("#org-audit").click()

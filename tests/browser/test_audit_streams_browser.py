@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.audit.streams.management.conftest import GOOD_TOKEN, URL, public_dns, recording_kind  # noqa: F401
-from tests.browser.test_browser_flow import ADMIN_EMAIL, ADMIN_PASSWORD, browser  # noqa: F401 (fixture)
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOT = "/tmp/strongroom-audit-streams.png"
@@ -18,7 +18,7 @@ SCREENSHOT = "/tmp/strongroom-audit-streams.png"
 def test_an_admin_adds_pauses_and_replays_a_stream(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     recording_kind: Any,  # noqa: F811
     public_dns: None,  # noqa: F811
 ) -> None:
@@ -30,23 +30,14 @@ def test_an_admin_adds_pauses_and_replays_a_stream(
         connections.close_all()
 
 
-def _look(base_url: str, browser: Any) -> None:  # noqa: F811
+def _look(base_url: str, browser: Any) -> None:
     from playwright.sync_api import expect
 
     from secrets_app.services.bootstrap import bootstrap
 
     slug = bootstrap(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD).organization.slug
-    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))  # the dashboard
+    page = sign_in(browser, base_url, ADMIN_EMAIL, ADMIN_PASSWORD, (1440, 900), problems=problems)
 
     page.goto(f"{base_url}/org/{slug}/audit/")
     page.locator("#audit-streams-link").click()

@@ -1,54 +1,20 @@
-"""The whole secret lifecycle in Debian's Chromium, driven by Playwright against a live server.
-
-Never ``playwright install``: the test uses /usr/bin/chromium. Without it the test skips locally
-and fails in CI (CI=true), so a broken image cannot pass silently.
-"""
+"""The whole secret lifecycle in Debian's Chromium, driven by Playwright against a live server
+(the ``browser`` fixture and ``sign_in`` are in tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = "/tmp/strongroom-project.png"
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "a-long-admin-password-for-tests"
 FIRST_VALUE = "postgres://app:first-Value-1@db.internal:5432/app"
 SECOND_VALUE = "postgres://app:second-Value-2@db.internal:5432/app"
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-    # Playwright's sync API runs an event loop in this thread; the ORM calls this test makes
-    # between browser steps are still synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_it_creates_reveals_edits_and_rolls_back_a_secret(
@@ -71,29 +37,9 @@ def _secret_lifecycle(base_url: str, browser: Any) -> None:
     from secrets_app.services.bootstrap import bootstrap
 
     bootstrap(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
     problems: list[str] = []
-    page.on(
-        "console",
-        lambda message: problems.append(f"{message.text} @ {message.location}") if message.type == "error" else None,
-    )
-    page.on("pageerror", lambda error: problems.append(str(error)))
+    page = sign_in(browser, base_url, ADMIN_EMAIL, ADMIN_PASSWORD, (1440, 900), problems=problems)
     page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm
-    # Name the element behind any CSP violation (the console message alone does not).
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error('CSP violation:',"
-        " e.violatedDirective, e.sourceFile, e.lineNumber, e.target && e.target.outerHTML"
-        " && e.target.outerHTML.slice(0, 120)))"
-    )
-
-    # Log in.
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))  # the dashboard
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
     expect(page).to_have_url(re.compile(r"/projects/$"))
     expect(page.get_by_role("heading", name="No projects yet")).to_be_visible()
@@ -127,7 +73,7 @@ def _secret_lifecycle(base_url: str, browser: Any) -> None:
     panel = page.locator("#panel")
     expect(panel.get_by_role("heading", name="DATABASE_URL")).to_be_visible()
     expect(panel.locator(".mask")).to_be_visible()
-    panel.get_by_role("button", name="Reveal").click()
+    panel.get_by_role("button", name="Reveal", exact=True).click()
     expect(panel.locator("pre.value")).to_have_text(FIRST_VALUE)
     expect(panel.locator(".comment")).to_contain_text("primary database")
     panel.get_by_role("button", name="Hide").click()
@@ -146,7 +92,7 @@ def _secret_lifecycle(base_url: str, browser: Any) -> None:
     # Roll back to v1 from the version history; the value is v1's again (as v3).
     panel.get_by_role("button", name="Roll back to v1").click()
     expect(panel.locator(".alert-success")).to_contain_text("now v3")
-    panel.get_by_role("button", name="Reveal").click()
+    panel.get_by_role("button", name="Reveal", exact=True).click()
     expect(panel.locator("pre.value")).to_have_text(FIRST_VALUE)
 
     # The folder history lists the commits of dev:/.
@@ -157,4 +103,3 @@ def _secret_lifecycle(base_url: str, browser: Any) -> None:
     assert AuditEvent.objects.filter(action="secret.rolled_back").count() == 1
     # No CSP violation (inline script/style) and no other script error on the way.
     assert not problems, "\n".join(problems)
-    context.close()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_browser_flow import ADMIN_EMAIL, ADMIN_PASSWORD, browser  # noqa: F401 (fixture)
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
 from tests.dynamic.conftest import DbTarget, pg_admin, pg_login, pg_role_exists, postgres_available
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -64,7 +64,7 @@ def own_database() -> Iterator[DbTarget]:
 def test_an_admin_defines_leases_watches_the_countdown_and_revokes(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     own_database: DbTarget,
     settings: Any,
 ) -> None:
@@ -77,7 +77,7 @@ def test_an_admin_defines_leases_watches_the_countdown_and_revokes(
         connections.close_all()
 
 
-def _flow(base_url: str, browser: Any, target: DbTarget) -> None:  # noqa: F811
+def _flow(base_url: str, browser: Any, target: DbTarget) -> None:
     from playwright.sync_api import expect
 
     from dynamic.models import Lease, LeaseStatus, TargetAllowlist
@@ -91,22 +91,9 @@ def _flow(base_url: str, browser: Any, target: DbTarget) -> None:  # noqa: F811
     )
     TargetAllowlist.objects.create(organization=booted.organization, entries=["127.0.0.1/32"])
 
-    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
+    page = sign_in(browser, base_url, ADMIN_EMAIL, ADMIN_PASSWORD, (1440, 900), problems=problems)
     page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error('CSP violation:',"
-        " e.violatedDirective, e.sourceFile, e.target && e.target.outerHTML && e.target.outerHTML.slice(0, 120)))"
-    )
-
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))  # the dashboard
 
     # The folder view: an empty "Dynamic secrets" section with "New dynamic secret".
     page.goto(f"{base_url}/projects/payments/")

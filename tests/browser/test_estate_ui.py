@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = "/tmp/strongroom-estate-{}.png"
@@ -29,7 +29,7 @@ def test_it_scans_follows_a_finding_and_imports_a_group(
     live_server: Any,
     transactional_db: None,
     estate_settings: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     from django.db import connections
 
@@ -43,31 +43,19 @@ def test_it_scans_follows_a_finding_and_imports_a_group(
         connections.close_all()
 
 
-def _walk(base_url: str, browser: Any, ado: Any, seed: Any, connect: Any) -> None:  # noqa: F811
+def _walk(base_url: str, browser: Any, ado: Any, seed: Any, connect: Any) -> None:
     from playwright.sync_api import expect
 
     from estate.models import EstateScan
     from estate.services.scan_run import scan_run_execute
-    from tests.conftest import PASSWORD, build_cast
+    from tests.conftest import build_cast
     from tests.estate.conftest import PLAIN_PASSWORD_VALUE, PLAIN_SECRET_VALUE, PLAIN_SETTING_VALUE
 
     cast = build_cast()
     seed(ado)
     connect(cast, ado)
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.set_default_timeout(15_000)
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error('CSP violation:',"
-        " e.violatedDirective, e.target && e.target.outerHTML && e.target.outerHTML.slice(0, 120)))"
-    )
-
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill("alice@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page = sign_in(browser, base_url, "alice@example.com", problems=problems, timeout_ms=15_000)
     expect(page.get_by_role("heading", name="Acme dashboard")).to_be_visible()
 
     # The organization settings lead to the estate; nothing scanned yet says what to do.

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOT = "/tmp/strongroom-governance-dashboard.png"
@@ -20,7 +20,7 @@ SCREENSHOT_PROJECT = "/tmp/strongroom-governance-project.png"
 def test_it_lands_on_the_dashboard_and_clicks_a_number_through_to_its_list(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     from django.db import connections
 
@@ -30,27 +30,15 @@ def test_it_lands_on_the_dashboard_and_clicks_a_number_through_to_its_list(
         connections.close_all()
 
 
-def _look(base_url: str, browser: Any) -> None:  # noqa: F811
+def _look(base_url: str, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    from tests.conftest import PASSWORD, build_cast
+    from tests.conftest import build_cast
     from tests.governance.dashboard_fixtures import VALUES, build_history
 
     build_history(build_cast())
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error('CSP violation:',"
-        " e.violatedDirective, e.target && e.target.outerHTML && e.target.outerHTML.slice(0, 120)))"
-    )
-
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill("alice@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page = sign_in(browser, base_url, "alice@example.com", problems=problems)
 
     # The first page after signing in is the dashboard, with live figures and four charts.
     expect(page).to_have_url(re.compile(r"://[^/]+/$"))

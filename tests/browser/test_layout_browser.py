@@ -5,12 +5,11 @@ Screenshots: /tmp/strongroom-s17-longkey.png, /tmp/strongroom-s17-identity-after
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
-from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
+from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.governance.gate_fixtures import ado, world  # noqa: F401 (fixtures)
 
@@ -22,7 +21,7 @@ LONG_KEY = ("SERVICE_ACCOUNT_TOKEN_" * 12)[:255] + "Z"  # 256 characters, no spa
 def test_a_256_character_key_wraps_in_notices_panels_and_history(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     cast: Any,
 ) -> None:
     from django.db import connections
@@ -37,17 +36,11 @@ def _width(page: Any) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth"))
 
 
-def _long_key(base_url: str, browser: Any) -> None:  # noqa: F811
+def _long_key(base_url: str, browser: Any) -> None:
     from playwright.sync_api import expect
 
     assert len(LONG_KEY) == 256
-    page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill("alice@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
+    page = sign_in(browser, base_url, "alice@example.com", PASSWORD, (WIDTH, 900))
 
     page.goto(f"{base_url}/projects/acme/")
     page.locator(".add-secret-box > summary").click()
@@ -75,7 +68,7 @@ def _long_key(base_url: str, browser: Any) -> None:  # noqa: F811
 def test_the_identity_page_collapses_unconfigured_methods_and_checkboxes_sit_by_their_labels(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     cast: Any,
 ) -> None:
     from django.db import connections
@@ -86,7 +79,7 @@ def test_the_identity_page_collapses_unconfigured_methods_and_checkboxes_sit_by_
         connections.close_all()
 
 
-def _identity(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
+def _identity(base_url: str, browser: Any, cast: Any) -> None:
     import os
 
     from playwright.sync_api import expect
@@ -94,13 +87,7 @@ def _identity(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
     from tests.identities.universal_support import make_robot
 
     robot = make_robot(cast)  # alice becomes org admin; universal auth attached; JWT/OIDC/Kubernetes not
-    page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill("alice@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
+    page = sign_in(browser, base_url, "alice@example.com", PASSWORD, (WIDTH, 900))
     page.goto(f"{base_url}/org/acme-org/identities/{robot.identity.public_id}/")
     shot = os.environ.get("S17_IDENTITY_SHOT", "/tmp/strongroom-s17-identity-after.png")
     page.screenshot(path=shot, full_page=True)
@@ -124,7 +111,7 @@ def _identity(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
 def test_a_reset_gate_password_is_shown_once_in_the_one_time_dialog(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     world: Any,  # noqa: F811
 ) -> None:
     from django.db import connections
@@ -138,14 +125,8 @@ def test_a_reset_gate_password_is_shown_once_in_the_one_time_dialog(
 def _gate_dialog(base_url: str, browser: Any, world: Any) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
-    page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
+    page = sign_in(browser, base_url, "alice@example.com", PASSWORD, (WIDTH, 900))
     page.on("dialog", lambda dialog: dialog.accept())
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill("alice@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
     page.goto(f"{base_url}/org/acme-org/governance/pipeline-gates/{world.gate.public_id}/")
     page.get_by_role("button", name="Reset the password").click()
 

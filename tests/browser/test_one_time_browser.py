@@ -7,12 +7,11 @@ Screenshots: /tmp/strongroom-s17-*.png.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
-from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
+from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -22,7 +21,7 @@ SHOT = "/tmp/strongroom-s17-{}.png"
 def test_a_client_secret_is_shown_in_a_focused_dialog_and_a_role_change_needs_save(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     cast: Any,
 ) -> None:
     from django.db import connections
@@ -33,23 +32,15 @@ def test_a_client_secret_is_shown_in_a_focused_dialog_and_a_role_change_needs_sa
         connections.close_all()  # see test_browser_flow: PostgreSQL must be able to drop the test database
 
 
-def _flow(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
+def _flow(base_url: str, browser: Any, cast: Any) -> None:
     from playwright.sync_api import expect
 
     from secrets_app.models import ProjectMembership
     from tests.identities.universal_support import make_robot
 
     robot = make_robot(cast)  # alice becomes org admin; the identity has universal auth attached
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill("alice@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
+    page = sign_in(browser, base_url, "alice@example.com", problems=problems)
 
     page.goto(f"{base_url}/org/acme-org/identities/{robot.identity.public_id}/")
     create = page.get_by_role("button", name="Create client secret")

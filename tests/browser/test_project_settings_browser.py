@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
-from tests.conftest import PASSWORD
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOT = "/tmp/strongroom-s17-settings-{}.png"
@@ -20,7 +19,7 @@ SHOT = "/tmp/strongroom-s17-settings-{}.png"
 def test_an_admin_manages_environments_and_renames_a_folder_and_a_member_reads_only(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     cast: Any,
 ) -> None:
     from django.db import connections
@@ -31,30 +30,16 @@ def test_an_admin_manages_environments_and_renames_a_folder_and_a_member_reads_o
         connections.close_all()  # see test_browser_flow: PostgreSQL must be able to drop the test database
 
 
-def _page(browser: Any, base_url: str, email: str) -> tuple[Any, list[str], list[str]]:  # noqa: F811
-    from playwright.sync_api import expect
-
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
+def _page(browser: Any, base_url: str, email: str) -> tuple[Any, list[str], list[str]]:
     problems: list[str] = []
     dialogs: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
+    page = sign_in(browser, base_url, email, problems=problems)
 
     def accept(dialog: Any) -> None:
         dialogs.append(dialog.message)
         dialog.accept()
 
     page.on("dialog", accept)
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error('CSP violation:',"
-        " e.violatedDirective, e.sourceFile, e.target && e.target.outerHTML && e.target.outerHTML.slice(0, 120)))"
-    )
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
     return page, problems, dialogs
 
 
@@ -64,7 +49,7 @@ def _order(cast: Any) -> list[str]:
     return list(Environment.objects.filter(project=cast.project).order_by("position").values_list("slug", flat=True))
 
 
-def _flow(base_url: str, browser: Any, cast: Any) -> None:  # noqa: F811
+def _flow(base_url: str, browser: Any, cast: Any) -> None:
     from playwright.sync_api import expect
 
     from secrets_app.models import Folder

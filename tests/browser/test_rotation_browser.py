@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
+from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.rotation.conftest import (  # noqa: F401 (fixtures)
     RotationTarget,
@@ -41,7 +41,7 @@ NAME = "payments-primary-db"
 def test_an_admin_creates_and_rotates_a_two_user_rotation_and_a_viewer_gets_no_controls(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     cast: Any,
     allow_local: None,  # noqa: F811
     pg_rotation_target: RotationTarget,  # noqa: F811
@@ -56,27 +56,13 @@ def test_an_admin_creates_and_rotates_a_two_user_rotation_and_a_viewer_gets_no_c
         connections.close_all()  # see test_browser_flow: PostgreSQL must be able to drop the test database
 
 
-def _page(browser: Any, base_url: str, email: str) -> tuple[Any, list[str]]:  # noqa: F811
-    from playwright.sync_api import expect
-
-    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
+def _page(browser: Any, base_url: str, email: str) -> tuple[Any, list[str]]:
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error('CSP violation:',"
-        " e.violatedDirective, e.sourceFile, e.target && e.target.outerHTML && e.target.outerHTML.slice(0, 120)))"
-    )
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))  # the dashboard
+    page = sign_in(browser, base_url, email, PASSWORD, (1440, 900), problems=problems)
     return page, problems
 
 
-def _flow(base_url: str, browser: Any, cast: Any, target: RotationTarget) -> None:  # noqa: F811
+def _flow(base_url: str, browser: Any, cast: Any, target: RotationTarget) -> None:
     from playwright.sync_api import expect
 
     from rotation.models import Rotation
@@ -169,7 +155,7 @@ def _flow(base_url: str, browser: Any, cast: Any, target: RotationTarget) -> Non
     _on_call_and_reveal_card(base_url, browser, cast, page, rotation)
 
 
-def _on_call_and_reveal_card(base_url: str, browser: Any, cast: Any, admin: Any, rotation: Any) -> None:  # noqa: F811
+def _on_call_and_reveal_card(base_url: str, browser: Any, cast: Any, admin: Any, rotation: Any) -> None:
     """bob with a custom role holding only ``rotations.rotate`` (and ``secrets.read``): Rotate now
     on the list and the page, nothing that changes the definition; the admin's reveal card: short
     visible labels, accessible names naming the environment, narrow hour inputs; an AWS key

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_browser_flow import ADMIN_EMAIL, ADMIN_PASSWORD, browser  # noqa: F401 (fixture)
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, open_page, sign_in
 from tests.emulators.oidc_provider import OidcProvider
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def test_an_admin_configures_sso_and_a_new_person_signs_in_through_it(
     live_server: Any,
     transactional_db: None,
-    browser: Any,  # noqa: F811
+    browser: Any,
     settings: Any,
 ) -> None:
     from django.db import connections
@@ -53,13 +53,7 @@ def _sso_sign_in(base_url: str, chromium: Any, provider: OidcProvider) -> None:
     provider.sign_in_as(email="nia@acme.test", name="Nia Park", groups=["g-1"])
 
     # The org admin turns SSO on.
-    admin_page = chromium.new_context().new_page()
-    admin_page.set_default_timeout(10_000)
-    admin_page.goto(f"{base_url}/login/")
-    admin_page.get_by_label("Email").fill(ADMIN_EMAIL)
-    admin_page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    admin_page.get_by_role("button", name="Log in").click()
-    expect(admin_page).to_have_url(re.compile(r"://[^/]+/$"))  # the dashboard
+    admin_page = sign_in(chromium, base_url, ADMIN_EMAIL, ADMIN_PASSWORD)
     admin_page.goto(f"{base_url}/org/default/sso/")
     admin_page.get_by_label("Issuer or discovery URL").fill(provider.issuer)
     admin_page.get_by_label("Client (application) id").fill(provider.client_id)
@@ -69,10 +63,8 @@ def _sso_sign_in(base_url: str, chromium: Any, provider: OidcProvider) -> None:
     expect(admin_page.get_by_text("Single sign-on saved.")).to_be_visible()
 
     # A new person signs in with SSO from the login page.
-    page = chromium.new_context().new_page()
-    page.set_default_timeout(10_000)
     problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
+    page = open_page(chromium, problems=problems)
     page.goto(f"{base_url}/login/")
     page.get_by_role("link", name="Sign in with SSO").click()
     page.get_by_label("Work e-mail").fill("nia@acme.test")

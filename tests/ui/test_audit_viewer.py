@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
-from tests.browser.test_browser_flow import browser  # noqa: F401 (fixture)
+from tests.browser.conftest import _chromium, browser  # noqa: F401 (fixtures: tests/ui does not see tests/browser)
 from tests.ui.conftest import ALL_VALUES, HX, assert_no_values
 
 PAGE = "/projects/acme/audit/"
@@ -220,7 +220,7 @@ def _walk(base_url: str, browser: Any) -> None:  # noqa: F811
     from secrets_app.services.bootstrap import bootstrap
     from secrets_app.services.projects import project_create
     from secrets_app.services.secrets import SecretInput, secret_create
-    from tests.browser.test_browser_flow import ADMIN_EMAIL, ADMIN_PASSWORD
+    from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
 
     result = bootstrap(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
     admin = Principal.for_user(get_user_model().objects.get(email=ADMIN_EMAIL))
@@ -230,16 +230,8 @@ def _walk(base_url: str, browser: Any) -> None:  # noqa: F811
         secret_create(scope=scope, environment="dev", path="/", item=SecretInput(key=key, value=ALL_VALUES[0]))
     secret_list(scope, environment="dev")  # a listing: one secret.listed event naming both keys
 
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"://[^/]+/$"))
+    page = sign_in(browser, base_url, ADMIN_EMAIL, ADMIN_PASSWORD, problems=problems)
     page.goto(f"{base_url}/projects/shop/audit/")
 
     page.get_by_label("Action").press_sequentially("secret.listed", delay=30)  # no Enter, no Apply
