@@ -7,11 +7,8 @@ copied to another request, item or field fails to open. Nothing here logs or rep
 
 from __future__ import annotations
 
+from secrets_app.crypto.bindings import change_request_item_aad
 from secrets_app.keyring import keyring
-
-
-def item_aad(*, project_id: int, request_public_id: str, position: int, field: str) -> bytes:
-    return f"change-request|{project_id}|{request_public_id}|{position}|{field}".encode()
 
 
 def seal_item_field(
@@ -20,7 +17,9 @@ def seal_item_field(
     """The ciphertext of *plaintext* (None stays None: "not part of the change")."""
     if plaintext is None:
         return None
-    aad = item_aad(project_id=project_id, request_public_id=request_public_id, position=position, field=field)
+    aad = change_request_item_aad(
+        project_id=project_id, request_public_id=request_public_id, position=position, field=field
+    )
     return keyring.encrypt_for_project(project_id, plaintext.encode("utf-8"), aad)
 
 
@@ -29,5 +28,7 @@ def open_item_field(
 ) -> str | None:
     if ciphertext is None:
         return None
-    aad = item_aad(project_id=project_id, request_public_id=request_public_id, position=position, field=field)
+    aad = change_request_item_aad(
+        project_id=project_id, request_public_id=request_public_id, position=position, field=field
+    )
     return keyring.decrypt_for_project(bytes(ciphertext), aad).decode("utf-8")

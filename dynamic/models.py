@@ -57,16 +57,6 @@ class DynamicSecret(models.Model):
         return self.folder.path
 
 
-def dynamic_secret_aad(*, public_id: uuid.UUID | str, project_id: int, provider: str) -> bytes:
-    """The binding of a dynamic secret's sealed root credentials to its row."""
-    return f"dynamic-secret|{public_id}|{project_id}|{provider}".encode()
-
-
-def lease_aad(*, public_id: uuid.UUID | str, organization_id: int, provider: str) -> bytes:
-    """The binding of a lease's snapshot of the root credentials to the lease row."""
-    return f"dynamic-lease|{public_id}|{organization_id}|{provider}".encode()
-
-
 class LeaseStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     REVOKING = "revoking", "Revoking"  # claimed by one worker (compare-and-set); ``claimed_until`` bounds it
@@ -209,10 +199,6 @@ class AdoRunHook(models.Model):
 
     def __repr__(self) -> str:
         return f"<AdoRunHook {self.public_id} org={self.organization_id}>"
-
-
-def ado_run_hook_aad(*, public_id: uuid.UUID | str, organization_id: int) -> bytes:
-    return f"ado-run-hook|{public_id}|{organization_id}".encode()
 
 
 class AdoHookEvent(models.Model):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dynamic.models import DynamicSecret, Lease, dynamic_secret_aad, lease_aad
+from dynamic.models import DynamicSecret, Lease
+from secrets_app.crypto.bindings import dynamic_secret_aad, lease_aad
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.keyring import keyring
 

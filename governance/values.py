@@ -13,8 +13,8 @@ from collections.abc import Iterable
 
 from django.db.models import F
 
+from secrets_app.crypto.secret_fields import decrypt_field
 from secrets_app.models import Secret, SecretVersion
-from secrets_app.services.versions import decrypt_field
 
 # Per process: a digest means nothing outside it, and equal values in different processes are
 # never compared with each other.

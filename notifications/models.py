@@ -57,11 +57,6 @@ class NotificationChannel(models.Model):
     __str__ = __repr__
 
 
-def channel_aad(*, public_id: uuid.UUID | str, organization_id: int, kind: str) -> bytes:
-    """The binding of a channel's sealed credentials to its row."""
-    return f"notification-channel|{public_id}|{organization_id}|{kind}".encode()
-
-
 class ChannelRoute(models.Model):
     """Which notifications a channel receives: those of ``project`` (null = every project of the
     organization, and organization-level events) whose event kind matches one of ``event_kinds``

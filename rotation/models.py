@@ -109,28 +109,13 @@ class Rotation(models.Model):
         return str(self.usernames[index]) if index is not None and 0 <= index < len(self.usernames) else ""
 
 
-def rotation_aad(*, public_id: uuid.UUID | str, project_id: int, kind: str) -> bytes:
-    """The binding of a rotation's sealed root credentials to its row."""
-    return f"rotation|{public_id}|{project_id}|{kind}".encode()
-
-
-def pending_aad(*, rotation_public_id: uuid.UUID | str, public_id: uuid.UUID | str, user_index: int) -> bytes:
-    """The binding of a pending password to its rotation, its record and the user it is for."""
-    return f"rotation-pending|{rotation_public_id}|{public_id}|{user_index}".encode()
-
-
-def issued_aad(*, rotation_public_id: uuid.UUID | str, public_id: uuid.UUID | str, key_id: str) -> bytes:
-    """The binding of an issued credential's secret to its rotation, its pending record and its key id."""
-    return f"rotation-issued|{rotation_public_id}|{public_id}|{key_id}".encode()
-
-
 class PendingRotation(models.Model):
     """The write-ahead record: committed before the target is touched, deleted in the switch's
     transaction. While it exists, every run re-applies *this* password to *this* user.
 
     For an ``IssuedCredentialKind`` it is first an *intent* (``key_id`` empty, no ciphertext:
     the target has not answered yet, or a run died before recording the answer) and then, once
-    the target issued a key, ``key_id`` plus the sealed credential (AAD = ``issued_aad``),
+    the target issued a key, ``key_id`` plus the sealed credential (AAD = ``rotation_issued_aad``),
     committed before anything else happens: every later run verifies and switches *that* key."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 
 from dynamic.sealing import CredentialsUnavailable
 from rotation.kinds.base import IssuedCredential
-from rotation.models import PendingRotation, Rotation, issued_aad, pending_aad, rotation_aad
+from rotation.models import PendingRotation, Rotation
+from secrets_app.crypto.bindings import rotation_aad, rotation_issued_aad, rotation_pending_aad
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.keyring import keyring
 
@@ -48,7 +49,7 @@ def open_root(rotation: Rotation) -> dict[str, str]:
 
 
 def _pending_aad(rotation: Rotation, pending: PendingRotation) -> bytes:
-    return pending_aad(
+    return rotation_pending_aad(
         rotation_public_id=rotation.public_id, public_id=pending.public_id, user_index=pending.user_index
     )
 
@@ -62,7 +63,7 @@ def open_pending(rotation: Rotation, pending: PendingRotation) -> str:
 
 
 def _issued_aad(rotation: Rotation, pending: PendingRotation, key_id: str) -> bytes:
-    return issued_aad(rotation_public_id=rotation.public_id, public_id=pending.public_id, key_id=key_id)
+    return rotation_issued_aad(rotation_public_id=rotation.public_id, public_id=pending.public_id, key_id=key_id)
 
 
 def seal_issued(rotation: Rotation, pending: PendingRotation, credential: IssuedCredential) -> bytes:

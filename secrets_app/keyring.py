@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import transaction
 
 from secrets_app.crypto import envelope
+from secrets_app.crypto.bindings import ROOT_KEY_CHECK_AAD, data_key_aad
 from secrets_app.models import DataKey, Project, RootKeyCheck
 
 _CHECK_PLAINTEXT = b"strongroom root key check v1"
-_CHECK_AAD = b"root-key-check"
 
 
 class SealedError(Exception):
@@ -74,11 +74,11 @@ class Keyring:
         if check is None:
             RootKeyCheck.objects.create(
                 root_key_id=root.key_id,
-                check_ciphertext=envelope.encrypt(raw, root.key_id, _CHECK_PLAINTEXT, _CHECK_AAD),
+                check_ciphertext=envelope.encrypt(raw, root.key_id, _CHECK_PLAINTEXT, ROOT_KEY_CHECK_AAD),
             )
         else:
             try:
-                envelope.decrypt(raw, bytes(check.check_ciphertext), _CHECK_AAD)
+                envelope.decrypt(raw, bytes(check.check_ciphertext), ROOT_KEY_CHECK_AAD)
             except envelope.DecryptionError:
                 self._sealed_reason = "the configured root key does not match this database"
                 return
@@ -138,11 +138,6 @@ class Keyring:
         return data_key.pk, self.data_key_by_id(data_key.pk)
 
     # --- data keys --------------------------------------------------------------------------
-    @staticmethod
-    def wrap_aad(project_id: int | None, version: int) -> bytes:
-        """The binding of a wrapped data key to its project (or the system) and version."""
-        return f"data-key|{project_id if project_id is not None else 'system'}|{version}".encode()
-
     def create_data_key(self, project: Project | None) -> DataKey:
         root = self.root()
         siblings = (
@@ -152,12 +147,16 @@ class Keyring:
         )
         version = (siblings.order_by("-version").values_list("version", flat=True).first() or 0) + 1
         raw = envelope.new_key()
-        wrapped = envelope.encrypt(root.key, root.key_id, raw, self.wrap_aad(project.pk if project else None, version))
+        wrapped = envelope.encrypt(
+            root.key, root.key_id, raw, data_key_aad(project_id=project.pk if project else None, version=version)
+        )
         return DataKey.objects.create(project=project, version=version, wrapped_key=wrapped, root_key_id=root.key_id)
 
     def _unwrap(self, data_key: DataKey) -> bytes:
         return envelope.decrypt(
-            self.root().key, bytes(data_key.wrapped_key), self.wrap_aad(data_key.project_id, data_key.version)
+            self.root().key,
+            bytes(data_key.wrapped_key),
+            data_key_aad(project_id=data_key.project_id, version=data_key.version),
         )
 
     def _cached(self, data_key_id: int) -> bytes | None:
@@ -205,8 +204,3 @@ class Keyring:
 
 
 keyring = Keyring()
-
-
-def secret_field_aad(*, project_id: int, environment_id: int, secret_id: int, version: int, field: str) -> bytes:
-    """The binding of a secret version's field: a ciphertext moved to any other place fails to open."""
-    return f"secret|{project_id}|{environment_id}|{secret_id}|{version}|{field}".encode()

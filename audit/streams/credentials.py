@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from audit.streams.base import StreamContext, StreamUnavailable
-from audit.streams.models import AuditStream, stream_aad
+from audit.streams.models import AuditStream
+from secrets_app.crypto.bindings import stream_aad
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.keyring import keyring
 

@@ -78,11 +78,6 @@ class AuditStream(models.Model):
     __str__ = __repr__
 
 
-def stream_aad(*, public_id: uuid.UUID | str, organization_id: int, kind: str) -> bytes:
-    """The binding of a stream's sealed credentials to its row."""
-    return f"audit-stream|{public_id}|{organization_id}|{kind}".encode()
-
-
 class ParkedAuditEvent(models.Model):
     """An event the destination refused for good (e.g. 413 for this event alone): set aside with the
     reason so the stream moves on; an admin can retry it (replay) once the destination accepts it."""

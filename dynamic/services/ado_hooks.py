@@ -36,8 +36,9 @@ from django.utils.dateparse import parse_datetime
 
 from audit.models import Outcome
 from audit.services import ANONYMOUS_ACTOR, SYSTEM_ACTOR, audit_record
-from dynamic.models import AdoHookEvent, AdoRunHook, ado_run_hook_aad
+from dynamic.models import AdoHookEvent, AdoRunHook
 from dynamic.services.ado_runs import COMPLETED, new_hook_username, run_leases, run_leases_mark, run_leases_revoke
+from secrets_app.crypto.bindings import ado_run_hook_aad
 from secrets_app.errors import DomainError, NotFound, ValidationFailed
 from secrets_app.http_basic import basic_credentials
 from secrets_app.keyring import keyring

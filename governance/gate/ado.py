@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from governance.models import GateDecision, PipelineGate
+from secrets_app.crypto.bindings import gate_callback_token_aad
 from secrets_app.keyring import keyring
 
 PLAN_EVENTS_API_VERSION = "2.0-preview.1"
@@ -179,7 +180,9 @@ def run_prove(gate: PipelineGate, org_url: str, request: CheckRequest) -> str | 
 
 
 def _token_aad(decision: GateDecision) -> bytes:
-    return f"strongroom|gate-callback-token|{decision.gate_id}|{decision.build_id}|{decision.stage_attempt}".encode()
+    return gate_callback_token_aad(
+        gate_id=decision.gate_id, build_id=decision.build_id, stage_attempt=decision.stage_attempt
+    )
 
 
 def token_seal(decision: GateDecision, token: str) -> bytes:

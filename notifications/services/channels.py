@@ -18,7 +18,8 @@ from django.utils import timezone
 from audit.services import AuditActor, audit_record
 from notifications.channels.base import ChannelContext, DeliveryError, FinalDeliveryError
 from notifications.channels.registry import CHANNELS
-from notifications.models import ChannelRoute, ChannelTestStatus, NotificationChannel, channel_aad
+from notifications.models import ChannelRoute, ChannelTestStatus, NotificationChannel
+from secrets_app.crypto.bindings import channel_aad
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.errors import Conflict, ValidationFailed
 from secrets_app.keyring import keyring

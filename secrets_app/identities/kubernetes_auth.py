@@ -24,6 +24,7 @@ from django.db import transaction
 
 from audit.services import audit_record
 from secrets_app import outbound
+from secrets_app.crypto.bindings import kubernetes_auth_aad
 from secrets_app.errors import ValidationFailed
 from secrets_app.identities.login_common import (
     HTTP_TIMEOUT_SECONDS,
@@ -46,7 +47,7 @@ _SA_PREFIX = "system:serviceaccount:"
 
 
 def _aad(identity_id: int, field: str) -> bytes:
-    return f"kubernetes-auth|{identity_id}|{field}".encode()
+    return kubernetes_auth_aad(identity_id=identity_id, field=field)
 
 
 def _open(config: KubernetesAuth, field: str) -> str:

@@ -14,10 +14,6 @@ from django.db import models
 from secrets_app.models.organizations import Organization
 
 
-def sso_secret_aad(organization_id: int) -> bytes:
-    return f"org-sso-client-secret|{organization_id}".encode()
-
-
 class OrganizationSso(models.Model):
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="sso")
     # The issuer (``https://login.microsoftonline.com/{tenant}/v2.0``) or its discovery document URL.

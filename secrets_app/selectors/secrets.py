@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+from secrets_app.crypto.secret_fields import decrypt_field, version_plaintext
 from secrets_app.errors import NotFound, PermissionDenied
 from secrets_app.guard import require
 from secrets_app.keyring import keyring
@@ -19,7 +20,6 @@ from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.live_secrets import LiveSecret, live_secrets
 from secrets_app.selectors.tree import folder_get, folder_subtree
 from secrets_app.services.integrity import audits_integrity_failures
-from secrets_app.services.versions import decrypt_field, version_plaintext
 from secrets_app.validation import secret_key_for_lookup
 
 MAX_IMPORT_DEPTH = 5
@@ -42,6 +42,7 @@ class SecretView:
     value: str | None = None
     comment: str | None = None
     imported_from: str | None = None
+    raw_value: str | None = None  # with expand: the value as written, when it holds ${...} references
     is_personal_override: bool = False
     quarantined_at: datetime.datetime | None = None  # never with a value: a quarantined secret is not delivered
 
@@ -298,6 +299,7 @@ def secret_list(
     if include_values and expand:
         for view in views:
             if view.value is not None and "${" in view.value:
+                view.raw_value = view.value
                 expansion = expand_references(
                     view.value, environment=view.environment, path=view.path, resolve=reader.resolve, key=view.key
                 )
@@ -378,6 +380,7 @@ def secret_get(
         view.version = wanted
         references: set[tuple[str, str, str]] = set()
         if expand and "${" in view.value:
+            view.raw_value = view.value
             expansion = expand_references(
                 view.value, environment=view.environment, path=view.path, resolve=reader.resolve, key=view.key
             )

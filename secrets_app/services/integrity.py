@@ -14,26 +14,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from audit.models import Outcome
-from secrets_app.crypto.envelope import DecryptionError
+from secrets_app.crypto.secret_fields import SecretIntegrityError
 
 if TYPE_CHECKING:
-    from secrets_app.models import Secret
     from secrets_app.selectors.access import ProjectScope
 
 logger = logging.getLogger("strongroom.security")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class SecretIntegrityError(DecryptionError):
-    """A secret's stored ciphertext did not authenticate. Names where, never what."""
-
-    def __init__(self, *, secret: Secret, version: int, field: str) -> None:
-        super().__init__("stored ciphertext failed its integrity check")
-        self.secret = secret
-        self.version = version
-        self.field = field
 
 
 def secret_integrity_failure_record(*, scope: ProjectScope, failure: SecretIntegrityError) -> None:

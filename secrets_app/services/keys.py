@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from audit.services import SYSTEM_ACTOR, audit_record
 from secrets_app.crypto import envelope
-from secrets_app.keyring import _CHECK_AAD, _CHECK_PLAINTEXT, keyring
+from secrets_app.crypto.bindings import ROOT_KEY_CHECK_AAD, data_key_aad, secret_field_aad
+from secrets_app.keyring import _CHECK_PLAINTEXT, keyring
 from secrets_app.models import DataKey, RootKeyCheck
 
 
@@ -32,14 +33,14 @@ def root_key_rotate(*, new_key_text: str | None = None, write_embedded: bool = F
     with transaction.atomic():
         data_keys = list(DataKey.objects.select_for_update().order_by("id"))
         for data_key in data_keys:
-            aad = keyring.wrap_aad(data_key.project_id, data_key.version)
+            aad = data_key_aad(project_id=data_key.project_id, version=data_key.version)
             raw = envelope.decrypt(old.key, bytes(data_key.wrapped_key), aad)
             data_key.wrapped_key = envelope.encrypt(new_raw, new_id, raw, aad)
             data_key.root_key_id = new_id
             data_key.save(update_fields=["wrapped_key", "root_key_id"])
         check = RootKeyCheck.objects.select_for_update().order_by("id").first()
         if check is not None:
-            check.check_ciphertext = envelope.encrypt(new_raw, new_id, _CHECK_PLAINTEXT, _CHECK_AAD)
+            check.check_ciphertext = envelope.encrypt(new_raw, new_id, _CHECK_PLAINTEXT, ROOT_KEY_CHECK_AAD)
             check.root_key_id = new_id
             check.rotated_at = timezone.now()
             check.save(update_fields=["check_ciphertext", "root_key_id", "rotated_at"])
@@ -90,7 +91,6 @@ def data_key_reencrypt(*, project_id: int, batch_size: int | None = None) -> int
     already moved are skipped). Returns how many rows it moved."""
     batch_size = batch_size or settings.STRONGROOM_DATA_KEY_REENCRYPT_BATCH
     from secrets_app.crypto import envelope as env
-    from secrets_app.keyring import secret_field_aad
     from secrets_app.models import SecretVersion
 
     current = DataKey.objects.filter(project_id=project_id).order_by("-version").first()

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from secrets_app.crypto.secret_fields import version_plaintext
 from secrets_app.errors import Conflict, NotFound
 from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
@@ -14,7 +15,7 @@ from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.commits import folder_commit_state
 from secrets_app.selectors.tree import folder_get
 from secrets_app.services.integrity import audits_integrity_failures
-from secrets_app.services.versions import folder_commit_record, version_plaintext, version_write
+from secrets_app.services.versions import folder_commit_record, version_write
 from secrets_app.validation import secret_key_for_lookup
 from secrets_app.write_gate import ChangeOp, ProposedChange, WriteIntent, write_gate_check
 

@@ -14,10 +14,10 @@ from django.db import transaction
 
 from audit.services import audit_record
 from secrets_app import outbound
+from secrets_app.crypto.bindings import sso_client_secret_aad
 from secrets_app.errors import Conflict, NotFound, ValidationFailed
 from secrets_app.keyring import keyring
 from secrets_app.models import Organization, OrganizationMembership, OrganizationSso, OrgRole
-from secrets_app.models.sso import sso_secret_aad
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import org_admin_require
 
@@ -120,7 +120,7 @@ def sso_config_set(
         config.client_id = client_id.strip()
         if client_secret:
             config.client_secret_ciphertext = keyring.seal_with_root(
-                client_secret.encode(), sso_secret_aad(organization.pk)
+                client_secret.encode(), sso_client_secret_aad(organization_id=organization.pk)
             )
         config.allowed_domains = domains
         config.allowed_group_ids = group_ids
@@ -168,5 +168,5 @@ def sso_config_delete(*, principal: Principal, organization: Organization) -> No
 def sso_client_secret(config: OrganizationSso) -> str:
     """The client secret, opened in memory for one token request."""
     return keyring.open_with_root(
-        bytes(config.client_secret_ciphertext), sso_secret_aad(config.organization_id)
+        bytes(config.client_secret_ciphertext), sso_client_secret_aad(organization_id=config.organization_id)
     ).decode()

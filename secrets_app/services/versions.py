@@ -9,11 +9,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from secrets_app.crypto.envelope import DecryptionError
-from secrets_app.keyring import keyring, secret_field_aad
+from secrets_app.crypto.secret_fields import encrypt_field
 from secrets_app.models import Folder, FolderCommit, FolderCommitHead, Secret, SecretVersion
 from secrets_app.principals import Principal
-from secrets_app.services.integrity import SecretIntegrityError
 
 # A checkpoint (the folder's whole state) every this many commits of a folder, so rebuilding a
 # commit's state reads one snapshot and at most this many deltas. settings.FOLDER_COMMIT_CHECKPOINT_EVERY
@@ -47,32 +45,6 @@ _ADVANCE_HEAD_AND_WRITE = (
 )
 
 
-def encrypt_field(secret: Secret, version: int, field: str, plaintext: bytes) -> bytes:
-    aad = secret_field_aad(
-        project_id=secret.project_id,
-        environment_id=secret.environment_id,
-        secret_id=secret.pk,
-        version=version,
-        field=field,
-    )
-    return keyring.encrypt_for_project(secret.project_id, plaintext, aad)
-
-
-def decrypt_field(secret: Secret, version: int, field: str, ciphertext: bytes | memoryview) -> bytes:
-    aad = secret_field_aad(
-        project_id=secret.project_id,
-        environment_id=secret.environment_id,
-        secret_id=secret.pk,
-        version=version,
-        field=field,
-    )
-    try:
-        return keyring.decrypt_for_project(bytes(ciphertext), aad)
-    except DecryptionError:
-        # Named by place only: the failing bytes and the key stay out of the exception.
-        raise SecretIntegrityError(secret=secret, version=version, field=field) from None
-
-
 def _version_row(
     *, secret: Secret, number: int, value: bytes, comment: bytes | None, change: str, principal: Principal | None
 ) -> SecretVersion:
@@ -103,16 +75,6 @@ def version_first_write(*, secret: Secret, value: bytes, comment: bytes | None, 
     """Write version 1 of a secret just inserted with ``version=1`` (no UPDATE of the secret row:
     inside the creating transaction nobody else sees it without its version)."""
     _version_row(secret=secret, number=1, value=value, comment=comment, change="created", principal=principal)
-
-
-def version_plaintext(secret: Secret, version: SecretVersion) -> tuple[bytes, bytes | None]:
-    value = decrypt_field(secret, version.version, "value", version.value_ciphertext)
-    comment = (
-        decrypt_field(secret, version.version, "comment", version.comment_ciphertext)
-        if version.comment_ciphertext
-        else None
-    )
-    return value, comment
 
 
 def _checkpoint_every() -> int:

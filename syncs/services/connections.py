@@ -12,12 +12,13 @@ from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
 from audit.services import AuditActor, audit_record
+from secrets_app.crypto.bindings import connection_aad
 from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.errors import Conflict, ValidationFailed
 from secrets_app.keyring import keyring
 from secrets_app.models import Organization
 from secrets_app.principals import Principal
-from syncs.models import AppConnection, ConnectionTestStatus, connection_aad
+from syncs.models import AppConnection, ConnectionTestStatus
 from syncs.providers.base import ConfigError, ConnectionInfo, ProviderError
 from syncs.providers.registry import PROVIDERS, provider_for
 from syncs.sanitize import safe_error

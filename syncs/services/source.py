@@ -15,11 +15,11 @@ from django.utils.crypto import salted_hmac
 
 from audit.models import ActorType
 from audit.services import AuditActor
+from secrets_app.crypto.secret_fields import SecretIntegrityError
 from secrets_app.errors import DomainError
 from secrets_app.principals import Principal, PrincipalKey, PrincipalKind
 from secrets_app.selectors.access import ProjectScope, project_access
 from secrets_app.selectors.secrets import secret_list
-from secrets_app.services.integrity import SecretIntegrityError
 from syncs.models import SecretSync
 from syncs.providers.base import DesiredItem
 
