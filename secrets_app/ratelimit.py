@@ -6,7 +6,7 @@ node sees the same count: one atomic round trip there (``counter_hit``), so N co
 count N. Who uses it:
 
 - machine logins (native and compat): per route and client IP, ``STRONGROOM_LOGIN_RATE_PER_MINUTE``
-  (``secrets_app.identities.ratelimit``);
+  (``secrets_app.identities.login_views.login_rate_limit_check``);
 - ``/api/v1`` (a DRF throttle, the default for every API view) and ``/compat/infisical`` (its
   dispatcher): per person or machine identity, reads (GET/HEAD/OPTIONS) and writes counted apart,
   ``STRONGROOM_API_READ_RATE_PER_MINUTE`` / ``STRONGROOM_API_WRITE_RATE_PER_MINUTE``. The limit is per

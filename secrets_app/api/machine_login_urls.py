@@ -1,22 +1,19 @@
-"""Routes for JWT / OIDC / Kubernetes machine login and those auth methods' configuration, included
-into ``v1_routes`` of ``secrets_app/api/urls.py`` (so the route/schema tests see them). Login
-routes have no trailing slash, like the universal-auth one (the Infisical adapter accepts both)."""
+"""The native machine login routes (every method, token renew and revoke), included into
+``v1_routes`` of ``secrets_app/api/urls.py`` (so the route/schema tests see them). Their views, and
+the Infisical-compatible routes' views, are in ``secrets_app/identities/login_views.py``. No
+trailing slash, as Infisical's clients call them (the adapter accepts both)."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from secrets_app.api.views import machine_login
+from secrets_app.identities import login_views
 
 urlpatterns = [
-    path("auth/jwt-auth/login", machine_login.JwtAuthLoginApi.as_view(), name="auth-jwt-login"),
-    path("auth/oidc-auth/login", machine_login.OidcAuthLoginApi.as_view(), name="auth-oidc-login"),
-    path("auth/kubernetes-auth/login", machine_login.KubernetesAuthLoginApi.as_view(), name="auth-kubernetes-login"),
-    path("identities/<str:identity>/jwt-auth/", machine_login.JwtAuthConfigApi.as_view(), name="identity-jwt-auth"),
-    path("identities/<str:identity>/oidc-auth/", machine_login.OidcAuthConfigApi.as_view(), name="identity-oidc-auth"),
-    path(
-        "identities/<str:identity>/kubernetes-auth/",
-        machine_login.KubernetesAuthConfigApi.as_view(),
-        name="identity-kubernetes-auth",
-    ),
+    path("auth/universal-auth/login", login_views.UniversalAuthLoginApi.as_view(), name="auth-universal-login"),
+    path("auth/jwt-auth/login", login_views.JwtAuthLoginApi.as_view(), name="auth-jwt-login"),
+    path("auth/oidc-auth/login", login_views.OidcAuthLoginApi.as_view(), name="auth-oidc-login"),
+    path("auth/kubernetes-auth/login", login_views.KubernetesAuthLoginApi.as_view(), name="auth-kubernetes-login"),
+    path("auth/token/renew", login_views.TokenRenewApi.as_view(), name="auth-token-renew"),
+    path("auth/token/revoke", login_views.TokenRevokeApi.as_view(), name="auth-token-revoke"),
 ]

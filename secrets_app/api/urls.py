@@ -17,6 +17,7 @@ from secrets_app.api.views import (
     audit_settings,
     groups,
     identities,
+    identity_auth_methods,
     people,
     projects,
     rotation_policies,
@@ -84,6 +85,9 @@ identity_routes = [
         name="identity-client-secret-revoke",
     ),
     path("tokens/revoke/", identities.IdentityTokensRevokeApi.as_view(), name="identity-tokens-revoke"),
+    path("jwt-auth/", identity_auth_methods.JwtAuthConfigApi.as_view(), name="identity-jwt-auth"),
+    path("oidc-auth/", identity_auth_methods.OidcAuthConfigApi.as_view(), name="identity-oidc-auth"),
+    path("kubernetes-auth/", identity_auth_methods.KubernetesAuthConfigApi.as_view(), name="identity-kubernetes-auth"),
 ]
 
 v1_routes = [
@@ -145,10 +149,7 @@ v1_routes = [
         name="group-member-detail",
     ),
     path("identities/<str:identity>/", include(identity_routes)),
-    path("auth/universal-auth/login", identities.UniversalAuthLoginApi.as_view(), name="auth-universal-login"),
-    path("auth/token/renew", identities.TokenRenewApi.as_view(), name="auth-token-renew"),
-    path("auth/token/revoke", identities.TokenRevokeApi.as_view(), name="auth-token-revoke"),
-    path("", include("secrets_app.api.machine_login_urls")),  # JWT/OIDC/Kubernetes login and configuration
+    path("", include("secrets_app.api.machine_login_urls")),  # machine login, token renew and revoke
 ]
 
 app_name = "api"

@@ -4,9 +4,10 @@ Every route accepts an optional trailing slash (Infisical runs with ``ignoreTrai
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import re_path
 
-from secrets_app.compat.views_auth import LoginView, RenewView, RevokeView
 from secrets_app.compat.views_resources import (
     FolderItemView,
     FolderListView,
@@ -17,6 +18,7 @@ from secrets_app.compat.views_resources import (
     TagListView,
 )
 from secrets_app.compat.views_secrets import SecretBatchView, SecretItemView, SecretListView
+from secrets_app.identities import login_views
 
 NAME = r"(?P<name>[^/]+)"
 REF = r"(?P<ref>[^/]+)"
@@ -26,13 +28,19 @@ def route(pattern: str, view, name: str):  # type: ignore[no-untyped-def]
     return re_path(rf"^{pattern}/?$", view, name=f"compat-{name}")
 
 
+def login(method: login_views.LoginMethod) -> Any:
+    """The adapter's login view for *method*."""
+    return login_views.CompatLoginView.as_view(method=method)
+
+
 urlpatterns = [
-    route(r"api/v1/auth/universal-auth/login", LoginView.as_view(method="universal-auth"), "universal-login"),
-    route(r"api/v1/auth/jwt-auth/login", LoginView.as_view(method="jwt-auth"), "jwt-login"),
-    route(r"api/v1/auth/oidc-auth/login", LoginView.as_view(method="oidc-auth"), "oidc-login"),
-    route(r"api/v1/auth/kubernetes-auth/login", LoginView.as_view(method="kubernetes-auth"), "kubernetes-login"),
-    route(r"api/v1/auth/token/renew", RenewView.as_view(), "token-renew"),
-    route(r"api/v1/auth/token/revoke", RevokeView.as_view(), "token-revoke"),
+    # machine login: secrets_app/identities/login_views.py (with the native routes' views)
+    route(r"api/v1/auth/universal-auth/login", login(login_views.UNIVERSAL), "universal-login"),
+    route(r"api/v1/auth/jwt-auth/login", login(login_views.JWT), "jwt-login"),
+    route(r"api/v1/auth/oidc-auth/login", login(login_views.OIDC), "oidc-login"),
+    route(r"api/v1/auth/kubernetes-auth/login", login(login_views.KUBERNETES), "kubernetes-login"),
+    route(r"api/v1/auth/token/renew", login_views.CompatTokenRenewView.as_view(), "token-renew"),
+    route(r"api/v1/auth/token/revoke", login_views.CompatTokenRevokeView.as_view(), "token-revoke"),
     # secrets: v3 raw and v4 (the static batch routes before the named ones)
     route(r"api/v3/secrets/raw", SecretListView.as_view(), "v3-secrets"),
     route(r"api/v3/secrets/batch/raw", SecretBatchView.as_view(), "v3-secrets-batch"),

@@ -73,14 +73,14 @@ class LoginRefused(DomainError):
         self.code = self._CODES.get(status, "login_refused")
         self.detail = detail
 
+    def __repr__(self) -> str:
+        return f"<LoginRefused {self.status} {self.message!r}>"
+
 
 def upstream_failed(detail: str) -> LoginRefused:
     """The one answer for anything that went wrong with the issuer / API server (see the module
     docstring); *detail* goes to the audit event only."""
     return LoginRefused(502, UPSTREAM_FAILED, detail=detail)
-
-    def __repr__(self) -> str:
-        return f"<LoginRefused {self.status} {self.message!r}>"
 
 
 # --- globs ------------------------------------------------------------------------------------------

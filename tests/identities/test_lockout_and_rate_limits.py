@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from secrets_app.identities.ratelimit import RateLimitUnavailable, login_rate_limit_check
+from secrets_app.identities.login_views import login_rate_limit_check
 from secrets_app.identities.universal import (
     LoginRefused,
     LoginUnavailable,
     lockout_failure_count,
     universal_auth_login,
 )
+from secrets_app.ratelimit import RateLimitUnavailable
 from tests.identities.universal_support import login, make_robot, unique_ip
 
 WRONG = "0" * 64

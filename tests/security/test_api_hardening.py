@@ -150,7 +150,7 @@ def test_G3_rate_limit_store_down_keeps_the_api_limited_in_process_and_refuses_l
 def test_G3_compat_login_limiter_cannot_be_skipped(cast: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compat login used to import the limiter at request time and skip it on ImportError."""
     machine = make_machine(cast.project, "robot", "member")
-    monkeypatch.setitem(sys.modules, "secrets_app.identities.ratelimit", None)  # any later import fails
+    monkeypatch.setitem(sys.modules, "secrets_app.identities.login_views", None)  # any later import fails
     body = {"clientId": machine.client_id, "clientSecret": machine.client_secret}
     with _fresh_limiter(STRONGROOM_LOGIN_RATE_PER_MINUTE=1):
         answers = [

@@ -171,7 +171,7 @@ class LoginResponseSerializer(serializers.Serializer):
     accessToken = serializers.CharField()
     expiresIn = serializers.IntegerField(help_text="Seconds until the token expires")
     accessTokenMaxTTL = serializers.IntegerField(help_text="Seconds from issue after which renewals stop")
-    tokenType = serializers.CharField(default="Bearer")
+    tokenType = serializers.CharField(help_text="Always `Bearer`")
 
 
 class MessageSerializer(serializers.Serializer):

@@ -1,5 +1,7 @@
-"""Machine identities (org admins), their project memberships, universal auth and client secrets,
-and the native machine login routes (universal auth login, token renew and revoke)."""
+"""Machine identities (org admins), their project memberships, universal auth and client secrets.
+
+Logging in (every method, token renew and revoke) is in ``secrets_app/identities/login_views.py``;
+the JWT, OIDC and Kubernetes auth methods are configured in ``identity_auth_methods.py``."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, status
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,7 +19,6 @@ from secrets_app.api.base import ApiView
 from secrets_app.api.schema import PROJECT, errors
 from secrets_app.api.serializers.identities import (
     UNIVERSAL_REQUEST_FIELDS,
-    AccessTokenRequest,
     ClientSecretCreatedSerializer,
     ClientSecretCreateRequest,
     ClientSecretListSerializer,
@@ -31,17 +32,13 @@ from secrets_app.api.serializers.identities import (
     IdentityMemberUpdateRequest,
     IdentitySerializer,
     IdentityUpdateRequest,
-    LoginResponseSerializer,
-    MessageSerializer,
     RevokeRequest,
     TokensRevokedSerializer,
-    UniversalAuthLoginRequest,
     UniversalAuthRequest,
     UniversalAuthSerializer,
 )
-from secrets_app.errors import DomainError, NotFound
+from secrets_app.errors import NotFound
 from secrets_app.identities import services
-from secrets_app.identities.ratelimit import RateLimited, login_rate_limit_check
 from secrets_app.identities.selectors import (
     client_secret_list,
     identity_get_for_principal,
@@ -49,9 +46,6 @@ from secrets_app.identities.selectors import (
     identity_membership_list,
     identity_universal_auth,
 )
-from secrets_app.identities.tokens import IssuedToken, TokenError, access_token_renew, access_token_revoke
-from secrets_app.identities.universal import universal_auth_login
-from secrets_app.middleware import client_ip
 from secrets_app.models import MachineIdentity
 from secrets_app.services.people import organization_get_for_principal
 
@@ -62,7 +56,6 @@ IDENTITY = OpenApiParameter("identity", OpenApiTypes.UUID, OpenApiParameter.PATH
 IDENTITY_ID = OpenApiParameter("identity_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Identity id")
 SECRET_ID = OpenApiParameter("secret_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Client secret id")
 TAGS = ["identities"]
-AUTH_TAGS = ["machine auth"]
 
 
 class IdentityView(ApiView):
@@ -298,97 +291,3 @@ class ProjectIdentityDetailApi(ApiView):
     def delete(self, request: Request, project: str, identity_id: str) -> Response:
         services.identity_membership_remove(scope=self.scope(project), identity_id=identity_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# --- machine login (no authentication; rate limited per client IP) -------------------------------------
-
-
-class TokenRefused(DomainError):
-    """The presented access token cannot be renewed or revoked (401; the reason never holds it)."""
-
-    status = 401
-    code = "invalid_token"
-
-
-class MachineAuthView(ApiView):
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-    # Responses hold access tokens: never stored for an idempotent replay.
-    idempotency_storable = False
-    route = ""
-
-    def rate_limit(self, request: Request) -> str:
-        ip = client_ip(request._request)
-        try:
-            login_rate_limit_check(ip, self.route)
-        except RateLimited as exc:
-            raise exceptions.Throttled(wait=exc.retry_after) from None
-        return ip
-
-    @staticmethod
-    def issued(issued: IssuedToken) -> Response:
-        return Response(
-            {
-                "accessToken": issued.access_token,
-                "expiresIn": issued.expires_in,
-                "accessTokenMaxTTL": issued.max_ttl,
-                "tokenType": "Bearer",
-            }
-        )
-
-
-@extend_schema(tags=AUTH_TAGS, auth=[])
-class UniversalAuthLoginApi(MachineAuthView):
-    route = "universal-auth-login"
-
-    @extend_schema(
-        operation_id="auth_universal_login",
-        request=UniversalAuthLoginRequest,
-        responses={200: LoginResponseSerializer, **errors(400, 403, 429, 503)},
-        description="Exchange a client id and secret for an access token. Wrong, revoked, expired or used-up "
-        "credentials and a locked-out client id all answer 401 `Invalid credentials`. Rate limited per IP (429).",
-    )
-    def post(self, request: Request) -> Response:
-        ip = self.rate_limit(request)
-        data = self.parse(UniversalAuthLoginRequest, request.data)
-        return self.issued(universal_auth_login(client_id=data["clientId"], client_secret=data["clientSecret"], ip=ip))
-
-
-@extend_schema(tags=AUTH_TAGS, auth=[])
-class TokenRenewApi(MachineAuthView):
-    route = "token-renew"
-
-    @extend_schema(
-        operation_id="auth_token_renew",
-        request=AccessTokenRequest,
-        responses={200: LoginResponseSerializer, **errors(400, 429)},
-        description="Extend the token by its TTL, capped at its max TTL counted from login. The same token "
-        "comes back; an expired, revoked or max-TTL-spent token answers 401.",
-    )
-    def post(self, request: Request) -> Response:
-        ip = self.rate_limit(request)
-        data = self.parse(AccessTokenRequest, request.data)
-        try:
-            return self.issued(access_token_renew(raw_token=data["accessToken"], ip=ip))
-        except TokenError as exc:
-            raise TokenRefused(exc.reason) from None
-
-
-@extend_schema(tags=AUTH_TAGS, auth=[])
-class TokenRevokeApi(MachineAuthView):
-    route = "token-revoke"
-
-    @extend_schema(
-        operation_id="auth_token_revoke",
-        request=AccessTokenRequest,
-        responses={200: MessageSerializer, **errors(400, 429)},
-        description="Revoke the presented access token (refused on its next use, on every worker).",
-    )
-    def post(self, request: Request) -> Response:
-        self.rate_limit(request)
-        data = self.parse(AccessTokenRequest, request.data)
-        try:
-            access_token_revoke(raw_token=data["accessToken"])
-        except TokenError as exc:
-            raise TokenRefused(exc.reason) from None
-        return Response({"message": "Successfully revoked access token"})

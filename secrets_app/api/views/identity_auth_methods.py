@@ -1,22 +1,18 @@
-"""Native machine login by JWT, OIDC and Kubernetes auth (for our own CLI), and the configuration
-endpoints of those auth methods (org admins only; stored secrets are write-only).
+"""Configuration of an identity's JWT, OIDC and Kubernetes auth methods (org admins only; stored
+secrets are write-only): ``/api/v1/identities/<identity>/{jwt-auth,oidc-auth,kubernetes-auth}/``.
 
-``POST /api/v1/auth/{jwt-auth,oidc-auth,kubernetes-auth}/login`` with ``{"identityId", "jwt"}``
-answers ``{"accessToken", "expiresIn", "accessTokenMaxTTL", "tokenType": "Bearer"}`` — the
-Infisical login shape. Refusals are ``LoginRefused`` (404 / 401 / 403 / 502 / 504) in the native
-error shape; too many attempts from one IP answer 429 with ``Retry-After``.
+Logging in with them is elsewhere: ``secrets_app/identities/login_views.py``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, status
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,105 +20,18 @@ from secrets_app.api.authentication import IsPerson
 from secrets_app.api.base import ApiView
 from secrets_app.api.schema import errors
 from secrets_app.errors import NotFound
-from secrets_app.identities.jwt_auth import jwt_auth_configure, jwt_auth_login, jwt_auth_remove
+from secrets_app.identities.jwt_auth import jwt_auth_configure, jwt_auth_remove
 from secrets_app.identities.kubernetes_auth import (
     kubernetes_auth_configure,
-    kubernetes_auth_login,
     kubernetes_auth_remove,
 )
 from secrets_app.identities.login_common import identity_admin_check
-from secrets_app.identities.oidc_auth import oidc_auth_configure, oidc_auth_login, oidc_auth_remove
-from secrets_app.identities.ratelimit import RateLimited, login_rate_limit_check
-from secrets_app.identities.tokens import IssuedToken
-from secrets_app.middleware import client_ip
+from secrets_app.identities.oidc_auth import oidc_auth_configure, oidc_auth_remove
 from secrets_app.models import AuthMethodKind, JwtAuth, KubernetesAuth, MachineIdentity
 from secrets_app.principals import Principal
 
 IDENTITY = OpenApiParameter("identity", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Identity id")
-AUTH_TAGS = ["machine auth"]
 CONFIG_TAGS = ["identities"]
-
-
-# --- login ---------------------------------------------------------------------------------------------
-
-
-class MachineLoginRequest(serializers.Serializer):
-    identityId = serializers.CharField(max_length=64)  # noqa: N815
-    jwt = serializers.CharField(max_length=16384, trim_whitespace=True)
-
-
-LOGIN_RESPONSE = inline_serializer(
-    "MachineLoginResponse",
-    {
-        "accessToken": serializers.CharField(),
-        "expiresIn": serializers.IntegerField(),
-        "accessTokenMaxTTL": serializers.IntegerField(),
-        "tokenType": serializers.CharField(),
-    },
-)
-
-
-class _LoginApi(ApiView):
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-    idempotency_storable = False  # the response is a credential
-    route = ""
-
-    def login_with(self, request: Request, login: Callable[..., IssuedToken]) -> Response:
-        ip = client_ip(request._request)
-        try:
-            login_rate_limit_check(ip, self.route)
-        except RateLimited as exc:
-            raise exceptions.Throttled(wait=exc.retry_after) from None
-        data = self.parse(MachineLoginRequest, request.data)
-        issued = login(identity_id=data["identityId"], jwt=data["jwt"], ip=ip)
-        return Response(
-            {
-                "accessToken": issued.access_token,
-                "expiresIn": issued.expires_in,
-                "accessTokenMaxTTL": issued.max_ttl,
-                "tokenType": "Bearer",
-            }
-        )
-
-
-def _login_schema(operation_id: str, what: str) -> Any:
-    return extend_schema(
-        tags=AUTH_TAGS,
-        auth=[],
-        operation_id=operation_id,
-        request=MachineLoginRequest,
-        responses={200: LOGIN_RESPONSE, **errors(400, 401, 403, 404, 429, 502, 503, 504)},
-        description=f"Exchange {what} for an access token. 404: no such identity or auth method; 401: the "
-        "token is not accepted; 403: wrong issuer or source IP; 502/504: the issuer or API server failed.",
-    )
-
-
-class JwtAuthLoginApi(_LoginApi):
-    route = "jwt-auth-login"
-
-    @_login_schema("auth_jwt_login", "a JWT (e.g. an Azure DevOps federation token)")
-    def post(self, request: Request) -> Response:
-        return self.login_with(request, jwt_auth_login)
-
-
-class OidcAuthLoginApi(_LoginApi):
-    route = "oidc-auth-login"
-
-    @_login_schema("auth_oidc_login", "an OIDC ID token")
-    def post(self, request: Request) -> Response:
-        return self.login_with(request, oidc_auth_login)
-
-
-class KubernetesAuthLoginApi(_LoginApi):
-    route = "kubernetes-auth-login"
-
-    @_login_schema("auth_kubernetes_login", "a Kubernetes service-account token")
-    def post(self, request: Request) -> Response:
-        return self.login_with(request, kubernetes_auth_login)
-
-
-# --- configuration -------------------------------------------------------------------------------------
 
 
 class TrustedIpsField(serializers.ListField):
