@@ -36,7 +36,7 @@ def data_keys_reencrypt_reconcile_task() -> list[int]:
 
 @shared_task(name="secrets_app.tasks.secret_last_read_refresh", acks_late=True, reject_on_worker_lost=True)
 def secret_last_read_refresh_task() -> int:
-    from secrets_app.services.bookkeeping import secret_last_read_refresh
+    from secrets_app.services.last_read import secret_last_read_refresh
 
     return secret_last_read_refresh()
 

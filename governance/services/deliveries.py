@@ -1,6 +1,6 @@
 """Deliveries: which secret values were handed to which consumer, when and from where.
 
-A beat task follows the audit log (like ``secrets_app.services.bookkeeping``) and folds every read
+A beat task follows the audit log (like ``secrets_app.services.last_read``) and folds every read
 event that delivered values (``secret.values_read``: a list or ``run`` with values;
 ``secret.value_read``: one value) into ``SecretDelivery`` (per secret and consumer) and
 ``DeliveryDay`` (per project, environment, day and consumer). ``secret.listed`` delivers names only

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from secrets_app.models.access import PersonalAccessToken, TemporaryAccessGrant, UserTOTP
-from secrets_app.models.bookkeeping import BookkeepingCursor
 from secrets_app.models.groups import Group, GroupMembership, GroupProjectMembership, GroupSource
 from secrets_app.models.identities import (
     AuthMethodKind,
@@ -32,6 +31,7 @@ from secrets_app.models.secrets import (
     Tag,
 )
 from secrets_app.models.sso import OrganizationSso, SsoIdentity
+from secrets_app.models.stream_cursors import BookkeepingCursor
 
 __all__ = [
     "ClientSecret",

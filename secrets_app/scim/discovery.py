@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from secrets_app.scim.shapes import GROUP_SCHEMA, MAX_RESULTS, USER_SCHEMA
+from secrets_app.scim.protocol import GROUP_SCHEMA, MAX_RESULTS, USER_SCHEMA
 
 _CORE = "urn:ietf:params:scim:schemas:core:2.0"
 

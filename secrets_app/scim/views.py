@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from secrets_app.errors import Conflict, DomainError, NotFound, ValidationFailed
 from secrets_app.models import Group, ScimPerson, ScimToken
 from secrets_app.scim import discovery
-from secrets_app.scim.shapes import (
+from secrets_app.scim.protocol import (
     MAX_RESULTS,
     ScimError,
     error_response,

@@ -26,7 +26,7 @@ from secrets_app.errors import NotFound, ValidationFailed
 from secrets_app.models import Organization, Project
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import org_admin_require
-from secrets_app.selectors.audit_search import AuditSearchPage, audit_reach
+from secrets_app.selectors.audit_reads import AuditSearchPage, audit_reach
 from secrets_app.services.people import organization_get_for_principal
 
 EXPORT_FORMATS = tuple(FORMATS)

@@ -83,7 +83,7 @@ def _decrypt_current(secrets: list[LiveSecret]) -> dict[int, tuple[str, str | No
     return plain
 
 
-class _Reader:
+class RequestSecretReader:
     """One request's read: permission checks, decryption and reference resolution, cached."""
 
     def __init__(self, scope: ProjectScope, *, keep_quarantined: bool = False) -> None:
@@ -280,7 +280,7 @@ def secret_list(
     require(scope, "secrets.read", environment=env.slug, path=folder.path, some_tags=True)
     if include_values:
         require(scope, "secrets.read_value", environment=env.slug, path=folder.path, some_tags=True)
-    reader = _Reader(scope, keep_quarantined=include_quarantined)
+    reader = RequestSecretReader(scope, keep_quarantined=include_quarantined)
     folders = folder_subtree(folder) if recursive else [folder]
     views = reader.views(folders, with_values=include_values)
     skipped: list[str] = []
@@ -347,7 +347,7 @@ def secret_get(
     key = secret_key_for_lookup(key)
     env, folder = folder_get(scope, environment, path)
     require(scope, "secrets.read", environment=env.slug, path=folder.path, resource=key, some_tags=True)
-    reader = _Reader(scope, keep_quarantined=True)
+    reader = RequestSecretReader(scope, keep_quarantined=True)
     matches = reader.views([folder], with_values=False, only_type=secret_type, key=key)
     if not matches and include_imports:
         skipped: list[str] = []

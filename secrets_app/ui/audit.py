@@ -22,7 +22,7 @@ from secrets_app.selectors.audit_export import (
     organization_audit_export,
     organization_audit_page,
 )
-from secrets_app.selectors.audit_log import project_audit_actions, project_audit_page
+from secrets_app.selectors.audit_reads import project_audit_actions, project_audit_page
 from secrets_app.selectors.audit_viewer import organization_audit_event, project_audit_event, resource_labels
 from secrets_app.selectors.projects import environment_list
 from secrets_app.services.audit_settings import audit_retention_set

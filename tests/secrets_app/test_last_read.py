@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from secrets_app.models import Secret
 from secrets_app.selectors.secrets import secret_get, secret_list
-from secrets_app.services.bookkeeping import secret_last_read_refresh
+from secrets_app.services.last_read import secret_last_read_refresh
 from secrets_app.services.secrets import SecretInput, secret_create
 
 

@@ -61,10 +61,10 @@ def test_it_filters_with_one_url_for_page_and_fragment(login, seeded):
 @pytest.mark.django_db
 def test_it_loads_more_events_page_by_page(login, seeded):
     from audit.services import audit_record
-    from secrets_app.selectors import audit_log
+    from secrets_app.selectors import audit_reads
 
     actor = seeded.scope(seeded.alice).audit_actor()
-    for index in range(audit_log.PAGE_SIZE + 5):
+    for index in range(audit_reads.PAGE_SIZE + 5):
         audit_record(
             action="secret.listed",
             actor=actor,
@@ -76,7 +76,7 @@ def test_it_loads_more_events_page_by_page(login, seeded):
         )
     client = login(seeded.alice)
     first = client.get(PAGE, {"action": "secret.listed"}, **HX).content.decode()
-    assert first.count("bulk-") == audit_log.PAGE_SIZE
+    assert first.count("bulk-") == audit_reads.PAGE_SIZE
     assert 'id="load-more"' in first
     more_url = first.split('hx-get="')[-1].split('"')[0].replace("&amp;", "&")
     assert "before=" in more_url and "action=secret.listed" in more_url
@@ -84,4 +84,4 @@ def test_it_loads_more_events_page_by_page(login, seeded):
     assert more.lstrip().startswith("<tr>")
     assert more.count("bulk-") == 5 and 'id="load-more"' not in more
     shown = set(re.findall(r"bulk-\d+", first + more))
-    assert len(shown) == audit_log.PAGE_SIZE + 5
+    assert len(shown) == audit_reads.PAGE_SIZE + 5

@@ -30,7 +30,7 @@ from secrets_app.api.serializers.access import (
 )
 from secrets_app.api.serializers.projects import MeSerializer
 from secrets_app.errors import ValidationFailed
-from secrets_app.selectors.audit_search import audit_event_search
+from secrets_app.selectors.audit_reads import audit_event_search
 from secrets_app.selectors.members import member_list, role_list
 from secrets_app.selectors.organizations import organization_membership_list
 from secrets_app.selectors.tokens import personal_token_list

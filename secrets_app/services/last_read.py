@@ -1,4 +1,4 @@
-"""Governance bookkeeping kept off the request path.
+"""`Secret.last_read_at`, kept off the request path.
 
 A secret read already writes one audit row naming the secrets it returned; instead of a second
 write per read, a beat task follows the audit stream and stamps ``Secret.last_read_at``.
