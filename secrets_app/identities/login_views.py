@@ -134,6 +134,7 @@ class TokenRefused(DomainError):
     code = "invalid_token"
 
 
+@extend_schema(tags=AUTH_TAGS, auth=[])  # inherited by every subclass
 class MachineAuthApi(ApiView):
     """No authentication; counted per route and client IP before the body is read."""
 
@@ -173,7 +174,6 @@ def _token_login_schema(operation_id: str, what: str) -> Any:
     )
 
 
-@extend_schema(tags=AUTH_TAGS, auth=[])
 class UniversalAuthLoginApi(MachineLoginApi):
     method = UNIVERSAL
 
@@ -188,7 +188,6 @@ class UniversalAuthLoginApi(MachineLoginApi):
         return self.log_in(request)
 
 
-@extend_schema(tags=AUTH_TAGS, auth=[])
 class JwtAuthLoginApi(MachineLoginApi):
     method = JWT
 
@@ -197,7 +196,6 @@ class JwtAuthLoginApi(MachineLoginApi):
         return self.log_in(request)
 
 
-@extend_schema(tags=AUTH_TAGS, auth=[])
 class OidcAuthLoginApi(MachineLoginApi):
     method = OIDC
 
@@ -206,7 +204,6 @@ class OidcAuthLoginApi(MachineLoginApi):
         return self.log_in(request)
 
 
-@extend_schema(tags=AUTH_TAGS, auth=[])
 class KubernetesAuthLoginApi(MachineLoginApi):
     method = KUBERNETES
 
@@ -215,7 +212,6 @@ class KubernetesAuthLoginApi(MachineLoginApi):
         return self.log_in(request)
 
 
-@extend_schema(tags=AUTH_TAGS, auth=[])
 class TokenRenewApi(MachineAuthApi):
     @extend_schema(
         operation_id="auth_token_renew",
@@ -233,7 +229,6 @@ class TokenRenewApi(MachineAuthApi):
             raise TokenRefused(exc.reason) from None
 
 
-@extend_schema(tags=AUTH_TAGS, auth=[])
 class TokenRevokeApi(MachineAuthApi):
     @extend_schema(
         operation_id="auth_token_revoke",

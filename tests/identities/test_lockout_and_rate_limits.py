@@ -120,3 +120,36 @@ def test_it_rate_limits_logins_per_address_with_retry_after(cast: Any) -> None:
     from rest_framework.test import APIClient
 
     assert APIClient().post("/api/v1/auth/token/renew", renew, format="json", REMOTE_ADDR=ip).status_code == 401
+
+
+@override_settings(STRONGROOM_LOGIN_RATE_PER_MINUTE=2)
+@pytest.mark.django_db
+def test_it_shares_one_login_budget_between_the_native_api_and_the_infisical_adapter() -> None:
+    """A JWT login counts per address on both surfaces together: the native API counts a bad body
+    (it limits before reading it), the adapter does not (Infisical validates first). Over the
+    limit each answers 429 in its own error shape, with Retry-After."""
+    from django.test import Client
+
+    if time.time() % 60 > 55:  # the counts live in a fixed minute: do not straddle two
+        time.sleep(60 - time.time() % 60)
+    ip, client = unique_ip(), Client()
+    native, adapter = "/api/v1/auth/jwt-auth/login", "/compat/infisical/api/v1/auth/jwt-auth/login"
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        return client.post(path, body, content_type="application/json", REMOTE_ADDR=ip)
+
+    unknown = {"identityId": str(uuid.uuid4()), "jwt": "a.b.c"}
+    answers = [
+        post(native, {}).status_code,  # 1st attempt counted
+        post(adapter, {}).status_code,  # refused before counting
+        post(adapter, unknown).status_code,  # 2nd attempt counted
+    ]
+    native_limited, adapter_limited = post(native, unknown), post(adapter, unknown)
+
+    assert answers == [400, 422, 404]
+    assert native_limited.status_code == 429 and native_limited.json()["error"]["code"] == "throttled"
+    assert adapter_limited.status_code == 429
+    body = adapter_limited.json()
+    assert (body["statusCode"], body["error"]) == (429, "RateLimitExceeded")
+    assert body["message"] == f"Too many login attempts; retry after {adapter_limited['Retry-After']} seconds"
+    assert 1 <= int(native_limited["Retry-After"]) <= 60 and 1 <= int(adapter_limited["Retry-After"]) <= 60
