@@ -30,7 +30,7 @@ sealed secret values however it likes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, ClassVar, Generic, TypeVar
@@ -365,6 +365,19 @@ def plugin_serializer_fields(kind: PluginKind, *, group: str) -> dict[str, Any]:
     return built
 
 
+def registered_kind_field(registry: PluginRegistry[Any], **kwargs: Any) -> Any:
+    """A DRF ``ChoiceField`` of the kinds registered in *registry* when a serializer is built
+    (DRF copies declared fields per instance), so a kind registered after import is accepted and
+    documented too."""
+    from rest_framework import serializers
+
+    class RegisteredKindField(serializers.ChoiceField):
+        def __init__(self, **field_kwargs: Any) -> None:
+            super().__init__(choices=list(registry.modules), **field_kwargs)
+
+    return RegisteredKindField(**kwargs)
+
+
 def plugin_description(kind: PluginKind) -> str:
     """Markdown describing a kind's fields (for OpenAPI descriptions and docs)."""
     lines = [f"**`{kind.kind}`** — {kind.label}. {kind.description}".rstrip()]
@@ -377,6 +390,21 @@ def plugin_description(kind: PluginKind) -> str:
             text += f" — {declared.help}"
         lines.append(text)
     return "\n".join(lines)
+
+
+def kinds_described(intro: str, describe: Callable[[], str]) -> str:
+    """An OpenAPI operation description: *intro*, then ``describe()`` evaluated each time the schema
+    is generated (a lazy string), so a kind registered after import is documented too. A kind that
+    cannot describe itself (its SDK is missing) leaves the list out rather than break the schema."""
+    from django.utils.functional import lazy
+
+    def text() -> str:
+        try:
+            return intro + describe()
+        except Exception:
+            return intro
+
+    return lazy(text, str)()
 
 
 def plugins_description(registry: PluginRegistry[Any]) -> str:
@@ -407,9 +435,11 @@ __all__ = [
     "PluginRegistry",
     "PresenceFlags",
     "clean_declared",
+    "kinds_described",
     "plugin_description",
     "plugin_form_class",
     "plugin_initial",
     "plugin_serializer_fields",
     "plugins_description",
+    "registered_kind_field",
 ]

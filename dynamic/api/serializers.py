@@ -9,7 +9,9 @@ from typing import Any
 from rest_framework import serializers
 
 from dynamic.models import LeaseStatus
+from dynamic.providers.registry import PROVIDERS
 from secrets_app.api.fields import StrictSerializer
+from secrets_app.plugins import kinds_described
 
 TTL_HELP = "Seconds, or a duration such as 30m, 1h, 7d (1 minute to 10 years)"
 
@@ -42,7 +44,9 @@ class DynamicSecretCreateRequest(StrictSerializer):
     environment = serializers.CharField(max_length=64)
     path = serializers.CharField(max_length=1024, default="/")
     name = serializers.CharField(max_length=64)
-    provider = serializers.CharField(max_length=32, help_text="postgresql or mysql")
+    provider = serializers.CharField(
+        max_length=32, help_text=kinds_described("One of: ", lambda: ", ".join(PROVIDERS.modules))
+    )
     config = serializers.DictField(help_text="The provider's settings (host, port, database, username, …)")
     credentials = serializers.DictField(
         child=serializers.CharField(trim_whitespace=False), write_only=True, help_text="Root password; never returned"

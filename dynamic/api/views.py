@@ -42,6 +42,7 @@ from dynamic.services.targets import target_allowlist_get, target_allowlist_set
 from secrets_app.api.base import ApiView
 from secrets_app.api.schema import PROJECT, errors
 from secrets_app.errors import Conflict
+from secrets_app.plugins import kinds_described
 from secrets_app.services.people import organization_get_for_principal
 
 SECRET_TAGS = ["dynamic secrets"]
@@ -62,13 +63,6 @@ LEASE_IDEMPOTENCY_KEY = OpenApiParameter(
 ORGANIZATION = OpenApiParameter(
     "organization", OpenApiTypes.STR, OpenApiParameter.PATH, description="Organization slug"
 )
-
-
-def _providers() -> str:
-    try:
-        return providers_description()
-    except Exception:  # a provider that cannot describe itself must not break the schema
-        return ""
 
 
 def _definition(data: dict[str, Any]) -> Definition:
@@ -109,9 +103,12 @@ class DynamicSecretListApi(_ProjectApi):
         parameters=[PROJECT],
         request=DynamicSecretCreateRequest,
         responses={(201, JSON): DynamicSecretSerializer, **errors(400, 403, 404, 409)},
-        description="Define a dynamic secret (`dynamic_secrets.manage`). The target must be on the organization's "
-        "allowlist; the root credentials are tested live, encrypted and never returned.\n\nProviders and their "
-        "fields:\n\n" + _providers(),
+        description=kinds_described(
+            "Define a dynamic secret (`dynamic_secrets.manage`). The target must be on the organization's "
+            "allowlist; the root credentials are tested live, encrypted and never returned.\n\nProviders and their "
+            "fields:\n\n",
+            providers_description,
+        ),
     )
     def post(self, request: Request, project: str) -> Response:
         data = self.parse(DynamicSecretCreateRequest, request.data)

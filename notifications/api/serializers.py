@@ -11,6 +11,7 @@ from rest_framework import serializers
 from notifications.channels.registry import CHANNELS
 from notifications.models import DeliveryStatus, NotificationChannel
 from secrets_app.api.fields import StrictSerializer
+from secrets_app.plugins import registered_kind_field
 
 
 class RouteSerializer(serializers.Serializer):
@@ -69,15 +70,11 @@ class RouteRequest(StrictSerializer):
     digest = serializers.BooleanField(required=False, default=False, help_text="One message a day instead")
 
 
-def _kinds() -> list[str]:
-    return list(CHANNELS.modules)
-
-
 class ChannelCreateRequest(StrictSerializer):
     organization = serializers.CharField(
         required=False, allow_blank=True, help_text="Slug; needed if you administer several"
     )
-    kind = serializers.ChoiceField(choices=_kinds())
+    kind = registered_kind_field(CHANNELS)
     name = serializers.CharField(max_length=120)
     enabled = serializers.BooleanField(required=False, default=True)
     config = serializers.DictField(required=False, default=dict, help_text="Non-secret settings of the kind")

@@ -32,17 +32,10 @@ from secrets_app.api.authentication import IsPerson
 from secrets_app.api.base import ApiView
 from secrets_app.api.schema import errors
 from secrets_app.models import Organization
-from secrets_app.plugins import plugins_description
+from secrets_app.plugins import kinds_described, plugins_description
 
 TAGS = ["notifications"]
 CHANNEL_ID = OpenApiParameter("channel", OpenApiTypes.UUID, OpenApiParameter.PATH)
-
-
-def _kinds_description() -> str:
-    try:
-        return plugins_description(CHANNELS)
-    except Exception:
-        return ""
 
 
 class _AdminApi(ApiView):
@@ -70,9 +63,12 @@ class ChannelListApi(_AdminApi):
         tags=TAGS,
         request=ChannelCreateRequest,
         responses={201: ChannelSerializer, **errors(400, 403, 404, 409)},
-        description="Save a channel and send a test message at once (`lastTestStatus`). `credentials` are "
-        "encrypted and never returned. Routes: `project` (null = every project), `events` (prefix "
-        "matching: `approvals.*`), `digest`.\n\nKinds and their fields:\n\n" + _kinds_description(),
+        description=kinds_described(
+            "Save a channel and send a test message at once (`lastTestStatus`). `credentials` are "
+            "encrypted and never returned. Routes: `project` (null = every project), `events` (prefix "
+            "matching: `approvals.*`), `digest`.\n\nKinds and their fields:\n\n",
+            lambda: plugins_description(CHANNELS),
+        ),
     )
     def post(self, request: Request) -> Response:
         data = self.parse(ChannelCreateRequest, request.data)

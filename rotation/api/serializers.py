@@ -5,8 +5,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from rotation.kinds.registry import KINDS
 from rotation.models import Rotation, RotationMode
 from secrets_app.api.fields import StrictSerializer
+from secrets_app.plugins import kinds_described
 
 
 class RotateAtUtcSerializer(StrictSerializer):
@@ -32,22 +34,15 @@ class RotationCreateRequest(StrictSerializer):
     path = serializers.CharField(max_length=1024, default="/")
     name = serializers.CharField(max_length=64)
     description = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
-    kind = serializers.CharField(
-        max_length=32, help_text="postgresql, mysql, aws_iam_access_key or azure_client_secret"
-    )
+    kind = serializers.CharField(max_length=32, help_text=kinds_described("One of: ", lambda: ", ".join(KINDS.modules)))
     config = serializers.DictField(
-        help_text="SQL kinds: host, port, database, username (the root user). aws_iam_access_key: region "
-        "(default us-east-1) and, optionally, endpointUrl (an AWS-compatible endpoint for IAM and STS). "
-        "azure_client_secret: tenantId, objectId and clientId of the application whose secrets rotate, "
-        "adminClientId of the application that manages them (Graph application permission "
-        "Application.ReadWrite.All), optionally authorityUrl and graphUrl (national clouds)"
+        help_text="The kind's settings (its `config.*` fields in the operation's description)"
     )
     credentials = serializers.DictField(
         child=serializers.CharField(trim_whitespace=False),
         write_only=True,
-        help_text="SQL kinds: {password} of the root user. aws_iam_access_key: {accessKey, secretAccessKey} of the "
-        "IAM identity that creates, lists and deletes the user's keys. azure_client_secret: {adminClientSecret} "
-        "of the admin application. Encrypted, never returned",
+        help_text="The kind's root credentials (its `credentials.*` fields in the operation's description). "
+        "Encrypted, never returned",
     )
     mode = serializers.ChoiceField(
         choices=RotationMode.values,
@@ -59,16 +54,12 @@ class RotationCreateRequest(StrictSerializer):
         child=serializers.CharField(max_length=64),
         min_length=1,
         max_length=2,
-        help_text="SQL kinds: two pre-existing users (one in single mode). aws_iam_access_key: [the IAM user name], "
-        "a user dedicated to the rotation (refused when it already holds two access keys; its keys made before the "
-        "rotation are never deleted). "
-        "azure_client_secret: [config.objectId]",
+        help_text="Per kind: see the operation's description (SQL kinds: two pre-existing users, one in single mode)",
     )
     secretsMapping = serializers.DictField(  # noqa: N815
         child=serializers.CharField(max_length=255),
-        help_text='SQL kinds: {"username": "DB_USERNAME", "password": "DB_PASSWORD"}. aws_iam_access_key: '
-        '{"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}. azure_client_secret: '
-        '{"client_id": "AZURE_CLIENT_ID", "client_secret": "AZURE_CLIENT_SECRET"}',
+        help_text="Owned secret key per mapping field of the kind (see the operation's description), e.g. "
+        '{"username": "DB_USERNAME", "password": "DB_PASSWORD"}',
     )
     intervalDays = serializers.IntegerField(required=False, allow_null=True, default=30)  # noqa: N815
     rotateAtUtc = RotateAtUtcSerializer(required=False)  # noqa: N815

@@ -23,6 +23,7 @@ from rotation.api.serializers import (
     RotationSerializer,
     RotationUpdateRequest,
 )
+from rotation.kinds.registry import kinds_description
 from rotation.models import Rotation
 from rotation.selectors import rotation_attempts, rotation_by_id, rotation_list
 from rotation.services.rotations import (
@@ -36,6 +37,7 @@ from rotation.services.rotations import (
 )
 from secrets_app.api.base import ApiView
 from secrets_app.api.schema import PROJECT, errors
+from secrets_app.plugins import kinds_described
 
 TAGS = ["rotations"]
 JSON = "application/json"
@@ -71,9 +73,13 @@ class RotationListApi(_ProjectApi):
         parameters=[PROJECT],
         request=RotationCreateRequest,
         responses={(201, JSON): RotationSerializer, **errors(400, 403, 404, 409)},
-        description="Define a rotation (`rotations.manage`). The target must be on the organization's target "
-        "allowlist; the root credentials are tested live, encrypted and never returned. The mapped secrets must not "
-        "exist yet: the rotation owns them. Nothing on the target changes until the first run.",
+        description=kinds_described(
+            "Define a rotation (`rotations.manage`). The target must be on the organization's target "
+            "allowlist; the root credentials are tested live, encrypted and never returned. The mapped secrets must "
+            "not exist yet: the rotation owns them. Nothing on the target changes until the first run.\n\nKinds "
+            "and their fields:\n\n",
+            kinds_description,
+        ),
     )
     def post(self, request: Request, project: str) -> Response:
         data = self.parse(RotationCreateRequest, request.data)

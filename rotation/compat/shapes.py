@@ -38,7 +38,7 @@ _CONNECTION_NAMESPACE = uuid.UUID("8f0c4d7e-2b6a-4f51-9a3e-5d1c7b9e0a42")  # fix
 
 
 def _sql_parameters(rotation: Rotation) -> dict[str, Any]:
-    from rotation.kinds.registry import KINDS
+    from rotation.kinds.registry import KINDS, kind_for
 
     users = list(rotation.usernames or [])
     parameters: dict[str, Any] = {
@@ -46,7 +46,7 @@ def _sql_parameters(rotation: Rotation) -> dict[str, Any]:
         # single-user mode has no second user (Infisical has no such mode)
         "username2": users[1] if rotation.mode == RotationMode.ALTERNATE and len(users) > 1 else None,
     }
-    statement = getattr(KINDS.get(rotation.kind), "statement", "")
+    statement = getattr(kind_for(rotation.kind), "statement", "") if rotation.kind in KINDS else ""
     if statement:
         parameters["rotationStatement"] = statement
     requirements = (rotation.config or {}).get("passwordRequirements")

@@ -29,6 +29,11 @@ class RotationKind:
     usernames_required: int | None = None  # None: 2 in alternate mode, 1 in single mode
     # The secrets a rotation of this kind owns, e.g. ("username", "password").
     mapping_fields: tuple[str, ...] = ("username", "password")
+    # What ``usernames`` names, for the API description.
+    usernames_help: str = "two existing users taking turns (one in single mode)"
+    # "module:Class" of the kind's own create form (a ``rotation.ui.forms.RotationBaseForm``
+    # subclass in the kind's folder); empty: the two-user form.
+    form: str = ""
 
     def check_config(self, config: Mapping[str, Any], usernames: list[str]) -> None:
         """Raise ValueError (safe text) when the settings cannot work."""

@@ -56,7 +56,7 @@ def _check(data: RotationInput) -> None:
     if not NAME_RE.match(data.name or ""):
         raise ValidationFailed("name", "lowercase letters, digits and '-' (1-64 characters)")
     if data.kind not in KINDS:
-        raise ValidationFailed("kind", f"must be one of {', '.join(sorted(KINDS))}")
+        raise ValidationFailed("kind", f"must be one of {', '.join(sorted(KINDS.modules))}")
     if data.mode not in RotationMode.values:
         raise ValidationFailed("mode", "must be alternate or single")
     kind = kind_for(data.kind)

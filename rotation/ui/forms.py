@@ -9,20 +9,21 @@ service changes only the description, the schedule and the root credentials).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django import forms
+from django.utils.module_loading import import_string
 
 from rotation.kinds.base import RotationKind
+from rotation.kinds.registry import kind_plugin
 from rotation.models import Rotation, RotationMode
 from rotation.services.rotations import RotationChange, RotationInput
 from secrets_app.plugins import PluginKind, plugin_form_class
 from secrets_app.ui.forms import UIForm
 
-_MONO = {"class": "mono", "autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}
+MONO = {"class": "mono", "autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)\Z")
 
 SINGLE_USER_TRADE_OFF = (
@@ -35,37 +36,14 @@ ALTERNATE_HELP = (
 )
 
 
-def kind_plugin(kind: RotationKind) -> PluginKind:
-    """The plugin whose declared fields are this kind's connection settings (SQL kinds reuse their
-    dynamic-secret provider's declaration; a kind with a ``plugin()`` declares its own)."""
-    own = getattr(kind, "plugin", None)
-    if own is not None:
-        declared: PluginKind = own()
-        return declared
-    provider = getattr(kind, "provider", None)
-    if provider is None:
-        raise TypeError(f"rotation kind {kind.kind} declares no connection fields")
-    plugin: PluginKind = provider()
-    root_user_help = getattr(kind, "root_user_help", "")
-    if root_user_help:
-        # The provider's help says what a dynamic secret's root needs; a rotation's root needs other
-        # rights. A subclass, not a change to the provider the dynamic-secret pages share.
-        fields = tuple(
-            dataclasses.replace(declared, help=root_user_help) if declared.name == "username" else declared
-            for declared in plugin.fields
-        )
-        plugin = type(type(plugin).__name__, (type(plugin),), {"fields": fields})()
-    return plugin
-
-
-def _owned_key_field(label: str, initial: str) -> forms.CharField:
+def owned_key_field(label: str, initial: str) -> forms.CharField:
     """The name of one secret the rotation owns in its folder."""
     return forms.CharField(
         label=label,
         max_length=255,
         initial=initial,
         help_text="A new key in the folder; the rotation owns it.",
-        widget=forms.TextInput(attrs=_MONO),
+        widget=forms.TextInput(attrs=MONO),
     )
 
 
@@ -80,14 +58,14 @@ class ScheduleFields(UIForm):
     )
     interval_days = forms.IntegerField(label="Every (days)", min_value=1, max_value=3650, initial=30, required=False)
     rotate_at = forms.CharField(
-        label="At (UTC, HH:MM)", max_length=5, initial="00:00", required=False, widget=forms.TextInput(attrs=_MONO)
+        label="At (UTC, HH:MM)", max_length=5, initial="00:00", required=False, widget=forms.TextInput(attrs=MONO)
     )
     cron = forms.CharField(
         label="Cron (UTC)",
         max_length=120,
         required=False,
         help_text="Five fields: minute hour day month weekday, e.g. 0 3 * * 1 (Mondays 03:00).",
-        widget=forms.TextInput(attrs={**_MONO, "placeholder": "0 3 * * 1"}),
+        widget=forms.TextInput(attrs={**MONO, "placeholder": "0 3 * * 1"}),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -129,7 +107,7 @@ class RotationBaseForm(ScheduleFields):
         label="Name",
         max_length=64,
         help_text="Lower-case letters, digits and '-'.",
-        widget=forms.TextInput(attrs={**_MONO, "placeholder": "e.g. app-db"}),
+        widget=forms.TextInput(attrs={**MONO, "placeholder": "e.g. app-db"}),
     )
     environment = forms.ChoiceField(label="Environment")
     path = forms.CharField(widget=forms.HiddenInput, initial="/")
@@ -145,17 +123,17 @@ class RotationBaseForm(ScheduleFields):
         label="User 1",
         max_length=63,
         help_text="An existing user of the database whose password the rotation changes.",
-        widget=forms.TextInput(attrs=_MONO),
+        widget=forms.TextInput(attrs=MONO),
     )
     user_2 = forms.CharField(
         label="User 2 (two-user mode)",
         max_length=63,
         required=False,
         help_text="A second existing user with the same grants; leave empty in single-user mode.",
-        widget=forms.TextInput(attrs=_MONO),
+        widget=forms.TextInput(attrs=MONO),
     )
-    key_username = _owned_key_field("Secret key for the username", "DB_USERNAME")
-    key_password = _owned_key_field("Secret key for the password", "DB_PASSWORD")
+    key_username = owned_key_field("Secret key for the username", "DB_USERNAME")
+    key_password = owned_key_field("Secret key for the password", "DB_PASSWORD")
 
     plugin_kind: ClassVar[PluginKind]  # set by plugin_form_class
     rotation_kind: ClassVar[RotationKind]
@@ -225,89 +203,12 @@ class RotationBaseForm(ScheduleFields):
 
 
 def rotation_form_class(kind: RotationKind) -> type[RotationBaseForm]:
-    """The new-rotation form of *kind*: the base fields (or the kind's own form's, in
-    ``KIND_FORMS``) plus the kind's declared connection fields."""
-    base = KIND_FORMS.get(kind.kind, RotationBaseForm)
+    """The new-rotation form of *kind*: the base fields (or those of the kind's own form, named
+    by its ``form``) plus the kind's declared connection fields."""
+    base: type[RotationBaseForm] = import_string(kind.form.replace(":", ".")) if kind.form else RotationBaseForm
     form_class: type[RotationBaseForm] = plugin_form_class(kind_plugin(kind), base=base)
     form_class.rotation_kind = kind
     return form_class
-
-
-class EntraClientSecretForm(RotationBaseForm):
-    """Entra application client secrets: no users and no mode (the application's secrets alternate,
-    the previous one valid one more interval); the application is ``objectId`` of the settings,
-    and the owned secrets are its client ID and the current client secret."""
-
-    id_prefix = "rot-entra"
-    fields_template = "rotation/_fields_azure_client_secret.html"
-    key_client_id = _owned_key_field("Secret key for the client ID", "AZURE_CLIENT_ID")
-    key_client_secret = _owned_key_field("Secret key for the client secret", "AZURE_CLIENT_SECRET")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name in ("mode", "user_1", "user_2", "key_username", "key_password"):
-            del self.fields[name]
-
-    @classmethod
-    def error_aliases(cls) -> dict[str, str]:
-        aliases = super().error_aliases()
-        aliases.update({"usernames": "objectId", "secretsMapping": "key_client_id", "config": "__all__"})
-        return aliases
-
-    def target_usernames(self, config: dict[str, Any]) -> list[str]:
-        return [str(config.get("objectId") or "")]
-
-    def owned_mapping(self) -> dict[str, str]:
-        data = self.cleaned_data
-        return {"client_id": data["key_client_id"].strip(), "client_secret": data["key_client_secret"].strip()}
-
-    def rotation_mode(self) -> str:
-        return RotationMode.ALTERNATE
-
-
-# Kinds whose create form is not the two-user one, by kind name.
-KIND_FORMS: dict[str, type[RotationBaseForm]] = {"azure_client_secret": EntraClientSecretForm}
-
-
-class AwsAccessKeyForm(RotationBaseForm):
-    """AWS IAM access keys: one IAM user and no mode (two keys alternate, the previous one valid
-    one more interval); the owned secrets are the access key id and the secret access key."""
-
-    id_prefix = "rot-aws"
-    fields_template = "rotation/_fields_aws_iam_access_key.html"
-    key_key_id = _owned_key_field("Secret key for the access key ID", "AWS_ACCESS_KEY_ID")
-    key_secret = _owned_key_field("Secret key for the secret access key", "AWS_SECRET_ACCESS_KEY")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name in ("mode", "user_2", "key_username", "key_password"):
-            del self.fields[name]
-        self.fields["user_1"] = forms.CharField(
-            label="IAM user name",
-            max_length=64,
-            help_text="The user whose access keys the rotation owns: give it a user of its own.",
-            widget=forms.TextInput(attrs=_MONO),
-        )
-
-    @classmethod
-    def error_aliases(cls) -> dict[str, str]:
-        aliases = super().error_aliases()
-        aliases.update(
-            {"usernames": "user_1", "secretsMapping": "key_key_id", "config": "__all__", "credentials": "accessKey"}
-        )
-        return aliases
-
-    def target_usernames(self, config: dict[str, Any]) -> list[str]:
-        return [self.cleaned_data["user_1"].strip()]
-
-    def owned_mapping(self) -> dict[str, str]:
-        return {"key_id": self.cleaned_data["key_key_id"].strip(), "secret": self.cleaned_data["key_secret"].strip()}
-
-    def rotation_mode(self) -> str:
-        return RotationMode.ALTERNATE
-
-
-KIND_FORMS["aws_iam_access_key"] = AwsAccessKeyForm
 
 
 class RotationEditForm(ScheduleFields):

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from rotation.kinds.base import IssuedCredentialKind
-from rotation.kinds.registry import KINDS
+from rotation.kinds.registry import KINDS, kind_for, kind_plugin
 from rotation.models import Rotation, RotationStatus
 from rotation.selectors import rotation_attempts, rotation_by_id, rotation_list
 from rotation.services.permissions import can_manage_rotations, can_rotate, require_manage_rotations
@@ -36,7 +36,6 @@ from rotation.ui.forms import (
     RotationBaseForm,
     RotationEditForm,
     edit_initial,
-    kind_plugin,
     rotation_form_class,
 )
 from secrets_app.errors import DomainError, NotFound, ValidationFailed
@@ -70,7 +69,7 @@ def _can_rotate(scope: ProjectScope, rotation: Rotation) -> bool:
 def mode_label(rotation: Rotation) -> str:
     """How the rotation alternates, in words: kinds whose target issues the credential (AWS, Entra)
     alternate two keys of one principal, not two users."""
-    if isinstance(KINDS[rotation.kind], IssuedCredentialKind):
+    if isinstance(kind_for(rotation.kind), IssuedCredentialKind):
         return ISSUED_MODE_LABEL
     return str(rotation.get_mode_display())
 
@@ -134,7 +133,7 @@ def _list_context(scope: ProjectScope, *, awaiting: dict[int, int] | None = None
     rows = [
         (
             rotation,
-            KINDS[rotation.kind].label,
+            kind_for(rotation.kind).label,
             mode_label(rotation),
             _can_rotate(scope, rotation),
             _can_manage(scope, rotation),
@@ -270,7 +269,7 @@ def _form_context(scope: ProjectScope, form: Any, **extra: Any) -> dict[str, Any
     return _base(
         scope,
         form=form,
-        kinds=[(name, kind.label) for name, kind in KINDS.items()],
+        kinds=KINDS.kinds(),
         single_user_trade_off=SINGLE_USER_TRADE_OFF,
         alternate_help=ALTERNATE_HELP,
         **extra,
@@ -288,7 +287,8 @@ def rotation_new(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     if not environments:
         require_manage_rotations(scope, environment=data.get("environment") or "", path=path, resource="rotation")
         raise NotFound(f"No folder at {path} in any environment: create it first")
-    kind = KINDS.get(data.get("kind") or "") or next(iter(KINDS.values()))
+    name = data.get("kind") or ""
+    kind = kind_for(name if name in KINDS else KINDS.kinds()[0][0])
     form_class = rotation_form_class(kind)
     initial = {"path": path, "environment": data.get("environment") or environments[0]}
     if request.method == "GET":
@@ -318,7 +318,7 @@ def rotation_edit(request: HttpRequest, scope: ProjectScope, rotation_id: uuid.U
     require_manage_rotations(
         scope, environment=rotation.environment.slug, path=rotation.folder.path, resource=rotation.name
     )
-    kind = KINDS[rotation.kind]
+    kind = kind_for(rotation.kind)
     form = RotationEditForm(request.POST or None, initial=edit_initial(rotation), kind=kind)
     status = 200
     if request.method == "POST":
@@ -356,7 +356,7 @@ def rotation_delete_view(request: HttpRequest, scope: ProjectScope, rotation_id:
 def _detail_context(
     scope: ProjectScope, rotation: Rotation, *, after: int | None = None, **extra: Any
 ) -> dict[str, Any]:
-    plugin = kind_plugin(KINDS[rotation.kind])
+    plugin = kind_plugin(kind_for(rotation.kind))
     wait_past = _poll_after(rotation, after)
     awaiting = wait_past is not None
     poll_url = _detail_url(rotation, fragment="status", after=str(wait_past)) if awaiting else ""
@@ -366,14 +366,14 @@ def _detail_context(
         awaiting=awaiting,
         poll_url=poll_url,
         poll_seconds=POLL_SECONDS,
-        kind=KINDS[rotation.kind],
+        kind=kind_for(rotation.kind),
         config_fields=[
             (declared.label, rotation.config.get(declared.name))
             for declared in plugin.config_fields
             if rotation.config.get(declared.name) not in (None, "")
         ],
         credential_labels=[declared.label for declared in plugin.secret_fields],
-        issued=isinstance(KINDS[rotation.kind], IssuedCredentialKind),
+        issued=isinstance(kind_for(rotation.kind), IssuedCredentialKind),
         mode_label=mode_label(rotation),
         attempts=rotation_attempts(rotation, limit=50),
         can_manage=_can_manage(scope, rotation),

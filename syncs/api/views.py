@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from secrets_app.api.authentication import IsPerson
 from secrets_app.api.base import ApiView
 from secrets_app.api.schema import PROJECT, errors
+from secrets_app.plugins import kinds_described
 from syncs.access import (
     connection_get_for,
     connection_list_for,
@@ -53,13 +54,6 @@ CONNECTION_ID = OpenApiParameter("connection", OpenApiTypes.UUID, OpenApiParamet
 SYNC_ID = OpenApiParameter("sync", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
-def _kinds_description() -> str:
-    try:
-        return providers_description()
-    except Exception:  # a provider that cannot describe itself must not break the schema
-        return ""
-
-
 class _PersonApi(ApiView):
     # Syncs act for their owner, a person: machine identities manage neither syncs nor connections.
     permission_classes = [IsAuthenticated, IsPerson]
@@ -78,9 +72,12 @@ class ConnectionListApi(_PersonApi):
         tags=CONNECTION_TAGS,
         request=ConnectionCreateRequest,
         responses={201: ConnectionSerializer, **errors(400, 403, 404, 409)},
-        description="Save credentials for an outside system and test them at once (`lastTestStatus`). "
-        "`credentials` are encrypted and never returned.\n\nKinds, their connection methods and each "
-        "method's fields:\n\n" + _kinds_description(),
+        description=kinds_described(
+            "Save credentials for an outside system and test them at once (`lastTestStatus`). "
+            "`credentials` are encrypted and never returned.\n\nKinds, their connection methods and each "
+            "method's fields:\n\n",
+            providers_description,
+        ),
     )
     def post(self, request: Request) -> Response:
         data = self.parse(ConnectionCreateRequest, request.data)

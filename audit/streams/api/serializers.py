@@ -18,6 +18,7 @@ from audit.streams.services import (
     START_AT_END,
 )
 from secrets_app.api.fields import StrictSerializer
+from secrets_app.plugins import registered_kind_field
 
 STATES = [
     StreamDisplayState.ACTIVE,
@@ -91,12 +92,8 @@ class StreamListSerializer(serializers.Serializer):
     streams = StreamSerializer(many=True)
 
 
-def _kinds() -> list[str]:
-    return sorted(STREAM_KINDS.modules)
-
-
 class StreamCreateRequest(StrictSerializer):
-    kind = serializers.ChoiceField(choices=_kinds())
+    kind = registered_kind_field(STREAM_KINDS)
     name = serializers.CharField(max_length=120)
     config = serializers.DictField(required=False, default=dict, help_text="Non-secret settings of the kind")
     credentials = serializers.DictField(
@@ -123,13 +120,6 @@ class StreamCreateRequest(StrictSerializer):
         default=True,
         help_text="Send a test event first and refuse to save when it fails (default true)",
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The kinds registered now (a kind added after import, e.g. by a plugin, is accepted too).
-        kind = self.fields["kind"]
-        assert isinstance(kind, serializers.ChoiceField)
-        kind.choices = _kinds()
 
 
 class StreamUpdateRequest(StrictSerializer):

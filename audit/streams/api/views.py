@@ -38,7 +38,7 @@ from audit.streams.services import (
 from secrets_app.api.base import ApiView
 from secrets_app.api.schema import errors
 from secrets_app.models import Organization
-from secrets_app.plugins import plugins_description
+from secrets_app.plugins import kinds_described, plugins_description
 from secrets_app.services.people import organization_get_for_principal
 
 TAGS = ["audit streams"]
@@ -47,13 +47,6 @@ ORGANIZATION = OpenApiParameter(
 )
 STREAM = OpenApiParameter("stream", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Stream id")
 JSON = "application/json"
-
-
-def _kinds_description() -> str:
-    try:
-        return plugins_description(STREAM_KINDS)
-    except Exception:
-        return ""
 
 
 def kind_list() -> list[dict[str, Any]]:
@@ -122,10 +115,13 @@ class StreamListApi(_OrganizationApi):
         parameters=[ORGANIZATION],
         request=StreamCreateRequest,
         responses={(201, JSON): StreamSerializer, **errors(400, 403, 404, 409)},
-        description="Add a stream. A test event is sent first (`test`, default true) and a refusal answers 400 "
-        "`stream_test_failed` with the reason, saving nothing. Destinations must be public addresses (outbound "
-        "guard). `start`: `end` (default) delivers events from now on, `beginning` every event the log holds. "
-        "`credentials` are encrypted and never returned.\n\nKinds and their fields:\n\n" + _kinds_description(),
+        description=kinds_described(
+            "Add a stream. A test event is sent first (`test`, default true) and a refusal answers 400 "
+            "`stream_test_failed` with the reason, saving nothing. Destinations must be public addresses (outbound "
+            "guard). `start`: `end` (default) delivers events from now on, `beginning` every event the log holds. "
+            "`credentials` are encrypted and never returned.\n\nKinds and their fields:\n\n",
+            lambda: plugins_description(STREAM_KINDS),
+        ),
     )
     def post(self, request: Request, organization: str) -> Response:
         found = self.organization(organization)

@@ -73,6 +73,11 @@ class AwsIamRotationFields(PluginKind):
 class AwsIamAccessKeys(IssuedCredentialKind):
     kind = "aws_iam_access_key"
     label = "AWS IAM access keys"
+    form = "rotation.kinds.aws_iam.form:AwsAccessKeyForm"
+    usernames_help = (
+        "[the IAM user name], a user dedicated to the rotation (refused when it already holds two access keys; "
+        "its keys made before the rotation are never deleted)"
+    )
     default_mapping = {"key_id": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}
     verify_seconds = VERIFY_SECONDS
     keys_per_principal = KEYS_PER_USER

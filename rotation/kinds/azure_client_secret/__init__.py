@@ -95,6 +95,8 @@ class AzureClientSecretFields(PluginKind):
 class AzureClientSecret(IssuedCredentialKind):
     kind = "azure_client_secret"
     label = "Entra application client secret"
+    form = "rotation.kinds.azure_client_secret.form:EntraClientSecretForm"
+    usernames_help = "[config.objectId]"
     mapping_fields = ("client_id", "client_secret")
     settings_fields = ("client_id",)
     default_mapping = {"client_id": "AZURE_CLIENT_ID", "client_secret": "AZURE_CLIENT_SECRET"}
