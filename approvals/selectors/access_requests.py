@@ -16,7 +16,7 @@ from django.utils import timezone
 from approvals.models import AccessRequest, AccessRequestStatus, ApprovalPolicy, PolicyMember, PolicyMemberRole
 from approvals.selectors.policies import policy_approver_ids, policy_for
 from secrets_app.errors import Conflict, NotFound
-from secrets_app.models import BuiltinRole, Environment, OrganizationMembership, Project
+from secrets_app.models import Environment, OrganizationMembership, Project
 from secrets_app.policy.globs import glob_subsumes
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import is_org_member, project_access
@@ -74,7 +74,7 @@ def project_for_requester(principal: Principal, project_ref: str) -> Project:
 
 
 def is_project_admin(principal: Principal, project: Project) -> bool:
-    return project_access(principal, project).role == BuiltinRole.ADMIN
+    return project_access(principal, project).is_admin
 
 
 def _approver_policy_ids(user_id: int) -> QuerySet[Any]:

@@ -173,7 +173,7 @@ def _detail_context(request: HttpRequest, project: Project, found: AccessRequest
         and policy.enforcement == Enforcement.SOFT
         and user_id in policy_bypasser_ids(policy),
         "can_revoke": grant_open
-        and (is_approver or user_id == found.requester_id or project_access(principal, project).role == "admin"),
+        and (is_approver or user_id == found.requester_id or project_access(principal, project).is_admin),
         "grant_open": grant_open,
         "nav": "access",
     }

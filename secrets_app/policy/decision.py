@@ -43,6 +43,12 @@ class ProjectAccess:
     rules: tuple[Rule, ...] = field(default_factory=tuple)
     _memo: dict[tuple[object, ...], bool] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
+    @property
+    def is_admin(self) -> bool:
+        """Holds the built-in admin role: the one role only an admin may hand out, change or take away,
+        and the one that may revoke any temporary grant in the project."""
+        return self.role == "admin"
+
     # --- the decision -------------------------------------------------------------------------
     def can(
         self,

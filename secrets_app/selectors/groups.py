@@ -17,7 +17,6 @@ from secrets_app.models import (
     GroupProjectMembership,
     Organization,
     OrganizationMembership,
-    OrgRole,
     Project,
     ProjectMembership,
 )
@@ -134,7 +133,7 @@ def person_effective_access(*, principal: Principal, organization: Organization,
         raise NotFound("No such person in this organization")
     user = membership.user
     person = Principal.for_user(user)
-    admin = membership.role == OrgRole.ADMIN or is_org_admin(person, organization.pk)
+    admin = is_org_admin(person, organization.pk)
     rows: dict[int, ProjectAccessRow] = {}
     projects = Project.objects.filter(organization=organization).order_by("name")
     by_id = {project.pk: project for project in projects}

@@ -90,7 +90,7 @@ def held_rights_refusal(
     """Why the caller may not change what *membership* holds: an admin's role only by an admin,
     and never one holding rights the caller lacks. *admin* / *holder* name the member in the
     message ("an admin" / "a member who holds")."""
-    if membership.builtin_role == BuiltinRole.ADMIN and scope.access.role != BuiltinRole.ADMIN:
+    if membership.builtin_role == BuiltinRole.ADMIN and not scope.access.is_admin:
         return f"Only project admins can change {admin}", []
     reasons = grants_beyond(membership_rules(membership), scope.access.rules)
     if reasons:

@@ -58,9 +58,7 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
     grantable = {slug for slug, rules in BUILTIN_RULES.items() if grants.may_grant(scope, rules)}
     grantable |= {role.slug for role in roles if not role.builtin and grants.may_grant(scope, role.rules)}
     choices = [
-        (value, label)
-        for value, label in role_choices(custom, may_grant_admin=access.role == "admin")
-        if value in grantable
+        (value, label) for value, label in role_choices(custom, may_grant_admin=access.is_admin) if value in grantable
     ]
     members = member_list(scope)
     project_groups = project_group_list(scope)
