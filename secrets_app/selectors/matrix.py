@@ -3,6 +3,12 @@
 Rows are secret keys, columns environments (in position order). Each cell says whether the key is
 set there and at which version; each row says whether the values agree between environments.
 
+A column holds exactly what the CLI receives for that folder (``secret_list`` with imports and
+expanded references, the API's own read): imported secrets are cells marked with their source
+(read-only here), local keys win over imported ones, and values are compared *resolved*, so
+``API_URL=${HOST}/v1`` differs where ``HOST`` differs. A cell whose value holds references names
+them (the ``${...}`` tokens, never a value) for those who may read the value.
+
 Values never leave this module. Comparing needs plaintext, so for each environment where the
 caller may read values we decrypt once through ``secret_list``, hash each value with
 SHA-256 in memory and keep only *equality classes*: cell ``group`` 0, 1, … says which cells hold
@@ -21,6 +27,7 @@ from dataclasses import dataclass, field
 
 from secrets_app.models import Environment, Folder
 from secrets_app.paths import canonical_path, join_path
+from secrets_app.references import REFERENCE_RE
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.secrets import secret_list
 
@@ -66,6 +73,10 @@ class MatrixCell:
     tags: list[str] = field(default_factory=list)
     is_personal_override: bool = False
     quarantined: bool = False  # governance: listed (names only), its value neither compared nor delivered
+    imported_from: str = ""  # "env:/path" of the import it comes from ("" for a secret of this folder)
+    source_environment: str = ""  # where an imported secret lives (its panel opens there)
+    source_path: str = ""
+    references: list[str] = field(default_factory=list)  # the ${...} tokens its value holds (readers only)
 
     @property
     def group_label(self) -> str:
@@ -147,11 +158,12 @@ def matrix_columns(scope: ProjectScope, path: str) -> list[MatrixColumn]:
 
 def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
     """The matrix at *path*. One ``secret_list`` per environment that has the folder and lets the
-    caller list it; values are read (and the comparison audited) only where the caller may read them."""
+    caller list it (with imports, as the CLI reads it); values are read, their references expanded
+    (and the comparison audited) only where the caller may read them."""
     path = canonical_path(path)
     columns = matrix_columns(scope, path)
-    # key -> environment slug -> (version, digest or None, tags, personal, quarantined)
-    found: dict[str, dict[str, tuple[int, bytes | None, list[str], bool, bool]]] = {}
+    # key -> environment slug -> the cell (its group still unset) and the digest of its resolved value
+    found: dict[str, dict[str, tuple[MatrixCell, bytes | None]]] = {}
     read_ids: list[int] = []
     for column in columns:
         if column.state != ColumnState.OK:
@@ -161,6 +173,8 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
             environment=column.slug,
             path=path,
             include_values=column.can_read_values,
+            expand=column.can_read_values,
+            include_imports=True,
             audited=False,
             include_quarantined=True,
         )
@@ -168,14 +182,21 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
         read_ids.extend(view.id for view in result.secrets)
         for view in result.secrets:
             digest = hashlib.sha256(view.value.encode("utf-8")).digest() if view.value is not None else None
-            view.value = view.comment = None  # drop plaintext as soon as it is hashed
-            found.setdefault(view.key, {})[column.slug] = (
-                view.version,
-                digest,
-                view.tags,
-                view.is_personal_override,
-                view.quarantined_at is not None,
+            references = sorted({match.group(0) for match in REFERENCE_RE.finditer(view.raw_value or "")})
+            view.value = view.comment = view.raw_value = None  # drop plaintext as soon as it is hashed
+            cell = MatrixCell(
+                environment=column.slug,
+                state=CellState.SET,
+                version=view.version,
+                tags=view.tags,
+                is_personal_override=view.is_personal_override,
+                quarantined=view.quarantined_at is not None,
+                imported_from=view.imported_from or "",
+                source_environment=view.environment if view.imported_from else "",
+                source_path=view.path if view.imported_from else "",
+                references=references,
             )
+            found.setdefault(view.key, {})[column.slug] = (cell, digest)
 
     rows = []
     for key in sorted(found):
@@ -190,20 +211,10 @@ def secret_matrix(scope: ProjectScope, path: str) -> SecretMatrix:
             if column.slug not in per_env:
                 cells.append(MatrixCell(environment=column.slug, state=CellState.MISSING))
                 continue
-            version, digest, tags, personal, quarantined = per_env[column.slug]
+            cell, digest = per_env[column.slug]
             digests[column.slug] = digest
-            group = groups.setdefault(digest, len(groups)) if digest is not None else None
-            cells.append(
-                MatrixCell(
-                    environment=column.slug,
-                    state=CellState.SET,
-                    version=version,
-                    group=group,
-                    tags=tags,
-                    is_personal_override=personal,
-                    quarantined=quarantined,
-                )
-            )
+            cell.group = groups.setdefault(digest, len(groups)) if digest is not None else None
+            cells.append(cell)
         comparison = _comparison(cells, digests)
         if comparison != RowComparison.DIFFERS:
             for cell in cells:
@@ -231,6 +242,7 @@ def _audit_matrix(scope: ProjectScope, path: str, columns: list[MatrixColumn], k
             "keys": keys[:AUDITED_KEYS_LIMIT],
             "ids": ids[:AUDITED_KEYS_LIMIT],
             "count": len(ids),
+            "imports": True,  # imported secrets compared too, references resolved (as the CLI reads them)
         },
     )
 

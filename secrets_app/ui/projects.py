@@ -1,4 +1,5 @@
-"""Projects list and the project workspace: environment matrix, folders, imports, tags, history."""
+"""Projects list and the project workspace: environment matrix, folders, imports, tags (the folder
+history is ui/folder_history.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from django_htmx.http import reswap, retarget
 from secrets_app.errors import DomainError, ValidationFailed
 from secrets_app.paths import canonical_path, path_segments
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.selectors.commits import folder_commit_list
 from secrets_app.selectors.imports import import_list
 from secrets_app.selectors.matrix import ColumnState, matrix_columns, matrix_environments, secret_matrix
 from secrets_app.selectors.organizations import organization_membership_list
@@ -21,7 +21,6 @@ from secrets_app.selectors.projects import project_view_list
 from secrets_app.selectors.tags import tag_list
 from secrets_app.services import folders as folder_services
 from secrets_app.services import projects as project_services
-from secrets_app.services import rollback as rollback_services
 from secrets_app.ui.forms import FolderCreateForm, ImportCreateForm, ProjectCreateForm, SecretCreateForm, TagCreateForm
 from secrets_app.ui.shortcuts import (
     apply_domain_error,
@@ -30,12 +29,9 @@ from secrets_app.ui.shortcuts import (
     page_or_partial,
     principal_of,
     project_view,
-    render_fragments,
 )
 
 PROJECT_PAGE = "pages/project.html"
-HISTORY = "components/folder_history.html"
-HISTORY_LIMIT = 100
 
 
 # --- projects list ---------------------------------------------------------------------------
@@ -245,59 +241,9 @@ def tag_delete(request: HttpRequest, scope: ProjectScope, tag: str) -> HttpRespo
     return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="workspace")
 
 
-# --- folder history (point in time) ----------------------------------------------------------
-
-
-def _history_context(scope: ProjectScope, environment: str, path: str, **extra: Any) -> dict[str, Any]:
-    listed = workspace_environments(scope, path)
-    if environment not in listed:
-        raise ValidationFailed("environment", "is not an environment you can read here")
-    commits = list(folder_commit_list(scope, environment=environment, path=path)[:HISTORY_LIMIT])
-    return {
-        "project": scope.project,
-        "path": path,
-        "environment": environment,
-        "history_envs": listed,
-        "commits": commits,
-        "latest_commit_id": commits[0].pk if commits else None,
-        "can_rollback": scope.access.can("secrets.rollback", environment=environment, path=path),
-        **extra,
-    }
+# --- environments of the workspace ----------------------------------------------------------
 
 
 def workspace_environments(scope: ProjectScope, path: str) -> list[str]:
     """Environments whose folder at *path* exists and may be listed by the caller."""
     return [column.slug for column in matrix_columns(scope, path) if column.state == ColumnState.OK]
-
-
-@require_GET
-@project_view
-def folder_history(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
-    path = canonical_path(request.GET.get("path", "/"))
-    listed = workspace_environments(scope, path)
-    environment = request.GET.get("environment") or (listed[0] if listed else "")
-    context = _history_context(scope, environment, path)
-    if not is_htmx(request):
-        page = {**workspace_context(scope, path, panel_template=f"{HISTORY}#history"), **context}
-        return page_or_partial(request, PROJECT_PAGE, page)
-    return page_or_partial(request, HISTORY, context, partial="history")
-
-
-@require_POST
-@project_view
-def folder_rollback(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
-    path = canonical_path(request.POST.get("path", "/"))
-    environment = request.POST.get("environment", "")
-    try:
-        commit_id = int(request.POST.get("commit", ""))
-    except ValueError:
-        raise ValidationFailed("commit", "must be a commit id") from None
-    try:
-        rollback_services.folder_rollback(scope=scope, environment=environment, path=path, commit_id=commit_id)
-    except DomainError as exc:
-        context = _history_context(scope, environment, path, error=exc.message)
-        return render_fragments(request, [(f"{HISTORY}#history", context)], status=exc.status)
-    context = _history_context(
-        scope, environment, path, notice=f"Rolled {environment}:{path} back to commit #{commit_id}."
-    )
-    return render_fragments(request, [(f"{HISTORY}#history", context), *refreshed_workspace(request, scope, path)])

@@ -13,8 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 
 from secrets_app.errors import DomainError, PermissionDenied, SecretQuarantined, ValidationFailed
+from secrets_app.models import SecretType
 from secrets_app.paths import canonical_path
 from secrets_app.selectors.access import ProjectScope
+from secrets_app.selectors.history import secret_history
 from secrets_app.selectors.rotation_policies import (
     due_status,
     reveal_marks_due,
@@ -23,7 +25,7 @@ from secrets_app.selectors.rotation_policies import (
     rotation_owner_choices,
     secret_rotation_policy_get,
 )
-from secrets_app.selectors.secrets import secret_get, secret_versions
+from secrets_app.selectors.secrets import secret_get
 from secrets_app.selectors.tags import tag_list
 from secrets_app.services import rollback as rollback_services
 from secrets_app.services import secrets as secret_services
@@ -107,7 +109,7 @@ def _panel_context(scope: ProjectScope, environment: str, path: str, key: str, *
         "rotation_status": due_status(due_at),
         "reveal_marks_due": reveal_marks_due(scope, environment),
         "reveal_rotation": None if secret.is_personal_override else reveal_rotation_get(scope, environment, path, key),
-        "versions": secret_versions(scope, environment=environment, path=path, key=key),
+        "history": secret_history(scope, environment=environment, path=path, key=key),
         "can_reveal": access.can("secrets.read_value", **where) and secret.quarantined_at is None,
         "can_restore_quarantine": secret.quarantined_at is not None and access.can("governance.manage"),
         "can_edit": access.can("secrets.edit", **where) and not secret.is_personal_override,
@@ -200,7 +202,8 @@ def secret_reveal(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
     environment, path, key = _address(request.GET)
     request.secret_response = True  # type: ignore[attr-defined]  # SecurityHeadersMiddleware: no-store
     try:
-        secret = secret_get(scope, environment=environment, path=path, key=key, include_value=True)
+        # Expanded as the CLI receives it; a value holding references keeps its raw form beside it.
+        secret = secret_get(scope, environment=environment, path=path, key=key, include_value=True, expand=True)
     except (PermissionDenied, SecretQuarantined) as exc:
         context = {
             "project": scope.project,
@@ -222,6 +225,41 @@ def secret_reveal(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         "rotation_queued": None if secret.is_personal_override else reveal_rotation_get(scope, environment, path, key),
     }
     return no_store(page_or_partial(request, PANEL, context, partial="value_revealed"))
+
+
+@require_GET
+@project_view
+def secret_version_diff(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
+    """The old and new value (and comment) of one change, side by side: two audited
+    ``secret.value_read`` events, one per version, in a ``no-store`` response htmx never snapshots.
+    ``hide=1`` answers the "Reveal diff" button again without reading anything. *slot* names the
+    history entry's place on the page."""
+    environment, path, key = _address(request.GET)
+    numbers = []
+    for name in ("from", "to", "slot"):
+        try:
+            numbers.append(int(request.GET.get(name, "")))
+        except ValueError:
+            raise ValidationFailed(name, "must be a number") from None
+    versions, slot = numbers[:2], numbers[2]
+    context: dict[str, Any] = {"project": scope.project, "environment": environment, "path": path, "slot": slot}
+    if request.GET.get("hide"):  # back to the button: reads nothing
+        closed = {**context, "diff_key": key, "diff_from": versions[0], "diff_to": versions[1], "diff_slot": slot}
+        return page_or_partial(request, PANEL, closed, partial="diff_closed")
+    request.secret_response = True  # type: ignore[attr-defined]  # SecurityHeadersMiddleware: no-store
+    old, new = (
+        secret_get(
+            scope,
+            environment=environment,
+            path=path,
+            key=key,
+            include_value=True,
+            version=number,
+            secret_type=SecretType.SHARED,
+        )
+        for number in versions
+    )
+    return no_store(page_or_partial(request, PANEL, {**context, "old": old, "new": new}, partial="version_diff"))
 
 
 @require_GET

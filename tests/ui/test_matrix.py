@@ -45,6 +45,10 @@ def test_it_never_returns_values_or_digests(seeded):
                 "tags",
                 "is_personal_override",
                 "quarantined",
+                "imported_from",
+                "source_environment",
+                "source_path",
+                "references",
             }
 
 
