@@ -37,10 +37,12 @@ def _nice_max(value: int) -> int:
         magnitude *= 10
 
 
-def _open(chart_id: str, title: str, desc: str, width: int, height: int) -> list[str]:
+def _open(chart_id: str, title: str, desc: str, width: int, height: int, *, linked: bool = False) -> list[str]:
+    # A chart whose bars are links is a group: an "img" hides its links from keyboard and screen reader.
+    role = "group" if linked else "img"
     return [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMidYMid meet" '
-        f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'role="{role}" aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(desc)}</desc>',
     ]
@@ -60,7 +62,7 @@ def bar_chart(
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = _nice_max(max(values, default=0))
     desc = "; ".join(f"{label}: {value}" for label, value in zip(labels, values, strict=True))
-    parts = _open(chart_id, title, desc, width, height)
+    parts = _open(chart_id, title, desc, width, height, linked=bool(links))
     parts += _grid(left, top, plot_w, plot_h, peak)
     slot = plot_w / max(len(values), 1)
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
