@@ -238,7 +238,9 @@ class PluginRegistry(Generic[PluginT]):
         return plugin_class
 
     def unregister(self, kind: str) -> None:
+        """Undo ``register``: the kind is unknown again."""
         self._instances.pop(kind, None)
+        self.modules.pop(kind, None)
 
 
 # --- derived interfaces ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dynamic.providers.base import DynamicProvider, ProviderError, Target
 from dynamic.providers.registry import PROVIDERS
 from dynamic.providers.templates import USERNAME_RE, TemplateError, render_statement
 from dynamic.services.common import connect_target
+from secrets_app.plugins import clean_declared
 
 __all__ = ["IssuedCredential", "IssuedCredentialKind", "ProviderError", "RotationKind", "SqlCredentialsKind", "Target"]
 
@@ -36,8 +37,12 @@ class RotationKind:
     form: str = ""
 
     def check_config(self, config: Mapping[str, Any], usernames: list[str]) -> None:
-        """Raise ValueError (safe text) when the settings cannot work."""
-        raise NotImplementedError
+        """Raise ValueError (safe text) when the settings cannot work. The base cleans the declared
+        settings (``kind_plugin``'s non-secret fields), raising ``PluginFieldError`` naming the
+        field (``config.realm``); override for checks a declaration cannot state."""
+        from rotation.kinds.registry import kind_plugin
+
+        clean_declared(kind_plugin(self).config_fields, config, prefix="config")
 
     def check_credentials(self, credentials: Mapping[str, str]) -> None:
         """Raise ValueError (safe text, naming the field, never a value) when root credentials are

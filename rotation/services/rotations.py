@@ -30,6 +30,7 @@ from rotation.services.reveal import reveal_slot
 from rotation.services.schedule import ScheduleError, parse_cron
 from secrets_app.errors import Conflict, ValidationFailed
 from secrets_app.models import Secret
+from secrets_app.plugins import PluginFieldError
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 
@@ -74,6 +75,8 @@ def _check(data: RotationInput) -> None:
         raise ValidationFailed("secretsMapping", "needs distinct, non-empty secret keys")
     try:
         kind.check_config(data.config, data.usernames)
+    except PluginFieldError as exc:
+        raise ValidationFailed(exc.field, exc.message) from None
     except ValueError as exc:
         raise ValidationFailed("config", str(exc)) from None
     try:

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from secrets_app.api.fields import QueryBoolean, StrictSerializer
 from syncs.models import InitialBehavior
-from syncs.providers.registry import PROVIDERS, methods_summary
+from syncs.providers.registry import PROVIDERS, destinations_summary, methods_summary
 
 
 # --- connections ------------------------------------------------------------------------------
@@ -138,9 +138,7 @@ class SyncCreateRequest(StrictSerializer):
     path = serializers.CharField(required=False, default="/")
     recursive = serializers.BooleanField(required=False, default=False)
     connection = serializers.UUIDField()
-    destination = serializers.DictField(
-        help_text="azure_devops: {organization_url?, project, group_name}; azure_key_vault: {vault_url}"
-    )
+    destination = serializers.DictField(help_text="Where the sync writes, per destination kind")
     autoSync = serializers.BooleanField(required=False, default=True)
     initialBehavior = serializers.ChoiceField(
         choices=InitialBehavior.values, default=InitialBehavior.OVERWRITE_DESTINATION
@@ -153,6 +151,13 @@ class SyncCreateRequest(StrictSerializer):
     keyNameTemplate = serializers.CharField(required=False, default="{{secretKey}}", max_length=200)
     deleteOnSourceRemoval = serializers.BooleanField(required=False, default=True)
     options = serializers.DictField(required=False, default=dict, help_text="Destination-specific options")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # From the providers' declarations when the serializer is built (a kind registered later too).
+        # Azure DevOps also takes organization_url? (must be the connection's) and description?.
+        self.fields["destination"].help_text = "Per kind (? = optional): " + destinations_summary()
+        self.fields["options"].help_text = "Per kind (? = optional): " + destinations_summary(options=True)
 
 
 class SyncUpdateRequest(StrictSerializer):

@@ -50,6 +50,19 @@ def providers_description() -> str:
     return "\n\n".join(provider_description(PROVIDERS.get(kind)) for kind, _ in PROVIDERS.kinds())
 
 
+def destinations_summary(*, options: bool = False) -> str:
+    """One entry per kind naming its declared destination fields (or, with *options*, its option
+    fields), ``?`` marking optional ones: ``azure_key_vault: {vault_url}``."""
+    parts = []
+    for kind, _ in PROVIDERS.kinds():
+        provider = PROVIDERS.get(kind)
+        declared = provider.option_fields if options else provider.destination_fields
+        if declared:
+            names = ", ".join(f"{field.name}{'' if field.required else '?'}" for field in declared)
+            parts.append(f"{kind}: {{{names}}}")
+    return "; ".join(parts) or "(none)"
+
+
 def methods_summary(*, group: str | None = None) -> str:
     """One line per kind: ``azure_devops: pat | oauth | client_secret``, or with *group*
     (``credentials`` / ``config``) each method's field names in that group."""
