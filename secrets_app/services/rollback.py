@@ -12,7 +12,7 @@ from secrets_app.events import announce_secret_change
 from secrets_app.guard import require
 from secrets_app.models import FolderCommit, Secret, SecretType, SecretVersion
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.selectors.commits import folder_commit_state
+from secrets_app.selectors.commits import folder_commit_number, folder_commit_state
 from secrets_app.selectors.tree import folder_get
 from secrets_app.services.integrity import audits_integrity_failures
 from secrets_app.services.versions import folder_commit_record, version_write
@@ -153,7 +153,8 @@ def folder_rollback(*, scope: ProjectScope, environment: str, path: str, commit_
                 touched[secret_id] = secret.version
         new_commit = folder_commit_record(
             folder=folder,
-            message=f"roll back to commit {commit.pk}",
+            # "#n" as the web history numbers the folder's commits; the id is what the API names
+            message=f"roll back to #{folder_commit_number(commit)} (commit id {commit.pk})",
             principal=scope.principal,
             changes=touched,
             live_change=len(restored) - len(removed),

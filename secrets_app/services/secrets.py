@@ -269,6 +269,24 @@ def _update_locked(
     return changed_version
 
 
+def _update_message(
+    key: str, secret: Secret, before: tuple[str, str, Any], old_tags: list[str], item: SecretInput
+) -> str:
+    """The commit message of an update: ``update KEY``, then what changed besides value and comment
+    (the history tells those from the versions): a rename, tags added/removed, metadata fields."""
+    details = []
+    if secret.key != key:
+        details.append(f"renamed {key} → {secret.key}")
+    if item.tags is not None and set(item.tags) != set(old_tags):
+        added = [f"+{tag}" for tag in sorted(set(item.tags) - set(old_tags))]
+        details.append("tags " + " ".join(added + [f"−{tag}" for tag in sorted(set(old_tags) - set(item.tags))]))
+    now = (secret.owner_label, secret.purpose, secret.expires_at)
+    changed = [name for name, old, new in zip(("owner", "purpose", "expiry"), before, now, strict=True) if old != new]
+    if changed:
+        details.append(", ".join(changed) + " changed")
+    return f"update {key}" + (": " + "; ".join(details) if details else "")
+
+
 def _refuse_retag_that_widens_access(
     scope: ProjectScope, environment: Environment, folder: Folder, key: str, current: Sequence[str], new: Sequence[str]
 ) -> None:
@@ -323,9 +341,13 @@ def secret_update(
             raise PreconditionFailed(
                 f"Secret '{key}' is at version {secret.version}, not {expected_version}", fields={"version": ["stale"]}
             )
+        before = (secret.owner_label, secret.purpose, secret.expires_at)
         _update_locked(scope, secret, item, tags, renamed)
         folder_commit_record(
-            folder=folder, message=f"update {key}", principal=scope.principal, changes={secret.pk: secret.version}
+            folder=folder,
+            message=_update_message(key, secret, before, current_tags, item),
+            principal=scope.principal,
+            changes={secret.pk: secret.version},
         )
         _audit_write(
             scope,

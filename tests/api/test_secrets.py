@@ -284,7 +284,7 @@ def test_it_lists_folder_commits_and_rolls_the_folder_back_restoring_deleted_sec
 
     assert commits["count"] == 1 and target["secretCount"] == 1 and target["actor"] == "alice@example.com"
     assert set(target) == {"id", "message", "actor", "createdAt", "secretCount"}
-    assert rolled.status_code == 200 and rolled.json()["message"] == f"roll back to commit {target['id']}"
+    assert rolled.status_code == 200 and rolled.json()["message"] == f"roll back to #1 (commit id {target['id']})"
     assert {s["key"]: s["value"] for s in listed} == {"DB_PASSWORD": "dev-password"}
     assert after["count"] == 5 and len(after["results"]) == 2 and after["next"] and after["previous"] is None
     assert client.post(url("commits/999999/rollback/"), {"environment": "dev"}, format="json").status_code == 404

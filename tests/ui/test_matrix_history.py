@@ -128,6 +128,7 @@ def test_the_history_says_what_each_change_did_without_values(login, seeded):
     assert "DATABASE_URL v1 → v2 value changed: yes" in text
     assert "DATABASE_URL v2 → v3 value changed: no comment changed" in text
     assert "DEV_ONLY_FLAG key, tags or metadata value unchanged (v1)" in text
+    assert "update DEV_ONLY: renamed DEV_ONLY → DEV_ONLY_FLAG; owner changed" in text
     assert "REDIS_URL created v1" in text
     (compared,) = _events_since(start, "secret.values_compared")
     assert compared.metadata["purpose"] == "history" and compared.metadata["count"] == 2
@@ -179,7 +180,7 @@ def test_commit_numbers_count_per_folder_without_gaps(login, seeded):
     )
     assert len(ids) == 2 and ids[1] - ids[0] > 1
     html = login(seeded.alice).get("/projects/acme/history/?environment=prod&path=/", **HX).content.decode()
-    numbers = re.findall(r'<span class="mono">#(\d+)</span>', html)
+    numbers = re.findall(r'<span class="mono" title="commit id \d+ [^"]*">#(\d+)</span>', html)
     assert numbers == ["2", "1"]
 
 
@@ -215,6 +216,7 @@ def test_the_rollback_confirmation_lists_what_it_deletes_restores_and_changes(lo
         "/projects/acme/history/rollback/", {"environment": "dev", "path": "/", "commit": target.pk}, **HX
     )
     assert done.status_code == 200 and f"back to #{number}." in done.content.decode()
+    assert f"roll back to #{number} (commit id {target.pk})" in done.content.decode()  # the new commit's message
     event = AuditEvent.objects.get(action="folder.rolled_back")
     assert event.metadata == {"restored": ["REDIS_URL"], "reverted": ["DATABASE_URL"], "removed": ["LATE_KEY"]}
     assert (
