@@ -13,14 +13,9 @@ register = template.Library()
 @register.inclusion_tag("notifications/_nav_link.html", takes_context=True)
 def notifications_nav(context: dict[str, Any], organization: Any) -> dict[str, Any]:
     from notifications.selectors import failed_count_recent
-    from secrets_app.principals import Principal
-    from secrets_app.selectors.access import is_org_admin
+    from secrets_app.templatetags.org_nav import signed_in_org_admin
 
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    show = bool(
-        organization and user and user.is_authenticated and is_org_admin(Principal.for_user(user), organization.pk)
-    )
+    show = signed_in_org_admin(context, organization)
     return {
         "show": show,
         "organization": organization,

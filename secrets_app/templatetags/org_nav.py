@@ -26,7 +26,8 @@ SETTINGS_LINKS: tuple[tuple[str, str, str, bool], ...] = (
 )
 
 
-def _is_admin(context: Any, organization: Any) -> bool:
+def signed_in_org_admin(context: Any, organization: Any) -> bool:
+    """Whether the request's person administers *organization* (asked once per render, for every link)."""
     from secrets_app.principals import Principal
     from secrets_app.selectors.access import is_org_admin
 
@@ -44,13 +45,13 @@ def _is_admin(context: Any, organization: Any) -> bool:
 @register.simple_tag(takes_context=True)
 def org_admin(context: Any, organization: Any) -> bool:
     """Whether the signed-in person administers *organization*."""
-    return _is_admin(context, organization)
+    return signed_in_org_admin(context, organization)
 
 
 @register.simple_tag(takes_context=True)
 def org_settings_links(context: Any, organization: Any) -> list[dict[str, Any]]:
     """The settings pages the person may open; the one at the request's path is marked current."""
-    admin = _is_admin(context, organization)
+    admin = signed_in_org_admin(context, organization)
     request = context.get("request")
     here = getattr(request, "path", "")
     links = []
