@@ -52,7 +52,7 @@ class _Chromium:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        return self.manager._loop  # type: ignore[no-any-return]
+        return self.manager._loop
 
 
 def _launch(playwright: Any) -> Any:
@@ -71,16 +71,16 @@ def _chromium() -> Iterator[_Chromium]:
     manager = sync_playwright()
     playwright = manager.start()
     chromium = _Chromium(manager=manager, playwright=playwright, browser=_launch(playwright))
-    asyncio._set_running_loop(None)  # type: ignore[attr-defined]
+    asyncio._set_running_loop(None)
     try:
         yield chromium
     finally:
-        asyncio._set_running_loop(chromium.loop)  # type: ignore[attr-defined]
+        asyncio._set_running_loop(chromium.loop)
         try:
             chromium.browser.close()
         finally:
             playwright.stop()
-            asyncio._set_running_loop(None)  # type: ignore[attr-defined]
+            asyncio._set_running_loop(None)
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def browser(_chromium: _Chromium, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     # Playwright's sync API runs an event loop in this thread; the ORM calls a test makes
     # between browser steps are still synchronous and safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    asyncio._set_running_loop(_chromium.loop)  # type: ignore[attr-defined]
+    asyncio._set_running_loop(_chromium.loop)
     try:
         if not _chromium.browser.is_connected():  # a crash in an earlier test
             _chromium.browser = _launch(_chromium.playwright)
@@ -97,7 +97,7 @@ def browser(_chromium: _Chromium, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
         for context in list(_chromium.browser.contexts):
             context.close()
     finally:
-        asyncio._set_running_loop(None)  # type: ignore[attr-defined]
+        asyncio._set_running_loop(None)
 
 
 def open_page(
