@@ -500,6 +500,11 @@ STRONGROOM_APPROVAL_REMINDER_HOURS = env_int("STRONGROOM_APPROVAL_REMINDER_HOURS
 # Review links in notifications (approvals/links.py) stop working after this many hours.
 STRONGROOM_APPROVAL_LINK_MAX_AGE_HOURS = env_int("STRONGROOM_APPROVAL_LINK_MAX_AGE_HOURS", 168)
 
+# --- Invitations (docs/ui.md) -------------------------------------------------------------------
+# An e-mailed invitation link (secrets_app/services/invitations.py) stops working after this many
+# hours; resending it starts a new period.
+STRONGROOM_INVITATION_TTL_HOURS = env_int("STRONGROOM_INVITATION_TTL_HOURS", 72)
+
 # --- Email (notifications) ---------------------------------------------------------------------
 # The embedded default (``make run``: SQLite, no DATABASE_URL) writes mail to files in the data
 # directory (EMAIL_FILE_PATH), so deliveries show as sent without a mail server; otherwise SMTP.

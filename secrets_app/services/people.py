@@ -24,6 +24,7 @@ from secrets_app.models import (
 )
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import org_admin_require
+from secrets_app.services.invitations import invitation_email_configured
 from secrets_app.services.users import user_create
 
 
@@ -58,10 +59,15 @@ def person_add(
     password: str | None = None,
 ) -> tuple[Any, str | None]:
     """Create a person in the organization. Returns the user and, when no password was given, a
-    generated one to hand over once (never stored in clear, never shown again)."""
+    generated one to hand over once (never stored in clear, never shown again). A generated password
+    is only for servers without SMTP: with it, people are invited by e-mail (services/invitations.py)."""
     _require_org_admin(principal, organization)
     if role not in OrgRole.values:
         raise ValidationFailed("role", "must be 'admin' or 'member'")
+    if not password and invitation_email_configured():
+        raise ValidationFailed(
+            "password", "is required: e-mail is configured, so invite the person by e-mail instead (invitations)"
+        )
     generated = None if password else secrets.token_urlsafe(15)
     user = user_create(
         email=email,

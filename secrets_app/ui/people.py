@@ -1,6 +1,7 @@
-"""The organization's people: everyone sees the list; org admins add people (a generated password
-is shown once), change their organization role, deactivate them and unlock a locked-out account.
-Services enforce the rules."""
+"""The organization's people: everyone sees the list; org admins invite people by e-mail (when SMTP
+is configured: secrets_app/ui/invitations.py) or else add them (a generated password is shown once),
+change their organization role, deactivate them and unlock a locked-out account. Services enforce
+the rules."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization, OrgRole
+from secrets_app.selectors.invitations import invitation_list_pending
+from secrets_app.services.invitations import invitation_email_configured, invitation_state, invitation_ttl
 from secrets_app.services.lockout import person_locked_ids, person_unlock
 from secrets_app.services.people import person_add, person_deactivate, person_list, person_set_role
+from secrets_app.ui.account_forms import InvitationCreateForm
 from secrets_app.ui.forms import PersonAddForm, PersonDeactivateForm, PersonRoleForm
 from secrets_app.ui.members import role_undo
 from secrets_app.ui.shortcuts import apply_domain_error, no_store, org_view, page_or_partial, principal_of
@@ -43,11 +47,21 @@ def _context(request: HttpRequest, organization: Organization, **extra: Any) -> 
     if is_admin:
         # Failed-login lockouts (None: the lockout store cannot be read, the page says so).
         context["locked_ids"] = person_locked_ids(people)
+        context["email_configured"] = invitation_email_configured()
+        context["invite_form"] = InvitationCreateForm()
+        context["invitation_ttl_hours"] = int(invitation_ttl().total_seconds() // 3600)
+        context["invitations"] = [
+            (invitation, invitation_state(invitation))
+            for invitation in invitation_list_pending(principal=principal, organization=organization)
+        ]
     context.update(extra)
     return context
 
 
-def _section(request: HttpRequest, organization: Organization, *, status: int = 200, **extra: Any) -> HttpResponse:
+def people_section(
+    request: HttpRequest, organization: Organization, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """The People section (list, invitations, forms) as a page or, for htmx, the fragment."""
     context = _context(request, organization, **extra)
     return page_or_partial(request, PAGE, context, partial="people_section", status=status)
 
@@ -78,9 +92,9 @@ def people_page(request: HttpRequest, organization: Organization) -> HttpRespons
                 notice = f"Added {user.email} as organization {role}, with the password you chose."
             # The generated password is in this response only: never cache it.
             return no_store(
-                _section(request, organization, notice=notice, new_password=generated, new_email=user.email)
+                people_section(request, organization, notice=notice, new_password=generated, new_email=user.email)
             )
-    return _section(request, organization, add_form=form, status=422)
+    return people_section(request, organization, add_form=form, status=422)
 
 
 @require_POST
@@ -88,7 +102,7 @@ def people_page(request: HttpRequest, organization: Organization) -> HttpRespons
 def person_role(request: HttpRequest, organization: Organization, user_id: int) -> HttpResponse:
     form = PersonRoleForm(request.POST)
     if not form.is_valid():
-        return _section(request, organization, error="Choose admin or member.", status=422)
+        return people_section(request, organization, error="Choose admin or member.", status=422)
     principal = principal_of(request)
     people = person_list(principal=principal, organization=organization)
     previous = next((person.role for person in people if person.user_id == user_id), None)
@@ -97,7 +111,7 @@ def person_role(request: HttpRequest, organization: Organization, user_id: int) 
             principal=principal, organization=organization, user_id=user_id, role=form.cleaned_data["role"]
         )
     except DomainError as exc:
-        return _section(request, organization, error=exc.message, status=exc.status)
+        return people_section(request, organization, error=exc.message, status=exc.status)
     undo = role_undo(
         f"Organization role of {membership.user.email}",
         previous,
@@ -106,7 +120,7 @@ def person_role(request: HttpRequest, organization: Organization, user_id: int) 
         target="#people",
         offered=[value for value, _ in OrgRole.choices],
     )
-    return _section(request, organization, **undo)
+    return people_section(request, organization, **undo)
 
 
 @require_POST
@@ -115,7 +129,7 @@ def person_deactivate_view(request: HttpRequest, organization: Organization, use
     """Disable the account: its sessions end on their next request and its API tokens are revoked."""
     form = PersonDeactivateForm(request.POST)
     if not form.is_valid():
-        return _section(request, organization, error="Keep the reason under 500 characters.", status=422)
+        return people_section(request, organization, error="Keep the reason under 500 characters.", status=422)
     try:
         user = person_deactivate(
             principal=principal_of(request),
@@ -124,9 +138,9 @@ def person_deactivate_view(request: HttpRequest, organization: Organization, use
             reason=form.cleaned_data["reason"],
         )
     except DomainError as exc:
-        return _section(request, organization, error=exc.message, status=exc.status)
+        return people_section(request, organization, error=exc.message, status=exc.status)
     notice = f"{user.email} is deactivated: signed out everywhere, API tokens revoked."
-    return _section(request, organization, notice=notice)
+    return people_section(request, organization, notice=notice)
 
 
 @require_POST
@@ -136,5 +150,5 @@ def person_unlock_view(request: HttpRequest, organization: Organization, user_id
     try:
         user = person_unlock(principal=principal_of(request), organization=organization, user_id=user_id)
     except DomainError as exc:
-        return _section(request, organization, error=exc.message, status=exc.status)
-    return _section(request, organization, notice=f"{user.email} is unlocked and can sign in again.")
+        return people_section(request, organization, error=exc.message, status=exc.status)
+    return people_section(request, organization, notice=f"{user.email} is unlocked and can sign in again.")

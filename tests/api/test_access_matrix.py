@@ -142,6 +142,25 @@ GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         "organizations/acme-org/people/1/unlock/",
         {},
     ),
+    ("get", "organizations/<str:organization>/invitations/", "organizations/acme-org/invitations/", None),
+    (
+        "post",
+        "organizations/<str:organization>/invitations/",
+        "organizations/acme-org/invitations/",
+        {"email": "n@example.com"},
+    ),
+    (
+        "delete",
+        "organizations/<str:organization>/invitations/<uuid:invitation>/",
+        f"organizations/acme-org/invitations/{IDENTITY}/",
+        None,
+    ),
+    (
+        "post",
+        "organizations/<str:organization>/invitations/<uuid:invitation>/resend/",
+        f"organizations/acme-org/invitations/{IDENTITY}/resend/",
+        {},
+    ),
     ("get", "organizations/<str:organization>/sso/", "organizations/acme-org/sso/", None),
     (
         "put",
