@@ -102,6 +102,6 @@ def totp_seed_aad(*, user_id: int) -> bytes:
     return f"user-totp|{user_id}".encode()
 
 
-def gate_callback_token_aad(*, gate_id: Id, build_id: int | str, stage_attempt: int | str) -> bytes:
+def gate_callback_token_aad(*, gate_id: int, build_id: int | str, stage_attempt: int | str) -> bytes:
     """The Azure DevOps job token a pipeline gate keeps until it calls back (governance)."""
     return f"strongroom|gate-callback-token|{gate_id}|{build_id}|{stage_attempt}".encode()

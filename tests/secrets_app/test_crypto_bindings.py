@@ -53,9 +53,9 @@ def test_it_keeps_every_binding_byte_for_byte() -> None:
         bindings.sso_client_secret_aad(organization_id=5): "org-sso-client-secret|5",
         bindings.kubernetes_auth_aad(identity_id=9, field="token_reviewer_jwt"): "kubernetes-auth|9|token_reviewer_jwt",
         bindings.totp_seed_aad(user_id=4): "user-totp|4",
-        bindings.gate_callback_token_aad(gate_id=PUBLIC, build_id=12, stage_attempt=1): (
-            f"strongroom|gate-callback-token|{PUBLIC}|12|1"
-        ),
+        bindings.gate_callback_token_aad(
+            gate_id=8, build_id=12, stage_attempt=1
+        ): "strongroom|gate-callback-token|8|12|1",
     }
     for built, expected in pinned.items():
         assert built == expected.encode()
