@@ -105,7 +105,7 @@ def test_every_page_for_an_org_admin_and_a_member_is_accessible_fits_and_shows_d
 def _data(gate_world: Any, estate_ado: Any) -> dict[str, str]:
     """The gate world (connection, identity, folders and secrets in staging/prod, a pipeline gate),
     plus a sync, a group, a channel, a stream, an approval policy with a change request and an
-    access request, a dynamic secret with a lease, a rotation, a leak flag and an estate scan with an
+    access request, a dynamic secret with a lease, a rotation and an estate scan with an
     import. Returns the ids the page addresses need."""
     import datetime as dt
 
@@ -126,6 +126,8 @@ def _data(gate_world: Any, estate_ado: Any) -> dict[str, str]:
     from secrets_app.models import Environment, Folder, Secret
     from secrets_app.principals import Principal
     from secrets_app.services.groups import group_create
+    from secrets_app.services.secrets import SecretInput, secret_update
+    from secrets_app.write_gate import HeldForApproval
     from syncs.models import AppConnection
     from syncs.services.syncs import sync_create
     from tests.estate.conftest import make_estate_connection, seed_small_estate
@@ -164,16 +166,15 @@ def _data(gate_world: Any, estate_ado: Any) -> dict[str, str]:
         path="/**",
         approvers=[MemberRef(kind="user", ref=cast.alice.email)],
     )
-    prod = Environment.objects.get(project=cast.project, slug="prod")
-    change = ChangeRequest.objects.create(
-        project=cast.project,
-        environment=prod,
-        path="/backend",
-        operation="secret.updated",
-        committer_user=cast.bob,
-        committer_label=cast.bob.email,
-        expires_at=timezone.now() + dt.timedelta(days=7),
-    )
+    with pytest.raises(HeldForApproval):  # bob's update of a prod secret waits for alice's review
+        secret_update(
+            scope=cast.scope(cast.bob),
+            environment="prod",
+            path="/backend",
+            key="API_KEY",
+            item=SecretInput(key="API_KEY", value="prod-API_KEY-proposed"),
+        )
+    change = ChangeRequest.objects.get(project=cast.project)
     access = access_request_create(
         principal=Principal.for_user(cast.dave),
         project=cast.project,
@@ -242,7 +243,7 @@ def _data(gate_world: Any, estate_ado: Any) -> dict[str, str]:
     imported = import_create(
         principal=alice, organization=org, resource=resource, project="acme", environment="dev", path="/"
     )
-    secret = Secret.objects.filter(project=cast.project, environment=prod, key="DB_PASSWORD").first()
+    secret = Secret.objects.filter(project=cast.project, environment__slug="prod", key="DB_PASSWORD").first()
     assert secret is not None
     event = AuditEvent.objects.filter(project_id=cast.project.pk).order_by("-pk").first()
     org_event = AuditEvent.objects.filter(organization_id=org.pk).order_by("-pk").first()
@@ -252,7 +253,7 @@ def _data(gate_world: Any, estate_ado: Any) -> dict[str, str]:
         "group": group.slug,
         "channel": str(channel.public_id),
         "stream": str(stream.public_id),
-        "change": str(change.public_id) if hasattr(change, "public_id") else str(change.pk),
+        "change": str(change.public_id),
         "access": str(access.public_id),
         "dynamic": str(dynamic.public_id),
         "rotation": str(rotation.public_id),
@@ -365,17 +366,24 @@ def _walk(
     refused_ok: bool,
 ) -> list[str]:
     page, console = _sign_in(browser, base_url, f"{role}@example.com")
+    _as_a_person(page, base_url, role)
     folder = shots / role
     folder.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     timings: list[tuple[float, str]] = []
+    phases = {"load": 0.0, "screenshot": 0.0, "checks": 0.0}
     for place in places:
         started = time.monotonic()
         console.clear()
         response = page.goto(base_url + place.path, wait_until="load")
         status = response.status if response is not None else 0
+        loaded = time.monotonic()
         page.screenshot(path=str(folder / f"{place.name}.png"), full_page=True)
+        shot = time.monotonic()
         found = _check(page, axe, status, refused_ok=refused_ok, place=place.name)
+        phases["load"] += loaded - started
+        phases["screenshot"] += shot - loaded
+        phases["checks"] += time.monotonic() - shot
         # A refused page's own answer is logged by Chromium as a failed resource: that is the refusal.
         expected = f"the server responded with a status of {status}"
         found += [f"console: {text}" for text in console if not (status >= 400 and expected in text)]
@@ -384,8 +392,31 @@ def _walk(
             problems.append(f"{role} · {place.name} ({place.path}, HTTP {status}):\n  " + "\n  ".join(found))
     page.context.close()
     slowest = ", ".join(f"{name} {seconds:.2f}s" for seconds, name in sorted(timings, reverse=True)[:5])
-    print(f"walk: {role}: {len(places)} pages in {sum(t for t, _ in timings):.1f} s (slowest: {slowest})")
+    split = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
+    print(f"walk: {role}: {len(places)} pages in {sum(t for t, _ in timings):.1f} s ({split}; slowest: {slowest})")
     return problems
+
+
+def _as_a_person(page: Any, base_url: str, role: str) -> None:
+    """Before the page-by-page walk, what a person does first: from the project list into the project,
+    and (alice) open a prod secret's panel and its history, (bob) the project's syncs."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    page.get_by_role("link", name="Acme app").first.click()
+    expect(page.get_by_role("heading", name="Acme app", level=1)).to_be_visible()
+    if role == "alice":
+        page.goto(f"{base_url}/projects/acme/?env=prod&path=/backend")
+        page.get_by_role("button", name=re.compile(r"^API_KEY in prod")).click()
+        panel = page.locator("#panel")
+        expect(panel.get_by_role("heading", name="API_KEY")).to_be_visible()
+        expect(panel).to_contain_text("Reveal")
+        page.get_by_role("button", name="History").click()
+        expect(panel.locator("table.commits tbody tr").first).to_be_visible()
+    else:
+        page.get_by_role("navigation", name="Project").get_by_role("link", name="Syncs").click()
+        expect(page.get_by_role("link", name="to-app-secrets")).to_be_visible()
+        expect(page.get_by_role("button", name="Create sync")).to_have_count(0)  # a member does not manage syncs
 
 
 def _check(page: Any, axe: str, status: int, *, refused_ok: bool, place: str) -> list[str]:
