@@ -50,8 +50,9 @@ from secrets_app.identities.tokens import (
     ip_allowed,
     login_failure_record,
 )
-from secrets_app.models import MachineIdentity, OrganizationMembership, OrgRole, TokenSettings
+from secrets_app.models import MachineIdentity, TokenSettings
 from secrets_app.principals import Principal
+from secrets_app.selectors.access import is_org_admin, is_org_member
 
 HTTP_TIMEOUT_SECONDS = 10.0
 MAX_TTL_CAP_SECONDS = 315_360_000  # ten years, Infisical's own cap
@@ -216,18 +217,9 @@ def http_get_json(url: str, *, ca_pem: str = "", what: str) -> Any:
 def identity_admin_check(principal: Principal, identity: MachineIdentity) -> None:
     """Only an admin of the identity's organization (or a superuser) configures its auth methods.
     Outside the organization the identity does not exist (404); a plain member gets 403."""
-    if principal.user_id is None:
+    if principal.user_id is None or not is_org_member(principal, identity.organization_id):
         raise NotFound("Identity not found")
-    if principal.is_superuser:
-        return
-    role = (
-        OrganizationMembership.objects.filter(organization_id=identity.organization_id, user_id=principal.user_id)
-        .values_list("role", flat=True)
-        .first()
-    )
-    if role is None:
-        raise NotFound("Identity not found")
-    if role != OrgRole.ADMIN:
+    if not is_org_admin(principal, identity.organization_id):
         raise PermissionDenied("Only organization admins can configure an identity's auth methods")
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization, OrgRole
+from secrets_app.selectors.access import is_org_admin
 from secrets_app.selectors.invitations import invitation_list_pending
 from secrets_app.services.invitations import invitation_email_configured, invitation_state, invitation_ttl
 from secrets_app.services.lockout import person_locked_ids, person_unlock
@@ -29,9 +30,7 @@ def _context(request: HttpRequest, organization: Organization, **extra: Any) -> 
     principal = principal_of(request)
     people = person_list(principal=principal, organization=organization)
     # Only shows or hides controls: person_add / person_set_role / person_deactivate check again.
-    is_admin = principal.is_superuser or any(
-        person.user_id == principal.user_id and person.role == OrgRole.ADMIN for person in people
-    )
+    is_admin = is_org_admin(principal, organization.pk)
     active = sum(1 for person in people if person.user.is_active)
     context = {
         "organization": organization,
