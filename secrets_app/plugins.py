@@ -217,6 +217,21 @@ class PluginRegistry(Generic[PluginT]):
             self._instances[kind] = plugin_class()
         return self._instances[kind]
 
+    def require(self, kind: str, *, field: str = "kind") -> PluginT:
+        """The instance for *kind* a caller asked for, or ``ValidationFailed`` on *field* (a 400
+        naming it): an unknown kind lists the registered ones; a kind whose SDK is missing here
+        says so."""
+        from secrets_app.errors import ValidationFailed
+
+        if kind not in self:
+            raise ValidationFailed(field, f"must be one of {', '.join(self.modules)}")
+        try:
+            return self.get(kind)
+        except ImportError:
+            raise ValidationFailed(field, f"this {self.noun} is not available on this server") from None
+        except PluginError as exc:
+            raise ValidationFailed(field, str(exc)) from None
+
     def kinds(self) -> list[tuple[str, str]]:
         """(kind, label) of every registered kind that imports (for forms and the API schema)."""
         available = []

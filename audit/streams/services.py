@@ -65,14 +65,7 @@ class StreamTestFailed(DomainError):
 
 
 def _kind(kind: str) -> StreamKind:
-    if kind not in STREAM_KINDS:
-        raise ValidationFailed("kind", f"must be one of {', '.join(sorted(STREAM_KINDS.modules))}")
-    try:
-        return STREAM_KINDS.get(kind)
-    except ImportError:
-        raise ValidationFailed("kind", "this stream kind is not available on this server") from None
-    except PluginError as exc:
-        raise ValidationFailed("kind", str(exc)) from None
+    return STREAM_KINDS.require(kind)
 
 
 def _validated(

@@ -27,7 +27,6 @@ from dynamic.sealing import CredentialsUnavailable
 from dynamic.targets import TargetRefused, target_address
 from secrets_app.errors import ValidationFailed
 from secrets_app.guard import require
-from secrets_app.plugins import PluginError
 from secrets_app.selectors.access import ProjectScope
 
 MIN_TTL_SECONDS = 60
@@ -72,14 +71,7 @@ def parse_ttl(raw: Any, *, field: str) -> int:
 
 
 def provider_for(kind: str) -> DynamicProvider:
-    try:
-        return PROVIDERS.get(kind)
-    except PluginError:
-        raise ValidationFailed(
-            "provider", f"must be one of {', '.join(kind for kind, _ in PROVIDERS.kinds())}"
-        ) from None
-    except ImportError:
-        raise ValidationFailed("provider", "this provider is not available on this server") from None
+    return PROVIDERS.require(kind, field="provider")
 
 
 def connect_target(

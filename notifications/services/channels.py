@@ -24,7 +24,7 @@ from secrets_app.crypto.envelope import DecryptionError
 from secrets_app.errors import Conflict, ValidationFailed
 from secrets_app.keyring import keyring
 from secrets_app.models import Organization, Project
-from secrets_app.plugins import PluginError, PluginFieldError
+from secrets_app.plugins import PluginFieldError
 from secrets_app.principals import Principal
 
 EVENT_PATTERN = re.compile(r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$")
@@ -87,16 +87,11 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
 def _validated(
     kind: str, config: Mapping[str, Any], credentials: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    if kind not in CHANNELS:
-        raise ValidationFailed("kind", f"must be one of {', '.join(k for k, _ in CHANNELS.kinds())}")
+    channel_kind = CHANNELS.require(kind)
     try:
-        return CHANNELS.get(kind).validate(config=config, credentials=credentials)
+        return channel_kind.validate(config=config, credentials=credentials)
     except PluginFieldError as exc:
         raise ValidationFailed(exc.field, exc.message) from None
-    except PluginError as exc:
-        raise ValidationFailed("kind", str(exc)) from None
-    except ImportError:
-        raise ValidationFailed("kind", "this channel kind is not available on this server") from None
 
 
 def _audit(principal: Principal | AuditActor, action: str, channel: NotificationChannel, **metadata: Any) -> None:

@@ -56,8 +56,7 @@ class RotationInput:
 def _check(data: RotationInput) -> None:
     if not NAME_RE.match(data.name or ""):
         raise ValidationFailed("name", "lowercase letters, digits and '-' (1-64 characters)")
-    if data.kind not in KINDS:
-        raise ValidationFailed("kind", f"must be one of {', '.join(sorted(KINDS.modules))}")
+    KINDS.require(data.kind)
     if data.mode not in RotationMode.values:
         raise ValidationFailed("mode", "must be alternate or single")
     kind = kind_for(data.kind)

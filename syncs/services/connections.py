@@ -55,10 +55,8 @@ def connection_info(connection: AppConnection) -> ConnectionInfo:
 
 
 def _validated(kind: str, method: str, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
-    if kind not in PROVIDERS:
-        raise ValidationFailed("kind", f"must be one of {', '.join(PROVIDERS.modules)}")
+    provider = PROVIDERS.require(kind)
     try:
-        provider = provider_for(kind)
         return provider.validate_connection(
             method=method, credentials={k: str(v) for k, v in credentials.items()}, config=config
         )
