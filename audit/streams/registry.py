@@ -1,4 +1,7 @@
-"""Find an audit stream kind. Adding a kind is one folder plus one line here."""
+"""Find an audit stream kind. Adding a kind is one folder plus one line here: a ``StreamKind``
+subclass (``audit/streams/base.py``) declaring its fields and implementing ``send`` and ``test``.
+The form, API validation, kind choices and schema derive from the declaration (the plugin pattern,
+``secrets_app/plugins.py``); the smallest example is ``tests/plugins/kinds/stream_echo/``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Find a dynamic-secret provider by kind. Adding one is a folder under ``dynamic/providers/`` plus
-one line here (the plugin pattern, ``secrets_app.plugins``)."""
+one line here: a ``DynamicProvider`` subclass (``dynamic/providers/base.py``) declaring its fields
+and statements. The form, API validation and schema derive from the declaration (the plugin
+pattern, ``secrets_app/plugins.py``); the smallest example is ``tests/plugins/kinds/dynamic_echo/``."""
 
 from __future__ import annotations
 

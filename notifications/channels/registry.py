@@ -1,4 +1,7 @@
-"""Find a channel kind. Adding a kind is one folder plus one line here."""
+"""Find a channel kind. Adding a kind is one folder plus one line here: a ``ChannelKind``
+subclass (``notifications/channels/base.py``) declaring its fields and implementing ``send``. The
+form, API validation, kind choices and schema derive from the declaration (the plugin pattern,
+``secrets_app/plugins.py``); the smallest example is ``tests/plugins/kinds/channel_echo/``."""
 
 from __future__ import annotations
 

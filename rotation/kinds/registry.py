@@ -1,5 +1,8 @@
 """The rotation kinds by name. Add a kind: a folder under ``rotation/kinds/`` with a
-``RotationKind`` subclass, and one line here (the plugin pattern, ``secrets_app.plugins``)."""
+``RotationKind`` subclass (``rotation/kinds/base.py``), and one line here. Its connection fields
+are a ``PluginKind`` (``plugin()``, or the dynamic-secret provider it reuses); the form, the API
+description and the settings' validation derive from them (the plugin pattern,
+``secrets_app/plugins.py``); the smallest example is ``tests/plugins/kinds/rotation_echo/``."""
 
 from __future__ import annotations
 

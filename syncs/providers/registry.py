@@ -1,6 +1,8 @@
 """Find a sync provider by kind. Providers register by being listed in ``PROVIDER_MODULES``:
-adding a destination is one folder plus one line here. The registry is the plugin pattern's
-``PluginRegistry`` (``secrets_app.plugins``), shared with notification channels."""
+adding a destination is one folder plus one line here: a ``SyncProvider`` subclass
+(``syncs/providers/base.py``) declaring its connection ``methods``, ``destination_fields`` and
+``option_fields``. Forms, API validation and schema derive from them (the plugin pattern,
+``secrets_app/plugins.py``); the smallest example is ``tests/plugins/kinds/sync_echo/``."""
 
 from __future__ import annotations
 
