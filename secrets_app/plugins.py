@@ -1,8 +1,12 @@
 """The provider plugin pattern: one folder declares a *kind*, its fields and their validation; the
 model, API, forms and UI derive from that declaration.
 
-Sync destinations (``syncs.providers``), notification channels (``notifications.channels``) and,
-later, dynamic-secret providers and rotation targets follow it::
+Every provider family follows it: sync destinations (``syncs/providers/registry.py``),
+notification channels (``notifications/channels/registry.py``), audit stream kinds
+(``audit/streams/registry.py``), dynamic-secret providers (``dynamic/providers/registry.py``) and
+rotation kinds (``rotation/kinds/registry.py``). A new kind is one folder and one line in its
+family's registry (or ``REGISTRY.register(KindClass)``); ``tests/plugins/kinds/`` holds the
+smallest example of each::
 
     class SlackBotChannel(PluginKind):
         kind = "slack_bot"
@@ -24,7 +28,11 @@ Contract of a field:
   naming the field (``"config.channel: this field is required"``), never echoing a secret.
 
 No Django model here and no I/O: the owning app stores ``config`` (non-secret values) and the
-sealed secret values however it likes.
+sealed secret values however it likes. What every family derives from a registry:
+``PluginRegistry.require`` (a 400 naming ``kind`` for an unknown one), ``registered_kind_field``
+(the API's kind choices), ``kinds_described`` (the schema's description, built when the schema is),
+``plugin_form_class`` / ``plugin_initial`` (forms), ``clean_declared`` (validation of any group of
+declared fields, e.g. a sync's ``destination``).
 """
 
 from __future__ import annotations
