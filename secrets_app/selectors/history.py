@@ -231,9 +231,12 @@ def _compare_versions(
     value the caller may read. One audit event for all of them, written before returning."""
     if not pairs:
         return {}
+    # A quarantined secret's values are neither compared nor delivered (governance), as in the matrix.
     secrets = {
         secret.pk: secret
-        for secret in Secret.objects.filter(pk__in={sid for sid, _, _ in pairs}).prefetch_related("tags")
+        for secret in Secret.objects.filter(
+            pk__in={sid for sid, _, _ in pairs}, quarantined_at__isnull=True
+        ).prefetch_related("tags")
         if scope.access.can(
             "secrets.read_value", environment=environment, path=path, tags=[tag.slug for tag in secret.tags.all()]
         )

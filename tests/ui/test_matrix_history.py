@@ -226,3 +226,17 @@ def test_the_rollback_confirmation_lists_what_it_deletes_restores_and_changes(lo
         == 403
     )
     assert DEV_VALUE not in html
+
+
+@pytest.mark.django_db
+def test_the_history_compares_no_value_of_a_quarantined_secret(login, seeded):
+    from django.utils import timezone
+
+    from secrets_app.models import Secret
+
+    _update(seeded, "dev", "DATABASE_URL", value=NEW_VALUE)
+    Secret.objects.filter(environment__slug="dev", key="DATABASE_URL").update(quarantined_at=timezone.now())
+    start = _last_event_id()
+    html = login(seeded.alice).get("/projects/acme/history/?environment=dev&path=/", **HX).content.decode()
+    assert "value or comment changed" in html and "Reveal diff" not in html
+    assert _events_since(start, "secret.values_compared") == []

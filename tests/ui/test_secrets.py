@@ -262,7 +262,7 @@ def test_it_deletes_a_secret_and_brings_it_back_from_the_folder_history(login, s
         "/projects/acme/history/rollback/", {"environment": "dev", "path": "/", "commit": str(before_delete.pk)}, **HX
     )
     assert rolled.status_code == 200
-    assert b"back to commit" in rolled.content and b'hx-swap-oob="true"' in rolled.content
+    assert b"back to #" in rolled.content and b'hx-swap-oob="true"' in rolled.content
     assert _value_of("dev", "REDIS_URL")
     assert AuditEvent.objects.filter(action="folder.rolled_back").exists()
 
