@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from secrets_app.models import FolderCommit
 from secrets_app.selectors.matrix import RowComparison, secret_matrix
 from secrets_app.selectors.secrets import secret_list
-from tests.ui.conftest import DEV_VALUE, HX, PROD_VALUE, assert_no_values
+from tests.ui.conftest import DEV_VALUE, HX, PROD_VALUE, assert_csp_clean, assert_no_values
 
 NEW_VALUE = "new-Val-4f2a61"
 
@@ -211,6 +211,9 @@ def test_the_rollback_confirmation_lists_what_it_deletes_restores_and_changes(lo
     assert "change 1 secret back to an earlier value DATABASE_URL v2 → value of v1" in text
     assert f"Roll back to #{number}" in text
     assert not AuditEvent.objects.filter(action="folder.rolled_back").exists()  # nothing done yet
+    page = client.get(f"/projects/acme/history/rollback/confirm/?environment=dev&path=/&commit={target.pk}")
+    assert page.status_code == 200 and 'id="rollback-confirm"' in page.content.decode()  # the whole page too
+    assert_csp_clean(page)
 
     done = client.post(
         "/projects/acme/history/rollback/", {"environment": "dev", "path": "/", "commit": target.pk}, **HX
