@@ -62,6 +62,8 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = "-"
+# Invitation links carry their token in the path: the access log replaces it (config/gunicorn_logging.py).
+logger_class = "config.gunicorn_logging.RedactingAccessLogger"
 
 # --- Metrics across workers (docs/metrics.md) ----------------------------------------------------
 # Every worker keeps its request metrics in memory-mapped files in one directory and a scrape of
