@@ -18,15 +18,22 @@ def _openapi_path(pattern: str) -> str:
     return "/api/v1/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", pattern)
 
 
+# The served schema, fetched once per test process (a few seconds of generation each time).
+_SERVED: dict[str, dict[str, Any]] = {}
+
+
 @pytest.fixture
 def schema(db: None, api: Any) -> dict[str, Any]:
-    response = api().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-    assert response.status_code == 200
-    return json.loads(response.content)
+    if "json" not in _SERVED:
+        response = api().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+        assert response.status_code == 200
+        _SERVED["json"] = json.loads(response.content)
+    return _SERVED["json"]
 
 
 def test_it_serves_valid_yaml_and_json(db: None, api: Any, schema: dict[str, Any]) -> None:
-    as_yaml = yaml.safe_load(api().get("/api/schema/").content)
+    # libyaml's safe loader when present: the same result, a fifth of the time for ~750 kB.
+    as_yaml = yaml.load(api().get("/api/schema/").content, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 
     assert as_yaml["openapi"].startswith("3.") and as_yaml["paths"] == schema["paths"]
     assert schema["info"]["title"] == "Strongroom API"
