@@ -52,8 +52,6 @@ def _project_context(scope: ProjectScope) -> dict[str, Any]:
         "project": scope.project,
         "role": scope.access.role,
         "nav": "approvals",
-        "can_see_members": True,
-        "can_see_audit": scope.access.can("audit.read"),
     }
 
 

@@ -14,8 +14,4 @@ def project_header(project: Project, access: ProjectAccess) -> dict[str, Any]:
         "project": project,
         "role": access.role,
         "nav": "governance",
-        "can_see_members": access.can("members.read"),
-        "can_see_audit": access.can("audit.read"),
-        "can_see_syncs": access.can("syncs.read"),
-        "can_see_governance": True,
     }

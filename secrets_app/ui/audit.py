@@ -100,8 +100,6 @@ def audit_log(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         "rows": [(event, labels.get(event.pk)) for event in page.events] if page else [],
         "query": _query_without(request, "before"),
         "actions": project_audit_actions(scope),
-        "can_see_members": scope.access.can("members.read"),
-        "can_see_audit": True,
     }
     partial = None
     if is_htmx(request):

@@ -92,8 +92,6 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
         ),
         "group_candidates": candidates,
         "can_manage_roles": access.can("roles.manage"),
-        "can_see_audit": access.can("audit.read"),
-        "can_see_members": True,
         "me": scope.principal.user_id,
         "add_form": MemberAddForm(roles=choices, initial={"role": BuiltinRole.MEMBER.value}),
         "role_form": RoleCreateForm(),

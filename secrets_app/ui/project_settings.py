@@ -60,8 +60,6 @@ def _context(scope: ProjectScope, **extra: Any) -> dict[str, Any]:
         "project": project,
         "role": access.role,
         "nav": "settings",
-        "can_see_members": access.can("members.read"),
-        "can_see_audit": access.can("audit.read"),
         "can_edit_project": access.can("project.edit"),
         "can_manage_environments": access.can("environments.manage"),
         "can_delete_project": access.can("project.delete"),

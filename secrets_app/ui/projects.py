@@ -126,8 +126,6 @@ def workspace_context(scope: ProjectScope, path: str, **extra: Any) -> dict[str,
         "import_delete_envs": [env for env in listed if access.can("imports.delete", environment=env, path=path)],
         "tags": tag_list(scope),
         "can_manage_tags": access.can("tags.manage"),
-        "can_see_members": access.can("members.read"),
-        "can_see_audit": access.can("audit.read"),
         "add_form": SecretCreateForm(environments=create_envs, initial={"path": path}),
         "folder_form": FolderCreateForm(environments=folder_envs, initial={"path": path, "environments": folder_envs}),
         "import_form": ImportCreateForm(

@@ -49,7 +49,5 @@ def secrets_due_page(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         "role": scope.access.role,
         "nav": "due",
         "entries": secrets_due(scope),
-        "can_see_members": scope.access.can("members.read"),
-        "can_see_audit": scope.access.can("audit.read"),
     }
     return page_or_partial(request, DUE_PAGE, context)
