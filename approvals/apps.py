@@ -15,6 +15,6 @@ class ApprovalsConfig(AppConfig):
 
         # "Request access" on the core's 403/404 pages inside a project of one's organization.
         from approvals.ui.access_requests import request_access_offer
-        from secrets_app.ui.shortcuts import refusal_offer_register
+        from secrets_app.ui.framework import refusal_offer_register
 
         refusal_offer_register(request_access_offer)

@@ -42,7 +42,7 @@ from secrets_app.selectors.access import project_scope_for
 from secrets_app.services.bootstrap import bootstrap
 from secrets_app.services.projects import project_create
 from secrets_app.services.secrets import SecretInput, secret_bulk_upsert
-from secrets_app.services.tokens import personal_token_create
+from secrets_app.services.personal_tokens import personal_token_create
 result = bootstrap(admin_email="bench@example.com")
 principal = Principal.for_user(result.admin)
 project = project_create(principal=principal, organization=result.organization, slug="bench", name="Bench")

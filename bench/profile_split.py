@@ -73,7 +73,7 @@ SELF_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "/rest_framework/relations.py",
             "/rest_framework/utils/",
             "/json/",
-            "secrets_app/compat/shapes.py",
+            "secrets_app/compat/responses.py",
             "secrets_app/api/serializers/",
         ),
     ),

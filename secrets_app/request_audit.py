@@ -24,8 +24,8 @@ MAX_FIELD_NAME = 100
 
 def _token_reference(raw_token: str) -> tuple[AuditActor, int | None, dict[str, Any]]:
     """Who a rejected token names, as far as it can be told without trusting it."""
-    from secrets_app.identities.tokens import identity_actor, looks_like_identity_token, token_row_signed
-    from secrets_app.services.tokens import TOKEN_PREFIX, token_row_any_state
+    from secrets_app.identities.access_tokens import identity_actor, looks_like_identity_token, token_row_signed
+    from secrets_app.services.personal_tokens import TOKEN_PREFIX, token_row_any_state
 
     if raw_token.startswith(TOKEN_PREFIX):
         token = token_row_any_state(raw_token=raw_token)

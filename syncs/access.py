@@ -17,8 +17,8 @@ import uuid
 from django.db.models import QuerySet
 
 from secrets_app.errors import NotFound, PermissionDenied
-from secrets_app.guard import require
 from secrets_app.models import Organization, Project
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import (
     ProjectScope,

@@ -110,7 +110,7 @@ def cast(db: None) -> Cast:
 @pytest.fixture
 def token_for(db: None) -> Any:
     """token_for(user) -> a personal API token (the real bearer path)."""
-    from secrets_app.services.tokens import personal_token_create
+    from secrets_app.services.personal_tokens import personal_token_create
 
     def make(user: Any) -> str:
         return personal_token_create(user=user, name="test")[1]

@@ -29,9 +29,9 @@ from approvals.models import (
 )
 from approvals.selectors.policies import policy_people
 from secrets_app.errors import ValidationFailed
-from secrets_app.guard import require
 from secrets_app.models import Environment, Group, GroupMembership, OrganizationMembership
 from secrets_app.paths import validate_path_glob
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 
 MAX_MEMBERS = 100

@@ -29,7 +29,7 @@ from secrets_app.models import Environment, Project
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import project_access
 from secrets_app.selectors.temporary_grants import temporary_grants_for
-from secrets_app.ui.shortcuts import (
+from secrets_app.ui.framework import (
     View,
     apply_domain_error,
     error_response,

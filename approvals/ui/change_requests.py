@@ -27,7 +27,7 @@ from approvals.selectors.policies import policy_bypasser_ids, policy_people
 from approvals.services import change_requests as services
 from secrets_app.errors import DomainError, ValidationFailed
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.ui.shortcuts import error_response, is_htmx, no_store, page_or_partial, project_view
+from secrets_app.ui.framework import error_response, is_htmx, no_store, page_or_partial, project_view
 from secrets_app.write_gate import ChangeOp
 
 LIST_PAGE = "approvals/change_requests.html"

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from approvals.links import ReviewLinkRefused, review_link_open, review_link_refuse_unopened, review_link_verify
-from secrets_app.ui.shortcuts import no_store, principal_of
+from secrets_app.ui.framework import no_store, principal_of
 
 REFUSED_PAGE = "approvals/link_refused.html"
 

@@ -21,10 +21,10 @@ from approvals.services.policies import (
 from approvals.shapes import policy_shape
 from approvals.ui.forms import PolicyForm
 from secrets_app.errors import DomainError, NotFound
-from secrets_app.guard import require
 from secrets_app.models import Environment, Group, OrganizationMembership
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.ui.shortcuts import apply_domain_error, page_or_partial, project_view
+from secrets_app.ui.framework import apply_domain_error, page_or_partial, project_view
 
 PAGE = "approvals/policies.html"
 ALIASES = {

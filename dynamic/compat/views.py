@@ -15,7 +15,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from dynamic.compat.shapes import (
+from dynamic.compat.responses import (
     CLIENT_OF_PROVIDER,
     FAILED_TO_DELETE,
     ProviderInputs,

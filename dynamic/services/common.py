@@ -26,7 +26,7 @@ from dynamic.providers.registry import PROVIDERS
 from dynamic.sealing import CredentialsUnavailable
 from dynamic.targets import TargetRefused, target_address
 from secrets_app.errors import ValidationFailed
-from secrets_app.guard import require
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 
 MIN_TTL_SECONDS = 60

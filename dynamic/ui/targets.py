@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from dynamic.services.targets import target_allowlist_get, target_allowlist_set
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization
-from secrets_app.ui.shortcuts import org_view, page_or_partial, principal_of
+from secrets_app.ui.framework import org_view, page_or_partial, principal_of
 
 PAGE = "dynamic/targets.html"
 

@@ -34,7 +34,7 @@ from secrets_app.errors import Conflict, DomainError, ValidationFailed
 from secrets_app.paths import canonical_path
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.matrix import ColumnState, matrix_columns
-from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, no_store, page_or_partial, project_view, redirect_to
+from secrets_app.ui.framework import apply_domain_error, is_htmx, no_store, page_or_partial, project_view, redirect_to
 
 FORM_PAGE = "dynamic/form.html"
 DEFINITION_PAGE = "dynamic/secret.html"

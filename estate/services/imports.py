@@ -49,9 +49,9 @@ from estate.services.imports_write import (
     recompute_status,
 )
 from secrets_app.errors import ValidationFailed
-from secrets_app.guard import all_or_nothing, require
 from secrets_app.models import Organization
 from secrets_app.paths import canonical_path
+from secrets_app.policy.enforcement import all_or_nothing, require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import project_scope
 from secrets_app.selectors.tree import environment_get

@@ -14,7 +14,7 @@ from estate.models import EstateImport, ImportStatus, ResourceKind
 from estate.services.imports_source import KEY_VAULT
 from estate.services.imports_write import import_scope
 from secrets_app.errors import Conflict, ValidationFailed
-from secrets_app.guard import all_or_nothing
+from secrets_app.policy.enforcement import all_or_nothing
 from secrets_app.principals import Principal
 from syncs.models import InitialBehavior, SecretSync
 

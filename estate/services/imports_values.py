@@ -15,7 +15,7 @@ from django.utils import timezone
 from estate.models import EstateImport, EstateImportItem, ItemStatus
 from estate.services.imports_write import bulk_write, import_scope, live_versions, recompute_status
 from secrets_app.errors import ValidationFailed
-from secrets_app.guard import all_or_nothing
+from secrets_app.policy.enforcement import all_or_nothing
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.validation import encode_secret_value

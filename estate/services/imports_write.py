@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from estate.models import EstateImport, ImportStatus, ItemStatus
-from secrets_app.guard import require
 from secrets_app.models import Secret, SecretType
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope, project_scope
 from secrets_app.selectors.tree import environment_get

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from estate.access import estate_organization
 from estate.models import FindingKind, ResourceKind, Severity
 from secrets_app.errors import DomainError
-from secrets_app.ui.shortcuts import error_response, login_required, principal_of
+from secrets_app.ui.framework import error_response, login_required, principal_of
 
 View = Callable[..., HttpResponse]
 

@@ -29,7 +29,7 @@ from estate.ui.views_common import (
 )
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization
-from secrets_app.ui.shortcuts import is_htmx, page_or_partial, principal_of
+from secrets_app.ui.framework import is_htmx, page_or_partial, principal_of
 from syncs.models import AppConnection, ConnectionKind
 
 PAGE = "estate/estate.html"

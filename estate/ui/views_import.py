@@ -40,7 +40,7 @@ from secrets_app.errors import DomainError, ValidationFailed
 from secrets_app.models import Environment, Organization, Project
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import project_list_for_principal
-from secrets_app.ui.shortcuts import no_store, page_or_partial, principal_of, redirect_to
+from secrets_app.ui.framework import no_store, page_or_partial, principal_of, redirect_to
 from syncs.models import AppConnection, ConnectionKind
 
 NEW_PAGE = "estate/import_new.html"

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from django.db.models import F, QuerySet
 
 from governance.models import LeakFlag
-from secrets_app.guard import require
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 
 

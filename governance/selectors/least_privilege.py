@@ -39,10 +39,10 @@ from django.utils import timezone
 from audit.models import ActorType, AuditEvent
 from governance.models import ConsumerKind, SecretDelivery
 from secrets_app.errors import NotFound, ValidationFailed
-from secrets_app.guard import require
 from secrets_app.models import IdentityProjectMembership, MachineIdentity, Project
 from secrets_app.paths import path_matches, path_segments
 from secrets_app.policy import Rule, grants_beyond
+from secrets_app.policy.enforcement import require
 from secrets_app.policy.globs import glob_subsumes
 from secrets_app.selectors.access import ProjectScope, membership_rules
 

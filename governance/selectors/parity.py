@@ -27,11 +27,11 @@ from django.db.models import Q
 
 from governance.values import equal_value_groups
 from secrets_app.errors import ValidationFailed
-from secrets_app.guard import require
 from secrets_app.keyring import keyring
 from secrets_app.models import Environment, Project, Secret, SecretType
 from secrets_app.paths import canonical_path, path_matches, validate_path_glob
 from secrets_app.policy import ProjectAccess
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import environment_get
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from governance.models import GovernancePolicy, Quarantine, QuarantineStatus, SecretDelivery
 from governance.policy import policy_for
 from governance.selectors.risks import csv_lines  # the dashboard's CSV writer (CSV-injection safe)
-from secrets_app.guard import require
 from secrets_app.models import Secret, SecretType
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 
 READ = "governance.read"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from secrets_app.guard import require
 from secrets_app.models import Organization, Project
 from secrets_app.policy import ProjectAccess
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import (
     admin_organization_ids,

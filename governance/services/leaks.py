@@ -12,8 +12,8 @@ from governance.models import LeakFlag
 from governance.selectors.leaks import active_leak_flags
 from governance.services.quarantine import MANAGE, notify_secret_people, secret_owner
 from secrets_app.errors import Conflict, NotFound, ValidationFailed
-from secrets_app.guard import require
 from secrets_app.models import Secret
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 
 MAX_REASON = 500

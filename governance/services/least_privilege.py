@@ -24,7 +24,6 @@ from governance.selectors.least_privilege import (
     identity_membership_get,
 )
 from secrets_app.errors import Conflict
-from secrets_app.guard import require
 from secrets_app.models import (
     BuiltinRole,
     GroupProjectMembership,
@@ -34,6 +33,7 @@ from secrets_app.models import (
     RoleRule,
 )
 from secrets_app.policy import Rule
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.services.grants import grant_require, membership_change_require, role_change_require
 

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from governance.models import GovernancePolicy
 from secrets_app.errors import ValidationFailed
-from secrets_app.guard import require
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 
 # field -> (smallest, largest, may be None)

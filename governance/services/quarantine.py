@@ -32,8 +32,8 @@ from governance.policy import policies_for
 from notifications.services import Fact, Message, notification_send
 from secrets_app.errors import Conflict, NotFound, ValidationFailed
 from secrets_app.events import announce_secret_change
-from secrets_app.guard import require
 from secrets_app.models import Project, Secret, SecretType
+from secrets_app.policy.enforcement import require
 from secrets_app.quarantine import RefusedRead
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.services.secrets import secret_delete

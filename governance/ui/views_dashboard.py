@@ -32,7 +32,7 @@ from secrets_app.models import Organization
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import is_org_admin
 from secrets_app.selectors.organizations import organization_membership_list
-from secrets_app.ui.shortcuts import error_response, login_required, org_view, page_or_partial, principal_of
+from secrets_app.ui.framework import error_response, login_required, org_view, page_or_partial, principal_of
 
 PAGE_SIZE = 50
 FLAG_LABELS = dict(FLAGS)

@@ -25,7 +25,7 @@ from governance.gate.services import (
 from governance.models import GateMode, PipelineGate
 from secrets_app.errors import DomainError
 from secrets_app.models import MachineIdentity, Organization, Project
-from secrets_app.ui.shortcuts import org_view, page_or_partial, principal_of
+from secrets_app.ui.framework import org_view, page_or_partial, principal_of
 
 LIST_PAGE = "governance/gates.html"
 DETAIL_PAGE = "governance/gate.html"

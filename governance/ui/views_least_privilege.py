@@ -22,7 +22,7 @@ from governance.services.least_privilege import least_privilege_apply
 from governance.ui.header import project_header
 from secrets_app.errors import ValidationFailed
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.ui.shortcuts import is_htmx, page_or_partial, project_view, redirect_to
+from secrets_app.ui.framework import is_htmx, page_or_partial, project_view, redirect_to
 
 LIST_PAGE = "governance/least_privilege.html"
 IDENTITY_PAGE = "governance/identity_access.html"

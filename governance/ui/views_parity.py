@@ -15,7 +15,7 @@ from governance.ui.header import project_header
 from secrets_app.errors import DomainError, NotFound, PermissionDenied
 from secrets_app.models import Environment
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.ui.shortcuts import page_or_partial, project_view
+from secrets_app.ui.framework import page_or_partial, project_view
 
 PAGE = "governance/parity.html"
 

@@ -22,7 +22,7 @@ from governance.ui.header import project_header
 from secrets_app.errors import DomainError, PermissionDenied, ValidationFailed
 from secrets_app.models import Secret, SecretType
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.ui.shortcuts import is_htmx, page_or_partial, project_view
+from secrets_app.ui.framework import is_htmx, page_or_partial, project_view
 from secrets_app.write_gate import HeldForApproval
 
 PAGE = "governance/quarantine.html"

@@ -24,7 +24,7 @@ from notifications.ui.forms import RouteForm, channel_form_class, channel_forms
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization, Project
 from secrets_app.plugins import plugin_initial
-from secrets_app.ui.shortcuts import apply_domain_error, org_view, page_or_partial, principal_of
+from secrets_app.ui.framework import apply_domain_error, org_view, page_or_partial, principal_of
 
 ALIASES_PREFIXES = ("config.", "credentials.")
 

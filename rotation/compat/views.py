@@ -19,7 +19,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from rotation.compat.shapes import rotation_shape, rotation_type, served_type, served_type_names
+from rotation.compat.responses import rotation_shape, rotation_type, served_type, served_type_names
 from rotation.models import Rotation
 from rotation.selectors import rotation_by_name, rotation_find, rotation_list
 from rotation.services.rotations import rotation_request_now

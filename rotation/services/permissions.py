@@ -16,7 +16,7 @@ A refusal is audited as ``permission.denied`` naming the action, and its message
 from __future__ import annotations
 
 from secrets_app.errors import PermissionDenied
-from secrets_app.guard import require
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 
 MANAGE = "rotations.manage"

@@ -44,7 +44,7 @@ from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.matrix import ColumnState, matrix_columns
 from secrets_app.selectors.projects import environment_list
 from secrets_app.services.projects import environment_update
-from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, page_or_partial, project_view, redirect_to
+from secrets_app.ui.framework import apply_domain_error, is_htmx, page_or_partial, project_view, redirect_to
 
 ENVIRONMENTS_MANAGE = "environments.manage"
 LIST_PAGE = "rotation/list.html"

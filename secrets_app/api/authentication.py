@@ -54,7 +54,11 @@ class BearerAuthentication(authentication.BaseAuthentication):
             token_rejected_record(raw_token=None, reason="malformed Authorization header", surface="api")
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'")
         raw = parts[1]
-        from secrets_app.identities.tokens import TokenError, access_token_authenticate, looks_like_identity_token
+        from secrets_app.identities.access_tokens import (
+            TokenError,
+            access_token_authenticate,
+            looks_like_identity_token,
+        )
 
         if looks_like_identity_token(raw):
             try:
@@ -65,7 +69,7 @@ class BearerAuthentication(authentication.BaseAuthentication):
             return IdentityRequestUser(
                 row.identity, access_epoch=getattr(row, "access_epoch", None), token_id=row.pk
             ), row
-        from secrets_app.services.tokens import personal_token_authenticate
+        from secrets_app.services.personal_tokens import personal_token_authenticate
 
         user, token = personal_token_authenticate(raw_token=raw)
         if user is None:

@@ -155,7 +155,7 @@ def authenticate(request: HttpRequest) -> Principal:
     raw = header[7:].strip() if header[:7].lower() == "bearer " else ""
     if not raw:
         raise CompatError(401, "Token missing", error="UnauthorizedError")
-    from secrets_app.identities.tokens import TokenError, access_token_authenticate, looks_like_identity_token
+    from secrets_app.identities.access_tokens import TokenError, access_token_authenticate, looks_like_identity_token
     from secrets_app.request_audit import token_rejected_record
 
     if looks_like_identity_token(raw):
@@ -169,7 +169,7 @@ def authenticate(request: HttpRequest) -> Principal:
     if raw.startswith("st."):
         token_rejected_record(raw_token=None, reason="Service tokens are not supported", surface="compat")
         raise CompatError(401, "Service tokens are not supported; use a machine identity", error="UnauthorizedError")
-    from secrets_app.services.tokens import personal_token_authenticate
+    from secrets_app.services.personal_tokens import personal_token_authenticate
 
     user, token = personal_token_authenticate(raw_token=raw)
     if user is None:

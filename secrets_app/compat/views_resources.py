@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from secrets_app.compat.http import CompatError, CompatView, Invalid, Params, issue
-from secrets_app.compat.shapes import folder_shape, import_shape, parse_compat_id, project_shape, tag_shape
+from secrets_app.compat.responses import folder_shape, import_shape, parse_compat_id, project_shape, tag_shape
 from secrets_app.compat.views_secrets import scope_from
 from secrets_app.errors import NotFound
 from secrets_app.models import Folder, SecretImport

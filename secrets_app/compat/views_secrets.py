@@ -9,11 +9,11 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from secrets_app.compat.http import CompatError, CompatView, Invalid, Params, etag_response, issue
-from secrets_app.compat.shapes import TagIndex, compat_id, secret_shape, view_shape
+from secrets_app.compat.responses import TagIndex, compat_id, secret_shape, view_shape
 from secrets_app.errors import Conflict, NotFound
-from secrets_app.guard import all_or_nothing
 from secrets_app.models import Folder, Secret
 from secrets_app.paths import canonical_path
+from secrets_app.policy.enforcement import all_or_nothing
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope, project_scope
 from secrets_app.selectors.secrets import secret_get, secret_list

@@ -28,6 +28,7 @@ from django.db import transaction
 
 from audit.services import audit_record
 from secrets_app.errors import ValidationFailed
+from secrets_app.identities.access_tokens import IssuedToken
 from secrets_app.identities.login_common import (
     LoginRefused,
     any_glob_matches,
@@ -41,7 +42,6 @@ from secrets_app.identities.login_common import (
     validate_ca_pem,
     validate_outbound_url,
 )
-from secrets_app.identities.tokens import IssuedToken
 from secrets_app.models import AuthMethodKind, JwtAuth, MachineIdentity
 from secrets_app.principals import Principal
 

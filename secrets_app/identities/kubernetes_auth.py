@@ -26,6 +26,7 @@ from audit.services import audit_record
 from secrets_app import outbound
 from secrets_app.crypto.bindings import kubernetes_auth_aad
 from secrets_app.errors import ValidationFailed
+from secrets_app.identities.access_tokens import IssuedToken
 from secrets_app.identities.login_common import (
     HTTP_TIMEOUT_SECONDS,
     LoginRefused,
@@ -37,7 +38,6 @@ from secrets_app.identities.login_common import (
     validate_ca_pem,
     validate_outbound_url,
 )
-from secrets_app.identities.tokens import IssuedToken
 from secrets_app.keyring import keyring
 from secrets_app.models import AuthMethodKind, KubernetesAuth, MachineIdentity
 from secrets_app.principals import Principal

@@ -44,7 +44,7 @@ from django.db import transaction
 from secrets_app import outbound
 from secrets_app.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from secrets_app.events import machine_login_verified
-from secrets_app.identities.tokens import (
+from secrets_app.identities.access_tokens import (
     IssuedToken,
     access_token_issue,
     ip_allowed,

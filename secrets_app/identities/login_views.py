@@ -43,10 +43,10 @@ from secrets_app.api.serializers.identities import (
 )
 from secrets_app.compat.http import CompatError, CompatView, Params, token_error
 from secrets_app.errors import DomainError
+from secrets_app.identities.access_tokens import IssuedToken, TokenError, access_token_renew, access_token_revoke
 from secrets_app.identities.jwt_auth import jwt_auth_login
 from secrets_app.identities.kubernetes_auth import kubernetes_auth_login
 from secrets_app.identities.oidc_auth import oidc_auth_login
-from secrets_app.identities.tokens import IssuedToken, TokenError, access_token_renew, access_token_revoke
 from secrets_app.identities.universal import universal_auth_login
 from secrets_app.middleware import client_ip
 from secrets_app.ratelimit import RateLimited, rate_limit_hit

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from secrets_app.errors import ValidationFailed
+from secrets_app.identities.access_tokens import IssuedToken
 from secrets_app.identities.jwt_auth import (
     bound_claims_clean,
     jwt_like_remove,
@@ -30,7 +31,6 @@ from secrets_app.identities.login_common import (
     validate_ca_pem,
     validate_outbound_url,
 )
-from secrets_app.identities.tokens import IssuedToken
 from secrets_app.models import AuthMethodKind, JwtAuth, MachineIdentity
 from secrets_app.principals import Principal
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 
 from secrets_app.errors import NotFound
-from secrets_app.guard import require
 from secrets_app.models import (
     ClientSecret,
     IdentityAccessToken,
@@ -19,6 +18,7 @@ from secrets_app.models import (
     Organization,
     UniversalAuth,
 )
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope, is_org_member, org_admin_require
 

@@ -16,9 +16,8 @@ from django.utils import timezone
 from audit.models import ActorType
 from audit.services import AuditActor, audit_record
 from secrets_app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from secrets_app.guard import require
+from secrets_app.identities.access_tokens import identity_tokens_revoke
 from secrets_app.identities.selectors import organization_admin_require
-from secrets_app.identities.tokens import identity_tokens_revoke
 from secrets_app.identities.universal import PREFIX_LENGTH, client_secret_generate, client_secret_hash
 from secrets_app.models import (
     AuthMethodKind,
@@ -31,6 +30,7 @@ from secrets_app.models import (
     Role,
     UniversalAuth,
 )
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.services.grants import grant_require, membership_change_require, role_resolve, rules_of

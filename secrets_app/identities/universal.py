@@ -33,13 +33,13 @@ from django.utils import timezone
 
 from audit.context import current_request_context, reset_request_context, set_request_context
 from secrets_app.errors import DomainError
-from secrets_app.identities.issue import ClientSecretUsedUp
-from secrets_app.identities.tokens import (
+from secrets_app.identities.access_tokens import (
     IssuedToken,
     access_token_issue,
     ip_allowed,
     login_failure_record,
 )
+from secrets_app.identities.issue import ClientSecretUsedUp
 from secrets_app.models import AuthMethodKind, ClientSecret, MachineIdentity, UniversalAuth
 from secrets_app.ratelimit import counter_hit
 

@@ -1,5 +1,8 @@
-"""Access control in one place: the vocabulary (``rules``), the decision (``decision``) and who may
-grant what (``containment``). Every surface asks these; nothing else decides access."""
+"""Access control in one place: the vocabulary (``rules``), the decision (``decision``), who may
+grant what (``containment``), the words a refusal uses (``phrases``) and enforcement (``enforcement.require``:
+refuse with 403 and audit the refusal). Every surface asks these; nothing else decides access
+(``tests/secrets_app/test_one_decision_point.py``). ``enforcement`` is imported by its full name: it
+writes audit rows, the rest are pure."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from secrets_app.errors import DomainError
 from secrets_app.models import Organization
 from secrets_app.services.scim_tokens import scim_token_create, scim_token_list, scim_token_revoke
 from secrets_app.ui.forms import UIForm
-from secrets_app.ui.shortcuts import apply_domain_error, no_store, org_view, page_or_partial, principal_of
+from secrets_app.ui.framework import apply_domain_error, no_store, org_view, page_or_partial, principal_of
 
 PAGE = "pages/scim_tokens.html"
 

@@ -21,8 +21,8 @@ from audit.models import AuditEvent
 from audit.selectors import audit_event_actions, audit_event_list
 from audit.services import audit_record
 from secrets_app.errors import ValidationFailed
-from secrets_app.guard import require
 from secrets_app.models import Project
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import (
     ProjectScope,

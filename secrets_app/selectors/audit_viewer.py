@@ -23,8 +23,8 @@ from django.db.models import Q
 
 from audit.models import AuditBlock, AuditEvent, chain_of
 from secrets_app.errors import NotFound
-from secrets_app.guard import require
 from secrets_app.models import Group, MachineIdentity, Secret
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.audit_export import _organization_events

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 
 from secrets_app.errors import NotFound
-from secrets_app.guard import require
 from secrets_app.models import FolderCommit, Secret, SecretType
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from secrets_app.guard import require
 from secrets_app.models import Folder
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 

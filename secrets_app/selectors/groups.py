@@ -10,7 +10,6 @@ from typing import Any
 from django.db.models import Count
 
 from secrets_app.errors import NotFound
-from secrets_app.guard import require
 from secrets_app.models import (
     Group,
     GroupMembership,
@@ -20,6 +19,7 @@ from secrets_app.models import (
     Project,
     ProjectMembership,
 )
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope, is_org_admin, org_admin_require, project_access
 

@@ -19,8 +19,8 @@ from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from secrets_app.crypto.secret_fields import version_plaintext
-from secrets_app.guard import require
 from secrets_app.models import FolderCommit, Secret, SecretType, SecretVersion
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.commits import folder_commit_state
 from secrets_app.selectors.tree import folder_get

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from secrets_app.guard import require
 from secrets_app.models import SecretImport
 from secrets_app.paths import canonical_path
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 

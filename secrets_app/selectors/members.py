@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from secrets_app.guard import require
 from secrets_app.models import BuiltinRole, ProjectMembership, Role
 from secrets_app.policy import BUILTIN_RULES, Rule
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope, role_rules
 
 BUILTIN_DESCRIPTIONS = {

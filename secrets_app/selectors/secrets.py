@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 from secrets_app.crypto.secret_fields import decrypt_field, version_plaintext
 from secrets_app.errors import NotFound, PermissionDenied
-from secrets_app.guard import require
 from secrets_app.keyring import keyring
 from secrets_app.models import Folder, Secret, SecretImport, SecretType, SecretVersion
 from secrets_app.paths import canonical_path
+from secrets_app.policy.enforcement import require
 from secrets_app.quarantine import QuarantinedKey, quarantined_keys, quarantined_read_refuse
 from secrets_app.references import expand_references
 from secrets_app.selectors.access import ProjectScope

@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from secrets_app.errors import Conflict, NotFound, ValidationFailed
 from secrets_app.events import announce_secret_change
-from secrets_app.guard import require
 from secrets_app.models import Folder, FolderCommit, Secret, SecretImport, Tag
 from secrets_app.paths import SEGMENT_RE, canonical_path, join_path
 from secrets_app.policy import ACTIONS, SCOPED_SUBJECTS
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import environment_get, folder_get, folder_subtree
 from secrets_app.validation import validate_slug

@@ -18,7 +18,6 @@ from django.db import IntegrityError, transaction
 
 from audit.services import audit_record
 from secrets_app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from secrets_app.guard import require
 from secrets_app.models import (
     Group,
     GroupMembership,
@@ -26,6 +25,7 @@ from secrets_app.models import (
     GroupSource,
     Organization,
 )
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope, org_admin_require
 from secrets_app.services.grants import grant_require, held_rights_refusal, role_resolve, rules_of

@@ -9,10 +9,10 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from secrets_app.errors import Conflict, NotFound, ValidationFailed
-from secrets_app.guard import require
 from secrets_app.models import BuiltinRole, Environment, OrganizationMembership, ProjectMembership, Role, RoleRule
 from secrets_app.paths import validate_path_glob
 from secrets_app.policy import Rule, actions_matching, is_known_action_pattern, is_scoped
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.services.grants import (
     grant_require,

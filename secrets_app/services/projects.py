@@ -9,7 +9,6 @@ from django.db import IntegrityError, transaction
 
 from audit.services import AuditActor, audit_record
 from secrets_app.errors import Conflict, NotFound, ValidationFailed
-from secrets_app.guard import require
 from secrets_app.keyring import keyring
 from secrets_app.models import (
     Environment,
@@ -20,6 +19,7 @@ from secrets_app.models import (
     Project,
     ProjectMembership,
 )
+from secrets_app.policy.enforcement import require
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import ProjectScope, is_org_member
 from secrets_app.validation import validate_slug

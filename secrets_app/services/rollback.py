@@ -9,8 +9,8 @@ from django.utils import timezone
 from secrets_app.crypto.secret_fields import version_plaintext
 from secrets_app.errors import Conflict, NotFound
 from secrets_app.events import announce_secret_change
-from secrets_app.guard import require
 from secrets_app.models import FolderCommit, Secret, SecretType, SecretVersion
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.commits import folder_commit_number, folder_commit_state
 from secrets_app.selectors.tree import folder_get

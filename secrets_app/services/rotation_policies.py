@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from secrets_app.errors import NotFound, ValidationFailed
 from secrets_app.events import announce_secret_revealed
-from secrets_app.guard import require
 from secrets_app.models import OrganizationMembership, Secret, SecretType
+from secrets_app.policy.enforcement import require
 from secrets_app.reveal_rotation import reveal_rotation_name
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.rotation_policies import due_view

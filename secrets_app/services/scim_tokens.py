@@ -17,7 +17,7 @@ from secrets_app.errors import NotFound, ValidationFailed
 from secrets_app.models import Organization, ScimToken
 from secrets_app.principals import Principal
 from secrets_app.selectors.access import org_admin_require
-from secrets_app.services.tokens import token_hash
+from secrets_app.services.personal_tokens import token_hash
 
 SCIM_TOKEN_PREFIX = "srs_"  # noqa: S105 (a prefix, not a credential)
 

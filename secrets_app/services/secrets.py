@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from secrets_app.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from secrets_app.events import announce_secret_change
-from secrets_app.guard import require
 from secrets_app.models import Environment, Folder, Secret, SecretType, Tag
 from secrets_app.policy import ACTIONS
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.tree import folder_get
 from secrets_app.services.versions import folder_commit_record, version_first_write, version_write

@@ -27,7 +27,7 @@ from secrets_app.selectors.audit_viewer import organization_audit_event, project
 from secrets_app.selectors.projects import environment_list
 from secrets_app.services.audit_settings import audit_retention_set
 from secrets_app.ui.forms import AuditExportForm, AuditFilterForm, OrganizationAuditFilterForm
-from secrets_app.ui.shortcuts import is_htmx, org_view, page_or_partial, principal_of, project_view
+from secrets_app.ui.framework import is_htmx, org_view, page_or_partial, principal_of, project_view
 
 PAGE = "pages/audit.html"
 ORG_PAGE = "pages/org_audit.html"

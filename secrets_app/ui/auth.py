@@ -32,8 +32,8 @@ from django_htmx.http import retarget
 
 from secrets_app.errors import DomainError
 from secrets_app.person_lockout import LoginLockoutUnavailable, lockout_clear, lockout_refusal_record, lockout_settings
-from secrets_app.selectors.tokens import personal_token_list
-from secrets_app.services import tokens as token_services
+from secrets_app.selectors.personal_tokens import personal_token_list
+from secrets_app.services import personal_tokens as token_services
 from secrets_app.services import users as user_services
 from secrets_app.services.people import password_change
 from secrets_app.services.recovery_codes import (
@@ -46,7 +46,7 @@ from secrets_app.services.recovery_codes import (
 from secrets_app.services.sso_login import PasswordRefused, password_login_check, password_login_completed
 from secrets_app.ui.account_forms import RecoveryCodeLoginForm, RecoveryCodesRegenerateForm
 from secrets_app.ui.forms import LoginForm, PasswordChangeForm, TokenCreateForm, TotpForm
-from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, login_required, no_store, page_or_partial
+from secrets_app.ui.framework import apply_domain_error, is_htmx, login_required, no_store, page_or_partial
 
 PENDING_KEY = "strongroom_pending_login"
 PENDING_SECONDS = 300

@@ -16,9 +16,9 @@ from secrets_app.paths import canonical_path, join_path, path_segments
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.contents import folder_contents
 from secrets_app.services import folders as folder_services
+from secrets_app.ui.framework import is_htmx, page_or_partial, project_view, redirect_to
 from secrets_app.ui.projects import PROJECT_PAGE, environments_allowing, workspace_context, workspace_environments
 from secrets_app.ui.settings_forms import FolderDeleteForm, FolderRenameForm
-from secrets_app.ui.shortcuts import is_htmx, page_or_partial, project_view, redirect_to
 
 PANEL = "components/folder_actions.html"
 

@@ -15,8 +15,8 @@ from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.commits import folder_rollback_plan
 from secrets_app.selectors.history import folder_history as folder_history_entries
 from secrets_app.services import rollback as rollback_services
+from secrets_app.ui.framework import is_htmx, page_or_partial, project_view, render_fragments
 from secrets_app.ui.projects import PROJECT_PAGE, refreshed_workspace, workspace_context, workspace_environments
-from secrets_app.ui.shortcuts import is_htmx, page_or_partial, project_view, render_fragments
 
 HISTORY = "components/folder_history.html"
 HISTORY_LIMIT = 100

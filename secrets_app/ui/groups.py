@@ -16,8 +16,8 @@ from secrets_app.models import GroupSource, Organization
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.groups import group_detail, group_list, person_effective_access, project_group_list
 from secrets_app.services import groups as group_services
+from secrets_app.ui.framework import apply_domain_error, org_view, page_or_partial, principal_of, project_view
 from secrets_app.ui.group_forms import GroupCreateForm, GroupMemberAddForm, GroupUpdateForm, ProjectGroupAddForm
-from secrets_app.ui.shortcuts import apply_domain_error, org_view, page_or_partial, principal_of, project_view
 
 LIST_PAGE = "pages/groups.html"
 DETAIL_PAGE = "pages/group.html"

@@ -32,6 +32,7 @@ from secrets_app.models import (
     Organization,
 )
 from secrets_app.selectors.access import project_scope
+from secrets_app.ui.framework import apply_domain_error, no_store, org_view, page_or_partial, principal_of
 from secrets_app.ui.identity_forms import (
     _UNIVERSAL_ALIASES,
     ClientSecretForm,
@@ -48,7 +49,6 @@ from secrets_app.ui.identity_forms import (
     _pems,
     _universal_form,
 )
-from secrets_app.ui.shortcuts import apply_domain_error, no_store, org_view, page_or_partial, principal_of
 
 LIST_PAGE = "pages/identities.html"
 DETAIL_PAGE = "pages/identity.html"

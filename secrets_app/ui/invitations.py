@@ -31,8 +31,8 @@ from secrets_app.services.invitations import (
     invitation_revoke,
 )
 from secrets_app.ui.account_forms import InvitationAcceptForm, InvitationCreateForm
+from secrets_app.ui.framework import apply_domain_error, no_store, org_view, principal_of
 from secrets_app.ui.people import people_section
-from secrets_app.ui.shortcuts import apply_domain_error, no_store, org_view, principal_of
 
 SESSION_KEY = "strongroom_invitation"
 ACCEPT_PAGE = "pages/invitation_accept.html"

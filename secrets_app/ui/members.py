@@ -27,14 +27,14 @@ from secrets_app.ui.forms import (
     parse_rule_rows,
     role_choices,
 )
-from secrets_app.ui.group_forms import ProjectGroupAddForm
-from secrets_app.ui.shortcuts import (
+from secrets_app.ui.framework import (
     apply_domain_error,
     is_htmx,
     page_or_partial,
     project_view,
     render_fragments,
 )
+from secrets_app.ui.group_forms import ProjectGroupAddForm
 
 PAGE = "pages/members.html"
 BUILTIN_DESCRIPTIONS = {

@@ -20,8 +20,8 @@ from secrets_app.services.lockout import person_locked_ids, person_unlock
 from secrets_app.services.people import person_add, person_deactivate, person_list, person_set_role
 from secrets_app.ui.account_forms import InvitationCreateForm
 from secrets_app.ui.forms import PersonAddForm, PersonDeactivateForm, PersonRoleForm
+from secrets_app.ui.framework import apply_domain_error, no_store, org_view, page_or_partial, principal_of
 from secrets_app.ui.members import role_undo
-from secrets_app.ui.shortcuts import apply_domain_error, no_store, org_view, page_or_partial, principal_of
 
 PAGE = "pages/people.html"
 

@@ -12,18 +12,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from secrets_app.errors import DomainError, NotFound, ValidationFailed
-from secrets_app.guard import require
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.contents import environment_contents_list
 from secrets_app.selectors.projects import environment_list
 from secrets_app.services import projects as project_services
+from secrets_app.ui.framework import apply_domain_error, page_or_partial, project_view, redirect_to
 from secrets_app.ui.settings_forms import (
     EnvironmentAddForm,
     EnvironmentRenameForm,
     ProjectDeleteForm,
     ProjectRenameForm,
 )
-from secrets_app.ui.shortcuts import apply_domain_error, page_or_partial, project_view, redirect_to
 
 PAGE = "pages/project_settings.html"
 

@@ -22,7 +22,7 @@ from secrets_app.selectors.tags import tag_list
 from secrets_app.services import folders as folder_services
 from secrets_app.services import projects as project_services
 from secrets_app.ui.forms import FolderCreateForm, ImportCreateForm, ProjectCreateForm, SecretCreateForm, TagCreateForm
-from secrets_app.ui.shortcuts import (
+from secrets_app.ui.framework import (
     apply_domain_error,
     is_htmx,
     login_required,

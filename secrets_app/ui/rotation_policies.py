@@ -9,8 +9,8 @@ from secrets_app.errors import DomainError
 from secrets_app.selectors.access import ProjectScope
 from secrets_app.selectors.rotation_policies import secrets_due
 from secrets_app.services.rotation_policies import secret_rotation_policy_set
+from secrets_app.ui.framework import apply_domain_error, page_or_partial, project_view, render_fragments
 from secrets_app.ui.secrets import PANEL, _address, _panel_context, _rotation_form
-from secrets_app.ui.shortcuts import apply_domain_error, page_or_partial, project_view, render_fragments
 
 DUE_PAGE = "pages/secrets_due.html"
 

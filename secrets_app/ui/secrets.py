@@ -32,20 +32,20 @@ from secrets_app.services import secrets as secret_services
 from secrets_app.services.rotation_policies import secret_reveal_record
 from secrets_app.services.secrets import SecretInput
 from secrets_app.ui.forms import RotationPolicyForm, SecretCreateForm, SecretEditForm
-from secrets_app.ui.projects import (
-    PROJECT_PAGE,
-    environments_allowing,
-    oob_refresh,
-    refreshed_workspace,
-    workspace_context,
-)
-from secrets_app.ui.shortcuts import (
+from secrets_app.ui.framework import (
     apply_domain_error,
     is_htmx,
     no_store,
     page_or_partial,
     project_view,
     render_fragments,
+)
+from secrets_app.ui.projects import (
+    PROJECT_PAGE,
+    environments_allowing,
+    oob_refresh,
+    refreshed_workspace,
+    workspace_context,
 )
 from secrets_app.ui.value_size import value_size_warnings
 

@@ -31,7 +31,7 @@ from secrets_app.services.sso_login import (
 )
 from secrets_app.sessions import session_mark_sso
 from secrets_app.ui.auth import _next_url
-from secrets_app.ui.shortcuts import apply_domain_error, org_view, page_or_partial, principal_of
+from secrets_app.ui.framework import apply_domain_error, org_view, page_or_partial, principal_of
 from secrets_app.ui.sso_forms import SsoConfigForm, SsoStartForm
 
 PENDING_KEY = "strongroom_sso_pending"

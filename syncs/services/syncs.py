@@ -11,9 +11,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from secrets_app.errors import Conflict, NotFound, ValidationFailed
-from secrets_app.guard import require
 from secrets_app.models import Environment
 from secrets_app.paths import canonical_path
+from secrets_app.policy.enforcement import require
 from secrets_app.selectors.access import ProjectScope
 from syncs.access import require_syncs
 from syncs.locks import lock_acquire, lock_release

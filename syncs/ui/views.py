@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from secrets_app.errors import DomainError, NotFound
 from secrets_app.models import Environment, Organization
 from secrets_app.selectors.access import ProjectScope
-from secrets_app.ui.shortcuts import (
+from secrets_app.ui.framework import (
     View,
     apply_domain_error,
     error_response,

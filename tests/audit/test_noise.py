@@ -14,7 +14,7 @@ from django.db import connection
 from audit import noise
 from audit.models import AuditEvent
 from secrets_app.errors import PermissionDenied
-from secrets_app.guard import require
+from secrets_app.policy.enforcement import require
 from tests.conftest import build_cast
 
 pytestmark = pytest.mark.django_db(transaction=True)

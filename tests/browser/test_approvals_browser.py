@@ -140,8 +140,8 @@ def _review_flow(base_url: str, chromium: Any, smtp: Any, caplog: pytest.LogCapt
     from audit.models import AuditEvent
     from secrets_app.models import FolderCommit
     from secrets_app.services.members import member_add
+    from secrets_app.services.personal_tokens import personal_token_create
     from secrets_app.services.secrets import SecretInput, secret_create
-    from secrets_app.services.tokens import personal_token_create
     from secrets_app.services.users import user_create
     from tests.conftest import build_cast
 

@@ -44,7 +44,7 @@ def _look(base_url: str, browser: Any) -> None:
     expect(page).to_have_url(re.compile(r"://[^/]+/$"))
     expect(page.get_by_role("heading", name="Acme dashboard")).to_be_visible()
     expect(page.locator('[data-figure="secrets"] .gov-value')).to_have_text("5")
-    expect(page.locator('svg.chart')).to_have_count(4)
+    expect(page.locator("svg.chart")).to_have_count(4)
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects")).to_be_visible()
     page.screenshot(path=SCREENSHOT, full_page=True)
     assert all(value not in page.content() for value in VALUES)

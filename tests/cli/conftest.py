@@ -91,7 +91,7 @@ def seed(cast: Any) -> None:
 
 @pytest.fixture
 def cli_server(transactional_db: None, live_server: Any, tmp_path: Path) -> CliServer:
-    from secrets_app.services.tokens import personal_token_create
+    from secrets_app.services.personal_tokens import personal_token_create
     from tests.compat.conftest import make_machine
     from tests.conftest import build_cast
 

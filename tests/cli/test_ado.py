@@ -103,7 +103,7 @@ def test_a_running_scan_is_exit_1_or_followed_with_wait(estate: Any) -> None:
 def test_errors_are_one_readable_line_and_exit_2(estate: Any) -> None:
     server, _ado = estate
     bob = server.cast.bob
-    from secrets_app.services.tokens import personal_token_create
+    from secrets_app.services.personal_tokens import personal_token_create
 
     bob_token = personal_token_create(user=bob, name="cli")[1]
 

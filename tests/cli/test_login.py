@@ -159,7 +159,7 @@ def test_kubernetes_login_reads_the_service_account_token_file(
 
 
 def test_exit_codes_for_bad_token_forbidden_not_found_and_unreachable(cli_server: CliServer) -> None:
-    from secrets_app.services.tokens import personal_token_create
+    from secrets_app.services.personal_tokens import personal_token_create
 
     dave = personal_token_create(user=cli_server.cast.dave, name="viewer")[1]  # viewer: names, no values
     cases = [

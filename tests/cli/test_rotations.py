@@ -132,7 +132,7 @@ def test_rotate_without_rotations_rotate_names_the_permission_and_exits_3(rotati
     """bob (member) holds neither rotations action: one line naming what to ask for, exit 3;
     with a custom role granting ``rotations.rotate`` alone the same command queues the run."""
     from rotation.models import Rotation
-    from secrets_app.services.tokens import personal_token_create
+    from secrets_app.services.personal_tokens import personal_token_create
     from tests.rotation.test_permissions import on_call
 
     bob = [f"--token={personal_token_create(user=rotating.cast.bob, name='cli-bob')[1]}", "--projectId=acme"]

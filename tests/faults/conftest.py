@@ -111,7 +111,7 @@ from secrets_app.selectors.access import project_scope_for
 from secrets_app.services.bootstrap import bootstrap
 from secrets_app.services.projects import project_create
 from secrets_app.services.secrets import SecretInput, secret_bulk_upsert
-from secrets_app.services.tokens import personal_token_create
+from secrets_app.services.personal_tokens import personal_token_create
 boot = bootstrap(admin_email="alice@example.com")
 principal = Principal.for_user(boot.admin)
 project = project_create(principal=principal, organization=boot.organization, slug="acme", name="Acme")

@@ -16,7 +16,7 @@ from audit.chain import audit_event_as_dict
 from audit.context import RequestContext, reset_request_context, set_request_context
 from audit.models import AuditEvent
 from audit.services import audit_record
-from secrets_app.identities.tokens import identity_actor
+from secrets_app.identities.access_tokens import identity_actor
 from secrets_app.models import IdentityAccessToken
 from tests.identities.universal_support import login, make_robot, require_shared_cache, unique_ip
 from tests.support.audit_refusal import allow_audit_inserts, refuse_audit_inserts

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from secrets_app.identities.tokens import (
+from secrets_app.identities.access_tokens import (
     TokenError,
     access_token_authenticate,
     access_token_issue,

@@ -35,7 +35,7 @@ def _entra_user(user_name: str) -> dict[str, Any]:
 
 def test_it_provisions_then_deprovisions_a_person_the_way_entra_does(cast: Any, scim: ScimClient) -> None:
     from secrets_app.models import Group, GroupMembership, GroupSource
-    from secrets_app.services.tokens import personal_token_create
+    from secrets_app.services.personal_tokens import personal_token_create
 
     # 1. Entra looks the person up by userName before creating them.
     lookup = scim.get('/Users?filter=userName+eq+"Grace.Hopper@example.com"')
@@ -119,7 +119,7 @@ def test_it_provisions_then_deprovisions_a_person_the_way_entra_does(cast: Any, 
 
 def test_it_restores_sign_in_on_reactivation_but_not_the_old_tokens(cast: Any, scim: ScimClient) -> None:
     from secrets_app.models import PersonalAccessToken
-    from secrets_app.services.tokens import personal_token_create
+    from secrets_app.services.personal_tokens import personal_token_create
 
     user = scim.post("/Users", _entra_user("ada@example.com")).json()
     person = cast.organization.memberships.get(user__username="ada@example.com").user

@@ -162,13 +162,13 @@ def test_G3_compat_login_limiter_cannot_be_skipped(cast: Any, monkeypatch: pytes
 
 # --- D1: audit of refusals --------------------------------------------------------------------------
 def test_D1_rejected_bearer_token_audited(cast: Any, token_for: Any) -> None:
-    from secrets_app.services.tokens import personal_token_revoke
+    from secrets_app.services.personal_tokens import personal_token_revoke
 
     personal = token_for(cast.alice)
     row = cast.alice.api_tokens.get()
     personal_token_revoke(user=cast.alice, token_id=row.pk)
     identity, identity_token = _identity_token(cast)
-    from secrets_app.identities.tokens import identity_tokens_revoke
+    from secrets_app.identities.access_tokens import identity_tokens_revoke
     from tests.compat.conftest import SYSTEM
 
     identity_tokens_revoke(identity=identity, actor=SYSTEM)

@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from secrets_app.identities.tokens import access_token_issue
+from secrets_app.identities.access_tokens import access_token_issue
 from secrets_app.models import (
     IdentityProjectMembership,
     MachineIdentity,

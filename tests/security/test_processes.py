@@ -97,8 +97,8 @@ def _statuses(url: str, token: str, params: dict[str, str]) -> set[int]:
 @pytest.mark.slow
 def test_A5_B3_revocations_reach_every_server_process_on_the_next_request(server: str) -> None:
     from secrets_app.models import ProjectMembership
+    from secrets_app.services.personal_tokens import personal_token_create
     from secrets_app.services.secrets import SecretInput, secret_create
-    from secrets_app.services.tokens import personal_token_create
     from tests.conftest import build_cast
     from tests.identities.universal_support import make_robot
 

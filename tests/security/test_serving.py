@@ -134,8 +134,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def secret_reader(production_server: Server) -> tuple[str, str]:
     """(path, token): a secret alice can read through the API, with her personal token."""
+    from secrets_app.services.personal_tokens import personal_token_create
     from secrets_app.services.secrets import SecretInput, secret_create
-    from secrets_app.services.tokens import personal_token_create
     from tests.conftest import build_cast
 
     cast = build_cast()

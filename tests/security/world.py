@@ -66,9 +66,9 @@ def build_world(cast: Any) -> World:
     from secrets_app.selectors.access import project_scope_for
     from secrets_app.services.folders import folder_create
     from secrets_app.services.members import role_create
+    from secrets_app.services.personal_tokens import personal_token_create
     from secrets_app.services.projects import project_create
     from secrets_app.services.secrets import SecretInput, secret_create
-    from secrets_app.services.tokens import personal_token_create
     from secrets_app.services.users import user_create
     from tests.conftest import PASSWORD
 

@@ -312,15 +312,15 @@ def test_every_path_and_name_in_architecture_md_exists() -> None:
             missing.append(f"{path}::{name}")
     links = re.findall(r"\]\(([\w.-]+\.md)(?:#[\w-]*)?\)", text)
 
-    assert len(named) >= 40 and {"secrets_app/guard.py", "scripts/run_tests.py"} <= {p for p, _ in named}
+    assert len(named) >= 40 and {"secrets_app/policy/enforcement.py", "scripts/run_tests.py"} <= {p for p, _ in named}
     assert missing == []
     assert [link for link in links if not (DOCS / link).exists()] == []
 
 
 def test_a_moved_file_or_renamed_function_is_reported() -> None:
-    named = repository_paths("`secrets_app/guard.py::require` `secrets_app/nowhere.py` `api/` `/api/v1`")
+    named = repository_paths("`secrets_app/policy/enforcement.py::require` `secrets_app/nowhere.py` `api/` `/api/v1`")
 
-    assert named == [("secrets_app/guard.py", "require"), ("secrets_app/nowhere.py", None)]
-    assert _defines((ROOT / "secrets_app/guard.py").read_text(encoding="utf-8"), "require")
-    assert not _defines((ROOT / "secrets_app/guard.py").read_text(encoding="utf-8"), "requires")
+    assert named == [("secrets_app/policy/enforcement.py", "require"), ("secrets_app/nowhere.py", None)]
+    assert _defines((ROOT / "secrets_app/policy/enforcement.py").read_text(encoding="utf-8"), "require")
+    assert not _defines((ROOT / "secrets_app/policy/enforcement.py").read_text(encoding="utf-8"), "requires")
     assert not (ROOT / "secrets_app/nowhere.py").exists()

@@ -33,7 +33,7 @@ from audit.streams.ui.forms import ReplayForm, stream_form_class, stream_forms
 from secrets_app.errors import DomainError
 from secrets_app.models import Organization
 from secrets_app.plugins import plugin_initial
-from secrets_app.ui.shortcuts import apply_domain_error, is_htmx, org_view, page_or_partial, principal_of, redirect_to
+from secrets_app.ui.framework import apply_domain_error, is_htmx, org_view, page_or_partial, principal_of, redirect_to
 
 PAGE = "audit_streams/page.html"
 DETAIL = "audit_streams/stream.html"

@@ -33,9 +33,9 @@ from secrets_app.errors import ValidationFailed
 from secrets_app.selectors.audit_reads import audit_event_search
 from secrets_app.selectors.members import member_list, role_list
 from secrets_app.selectors.organizations import organization_membership_list
-from secrets_app.selectors.tokens import personal_token_list
+from secrets_app.selectors.personal_tokens import personal_token_list
 from secrets_app.services.members import member_add, member_remove, member_update, role_create, role_delete, role_update
-from secrets_app.services.tokens import personal_token_create, personal_token_revoke
+from secrets_app.services.personal_tokens import personal_token_create, personal_token_revoke
 
 MEMBER_TAGS = ["members"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotation.models import Rotation, RotationMode, RotationStatus
-from secrets_app.compat.shapes import compat_id, iso
+from secrets_app.compat.responses import compat_id, iso
 
 STATUS: dict[str, str] = {
     RotationStatus.NEW: "pending",

@@ -13,7 +13,7 @@ from typing import Any
 
 from dynamic.models import DynamicSecret, Lease, LeaseStatus
 from secrets_app.compat.http import CompatError
-from secrets_app.compat.shapes import compat_id, iso
+from secrets_app.compat.responses import compat_id, iso
 
 SQL_TYPE = "sql-database"
 CLIENT_OF_PROVIDER = {"postgresql": "postgres", "mysql": "mysql2"}
