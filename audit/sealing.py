@@ -103,6 +103,12 @@ def _seal_next_block(*, delay: timedelta, max_rows: int) -> int:
             if not by_chain:
                 return 0
             heads = _chain_heads(list(by_chain))
+            if audit_sealed_through() != after_id:
+                # Without the advisory lock each statement sees what had committed when it began: a sealer
+                # that committed after the boundary was read but before (or while) the heads were, would
+                # have us seal its rows again under the next sequence numbers, which no constraint catches.
+                logger.info("audit sealing: another sealer moved the boundary; its blocks cover these rows")
+                return 0
             blocks = [
                 _block_after(chain, heads.get(chain), row_hashes, sealed_through=through)
                 for chain, row_hashes in sorted(by_chain.items())
