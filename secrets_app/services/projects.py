@@ -65,8 +65,11 @@ def project_create(
     if not name or len(name) > 120:
         raise ValidationFailed("name", "is required and must be at most 120 characters")
     env_slugs = [validate_slug(env, field="environments") for env in environments]
-    if not env_slugs or len(set(env_slugs)) != len(env_slugs):
-        raise ValidationFailed("environments", "must name at least one environment, each once")
+    if not env_slugs:
+        raise ValidationFailed("environments", "must name at least one environment")
+    repeated = next((env for position, env in enumerate(env_slugs) if env in env_slugs[:position]), None)
+    if repeated is not None:
+        raise ValidationFailed("environments", f'names "{repeated}" twice; each environment once')
     if not is_org_member(principal, organization.pk):
         raise NotFound("Organization not found")
     try:
