@@ -170,15 +170,18 @@ def folder_create(request: HttpRequest, scope: ProjectScope) -> HttpResponse:
         request.POST, environments=environments_allowing(scope, path, "folders.create", listed_only=False)
     )
     if form.is_valid():
-        failures = []
-        for env in form.cleaned_data["environments"]:
+        chosen = form.cleaned_data["environments"]
+        failed_in: dict[str, list[str]] = {}  # message -> environments it happened in
+        for env in chosen:
             try:
                 folder_services.folder_create(scope=scope, environment=env, path=path, name=form.cleaned_data["name"])
             except DomainError as exc:
-                failures.append(f"{env}: {exc.fields.get('name', [exc.message])[0]}")
-        if not failures:
+                failed_in.setdefault(exc.fields.get("name", [exc.message])[0], []).append(env)
+        if not failed_in:
             return page_or_partial(request, PROJECT_PAGE, workspace_context(scope, path), partial="workspace")
-        form.add_error("name", "; ".join(failures))
+        # A bad name fails alike everywhere: say it once; name environments only where they differ.
+        for message, envs in failed_in.items():
+            form.add_error("name", message if len(envs) == len(chosen) else f"{', '.join(envs)}: {message}")
     return _form_error(request, PROJECT_PAGE, workspace_context(scope, path, folder_form=form), "#folder-form")
 
 

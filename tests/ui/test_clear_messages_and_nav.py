@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from secrets_app.models import Project
+from tests.ui.conftest import HX
 
 pytestmark = pytest.mark.django_db
 
@@ -26,3 +27,18 @@ def test_a_project_with_no_or_a_repeated_environment_is_refused_in_clear_words(l
     assert by_api.json()["error"]["fields"] == {"environments": ['names "qa" twice; each environment once']}
     assert not Project.objects.filter(slug="billing").exists()
 
+
+def test_a_bad_folder_name_is_refused_once_next_to_the_name_not_once_per_environment(login: Any, seeded: Any) -> None:
+    ui = login(seeded.alice)
+    every_env = ["dev", "staging", "prod"]
+    bad = ui.post("/projects/acme/folders/", {"name": "no spaces!", "environments": every_env, "path": "/"}, **HX)
+    partly = ui.post("/projects/acme/folders/", {"name": "backend", "environments": every_env, "path": "/"}, **HX)
+
+    assert bad.status_code == 422
+    html = bad.content.decode()
+    assert html.count("must be 1-64 letters, digits") == 1
+    assert "dev: must" not in html and "prod: must" not in html
+    field = html[html.index('for="folder-name"') : html.index("must be 1-64 letters")]
+    assert "Folder name" in field  # the message sits with the field it is about
+    # Where environments differ (backend exists in dev and staging, not prod), it says where.
+    assert partly.status_code == 422 and partly.content.decode().count("dev, staging: already exists") == 1
