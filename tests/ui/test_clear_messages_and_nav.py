@@ -42,3 +42,15 @@ def test_a_bad_folder_name_is_refused_once_next_to_the_name_not_once_per_environ
     assert "Folder name" in field  # the message sits with the field it is about
     # Where environments differ (backend exists in dev and staging, not prod), it says where.
     assert partly.status_code == 422 and partly.content.decode().count("dev, staging: already exists") == 1
+
+
+def test_the_rule_editor_says_visibly_that_no_environment_checked_means_all(login: Any, cast: Any) -> None:
+    ui = login(cast.alice)
+    for html in (
+        ui.get("/projects/acme/members/").content.decode(),
+        ui.get("/projects/acme/roles/rule-row/?index=1", **HX).content.decode(),
+    ):
+        checks = html[html.index('<fieldset class="env-checks">') :]
+        checks = checks[: checks.index("</fieldset>")]
+        visible = checks.replace('<legend class="sr-only">Environments (none checked: all)</legend>', "")
+        assert '<span class="small muted" aria-hidden="true">none checked = all</span>' in visible
