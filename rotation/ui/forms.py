@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 from django import forms
+from django.template import engines
 from django.utils.module_loading import import_string
 
 from rotation.kinds.base import RotationKind
@@ -34,6 +37,18 @@ ALTERNATE_HELP = (
     "Two existing users take turns: each rotation changes the inactive one, logs in as it and only then "
     "switches the secrets, so the previous password keeps working for one more interval. No downtime."
 )
+
+
+@lru_cache(maxsize=32)
+def _compiled(path: Path, modified_ns: int) -> Any:
+    return engines["django"].from_string(path.read_text(encoding="utf-8"))
+
+
+def kind_folder_template(path: Path) -> Any:
+    """The template *path* (a file in a kind's folder), compiled by the project's template engine so
+    its ``{% include "components/…" %}`` resolve as in any page; ``{% include form.fields_template %}``
+    takes it like a named template. Compiled again when the file changes (a development edit)."""
+    return _compiled(path, path.stat().st_mtime_ns)
 
 
 def owned_key_field(label: str, initial: str) -> forms.CharField:
@@ -103,6 +118,9 @@ class RotationBaseForm(ScheduleFields):
     :func:`rotation_form_class`."""
 
     id_prefix = "rot"
+    # The kind's own fieldsets (users, lifecycle, owned secrets), a file in its folder
+    # (``Path(__file__).with_name("form_fields.html")``); None: the mode and two users of SQL kinds.
+    fields_template_file: ClassVar[Path | None] = None
     name = forms.CharField(
         label="Name",
         max_length=64,
@@ -150,6 +168,11 @@ class RotationBaseForm(ScheduleFields):
 
     def connection_fields(self) -> list[forms.BoundField]:
         return [self[declared.name] for declared in self.plugin_kind.fields]
+
+    @property
+    def fields_template(self) -> Any:
+        """The kind's own fieldsets for ``templates/rotation/form.html``; None when it has none."""
+        return kind_folder_template(self.fields_template_file) if self.fields_template_file else None
 
     @classmethod
     def error_aliases(cls) -> dict[str, str]:

@@ -3,6 +3,7 @@ connection fields are added from the kind's declaration by ``rotation.ui.forms.r
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -16,7 +17,7 @@ class AwsAccessKeyForm(RotationBaseForm):
     one more interval); the owned secrets are the access key id and the secret access key."""
 
     id_prefix = "rot-aws"
-    fields_template = "rotation/_fields_aws_iam_access_key.html"
+    fields_template_file = Path(__file__).with_name("form_fields.html")
     key_key_id = owned_key_field("Secret key for the access key ID", "AWS_ACCESS_KEY_ID")
     key_secret = owned_key_field("Secret key for the secret access key", "AWS_SECRET_ACCESS_KEY")
 

@@ -3,6 +3,7 @@ connection fields are added from the kind's declaration by ``rotation.ui.forms.r
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rotation.models import RotationMode
@@ -15,7 +16,7 @@ class EntraClientSecretForm(RotationBaseForm):
     and the owned secrets are its client ID and the current client secret."""
 
     id_prefix = "rot-entra"
-    fields_template = "rotation/_fields_azure_client_secret.html"
+    fields_template_file = Path(__file__).with_name("form_fields.html")
     key_client_id = owned_key_field("Secret key for the client ID", "AZURE_CLIENT_ID")
     key_client_secret = owned_key_field("Secret key for the client secret", "AZURE_CLIENT_SECRET")
 
