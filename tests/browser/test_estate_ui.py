@@ -60,7 +60,7 @@ def _walk(base_url: str, browser: Any, ado: Any, seed: Any, connect: Any) -> Non
 
     # The organization settings lead to the estate; nothing scanned yet says what to do.
     page.goto(f"{base_url}/org/acme-org/people/")
-    page.locator("#ado-estate").click()
+    page.locator('a[data-org-nav="estate"]').click()
     expect(page.get_by_role("heading", name="Azure DevOps estate")).to_be_visible()
     expect(page.locator("#never-scanned")).to_be_visible()
     page.screenshot(path=SHOTS.format("empty"), full_page=True)

@@ -174,5 +174,5 @@ def test_the_dashboard_has_an_estate_card_for_admins_only(estate: EstateWorld) -
     assert 'data-estate="open_findings"' in card.group(0) and ">3<" in card.group(0)
     assert 'data-severity="high">1 high' in card.group(0) and 'data-severity="medium">2 medium' in card.group(0)
     assert f'href="{PAGE}"' in card.group(0)
-    assert f'href="{PAGE}" class="button" id="ado-estate"' in people
+    assert f'<a href="{PAGE}" data-org-nav="estate">Azure DevOps estate</a>' in people
     assert bob.status_code == 200 and "gov-estate-title" not in bob.content.decode()

@@ -3,6 +3,7 @@ the rule editor says what "no environment checked" means, and each area is marke
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -54,3 +55,27 @@ def test_the_rule_editor_says_visibly_that_no_environment_checked_means_all(logi
         checks = checks[: checks.index("</fieldset>")]
         visible = checks.replace('<legend class="sr-only">Environments (none checked: all)</legend>', "")
         assert '<span class="small muted" aria-hidden="true">none checked = all</span>' in visible
+
+
+@pytest.fixture
+def olga(cast: Any) -> Any:
+    """An organization admin of acme-org."""
+    from secrets_app.models import OrgRole
+    from secrets_app.services.users import user_create
+    from tests.conftest import PASSWORD
+
+    return user_create(
+        email="olga@example.com", password=PASSWORD, organization=cast.organization, org_role=OrgRole.ADMIN
+    )
+
+
+def test_the_people_page_header_does_not_repeat_the_settings_sub_navigation(login: Any, olga: Any) -> None:
+    html = login(olga).get("/org/acme-org/people/").content.decode()
+    header = html[html.index('<div class="page-header">') : html.index('<section class="card" id="people">')]
+    nav = html[html.index('<nav class="org-settings-nav"') : html.index("</nav>", html.index("org-settings-nav"))]
+
+    header_links = re.findall(r'class="button[^"]*" id="[^"]+"[^>]*>([^<]+)</a>', header)
+    assert header_links == ["Audit log", "Dynamic secret targets", "Single sign-on"]  # not in the sub-navigation
+    for label in ("Audit streams", "Azure DevOps estate", "Pipeline gates", "SCIM"):
+        assert f">{label}</a>" in nav and label not in header
+    assert re.search(r'class="button primary">(Send invitation|Add person)</button>', html)  # its own action stays
