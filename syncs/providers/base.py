@@ -75,6 +75,9 @@ class SyncProvider:
       "new sync" form and the default ``validate_destination`` derive from them.
     - ``destination_noun`` ("a variable group") and ``form_labels`` (a shared sync form field
       relabelled for this destination: ``{"confirm_overwrite": "…"}``): UI wording only.
+    - ``max_value_bytes``: the most bytes (UTF-8) the destination stores in one value, None for no
+      limit; saving a larger value in a folder a sync of this kind reads warns in the UI
+      (``secrets_app/ui/value_size.py``). Not enforced here: the destination refuses the write.
     """
 
     kind: ClassVar[str] = ""
@@ -86,6 +89,7 @@ class SyncProvider:
     option_fields: ClassVar[tuple[PluginField, ...]] = ()
     destination_noun: ClassVar[str] = ""
     form_labels: ClassVar[dict[str, str]] = {}
+    max_value_bytes: ClassVar[int | None] = None
 
     # --- connections ------------------------------------------------------------------------
     def method(self, slug: str) -> ConnectionMethod:

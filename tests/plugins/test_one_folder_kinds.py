@@ -111,6 +111,18 @@ def test_a_sync_destination_is_one_folder_and_one_line(cast: Any, api: Any, regi
     run_now(sync)
     assert sync.status == "succeeded" and BUCKETS.pop("b1") == {"API_KEY": "v1"}
 
+    # The declared per-value limit: a larger value saved in the synced folder is warned about.
+    saved = login(cast.alice).post(
+        "/projects/acme/secrets/",
+        {"key": "BIG", "environment": "dev", "value": "b" * 65, "path": "/", "origin": "panel"},
+        **HX,
+    )
+    assert saved.status_code == 200
+    assert (
+        "BIG is 65 bytes, and this folder is synced to Echo bucket (to-echo), which stores at most 64 bytes"
+        in saved.content.decode()
+    )
+
     spec = schema(alice)
     assert "**`sync_echo`** — Echo bucket" in operation(spec, "/api/v1/connections/")
     assert "sync_echo: {bucket}" in component(spec, "SyncCreateRequest")

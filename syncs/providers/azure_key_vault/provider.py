@@ -124,6 +124,7 @@ class AzureKeyVaultProvider(SyncProvider):
     reveals_values = True
     names_case_insensitive = True  # Key Vault names are case-insensitive
     description = "Secrets of a vault, tagged managed-by=strongroom"
+    max_value_bytes = 25_000  # "maximum size of 25k bytes" per secret value (Key Vault service limits)
     methods = (ServicePrincipal(),)
     destination_fields = (
         PluginField(

@@ -34,6 +34,7 @@ class EchoSyncProvider(SyncProvider):
     label = "Echo bucket"
     description = "A destination declared only in tests"
     reveals_values = True
+    max_value_bytes = 64  # small, so a test can be warned about a value over it
     methods = (EchoToken(),)
     destination_fields = (PluginField("bucket", "Echo bucket name", help="The bucket the values land in"),)
     option_fields = (
