@@ -134,7 +134,7 @@ def _label_rows(organization: Organization, resources: list[Any]) -> None:
 
 def _page_context(request: HttpRequest, organization: Organization) -> dict[str, Any]:
     connections = connections_of(organization)
-    context: dict[str, Any] = {"organization": organization, "nav": "people", "connections": connections}
+    context: dict[str, Any] = {"organization": organization, "nav": "estate", "connections": connections}
     context.update(scan_context(organization, scan_latest(organization)))
     context.update(summary_context(organization))
     context.update(rows_context(request, organization, connections))

@@ -122,7 +122,7 @@ def _map_context(
         )
     return {
         "organization": organization,
-        "nav": "people",
+        "nav": "estate",
         "resource": resource,
         "projects": projects,
         "project": project,
@@ -187,7 +187,7 @@ def _detail_context(
     items = list(estate_import.items.all())
     context: dict[str, Any] = {
         "organization": organization,
-        "nav": "people",
+        "nav": "estate",
         "estate_import": estate_import,
         "resource": resource,
         "is_key_vault": is_key_vault,

@@ -75,7 +75,7 @@ def resource_page(request: HttpRequest, organization: Organization, resource: in
         groups = _linked(organization, found, ResourceKind.VARIABLE_GROUP, details.get("variable_group_ids") or [])
     context = {
         "organization": organization,
-        "nav": "people",
+        "nav": "estate",
         "resource": found,
         "details": details,
         "kind_label": KIND_LABELS.get(found.kind, found.kind),

@@ -79,3 +79,12 @@ def test_the_people_page_header_does_not_repeat_the_settings_sub_navigation(logi
     for label in ("Audit streams", "Azure DevOps estate", "Pipeline gates", "SCIM"):
         assert f">{label}</a>" in nav and label not in header
     assert re.search(r'class="button primary">(Send invitation|Add person)</button>', html)  # its own action stays
+
+
+def test_the_estate_page_is_not_marked_as_people_and_its_settings_link_is_current(login: Any, olga: Any) -> None:
+    html = login(olga).get("/org/acme-org/estate/").content.decode()
+    top_bar = re.search(r'<nav class="topnav".*?</nav>', html, re.DOTALL)
+
+    assert top_bar is not None and 'aria-current="page"' not in top_bar.group(0)
+    assert '<a href="/org/acme-org/estate/" data-org-nav="estate" aria-current="page">Azure DevOps estate</a>' in html
+    assert html.count('aria-current="page"') == 1
