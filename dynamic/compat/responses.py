@@ -2,7 +2,8 @@
 ``provider {type, inputs}`` turned into our provider, settings, credentials and statements.
 
 Only ``sql-database`` with ``client`` ``postgres`` or ``mysql2`` exists here (our PostgreSQL and
-MySQL/MariaDB providers). ``inputs`` are answered **without the root password**: Infisical returns it
+MySQL/MariaDB providers). Each provider declares its Infisical type and client
+(``DynamicProvider.infisical_type`` / ``infisical_client``); the maps derive from the registry. ``inputs`` are answered **without the root password**: Infisical returns it
 on create, get and update; ours is write-only after save.
 """
 
@@ -12,26 +13,46 @@ from collections.abc import Mapping
 from typing import Any
 
 from dynamic.models import DynamicSecret, Lease, LeaseStatus
+from dynamic.providers.base import DynamicProvider
+from dynamic.providers.registry import PROVIDERS
 from secrets_app.compat.http import CompatError
 from secrets_app.compat.responses import compat_id, iso
+from secrets_app.plugins import PluginError
 
 SQL_TYPE = "sql-database"
-CLIENT_OF_PROVIDER = {"postgresql": "postgres", "mysql": "mysql2"}
-PROVIDER_OF_CLIENT = {client: provider for provider, client in CLIENT_OF_PROVIDER.items()}
-# our provider kind -> Infisical's provider type (kinds not listed answer under their own name)
-TYPE_OF_PROVIDER = {
-    "postgresql": SQL_TYPE,
-    "mysql": SQL_TYPE,
-    "aws_iam": "aws-iam",
-    "aws-iam": "aws-iam",
-    "azure_entra_id": "azure-entra-id",
-    "redis": "redis",
-    "rabbitmq": "rabbit-mq",
-}
 FAILED_TO_DELETE = "Failed to delete"  # Infisical's one lease status (an active lease has none)
 # inputs key -> our statements kind
 STATEMENT_INPUTS = {"creationStatement": "creation", "revocationStatement": "revocation", "renewStatement": "renewal"}
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60))
+
+
+def _declared(kind: str) -> DynamicProvider | None:
+    try:
+        return PROVIDERS.get(kind)
+    except (PluginError, ImportError):
+        return None
+
+
+def infisical_type(kind: str) -> str:
+    """Infisical's provider type of our provider *kind*, as the provider declares it
+    (``infisical_type``); a kind that declares none, or is not registered here, answers under its
+    own name."""
+    provider = _declared(kind)
+    return (provider.infisical_type if provider is not None else "") or kind
+
+
+def client_of(kind: str) -> str | None:
+    """The ``sql-database`` ``inputs.client`` of our provider *kind* (``postgres``); None for the
+    other kinds."""
+    provider = _declared(kind)
+    if provider is None or provider.infisical_type != SQL_TYPE:
+        return None
+    return provider.infisical_client or None
+
+
+def sql_clients() -> dict[str, str]:
+    """Infisical client -> our provider kind, for every registered ``sql-database`` provider."""
+    return {client: kind for kind, _ in PROVIDERS.kinds() if (client := client_of(kind)) is not None}
 
 
 def ttl_text(seconds: int | None) -> str | None:
@@ -53,11 +74,12 @@ def inputs_shape(secret: DynamicSecret) -> dict[str, Any]:
     """``inputs`` as Infisical's sql-database provider has them, minus the root password (other
     providers: their non-secret settings as stored)."""
     config = secret.config or {}
-    if secret.provider not in CLIENT_OF_PROVIDER:
+    client = client_of(secret.provider)
+    if client is None:
         return dict(config)
     statements = secret.statements or {}
     shape: dict[str, Any] = {
-        "client": CLIENT_OF_PROVIDER.get(secret.provider, secret.provider),
+        "client": client,
         "host": config.get("host"),
         "port": config.get("port"),
         "database": config.get("database"),
@@ -79,7 +101,7 @@ def dynamic_secret_shape(
         "id": str(secret.public_id),
         "name": secret.name,
         "version": secret.version,
-        "type": TYPE_OF_PROVIDER.get(secret.provider, secret.provider),
+        "type": infisical_type(secret.provider),
         "defaultTTL": ttl_text(secret.default_ttl),
         "maxTTL": ttl_text(secret.max_ttl),
         "folderId": compat_id("folder", secret.folder_id),
@@ -132,7 +154,7 @@ def lease_secret_shape(lease: Lease) -> dict[str, Any]:
         "id": str(lease.dynamic_secret_public_id),
         "name": lease.dynamic_secret_name,
         "version": 1,
-        "type": TYPE_OF_PROVIDER.get(lease.provider, lease.provider),
+        "type": infisical_type(lease.provider),
         "defaultTTL": None,
         "maxTTL": None,
         "folderId": None,
@@ -191,6 +213,7 @@ def provider_of(provider: Any) -> tuple[str, Mapping[str, Any]]:
         raise CompatError(400, f"Dynamic secret provider type '{kind}' is not supported here (only {SQL_TYPE})")
     inputs = provider["inputs"]
     client = inputs.get("client")
-    if client not in PROVIDER_OF_CLIENT:
-        raise CompatError(400, f"inputs.client: '{client}' is not supported here (use postgres or mysql2)")
-    return PROVIDER_OF_CLIENT[client], inputs
+    clients = sql_clients()
+    if client not in clients:
+        raise CompatError(400, f"inputs.client: '{client}' is not supported here (use {' or '.join(clients)})")
+    return clients[client], inputs

@@ -16,9 +16,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from dynamic.compat.responses import (
-    CLIENT_OF_PROVIDER,
     FAILED_TO_DELETE,
     ProviderInputs,
+    client_of,
     dynamic_secret_shape,
     lease_secret_shape,
     lease_shape,
@@ -163,7 +163,7 @@ class DynamicSecretItemView(CompatView):
         inputs = None
         if isinstance(data.get("inputs"), dict):
             client = data["inputs"].get("client")
-            if client not in (None, CLIENT_OF_PROVIDER.get(secret.provider)):
+            if client not in (None, client_of(secret.provider)):
                 raise CompatError(400, "inputs.client: the database client of a dynamic secret cannot be changed")
             inputs = ProviderInputs(data["inputs"], provider=secret.provider)
         new_name = data.get("newName") if isinstance(data.get("newName"), str) else None

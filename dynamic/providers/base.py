@@ -79,7 +79,10 @@ class DynamicProvider(PluginKind):
     - ``statement_variables``: per statement kind, the placeholders allowed in it;
     - ``default_statements``: used for a kind the definition leaves empty;
     - ``username_max_length``: the target's limit on user names;
-    - ``data_keys``: the keys of the credentials handed out (Infisical's, e.g. DB_USERNAME).
+    - ``data_keys``: the keys of the credentials handed out (Infisical's, e.g. DB_USERNAME);
+    - ``infisical_type``: Infisical's provider type on the compatible routes (``sql-database``),
+      empty to answer under the kind's own name; ``infisical_client``: a ``sql-database``
+      provider's ``inputs.client`` (``postgres``), which the compatible create maps back to the kind.
     """
 
     dialect: ClassVar[Dialect]
@@ -88,6 +91,8 @@ class DynamicProvider(PluginKind):
     username_max_length: ClassVar[int] = 63
     data_keys: ClassVar[tuple[str, str]] = ("DB_USERNAME", "DB_PASSWORD")
     default_port: ClassVar[int] = 0
+    infisical_type: ClassVar[str] = ""
+    infisical_client: ClassVar[str] = ""
 
     def endpoint(self, config: Mapping[str, Any]) -> tuple[str, int, str]:
         """(host, port, database) this configuration connects to, for the target check."""

@@ -6,9 +6,11 @@ has it (``id`` a stable UUID derived from the rotation's), plus the type's setti
 secret (SQL: host, port, database, root username, TLS). Never a root credential, never a
 generated one: Infisical's ``generated-credentials`` route is not served.
 
-Types are served when their kind is registered (``rotation.kinds.registry``): PostgreSQL and
-MySQL credentials, AWS IAM user access keys (``aws-iam-user-secret``) and Entra application
-client secrets (``azure-client-secret``).
+A type is served when a registered kind (``rotation.kinds.registry``) declares it
+(``RotationKind.infisical_type``): PostgreSQL and MySQL credentials, AWS IAM user access keys
+(``aws-iam-user-secret``) and Entra application client secrets (``azure-client-secret``). ``TYPES``
+holds how each of Infisical's types looks; a declared type it does not hold gets the generic shape
+(the kind as ``app``, ``usernames`` as parameters, the mapping as stored).
 
 Statuses: Infisical knows ``success`` and ``failed``. Ours map onto them where they mean the same
 (``retrying`` is a failed attempt that will be retried: ``failed``, with the sanitised reason);
@@ -26,6 +28,7 @@ from typing import Any
 
 from rotation.models import Rotation, RotationMode, RotationStatus
 from secrets_app.compat.responses import compat_id, iso
+from secrets_app.plugins import PluginError
 
 STATUS: dict[str, str] = {
     RotationStatus.NEW: "pending",
@@ -74,9 +77,8 @@ class RotationType:
     """One of Infisical's rotation types served here, and how our kind maps onto it."""
 
     name: str  # Infisical's type, in the URL and in ``type``
-    kind: str  # our kind
     app: str  # the App Connection ``app`` Infisical pairs with the type
-    mapping: dict[str, str]  # Infisical's secretsMapping field -> ours
+    mapping: dict[str, str] | None  # Infisical's secretsMapping field -> ours; None: ours as stored
     parameters: Callable[[Rotation], dict[str, Any]]
     # the root connection's settings that are not secret (a whitelist: config may grow)
     connection_settings: tuple[str, ...] = ()
@@ -88,13 +90,10 @@ _SQL_SETTINGS = ("host", "port", "database", "username")
 TYPES: dict[str, RotationType] = {
     item.name: item
     for item in (
-        RotationType(
-            "postgres-credentials", "postgresql", "postgres", _SQL_MAPPING, _sql_parameters, _SQL_SETTINGS, _sql_ssl
-        ),
-        RotationType("mysql-credentials", "mysql", "mysql", _SQL_MAPPING, _sql_parameters, _SQL_SETTINGS, _sql_ssl),
+        RotationType("postgres-credentials", "postgres", _SQL_MAPPING, _sql_parameters, _SQL_SETTINGS, _sql_ssl),
+        RotationType("mysql-credentials", "mysql", _SQL_MAPPING, _sql_parameters, _SQL_SETTINGS, _sql_ssl),
         RotationType(
             "aws-iam-user-secret",
-            "aws_iam_access_key",
             "aws",
             {"accessKeyId": "key_id", "secretAccessKey": "secret"},
             _aws_parameters,
@@ -102,7 +101,6 @@ TYPES: dict[str, RotationType] = {
         ),
         RotationType(
             "azure-client-secret",
-            "azure_client_secret",
             "azure-client-secrets",
             {"clientId": "client_id", "clientSecret": "client_secret"},
             _azure_parameters,
@@ -110,24 +108,46 @@ TYPES: dict[str, RotationType] = {
         ),
     )
 }
-TYPE_OF_KIND = {item.kind: item for item in TYPES.values()}
+
+
+def _usernames(rotation: Rotation) -> dict[str, Any]:
+    return {"usernames": list(rotation.usernames or [])}
+
+
+def type_of_kind(kind: str) -> RotationType | None:
+    """The Infisical type our *kind* declares (``infisical_type``); None when it declares none or is
+    not registered here."""
+    from rotation.kinds.registry import KINDS
+
+    try:
+        declared = KINDS.get(kind).infisical_type
+    except (PluginError, ImportError):
+        return None
+    if not declared:
+        return None
+    return TYPES.get(declared) or RotationType(declared, kind, None, _usernames)
 
 
 def served_type(name: str) -> RotationType | None:
-    """The type called *name* when its kind exists here (a kind not registered yet is not served)."""
+    """The type called *name* when a registered kind declares it."""
     from rotation.kinds.registry import KINDS
 
-    item = TYPES.get(name)
-    return item if item is not None and item.kind in KINDS else None
+    for kind, _ in KINDS.kinds():
+        item = type_of_kind(kind)
+        if item is not None and item.name == name:
+            return item
+    return None
 
 
 def served_type_names() -> list[str]:
-    return sorted(name for name in TYPES if served_type(name) is not None)
+    from rotation.kinds.registry import KINDS
+
+    return sorted({item.name for kind, _ in KINDS.kinds() if (item := type_of_kind(kind)) is not None})
 
 
 def rotation_type(rotation: Rotation) -> str:
     """Infisical's type of the rotation; a kind without one answers under its own name."""
-    item = TYPE_OF_KIND.get(rotation.kind)
+    item = type_of_kind(rotation.kind)
     return item.name if item is not None else rotation.kind
 
 
@@ -139,7 +159,7 @@ def connection_shape(rotation: Rotation) -> dict[str, Any]:
     """The root connection: Infisical's ``{app, name, id}`` and the settings that are not secret.
     Root credentials live sealed outside ``config`` and are never read here."""
     config = dict(rotation.config or {})
-    item = TYPE_OF_KIND.get(rotation.kind)
+    item = type_of_kind(rotation.kind)
     shape: dict[str, Any] = {
         "app": item.app if item is not None else rotation.kind,
         "name": f"{rotation.name}-root",
@@ -154,16 +174,14 @@ def connection_shape(rotation: Rotation) -> dict[str, Any]:
 
 
 def _parameters(rotation: Rotation) -> dict[str, Any]:
-    item = TYPE_OF_KIND.get(rotation.kind)
-    if item is None:
-        return {"usernames": list(rotation.usernames or [])}
-    return item.parameters(rotation)
+    item = type_of_kind(rotation.kind)
+    return (item.parameters if item is not None else _usernames)(rotation)
 
 
 def _secrets_mapping(rotation: Rotation) -> dict[str, str]:
-    item = TYPE_OF_KIND.get(rotation.kind)
+    item = type_of_kind(rotation.kind)
     mapping = rotation.secrets_mapping or {}
-    if item is None:
+    if item is None or item.mapping is None:
         return dict(mapping)
     return {theirs: mapping[ours] for theirs, ours in item.mapping.items() if ours in mapping}
 

@@ -35,6 +35,9 @@ class RotationKind:
     # "module:Class" of the kind's own create form (a ``rotation.ui.forms.RotationBaseForm``
     # subclass in the kind's folder); empty: the two-user form.
     form: str = ""
+    # Infisical's rotation type on the compatible routes (``postgres-credentials``): its shape is in
+    # ``rotation/compat/responses.py::TYPES``, or generic when that has none; empty: not served there.
+    infisical_type: str = ""
 
     def check_config(self, config: Mapping[str, Any], usernames: list[str]) -> None:
         """Raise ValueError (safe text) when the settings cannot work. The base cleans the declared

@@ -45,6 +45,14 @@ def login(user: Any) -> Client:
     return client
 
 
+def compat_token(cast: Any) -> str:
+    """An access token of a machine identity (project admin) from the Infisical-compatible login."""
+    from tests.compat.conftest import login as compat_login
+    from tests.compat.conftest import make_machine
+
+    return compat_login(Client(), make_machine(cast.project, "echo-machine", "admin"))
+
+
 def org_admin(cast: Any) -> Any:
     from secrets_app.models import OrganizationMembership, OrgRole
 
@@ -235,6 +243,13 @@ def test_a_dynamic_secret_provider_is_one_folder_and_one_line(cast: Any, api: An
     revoked = bob.post(f"/api/v1/projects/acme/leases/{lease['id']}/revoke/", {}, format="json")
     assert revoked.json()["lease"]["status"] == "revoked" and data["DB_USERNAME"] not in USERS
 
+    compat = Client().get(
+        "/compat/infisical/api/v1/dynamic-secrets/echo-accounts?projectSlug=acme&environmentSlug=dev&path=/",
+        HTTP_AUTHORIZATION=f"Bearer {compat_token(cast)}",
+    )
+    assert compat.status_code == 200, compat.content
+    assert compat.json()["dynamicSecret"]["type"] == "echo-db"  # the declared Infisical type
+
     spec = schema(alice)
     assert "**`dynamic_echo`** — Echo accounts" in operation(spec, "/api/v1/projects/{project}/dynamic-secrets/")
     assert "dynamic_echo" in component(spec, "DynamicSecretCreateRequest")
@@ -269,6 +284,13 @@ def test_a_rotation_kind_is_one_folder_and_one_line(cast: Any, api: Any, registe
     owned = secret_list(cast.scope(cast.alice), environment="dev", path="/", include_values=True)
     values = {view.key: view.value for view in owned.secrets}
     assert PASSWORDS[values["ECHO_USER"]] == values["ECHO_PASSWORD"]
+
+    compat = Client().get(
+        "/compat/infisical/api/v2/secret-rotations/echo-credentials?projectId=acme",
+        HTTP_AUTHORIZATION=f"Bearer {compat_token(cast)}",
+    )
+    assert compat.status_code == 200, compat.content
+    assert [item["type"] for item in compat.json()["secretRotations"]] == ["echo-credentials"]
 
     spec = schema(alice)
     described = operation(spec, "/api/v1/projects/{project}/rotations/")

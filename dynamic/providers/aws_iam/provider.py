@@ -124,6 +124,7 @@ def service_url(config: Mapping[str, Any], service: str) -> str:
 
 class AwsIamProvider(DynamicProvider):
     kind = "aws_iam"
+    infisical_type = "aws-iam"
     label = "AWS IAM"
     description = "An IAM user with an access key per lease (deleted at expiry), or temporary STS credentials."
     fields = (

@@ -67,6 +67,7 @@ def unseen_password() -> str:
 
 class AzureEntraIdProvider(DynamicProvider):
     kind = "azure_entra_id"
+    infisical_type = "azure-entra-id"
     label = "Microsoft Entra ID"
     description = "The password of one existing Entra ID user, reset per lease and reset again at expiry."
     fields = (

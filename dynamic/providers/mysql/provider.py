@@ -34,6 +34,8 @@ def _safe_error(exc: BaseException) -> str:
 
 class MySQLProvider(DynamicProvider):
     kind = "mysql"
+    infisical_type = "sql-database"
+    infisical_client = "mysql2"
     label = "MySQL / MariaDB"
     description = "A user per lease ('name'@'%'), created with the root credentials and dropped at expiry."
     fields = (

@@ -53,6 +53,8 @@ def _safe_error(exc: BaseException) -> str:
 
 class PostgreSQLProvider(DynamicProvider):
     kind = "postgresql"
+    infisical_type = "sql-database"
+    infisical_client = "postgres"
     label = "PostgreSQL"
     description = "A login role per lease, created with the root credentials and dropped at expiry."
     fields = (

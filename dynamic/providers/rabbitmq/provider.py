@@ -54,6 +54,7 @@ def _tags(raw: Any) -> list[str]:
 
 class RabbitMqProvider(DynamicProvider):
     kind = "rabbitmq"
+    infisical_type = "rabbit-mq"
     label = "RabbitMQ"
     description = "A user per lease with permissions on one virtual host, deleted at expiry (management API)."
     fields = (

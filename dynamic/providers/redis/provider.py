@@ -70,6 +70,7 @@ def _safe_error(what: str, exc: BaseException) -> ProviderError:
 
 class RedisProvider(DynamicProvider):
     kind = "redis"
+    infisical_type = "redis"
     label = "Redis"
     description = "An ACL user per lease (Redis 6+), made with ACL SETUSER and deleted at expiry."
     fields = (

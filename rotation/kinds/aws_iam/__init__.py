@@ -72,6 +72,7 @@ class AwsIamRotationFields(PluginKind):
 
 class AwsIamAccessKeys(IssuedCredentialKind):
     kind = "aws_iam_access_key"
+    infisical_type = "aws-iam-user-secret"
     label = "AWS IAM access keys"
     form = "rotation.kinds.aws_iam.form:AwsAccessKeyForm"
     usernames_help = (

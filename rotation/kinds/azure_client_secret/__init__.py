@@ -94,6 +94,7 @@ class AzureClientSecretFields(PluginKind):
 
 class AzureClientSecret(IssuedCredentialKind):
     kind = "azure_client_secret"
+    infisical_type = "azure-client-secret"
     label = "Entra application client secret"
     form = "rotation.kinds.azure_client_secret.form:EntraClientSecretForm"
     usernames_help = "[config.objectId]"

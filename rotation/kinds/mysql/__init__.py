@@ -8,6 +8,7 @@ from rotation.kinds.base import SqlCredentialsKind
 
 class MySQLCredentials(SqlCredentialsKind):
     kind = "mysql"
+    infisical_type = "mysql-credentials"
     label = "MySQL / MariaDB credentials"
     provider_kind = "mysql"
     statement = "ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';"

@@ -10,6 +10,7 @@ from rotation.kinds.base import ProviderError, SqlCredentialsKind, Target
 
 class PostgreSQLCredentials(SqlCredentialsKind):
     kind = "postgresql"
+    infisical_type = "postgres-credentials"
     label = "PostgreSQL credentials"
     provider_kind = "postgresql"
     statement = "ALTER ROLE \"{{username}}\" WITH PASSWORD '{{password}}';"

@@ -13,6 +13,7 @@ USERS: dict[str, str] = {}
 
 class EchoDynamicProvider(DynamicProvider):
     kind = "dynamic_echo"
+    infisical_type = "echo-db"  # its type on the Infisical-compatible routes
     label = "Echo accounts"
     description = "A provider declared only in tests"
     dialect = REDIS  # statements are words: "ADD {{username}} {{password}}"

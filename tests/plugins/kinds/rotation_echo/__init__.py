@@ -23,6 +23,7 @@ class EchoRotationFields(PluginKind):
 class EchoRotation(RotationKind):
     kind = "rotation_echo"
     label = "Echo account passwords"
+    infisical_type = "echo-credentials"  # served on the Infisical-compatible routes under this type
 
     def plugin(self) -> PluginKind:
         return EchoRotationFields()
