@@ -1,5 +1,6 @@
 """The browser walk (#17): every page of the web UI, as an organization admin (alice) and as a
-limited project member (bob), in Debian's Chromium at 1366×900, with data on every page.
+limited project member (bob), in Debian's Chromium at 1366×900, with data on every page; and, signed
+out, the pages an invitee sees (the invitation's accept page, and a used invitation's page).
 
 On each page the walk saves a full-page screenshot (``$STRONGROOM_SCREENSHOT_DIR``, default
 ``/tmp/strongroom-walk/<role>/<page>.png``, for a person to look at), runs axe-core and allows no
@@ -67,6 +68,7 @@ def _axe_source() -> str:
 class Place:
     name: str  # the screenshot's file name
     path: str
+    refusal: bool = False  # the page answers 4xx by design (a used invitation): it must say why in words
 
 
 def test_every_page_for_an_org_admin_and_a_member_is_accessible_fits_and_shows_data(
@@ -86,15 +88,17 @@ def test_every_page_for_an_org_admin_and_a_member_is_accessible_fits_and_shows_d
     shots = Path(os.environ.get("STRONGROOM_SCREENSHOT_DIR", "/tmp/strongroom-walk"))
     try:
         with EstateEmulator(pats=(GOOD_PAT,)) as estate_ado:
-            places = _pages(_data(world, estate_ado))
+            ids = _data(world, estate_ado)
+            places, invitee_places = _pages(ids), _invitee_pages(ids)
             started = time.monotonic()
             problems = _walk(live_server.url, browser, axe, places, shots, "alice", refused_ok=False)
             problems += _walk(live_server.url, browser, axe, places, shots, "bob", refused_ok=True)
+            problems += _walk(live_server.url, browser, axe, invitee_places, shots, "invitee", refused_ok=False)
             elapsed = time.monotonic() - started
     finally:
         connections.close_all()  # see test_browser_flow: PostgreSQL must be able to drop the test database
     assert problems == [], "\n\n".join(problems)
-    print(f"walk: {2 * len(places)} pages in {elapsed:.1f} s; screenshots in {shots}")
+    print(f"walk: {2 * len(places) + len(invitee_places)} pages in {elapsed:.1f} s; screenshots in {shots}")
 
 
 # --- the data every page shows -----------------------------------------------------------------
@@ -264,7 +268,39 @@ def _data(gate_world: Any, estate_ado: Any) -> dict[str, str]:
         "event": str(event.pk),
         "org_event": str(org_event.pk),
         "bob": str(cast.bob.pk),
+        **_invitation_links(org, cast.alice),
     }
+
+
+def _invitation_links(organization: Any, inviter: Any) -> dict[str, str]:
+    """A pending invitation and an accepted one, with their links. The link's token only ever leaves
+    the server in the invitation e-mail, and the walk has no mailbox: it is made as the service makes it."""
+    import datetime as dt
+    import uuid
+
+    from django.utils import timezone
+
+    from secrets_app.models import Invitation, InvitationStatus
+    from secrets_app.services.invitations import _new_link
+
+    links = {}
+    for key, email, status in (
+        ("invitation", "newcomer@example.com", InvitationStatus.PENDING),
+        ("used_invitation", "joined@example.com", InvitationStatus.ACCEPTED),
+    ):
+        public_id = uuid.uuid4()
+        token, token_hash = _new_link(public_id)
+        Invitation.objects.create(
+            public_id=public_id,
+            organization=organization,
+            email=email,
+            token_hash=token_hash,
+            status=status,
+            invited_by=inviter,
+            expires_at=timezone.now() + dt.timedelta(days=7),
+        )
+        links[key] = token
+    return links
 
 
 def _pages(ids: dict[str, str]) -> list[Place]:
@@ -332,12 +368,20 @@ def _pages(ids: dict[str, str]) -> list[Place]:
     ]
 
 
+def _invitee_pages(ids: dict[str, str]) -> list[Place]:
+    """Signed out, in this order: the link of a pending invitation leads to its accept page (the
+    password form); a used one to the page that says it cannot be used (HTTP 410)."""
+    return [
+        Place("invitation", f"/invite/{ids['invitation']}/"),
+        Place("invitation-used", f"/invite/{ids['used_invitation']}/", refusal=True),
+    ]
+
+
 # --- the walk ----------------------------------------------------------------------------------
 
 
-def _sign_in(browser: Any, base_url: str, email: str) -> tuple[Any, list[str]]:  # noqa: F811
-    from playwright.sync_api import expect
-
+def _new_page(browser: Any) -> tuple[Any, list[str]]:  # noqa: F811
+    """A signed-out page in a fresh context, and the console errors it logs."""
     context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -345,6 +389,13 @@ def _sign_in(browser: Any, base_url: str, email: str) -> tuple[Any, list[str]]: 
     page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: console.append(str(error)))
     page.add_init_script(WATCH_CSP)
+    return page, console
+
+
+def _sign_in(browser: Any, base_url: str, email: str) -> tuple[Any, list[str]]:  # noqa: F811
+    from playwright.sync_api import expect
+
+    page, console = _new_page(browser)
     page.goto(f"{base_url}/login/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
@@ -363,8 +414,11 @@ def _walk(
     *,
     refused_ok: bool,
 ) -> list[str]:
-    page, console = _sign_in(browser, base_url, f"{role}@example.com")
-    _as_a_person(page, base_url, role)
+    if role == "invitee":
+        page, console = _new_page(browser)
+    else:
+        page, console = _sign_in(browser, base_url, f"{role}@example.com")
+        _as_a_person(page, base_url, role)
     folder = shots / role
     folder.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
@@ -378,7 +432,7 @@ def _walk(
         loaded = time.monotonic()
         page.screenshot(path=str(folder / f"{place.name}.png"), full_page=True)
         shot = time.monotonic()
-        found = _check(page, axe, status, refused_ok=refused_ok, place=place.name)
+        found = _check(page, axe, status, refused_ok=refused_ok or place.refusal, place=place.name)
         phases["load"] += loaded - started
         phases["screenshot"] += shot - loaded
         phases["checks"] += time.monotonic() - shot
@@ -421,7 +475,7 @@ def _check(page: Any, axe: str, status: int, *, refused_ok: bool, place: str) ->
     found: list[str] = []
     if status >= 500 or (status >= 400 and not refused_ok) or status == 0:
         found.append(f"answered HTTP {status}")
-    if status in (403, 404):
+    if status in (403, 404, 410):
         heading = page.locator("main h1").first.inner_text() if page.locator("main h1").count() else ""
         words = page.locator("main").inner_text().split()
         if not heading or len(words) < 8:
