@@ -182,7 +182,8 @@ class ProviderInputs:
                     inputs[key].lower() if key == "host" and isinstance(inputs[key], str) else inputs[key]
                 )
         if inputs.get("sslEnabled") is not None:
-            if provider == "mysql":
+            declared = _declared(provider)
+            if declared is not None and any(field.name == "tls" for field in declared.fields):  # MySQL's switch
                 self.config["tls"] = bool(inputs["sslEnabled"])
             else:
                 self.config["sslmode"] = "require" if inputs["sslEnabled"] else "prefer"

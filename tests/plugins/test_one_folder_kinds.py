@@ -296,3 +296,12 @@ def test_a_rotation_kind_is_one_folder_and_one_line(cast: Any, api: Any, registe
     described = operation(spec, "/api/v1/projects/{project}/rotations/")
     assert "**`rotation_echo`** — Echo account passwords." in described and "`config.realm`" in described
     assert "rotation_echo" in component(spec, "RotationCreateRequest")
+
+
+def test_infisical_sql_inputs_map_onto_the_ssl_setting_the_provider_declares() -> None:
+    from dynamic.compat.responses import ProviderInputs, sql_clients
+
+    assert sql_clients() == {"postgres": "postgresql", "mysql2": "mysql"}  # from the providers' declarations
+    assert ProviderInputs({"sslEnabled": True}, provider="mysql").config == {"tls": True}  # MySQL declares `tls`
+    assert ProviderInputs({"sslEnabled": True}, provider="postgresql").config == {"sslmode": "require"}
+    assert ProviderInputs({"sslEnabled": False}, provider="postgresql").config == {"sslmode": "prefer"}
