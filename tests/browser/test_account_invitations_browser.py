@@ -50,7 +50,8 @@ def _flow(base_url: str, browser: Any, cast: Any, mailbox: Any) -> None:
     page.get_by_role("button", name="Confirm and turn on").click()
     dialog = page.locator("dialog.one-time-dialog")
     expect(dialog).to_be_visible()
-    assert page.evaluate("document.querySelector('dialog.one-time-dialog').matches(':modal')")
+    # one_time.js turns the dialog (rendered open for pages without script) modal once the page's scripts run
+    page.wait_for_function("document.querySelector('dialog.one-time-dialog')?.matches(':modal')", timeout=5_000)
     codes = dialog.locator("#recovery-codes").inner_text().split()
     assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-9]{5}-[a-z2-9]{5}", code) for code in codes)
     box = dialog.locator("#recovery-codes").bounding_box()

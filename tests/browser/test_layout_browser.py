@@ -132,7 +132,8 @@ def _gate_dialog(base_url: str, browser: Any, world: Any) -> None:  # noqa: F811
 
     dialog = page.locator("dialog.one-time-dialog")
     expect(dialog).to_be_visible()
-    assert page.evaluate("document.querySelector('dialog.one-time-dialog').matches(':modal')")
+    # one_time.js turns the dialog (rendered open for pages without script) modal once the page's scripts run
+    page.wait_for_function("document.querySelector('dialog.one-time-dialog')?.matches(':modal')", timeout=5_000)
     password = dialog.locator("#gate-password").inner_text()
     assert len(password) >= 20 and password != world.password
     expect(dialog.locator("#gate-password-extra")).to_have_text(world.username)

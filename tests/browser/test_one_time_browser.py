@@ -54,7 +54,8 @@ def _flow(base_url: str, browser: Any, cast: Any) -> None:
     secret = dialog.locator("#new-client-secret").inner_text()
     assert len(secret) >= 32
     assert page.evaluate("document.activeElement.closest('dialog.one-time-dialog') !== null")
-    assert page.evaluate("document.querySelector('dialog.one-time-dialog').matches(':modal')")
+    # one_time.js turns the dialog (rendered open for pages without script) modal once the page's scripts run
+    page.wait_for_function("document.querySelector('dialog.one-time-dialog')?.matches(':modal')", timeout=5_000)
     page.screenshot(path=SHOT.format("client-secret-dialog"))
     page.keyboard.press("Escape")  # does not dismiss it: only the explicit confirmation does
     expect(dialog).to_be_visible()
