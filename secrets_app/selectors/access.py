@@ -25,6 +25,7 @@ from secrets_app.models import (
     BuiltinRole,
     GroupProjectMembership,
     IdentityProjectMembership,
+    Organization,
     OrganizationMembership,
     OrgRole,
     Project,
@@ -110,6 +111,19 @@ def org_admin_require(
             resource_id=resource_id,
             message=message,
         )
+
+
+def people_admin_require(principal: Principal, organization: Organization, *, message: str) -> None:
+    """Raise PermissionDenied (audited as ``organization.manage_people``) unless the principal administers the
+    organization: adding, changing, deactivating and inviting people, and seeing invitations."""
+    org_admin_require(
+        principal,
+        organization.pk,
+        requested_action="organization.manage_people",
+        resource_type="organization",
+        resource_id=organization.slug,
+        message=message,
+    )
 
 
 def project_list_for_principal(principal: Principal, *, admin_org_ids: list[int] | None = None) -> QuerySet[Project]:

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from secrets_app.models import Invitation, InvitationStatus, Organization
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import org_admin_require
+from secrets_app.selectors.access import people_admin_require
 
 
 def invitation_list_pending(*, principal: Principal, organization: Organization) -> list[Invitation]:
     """Pending invitations, newest first, expired ones included (they can be resent). Org admins only."""
-    org_admin_require(
-        principal,
-        organization.pk,
-        requested_action="organization.manage_people",
-        resource_type="organization",
-        resource_id=organization.slug,
-        message="Only organization admins can see invitations",
-    )
+    people_admin_require(principal, organization, message="Only organization admins can see invitations")
     return list(
         Invitation.objects.filter(organization=organization, status=InvitationStatus.PENDING)
         .select_related("invited_by")

@@ -39,7 +39,7 @@ from audit.services import AuditActor, audit_record
 from secrets_app.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from secrets_app.models import Invitation, InvitationStatus, Organization, OrganizationMembership, OrgRole
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import org_admin_require
+from secrets_app.selectors.access import people_admin_require
 from secrets_app.services.users import user_create
 
 SALT = "strongroom.invitations.link"
@@ -55,17 +55,6 @@ class InvitationRefused(DomainError):
         super().__init__(message)
         self.reason = reason
         self.status = status
-
-
-def _require_org_admin(principal: Principal, organization: Organization) -> None:
-    org_admin_require(
-        principal,
-        organization.pk,
-        requested_action="organization.manage_people",
-        resource_type="organization",
-        resource_id=organization.slug,
-        message="Only organization admins can invite people",
-    )
 
 
 def invitation_email_configured() -> bool:
@@ -152,7 +141,7 @@ def invitation_create(*, principal: Principal, organization: Organization, email
     """Invite *email* into the organization with *role* and e-mail the link. Org admins only.
     Raises Conflict when e-mail is not configured, the address is a member already or has a pending
     invitation. The returned invitation's ``send_error`` says when the e-mail could not be sent."""
-    _require_org_admin(principal, organization)
+    people_admin_require(principal, organization, message="Only organization admins can invite people")
     email = _normalise_email(email)
     if role not in OrgRole.values:
         raise ValidationFailed("role", "must be 'admin' or 'member'")
@@ -197,7 +186,7 @@ def invitation_create(*, principal: Principal, organization: Organization, email
 
 
 def _pending_for_admin(principal: Principal, organization: Organization, public_id: Any) -> Invitation:
-    _require_org_admin(principal, organization)
+    people_admin_require(principal, organization, message="Only organization admins can invite people")
     try:
         key = uuid.UUID(str(public_id))
     except ValueError:

@@ -16,13 +16,13 @@ from secrets_app.errors import NotFound, ValidationFailed
 from secrets_app.models import Organization, OrganizationMembership
 from secrets_app.person_lockout import lockout_accounts_locked, lockout_clear, lockout_is_locked, normalise_username
 from secrets_app.principals import Principal
-from secrets_app.services.people import _require_org_admin
+from secrets_app.selectors.access import people_admin_require
 
 
 def person_unlock(*, principal: Principal, organization: Organization, user_id: int, reason: str = "") -> Any:
     """Lift the person's lockout (idempotent: unlocking an unlocked account is recorded too).
     Raises LoginLockoutUnavailable (503) when the lockout store cannot be written."""
-    _require_org_admin(principal, organization)
+    people_admin_require(principal, organization, message="Only organization admins can manage people")
     membership = (
         OrganizationMembership.objects.filter(organization=organization, user_id=user_id).select_related("user").first()
     )

@@ -23,20 +23,9 @@ from secrets_app.models import (
     PersonalAccessToken,
 )
 from secrets_app.principals import Principal
-from secrets_app.selectors.access import org_admin_require
+from secrets_app.selectors.access import people_admin_require
 from secrets_app.services.invitations import invitation_email_configured
 from secrets_app.services.users import user_create
-
-
-def _require_org_admin(principal: Principal, organization: Organization) -> None:
-    org_admin_require(
-        principal,
-        organization.pk,
-        requested_action="organization.manage_people",
-        resource_type="organization",
-        resource_id=organization.slug,
-        message="Only organization admins can manage people",
-    )
 
 
 def organization_get_for_principal(principal: Principal, slug: str) -> Organization:
@@ -61,7 +50,7 @@ def person_add(
     """Create a person in the organization. Returns the user and, when no password was given, a
     generated one to hand over once (never stored in clear, never shown again). A generated password
     is only for servers without SMTP: with it, people are invited by e-mail (services/invitations.py)."""
-    _require_org_admin(principal, organization)
+    people_admin_require(principal, organization, message="Only organization admins can manage people")
     if role not in OrgRole.values:
         raise ValidationFailed("role", "must be 'admin' or 'member'")
     if not password and invitation_email_configured():
@@ -82,7 +71,7 @@ def person_add(
 def person_set_role(
     *, principal: Principal, organization: Organization, user_id: int, role: str
 ) -> OrganizationMembership:
-    _require_org_admin(principal, organization)
+    people_admin_require(principal, organization, message="Only organization admins can manage people")
     if role not in OrgRole.values:
         raise ValidationFailed("role", "must be 'admin' or 'member'")
     membership = (
@@ -123,7 +112,7 @@ def person_deactivate(
     An org admin (*principal*) deactivates through the UI/API; the directory (SCIM) passes
     *system_actor* instead, with no human to check."""
     if principal is not None:
-        _require_org_admin(principal, organization)
+        people_admin_require(principal, organization, message="Only organization admins can manage people")
     elif system_actor is None:
         raise ValueError("person_deactivate needs a principal or a system actor")
     actor = principal.audit_actor() if principal is not None else system_actor
